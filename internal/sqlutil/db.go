@@ -1,0 +1,282 @@
+// Package sqlutil is Myelin's one SQL layer: every query is written once, with
+// PostgreSQL-style `$n` placeholders, and runs on both SQLite
+// (modernc.org/sqlite: WAL, a single writer connection, concurrent readers) and
+// PostgreSQL (lib/pq).
+//
+// The few constructs that differ between the two are adapted here rather than
+// written twice by callers:
+//
+//   - `= ANY($n)` takes a list argument built with List; on SQLite the query is
+//     rewritten to `IN (SELECT value FROM json_each($n))` and the list is passed
+//     as JSON, on PostgreSQL it is passed as an array. No SQL is ever built from
+//     values.
+//   - Migrations (see Migrate) may hold per-dialect sections.
+//
+// Transactions travel in the context: inside WithTx every Exec, Query and
+// QueryRow given the transaction's context runs on that transaction.
+package sqlutil
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/lib/pq" // PostgreSQL driver
+	"github.com/sirupsen/logrus"
+	_ "modernc.org/sqlite" // SQLite driver
+)
+
+// Dialect names the database engine behind a DB.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// ErrNoRows is returned by helpers when a single-row query found nothing. It is
+// sql.ErrNoRows, so errors.Is works with either.
+var ErrNoRows = sql.ErrNoRows
+
+// Options tune a database connection.
+type Options struct {
+	// MaxOpenConns bounds the PostgreSQL pool and the SQLite reader pool.
+	MaxOpenConns int
+	// MaxIdleConns bounds idle PostgreSQL connections.
+	MaxIdleConns int
+	// ConnMaxLifetime recycles PostgreSQL connections.
+	ConnMaxLifetime time.Duration
+	// SlowTxThreshold logs transactions that take longer than this (0: 1s).
+	SlowTxThreshold time.Duration
+}
+
+// DB is a database handle for one dialect. It is safe for concurrent use.
+type DB struct {
+	dialect Dialect
+	// writer runs every write and every transaction. On SQLite it holds a
+	// single connection, so writes are serialised in Go instead of failing
+	// with SQLITE_BUSY; on PostgreSQL it is the same pool as reader.
+	writer *sql.DB
+	reader *sql.DB
+	slowTx time.Duration
+
+	rewrites sync.Map // original query -> dialect query
+}
+
+// ParseURL splits a database URL into dialect and driver data source.
+//
+//	sqlite:///abs/path.db   absolute path
+//	sqlite://relative.db    relative to the working directory
+//	postgres://… postgresql://…
+func ParseURL(raw string) (Dialect, string, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite://"):
+		path := strings.TrimPrefix(raw, "sqlite://")
+		if q := strings.IndexByte(path, '?'); q >= 0 {
+			path = path[:q]
+		}
+		if path == "" {
+			return "", "", fmt.Errorf("sqlutil: %q has no file path", raw)
+		}
+		return SQLite, path, nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", fmt.Errorf("sqlutil: bad PostgreSQL URL: %w", err)
+		}
+		return Postgres, raw, nil
+	default:
+		return "", "", fmt.Errorf("sqlutil: unsupported database URL %q (want sqlite://PATH or postgres://…)", redact(raw))
+	}
+}
+
+// redact hides a password in a URL for error messages and logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// Redact returns the URL with any password replaced, for logs.
+func Redact(raw string) string { return redact(raw) }
+
+// Open connects to the database named by a URL (see ParseURL) and checks that
+// it answers.
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	dialect, dsn, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 16
+	}
+	if opts.MaxIdleConns <= 0 {
+		opts.MaxIdleConns = 4
+	}
+	if opts.SlowTxThreshold <= 0 {
+		opts.SlowTxThreshold = time.Second
+	}
+	db := &DB{dialect: dialect, slowTx: opts.SlowTxThreshold}
+	switch dialect {
+	case SQLite:
+		abs, err := filepath.Abs(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("sqlutil: %w", err)
+		}
+		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		w, err := sql.Open("sqlite", "file:"+abs+"?"+pragmas)
+		if err != nil {
+			return nil, fmt.Errorf("sqlutil: opening sqlite writer: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		// The writer must create the file and switch it to WAL before readers open it.
+		if err := w.PingContext(ctx); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlutil: opening sqlite database %s: %w", abs, err)
+		}
+		r, err := sql.Open("sqlite", "file:"+abs+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=foreign_keys(1)")
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlutil: opening sqlite readers: %w", err)
+		}
+		r.SetMaxOpenConns(opts.MaxOpenConns)
+		r.SetMaxIdleConns(opts.MaxIdleConns)
+		db.writer, db.reader = w, r
+	case Postgres:
+		p, err := sql.Open("postgres", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("sqlutil: opening postgres: %w", err)
+		}
+		p.SetMaxOpenConns(opts.MaxOpenConns)
+		p.SetMaxIdleConns(opts.MaxIdleConns)
+		p.SetConnMaxLifetime(opts.ConnMaxLifetime)
+		db.writer, db.reader = p, p
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Dialect reports the engine behind db.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlutil: database unreachable: %w", err)
+	}
+	return nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.writer.Close()
+	if db.reader != db.writer {
+		err = errors.Join(err, db.reader.Close())
+	}
+	return err
+}
+
+// Pools returns the underlying pools by role, for metrics.
+func (db *DB) Pools() map[string]*sql.DB {
+	if db.reader == db.writer {
+		return map[string]*sql.DB{"main": db.writer}
+	}
+	return map[string]*sql.DB{"writer": db.writer, "reader": db.reader}
+}
+
+type txKey struct{ db *DB }
+
+// txFrom returns the transaction of db carried by ctx, if any.
+func (db *DB) txFrom(ctx context.Context) *sql.Tx {
+	tx, _ := ctx.Value(txKey{db}).(*sql.Tx)
+	return tx
+}
+
+// InTx reports whether ctx carries a transaction on db.
+func (db *DB) InTx(ctx context.Context) bool { return db.txFrom(ctx) != nil }
+
+// WithTx runs fn in a transaction carried by the context it is given, and
+// commits when fn returns nil. When ctx already carries a transaction of db,
+// fn joins it (and the outermost WithTx commits). A panic in fn rolls back and
+// is re-raised.
+func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if db.txFrom(ctx) != nil {
+		return fn(ctx)
+	}
+	start := time.Now()
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlutil: begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if d := time.Since(start); d > db.slowTx {
+			logrus.WithContext(ctx).WithField("duration_ms", d.Milliseconds()).Warn("slow database transaction")
+		}
+	}()
+	if err = fn(context.WithValue(ctx, txKey{db}, tx)); err != nil {
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			err = errors.Join(err, fmt.Errorf("sqlutil: rollback: %w", rbErr))
+		}
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("sqlutil: commit: %w", err)
+	}
+	return nil
+}
+
+// Exec runs a statement: on the context's transaction when there is one, else
+// on the writer.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	query, args = db.adapt(query, args)
+	if tx := db.txFrom(ctx); tx != nil {
+		return tx.ExecContext(ctx, query, args...)
+	}
+	return db.writer.ExecContext(ctx, query, args...)
+}
+
+// Query runs a query: on the context's transaction when there is one, else on
+// a reader.
+func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query, args = db.adapt(query, args)
+	if tx := db.txFrom(ctx); tx != nil {
+		return tx.QueryContext(ctx, query, args...)
+	}
+	return db.reader.QueryContext(ctx, query, args...)
+}
+
+// QueryRow runs a query expected to return at most one row.
+func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	query, args = db.adapt(query, args)
+	if tx := db.txFrom(ctx); tx != nil {
+		return tx.QueryRowContext(ctx, query, args...)
+	}
+	return db.reader.QueryRowContext(ctx, query, args...)
+}
+
+// QueryRowWrite is QueryRow on the writer, for `INSERT … RETURNING` and
+// `UPDATE … RETURNING` outside an explicit transaction.
+func (db *DB) QueryRowWrite(ctx context.Context, query string, args ...any) *sql.Row {
+	query, args = db.adapt(query, args)
+	if tx := db.txFrom(ctx); tx != nil {
+		return tx.QueryRowContext(ctx, query, args...)
+	}
+	return db.writer.QueryRowContext(ctx, query, args...)
+}
