@@ -1,0 +1,177 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// yamlHeader opens the generated configuration file.
+const yamlHeader = `Myelin configuration file.
+
+Every setting is shown at its default value; delete the ones you do not
+change, or keep them as a reference. A key left out takes its default.
+
+Settings marked with a flag can also be set on the command line or in the
+environment (run myelin --help). A flag wins over the environment, which wins
+over this file. Durations are written like 30s, 5m or 720h.`
+
+// docs documents every key of the configuration, by path. GenerateYAML adds
+// the default value and, where there is one, the flag and environment twin.
+var docs = map[string]string{
+	"global": "Settings shared by every component.",
+	"global.server_name": "The Matrix server name: the part after the colon in user IDs " +
+		"(@alice:example.com) and room aliases. A hostname, an IPv4 address or an " +
+		"[IPv6] address, optionally followed by :port. It cannot be changed once " +
+		"the server has users or rooms.",
+	"global.data_dir": "Directory for Myelin's files, such as the default SQLite database. " +
+		"A relative path is relative to the working directory.",
+	"global.database": "The database of record.",
+	"global.database.url": "Database URL. Empty means the SQLite file " + SQLiteFileName + " in data_dir. " +
+		"Otherwise one of sqlite:///absolute/path.db, sqlite://relative/path.db " +
+		"(relative to the working directory), or " +
+		"postgres://user:password@host:5432/dbname?sslmode=disable (postgresql:// also works).",
+	"global.database.max_open_conns": "Largest number of open database connections " +
+		"(the PostgreSQL pool, or the SQLite reader pool). At least 1.",
+	"global.bus": "The message bus between components.",
+	"global.bus.url": "Empty means an in-process durable bus, for a single process. " +
+		"amqp://user:password@host:5672/ (or amqps://) uses RabbitMQ, which is needed " +
+		"when the components run in several processes.",
+	"global.cache": "Shared short-lived data, such as rate-limit counters.",
+	"global.cache.url": "Empty (or memory) keeps the cache in this process. redis://host:6379/0 " +
+		"(or rediss://) uses Redis, shared by every Myelin process.",
+	"global.log":        "Logging.",
+	"global.log.level":  "Least severe messages logged: one of " + strings.Join(LogLevels, ", ") + ".",
+	"global.log.format": "One of " + strings.Join(LogFormats, ", ") + ".",
+	"global.metrics_addr": "host:port to serve Prometheus metrics on, for example 127.0.0.1:9090. " +
+		"Empty turns metrics off.",
+	"global.components": "Components this process runs: all, or a list of any of " +
+		strings.Join(Components[1:], ", ") + ".",
+	"global.shutdown_timeout": "How long a graceful shutdown may wait for work in progress. More than 0.",
+
+	"client_api": "The client-server API, which Matrix clients talk to.",
+	"client_api.listen_addr": "host:port the client-server API listens on. " +
+		"An empty host listens on every interface.",
+	"client_api.registration": "Who may register an account: open (anyone), token (only with a " +
+		"registration token) or disabled (no one can register through the client API).",
+	"client_api.registration_shared_secret": "Secret for Synapse-compatible shared-secret " +
+		"registration, with which admins create accounts (for example with Synapse's register_new_matrix_user). " +
+		"Empty turns it off. Anyone who knows it can create admin accounts: keep it secret.",
+	"client_api.max_request_body_bytes": "Largest request body accepted, in bytes. At least " +
+		fmt.Sprint(MinMaxRequestBodyBytes) + ".",
+	"client_api.well_known_base_url": "Homeserver base URL given to clients in /.well-known/matrix/client. " +
+		"Empty means derived from server_name. When set, an absolute http(s) URL such as " +
+		"https://matrix.example.com.",
+	"client_api.rate_limits": "Rate limits. Each is a token bucket: per_second is the sustained " +
+		"rate and burst how many may come at once. Both must be more than 0.",
+	"client_api.rate_limits.enabled":      "false turns every rate limit off.",
+	"client_api.rate_limits.login":        "Failed logins, counted per user and per IP address.",
+	"client_api.rate_limits.registration": "Registration attempts, per IP address.",
+	"client_api.rate_limits.requests":     "Authenticated requests, per access token.",
+
+	"user_api": "Accounts, passwords and tokens.",
+	"user_api.bcrypt_cost": "bcrypt cost of password hashes, from 4 to 31. Each step doubles " +
+		"the time to hash or check a password.",
+	"user_api.password_min_length": "Shortest password accepted, in characters. At least 1.",
+	"user_api.access_token_lifetime": "Lifetime of access tokens issued together with a refresh " +
+		"token, to clients that support refresh tokens. At least 1m.",
+	"user_api.refresh_token_lifetime": "Lifetime of refresh tokens. 0s means they never expire.",
+
+	"federation_api": "The server-server (federation) API, which other Matrix servers talk to.",
+	"federation_api.listen_addr": "host:port the federation API listens on. " +
+		"An empty host listens on every interface.",
+}
+
+func init() {
+	for _, name := range []string{"login", "registration", "requests"} {
+		docs["client_api.rate_limits."+name+".per_second"] = "Sustained rate, per second. More than 0."
+		docs["client_api.rate_limits."+name+".burst"] = "Largest burst. More than 0."
+	}
+}
+
+// GenerateYAML returns a complete configuration file with every setting at its
+// default value, each documented by a comment above it. Loading it gives
+// Default().
+func GenerateYAML() string {
+	var root yaml.Node
+	if err := root.Encode(Default()); err != nil {
+		panic(fmt.Sprintf("config: encoding the defaults: %v", err))
+	}
+	annotate(&root, "")
+	// Blank lines inside the header would split it into several comments.
+	header := strings.ReplaceAll(yamlHeader, "\n\n", "\n#\n")
+	doc := &yaml.Node{Kind: yaml.DocumentNode, HeadComment: header, Content: []*yaml.Node{&root}}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		panic(fmt.Sprintf("config: writing the defaults: %v", err))
+	}
+	if err := enc.Close(); err != nil {
+		panic(fmt.Sprintf("config: writing the defaults: %v", err))
+	}
+	return spaceOut(buf.String())
+}
+
+// annotate puts the documentation of every key under n, at path, in a comment
+// above the key.
+func annotate(n *yaml.Node, path string) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := joinPath(path, k.Value)
+		text, ok := docs[p]
+		if !ok {
+			panic("config: " + p + " is not documented")
+		}
+		if def, ok := defaultText(v); ok {
+			text += " Default: " + def + "."
+		}
+		for _, s := range settings {
+			if s.path == p {
+				text += " Flag --" + s.flag + ", environment " + s.env() + "."
+			}
+		}
+		k.HeadComment = strings.Join(wrap(text, 76), "\n")
+		annotate(v, p)
+	}
+}
+
+// defaultText renders a scalar or list value for a comment.
+func defaultText(v *yaml.Node) (string, bool) {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		if v.Value == "" {
+			return `"" (empty)`, true
+		}
+		return v.Value, true
+	case yaml.SequenceNode:
+		items := make([]string, len(v.Content))
+		for i, c := range v.Content {
+			items[i] = c.Value
+		}
+		return "[" + strings.Join(items, ", ") + "]", true
+	}
+	return "", false
+}
+
+// spaceOut puts a blank line before every comment that follows a setting
+// (but not one that opens a section).
+func spaceOut(s string) string {
+	lines := strings.Split(s, "\n")
+	out := make([]string, 0, len(lines)*2)
+	for i, line := range lines {
+		if i > 0 && strings.HasPrefix(strings.TrimSpace(line), "#") {
+			prev := strings.TrimSpace(lines[i-1])
+			if prev != "" && !strings.HasPrefix(prev, "#") && !strings.HasSuffix(prev, ":") {
+				out = append(out, "")
+			}
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
