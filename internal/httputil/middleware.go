@@ -1,0 +1,215 @@
+package httputil
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+)
+
+// Options configure a Server's middleware.
+type Options struct {
+	// Name labels metrics and logs ("client", "federation", …).
+	Name string
+	// MaxBodyBytes limits request bodies (0: 1 MiB). Handlers that accept
+	// larger bodies (media uploads) raise it per route with http.MaxBytesReader.
+	MaxBodyBytes int64
+	// Logger is the base logger; request loggers derive from it.
+	Logger *logrus.Logger
+	// Registerer receives the HTTP metrics; nil disables them.
+	Registerer prometheus.Registerer
+}
+
+// NewRouter returns a gorilla/mux router whose unknown paths answer 404
+// M_UNRECOGNIZED and whose known paths with a wrong method answer 405
+// M_UNRECOGNIZED, as the spec asks ("Unknown endpoints").
+func NewRouter() *mux.Router {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusNotFound, Unrecognized("Unrecognized request").Body())
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusMethodNotAllowed, MethodNotAllowed("Unrecognized request method").Body())
+	})
+	return r
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inflight prometheus.Gauge
+}
+
+func newMetrics(name string, reg prometheus.Registerer) (*metrics, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	reg = prometheus.WrapRegistererWith(prometheus.Labels{"listener": name}, reg)
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myelin_http_requests_total",
+			Help: "HTTP requests served, by route template, method and status code.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "myelin_http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests, by route template and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"route", "method"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "myelin_http_requests_in_flight",
+			Help: "HTTP requests being served now.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inflight} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("httputil: registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if !s.wrote {
+		s.status, s.wrote = http.StatusOK, true
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush lets long-lived responses stream.
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection (WebSockets).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// routeHolder carries the matched route template from inside the router out
+// to the metrics middleware.
+type routeHolder struct{ template string }
+
+type routeKey struct{}
+
+// Wrap puts the middleware chain around a router: request ID and logger,
+// metrics, panic recovery, CORS (and OPTIONS answered without running the
+// endpoint, per the spec's "Web Browser Clients"), and the body limit.
+func Wrap(router *mux.Router, opts Options) (http.Handler, error) {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = logrus.StandardLogger()
+	}
+	m, err := newMetrics(opts.Name, opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	router.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h, ok := r.Context().Value(routeKey{}).(*routeHolder); ok {
+				if route := mux.CurrentRoute(r); route != nil {
+					h.template, _ = route.GetPathTemplate()
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		reqID := newRequestID()
+		entry := logrus.NewEntry(opts.Logger).WithFields(logrus.Fields{
+			FieldRequestID: reqID,
+			"listener":     opts.Name,
+			"method":       r.Method,
+			// The path only: query strings may carry access tokens.
+			"path": r.URL.Path,
+		})
+		holder := &routeHolder{template: "unmatched"}
+		ctx := WithLogger(r.Context(), entry)
+		ctx = contextWithRoute(ctx, holder)
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if m != nil {
+			m.inflight.Inc()
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				Logger(ctx).WithField("panic", fmt.Sprint(p)).WithField("stack", string(debug.Stack())).Error("handler panicked")
+				if !sw.wrote {
+					WriteJSON(sw, http.StatusInternalServerError, Unknown("Internal server error").Body())
+				}
+			}
+			d := time.Since(start)
+			if m != nil {
+				m.inflight.Dec()
+				m.requests.WithLabelValues(holder.template, r.Method, strconv.Itoa(sw.status)).Inc()
+				m.duration.WithLabelValues(holder.template, r.Method).Observe(d.Seconds())
+			}
+			entry.WithFields(logrus.Fields{"status": sw.status, "duration_ms": float64(d.Microseconds()) / 1000}).Debug("request served")
+		}()
+		sw.Header().Set("X-Request-Id", reqID)
+		setCORS(sw.Header())
+		if r.Method == http.MethodOptions {
+			sw.WriteHeader(http.StatusOK)
+			_, _ = sw.Write([]byte("{}"))
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, opts.MaxBodyBytes)
+		}
+		if r.ContentLength > opts.MaxBodyBytes {
+			WriteJSON(sw, http.StatusRequestEntityTooLarge, TooLarge("Request body is larger than %d bytes", opts.MaxBodyBytes).Body())
+			return
+		}
+		router.ServeHTTP(sw, r)
+	}), nil
+}
+
+func setCORS(h http.Header) {
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ClientIP returns the address of the peer. Myelin does not trust
+// X-Forwarded-For by default: a client could forge it to dodge rate limits.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return strings.Trim(r.RemoteAddr, "[]")
+	}
+	return host
+}
