@@ -1,0 +1,143 @@
+// Package api is what other components may know of the user API: the types
+// of accounts, devices and sessions, the errors it returns, and the
+// interfaces, each named for the need of the component that calls it.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// Localpart is the part of a local user ID between '@' and ':'.
+type Localpart string
+
+// DeviceID names one of a user's devices (a login session).
+type DeviceID string
+
+// Errors returned by the user API. Callers test for them with errors.Is.
+var (
+	ErrUserInUse            = errors.New("user ID already taken")
+	ErrNoSuchAccount        = errors.New("no such account")
+	ErrBadPassword          = errors.New("wrong password")
+	ErrDeactivated          = errors.New("account deactivated")
+	ErrUnknownToken         = errors.New("unknown access token")
+	ErrTokenExpired         = errors.New("access token expired")
+	ErrNoSuchDevice         = errors.New("no such device")
+	ErrNotFound             = errors.New("not found")
+	ErrProfileTooLarge      = errors.New("profile too large")
+	ErrKeyTooLarge          = errors.New("profile key too large")
+	ErrPasswordTooLong      = errors.New("password too long")
+	ErrBadRegToken          = errors.New("registration token invalid or used up")
+	ErrDeviceIDInUseByOther = errors.New("device ID belongs to another user")
+)
+
+// Account is a local user account.
+type Account struct {
+	Localpart   Localpart
+	UserID      string
+	IsAdmin     bool
+	Deactivated bool
+	CreatedTS   int64
+}
+
+// Device is one login session of a user, as found from its access token.
+type Device struct {
+	UserID      string
+	Localpart   Localpart
+	ID          DeviceID
+	DisplayName string
+	LastSeenTS  int64
+	LastSeenIP  string
+	// ExpiresTS is when the access token that found this device expires, in
+	// milliseconds since the epoch; 0 means never.
+	ExpiresTS int64
+}
+
+// Session is what a login, registration or refresh hands the client.
+type Session struct {
+	Device       Device
+	AccessToken  string
+	RefreshToken string // empty unless the client asked for one
+	ExpiresInMs  int64  // 0 unless the access token expires
+}
+
+// NewSessionRequest asks for a new login session (or a new token for an
+// existing device ID of the same user, which replaces the device's tokens).
+type NewSessionRequest struct {
+	Localpart   Localpart
+	DeviceID    DeviceID // empty: generate one
+	DisplayName *string  // nil: keep the existing device's name, or none
+	IP          string
+	UserAgent   string
+	Refreshable bool
+}
+
+// CreateAccountRequest asks for a new local account.
+type CreateAccountRequest struct {
+	Localpart Localpart
+	Password  string // empty: no password login
+	IsAdmin   bool
+	// RegistrationToken, when set, is consumed in the same transaction.
+	RegistrationToken string
+}
+
+// Accounts is the account surface registration and login need.
+type Accounts interface {
+	CreateAccount(ctx context.Context, req CreateAccountRequest) (*Account, error)
+	LocalpartAvailable(ctx context.Context, localpart Localpart) (bool, error)
+	Account(ctx context.Context, localpart Localpart) (*Account, error)
+	// CheckPassword returns the account when password matches. A missing
+	// account and a wrong password both give ErrBadPassword, so callers
+	// cannot leak which localparts exist; a deactivated one gives ErrDeactivated.
+	CheckPassword(ctx context.Context, localpart Localpart, password string) (*Account, error)
+	// SetPassword changes the password; when logoutOthers is set every device
+	// but keep is logged out.
+	SetPassword(ctx context.Context, localpart Localpart, password string, logoutOthers bool, keep DeviceID) error
+	// Deactivate revokes every token and device, erases the profile and
+	// account data, and refuses logins from then on.
+	Deactivate(ctx context.Context, localpart Localpart) error
+	// RegistrationTokenValid reports whether token may be used to register.
+	RegistrationTokenValid(ctx context.Context, token string) (bool, error)
+}
+
+// Sessions is the access-token and device surface.
+type Sessions interface {
+	NewSession(ctx context.Context, req NewSessionRequest) (*Session, error)
+	// QueryAccessToken finds the device an access token belongs to:
+	// ErrUnknownToken if none, ErrTokenExpired if it has expired.
+	QueryAccessToken(ctx context.Context, token string) (*Device, error)
+	// Refresh exchanges a refresh token for a new access and refresh token.
+	Refresh(ctx context.Context, refreshToken string) (*Session, error)
+	// Logout deletes one device and its tokens; LogoutAll every device.
+	Logout(ctx context.Context, localpart Localpart, device DeviceID) error
+	LogoutAll(ctx context.Context, localpart Localpart) error
+	Devices(ctx context.Context, localpart Localpart) ([]Device, error)
+	Device(ctx context.Context, localpart Localpart, id DeviceID) (*Device, error)
+	SetDeviceDisplayName(ctx context.Context, localpart Localpart, id DeviceID, name string) error
+	DeleteDevices(ctx context.Context, localpart Localpart, ids []DeviceID) error
+	// TouchDevice records that a device was seen (rate-limited internally).
+	TouchDevice(ctx context.Context, d *Device, ip, userAgent string)
+}
+
+// Profiles is the profile surface (spec v1.16 profile fields). Values are
+// JSON; displayname and avatar_url are strings.
+type Profiles interface {
+	Profile(ctx context.Context, localpart Localpart) (map[string]json.RawMessage, error)
+	SetProfileField(ctx context.Context, localpart Localpart, key string, value json.RawMessage) error
+	DeleteProfileField(ctx context.Context, localpart Localpart, key string) error
+}
+
+// AccountData is the account-data surface; roomID "" is global data.
+type AccountData interface {
+	AccountData(ctx context.Context, localpart Localpart, roomID, dataType string) (json.RawMessage, error)
+	SetAccountData(ctx context.Context, localpart Localpart, roomID, dataType string, content json.RawMessage) error
+}
+
+// UserAPI is the whole user API, as the client API uses it.
+type UserAPI interface {
+	Accounts
+	Sessions
+	Profiles
+	AccountData
+}

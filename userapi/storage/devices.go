@@ -1,0 +1,118 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// UpsertDevice creates a device, or updates the display name of an existing
+// one of the same user (when displayName is not nil).
+func (s *Storage) UpsertDevice(ctx context.Context, localpart api.Localpart, id api.DeviceID, displayName *string, nowMs int64, ip, userAgent string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO userapi_devices (localpart, device_id, display_name, created_ts, last_seen_ts, last_seen_ip, user_agent)
+		VALUES ($1, $2, $3, $4, $4, $5, $6)
+		ON CONFLICT (localpart, device_id) DO UPDATE SET
+			display_name = COALESCE(EXCLUDED.display_name, userapi_devices.display_name),
+			last_seen_ts = EXCLUDED.last_seen_ts, last_seen_ip = EXCLUDED.last_seen_ip, user_agent = EXCLUDED.user_agent`,
+		localpart, id, displayName, nowMs, ip, userAgent)
+	if err != nil {
+		return fmt.Errorf("storage: upserting device: %w", err)
+	}
+	return nil
+}
+
+func scanDevice(s sqlutil.Scanner) (api.Device, error) {
+	var d api.Device
+	var name sql.NullString
+	err := s.Scan(&d.Localpart, &d.ID, &name, &d.LastSeenTS, &d.LastSeenIP)
+	d.DisplayName = name.String
+	return d, err
+}
+
+const deviceColumns = `localpart, device_id, display_name, last_seen_ts, last_seen_ip`
+
+// Devices lists a user's devices.
+func (s *Storage) Devices(ctx context.Context, localpart api.Localpart) ([]api.Device, error) {
+	ds, err := sqlutil.Select(ctx, s.db, scanDevice, `SELECT `+deviceColumns+` FROM userapi_devices WHERE localpart = $1 ORDER BY created_ts, device_id`, localpart)
+	if err != nil {
+		return nil, fmt.Errorf("storage: listing devices: %w", err)
+	}
+	return ds, nil
+}
+
+// Device returns one device; api.ErrNoSuchDevice when there is none.
+func (s *Storage) Device(ctx context.Context, localpart api.Localpart, id api.DeviceID) (*api.Device, error) {
+	d, err := scanDevice(s.db.QueryRow(ctx, `SELECT `+deviceColumns+` FROM userapi_devices WHERE localpart = $1 AND device_id = $2`, localpart, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, api.ErrNoSuchDevice
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: reading device: %w", err)
+	}
+	return &d, nil
+}
+
+// SetDeviceDisplayName renames a device; api.ErrNoSuchDevice when there is none.
+func (s *Storage) SetDeviceDisplayName(ctx context.Context, localpart api.Localpart, id api.DeviceID, name string) error {
+	res, err := s.db.Exec(ctx, `UPDATE userapi_devices SET display_name = $3 WHERE localpart = $1 AND device_id = $2`, localpart, id, name)
+	if err != nil {
+		return fmt.Errorf("storage: renaming device: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return api.ErrNoSuchDevice
+	}
+	return nil
+}
+
+// TouchDevice records when and from where a device was last seen.
+func (s *Storage) TouchDevice(ctx context.Context, localpart api.Localpart, id api.DeviceID, nowMs int64, ip, userAgent string) error {
+	_, err := s.db.Exec(ctx, `UPDATE userapi_devices SET last_seen_ts = $3, last_seen_ip = $4, user_agent = $5 WHERE localpart = $1 AND device_id = $2`,
+		localpart, id, nowMs, ip, userAgent)
+	return err
+}
+
+// DeleteDevices removes devices and every token that belongs to them, and
+// returns the hashes of the access tokens removed (so caches can forget them).
+// ids nil means every device of the user; except, when not empty, is kept.
+func (s *Storage) DeleteDevices(ctx context.Context, localpart api.Localpart, ids []api.DeviceID, except api.DeviceID) ([]string, error) {
+	var hashes []string
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		var err error
+		scanHash := func(sc sqlutil.Scanner) (string, error) {
+			var h string
+			return h, sc.Scan(&h)
+		}
+		if ids == nil {
+			hashes, err = sqlutil.Select(ctx, s.db, scanHash, `SELECT token_hash FROM userapi_access_tokens WHERE localpart = $1 AND device_id <> $2`, localpart, except)
+			if err != nil {
+				return err
+			}
+			for _, table := range []string{"userapi_access_tokens", "userapi_refresh_tokens", "userapi_devices"} {
+				// table is one of three constants above, never input.
+				if _, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE localpart = $1 AND device_id <> $2`, localpart, except); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		list := sqlutil.List(ids)
+		hashes, err = sqlutil.Select(ctx, s.db, scanHash, `SELECT token_hash FROM userapi_access_tokens WHERE localpart = $1 AND device_id = ANY($2)`, localpart, list)
+		if err != nil {
+			return err
+		}
+		for _, table := range []string{"userapi_access_tokens", "userapi_refresh_tokens", "userapi_devices"} {
+			if _, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE localpart = $1 AND device_id = ANY($2)`, localpart, list); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: deleting devices: %w", err)
+	}
+	return hashes, nil
+}
