@@ -1,0 +1,31 @@
+// Package clientapi is the Client-Server HTTP surface (`/_matrix/client/*`):
+// routing, access tokens, user-interactive auth, rate limits and request
+// validation. It owns no data; it calls the other components' api interfaces.
+package clientapi
+
+import (
+	"github.com/gorilla/mux"
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/clientapi/routing"
+	"github.com/myelin-im/myelin/internal/cache"
+	"github.com/myelin-im/myelin/internal/config"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// Setup registers the client API on router.
+func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, c cache.Cache, log logrus.FieldLogger) {
+	rl := cfg.ClientAPI.RateLimits
+	routing.Setup(router, routing.Options{
+		ServerName:               cfg.Global.ServerName,
+		Registration:             cfg.ClientAPI.Registration,
+		RegistrationSharedSecret: cfg.ClientAPI.RegistrationSharedSecret,
+		PasswordMinLength:        cfg.UserAPI.PasswordMinLength,
+		WellKnownBaseURL:         cfg.ClientAPI.WellKnownBaseURL,
+		RateLimitsEnabled:        rl.Enabled,
+		LoginLimit:               routing.Limit{PerSecond: rl.Login.PerSecond, Burst: rl.Login.Burst},
+		RegistrationLimit:        routing.Limit{PerSecond: rl.Registration.PerSecond, Burst: rl.Registration.Burst},
+		RequestLimit:             routing.Limit{PerSecond: rl.Requests.PerSecond, Burst: rl.Requests.Burst},
+		Log:                      log,
+	}, users, c)
+}

@@ -1,0 +1,59 @@
+package routing
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// SupportedVersions lists the spec versions advertised by /versions.
+//
+// NOTSPEC: a version is advertised once the endpoints a client relies on for
+// it work; v1.11 and later imply authenticated media, which comes with the
+// media component, so they are added then. Profile fields (v1.16) work
+// regardless and are advertised through the m.profile_fields capability.
+var SupportedVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10"}
+
+// UnstableFeatures lists the unstable features advertised by /versions.
+var UnstableFeatures = map[string]bool{}
+
+// GET /_matrix/client/versions
+func (rt *Routes) versions(w http.ResponseWriter, r *http.Request) error {
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"versions": SupportedVersions, "unstable_features": UnstableFeatures})
+	return nil
+}
+
+// GET /.well-known/matrix/client
+func (rt *Routes) wellKnown(w http.ResponseWriter, r *http.Request) error {
+	base := rt.opts.WellKnownBaseURL
+	if base == "" {
+		host := r.Host
+		if host == "" {
+			host = rt.opts.ServerName
+		}
+		scheme := "https"
+		if r.TLS == nil {
+			scheme = "http"
+		}
+		base = scheme + "://" + host
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"m.homeserver": map[string]string{"base_url": strings.TrimSuffix(base, "/")}})
+	return nil
+}
+
+// GET /v3/capabilities
+func (rt *Routes) capabilities(w http.ResponseWriter, r *http.Request, _ *api.Device) error {
+	enabled := map[string]bool{"enabled": true}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"capabilities": map[string]any{
+		"m.change_password": enabled,
+		"m.set_displayname": enabled,
+		"m.set_avatar_url":  enabled,
+		// Phone numbers arrive with the SMS work; until then no 3PID changes.
+		"m.3pid_changes":    map[string]bool{"enabled": false},
+		"m.profile_fields":  enabled,
+		"m.get_login_token": map[string]bool{"enabled": false},
+	}})
+	return nil
+}

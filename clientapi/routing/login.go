@@ -1,0 +1,127 @@
+package routing
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/myelin-im/myelin/clientapi/auth"
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// GET /v3/login
+func (rt *Routes) loginFlows(w http.ResponseWriter, r *http.Request) error {
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"flows": []map[string]string{{"type": auth.StagePassword}}})
+	return nil
+}
+
+type loginRequest struct {
+	Type                     string           `json:"type"`
+	Identifier               *auth.Identifier `json:"identifier"`
+	User                     string           `json:"user"`
+	Password                 string           `json:"password"`
+	DeviceID                 string           `json:"device_id"`
+	InitialDeviceDisplayName *string          `json:"initial_device_display_name"`
+	RefreshToken             bool             `json:"refresh_token"`
+}
+
+// POST /v3/login
+func (rt *Routes) login(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := httputil.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Type != auth.StagePassword {
+		if req.Type == "" {
+			return httputil.MissingParam("Missing login type")
+		}
+		return httputil.BadRequestUnknown("Unknown login type %q", req.Type)
+	}
+	localpart, err := rt.identifierLocalpart(req.Identifier, req.User)
+	if err != nil {
+		return err
+	}
+	if len(req.DeviceID) > 255 {
+		return httputil.InvalidParam("device_id is too long")
+	}
+	ip := httputil.ClientIP(r)
+	// Failed attempts are limited per user and per address; a successful login
+	// costs nothing, so a user who knows the password is never locked out by
+	// someone guessing from elsewhere longer than the bucket takes to refill.
+	if ok, wait := rt.loginByUser.Peek(string(localpart)); !ok {
+		return httputil.LimitExceeded(wait.Milliseconds() + 1)
+	}
+	if ok, wait := rt.loginByIP.Peek(ip); !ok {
+		return httputil.LimitExceeded(wait.Milliseconds() + 1)
+	}
+	acct, err := rt.users.CheckPassword(r.Context(), localpart, req.Password)
+	switch {
+	case errors.Is(err, api.ErrBadPassword):
+		rt.loginByUser.Allow(string(localpart))
+		rt.loginByIP.Allow(ip)
+		return httputil.Forbidden("Invalid username or password")
+	case errors.Is(err, api.ErrDeactivated):
+		return httputil.UserDeactivated("This account has been deactivated")
+	case err != nil:
+		return err
+	}
+	s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{
+		Localpart: acct.Localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
+		IP: ip, UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
+	})
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName}
+	addSession(resp, s)
+	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// POST /v3/logout
+func (rt *Routes) logout(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	if err := rt.users.Logout(r.Context(), dev.Localpart, dev.ID); err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// POST /v3/logout/all
+func (rt *Routes) logoutAll(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	if err := rt.users.LogoutAll(r.Context(), dev.Localpart); err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// POST /v3/refresh
+func (rt *Routes) refresh(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := httputil.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	if req.RefreshToken == "" {
+		return httputil.MissingParam("Missing refresh_token")
+	}
+	s, err := rt.users.Refresh(r.Context(), req.RefreshToken)
+	if errors.Is(err, api.ErrUnknownToken) {
+		return httputil.UnknownToken("Unknown refresh token").With("soft_logout", false)
+	}
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{
+		"access_token": s.AccessToken, "refresh_token": s.RefreshToken, "expires_in_ms": s.ExpiresInMs,
+	})
+	return nil
+}
+
+// GET /v3/account/whoami
+func (rt *Routes) whoami(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"user_id": dev.UserID, "device_id": dev.ID, "is_guest": false})
+	return nil
+}

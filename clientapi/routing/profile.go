@@ -1,0 +1,169 @@
+package routing
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// profileKeyRe is the keyName grammar of spec v1.16 profile fields.
+var profileKeyRe = regexp.MustCompile(`^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$`)
+
+// stringFields are the profile fields whose value must be a string.
+var stringFields = map[string]bool{"displayname": true, "avatar_url": true, "m.tz": true}
+
+// localUser parses a user ID from the path and returns its localpart when it
+// is a user of this server; isLocal is false for a remote user. A malformed ID
+// is 400 M_INVALID_PARAM.
+func (rt *Routes) localUser(userID string) (l api.Localpart, isLocal bool, err error) {
+	if !strings.HasPrefix(userID, "@") {
+		return "", false, httputil.InvalidParam("Invalid user ID %q", userID)
+	}
+	local, server, ok := strings.Cut(userID[1:], ":")
+	if !ok || local == "" || server == "" || len(userID) > 255 {
+		return "", false, httputil.InvalidParam("Invalid user ID %q", userID)
+	}
+	return api.Localpart(local), server == rt.opts.ServerName, nil
+}
+
+// profileOf loads a local user's profile: 404 when the user does not exist or
+// is deactivated. Remote profiles come with federation.
+func (rt *Routes) profileOf(r *http.Request, userID string) (map[string]json.RawMessage, error) {
+	l, local, err := rt.localUser(userID)
+	if err != nil {
+		return nil, err
+	}
+	if !local {
+		return nil, httputil.NotFound("Profile not found")
+	}
+	acct, err := rt.users.Account(r.Context(), l)
+	if errors.Is(err, api.ErrNoSuchAccount) || (err == nil && acct.Deactivated) {
+		return nil, httputil.NotFound("Profile not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rt.users.Profile(r.Context(), l)
+}
+
+// GET /v3/profile/{userId}
+func (rt *Routes) getProfile(w http.ResponseWriter, r *http.Request) error {
+	p, err := rt.profileOf(r, vars(r)["userId"])
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func checkProfileKey(key string) error {
+	if len(key) > 255 {
+		return httputil.KeyTooLarge("Profile key is longer than 255 bytes")
+	}
+	if !profileKeyRe.MatchString(key) {
+		return httputil.InvalidParam("Invalid profile key %q", key)
+	}
+	return nil
+}
+
+// GET /v3/profile/{userId}/{keyName}
+func (rt *Routes) getProfileField(w http.ResponseWriter, r *http.Request) error {
+	v := vars(r)
+	if err := checkProfileKey(v["keyName"]); err != nil {
+		return err
+	}
+	p, err := rt.profileOf(r, v["userId"])
+	if err != nil {
+		return err
+	}
+	val, ok := p[v["keyName"]]
+	if !ok {
+		return httputil.NotFound("Profile field not found")
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]json.RawMessage{v["keyName"]: val})
+	return nil
+}
+
+// ownProfile checks that the path's user is the requester (403 otherwise).
+func (rt *Routes) ownProfile(r *http.Request, dev *api.Device) error {
+	if _, _, err := rt.localUser(vars(r)["userId"]); err != nil {
+		return err
+	}
+	if vars(r)["userId"] != dev.UserID {
+		return httputil.Forbidden("You cannot change another user's profile")
+	}
+	return nil
+}
+
+// PUT /v3/profile/{userId}/{keyName}
+func (rt *Routes) setProfileField(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	key := vars(r)["keyName"]
+	if err := checkProfileKey(key); err != nil {
+		return err
+	}
+	if err := rt.ownProfile(r, dev); err != nil {
+		return err
+	}
+	var body map[string]json.RawMessage
+	if err := httputil.ReadJSON(r, &body); err != nil {
+		return err
+	}
+	val, ok := body[key]
+	if !ok {
+		return httputil.MissingParam("Missing property %q in the request body", key)
+	}
+	if string(val) == "null" {
+		// A null display name or avatar clears it, as Synapse allows.
+		if err := rt.users.DeleteProfileField(r.Context(), dev.Localpart, key); err != nil {
+			return err
+		}
+		httputil.WriteJSON(w, http.StatusOK, struct{}{})
+		return nil
+	}
+	if stringFields[key] {
+		var s string
+		if err := json.Unmarshal(val, &s); err != nil {
+			return httputil.BadJSON("%s must be a string", key)
+		}
+		if key == "avatar_url" && s != "" && !strings.HasPrefix(s, "mxc://") {
+			return httputil.InvalidParam("avatar_url must be an mxc:// URI")
+		}
+	}
+	err := rt.users.SetProfileField(r.Context(), dev.Localpart, key, val)
+	switch {
+	case errors.Is(err, api.ErrProfileTooLarge):
+		return httputil.ProfileTooLarge("The profile would exceed 64 KiB")
+	case errors.Is(err, api.ErrKeyTooLarge):
+		return httputil.KeyTooLarge("Profile key is longer than 255 bytes")
+	case err != nil:
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// DELETE /v3/profile/{userId}/{keyName}
+func (rt *Routes) deleteProfileField(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	key := vars(r)["keyName"]
+	if err := checkProfileKey(key); err != nil {
+		return err
+	}
+	if err := rt.ownProfile(r, dev); err != nil {
+		return err
+	}
+	if err := rt.users.DeleteProfileField(r.Context(), dev.Localpart, key); err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+func jsonString(s string) (json.RawMessage, error) {
+	b, err := json.Marshal(s)
+	return b, err
+}

@@ -1,0 +1,221 @@
+package routing
+
+import (
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"regexp"
+
+	"github.com/myelin-im/myelin/clientapi/auth"
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// maxPasswordLength bounds passwords so hashing cost stays bounded.
+const maxPasswordLength = 512
+
+// localpartRe is the grammar of localparts of new user IDs (spec appendices,
+// "User Identifiers").
+var localpartRe = regexp.MustCompile(`^[a-z0-9._=\-/+]+$`)
+
+// validateLocalpart checks a requested localpart: M_INVALID_USERNAME when it
+// breaks the grammar or makes a user ID over 255 bytes.
+func (rt *Routes) validateLocalpart(l string) error {
+	switch {
+	case l == "":
+		return httputil.InvalidUsername("User ID cannot be empty")
+	case !localpartRe.MatchString(l):
+		return httputil.InvalidUsername("User ID can only contain characters a-z, 0-9, or '._=-/+'")
+	case l[0] == '_':
+		// Reserved for application services, as Synapse does.
+		return httputil.InvalidUsername("User ID may not begin with '_'")
+	case len("@"+l+":"+rt.opts.ServerName) > 255:
+		return httputil.InvalidUsername("User ID is longer than 255 bytes")
+	}
+	return nil
+}
+
+func (rt *Routes) validatePassword(p string) error {
+	if len(p) > maxPasswordLength {
+		return httputil.InvalidParam("Password is longer than %d bytes", maxPasswordLength)
+	}
+	if len([]rune(p)) < rt.opts.PasswordMinLength {
+		return httputil.WeakPassword("Password is shorter than %d characters", rt.opts.PasswordMinLength)
+	}
+	return nil
+}
+
+func (rt *Routes) registrationFlows() []auth.Flow {
+	if rt.opts.Registration == RegistrationToken {
+		return []auth.Flow{{Stages: []string{auth.StageRegistrationToken}}}
+	}
+	return []auth.Flow{{Stages: []string{auth.StageDummy}}}
+}
+
+type registerRequest struct {
+	Username                 string         `json:"username"`
+	Password                 string         `json:"password"`
+	DeviceID                 string         `json:"device_id"`
+	InitialDeviceDisplayName *string        `json:"initial_device_display_name"`
+	InhibitLogin             bool           `json:"inhibit_login"`
+	RefreshToken             bool           `json:"refresh_token"`
+	Auth                     *auth.AuthDict `json:"auth"`
+}
+
+// POST /v3/register
+func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
+	if rt.opts.Registration == RegistrationDisabled {
+		return httputil.Forbidden("Registration is disabled")
+	}
+	switch r.URL.Query().Get("kind") {
+	case "", "user":
+	case "guest":
+		return httputil.GuestAccessForbidden("Guest access is disabled")
+	default:
+		return httputil.InvalidParam("Unknown account kind")
+	}
+	if ok, wait := rt.registerByIP.Allow(httputil.ClientIP(r)); !ok {
+		return httputil.LimitExceeded(wait.Milliseconds() + 1)
+	}
+	var req registerRequest
+	if err := httputil.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	// Spec: username and password checks come before user-interactive auth.
+	if req.Username != "" {
+		if err := rt.validateLocalpart(req.Username); err != nil {
+			return err
+		}
+		free, err := rt.users.LocalpartAvailable(r.Context(), api.Localpart(req.Username))
+		if err != nil {
+			return err
+		}
+		if !free {
+			return httputil.UserInUse("Desired user ID is already taken")
+		}
+	}
+	if req.Password != "" {
+		if err := rt.validatePassword(req.Password); err != nil {
+			return err
+		}
+	}
+	if len(req.DeviceID) > 255 {
+		return httputil.InvalidParam("device_id is too long")
+	}
+	sess, err := rt.runUIA(r.Context(), uiaRequest{purpose: "register", flows: rt.registrationFlows(), dict: req.Auth})
+	if err != nil {
+		return err
+	}
+	localpart := api.Localpart(req.Username)
+	if localpart == "" {
+		if localpart, err = rt.generateLocalpart(r); err != nil {
+			return err
+		}
+	}
+	acct, err := rt.users.CreateAccount(r.Context(), api.CreateAccountRequest{
+		Localpart: localpart, Password: req.Password, RegistrationToken: sess.Data["registration_token"],
+	})
+	switch {
+	case errors.Is(err, api.ErrUserInUse):
+		return httputil.UserInUse("Desired user ID is already taken")
+	case errors.Is(err, api.ErrBadRegToken):
+		return httputil.Unauthorized("Registration token is no longer valid")
+	case err != nil:
+		return err
+	}
+	rt.uia.Delete(r.Context(), sess.ID)
+	httputil.Logger(r.Context()).WithField(httputil.FieldUserID, acct.UserID).Info("registered account")
+	resp := map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName}
+	if !req.InhibitLogin {
+		s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{
+			Localpart: localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
+			IP: httputil.ClientIP(r), UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
+		})
+		if err != nil {
+			return err
+		}
+		addSession(resp, s)
+	}
+	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// addSession puts a new session's tokens in a register/login response.
+func addSession(resp map[string]any, s *api.Session) {
+	resp["access_token"] = s.AccessToken
+	resp["device_id"] = s.Device.ID
+	if s.RefreshToken != "" {
+		resp["refresh_token"] = s.RefreshToken
+		resp["expires_in_ms"] = s.ExpiresInMs
+	}
+}
+
+// generateLocalpart picks a free random localpart for a registration that
+// did not ask for one.
+func (rt *Routes) generateLocalpart(r *http.Request) (api.Localpart, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	for i := 0; i < 10; i++ {
+		var b [12]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		for j := range b {
+			b[j] = alphabet[int(b[j])%len(alphabet)]
+		}
+		l := api.Localpart("u" + string(b[:]))
+		free, err := rt.users.LocalpartAvailable(r.Context(), l)
+		if err != nil {
+			return "", err
+		}
+		if free {
+			return l, nil
+		}
+	}
+	return "", httputil.Unknown("Could not generate a user ID")
+}
+
+// GET /v3/register/available
+func (rt *Routes) registerAvailable(w http.ResponseWriter, r *http.Request) error {
+	if ok, wait := rt.registerByIP.Allow(httputil.ClientIP(r)); !ok {
+		return httputil.LimitExceeded(wait.Milliseconds() + 1)
+	}
+	username := r.URL.Query().Get("username")
+	if username == "" {
+		return httputil.MissingParam("Missing username parameter")
+	}
+	if err := rt.validateLocalpart(username); err != nil {
+		return err
+	}
+	free, err := rt.users.LocalpartAvailable(r.Context(), api.Localpart(username))
+	if err != nil {
+		return err
+	}
+	if !free {
+		return httputil.UserInUse("Desired user ID is already taken")
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]bool{"available": true})
+	return nil
+}
+
+// GET /v1/register/m.login.registration_token/validity
+func (rt *Routes) registrationTokenValidity(w http.ResponseWriter, r *http.Request) error {
+	if rt.opts.Registration == RegistrationDisabled {
+		return httputil.Forbidden("Registration is not enabled on this homeserver")
+	}
+	if ok, wait := rt.registerByIP.Allow(httputil.ClientIP(r)); !ok {
+		return httputil.LimitExceeded(wait.Milliseconds() + 1)
+	}
+	token := r.URL.Query().Get("token")
+	if token == "" {
+		return httputil.MissingParam("Missing token parameter")
+	}
+	valid := false
+	if rt.opts.Registration == RegistrationToken {
+		var err error
+		if valid, err = rt.users.RegistrationTokenValid(r.Context(), token); err != nil {
+			return err
+		}
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]bool{"valid": valid})
+	return nil
+}

@@ -1,0 +1,133 @@
+// Package routing holds the Client-Server API's HTTP handlers
+// (`/_matrix/client/*`) and the Synapse-compatible admin registration.
+package routing
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/clientapi/auth"
+	"github.com/myelin-im/myelin/internal/cache"
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/ratelimit"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// Registration modes.
+const (
+	RegistrationOpen     = "open"
+	RegistrationToken    = "token"
+	RegistrationDisabled = "disabled"
+)
+
+// Limit is a token-bucket rate: PerSecond on average, Burst at once.
+type Limit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Options configure the client API routes.
+type Options struct {
+	ServerName               string
+	Registration             string
+	RegistrationSharedSecret string
+	PasswordMinLength        int
+	WellKnownBaseURL         string
+	RateLimitsEnabled        bool
+	LoginLimit               Limit // failed logins, per user and per IP
+	RegistrationLimit        Limit // per IP
+	RequestLimit             Limit // per access token
+	Log                      logrus.FieldLogger
+}
+
+// Routes serves the client API.
+type Routes struct {
+	opts  Options
+	users api.UserAPI
+	cache cache.Cache
+	uia   *auth.Sessions
+
+	loginByUser, loginByIP, registerByIP, requests *ratelimit.Limiter
+}
+
+// Setup registers every client API route on r.
+func Setup(r *mux.Router, opts Options, users api.UserAPI, c cache.Cache) *Routes {
+	rt := &Routes{opts: opts, users: users, cache: c, uia: auth.NewSessions(c, 30*time.Minute)}
+	if opts.RateLimitsEnabled {
+		rt.loginByUser = ratelimit.New(opts.LoginLimit.PerSecond, opts.LoginLimit.Burst)
+		rt.loginByIP = ratelimit.New(opts.LoginLimit.PerSecond, opts.LoginLimit.Burst)
+		rt.registerByIP = ratelimit.New(opts.RegistrationLimit.PerSecond, opts.RegistrationLimit.Burst)
+		rt.requests = ratelimit.New(opts.RequestLimit.PerSecond, opts.RequestLimit.Burst)
+	}
+
+	r.Handle("/.well-known/matrix/client", httputil.Handler(rt.wellKnown)).Methods(http.MethodGet)
+	// Routes are registered on the root router with full paths: gorilla/mux
+	// subrouters answer 404 instead of 405 for a known path with the wrong method.
+	c1 := prefixed{r, "/_matrix/client"}
+	v3 := prefixed{r, "/_matrix/client/v3"}
+	admin := prefixed{r, "/_synapse/admin/v1"}
+	c1.Handle("/versions", httputil.Handler(rt.versions)).Methods(http.MethodGet)
+
+	v3.Handle("/capabilities", rt.authed(rt.capabilities)).Methods(http.MethodGet)
+
+	v3.Handle("/register", httputil.Handler(rt.register)).Methods(http.MethodPost)
+	v3.Handle("/register/available", httputil.Handler(rt.registerAvailable)).Methods(http.MethodGet)
+	c1.Handle("/v1/register/m.login.registration_token/validity", httputil.Handler(rt.registrationTokenValidity)).Methods(http.MethodGet)
+
+	v3.Handle("/login", httputil.Handler(rt.loginFlows)).Methods(http.MethodGet)
+	v3.Handle("/login", httputil.Handler(rt.login)).Methods(http.MethodPost)
+	v3.Handle("/logout", rt.authed(rt.logout)).Methods(http.MethodPost)
+	v3.Handle("/logout/all", rt.authed(rt.logoutAll)).Methods(http.MethodPost)
+	v3.Handle("/refresh", httputil.Handler(rt.refresh)).Methods(http.MethodPost)
+	v3.Handle("/account/whoami", rt.authed(rt.whoami)).Methods(http.MethodGet)
+	v3.Handle("/account/password", rt.authed(rt.changePassword)).Methods(http.MethodPost)
+	v3.Handle("/account/deactivate", rt.authed(rt.deactivate)).Methods(http.MethodPost)
+
+	v3.Handle("/devices", rt.authed(rt.listDevices)).Methods(http.MethodGet)
+	v3.Handle("/devices/{deviceId}", rt.authed(rt.getDevice)).Methods(http.MethodGet)
+	v3.Handle("/devices/{deviceId}", rt.authed(rt.updateDevice)).Methods(http.MethodPut)
+	v3.Handle("/devices/{deviceId}", rt.authed(rt.deleteDevice)).Methods(http.MethodDelete)
+	v3.Handle("/delete_devices", rt.authed(rt.deleteDevices)).Methods(http.MethodPost)
+
+	v3.Handle("/profile/{userId}", httputil.Handler(rt.getProfile)).Methods(http.MethodGet)
+	v3.Handle("/profile/{userId}/{keyName}", httputil.Handler(rt.getProfileField)).Methods(http.MethodGet)
+	v3.Handle("/profile/{userId}/{keyName}", rt.authed(rt.setProfileField)).Methods(http.MethodPut)
+	v3.Handle("/profile/{userId}/{keyName}", rt.authed(rt.deleteProfileField)).Methods(http.MethodDelete)
+
+	v3.Handle("/user/{userId}/account_data/{type}", rt.authed(rt.getAccountData)).Methods(http.MethodGet)
+	v3.Handle("/user/{userId}/account_data/{type}", rt.authed(rt.putAccountData)).Methods(http.MethodPut)
+	v3.Handle("/user/{userId}/rooms/{roomId}/account_data/{type}", rt.authed(rt.getAccountData)).Methods(http.MethodGet)
+	v3.Handle("/user/{userId}/rooms/{roomId}/account_data/{type}", rt.authed(rt.putAccountData)).Methods(http.MethodPut)
+
+	admin.Handle("/register", httputil.Handler(rt.sharedSecretNonce)).Methods(http.MethodGet)
+	admin.Handle("/register", httputil.Handler(rt.sharedSecretRegister)).Methods(http.MethodPost)
+	return rt
+}
+
+// prefixed registers routes under a path prefix on the root router.
+type prefixed struct {
+	r      *mux.Router
+	prefix string
+}
+
+func (p prefixed) Handle(path string, h http.Handler) *mux.Route {
+	return p.r.Handle(p.prefix+path, h)
+}
+
+// vars returns the route's path variables, unescaped (the router matches on
+// the encoded path so that IDs containing %2F stay one segment).
+func vars(r *http.Request) map[string]string {
+	v := mux.Vars(r)
+	out := make(map[string]string, len(v))
+	for k, s := range v {
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		out[k] = s
+	}
+	return out
+}

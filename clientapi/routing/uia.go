@@ -1,0 +1,155 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/myelin-im/myelin/clientapi/auth"
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// uiaRequest describes one user-interactive authentication (spec:
+// "User-Interactive Authentication API") guarding an operation.
+type uiaRequest struct {
+	purpose string      // binds the session to the operation
+	userID  string      // the authenticated user, "" for registration
+	flows   []auth.Flow // flows that complete it
+	params  map[string]any
+	dict    *auth.AuthDict
+}
+
+// runUIA runs one step of UIA. It returns the session when a flow is
+// complete, or an error: a *auth.ChallengeError (401) telling the client what
+// is left or why the stage failed, or another error that stops the request.
+func (rt *Routes) runUIA(ctx context.Context, req uiaRequest) (*auth.Session, error) {
+	if req.params == nil {
+		req.params = map[string]any{}
+	}
+	var sess *auth.Session
+	var err error
+	if req.dict != nil && req.dict.Session != "" {
+		sess, err = rt.uia.Get(ctx, req.dict.Session, req.purpose, req.userID)
+	} else {
+		sess, err = rt.uia.New(ctx, req.purpose, req.userID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	challenge := func(me *httputil.MatrixError) error {
+		c := auth.Challenge{Flows: req.flows, Params: req.params, Session: sess.ID, Completed: sess.Completed}
+		if me != nil {
+			c.ErrCode, c.Error = me.ErrCode, me.Message
+		}
+		return &auth.ChallengeError{Challenge: c}
+	}
+	if req.dict == nil || req.dict.Type == "" {
+		return nil, challenge(nil)
+	}
+	if !auth.Offered(req.flows, req.dict.Type) {
+		return nil, challenge(httputil.BadRequestUnknown("Authentication type %q is not offered here", req.dict.Type))
+	}
+	if err := rt.attemptStage(ctx, sess, req); err != nil {
+		var me *httputil.MatrixError
+		if errors.As(err, &me) && me.ErrCode != "M_LIMIT_EXCEEDED" && me.Status < 500 {
+			return nil, challenge(me)
+		}
+		return nil, err
+	}
+	if !containsString(sess.Completed, req.dict.Type) {
+		sess.Completed = append(sess.Completed, req.dict.Type)
+	}
+	if err := rt.uia.Save(ctx, sess); err != nil {
+		return nil, err
+	}
+	if !auth.Done(req.flows, sess.Completed) {
+		return nil, challenge(nil)
+	}
+	return sess, nil
+}
+
+// attemptStage checks the credentials of one stage.
+func (rt *Routes) attemptStage(ctx context.Context, sess *auth.Session, req uiaRequest) error {
+	d := req.dict
+	switch d.Type {
+	case auth.StageDummy:
+		return nil
+	case auth.StagePassword:
+		localpart, err := rt.identifierLocalpart(d.Identifier, d.User)
+		if err != nil {
+			return err
+		}
+		if "@"+string(localpart)+":"+rt.opts.ServerName != req.userID {
+			return httputil.Forbidden("Authentication must be for the user making the request")
+		}
+		if ok, wait := rt.loginByUser.Peek(string(localpart)); !ok {
+			return httputil.LimitExceeded(wait.Milliseconds() + 1)
+		}
+		if _, err := rt.users.CheckPassword(ctx, localpart, d.Password); err != nil {
+			if errors.Is(err, api.ErrBadPassword) {
+				rt.loginByUser.Allow(string(localpart))
+				return httputil.Forbidden("Invalid password")
+			}
+			if errors.Is(err, api.ErrDeactivated) {
+				return httputil.UserDeactivated("This account has been deactivated")
+			}
+			return err
+		}
+		return nil
+	case auth.StageRegistrationToken:
+		if d.Token == "" {
+			return httputil.MissingParam("Missing registration token")
+		}
+		ok, err := rt.users.RegistrationTokenValid(ctx, d.Token)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return httputil.Unauthorized("Invalid registration token")
+		}
+		if sess.Data == nil {
+			sess.Data = map[string]string{}
+		}
+		sess.Data["registration_token"] = d.Token
+		return nil
+	}
+	return httputil.BadRequestUnknown("Unsupported authentication type %q", d.Type)
+}
+
+// identifierLocalpart finds the local user an identifier names (spec:
+// "Identifier types"); legacyUser is the deprecated top-level `user`.
+func (rt *Routes) identifierLocalpart(id *auth.Identifier, legacyUser string) (api.Localpart, error) {
+	user := legacyUser
+	if id != nil {
+		switch id.Type {
+		case "m.id.user":
+			user = id.User
+		case "":
+			return "", httputil.BadJSON("Identifier has no type")
+		default:
+			return "", httputil.BadRequestUnknown("Identifier type %q is not supported", id.Type)
+		}
+	}
+	if user == "" {
+		return "", httputil.MissingParam("Missing user identifier")
+	}
+	if strings.HasPrefix(user, "@") {
+		local, server, ok := strings.Cut(user[1:], ":")
+		if !ok || server != rt.opts.ServerName {
+			return "", httputil.Forbidden("Invalid username or password")
+		}
+		user = local
+	}
+	// Synapse and Dendrite match user IDs case-insensitively at login.
+	return api.Localpart(strings.ToLower(user)), nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
