@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/myelin-im/myelin/internal/config"
+)
+
+// docs/configuration.md shows the generated config; keep them in step.
+func TestConfigurationDocIsCurrent(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), config.GenerateYAML()) {
+		t.Fatal("docs/configuration.md is out of date: regenerate its YAML block with `myelin generate-config`")
+	}
+}
+
+func TestCommands(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"version"}, nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "myelin ") {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"generate-config"}, nil, &out, &errOut); code != 0 || out.String() != config.GenerateYAML() {
+		t.Fatalf("generate-config: %d", code)
+	}
+	out.Reset()
+	errOut.Reset()
+	code := run([]string{"--registration", "maybe", "--log-format", "xml"}, nil, &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "client_api.registration") || !strings.Contains(errOut.String(), "global.log.format") {
+		t.Fatalf("bad config: exit %d, %q", code, errOut.String())
+	}
+}
+
+func TestCreateAccount(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "myelin.yaml")
+	if err := os.WriteFile(cfgPath, []byte("global:\n  data_dir: "+dir+"\n  server_name: example.org\nuser_api:\n  bcrypt_cost: 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"create-account", "--config", cfgPath, "--username", "root", "--admin"}, strings.NewReader("hunter2hunter2\n"), &out, &errOut)
+	if code != 0 || !strings.Contains(out.String(), "@root:example.org") || !strings.Contains(out.String(), "admin: true") {
+		t.Fatalf("create-account: %d %q %q", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	code = run([]string{"create-account", "--config", cfgPath, "--username", "root", "--password", "x"}, nil, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "already taken") {
+		t.Fatalf("duplicate create-account: %d %q", code, errOut.String())
+	}
+	out.Reset()
+	code = run([]string{"create-registration-token", "--config", cfgPath, "--uses", "2"}, nil, &out, &errOut)
+	if code != 0 || len(strings.TrimSpace(out.String())) < 10 {
+		t.Fatalf("create-registration-token: %d %q %q", code, out.String(), errOut.String())
+	}
+}
+
+// TestServeStopsOnSIGTERM runs the server as the binary does and sends the
+// process SIGTERM: it drains, closes the database and exits 0.
+func TestServeStopsOnSIGTERM(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	t.Setenv("MYELIN_DATA_DIR", dir)
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"--client-addr", addr, "--log-level", "info"}, nil, &out, &errOut) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v\n%s", err, errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop on SIGTERM")
+	}
+	logs := errOut.String()
+	for _, want := range []string{"client API listening", dir, "registration is open", "stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("start-up/shutdown log lacks %q:\n%s", want, logs)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "signing.key")); err != nil {
+		t.Errorf("no signing key in the data dir: %v", err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

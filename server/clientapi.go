@@ -1,0 +1,13 @@
+package server
+
+import (
+	"context"
+
+	"github.com/myelin-im/myelin/clientapi"
+	"github.com/myelin-im/myelin/internal/httputil"
+)
+
+func buildClientAPI(_ context.Context, s *Server) error {
+	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Cache, s.log.WithField(httputil.FieldComponent, "clientapi"))
+	return nil
+}

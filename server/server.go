@@ -1,0 +1,236 @@
+// Package server assembles Myelin's components into a running homeserver:
+// it opens the shared infrastructure (database, cache, bus), builds the
+// components a process runs in dependency order from one flat table, and
+// serves their HTTP listeners until it is shut down. cmd/myelin and the
+// end-to-end tests use it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/internal/bus"
+	"github.com/myelin-im/myelin/internal/cache"
+	"github.com/myelin-im/myelin/internal/config"
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/signingkey"
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/userapi"
+)
+
+// Server is one Myelin process.
+type Server struct {
+	cfg      *config.Config
+	log      *logrus.Logger
+	registry *prometheus.Registry
+
+	DB         *sqlutil.DB
+	Cache      cache.Cache
+	Bus        bus.Bus
+	SigningKey *signingkey.Key
+	UserAPI    *userapi.UserAPI
+
+	clientRouter *mux.Router
+	clientSrv    *http.Server
+	clientLn     net.Listener
+	metricsSrv   *http.Server
+	metricsLn    net.Listener
+	serveErr     chan error
+}
+
+// component is one row of the construction table.
+type component struct {
+	name  string
+	build func(ctx context.Context, s *Server) error
+}
+
+// components is the construction table, in dependency order. Components that
+// later issues bring (roomserver, syncapi, federationapi, mediaapi) join it
+// in their place.
+var components = []component{
+	{config.ComponentUserAPI, buildUserAPI},
+	{config.ComponentClientAPI, buildClientAPI},
+}
+
+// New opens the infrastructure and builds the configured components. On
+// error everything opened so far is closed again.
+func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (s *Server, err error) {
+	s = &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry(), serveErr: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			s.closeInfra()
+		}
+	}()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := s.checkComponents(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Global.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: creating data directory: %w", err)
+	}
+	if s.SigningKey, _, err = signingkey.LoadOrGenerate(filepath.Join(cfg.Global.DataDir, "signing.key")); err != nil {
+		return nil, err
+	}
+	if s.DB, err = sqlutil.Open(ctx, cfg.DatabaseURL(), sqlutil.Options{MaxOpenConns: cfg.Global.Database.MaxOpenConns}); err != nil {
+		return nil, err
+	}
+	for role, pool := range s.DB.Pools() {
+		s.registry.MustRegister(collectors.NewDBStatsCollector(pool, role))
+	}
+	if s.Cache, err = cache.Open(ctx, cfg.Global.Cache.URL, "myelin:"+cfg.Global.ServerName+":", s.registry); err != nil {
+		return nil, err
+	}
+	if s.Bus, err = bus.Open(ctx, cfg.Global.Bus.URL, s.DB, bus.Options{}, log.WithField(httputil.FieldComponent, "bus"), s.registry); err != nil {
+		return nil, err
+	}
+	s.clientRouter = httputil.NewRouter()
+	s.clientRouter.UseEncodedPath()
+	s.clientRouter.Handle("/health", http.HandlerFunc(s.health)).Methods(http.MethodGet)
+	s.clientRouter.Handle("/ready", http.HandlerFunc(s.ready)).Methods(http.MethodGet)
+	for _, c := range components {
+		if !cfg.Runs(c.name) {
+			continue
+		}
+		if err := c.build(ctx, s); err != nil {
+			return nil, fmt.Errorf("server: starting %s: %w", c.name, err)
+		}
+	}
+	return s, nil
+}
+
+// checkComponents refuses process layouts this build cannot serve yet.
+func (s *Server) checkComponents() error {
+	// Until the component APIs are served
+	// over HTTP (split mode), the client API needs the user API in process.
+	if s.cfg.Runs(config.ComponentClientAPI) && !s.cfg.Runs(config.ComponentUserAPI) {
+		return errors.New("server: clientapi needs userapi in the same process in this version (run --components clientapi,userapi or all)")
+	}
+	return nil
+}
+
+func buildUserAPI(ctx context.Context, s *Server) error {
+	var err error
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "userapi"}, s.registry)
+	s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.log.WithField(httputil.FieldComponent, "userapi"), reg)
+	return err
+}
+
+// Start opens the listeners and serves until Shutdown.
+func (s *Server) Start() error {
+	if s.cfg.Runs(config.ComponentClientAPI) {
+		h, err := httputil.Wrap(s.clientRouter, httputil.Options{
+			Name:         "client",
+			MaxBodyBytes: s.cfg.ClientAPI.MaxRequestBodyBytes,
+			Logger:       s.log,
+			Registerer:   s.registry,
+		})
+		if err != nil {
+			return err
+		}
+		if s.clientLn, err = net.Listen("tcp", s.cfg.ClientAPI.ListenAddr); err != nil {
+			return fmt.Errorf("server: client API listener: %w", err)
+		}
+		s.clientSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
+		go s.serve(s.clientSrv, s.clientLn)
+		s.log.WithField("addr", "http://"+s.clientLn.Addr().String()).Info("client API listening")
+	}
+	if s.cfg.Global.MetricsAddr != "" {
+		mr := http.NewServeMux()
+		mr.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+		mr.HandleFunc("/health", s.health)
+		mr.HandleFunc("/ready", s.ready)
+		var err error
+		if s.metricsLn, err = net.Listen("tcp", s.cfg.Global.MetricsAddr); err != nil {
+			return fmt.Errorf("server: metrics listener: %w", err)
+		}
+		s.metricsSrv = &http.Server{Handler: mr, ReadHeaderTimeout: 30 * time.Second}
+		go s.serve(s.metricsSrv, s.metricsLn)
+		s.log.WithField("addr", "http://"+s.metricsLn.Addr().String()+"/metrics").Info("metrics listening")
+	}
+	return nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.serveErr <- err
+	}
+}
+
+// Errors reports listeners that failed while serving.
+func (s *Server) Errors() <-chan error { return s.serveErr }
+
+// ClientURL is the base URL of the client API listener.
+func (s *Server) ClientURL() string {
+	if s.clientLn == nil {
+		return ""
+	}
+	return "http://" + s.clientLn.Addr().String()
+}
+
+// MetricsURL is the base URL of the metrics listener ("" when off).
+func (s *Server) MetricsURL() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return "http://" + s.metricsLn.Addr().String()
+}
+
+// Registry is the Prometheus registry of this process.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Shutdown stops accepting requests, lets in-flight ones finish (until ctx
+// ends), then stops the bus and closes the cache and database.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range []*http.Server{s.clientSrv, s.metricsSrv} {
+		if srv != nil {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("server: draining HTTP: %w", err))
+			}
+		}
+	}
+	errs = append(errs, s.closeInfra())
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeInfra() error {
+	var errs []error
+	if s.Bus != nil {
+		errs = append(errs, s.Bus.Close())
+	}
+	if s.Cache != nil {
+		errs = append(errs, s.Cache.Close())
+	}
+	if s.DB != nil {
+		errs = append(errs, s.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// GET /health: the process is alive.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// GET /ready: the database answers.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.DB.Ping(ctx); err != nil {
+		httputil.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
