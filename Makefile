@@ -1,0 +1,35 @@
+# Myelin — common tasks. `make run` starts a server on SQLite under
+# ./myelin-data; `make test` runs every test (services such as PostgreSQL,
+# Redis and RabbitMQ are used when their MYELIN_TEST_* URLs are set — .ci/run
+# installs, starts and exports them).
+
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.Version=$(VERSION)
+
+.PHONY: build run test test-services bench vet fmt lint
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/myelin ./cmd/myelin
+
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/myelin
+
+test:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Starts PostgreSQL, Redis and RabbitMQ (installing them with apt-get when
+# missing, as root) and runs the tests against them.
+test-services:
+	bash -c 'eval "$$(bash .ci/services.sh)" && $(MAKE) test'
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w .
