@@ -99,12 +99,19 @@ func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (s *Server
 	s.clientRouter.UseEncodedPath()
 	s.clientRouter.Handle("/health", http.HandlerFunc(s.health)).Methods(http.MethodGet)
 	s.clientRouter.Handle("/ready", http.HandlerFunc(s.ready)).Methods(http.MethodGet)
+	built := map[string]bool{}
 	for _, c := range components {
+		built[c.name] = true
 		if !cfg.Runs(c.name) {
 			continue
 		}
 		if err := c.build(ctx, s); err != nil {
 			return nil, fmt.Errorf("server: starting %s: %w", c.name, err)
+		}
+	}
+	for _, name := range cfg.Global.Components {
+		if name != config.ComponentAll && !built[name] {
+			log.WithField(httputil.FieldComponent, name).Warn("component requested but not part of this version yet; skipping it")
 		}
 	}
 	return s, nil
