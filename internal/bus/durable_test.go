@@ -20,13 +20,17 @@ func durableFactory(d sqlutil.Dialect) func(t *testing.T) Bus {
 	var mu sync.Mutex
 	dbs := map[*testing.T]*sqlutil.DB{}
 	return func(t *testing.T) Bus {
-		mu.Lock()
-		db := dbs[t]
-		if db == nil {
-			db = sqltest.Open(t, d)
-			dbs[t] = db
-		}
-		mu.Unlock()
+		// The unlock is deferred: sqltest.Open skips the test (runtime.Goexit)
+		// when the database is not available, and a held lock would hang
+		// every parallel sibling.
+		db := func() *sqlutil.DB {
+			mu.Lock()
+			defer mu.Unlock()
+			if dbs[t] == nil {
+				dbs[t] = sqltest.Open(t, d)
+			}
+			return dbs[t]
+		}()
 		return newTestDurable(t, db, testOptions, nil)
 	}
 }

@@ -1,10 +1,10 @@
 package bus
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/myelin-im/myelin/internal/promutil"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -58,23 +58,14 @@ func newMetrics(reg prometheus.Registerer, kind string, withPending bool) (*metr
 	return &m, nil
 }
 
-// register registers c on reg, or returns the equal collector reg already has.
+// register registers c on reg through the shared helper, naming the bus in
+// errors.
 func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	if reg == nil {
-		return c, nil
+	c, err := promutil.Register(reg, c)
+	if err != nil {
+		return c, fmt.Errorf("bus: registering metrics: %w", err)
 	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
-		}
-	}
-	var zero T
-	return zero, fmt.Errorf("bus: registering metrics: %w", err)
+	return c, nil
 }
 
 func (m *metrics) acked(topic, group string, published time.Time) {

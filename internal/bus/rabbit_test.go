@@ -23,13 +23,14 @@ func rabbitFactory() func(t *testing.T) Bus {
 	var mu sync.Mutex
 	dbs := map[*testing.T]*sqlutil.DB{}
 	return func(t *testing.T) Bus {
-		mu.Lock()
-		db := dbs[t]
-		if db == nil {
-			db = sqltest.Open(t, sqlutil.SQLite)
-			dbs[t] = db
-		}
-		mu.Unlock()
+		db := func() *sqlutil.DB {
+			mu.Lock()
+			defer mu.Unlock() // sqltest.Open may end the test with Goexit
+			if dbs[t] == nil {
+				dbs[t] = sqltest.Open(t, sqlutil.SQLite)
+			}
+			return dbs[t]
+		}()
 		return newTestRabbit(t, db, testOptions, nil)
 	}
 }

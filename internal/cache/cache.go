@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myelin-im/myelin/internal/promutil"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -113,21 +114,11 @@ func newMetrics(reg prometheus.Registerer, backend string) (metrics, error) {
 // registerCounterVec registers a counter vector with the label "backend" on
 // reg, or returns the one reg already has.
 func registerCounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts) (*prometheus.CounterVec, error) {
-	vec := prometheus.NewCounterVec(opts, []string{"backend"})
-	if reg == nil {
-		return vec, nil
+	vec, err := promutil.Register(reg, prometheus.NewCounterVec(opts, []string{"backend"}))
+	if err != nil {
+		return nil, fmt.Errorf("cache: registering metric %s: %w", opts.Name, err)
 	}
-	err := reg.Register(vec)
-	if err == nil {
-		return vec, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-			return existing, nil
-		}
-	}
-	return nil, fmt.Errorf("cache: registering metric %s: %w", opts.Name, err)
+	return vec, nil
 }
 
 // redactURLError strips the URL from a *url.Error, whose message would

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/myelin-im/myelin/internal/cache"
+	"github.com/myelin-im/myelin/internal/promutil"
 	"github.com/myelin-im/myelin/userapi/api"
 	"github.com/myelin-im/myelin/userapi/storage"
 )
@@ -62,10 +63,9 @@ func New(opts Options, store *storage.Storage, c cache.Cache, log logrus.FieldLo
 		}, []string{"kind"}),
 	}
 	u.SetClock(time.Now)
-	if reg != nil {
-		if err := reg.Register(u.logins); err != nil {
-			return nil, fmt.Errorf("userapi: registering metrics: %w", err)
-		}
+	var err error
+	if u.logins, err = promutil.Register(reg, u.logins); err != nil {
+		return nil, fmt.Errorf("userapi: registering metrics: %w", err)
 	}
 	return u, nil
 }
