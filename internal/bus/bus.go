@@ -136,8 +136,10 @@ type Options struct {
 	// (defaults 100ms and 30s).
 	RetryMin time.Duration
 	RetryMax time.Duration
-	// PollInterval is how often the outbox is checked for messages published
-	// in transactions, whose commit the bus cannot observe (default 200ms).
+	// PollInterval is how often the outbox is checked for rows this process
+	// was not told about: ones committed by another process sharing the
+	// database, or left by a crash (default 200ms). Publishes of this process
+	// wake the relay at once, or when their transaction commits.
 	PollInterval time.Duration
 	// Retention is how long Durable keeps messages that every known group of
 	// their topic has acknowledged (default 24h).

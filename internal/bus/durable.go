@@ -16,8 +16,9 @@ import (
 //
 // Publish writes to bus_outbox. A relay goroutine moves committed outbox rows,
 // in order, to bus_log and gives them increasing positions; it runs when a
-// Publish outside a transaction wakes it and every Options.PollInterval (for
-// Publish calls inside transactions, whose commit it cannot see). Each
+// Publish becomes visible (at once, or when the publisher's transaction
+// commits, through sqlutil's AfterCommit) and every Options.PollInterval as a
+// safety net for rows left by a crash. Each
 // (topic, group) runs one worker per partition that delivers the partition's
 // messages in position order and records the position of each acknowledged
 // message in bus_offsets, so a restart neither redelivers what was

@@ -83,9 +83,9 @@ func (c *core) publish(ctx context.Context, topic, key string, body []byte, head
 		id, topic, key, part, body, hdr, time.Now().UnixMicro()); err != nil {
 		return fmt.Errorf("bus: writing %s message to the outbox: %w", topic, err)
 	}
-	if !c.db.InTx(ctx) {
-		kick(c.relayKick)
-	}
+	// Wake the relay as soon as the row is visible: now, or when the
+	// publisher's transaction commits.
+	c.db.AfterCommit(ctx, func() { kick(c.relayKick) })
 	return nil
 }
 

@@ -199,10 +199,36 @@ func (db *DB) Pools() map[string]*sql.DB {
 
 type txKey struct{ db *DB }
 
+// txState is what a context carries for an open transaction.
+type txState struct {
+	tx *sql.Tx
+	// afterCommit runs, in order, once the outermost transaction commits.
+	afterCommit []func()
+}
+
+func (db *DB) stateFrom(ctx context.Context) *txState {
+	st, _ := ctx.Value(txKey{db}).(*txState)
+	return st
+}
+
 // txFrom returns the transaction of db carried by ctx, if any.
 func (db *DB) txFrom(ctx context.Context) *sql.Tx {
-	tx, _ := ctx.Value(txKey{db}).(*sql.Tx)
-	return tx
+	if st := db.stateFrom(ctx); st != nil {
+		return st.tx
+	}
+	return nil
+}
+
+// AfterCommit runs fn once the transaction carried by ctx has committed, or
+// at once when ctx carries none. fn never runs for a transaction that rolls
+// back. Use it to signal others about data they can only see after commit
+// (waking a relay, evicting a cache entry) without polling.
+func (db *DB) AfterCommit(ctx context.Context, fn func()) {
+	if st := db.stateFrom(ctx); st != nil {
+		st.afterCommit = append(st.afterCommit, fn)
+		return
+	}
+	fn()
 }
 
 // InTx reports whether ctx carries a transaction on db.
@@ -230,7 +256,8 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) (e
 			logrus.WithContext(ctx).WithField("duration_ms", d.Milliseconds()).Warn("slow database transaction")
 		}
 	}()
-	if err = fn(context.WithValue(ctx, txKey{db}, tx)); err != nil {
+	st := &txState{tx: tx}
+	if err = fn(context.WithValue(ctx, txKey{db}, st)); err != nil {
 		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			err = errors.Join(err, fmt.Errorf("sqlutil: rollback: %w", rbErr))
 		}
@@ -238,6 +265,9 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context) error) (e
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("sqlutil: commit: %w", err)
+	}
+	for _, f := range st.afterCommit {
+		f()
 	}
 	return nil
 }

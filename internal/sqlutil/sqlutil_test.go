@@ -229,3 +229,34 @@ func TestParseURL(t *testing.T) {
 		})
 	}
 }
+
+func TestAfterCommit(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		var ran []string
+		db.AfterCommit(ctx, func() { ran = append(ran, "no tx") })
+		if len(ran) != 1 {
+			t.Fatal("AfterCommit without a transaction did not run at once")
+		}
+		_ = db.WithTx(ctx, func(ctx context.Context) error {
+			db.AfterCommit(ctx, func() { ran = append(ran, "rolled back") })
+			return errors.New("rollback")
+		})
+		err := db.WithTx(ctx, func(ctx context.Context) error {
+			db.AfterCommit(ctx, func() { ran = append(ran, "outer") })
+			return db.WithTx(ctx, func(ctx context.Context) error {
+				db.AfterCommit(ctx, func() { ran = append(ran, "nested") })
+				if len(ran) != 1 {
+					t.Error("hook ran before commit")
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ran) != 3 || ran[1] != "outer" || ran[2] != "nested" {
+			t.Fatalf("hooks ran: %v", ran)
+		}
+	})
+}

@@ -359,19 +359,29 @@ func tokenCacheKey(token string) (key, hash string) {
 	return key, key[len(tokenCachePrefix):]
 }
 
+// revokedMarker replaces a revoked token's cache entry for revokedTTL. A
+// lookup that read the token row just before the revocation committed fills
+// the cache with SetNX, which the marker makes fail, so a revoked token can
+// never be cached again after its revocation.
+var revokedMarker = []byte{0}
+
+const revokedTTL = time.Minute
+
+// forgetTokens evicts revoked access tokens from the cache once the
+// transaction that revoked them (if ctx carries one) has committed.
 func (u *UserAPI) forgetTokens(ctx context.Context, hashes []string) {
 	if len(hashes) == 0 {
 		return
 	}
-	keys := make([]string, len(hashes))
-	for i, h := range hashes {
-		keys[i] = tokenCachePrefix + h
-	}
-	if err := u.cache.Delete(ctx, keys...); err != nil {
-		// The tokens are gone from the database; a stale cache entry would let
-		// a revoked token live until its TTL, so say so loudly.
-		u.log.WithError(err).Error("could not evict revoked access tokens from the cache")
-	}
+	u.store.AfterCommit(ctx, func() {
+		for _, h := range hashes {
+			if err := u.cache.Set(context.WithoutCancel(ctx), tokenCachePrefix+h, revokedMarker, revokedTTL); err != nil {
+				// The tokens are gone from the database; a stale cache entry
+				// would let a revoked token live until its TTL, so say so loudly.
+				u.log.WithError(err).Error("could not evict a revoked access token from the cache")
+			}
+		}
+	})
 }
 
 // QueryAccessToken implements api.Sessions.
@@ -395,7 +405,8 @@ func (u *UserAPI) QueryAccessToken(ctx context.Context, token string) (*api.Devi
 	}
 	d := &api.Device{UserID: u.userID(t.Localpart), Localpart: t.Localpart, ID: t.DeviceID, ExpiresTS: t.ExpiresTS}
 	if ttl > 0 {
-		_ = u.cache.Set(ctx, key, encodeCachedDevice(d.UserID, d.ID, d.ExpiresTS), ttl)
+		// SetNX: never overwrite the marker of a revocation that raced this read.
+		_, _ = u.cache.SetNX(ctx, key, encodeCachedDevice(d.UserID, d.ID, d.ExpiresTS), ttl)
 	}
 	return u.checkExpiry(d)
 }

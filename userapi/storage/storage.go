@@ -40,6 +40,9 @@ func (s *Storage) WithTx(ctx context.Context, fn func(ctx context.Context) error
 	return s.db.WithTx(ctx, fn)
 }
 
+// AfterCommit runs fn once the transaction in ctx (if any) has committed.
+func (s *Storage) AfterCommit(ctx context.Context, fn func()) { s.db.AfterCommit(ctx, fn) }
+
 // AccountRow is an account as stored.
 type AccountRow struct {
 	Localpart    api.Localpart
