@@ -225,6 +225,23 @@ func validateGroup(group string) error {
 	return nil
 }
 
+// checkSubscribe validates the arguments of a Subscribe call.
+func checkSubscribe(closed bool, topic, group string, h Handler) error {
+	if closed {
+		return ErrClosed
+	}
+	if err := validateTopic(topic); err != nil {
+		return err
+	}
+	if err := validateGroup(group); err != nil {
+		return err
+	}
+	if h == nil {
+		return errors.New("bus: nil handler")
+	}
+	return nil
+}
+
 func validateHeaders(h map[string]string) error {
 	for k := range h {
 		if strings.HasPrefix(strings.ToLower(k), reservedPrefix) {

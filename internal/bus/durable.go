@@ -76,17 +76,8 @@ func (d *Durable) Publish(ctx context.Context, topic, key string, body []byte, h
 // retained message of the topic, and from then on the janitor keeps what it
 // has not acknowledged.
 func (d *Durable) Subscribe(ctx context.Context, topic, group string, h Handler) (Subscription, error) {
-	if d.closed.Load() {
-		return nil, ErrClosed
-	}
-	if err := validateTopic(topic); err != nil {
+	if err := checkSubscribe(d.closed.Load(), topic, group, h); err != nil {
 		return nil, err
-	}
-	if err := validateGroup(group); err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, errors.New("bus: nil handler")
 	}
 	err := d.db.WithTx(ctx, func(ctx context.Context) error {
 		for p := 0; p < d.opts.Partitions; p++ {

@@ -85,17 +85,8 @@ func (r *Rabbit) Publish(ctx context.Context, topic, key string, body []byte, he
 // queues before it returns (waiting for a connection until ctx ends), so
 // every message relayed afterwards reaches the group.
 func (r *Rabbit) Subscribe(ctx context.Context, topic, group string, h Handler) (Subscription, error) {
-	if r.closed.Load() {
-		return nil, ErrClosed
-	}
-	if err := validateTopic(topic); err != nil {
+	if err := checkSubscribe(r.closed.Load(), topic, group, h); err != nil {
 		return nil, err
-	}
-	if err := validateGroup(group); err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, errors.New("bus: nil handler")
 	}
 	ch, err := r.conns.channel(ctx)
 	if err != nil {
