@@ -128,6 +128,32 @@ func TestAccountLifecycle(t *testing.T) {
 			t.Fatalf("device C hit by deleting B: %v", err)
 		}
 
+		// Bulk delete with UIA: two fresh devices go at once.
+		d1, d2 := login(t, srv, "alice", pw2), login(t, srv, "alice", pw2)
+		err = devA.DeleteDevices(ctx(t), &mautrix.ReqDeleteDevices[any]{Devices: []id.DeviceID{d1.DeviceID, d2.DeviceID}, Auth: passwordAuth(devA.UserID, pw2, "")})
+		if err != nil {
+			t.Fatalf("delete_devices: %v", err)
+		}
+		for _, d := range []*mautrix.Client{d1, d2} {
+			_, err = d.Whoami(ctx(t))
+			wantMatrixError(t, err, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
+		}
+
+		// A password change with the default logout_devices logs out every
+		// other device, and keeps the one that asked.
+		other := login(t, srv, "alice", pw2)
+		chg := do(t, http.MethodPost, srv.ClientURL()+"/_matrix/client/v3/account/password", devA.AccessToken,
+			map[string]any{"new_password": pw1, "auth": passwordAuth(devA.UserID, pw2, "")})
+		if chg.Status != http.StatusOK {
+			t.Fatalf("password change: %d %v", chg.Status, chg.Body)
+		}
+		_, err = other.Whoami(ctx(t))
+		wantMatrixError(t, err, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
+		if _, err := devA.Whoami(ctx(t)); err != nil {
+			t.Fatalf("the device that changed the password was logged out: %v", err)
+		}
+		devC = login(t, srv, "alice", pw1)
+
 		// Log out device C; log out all.
 		if _, err := devC.Logout(ctx(t)); err != nil {
 			t.Fatal(err)
@@ -137,7 +163,7 @@ func TestAccountLifecycle(t *testing.T) {
 
 		// Deactivate: tokens revoked, profile erased, login refused.
 		deact := do(t, http.MethodPost, srv.ClientURL()+"/_matrix/client/v3/account/deactivate", devA.AccessToken,
-			map[string]any{"auth": passwordAuth(devA.UserID, pw2, "")})
+			map[string]any{"auth": passwordAuth(devA.UserID, pw1, "")})
 		if deact.Status != http.StatusOK {
 			t.Fatalf("deactivate: %d %v", deact.Status, deact.Body)
 		}
@@ -146,7 +172,7 @@ func TestAccountLifecycle(t *testing.T) {
 		_, err = reg.Whoami(ctx(t))
 		wantMatrixError(t, err, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
 		_, err = newClient(t, srv).Login(ctx(t), &mautrix.ReqLogin{Type: mautrix.AuthTypePassword,
-			Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: "alice"}, Password: pw2})
+			Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: "alice"}, Password: pw1})
 		wantMatrixError(t, err, http.StatusForbidden, "M_USER_DEACTIVATED")
 		gone := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/profile/@alice:localhost", "", nil)
 		if gone.Status != http.StatusNotFound || gone.errcode() != "M_NOT_FOUND" {
