@@ -1,0 +1,123 @@
+// Package api is what other components may know of the roomserver: the
+// requests they make, the errors they get back, and the output events it
+// publishes on the bus.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// OutputTopic is the bus topic of the roomserver's output log, keyed by room
+// ID, so each room's events are delivered in order.
+const OutputTopic = "roomserver.output"
+
+// OutputEvent is one entry of the output log.
+type OutputEvent struct {
+	// Type is "new_room_event".
+	Type        string          `json:"type"`
+	RoomID      string          `json:"room_id"`
+	RoomVersion string          `json:"room_version"`
+	Event       json.RawMessage `json:"event"`
+	// TxnID and DeviceID tell the sender's device which of its requests
+	// produced the event (spec: unsigned.transaction_id).
+	TxnID    string `json:"txn_id,omitempty"`
+	DeviceID string `json:"device_id,omitempty"`
+}
+
+// OutputTypeNewRoomEvent marks an event that became part of a room.
+const OutputTypeNewRoomEvent = "new_room_event"
+
+// Errors of the roomserver. Forbidden carries a reason a person can read.
+var (
+	ErrRoomNotFound           = errors.New("room not found")
+	ErrEventNotFound          = errors.New("event not found")
+	ErrUnsupportedRoomVersion = errors.New("unsupported room version")
+	ErrInvalidState           = errors.New("invalid room state")
+)
+
+// ForbiddenError is returned when the auth rules or the room's settings
+// refuse an action.
+type ForbiddenError struct{ Reason string }
+
+func (e *ForbiddenError) Error() string { return "forbidden: " + e.Reason }
+
+// Forbidden returns a ForbiddenError.
+func Forbidden(format string, args ...any) error {
+	return &ForbiddenError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// BadRequestError is returned for requests that can never succeed as given.
+type BadRequestError struct{ Reason string }
+
+func (e *BadRequestError) Error() string { return "bad request: " + e.Reason }
+
+// CreateRoomRequest is POST /createRoom, already parsed.
+type CreateRoomRequest struct {
+	Creator                   string
+	RoomVersion               string
+	Preset                    string
+	Name                      *string
+	Topic                     *string
+	Invite                    []string
+	IsDirect                  bool
+	InitialState              []StateEvent
+	CreationContent           json.RawMessage
+	PowerLevelContentOverride json.RawMessage
+	// CanonicalAlias is the full alias when room_alias_name was given.
+	CanonicalAlias string
+}
+
+// StateEvent is a state event a client asks for.
+type StateEvent struct {
+	Type     string          `json:"type"`
+	StateKey string          `json:"state_key"`
+	Content  json.RawMessage `json:"content"`
+}
+
+// SendEventRequest asks the roomserver to send an event as a local user.
+type SendEventRequest struct {
+	RoomID   string
+	Sender   string
+	DeviceID string
+	// TxnID, when set, makes the request idempotent per device.
+	TxnID    string
+	Type     string
+	StateKey *string
+	Content  json.RawMessage
+	Redacts  string
+}
+
+// MembershipRequest is a join, invite, leave, kick, ban or unban.
+type MembershipRequest struct {
+	RoomID string
+	Sender string
+	Target string
+	// Membership is the target's new membership: join, invite, leave, ban.
+	Membership string
+	Reason     string
+	IsDirect   bool
+}
+
+// Roomserver is the roomserver as the client API uses it.
+type Roomserver interface {
+	CreateRoom(ctx context.Context, req CreateRoomRequest) (roomID string, err error)
+	SendEvent(ctx context.Context, req SendEventRequest) (eventID string, err error)
+	PerformMembership(ctx context.Context, req MembershipRequest) (eventID string, err error)
+	// Forget hides a room the user has left from their lists.
+	Forget(ctx context.Context, roomID, userID string) error
+	// CurrentState returns the room's current state events (client format
+	// is up to the caller).
+	CurrentState(ctx context.Context, roomID string) ([]json.RawMessage, error)
+	// StateEvent returns one current state event, or ErrEventNotFound.
+	StateEvent(ctx context.Context, roomID, eventType, stateKey string) (json.RawMessage, error)
+	// Membership returns the user's current membership ("leave" if none).
+	Membership(ctx context.Context, roomID, userID string) (string, error)
+	JoinedRooms(ctx context.Context, userID string) ([]string, error)
+	// Members returns the user IDs with a membership in the room.
+	Members(ctx context.Context, roomID, membership string) ([]string, error)
+	// Event returns an event by ID with its room ID.
+	Event(ctx context.Context, eventID string) (roomID string, event json.RawMessage, err error)
+}

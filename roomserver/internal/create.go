@@ -1,0 +1,231 @@
+package internal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/roomserver/storage"
+)
+
+// Presets (spec: POST /createRoom).
+const (
+	PresetPrivateChat        = "private_chat"
+	PresetTrustedPrivateChat = "trusted_private_chat"
+	PresetPublicChat         = "public_chat"
+)
+
+// CreateRoom implements api.Roomserver: it builds the room's first events in
+// the order the spec gives (create, creator's join, power levels, canonical
+// alias, preset state, initial_state, name, topic, invites) and stores them
+// all in one transaction, so a room exists whole or not at all.
+func (rs *Roomserver) CreateRoom(ctx context.Context, req api.CreateRoomRequest) (string, error) {
+	verID := gomatrixserverlib.RoomVersion(req.RoomVersion)
+	if verID == "" {
+		verID = rs.opts.DefaultRoomVersion
+	}
+	if !gomatrixserverlib.StableRoomVersion(verID) {
+		return "", api.ErrUnsupportedRoomVersion
+	}
+	ver := gomatrixserverlib.MustGetRoomVersion(verID)
+	preset := req.Preset
+	switch preset {
+	case PresetPrivateChat, PresetTrustedPrivateChat, PresetPublicChat:
+	default:
+		return "", &api.BadRequestError{Reason: fmt.Sprintf("unknown preset %q", preset)}
+	}
+
+	events, err := rs.initialEvents(req, ver, preset)
+	if err != nil {
+		return "", err
+	}
+	r := &room{version: ver, state: map[storage.StateKey]stateEvent{}}
+	if !ver.DomainlessRoomIDs() {
+		var b [18]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		r.id = "!" + base64.RawURLEncoding.EncodeToString(b[:]) + ":" + string(rs.opts.ServerName)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err = rs.store.WithTx(ctx, func(ctx context.Context) error {
+		for i, ne := range events {
+			ev, err := rs.build(r, ne)
+			if err != nil {
+				return fmt.Errorf("initial event %d (%s): %w", i, ne.evType, err)
+			}
+			if i == 0 {
+				if ver.DomainlessRoomIDs() {
+					// Room version 12: the room ID is the create event's hash.
+					r.id = "!" + ev.EventID()[1:]
+				}
+				if r.nid, err = rs.store.InsertRoom(ctx, r.id, string(verID)); err != nil {
+					return err
+				}
+			}
+			if err := rs.commit(ctx, r, ev, ne); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	rs.rooms.add(r)
+	return r.id, nil
+}
+
+func strPtr(s string) *string { return &s }
+
+// initialEvents lists the events of a new room (spec: POST /createRoom,
+// "the server MUST create the following events").
+func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserverlib.IRoomVersion, preset string) ([]newEvent, error) {
+	creator := req.Creator
+	ev := func(evType string, stateKey *string, content any) newEvent {
+		return newEvent{sender: creator, evType: evType, stateKey: stateKey, content: content}
+	}
+	empty := strPtr("")
+
+	// 1. m.room.create: creation_content plus the version (and creator where
+	// the version wants it).
+	create := map[string]any{}
+	if len(req.CreationContent) > 0 {
+		if err := json.Unmarshal(req.CreationContent, &create); err != nil {
+			return nil, &api.BadRequestError{Reason: "creation_content must be an object"}
+		}
+	}
+	create["room_version"] = string(ver.Version())
+	if ver.CreatorInCreateEvent() {
+		create["creator"] = creator
+	} else {
+		delete(create, "creator")
+	}
+	trusted := preset == PresetTrustedPrivateChat
+	if ver.PrivilegedCreators() && trusted && len(req.Invite) > 0 {
+		// Spec: for trusted_private_chat the invitees SHOULD be appended to
+		// additional_creators (room versions 12 and later).
+		add, _ := create["additional_creators"].([]any)
+		for _, u := range req.Invite {
+			add = append(add, u)
+		}
+		create["additional_creators"] = add
+	}
+	events := []newEvent{ev(spec.MRoomCreate, empty, create)}
+
+	// 2. The creator joins.
+	events = append(events, ev(spec.MRoomMember, strPtr(creator), map[string]any{"membership": spec.Join}))
+
+	// 3. Power levels.
+	pl := defaultPowerLevels(ver, creator)
+	if trusted && !ver.PrivilegedCreators() {
+		users := pl["users"].(map[string]any)
+		for _, u := range req.Invite {
+			users[u] = 100
+		}
+	}
+	if len(req.PowerLevelContentOverride) > 0 {
+		var override map[string]any
+		if err := json.Unmarshal(req.PowerLevelContentOverride, &override); err != nil {
+			return nil, &api.BadRequestError{Reason: "power_level_content_override must be an object"}
+		}
+		for k, v := range override {
+			pl[k] = v
+		}
+	}
+	events = append(events, ev(spec.MRoomPowerLevels, empty, pl))
+
+	// 4. Canonical alias.
+	if req.CanonicalAlias != "" {
+		events = append(events, ev(spec.MRoomCanonicalAlias, empty, map[string]any{"alias": req.CanonicalAlias}))
+	}
+
+	// 5. Preset state, unless initial_state sets the same piece of state.
+	given := map[storage.StateKey]bool{}
+	for _, s := range req.InitialState {
+		given[storage.StateKey{Type: s.Type, StateKey: s.StateKey}] = true
+	}
+	joinRule, guest := spec.Invite, "can_join"
+	if preset == PresetPublicChat {
+		joinRule, guest = spec.Public, "forbidden"
+	}
+	for _, p := range []struct {
+		evType  string
+		content map[string]any
+	}{
+		{spec.MRoomJoinRules, map[string]any{"join_rule": joinRule}},
+		{spec.MRoomHistoryVisibility, map[string]any{"history_visibility": "shared"}},
+		{"m.room.guest_access", map[string]any{"guest_access": guest}},
+	} {
+		if !given[storage.StateKey{Type: p.evType}] {
+			events = append(events, ev(p.evType, empty, p.content))
+		}
+	}
+
+	// 6. initial_state, in order.
+	for _, s := range req.InitialState {
+		if s.Type == spec.MRoomCreate || s.Type == spec.MRoomMember || s.Type == spec.MRoomPowerLevels {
+			return nil, api.ErrInvalidState
+		}
+		events = append(events, ev(s.Type, strPtr(s.StateKey), s.Content))
+	}
+
+	// 7. Name and topic.
+	if req.Name != nil {
+		events = append(events, ev(spec.MRoomName, empty, map[string]any{"name": *req.Name}))
+	}
+	if req.Topic != nil {
+		events = append(events, ev(spec.MRoomTopic, empty, map[string]any{"topic": *req.Topic}))
+	}
+
+	// 8. Invites.
+	for _, u := range req.Invite {
+		content := map[string]any{"membership": spec.Invite}
+		if req.IsDirect {
+			content["is_direct"] = true
+		}
+		events = append(events, ev(spec.MRoomMember, strPtr(u), content))
+	}
+	return events, nil
+}
+
+// defaultPowerLevels is the power levels content of a new room. In room
+// versions 12 and later the creators have infinite power and are not listed,
+// and m.room.tombstone needs more than state_default (spec: createRoom).
+func defaultPowerLevels(ver gomatrixserverlib.IRoomVersion, creator string) map[string]any {
+	users := map[string]any{}
+	tombstone := 100
+	if ver.PrivilegedCreators() {
+		tombstone = 150
+	} else {
+		users[creator] = 100
+	}
+	return map[string]any{
+		"users":          users,
+		"users_default":  0,
+		"events_default": 0,
+		"state_default":  50,
+		"ban":            50,
+		"kick":           50,
+		"redact":         50,
+		"invite":         0,
+		"notifications":  map[string]any{"room": 50},
+		"events": map[string]any{
+			spec.MRoomName:              50,
+			spec.MRoomPowerLevels:       100,
+			spec.MRoomHistoryVisibility: 100,
+			spec.MRoomCanonicalAlias:    50,
+			"m.room.avatar":             50,
+			"m.room.tombstone":          tombstone,
+			"m.room.server_acl":         100,
+			"m.room.encryption":         100,
+		},
+	}
+}

@@ -1,0 +1,95 @@
+package internal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/roomserver/storage"
+)
+
+// SendEvent implements api.Roomserver. With a transaction ID the request is
+// idempotent per device: a retry, even after a restart, returns the first
+// event's ID and sends nothing.
+func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (string, error) {
+	if req.TxnID != "" {
+		id, err := rs.store.TxnEvent(ctx, req.Sender, req.DeviceID, req.TxnID)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return "", err
+		}
+	}
+	if req.Type == spec.MRoomCreate {
+		return "", api.Forbidden("a room has exactly one m.room.create event")
+	}
+	if req.Type == spec.MRoomMember {
+		return "", &api.BadRequestError{Reason: "use the membership endpoints to change membership"}
+	}
+	r, err := rs.loadRoom(ctx, req.RoomID)
+	if err != nil {
+		return "", err
+	}
+	content := req.Content
+	if len(content) == 0 {
+		content = json.RawMessage("{}")
+	}
+	return rs.send(ctx, r, newEvent{sender: req.Sender, evType: req.Type, stateKey: req.StateKey, content: content,
+		redacts: req.Redacts, txnID: req.TxnID, deviceID: req.DeviceID})
+}
+
+// PerformMembership implements api.Roomserver for local users in rooms this
+// server has. Joining rooms on other servers comes with federation.
+func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipRequest) (string, error) {
+	r, err := rs.loadRoom(ctx, req.RoomID)
+	if err != nil {
+		return "", err
+	}
+	content := map[string]any{"membership": req.Membership}
+	if req.Reason != "" {
+		content["reason"] = req.Reason
+	}
+	if req.IsDirect && req.Membership == spec.Invite {
+		content["is_direct"] = true
+	}
+	switch req.Membership {
+	case spec.Join, spec.Leave, spec.Invite, spec.Ban:
+	default:
+		return "", &api.BadRequestError{Reason: "unknown membership " + req.Membership}
+	}
+	r.mu.Lock()
+	current := r.membership(req.Target)
+	r.mu.Unlock()
+	// Repeating a join or leave is a no-op that returns the existing event,
+	// as clients retry these (spec: "If the user is already in the room").
+	if req.Sender == req.Target && current == req.Membership && (current == spec.Join || current == spec.Leave) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if ev, _ := r.Member(spec.SenderID(req.Target)); ev != nil {
+			return ev.EventID(), nil
+		}
+		if current == spec.Leave {
+			return "", api.Forbidden("you are not in this room")
+		}
+	}
+	return rs.send(ctx, r, newEvent{sender: req.Sender, evType: spec.MRoomMember, stateKey: &req.Target, content: content})
+}
+
+// Forget implements api.Roomserver.
+func (rs *Roomserver) Forget(ctx context.Context, roomID, userID string) error {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	m := r.membership(userID)
+	r.mu.Unlock()
+	if m == spec.Join || m == spec.Invite {
+		return &api.BadRequestError{Reason: "leave the room before forgetting it"}
+	}
+	return rs.store.Forget(ctx, r.nid, userID)
+}

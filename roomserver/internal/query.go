@@ -1,0 +1,81 @@
+package internal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/roomserver/storage"
+)
+
+// CurrentState implements api.Roomserver.
+func (rs *Roomserver) CurrentState(ctx context.Context, roomID string) ([]json.RawMessage, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]json.RawMessage, 0, len(r.state))
+	for _, e := range r.state {
+		out = append(out, e.pdu.JSON())
+	}
+	return out, nil
+}
+
+// StateEvent implements api.Roomserver.
+func (rs *Roomserver) StateEvent(ctx context.Context, roomID, eventType, stateKey string) (json.RawMessage, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.state[storage.StateKey{Type: eventType, StateKey: stateKey}]
+	if !ok {
+		return nil, api.ErrEventNotFound
+	}
+	return e.pdu.JSON(), nil
+}
+
+// Membership implements api.Roomserver.
+func (rs *Roomserver) Membership(ctx context.Context, roomID, userID string) (string, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.membership(userID), nil
+}
+
+// JoinedRooms implements api.Roomserver.
+func (rs *Roomserver) JoinedRooms(ctx context.Context, userID string) ([]string, error) {
+	return rs.store.RoomsOf(ctx, userID, "join")
+}
+
+// Members implements api.Roomserver.
+func (rs *Roomserver) Members(ctx context.Context, roomID, membership string) ([]string, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return rs.store.MembersOf(ctx, r.nid, membership)
+}
+
+// Event implements api.Roomserver.
+func (rs *Roomserver) Event(ctx context.Context, eventID string) (string, json.RawMessage, error) {
+	e, err := rs.store.EventByID(ctx, eventID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil, api.ErrEventNotFound
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	r, err := rs.store.RoomByNID(ctx, e.RoomNID)
+	if err != nil {
+		return "", nil, err
+	}
+	return r.ID, e.JSON, nil
+}

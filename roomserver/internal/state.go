@@ -1,0 +1,146 @@
+package internal
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/myelin-im/myelin/roomserver/storage"
+)
+
+// stateEvent is one piece of current state, kept in memory.
+type stateEvent struct {
+	nid storage.EventNID
+	pdu gomatrixserverlib.PDU
+}
+
+// room is the in-memory head of a room: its current state, forward
+// extremities and depth. Writers of a room hold mu, so a room's events are
+// built, authorised and stored one at a time and in order; different rooms
+// proceed in parallel.
+type room struct {
+	mu          sync.Mutex
+	nid         storage.RoomNID
+	id          string
+	version     gomatrixserverlib.IRoomVersion
+	snapshot    storage.SnapshotNID
+	extremities []string
+	depth       int64
+	state       map[storage.StateKey]stateEvent
+}
+
+var _ gomatrixserverlib.AuthEventProvider = (*room)(nil)
+
+func (r *room) get(evType, stateKey string) (gomatrixserverlib.PDU, error) {
+	if e, ok := r.state[storage.StateKey{Type: evType, StateKey: stateKey}]; ok {
+		return e.pdu, nil
+	}
+	return nil, nil
+}
+
+// AuthEventProvider over the current state.
+func (r *room) Create() (gomatrixserverlib.PDU, error)     { return r.get(spec.MRoomCreate, "") }
+func (r *room) JoinRules() (gomatrixserverlib.PDU, error)  { return r.get(spec.MRoomJoinRules, "") }
+func (r *room) PowerLevels() (gomatrixserverlib.PDU, error) { return r.get(spec.MRoomPowerLevels, "") }
+func (r *room) Member(sk spec.SenderID) (gomatrixserverlib.PDU, error) {
+	return r.get(spec.MRoomMember, string(sk))
+}
+func (r *room) ThirdPartyInvite(sk string) (gomatrixserverlib.PDU, error) {
+	return r.get(spec.MRoomThirdPartyInvite, sk)
+}
+func (r *room) Valid() bool { return true }
+
+// membership returns a user's membership in the current state ("leave" if none).
+func (r *room) membership(userID string) string {
+	ev, _ := r.Member(spec.SenderID(userID))
+	if ev == nil {
+		return spec.Leave
+	}
+	m, err := ev.Membership()
+	if err != nil {
+		return spec.Leave
+	}
+	return m
+}
+
+// rooms caches room heads. A room is loaded from storage on first use and
+// stays in memory; the roomserver is the only writer of rooms, so the cache
+// is always current.
+type rooms struct {
+	store *storage.Storage
+	mu    sync.Mutex
+	byID  map[string]*room
+}
+
+// load returns the room's head, reading it from storage the first time;
+// storage.ErrNotFound if the room does not exist.
+func (rs *rooms) load(ctx context.Context, roomID string) (*room, error) {
+	rs.mu.Lock()
+	r, ok := rs.byID[roomID]
+	rs.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	row, err := rs.store.Room(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	ver, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(row.Version))
+	if err != nil {
+		return nil, fmt.Errorf("room %s has unknown version %q: %w", roomID, row.Version, err)
+	}
+	entries, err := rs.store.StateAt(ctx, row.SnapshotNID)
+	if err != nil {
+		return nil, err
+	}
+	nids := make([]storage.EventNID, len(entries))
+	for i, e := range entries {
+		nids[i] = e.EventNID
+	}
+	evs, err := rs.store.EventsByNID(ctx, nids)
+	if err != nil {
+		return nil, err
+	}
+	byNID := make(map[storage.EventNID]*storage.Event, len(evs))
+	for _, e := range evs {
+		byNID[e.NID] = e
+	}
+	r = &room{nid: row.NID, id: row.ID, version: ver, snapshot: row.SnapshotNID, extremities: row.Extremities,
+		depth: row.Depth, state: make(map[storage.StateKey]stateEvent, len(entries))}
+	for _, e := range entries {
+		ev, ok := byNID[e.EventNID]
+		if !ok {
+			return nil, fmt.Errorf("room %s: state event %d missing", roomID, e.EventNID)
+		}
+		pdu, err := ver.NewEventFromTrustedJSONWithEventID(ev.ID, ev.JSON, ev.RedactedBy != "")
+		if err != nil {
+			return nil, fmt.Errorf("room %s: state event %s unreadable: %w", roomID, ev.ID, err)
+		}
+		r.state[e.StateKey] = stateEvent{nid: e.EventNID, pdu: pdu}
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if existing, ok := rs.byID[roomID]; ok {
+		return existing, nil
+	}
+	rs.byID[roomID] = r
+	return r, nil
+}
+
+// add remembers a room created in this process.
+func (rs *rooms) add(r *room) {
+	rs.mu.Lock()
+	rs.byID[r.id] = r
+	rs.mu.Unlock()
+}
+
+// forget drops a room head, so it is read again from storage (after a
+// failed write left memory and database possibly apart).
+func (rs *rooms) forget(roomID string) {
+	rs.mu.Lock()
+	delete(rs.byID, roomID)
+	rs.mu.Unlock()
+}
