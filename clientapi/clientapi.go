@@ -10,11 +10,12 @@ import (
 	"github.com/myelin-im/myelin/clientapi/routing"
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/config"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
 // Setup registers the client API on router.
-func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, c cache.Cache, log logrus.FieldLogger) {
+func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache, log logrus.FieldLogger) {
 	rl := cfg.ClientAPI.RateLimits
 	routing.Setup(router, routing.Options{
 		ServerName:               cfg.Global.ServerName,
@@ -27,5 +28,5 @@ func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, c cache.Ca
 		RegistrationLimit:        routing.Limit{PerSecond: rl.Registration.PerSecond, Burst: rl.Registration.Burst},
 		RequestLimit:             routing.Limit{PerSecond: rl.Requests.PerSecond, Burst: rl.Requests.Burst},
 		Log:                      log,
-	}, users, c)
+	}, users, rooms, c)
 }

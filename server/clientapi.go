@@ -8,6 +8,6 @@ import (
 )
 
 func buildClientAPI(_ context.Context, s *Server) error {
-	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Cache, s.log.WithField(httputil.FieldComponent, "clientapi"))
+	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Roomserver, s.Cache, s.log.WithField(httputil.FieldComponent, "clientapi"))
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/signingkey"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/roomserver"
 	"github.com/myelin-im/myelin/userapi"
 )
 
@@ -41,6 +42,7 @@ type Server struct {
 	Bus        bus.Bus
 	SigningKey *signingkey.Key
 	UserAPI    *userapi.UserAPI
+	Roomserver *roomserver.Roomserver
 
 	clientRouter *mux.Router
 	clientSrv    *http.Server
@@ -61,6 +63,7 @@ type component struct {
 // in their place.
 var components = []component{
 	{config.ComponentUserAPI, buildUserAPI},
+	{config.ComponentRoomServer, buildRoomserver},
 	{config.ComponentClientAPI, buildClientAPI},
 }
 
@@ -121,8 +124,8 @@ func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (s *Server
 func (s *Server) checkComponents() error {
 	// Until the component APIs are served
 	// over HTTP (split mode), the client API needs the user API in process.
-	if s.cfg.Runs(config.ComponentClientAPI) && !s.cfg.Runs(config.ComponentUserAPI) {
-		return errors.New("server: clientapi needs userapi in the same process in this version (run --components clientapi,userapi or all)")
+	if s.cfg.Runs(config.ComponentClientAPI) && (!s.cfg.Runs(config.ComponentUserAPI) || !s.cfg.Runs(config.ComponentRoomServer)) {
+		return errors.New("server: clientapi needs userapi and roomserver in the same process in this version (run --components clientapi,userapi,roomserver or all)")
 	}
 	return nil
 }
@@ -131,6 +134,12 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 	var err error
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "userapi"}, s.registry)
 	s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.log.WithField(httputil.FieldComponent, "userapi"), reg)
+	return err
+}
+
+func buildRoomserver(ctx context.Context, s *Server) error {
+	var err error
+	s.Roomserver, err = roomserver.New(ctx, s.cfg.Global.ServerName, s.SigningKey, s.DB, s.Bus, s.log.WithField(httputil.FieldComponent, "roomserver"))
 	return err
 }
 

@@ -133,8 +133,8 @@ func (rt *Routes) updateDevice(w http.ResponseWriter, r *http.Request, dev *api.
 		httputil.WriteJSON(w, http.StatusOK, struct{}{})
 		return nil
 	}
-	if len(*req.DisplayName) > 512 {
-		return httputil.InvalidParam("display_name is too long")
+	if err := checkDeviceFields("", req.DisplayName); err != nil {
+		return err
 	}
 	err := rt.users.SetDeviceDisplayName(r.Context(), dev.Localpart, id, *req.DisplayName)
 	if errors.Is(err, api.ErrNoSuchDevice) {

@@ -41,8 +41,8 @@ func (rt *Routes) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if len(req.DeviceID) > 255 {
-		return httputil.InvalidParam("device_id is too long")
+	if err := checkDeviceFields(req.DeviceID, req.InitialDeviceDisplayName); err != nil {
+		return err
 	}
 	ip := httputil.ClientIP(r)
 	// Failed attempts are limited per user and per address; a successful login

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/myelin-im/myelin/clientapi/auth"
 	"github.com/myelin-im/myelin/internal/httputil"
@@ -99,8 +100,8 @@ func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if len(req.DeviceID) > 255 {
-		return httputil.InvalidParam("device_id is too long")
+	if err := checkDeviceFields(req.DeviceID, req.InitialDeviceDisplayName); err != nil {
+		return err
 	}
 	sess, err := rt.runUIA(r.Context(), uiaRequest{purpose: "register", flows: rt.registrationFlows(), dict: req.Auth})
 	if err != nil {
@@ -137,6 +138,17 @@ func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
 		addSession(resp, s)
 	}
 	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// checkDeviceFields validates a client-chosen device ID and display name.
+func checkDeviceFields(deviceID string, displayName *string) error {
+	if len(deviceID) > 255 || strings.ContainsRune(deviceID, 0) {
+		return httputil.InvalidParam("Invalid device_id")
+	}
+	if displayName != nil && (len(*displayName) > 512 || strings.ContainsRune(*displayName, 0)) {
+		return httputil.InvalidParam("Invalid device display name")
+	}
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/ratelimit"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
@@ -48,6 +49,7 @@ type Options struct {
 type Routes struct {
 	opts  Options
 	users api.UserAPI
+	rooms roomapi.Roomserver
 	cache cache.Cache
 	uia   *auth.Sessions
 
@@ -55,8 +57,8 @@ type Routes struct {
 }
 
 // Setup registers every client API route on r.
-func Setup(r *mux.Router, opts Options, users api.UserAPI, c cache.Cache) *Routes {
-	rt := &Routes{opts: opts, users: users, cache: c, uia: auth.NewSessions(c, 30*time.Minute)}
+func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache) *Routes {
+	rt := &Routes{opts: opts, users: users, rooms: rooms, cache: c, uia: auth.NewSessions(c, 30*time.Minute)}
 	if opts.RateLimitsEnabled {
 		rt.loginByUser = ratelimit.New(opts.LoginLimit.PerSecond, opts.LoginLimit.Burst)
 		rt.loginByIP = ratelimit.New(opts.LoginLimit.PerSecond, opts.LoginLimit.Burst)
@@ -102,6 +104,8 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, c cache.Cache) *Route
 	v3.Handle("/user/{userId}/account_data/{type}", rt.authed(rt.putAccountData)).Methods(http.MethodPut)
 	v3.Handle("/user/{userId}/rooms/{roomId}/account_data/{type}", rt.authed(rt.getAccountData)).Methods(http.MethodGet)
 	v3.Handle("/user/{userId}/rooms/{roomId}/account_data/{type}", rt.authed(rt.putAccountData)).Methods(http.MethodPut)
+
+	rt.setupRooms(v3)
 
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretNonce)).Methods(http.MethodGet)
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretRegister)).Methods(http.MethodPost)

@@ -184,6 +184,12 @@ func Wrap(router *mux.Router, opts Options) (http.Handler, error) {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(sw, r.Body, opts.MaxBodyBytes)
 		}
+		// No Matrix identifier holds a NUL, and PostgreSQL cannot store one
+		// in a text column: refuse it here rather than fail in a query.
+		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(strings.ToLower(r.URL.RawPath), "%00") {
+			WriteJSON(sw, http.StatusBadRequest, InvalidParam("The request path contains a NUL character").Body())
+			return
+		}
 		if r.ContentLength > opts.MaxBodyBytes {
 			WriteJSON(sw, http.StatusRequestEntityTooLarge, TooLarge("Request body is larger than %d bytes", opts.MaxBodyBytes).Body())
 			return

@@ -20,6 +20,7 @@ type OutputEvent struct {
 	Type        string          `json:"type"`
 	RoomID      string          `json:"room_id"`
 	RoomVersion string          `json:"room_version"`
+	EventID     string          `json:"event_id"`
 	Event       json.RawMessage `json:"event"`
 	// TxnID and DeviceID tell the sender's device which of its requests
 	// produced the event (spec: unsigned.transaction_id).
@@ -68,6 +69,9 @@ type CreateRoomRequest struct {
 	PowerLevelContentOverride json.RawMessage
 	// CanonicalAlias is the full alias when room_alias_name was given.
 	CanonicalAlias string
+	// CreatorDisplayName and CreatorAvatarURL go into the creator's join.
+	CreatorDisplayName string
+	CreatorAvatarURL   string
 }
 
 // StateEvent is a state event a client asks for.
@@ -99,6 +103,10 @@ type MembershipRequest struct {
 	Membership string
 	Reason     string
 	IsDirect   bool
+	// DisplayName and AvatarURL go into a join's content (spec:
+	// m.room.member), taken from the joining user's profile.
+	DisplayName string
+	AvatarURL   string
 }
 
 // Roomserver is the roomserver as the client API uses it.
@@ -108,16 +116,15 @@ type Roomserver interface {
 	PerformMembership(ctx context.Context, req MembershipRequest) (eventID string, err error)
 	// Forget hides a room the user has left from their lists.
 	Forget(ctx context.Context, roomID, userID string) error
-	// CurrentState returns the room's current state events (client format
-	// is up to the caller).
-	CurrentState(ctx context.Context, roomID string) ([]json.RawMessage, error)
+	// CurrentState returns the room's current state events.
+	CurrentState(ctx context.Context, roomID string) ([]Event, error)
 	// StateEvent returns one current state event, or ErrEventNotFound.
-	StateEvent(ctx context.Context, roomID, eventType, stateKey string) (json.RawMessage, error)
+	StateEvent(ctx context.Context, roomID, eventType, stateKey string) (Event, error)
 	// Membership returns the user's current membership ("leave" if none).
 	Membership(ctx context.Context, roomID, userID string) (string, error)
 	JoinedRooms(ctx context.Context, userID string) ([]string, error)
 	// Members returns the user IDs with a membership in the room.
 	Members(ctx context.Context, roomID, membership string) ([]string, error)
-	// Event returns an event by ID with its room ID.
-	Event(ctx context.Context, eventID string) (roomID string, event json.RawMessage, err error)
+	// Event returns an event by ID, or ErrEventNotFound.
+	Event(ctx context.Context, eventID string) (Event, error)
 }

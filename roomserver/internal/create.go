@@ -121,7 +121,14 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 	events := []newEvent{ev(spec.MRoomCreate, empty, create)}
 
 	// 2. The creator joins.
-	events = append(events, ev(spec.MRoomMember, strPtr(creator), map[string]any{"membership": spec.Join}))
+	join := map[string]any{"membership": spec.Join}
+	if req.CreatorDisplayName != "" {
+		join["displayname"] = req.CreatorDisplayName
+	}
+	if req.CreatorAvatarURL != "" {
+		join["avatar_url"] = req.CreatorAvatarURL
+	}
+	events = append(events, ev(spec.MRoomMember, strPtr(creator), join))
 
 	// 3. Power levels.
 	pl := defaultPowerLevels(ver, creator)

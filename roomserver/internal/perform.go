@@ -56,6 +56,14 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 	if req.IsDirect && req.Membership == spec.Invite {
 		content["is_direct"] = true
 	}
+	if req.Membership == spec.Join {
+		if req.DisplayName != "" {
+			content["displayname"] = req.DisplayName
+		}
+		if req.AvatarURL != "" {
+			content["avatar_url"] = req.AvatarURL
+		}
+	}
 	switch req.Membership {
 	case spec.Join, spec.Leave, spec.Invite, spec.Ban:
 	default:

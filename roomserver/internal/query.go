@@ -2,7 +2,6 @@ package internal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/myelin-im/myelin/roomserver/api"
@@ -10,33 +9,33 @@ import (
 )
 
 // CurrentState implements api.Roomserver.
-func (rs *Roomserver) CurrentState(ctx context.Context, roomID string) ([]json.RawMessage, error) {
+func (rs *Roomserver) CurrentState(ctx context.Context, roomID string) ([]api.Event, error) {
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]json.RawMessage, 0, len(r.state))
+	out := make([]api.Event, 0, len(r.state))
 	for _, e := range r.state {
-		out = append(out, e.pdu.JSON())
+		out = append(out, api.Event{ID: e.pdu.EventID(), RoomID: r.id, PDU: e.pdu.JSON()})
 	}
 	return out, nil
 }
 
 // StateEvent implements api.Roomserver.
-func (rs *Roomserver) StateEvent(ctx context.Context, roomID, eventType, stateKey string) (json.RawMessage, error) {
+func (rs *Roomserver) StateEvent(ctx context.Context, roomID, eventType, stateKey string) (api.Event, error) {
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil {
-		return nil, err
+		return api.Event{}, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e, ok := r.state[storage.StateKey{Type: eventType, StateKey: stateKey}]
 	if !ok {
-		return nil, api.ErrEventNotFound
+		return api.Event{}, api.ErrEventNotFound
 	}
-	return e.pdu.JSON(), nil
+	return api.Event{ID: e.pdu.EventID(), RoomID: r.id, PDU: e.pdu.JSON()}, nil
 }
 
 // Membership implements api.Roomserver.
@@ -65,17 +64,17 @@ func (rs *Roomserver) Members(ctx context.Context, roomID, membership string) ([
 }
 
 // Event implements api.Roomserver.
-func (rs *Roomserver) Event(ctx context.Context, eventID string) (string, json.RawMessage, error) {
+func (rs *Roomserver) Event(ctx context.Context, eventID string) (api.Event, error) {
 	e, err := rs.store.EventByID(ctx, eventID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return "", nil, api.ErrEventNotFound
+		return api.Event{}, api.ErrEventNotFound
 	}
 	if err != nil {
-		return "", nil, err
+		return api.Event{}, err
 	}
 	r, err := rs.store.RoomByNID(ctx, e.RoomNID)
 	if err != nil {
-		return "", nil, err
+		return api.Event{}, err
 	}
-	return r.ID, e.JSON, nil
+	return api.Event{ID: e.ID, RoomID: r.ID, PDU: e.JSON}, nil
 }

@@ -158,7 +158,7 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 			}
 		}
 		out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id, RoomVersion: string(r.version.Version()),
-			Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID})
+			EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID})
 		if err != nil {
 			return err
 		}

@@ -132,13 +132,13 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 		t.Fatal(err)
 	}
 	nameEv, err := rs.StateEvent(ctx, roomID, "m.room.name", "")
-	if err != nil || !json.Valid(nameEv) {
+	if err != nil || !json.Valid(nameEv.PDU) {
 		t.Fatal(err)
 	}
 	var parsed struct {
 		Content struct{ Name string } `json:"content"`
 	}
-	_ = json.Unmarshal(nameEv, &parsed)
+	_ = json.Unmarshal(nameEv.PDU, &parsed)
 	if parsed.Content.Name != "Mad tea party" {
 		t.Fatalf("name = %q", parsed.Content.Name)
 	}

@@ -42,8 +42,8 @@ func (r *room) get(evType, stateKey string) (gomatrixserverlib.PDU, error) {
 }
 
 // AuthEventProvider over the current state.
-func (r *room) Create() (gomatrixserverlib.PDU, error)     { return r.get(spec.MRoomCreate, "") }
-func (r *room) JoinRules() (gomatrixserverlib.PDU, error)  { return r.get(spec.MRoomJoinRules, "") }
+func (r *room) Create() (gomatrixserverlib.PDU, error)      { return r.get(spec.MRoomCreate, "") }
+func (r *room) JoinRules() (gomatrixserverlib.PDU, error)   { return r.get(spec.MRoomJoinRules, "") }
 func (r *room) PowerLevels() (gomatrixserverlib.PDU, error) { return r.get(spec.MRoomPowerLevels, "") }
 func (r *room) Member(sk spec.SenderID) (gomatrixserverlib.PDU, error) {
 	return r.get(spec.MRoomMember, string(sk))

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -350,11 +351,19 @@ func TestWithTx(t *testing.T) {
 		}
 
 		// The same work committed is kept, and the event ID is then taken.
+		// A known event ID inside a transaction does not spoil it.
 		var nid storage.EventNID
 		err = s.WithTx(bg, func(ctx context.Context) error {
 			var err error
-			nid, _, err = s.InsertEvent(ctx, ev)
-			return err
+			var stored bool
+			if nid, stored, err = s.InsertEvent(ctx, ev); err != nil || !stored {
+				return fmt.Errorf("first insert: %v, %w", stored, err)
+			}
+			again, stored, err := s.InsertEvent(ctx, ev)
+			if err != nil || stored || again != nid {
+				return fmt.Errorf("second insert = %d, %v, %w; want %d, false", again, stored, err, nid)
+			}
+			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -364,6 +373,50 @@ func TestWithTx(t *testing.T) {
 		}
 		if again, stored, err := s.InsertEvent(bg, ev); err != nil || stored || again != nid {
 			t.Fatalf("InsertEvent after commit = %d, %v, %v; want %d, false", again, stored, err, nid)
+		}
+	})
+}
+
+// Concurrent writers of the same event ID or client transaction all get the
+// same answer, and only one of them stores.
+func TestConcurrentInserts(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		s := open(t, db)
+		room := insertRoom(t, s, "!r:example.org")
+		const n = 12
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			stored int
+			nids   = map[storage.EventNID]bool{}
+			txnEvs = map[string]bool{}
+		)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nid, st, err := s.InsertEvent(ctx, &storage.Event{ID: "$same", RoomNID: room, Type: "m.room.message", Sender: "@a:x", JSON: []byte(`{}`)})
+				ev, txnErr := s.InsertTxn(ctx, "@a:x", "DEV", "t1", fmt.Sprintf("$e%d", i), int64(i))
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil || txnErr != nil {
+					t.Errorf("goroutine %d: %v, %v", i, err, txnErr)
+				}
+				if st {
+					stored++
+				}
+				nids[nid], txnEvs[ev] = true, true
+			}()
+		}
+		wg.Wait()
+		if stored != 1 || len(nids) != 1 || len(txnEvs) != 1 {
+			t.Fatalf("stored %d times, NIDs %v, txn events %v; want once, one NID, one event", stored, nids, txnEvs)
+		}
+		for ev := range txnEvs {
+			if got, err := s.TxnEvent(ctx, "@a:x", "DEV", "t1"); err != nil || got != ev {
+				t.Fatalf("TxnEvent = %q, %v; want %q", got, err, ev)
+			}
 		}
 	})
 }

@@ -12,7 +12,11 @@ import (
 // requests to every endpoint of the account surface and checks the Matrix
 // error each one gets, then that none of them changed anything.
 func TestBadInput(t *testing.T) {
-	srv := startServer(t, testConfig(t, ""))
+	forEachDatabase(t, testBadInput)
+}
+
+func testBadInput(t *testing.T, dbURL string) {
+	srv := startServer(t, testConfig(t, dbURL))
 	carol := register(t, srv, "carol", "carol-password")
 	dave := register(t, srv, "dave", "dave-password")
 	if err := carol.SetDisplayName(ctx(t), "Carol"); err != nil {
@@ -83,6 +87,10 @@ func TestBadInput(t *testing.T) {
 		{"device unknown", "GET", "/v3/devices/NOPE", tok, nil, 404, "M_NOT_FOUND"},
 		{"device rename unknown", "PUT", "/v3/devices/NOPE", tok, map[string]string{"display_name": "x"}, 404, "M_NOT_FOUND"},
 		{"device rename mistyped", "PUT", "/v3/devices/" + string(carol.DeviceID), tok, map[string]any{"display_name": 3}, 400, "M_BAD_JSON"},
+		{"device rename NUL", "PUT", "/v3/devices/" + string(carol.DeviceID), tok, `{"display_name":"a\u0000b"}`, 400, "M_INVALID_PARAM"},
+		{"login device NUL", "POST", "/v3/login", "", `{"type":"m.login.password","user":"carol","password":"carol-password","device_id":"X\u0000"}`, 400, "M_INVALID_PARAM"},
+		{"path NUL", "GET", "/v3/devices/A%00B", tok, nil, 400, "M_INVALID_PARAM"},
+		{"state key NUL", "PUT", "/v3/rooms/!r:localhost/state/m.room.topic/a%00", tok, map[string]string{}, 400, "M_INVALID_PARAM"},
 		{"device delete unknown", "DELETE", "/v3/devices/NOPE", tok, nil, 404, "M_NOT_FOUND"},
 		{"device of other user", "GET", "/v3/devices/" + string(dave.DeviceID), tok, nil, 404, "M_NOT_FOUND"},
 		{"delete devices missing list", "POST", "/v3/delete_devices", tok, map[string]any{}, 400, "M_MISSING_PARAM"},

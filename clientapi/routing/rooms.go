@@ -1,0 +1,470 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+func (rt *Routes) setupRooms(v3 prefixed) {
+	v3.Handle("/createRoom", rt.authed(rt.createRoom)).Methods(http.MethodPost)
+	v3.Handle("/join/{roomIdOrAlias}", rt.authed(rt.joinRoomIDOrAlias)).Methods(http.MethodPost)
+	v3.Handle("/joined_rooms", rt.authed(rt.joinedRooms)).Methods(http.MethodGet)
+	room := prefixed{v3.r, v3.prefix + "/rooms/{roomId}"}
+	room.Handle("/join", rt.authed(rt.joinRoom)).Methods(http.MethodPost)
+	for _, m := range []string{"invite", "leave", "kick", "ban", "unban"} {
+		room.Handle("/"+m, rt.authed(rt.membershipHandler(m))).Methods(http.MethodPost)
+	}
+	room.Handle("/forget", rt.authed(rt.forget)).Methods(http.MethodPost)
+	room.Handle("/send/{eventType}/{txnId}", rt.authed(rt.sendEvent)).Methods(http.MethodPut)
+	// The empty state key may come as /state/{type}, /state/{type}/ or
+	// /state/{type}/{stateKey}.
+	for _, p := range []string{"/state/{eventType}", "/state/{eventType}/", "/state/{eventType}/{stateKey}"} {
+		room.Handle(p, rt.authed(rt.putState)).Methods(http.MethodPut)
+		room.Handle(p, rt.authed(rt.getStateEvent)).Methods(http.MethodGet)
+	}
+	room.Handle("/state", rt.authed(rt.getState)).Methods(http.MethodGet)
+	room.Handle("/event/{eventId}", rt.authed(rt.getEvent)).Methods(http.MethodGet)
+	room.Handle("/members", rt.authed(rt.members)).Methods(http.MethodGet)
+	room.Handle("/joined_members", rt.authed(rt.joinedMembers)).Methods(http.MethodGet)
+}
+
+// roomError maps roomserver errors to the spec's Matrix errors.
+func roomError(err error) error {
+	var fe *roomapi.ForbiddenError
+	var be *roomapi.BadRequestError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe):
+		return httputil.Forbidden("%s", fe.Reason)
+	case errors.As(err, &be):
+		return httputil.BadJSON("%s", be.Reason)
+	case errors.Is(err, roomapi.ErrRoomNotFound):
+		return httputil.NotFound("Unknown room")
+	case errors.Is(err, roomapi.ErrEventNotFound):
+		return httputil.NotFound("Event not found")
+	case errors.Is(err, roomapi.ErrUnsupportedRoomVersion):
+		return &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_UNSUPPORTED_ROOM_VERSION", Message: "This server does not support that room version"}
+	case errors.Is(err, roomapi.ErrInvalidState):
+		return &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_INVALID_ROOM_STATE", Message: "initial_state may not contain m.room.create, m.room.member or m.room.power_levels"}
+	}
+	return err
+}
+
+// checkRoomID rejects path room IDs that cannot be room IDs.
+func checkRoomID(id string) error {
+	if !strings.HasPrefix(id, "!") || len(id) < 2 || len(id) > 255 {
+		return httputil.InvalidParam("Invalid room ID %q", id)
+	}
+	return nil
+}
+
+func checkUserID(id string) error {
+	local, server, ok := strings.Cut(strings.TrimPrefix(id, "@"), ":")
+	if !strings.HasPrefix(id, "@") || !ok || local == "" || server == "" || len(id) > 255 {
+		return httputil.InvalidParam("Invalid user ID %q", id)
+	}
+	return nil
+}
+
+// profileOfDevice returns the requester's display name and avatar, for
+// membership events.
+func (rt *Routes) profileOfDevice(ctx context.Context, dev *api.Device) (string, string) {
+	p, err := rt.users.Profile(ctx, dev.Localpart)
+	if err != nil {
+		return "", ""
+	}
+	var name, avatar string
+	_ = json.Unmarshal(p["displayname"], &name)
+	_ = json.Unmarshal(p["avatar_url"], &avatar)
+	return name, avatar
+}
+
+type createRoomRequest struct {
+	Visibility                string               `json:"visibility"`
+	RoomAliasName             string               `json:"room_alias_name"`
+	Name                      *string              `json:"name"`
+	Topic                     *string              `json:"topic"`
+	Invite                    []string             `json:"invite"`
+	RoomVersion               string               `json:"room_version"`
+	CreationContent           json.RawMessage      `json:"creation_content"`
+	InitialState              []roomapi.StateEvent `json:"initial_state"`
+	Preset                    string               `json:"preset"`
+	IsDirect                  bool                 `json:"is_direct"`
+	PowerLevelContentOverride json.RawMessage      `json:"power_level_content_override"`
+}
+
+// POST /v3/createRoom
+func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	var req createRoomRequest
+	if err := httputil.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	switch req.Visibility {
+	case "", "private", "public":
+	default:
+		return httputil.InvalidParam("visibility must be public or private")
+	}
+	if req.Preset == "" {
+		req.Preset = "private_chat"
+		if req.Visibility == "public" {
+			req.Preset = "public_chat"
+		}
+	}
+	for _, u := range req.Invite {
+		if err := checkUserID(u); err != nil {
+			return err
+		}
+	}
+	for _, s := range req.InitialState {
+		if s.Type == "" {
+			return httputil.BadJSON("initial_state events need a type")
+		}
+	}
+	if req.RoomAliasName != "" {
+		// NOTSPEC: aliases arrive with the room directory (next increment).
+		return httputil.BadRequestUnknown("room_alias_name is not supported yet")
+	}
+	for _, raw := range []json.RawMessage{req.CreationContent, req.PowerLevelContentOverride} {
+		if len(raw) > 0 && string(raw) != "null" && raw[0] != '{' {
+			return httputil.BadJSON("creation_content and power_level_content_override must be objects")
+		}
+	}
+	name, avatar := rt.profileOfDevice(r.Context(), dev)
+	roomID, err := rt.rooms.CreateRoom(r.Context(), roomapi.CreateRoomRequest{
+		Creator: dev.UserID, RoomVersion: req.RoomVersion, Preset: req.Preset, Name: req.Name, Topic: req.Topic,
+		Invite: req.Invite, IsDirect: req.IsDirect, InitialState: req.InitialState,
+		CreationContent: req.CreationContent, PowerLevelContentOverride: req.PowerLevelContentOverride,
+		CreatorDisplayName: name, CreatorAvatarURL: avatar,
+	})
+	if err != nil {
+		return roomError(err)
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
+	return nil
+}
+
+// POST /v3/join/{roomIdOrAlias}
+func (rt *Routes) joinRoomIDOrAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	target := vars(r)["roomIdOrAlias"]
+	if strings.HasPrefix(target, "#") {
+		return httputil.NotFound("Room alias %s not found", target)
+	}
+	return rt.join(w, r, dev, target)
+}
+
+// POST /v3/rooms/{roomId}/join
+func (rt *Routes) joinRoom(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	return rt.join(w, r, dev, vars(r)["roomId"])
+}
+
+func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, roomID string) error {
+	if err := checkRoomID(roomID); err != nil {
+		return err
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := httputil.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	name, avatar := rt.profileOfDevice(r.Context(), dev)
+	_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
+		Membership: "join", Reason: req.Reason, DisplayName: name, AvatarURL: avatar})
+	if err != nil {
+		return roomError(err)
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
+	return nil
+}
+
+// membershipHandler serves /invite, /leave, /kick, /ban and /unban.
+func (rt *Routes) membershipHandler(action string) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+		roomID := vars(r)["roomId"]
+		if err := checkRoomID(roomID); err != nil {
+			return err
+		}
+		var req struct {
+			UserID string `json:"user_id"`
+			Reason string `json:"reason"`
+		}
+		if err := httputil.ReadJSON(r, &req); err != nil {
+			return err
+		}
+		target, membership := req.UserID, ""
+		switch action {
+		case "leave":
+			target, membership = dev.UserID, "leave"
+		case "invite":
+			membership = "invite"
+		case "kick", "unban":
+			membership = "leave"
+		case "ban":
+			membership = "ban"
+		}
+		if action != "leave" {
+			if target == "" {
+				return httputil.MissingParam("Missing user_id")
+			}
+			if err := checkUserID(target); err != nil {
+				return err
+			}
+		}
+		if action == "unban" {
+			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
+				return roomError(err)
+			} else if m != "ban" {
+				return httputil.Forbidden("%s is not banned", target)
+			}
+		}
+		if action == "kick" {
+			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
+				return roomError(err)
+			} else if m != "join" && m != "invite" && m != "knock" {
+				return httputil.Forbidden("%s is not in the room", target)
+			}
+		}
+		_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: target, Membership: membership, Reason: req.Reason})
+		if err != nil {
+			return roomError(err)
+		}
+		httputil.WriteJSON(w, http.StatusOK, struct{}{})
+		return nil
+	}
+}
+
+// POST /v3/rooms/{roomId}/forget
+func (rt *Routes) forget(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	roomID := vars(r)["roomId"]
+	if err := checkRoomID(roomID); err != nil {
+		return err
+	}
+	if err := rt.rooms.Forget(r.Context(), roomID, dev.UserID); err != nil {
+		return roomError(err)
+	}
+	httputil.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// PUT /v3/rooms/{roomId}/send/{eventType}/{txnId}
+func (rt *Routes) sendEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	v := vars(r)
+	return rt.send(w, r, dev, v["roomId"], v["eventType"], nil, v["txnId"])
+}
+
+// PUT /v3/rooms/{roomId}/state/{eventType}/{stateKey}
+func (rt *Routes) putState(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	v := vars(r)
+	sk := v["stateKey"]
+	return rt.send(w, r, dev, v["roomId"], v["eventType"], &sk, "")
+}
+
+func (rt *Routes) send(w http.ResponseWriter, r *http.Request, dev *api.Device, roomID, evType string, stateKey *string, txnID string) error {
+	if err := checkRoomID(roomID); err != nil {
+		return err
+	}
+	if evType == "" || len(evType) > 255 {
+		return httputil.InvalidParam("Invalid event type")
+	}
+	body, err := httputil.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	var content map[string]json.RawMessage
+	if err := httputil.DecodeJSONObject(body, &content); err != nil {
+		return err
+	}
+	if stateKey != nil && evType == "m.room.member" {
+		return httputil.BadRequestUnknown("Use the membership endpoints (/join, /invite, /leave, /kick, /ban) to change membership")
+	}
+	// Events are limited to 64 KiB as PDUs (spec: "Size limits"); the
+	// content alone over that can never fit.
+	if len(body) > 65536 {
+		return httputil.TooLarge("Event content is larger than 64 KiB")
+	}
+	id, err := rt.rooms.SendEvent(r.Context(), roomapi.SendEventRequest{RoomID: roomID, Sender: dev.UserID, DeviceID: string(dev.ID),
+		TxnID: txnID, Type: evType, StateKey: stateKey, Content: body})
+	if err != nil {
+		return roomError(err)
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": id})
+	return nil
+}
+
+// requireJoined checks that the requester is in the room (403 otherwise, as
+// for a room that does not exist, so non-members learn nothing).
+func (rt *Routes) requireJoined(ctx context.Context, roomID, userID string) error {
+	if err := checkRoomID(roomID); err != nil {
+		return err
+	}
+	m, err := rt.rooms.Membership(ctx, roomID, userID)
+	if errors.Is(err, roomapi.ErrRoomNotFound) || (err == nil && m != "join") {
+		return httputil.Forbidden("You are not a member of this room")
+	}
+	return err
+}
+
+// GET /v3/rooms/{roomId}/state/{eventType}/{stateKey}
+func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	v := vars(r)
+	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err != nil {
+		return err
+	}
+	ev, err := rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"])
+	if errors.Is(err, roomapi.ErrEventNotFound) {
+		return httputil.NotFound("State event not found")
+	}
+	if err != nil {
+		return roomError(err)
+	}
+	ce, err := ev.Client()
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("format") == "event" {
+		httputil.WriteJSON(w, http.StatusOK, ce)
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(ce.Content)
+	return nil
+}
+
+// GET /v3/rooms/{roomId}/state
+func (rt *Routes) getState(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	roomID := vars(r)["roomId"]
+	if err := rt.requireJoined(r.Context(), roomID, dev.UserID); err != nil {
+		return err
+	}
+	evs, err := rt.rooms.CurrentState(r.Context(), roomID)
+	if err != nil {
+		return roomError(err)
+	}
+	out := make([]roomapi.ClientEvent, 0, len(evs))
+	for _, e := range evs {
+		ce, err := e.Client()
+		if err != nil {
+			return err
+		}
+		out = append(out, ce)
+	}
+	httputil.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// GET /v3/rooms/{roomId}/event/{eventId}
+func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	v := vars(r)
+	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err != nil {
+		return err
+	}
+	ev, err := rt.rooms.Event(r.Context(), v["eventId"])
+	if errors.Is(err, roomapi.ErrEventNotFound) || (err == nil && ev.RoomID != v["roomId"]) {
+		return httputil.NotFound("Event not found")
+	}
+	if err != nil {
+		return err
+	}
+	ce, err := ev.Client()
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, ce)
+	return nil
+}
+
+// GET /v3/rooms/{roomId}/members
+func (rt *Routes) members(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	roomID := vars(r)["roomId"]
+	if err := rt.requireJoined(r.Context(), roomID, dev.UserID); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	evs, err := rt.rooms.CurrentState(r.Context(), roomID)
+	if err != nil {
+		return roomError(err)
+	}
+	out := []roomapi.ClientEvent{}
+	for _, e := range evs {
+		ce, err := e.Client()
+		if err != nil {
+			return err
+		}
+		if ce.Type != "m.room.member" {
+			continue
+		}
+		var c struct {
+			Membership string `json:"membership"`
+		}
+		_ = json.Unmarshal(ce.Content, &c)
+		if m := q.Get("membership"); m != "" && c.Membership != m {
+			continue
+		}
+		if m := q.Get("not_membership"); m != "" && c.Membership == m {
+			continue
+		}
+		out = append(out, ce)
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"chunk": out})
+	return nil
+}
+
+// GET /v3/rooms/{roomId}/joined_members
+func (rt *Routes) joinedMembers(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	roomID := vars(r)["roomId"]
+	if err := rt.requireJoined(r.Context(), roomID, dev.UserID); err != nil {
+		return err
+	}
+	evs, err := rt.rooms.CurrentState(r.Context(), roomID)
+	if err != nil {
+		return roomError(err)
+	}
+	joined := map[string]map[string]string{}
+	for _, e := range evs {
+		ce, err := e.Client()
+		if err != nil || ce.Type != "m.room.member" || ce.StateKey == nil {
+			continue
+		}
+		var c struct {
+			Membership  string `json:"membership"`
+			DisplayName string `json:"displayname"`
+			AvatarURL   string `json:"avatar_url"`
+		}
+		_ = json.Unmarshal(ce.Content, &c)
+		if c.Membership != "join" {
+			continue
+		}
+		m := map[string]string{}
+		if c.DisplayName != "" {
+			m["display_name"] = c.DisplayName
+		}
+		if c.AvatarURL != "" {
+			m["avatar_url"] = c.AvatarURL
+		}
+		joined[*ce.StateKey] = m
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"joined": joined})
+	return nil
+}
+
+// GET /v3/joined_rooms
+func (rt *Routes) joinedRooms(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	rooms, err := rt.rooms.JoinedRooms(r.Context(), dev.UserID)
+	if err != nil {
+		return err
+	}
+	if rooms == nil {
+		rooms = []string{}
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"joined_rooms": rooms})
+	return nil
+}

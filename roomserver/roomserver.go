@@ -1,0 +1,38 @@
+// Package roomserver is the room component: the single writer of room
+// history. It builds, signs and authorises events, stores them with their
+// state, and publishes the output log (api.OutputTopic) that the other
+// components consume. Other components use it through roomserver/api.
+package roomserver
+
+import (
+	"context"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/internal/bus"
+	"github.com/myelin-im/myelin/internal/signingkey"
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/roomserver/internal"
+	"github.com/myelin-im/myelin/roomserver/storage"
+)
+
+// Roomserver is the room component.
+type Roomserver = internal.Roomserver
+
+var _ api.Roomserver = (*Roomserver)(nil)
+
+// New migrates the roomserver's tables and returns the component.
+func New(ctx context.Context, serverName string, key *signingkey.Key, db *sqlutil.DB, b bus.Bus, log logrus.FieldLogger) (*Roomserver, error) {
+	store, err := storage.New(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return internal.New(internal.Options{
+		ServerName: spec.ServerName(serverName),
+		KeyID:      gomatrixserverlib.KeyID(key.ID),
+		PrivateKey: key.Private,
+	}, store, b, log), nil
+}

@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// TestRooms drives rooms as a client does: a direct chat by invite, a
+// public group, messages with transaction IDs, state, members, kicks, bans,
+// leaving and forgetting — on SQLite and PostgreSQL.
+func TestRooms(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testConfig(t, dbURL))
+		alice := register(t, srv, "alice", "long enough")
+		bob := register(t, srv, "bob", "long enough")
+		carol := register(t, srv, "carol", "long enough")
+		if err := alice.SetDisplayName(ctx(t), "Alice"); err != nil {
+			t.Fatal(err)
+		}
+
+		// A direct chat: alice invites bob (the friend request), bob joins.
+		dm, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{bob.UserID}})
+		if err != nil {
+			t.Fatalf("createRoom: %v", err)
+		}
+		if _, err := carol.JoinRoomByID(ctx(t), dm.RoomID); err == nil {
+			t.Fatal("carol joined an invite-only room")
+		} else {
+			wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
+		}
+		if _, err := bob.JoinRoomByID(ctx(t), dm.RoomID); err != nil {
+			t.Fatalf("bob joins: %v", err)
+		}
+		joined, err := bob.JoinedRooms(ctx(t))
+		if err != nil || len(joined.JoinedRooms) != 1 || joined.JoinedRooms[0] != dm.RoomID {
+			t.Fatalf("joined_rooms = %+v, %v", joined, err)
+		}
+		jm, err := alice.JoinedMembers(ctx(t), dm.RoomID)
+		if err != nil || len(jm.Joined) != 2 || jm.Joined[alice.UserID].DisplayName != "Alice" {
+			t.Fatalf("joined_members = %+v, %v", jm, err)
+		}
+
+		// Messages: a retried transaction returns the same event.
+		first, err := bob.SendMessageEvent(ctx(t), dm.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "hello 你好"}, mautrix.ReqSendEvent{TransactionID: "txn-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		retry, err := bob.SendMessageEvent(ctx(t), dm.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "hello 你好"}, mautrix.ReqSendEvent{TransactionID: "txn-1"})
+		if err != nil || retry.EventID != first.EventID {
+			t.Fatalf("retry = %v, %v; want %s", retry, err, first.EventID)
+		}
+		ev, err := alice.GetEvent(ctx(t), dm.RoomID, first.EventID)
+		if err != nil || ev.Sender != bob.UserID || ev.Content.Raw["body"] != "hello 你好" || ev.RoomID != dm.RoomID {
+			t.Fatalf("event = %+v, %v", ev, err)
+		}
+		_, err = carol.GetEvent(ctx(t), dm.RoomID, first.EventID)
+		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
+		_, err = carol.SendText(ctx(t), dm.RoomID, "let me in")
+		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
+
+		// A public group with five members.
+		name := "Tea party"
+		group, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat", Name: name, Topic: "tea"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		members := []*mautrix.Client{alice, bob, carol}
+		for _, n := range []string{"dave", "erin"} {
+			members = append(members, register(t, srv, n, "long enough"))
+		}
+		for _, m := range members[1:] {
+			if _, err := m.JoinRoomByID(ctx(t), group.RoomID); err != nil {
+				t.Fatalf("%s joins the group: %v", m.UserID, err)
+			}
+		}
+		jm, err = carol.JoinedMembers(ctx(t), group.RoomID)
+		if err != nil || len(jm.Joined) != 5 {
+			t.Fatalf("group members = %d, %v", len(jm.Joined), err)
+		}
+		var gotName struct {
+			Name string `json:"name"`
+		}
+		if err := carol.StateEvent(ctx(t), group.RoomID, event.StateRoomName, "", &gotName); err != nil || gotName.Name != name {
+			t.Fatalf("room name = %q, %v", gotName.Name, err)
+		}
+		// Carol (power 0) cannot rename; alice can.
+		_, err = carol.SendStateEvent(ctx(t), group.RoomID, event.StateRoomName, "", map[string]string{"name": "Carol's"})
+		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
+		if _, err := alice.SendStateEvent(ctx(t), group.RoomID, event.StateTopic, "", map[string]string{"topic": "more tea"}); err != nil {
+			t.Fatal(err)
+		}
+		state, err := bob.State(ctx(t), group.RoomID)
+		if err != nil || state[event.StateTopic][""].Content.Raw["topic"] != "more tea" || len(state[event.StateMember]) != 5 {
+			t.Fatalf("state = %v, %v", state, err)
+		}
+		mem, err := bob.Members(ctx(t), group.RoomID, mautrix.ReqMembers{Membership: event.MembershipJoin})
+		if err != nil || len(mem.Chunk) != 5 {
+			t.Fatalf("members = %+v, %v", mem, err)
+		}
+
+		// Kick, ban: a banned user cannot come back; unban lets them.
+		erin := members[4]
+		if _, err := carol.KickUser(ctx(t), group.RoomID, &mautrix.ReqKickUser{UserID: erin.UserID}); err == nil {
+			t.Fatal("carol (power 0) kicked erin")
+		}
+		if _, err := alice.KickUser(ctx(t), group.RoomID, &mautrix.ReqKickUser{UserID: erin.UserID, Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.BanUser(ctx(t), group.RoomID, &mautrix.ReqBanUser{UserID: erin.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = erin.JoinRoomByID(ctx(t), group.RoomID)
+		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
+		if _, err := alice.UnbanUser(ctx(t), group.RoomID, &mautrix.ReqUnbanUser{UserID: erin.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := erin.JoinRoomByID(ctx(t), group.RoomID); err != nil {
+			t.Fatalf("rejoin after unban: %v", err)
+		}
+
+		// Leave and forget.
+		if _, err := bob.LeaveRoom(ctx(t), group.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.ForgetRoom(ctx(t), group.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		joined, _ = bob.JoinedRooms(ctx(t))
+		if len(joined.JoinedRooms) != 1 {
+			t.Fatalf("bob's rooms after leaving the group: %v", joined.JoinedRooms)
+		}
+		_, err = bob.SendText(ctx(t), group.RoomID, "gone")
+		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
+
+		// Errors.
+		_, err = alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{RoomVersion: "999"})
+		wantMatrixError(t, err, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION")
+		_, err = alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{InitialState: []*event.Event{{Type: event.StatePowerLevels, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{}}}}})
+		wantMatrixError(t, err, http.StatusBadRequest, "M_INVALID_ROOM_STATE")
+		_, err = alice.SendText(ctx(t), "!nowhere:localhost", "hi")
+		wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
