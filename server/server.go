@@ -28,6 +28,7 @@ import (
 	"github.com/myelin-im/myelin/internal/signingkey"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver"
+	"github.com/myelin-im/myelin/syncapi"
 	"github.com/myelin-im/myelin/userapi"
 )
 
@@ -43,6 +44,7 @@ type Server struct {
 	SigningKey *signingkey.Key
 	UserAPI    *userapi.UserAPI
 	Roomserver *roomserver.Roomserver
+	SyncAPI    *syncapi.SyncAPI
 
 	clientRouter *mux.Router
 	clientSrv    *http.Server
@@ -64,6 +66,7 @@ type component struct {
 var components = []component{
 	{config.ComponentUserAPI, buildUserAPI},
 	{config.ComponentRoomServer, buildRoomserver},
+	{config.ComponentSyncAPI, buildSyncAPI},
 	{config.ComponentClientAPI, buildClientAPI},
 }
 
@@ -140,6 +143,15 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 func buildRoomserver(ctx context.Context, s *Server) error {
 	var err error
 	s.Roomserver, err = roomserver.New(ctx, s.cfg.Global.ServerName, s.SigningKey, s.DB, s.Bus, s.log.WithField(httputil.FieldComponent, "roomserver"))
+	return err
+}
+
+func buildSyncAPI(ctx context.Context, s *Server) error {
+	if s.UserAPI == nil {
+		return errors.New("syncapi needs userapi in the same process in this version")
+	}
+	var err error
+	s.SyncAPI, err = syncapi.New(ctx, s.DB, s.Bus, s.UserAPI, s.clientRouter, s.log.WithField(httputil.FieldComponent, "syncapi"))
 	return err
 }
 

@@ -1,3 +1,5 @@
+// Package auth holds the user-interactive authentication (UIA) sessions of
+// the spec: flows, stages and sessions kept in the shared cache.
 package auth
 
 import (

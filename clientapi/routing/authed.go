@@ -1,12 +1,10 @@
 package routing
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/myelin-im/myelin/clientapi/auth"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/userapi/api"
 )
@@ -19,17 +17,8 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, dev *api.Device)
 // 401 M_UNKNOWN_TOKEN, an expired one the same with soft_logout.
 func (rt *Routes) authed(h authedHandler) httputil.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		tok, ok := auth.AccessToken(r)
-		if !ok {
-			return httputil.MissingToken("Missing access token")
-		}
-		dev, err := rt.users.QueryAccessToken(r.Context(), tok)
-		switch {
-		case errors.Is(err, api.ErrUnknownToken):
-			return httputil.UnknownToken("Unknown access token").With("soft_logout", false)
-		case errors.Is(err, api.ErrTokenExpired):
-			return httputil.UnknownToken("Access token has expired").With("soft_logout", true)
-		case err != nil:
+		dev, tok, err := api.Authenticate(r.Context(), r, rt.users)
+		if err != nil {
 			return err
 		}
 		if ok, wait := rt.requests.Allow(tok); !ok {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -114,7 +115,9 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 		// additional_creators (room versions 12 and later).
 		add, _ := create["additional_creators"].([]any)
 		for _, u := range req.Invite {
-			add = append(add, u)
+			if !slices.Contains(add, any(u)) { // the spec: deduplicate
+				add = append(add, u)
+			}
 		}
 		create["additional_creators"] = add
 	}

@@ -1,0 +1,155 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// visibleRange returns the stream positions (lo, hi] of a room's history the
+// user may read (spec: "History visibility"): up to now while joined, up to
+// their leave otherwise; from the room's start when history is shared or
+// world readable, from their join when it is "joined" or "invited".
+func (rt *Routes) visibleRange(ctx context.Context, roomID, userID string, upto int64) (int64, int64, error) {
+	m, mPos, err := rt.store.MembershipAt(ctx, roomID, userID, upto)
+	if err != nil {
+		return 0, 0, err
+	}
+	hi := upto
+	switch m {
+	case "join":
+	case "leave", "ban":
+		if mPos == 0 {
+			return 0, 0, httputil.Forbidden("You are not a member of this room")
+		}
+		hi = mPos
+	default:
+		return 0, 0, httputil.Forbidden("You are not a member of this room")
+	}
+	hv := "shared"
+	state, err := rt.store.StateAt(ctx, roomID, hi)
+	if err != nil {
+		return 0, 0, err
+	}
+	var joinedPos int64
+	for _, e := range state {
+		if e.Type == "m.room.history_visibility" {
+			var c struct {
+				Content struct {
+					HistoryVisibility string `json:"history_visibility"`
+				} `json:"content"`
+			}
+			_ = json.Unmarshal(e.JSON, &c)
+			hv = c.Content.HistoryVisibility
+		}
+	}
+	if hv == "joined" || hv == "invited" {
+		// The latest join at or before hi starts what this user may see.
+		if jm, jPos, err := rt.lastJoin(ctx, roomID, userID, hi); err != nil {
+			return 0, 0, err
+		} else if jm {
+			joinedPos = jPos - 1
+		}
+	}
+	return joinedPos, hi, nil
+}
+
+func (rt *Routes) lastJoin(ctx context.Context, roomID, userID string, at int64) (bool, int64, error) {
+	for pos := at; pos > 0; {
+		m, p, err := rt.store.MembershipAt(ctx, roomID, userID, pos)
+		if err != nil || p == 0 {
+			return false, 0, err
+		}
+		if m == "join" {
+			// Walk back over consecutive joins (profile changes) to the first.
+			prev, pp, err := rt.store.MembershipAt(ctx, roomID, userID, p-1)
+			if err != nil {
+				return false, 0, err
+			}
+			if prev == "join" && pp > 0 {
+				pos = pp
+				continue
+			}
+			return true, p, nil
+		}
+		pos = p - 1
+	}
+	return false, 0, nil
+}
+
+// GET /v3/rooms/{roomId}/messages
+func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
+	roomID := vars(r)["roomId"]
+	if !strings.HasPrefix(roomID, "!") {
+		return httputil.InvalidParam("Invalid room ID")
+	}
+	q := r.URL.Query()
+	dir := q.Get("dir")
+	if dir != "b" && dir != "f" {
+		return httputil.InvalidParam("dir must be b or f")
+	}
+	limit := 10
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return httputil.InvalidParam("limit must be a non-negative integer")
+		}
+		limit = min(max(n, 1), 1000)
+	}
+	upto := rt.notifier.Pos()
+	lo, hi, err := rt.visibleRange(r.Context(), roomID, dev.UserID, upto)
+	if err != nil {
+		return err
+	}
+	from := hi
+	if dir == "f" {
+		from = lo
+	}
+	if s := q.Get("from"); s != "" {
+		if from, err = parseToken(s); err != nil {
+			return err
+		}
+	}
+	var to int64 = -1
+	if s := q.Get("to"); s != "" {
+		if to, err = parseToken(s); err != nil {
+			return err
+		}
+	}
+	var evs []*storage.Event
+	if dir == "b" {
+		upper := min(from, hi)
+		lower := lo
+		if to >= 0 {
+			lower = max(lower, to)
+		}
+		evs, err = rt.store.RoomEvents(r.Context(), roomID, lower, upper, limit, true)
+	} else {
+		lower := max(from, lo)
+		upper := hi
+		if to >= 0 {
+			upper = min(upper, to)
+		}
+		evs, err = rt.store.RoomEvents(r.Context(), roomID, lower, upper, limit, false)
+	}
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{"chunk": clientEvents(evs, dev), "start": formatToken(from), "state": []json.RawMessage{}}
+	if len(evs) == limit {
+		last := evs[len(evs)-1].Pos
+		if dir == "b" {
+			resp["end"] = formatToken(last - 1)
+		} else {
+			resp["end"] = formatToken(last)
+		}
+	}
+	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}

@@ -1,0 +1,59 @@
+// Package routing serves the sync component's client endpoints: /sync,
+// /messages, filters, and the history extensions.
+package routing
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gorilla/mux"
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/syncapi/internal"
+	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// Routes serves the sync endpoints.
+type Routes struct {
+	store    *storage.Storage
+	notifier *internal.Notifier
+	users    userapi.Sessions
+	log      logrus.FieldLogger
+}
+
+// Setup registers the sync endpoints on r.
+func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, users userapi.Sessions, log logrus.FieldLogger) *Routes {
+	rt := &Routes{store: store, notifier: n, users: users, log: log}
+	const v3 = "/_matrix/client/v3"
+	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)
+	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)
+	r.Handle(v3+"/user/{userId}/filter/{filterId}", rt.authed(rt.getFilter)).Methods(http.MethodGet)
+	r.Handle(v3+"/rooms/{roomId}/messages", rt.authed(rt.messages)).Methods(http.MethodGet)
+	return rt
+}
+
+type authedHandler func(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error
+
+func (rt *Routes) authed(h authedHandler) httputil.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		dev, _, err := userapi.Authenticate(r.Context(), r, rt.users)
+		if err != nil {
+			return err
+		}
+		return h(w, r, dev)
+	}
+}
+
+func vars(r *http.Request) map[string]string {
+	v := mux.Vars(r)
+	out := make(map[string]string, len(v))
+	for k, s := range v {
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		out[k] = s
+	}
+	return out
+}

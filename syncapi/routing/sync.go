@@ -1,0 +1,368 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// maxSyncTimeout bounds a long-poll, whatever the client asks.
+const maxSyncTimeout = 5 * time.Minute
+
+// Response is a /sync response (spec: GET /sync); the WebSocket stream
+// sends the same object.
+type Response struct {
+	NextBatch   string      `json:"next_batch"`
+	Rooms       Rooms       `json:"rooms"`
+	AccountData EventList   `json:"account_data"`
+	Presence    EventList   `json:"presence"`
+	ToDevice    EventList   `json:"to_device"`
+	DeviceLists DeviceLists `json:"device_lists"`
+}
+
+// DeviceLists is empty until end-to-end encryption lands.
+type DeviceLists struct {
+	Changed []string `json:"changed"`
+	Left    []string `json:"left"`
+}
+
+// Rooms holds the per-room sections.
+type Rooms struct {
+	Join   map[string]*JoinedRoom  `json:"join"`
+	Invite map[string]*InvitedRoom `json:"invite"`
+	Leave  map[string]*LeftRoom    `json:"leave"`
+}
+
+// EventList is {"events": [...]}.
+type EventList struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// Timeline is a room's timeline section.
+type Timeline struct {
+	Events    []json.RawMessage `json:"events"`
+	Limited   bool              `json:"limited"`
+	PrevBatch string            `json:"prev_batch,omitempty"`
+}
+
+// Summary is a joined room's summary (spec: RoomSummary).
+type Summary struct {
+	Heroes  []string `json:"m.heroes,omitempty"`
+	Joined  int      `json:"m.joined_member_count"`
+	Invited int      `json:"m.invited_member_count"`
+}
+
+// JoinedRoom is a room the user is in.
+type JoinedRoom struct {
+	Timeline            Timeline       `json:"timeline"`
+	State               EventList      `json:"state"`
+	AccountData         EventList      `json:"account_data"`
+	Ephemeral           EventList      `json:"ephemeral"`
+	Summary             Summary        `json:"summary"`
+	UnreadNotifications map[string]int `json:"unread_notifications"`
+}
+
+// InvitedRoom is a room the user is invited to: stripped state.
+type InvitedRoom struct {
+	InviteState EventList `json:"invite_state"`
+}
+
+// LeftRoom is a room the user left (or was removed from) since the token.
+type LeftRoom struct {
+	Timeline    Timeline  `json:"timeline"`
+	State       EventList `json:"state"`
+	AccountData EventList `json:"account_data"`
+}
+
+// GET /v3/sync
+func (rt *Routes) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
+	q := r.URL.Query()
+	// since -1: an initial sync (no token), which answers at once.
+	since := int64(-1)
+	if s := q.Get("since"); s != "" {
+		var err error
+		if since, err = parseToken(s); err != nil {
+			return err
+		}
+	}
+	timeout := time.Duration(0)
+	if s := q.Get("timeout"); s != "" {
+		ms, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || ms < 0 {
+			return httputil.InvalidParam("timeout must be a non-negative integer")
+		}
+		timeout = min(time.Duration(ms)*time.Millisecond, maxSyncTimeout)
+	}
+	switch q.Get("set_presence") {
+	case "", "online", "offline", "unavailable":
+	default:
+		return httputil.InvalidParam("set_presence must be online, offline or unavailable")
+	}
+	f, err := rt.loadFilter(r, dev, q.Get("filter"))
+	if err != nil {
+		return err
+	}
+	fullState := q.Get("full_state") == "true"
+	resp, err := rt.SyncUntil(r.Context(), dev, since, f, fullState, timeout)
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// SyncUntil builds the sync response for dev after since, waiting up to
+// timeout for something to arrive when there is nothing yet. It returns
+// early when ctx ends (the client went away).
+func (rt *Routes) SyncUntil(ctx context.Context, dev *userapi.Device, since int64, f *Filter, fullState bool, timeout time.Duration) (*Response, error) {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		upto := rt.notifier.Pos()
+		if upto < since {
+			// A token from the future (another server's, or a wiped
+			// database): answer as an initial sync rather than wait forever.
+			since = -1
+		}
+		resp, empty, err := rt.build(ctx, dev, since, upto, f, fullState)
+		if err != nil {
+			return nil, err
+		}
+		if !empty || since < 0 || fullState || wctx.Err() != nil {
+			return resp, nil
+		}
+		rt.notifier.Wait(wctx, dev.UserID, upto)
+		if wctx.Err() != nil && rt.notifier.Pos() == upto {
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// build computes the response for (since, upto]. empty reports that nothing
+// in it concerns the user.
+func (rt *Routes) build(ctx context.Context, dev *userapi.Device, since, upto int64, f *Filter, fullState bool) (*Response, bool, error) {
+	resp := &Response{NextBatch: formatToken(upto), Rooms: Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{}},
+		AccountData: EventList{Events: []json.RawMessage{}}, Presence: EventList{Events: []json.RawMessage{}}, ToDevice: EventList{Events: []json.RawMessage{}},
+		DeviceLists: DeviceLists{Changed: []string{}, Left: []string{}}}
+	initial := since < 0
+	// Rooms to look at: every room with a current membership, plus rooms
+	// whose membership changed in the window.
+	current, err := rt.store.CurrentMemberships(ctx, dev.UserID)
+	if err != nil {
+		return nil, false, err
+	}
+	candidates := map[string]bool{}
+	for _, m := range current {
+		candidates[m.RoomID] = true
+	}
+	empty := true
+	for roomID := range candidates {
+		m, mPos, err := rt.store.MembershipAt(ctx, roomID, dev.UserID, upto)
+		if err != nil {
+			return nil, false, err
+		}
+		changed := mPos > since
+		switch m {
+		case "join":
+			newlyJoined := changed && !initial
+			jr, err := rt.joinedRoom(ctx, dev, roomID, since, upto, f, initial || newlyJoined || fullState)
+			if err != nil {
+				return nil, false, err
+			}
+			if jr != nil {
+				resp.Rooms.Join[roomID] = jr
+				empty = false
+			}
+		case "invite":
+			if initial || changed || fullState {
+				ir, err := rt.invitedRoom(ctx, roomID, upto)
+				if err != nil {
+					return nil, false, err
+				}
+				resp.Rooms.Invite[roomID] = ir
+				empty = false
+			}
+		case "leave", "ban":
+			if changed && !initial {
+				lr, err := rt.leftRoom(ctx, dev, roomID, since, mPos, f)
+				if err != nil {
+					return nil, false, err
+				}
+				resp.Rooms.Leave[roomID] = lr
+				empty = false
+			}
+		}
+	}
+	return resp, empty, nil
+}
+
+// clientEvents turns stored events into client JSON, newest last, adding
+// unsigned.transaction_id for the device that sent them.
+func clientEvents(evs []*storage.Event, dev *userapi.Device) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, clientJSON(e, dev))
+	}
+	return out
+}
+
+func clientJSON(e *storage.Event, dev *userapi.Device) json.RawMessage {
+	if e.TxnID == "" || dev == nil || e.DeviceID != string(dev.ID) || e.Sender != dev.UserID {
+		return e.JSON
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(e.JSON, &m); err != nil {
+		return e.JSON
+	}
+	unsigned := map[string]any{}
+	if raw, ok := m["unsigned"]; ok {
+		_ = json.Unmarshal(raw, &unsigned)
+	}
+	unsigned["transaction_id"] = e.TxnID
+	m["unsigned"], _ = json.Marshal(unsigned)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return e.JSON
+	}
+	return b
+}
+
+func reverse(evs []*storage.Event) {
+	for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+		evs[i], evs[j] = evs[j], evs[i]
+	}
+}
+
+// timeline returns up to limit events in (from, to], oldest first, and
+// whether more were left out.
+func (rt *Routes) timeline(ctx context.Context, roomID string, from, to int64, limit int) ([]*storage.Event, bool, error) {
+	evs, err := rt.store.RoomEvents(ctx, roomID, from, to, limit+1, true)
+	if err != nil {
+		return nil, false, err
+	}
+	limited := len(evs) > limit
+	if limited {
+		evs = evs[:limit]
+	}
+	reverse(evs)
+	return evs, limited, nil
+}
+
+func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID string, since, upto int64, f *Filter, full bool) (*JoinedRoom, error) {
+	from := since
+	if full {
+		from = 0
+	}
+	evs, limited, err := rt.timeline(ctx, roomID, from, upto, f.timelineLimit())
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 && !full {
+		return nil, nil
+	}
+	jr := &JoinedRoom{Timeline: Timeline{Events: clientEvents(evs, dev), Limited: limited},
+		State: EventList{Events: []json.RawMessage{}}, AccountData: EventList{Events: []json.RawMessage{}},
+		Ephemeral: EventList{Events: []json.RawMessage{}}, UnreadNotifications: map[string]int{"highlight_count": 0, "notification_count": 0}}
+	start := upto
+	if len(evs) > 0 {
+		start = evs[0].Pos - 1
+		jr.Timeline.PrevBatch = formatToken(start)
+	}
+	// State: the state at the start of the timeline — all of it for a full
+	// room, else what changed between the token and the timeline's start.
+	if full || limited {
+		state, err := rt.store.StateAt(ctx, roomID, start)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range state {
+			if full || e.Pos > since {
+				jr.State.Events = append(jr.State.Events, e.JSON)
+			}
+		}
+	}
+	if jr.Summary, err = rt.summary(ctx, roomID, dev.UserID); err != nil {
+		return nil, err
+	}
+	return jr, nil
+}
+
+// summary computes a room's member counts and heroes (spec: "m.heroes").
+func (rt *Routes) summary(ctx context.Context, roomID, userID string) (Summary, error) {
+	state, err := rt.store.CurrentState(ctx, roomID)
+	if err != nil {
+		return Summary{}, err
+	}
+	var s Summary
+	for _, e := range state {
+		if e.Type != "m.room.member" || e.StateKey == nil {
+			continue
+		}
+		switch e.Membership {
+		case "join":
+			s.Joined++
+		case "invite":
+			s.Invited++
+		default:
+			continue
+		}
+		if *e.StateKey != userID && len(s.Heroes) < 5 {
+			s.Heroes = append(s.Heroes, *e.StateKey)
+		}
+	}
+	return s, nil
+}
+
+// strippedTypes are the state events an invitee sees (spec: "Stripped state").
+var strippedTypes = map[string]bool{"m.room.create": true, "m.room.join_rules": true, "m.room.name": true, "m.room.avatar": true,
+	"m.room.canonical_alias": true, "m.room.encryption": true, "m.room.topic": true}
+
+func (rt *Routes) invitedRoom(ctx context.Context, roomID string, upto int64) (*InvitedRoom, error) {
+	state, err := rt.store.StateAt(ctx, roomID, upto)
+	if err != nil {
+		return nil, err
+	}
+	ir := &InvitedRoom{InviteState: EventList{Events: []json.RawMessage{}}}
+	for _, e := range state {
+		if !strippedTypes[e.Type] && e.Type != "m.room.member" {
+			continue
+		}
+		if e.Type == "m.room.member" && e.Membership != "invite" && e.Membership != "join" {
+			continue
+		}
+		var full struct {
+			Content  json.RawMessage `json:"content"`
+			Sender   string          `json:"sender"`
+			StateKey *string         `json:"state_key"`
+			Type     string          `json:"type"`
+		}
+		if err := json.Unmarshal(e.JSON, &full); err != nil {
+			continue
+		}
+		b, _ := json.Marshal(full)
+		ir.InviteState.Events = append(ir.InviteState.Events, b)
+	}
+	return ir, nil
+}
+
+func (rt *Routes) leftRoom(ctx context.Context, dev *userapi.Device, roomID string, since, leavePos int64, f *Filter) (*LeftRoom, error) {
+	evs, limited, err := rt.timeline(ctx, roomID, since, leavePos, f.timelineLimit())
+	if err != nil {
+		return nil, err
+	}
+	lr := &LeftRoom{Timeline: Timeline{Events: clientEvents(evs, dev), Limited: limited}, State: EventList{Events: []json.RawMessage{}},
+		AccountData: EventList{Events: []json.RawMessage{}}}
+	if len(evs) > 0 {
+		lr.Timeline.PrevBatch = formatToken(evs[0].Pos - 1)
+	}
+	return lr, nil
+}

@@ -1,0 +1,251 @@
+// Package storage keeps the sync component's data: every room event in
+// stream order (the position a /sync token counts), each room's current
+// state, and stored filters. Queries run on SQLite and PostgreSQL.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned for unknown filters and events.
+var ErrNotFound = errors.New("syncapi storage: not found")
+
+// Event is a stored event: its stream position and client-format JSON.
+type Event struct {
+	Pos        int64
+	ID         string
+	RoomID     string
+	Type       string
+	Sender     string
+	StateKey   *string
+	Membership string
+	TS         int64
+	TxnID      string
+	DeviceID   string
+	JSON       []byte
+}
+
+// Storage is the sync component's database.
+type Storage struct {
+	db *sqlutil.DB
+}
+
+// New migrates the schema and returns the storage.
+func New(ctx context.Context, db *sqlutil.DB) (*Storage, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	if err := sqlutil.Migrate(ctx, db, "syncapi", sub); err != nil {
+		return nil, err
+	}
+	return &Storage{db: db}, nil
+}
+
+// WithTx runs fn in one transaction.
+func (s *Storage) WithTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.db.WithTx(ctx, fn)
+}
+
+// InsertEvent stores an event at the next stream position and, for state
+// events, makes it the room's current state. An event already stored is
+// left alone and its position returned with stored=false, so consumers can
+// be replayed.
+func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored bool, err error) {
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+		var m any
+		if e.Membership != "" {
+			m = e.Membership
+		}
+		err := s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_events (event_id, room_id, event_type, sender, state_key, membership,
+			origin_server_ts, txn_id, device_id, event_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (event_id) DO NOTHING RETURNING stream_pos`,
+			e.ID, e.RoomID, e.Type, e.Sender, e.StateKey, m, e.TS, e.TxnID, e.DeviceID, string(e.JSON)).Scan(&pos)
+		if errors.Is(err, sql.ErrNoRows) {
+			stored = false
+			return s.db.QueryRow(ctx, `SELECT stream_pos FROM syncapi_events WHERE event_id = $1`, e.ID).Scan(&pos)
+		}
+		if err != nil {
+			return err
+		}
+		stored = true
+		if e.StateKey != nil {
+			_, err = s.db.Exec(ctx, `INSERT INTO syncapi_current_state (room_id, event_type, state_key, event_id, stream_pos, membership)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (room_id, event_type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id,
+					stream_pos = EXCLUDED.stream_pos, membership = EXCLUDED.membership`,
+				e.RoomID, e.Type, *e.StateKey, e.ID, pos, m)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("syncapi storage: inserting event: %w", err)
+	}
+	return pos, stored, nil
+}
+
+// MaxPos is the highest stream position stored (0: none).
+func (s *Storage) MaxPos(ctx context.Context) (int64, error) {
+	var p int64
+	err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM syncapi_events`).Scan(&p)
+	return p, err
+}
+
+const eventColumns = `stream_pos, event_id, room_id, event_type, sender, state_key, COALESCE(membership, ''), origin_server_ts, txn_id, device_id, event_json`
+
+func scanEvent(sc sqlutil.Scanner) (*Event, error) {
+	var e Event
+	var sk sql.NullString
+	var js string
+	if err := sc.Scan(&e.Pos, &e.ID, &e.RoomID, &e.Type, &e.Sender, &sk, &e.Membership, &e.TS, &e.TxnID, &e.DeviceID, &js); err != nil {
+		return nil, err
+	}
+	if sk.Valid {
+		e.StateKey = &sk.String
+	}
+	e.JSON = []byte(js)
+	return &e, nil
+}
+
+// RoomMembership is a user's membership of a room and where it changed.
+type RoomMembership struct {
+	RoomID     string
+	Membership string
+	Pos        int64
+}
+
+// CurrentMemberships lists the rooms where the user's current membership is
+// one of memberships.
+func (s *Storage) CurrentMemberships(ctx context.Context, userID string) ([]RoomMembership, error) {
+	return sqlutil.Select(ctx, s.db, scanMembership, `SELECT room_id, COALESCE(membership, ''), stream_pos FROM syncapi_current_state
+		WHERE event_type = 'm.room.member' AND state_key = $1 ORDER BY stream_pos`, userID)
+}
+
+// MembershipChanges lists the user's own membership events in (from, to],
+// oldest first.
+func (s *Storage) MembershipChanges(ctx context.Context, userID string, from, to int64) ([]RoomMembership, error) {
+	return sqlutil.Select(ctx, s.db, scanMembership, `SELECT room_id, COALESCE(membership, ''), stream_pos FROM syncapi_events
+		WHERE event_type = 'm.room.member' AND state_key = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos`, userID, from, to)
+}
+
+func scanMembership(sc sqlutil.Scanner) (RoomMembership, error) {
+	var m RoomMembership
+	return m, sc.Scan(&m.RoomID, &m.Membership, &m.Pos)
+}
+
+// MembershipAt returns the user's membership of a room as of stream
+// position pos ("leave" if none) and the position of that event.
+func (s *Storage) MembershipAt(ctx context.Context, roomID, userID string, pos int64) (string, int64, error) {
+	var m string
+	var at int64
+	err := s.db.QueryRow(ctx, `SELECT COALESCE(membership, ''), stream_pos FROM syncapi_events WHERE room_id = $1 AND event_type = 'm.room.member'
+		AND state_key = $2 AND stream_pos <= $3 ORDER BY stream_pos DESC LIMIT 1`, roomID, userID, pos).Scan(&m, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "leave", 0, nil
+	}
+	return m, at, err
+}
+
+// RoomEvents returns up to limit events of a room with from < pos <= to,
+// newest first when backwards, else oldest first.
+func (s *Storage) RoomEvents(ctx context.Context, roomID string, from, to int64, limit int, backwards bool) ([]*Event, error) {
+	order := "ASC"
+	if backwards {
+		order = "DESC"
+	}
+	// order is one of two constants above.
+	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
+		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`, roomID, from, to, limit)
+}
+
+// RoomEventsBetweenTS returns up to limit events of a room whose
+// origin_server_ts is in [fromTS, toTS] and whose position is after
+// afterPos, oldest first.
+func (s *Storage) RoomEventsBetweenTS(ctx context.Context, roomID string, fromTS, toTS, afterPos int64, limit int) ([]*Event, error) {
+	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
+		WHERE room_id = $1 AND origin_server_ts >= $2 AND origin_server_ts <= $3 AND stream_pos > $4
+		ORDER BY stream_pos ASC LIMIT $5`, roomID, fromTS, toTS, afterPos, limit)
+}
+
+// EventNearTS finds the event of a room closest to ts in direction dir
+// ("f": first at or after ts, "b": last at or before ts).
+func (s *Storage) EventNearTS(ctx context.Context, roomID string, ts int64, forward bool) (*Event, error) {
+	q := `SELECT ` + eventColumns + ` FROM syncapi_events WHERE room_id = $1 AND origin_server_ts <= $2 ORDER BY origin_server_ts DESC, stream_pos DESC LIMIT 1`
+	if forward {
+		q = `SELECT ` + eventColumns + ` FROM syncapi_events WHERE room_id = $1 AND origin_server_ts >= $2 ORDER BY origin_server_ts ASC, stream_pos ASC LIMIT 1`
+	}
+	e, err := scanEvent(s.db.QueryRow(ctx, q, roomID, ts))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
+// EventByID returns one event.
+func (s *Storage) EventByID(ctx context.Context, eventID string) (*Event, error) {
+	e, err := scanEvent(s.db.QueryRow(ctx, `SELECT `+eventColumns+` FROM syncapi_events WHERE event_id = $1`, eventID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
+// CurrentState returns a room's current state events.
+func (s *Storage) CurrentState(ctx context.Context, roomID string) ([]*Event, error) {
+	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT e.stream_pos, e.event_id, e.room_id, e.event_type, e.sender, e.state_key,
+		COALESCE(e.membership, ''), e.origin_server_ts, e.txn_id, e.device_id, e.event_json
+		FROM syncapi_current_state c JOIN syncapi_events e ON e.event_id = c.event_id WHERE c.room_id = $1 ORDER BY e.stream_pos`, roomID)
+}
+
+// StateAt returns a room's state as of stream position pos: for each
+// (type, state_key), the latest state event at or before pos.
+func (s *Storage) StateAt(ctx context.Context, roomID string, pos int64) ([]*Event, error) {
+	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events e
+		WHERE e.room_id = $1 AND e.state_key IS NOT NULL AND e.stream_pos <= $2 AND e.stream_pos = (
+			SELECT MAX(e2.stream_pos) FROM syncapi_events e2 WHERE e2.room_id = e.room_id AND e2.event_type = e.event_type
+			AND e2.state_key = e.state_key AND e2.stream_pos <= $2) ORDER BY e.stream_pos`, roomID, pos)
+}
+
+// JoinedUsers lists every room's joined users, for the notifier.
+func (s *Storage) JoinedUsers(ctx context.Context) (map[string][]string, error) {
+	type ru struct{ room, user string }
+	rows, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (ru, error) {
+		var r ru
+		return r, sc.Scan(&r.room, &r.user)
+	}, `SELECT room_id, state_key FROM syncapi_current_state WHERE event_type = 'm.room.member' AND membership = 'join'`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[r.room] = append(out[r.room], r.user)
+	}
+	return out, nil
+}
+
+// InsertFilter stores a filter and returns its ID.
+func (s *Storage) InsertFilter(ctx context.Context, userID string, filterJSON []byte) (int64, error) {
+	var id int64
+	err := s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_filters (user_id, filter_json) VALUES ($1, $2) RETURNING filter_id`, userID, string(filterJSON)).Scan(&id)
+	return id, err
+}
+
+// Filter returns a stored filter of a user; ErrNotFound if unknown.
+func (s *Storage) Filter(ctx context.Context, userID string, id int64) ([]byte, error) {
+	var js string
+	err := s.db.QueryRow(ctx, `SELECT filter_json FROM syncapi_filters WHERE user_id = $1 AND filter_id = $2`, userID, id).Scan(&js)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return []byte(js), err
+}

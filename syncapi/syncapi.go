@@ -1,0 +1,52 @@
+// Package syncapi is the sync component: it consumes the roomserver's
+// output log into a stream of events per room and serves /sync (long-poll),
+// /messages and filters, waking exactly the users an event concerns.
+package syncapi
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gorilla/mux"
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/internal/bus"
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/syncapi/consumers"
+	"github.com/myelin-im/myelin/syncapi/internal"
+	"github.com/myelin-im/myelin/syncapi/routing"
+	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// SyncAPI is the running sync component.
+type SyncAPI struct {
+	Store    *storage.Storage
+	Notifier *internal.Notifier
+	Routes   *routing.Routes
+	sub      bus.Subscription
+}
+
+// New migrates the sync tables, loads the notifier's view of rooms,
+// subscribes to the output log and registers the routes on router.
+func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sessions, router *mux.Router, log logrus.FieldLogger) (*SyncAPI, error) {
+	store, err := storage.New(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	pos, err := store.MaxPos(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("syncapi: reading stream position: %w", err)
+	}
+	joined, err := store.JoinedUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("syncapi: loading room members: %w", err)
+	}
+	n := internal.NewNotifier(pos, joined)
+	s := &SyncAPI{Store: store, Notifier: n}
+	if s.sub, err = consumers.NewRoomserverConsumer(store, n, log).Start(ctx, b); err != nil {
+		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
+	}
+	s.Routes = routing.Setup(router, store, n, users, log)
+	return s, nil
+}

@@ -1,0 +1,278 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// syncOnce runs one /sync with the client's credentials.
+func syncOnce(t *testing.T, c *mautrix.Client, since string, timeout time.Duration) *mautrix.RespSync {
+	t.Helper()
+	cctx, cancel := context.WithTimeout(context.Background(), timeout+20*time.Second)
+	defer cancel()
+	resp, err := c.SyncRequest(cctx, int(timeout.Milliseconds()), since, "", false, "")
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	return resp
+}
+
+func bodies(evs []*event.Event) []string {
+	var out []string
+	for _, e := range evs {
+		if b, ok := e.Content.Raw["body"].(string); ok {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// TestSyncDirectChat: the friend-request flow over /sync — the invite shows
+// up in rooms.invite, the join and each message reach the other side within
+// one long-poll — on SQLite and PostgreSQL.
+func TestSyncDirectChat(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testConfig(t, dbURL))
+		alice := register(t, srv, "alice", "long enough")
+		bob := register(t, srv, "bob", "long enough")
+
+		aliceInit := syncOnce(t, alice, "", 0)
+		bobInit := syncOnce(t, bob, "", 0)
+		if len(bobInit.Rooms.Invite) != 0 || len(bobInit.Rooms.Join) != 0 {
+			t.Fatalf("bob starts with rooms: %+v", bobInit.Rooms)
+		}
+
+		// Bob long-polls; alice's invite must end it.
+		bobNext := make(chan *mautrix.RespSync, 1)
+		go func() { bobNext <- syncOnce(t, bob, bobInit.NextBatch, 10*time.Second) }()
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		dm, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{bob.UserID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv := <-bobNext
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("invite took %v to arrive", time.Since(start))
+		}
+		room, ok := inv.Rooms.Invite[dm.RoomID]
+		if !ok {
+			t.Fatalf("invite not in rooms.invite: %+v", inv.Rooms)
+		}
+		sawInvite := false
+		for _, e := range room.State.Events {
+			if e.Type == event.StateMember && e.GetStateKey() == string(bob.UserID) && e.Content.Raw["membership"] == "invite" && e.Content.Raw["is_direct"] == true {
+				sawInvite = true
+			}
+		}
+		if !sawInvite {
+			t.Fatal("stripped state lacks bob's direct invite")
+		}
+
+		// Alice long-polls; bob's join (the accepted friend request) ends it.
+		aliceSince := syncOnce(t, alice, aliceInit.NextBatch, 0).NextBatch
+		aliceNext := make(chan *mautrix.RespSync, 1)
+		go func() { aliceNext <- syncOnce(t, alice, aliceSince, 10*time.Second) }()
+		time.Sleep(100 * time.Millisecond)
+		if _, err := bob.JoinRoomByID(ctx(t), dm.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		got := <-aliceNext
+		joined := false
+		for _, e := range got.Rooms.Join[dm.RoomID].Timeline.Events {
+			if e.Type == event.StateMember && e.GetStateKey() == string(bob.UserID) && e.Content.Raw["membership"] == "join" {
+				joined = true
+			}
+		}
+		if !joined {
+			t.Fatalf("alice did not see bob join: %+v", got.Rooms.Join)
+		}
+		aliceSince = got.NextBatch
+
+		// Bob's first sync after joining has the room with full state.
+		bobJoined := syncOnce(t, bob, inv.NextBatch, 0)
+		jr, ok := bobJoined.Rooms.Join[dm.RoomID]
+		if !ok || len(jr.State.Events)+len(jr.Timeline.Events) < 5 {
+			t.Fatalf("bob's joined room: %+v", bobJoined.Rooms)
+		}
+		if _, ok := bobJoined.Rooms.Invite[dm.RoomID]; ok {
+			t.Fatal("room still under invite after joining")
+		}
+		bobSince := bobJoined.NextBatch
+
+		// Messages both ways, each within one long-poll.
+		for i, pair := range []struct {
+			from, to *mautrix.Client
+			since    *string
+		}{{bob, alice, &aliceSince}, {alice, bob, &bobSince}, {bob, alice, &aliceSince}} {
+			next := make(chan *mautrix.RespSync, 1)
+			// Catch up first, so the long-poll waits for this message only.
+			since := syncOnce(t, pair.to, *pair.since, 0).NextBatch
+			go func() { next <- syncOnce(t, pair.to, since, 10*time.Second) }()
+			time.Sleep(50 * time.Millisecond)
+			start := time.Now()
+			body := "message " + string(rune('A'+i))
+			if _, err := pair.from.SendMessageEvent(ctx(t), dm.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": body}, mautrix.ReqSendEvent{TransactionID: "t" + body}); err != nil {
+				t.Fatal(err)
+			}
+			resp := <-next
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("message %d took %v", i, d)
+			}
+			if b := bodies(resp.Rooms.Join[dm.RoomID].Timeline.Events); len(b) != 1 || b[0] != body {
+				t.Fatalf("message %d: got %v", i, b)
+			}
+			*pair.since = resp.NextBatch
+		}
+
+		// The sender's own sync carries its transaction ID.
+		own := syncOnce(t, bob, "", 0)
+		foundTxn := false
+		for _, e := range own.Rooms.Join[dm.RoomID].Timeline.Events {
+			if e.Unsigned.TransactionID == "tmessage A" {
+				foundTxn = true
+			}
+		}
+		if !foundTxn {
+			t.Fatal("no transaction_id on the sender's own event")
+		}
+
+		// A sync with nothing new waits for its timeout, then returns empty.
+		start = time.Now()
+		quiet := syncOnce(t, alice, aliceSince, 300*time.Millisecond)
+		if time.Since(start) < 250*time.Millisecond || len(quiet.Rooms.Join) != 0 {
+			t.Fatalf("quiet sync returned after %v with %+v", time.Since(start), quiet.Rooms.Join)
+		}
+
+		// Bob leaves (friend deleted): alice sees it; bob gets rooms.leave.
+		if _, err := bob.LeaveRoom(ctx(t), dm.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		// Sync until the leave arrives (the stream may first deliver what
+		// came before it).
+		var left *mautrix.RespSync
+		for i := 0; i < 10; i++ {
+			left = syncOnce(t, bob, bobSince, 5*time.Second)
+			bobSince = left.NextBatch
+			if _, ok := left.Rooms.Leave[dm.RoomID]; ok {
+				break
+			}
+		}
+		if _, ok := left.Rooms.Leave[dm.RoomID]; !ok {
+			t.Fatalf("no rooms.leave for bob: %+v", left.Rooms)
+		}
+		sawLeave := false
+		for i := 0; i < 10 && !sawLeave; i++ {
+			resp := syncOnce(t, alice, aliceSince, 5*time.Second)
+			aliceSince = resp.NextBatch
+			if jr, ok := resp.Rooms.Join[dm.RoomID]; ok {
+				for _, e := range jr.Timeline.Events {
+					if e.Type == event.StateMember && e.GetStateKey() == string(bob.UserID) && e.Content.Raw["membership"] == "leave" {
+						sawLeave = true
+					}
+				}
+			}
+		}
+		if !sawLeave {
+			t.Fatal("alice did not see bob leave")
+		}
+	})
+}
+
+// TestHistory pages a room's history back to its creation and forward again
+// with no gaps or duplicates.
+func TestHistory(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testConfig(t, dbURL))
+		alice := register(t, srv, "alice", "long enough")
+		room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "private_chat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 45
+		for i := 0; i < n; i++ {
+			if _, err := alice.SendText(ctx(t), room.RoomID, "m"+string(rune('0'+i/10))+string(rune('0'+i%10))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Wait until the sync stream has everything.
+		deadline := time.Now().Add(10 * time.Second)
+		var total int
+		for time.Now().Before(deadline) {
+			resp, err := alice.Messages(ctx(t), room.RoomID, "", "", mautrix.DirectionBackward, nil, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total = len(resp.Chunk)
+			if len(bodies(resp.Chunk)) == n {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var back []*event.Event
+		from := ""
+		for pages := 0; pages < 100; pages++ {
+			resp, err := alice.Messages(ctx(t), room.RoomID, from, "", mautrix.DirectionBackward, nil, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back = append(back, resp.Chunk...)
+			if resp.End == "" {
+				break
+			}
+			from = resp.End
+		}
+		if len(back) != total {
+			t.Fatalf("paged back %d events, room has %d", len(back), total)
+		}
+		if back[len(back)-1].Type != event.StateCreate {
+			t.Fatalf("history does not end at the create event: %s", back[len(back)-1].Type)
+		}
+		seen := map[id.EventID]bool{}
+		for _, e := range back {
+			if seen[e.ID] {
+				t.Fatalf("duplicate %s", e.ID)
+			}
+			seen[e.ID] = true
+		}
+		b := bodies(back)
+		for i := 0; i < n; i++ {
+			want := "m" + string(rune('0'+(n-1-i)/10)) + string(rune('0'+(n-1-i)%10))
+			if b[i] != want {
+				t.Fatalf("backwards message %d = %s, want %s", i, b[i], want)
+			}
+		}
+		// Forward again from the start.
+		var fwd []*event.Event
+		from = ""
+		for pages := 0; pages < 100; pages++ {
+			resp, err := alice.Messages(ctx(t), room.RoomID, from, "", mautrix.DirectionForward, nil, 6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fwd = append(fwd, resp.Chunk...)
+			if resp.End == "" {
+				break
+			}
+			from = resp.End
+		}
+		if len(fwd) != total || fwd[0].Type != event.StateCreate {
+			t.Fatalf("forward: %d events (want %d), first %s", len(fwd), total, fwd[0].Type)
+		}
+		for i := range fwd {
+			if fwd[i].ID != back[len(back)-1-i].ID {
+				t.Fatalf("forward and backward differ at %d", i)
+			}
+		}
+		// A non-member may not read.
+		eve := register(t, srv, "eve", "long enough")
+		if _, err := eve.Messages(ctx(t), room.RoomID, "", "", mautrix.DirectionBackward, nil, 10); err == nil {
+			t.Fatal("non-member read history")
+		}
+	})
+}
