@@ -154,11 +154,9 @@ var authCases = []authCase{
 	{name: "unban_needs_ban_level", preset: public, pl: map[string]any{"kick": 0}, users: map[string]int{bob: 40},
 		setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol)},
 	{name: "unban_needs_kick_level", preset: public, pl: map[string]any{"kick": 75}, users: map[string]int{bob: 50},
-		setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol),
-		bug: "unban ignores the kick level (spec: leave rule 4, sender >= kick level)"},
+		setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol)},
 	{name: "unban_needs_higher_level", preset: public, users: map[string]int{bob: 50, carol: 50},
-		setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol),
-		bug: "unban ignores the target's level (spec: leave rule 4, target level < sender level)"},
+		setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol)},
 
 	// State events: the event's required power level.
 	{name: "state_name_by_member_at_0", invite: []string{bob}, setup: []*authOp{join(bob)},
@@ -219,8 +217,7 @@ var authCases = []authCase{
 	{name: "additional_creator_can_change_power_levels", versions: []string{"12"}, creation: `{"additional_creators":["` + bob + `"]}`,
 		invite: []string{bob}, setup: []*authOp{join(bob)}, action: setPL(bob, "users", carol, 100), allowed: true},
 	{name: "trusted_additional_creators_deduplicated", versions: []string{"12"}, preset: trusted, invite: []string{bob},
-		creation: `{"additional_creators":["` + bob + `"]}`, allowed: true, check: checkTrustedInvitee,
-		bug: "createRoom does not deduplicate additional_creators from creation_content and invite (spec: createRoom SHOULD)"},
+		creation: `{"additional_creators":["` + bob + `"]}`, allowed: true, check: checkTrustedInvitee},
 
 	// Messages.
 	{name: "message_by_non_member", preset: public, action: msg(carol)},

@@ -106,6 +106,9 @@ func (rs *Roomserver) build(r *room, ne newEvent) (gomatrixserverlib.PDU, error)
 		}
 		return nil, api.Forbidden("%s", err.Error())
 	}
+	if err := r.checkUnban(ev); err != nil {
+		return nil, err
+	}
 	return ev, nil
 }
 
