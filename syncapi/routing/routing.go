@@ -31,6 +31,8 @@ func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, users us
 	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)
 	r.Handle(v3+"/user/{userId}/filter/{filterId}", rt.authed(rt.getFilter)).Methods(http.MethodGet)
 	r.Handle(v3+"/rooms/{roomId}/messages", rt.authed(rt.messages)).Methods(http.MethodGet)
+	r.Handle(wsPath, rt.authed(rt.syncWebSocket)).Methods(http.MethodGet)
+	rt.setupHistory(r)
 	return rt
 }
 
