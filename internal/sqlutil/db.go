@@ -131,7 +131,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlutil: %w", err)
 		}
-		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
 		w, err := sql.Open("sqlite", "file:"+abs+"?"+pragmas)
 		if err != nil {
 			return nil, fmt.Errorf("sqlutil: opening sqlite writer: %w", err)
