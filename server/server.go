@@ -29,6 +29,7 @@ import (
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver"
 	"github.com/myelin-im/myelin/syncapi"
+	"github.com/myelin-im/myelin/syncapi/routing"
 	"github.com/myelin-im/myelin/userapi"
 )
 
@@ -151,7 +152,11 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 		return errors.New("syncapi needs userapi in the same process in this version")
 	}
 	var err error
-	s.SyncAPI, err = syncapi.New(ctx, s.DB, s.Bus, s.UserAPI, s.clientRouter, s.log.WithField(httputil.FieldComponent, "syncapi"))
+	var rooms routing.RoomMemberships
+	if s.Roomserver != nil {
+		rooms = s.Roomserver
+	}
+	s.SyncAPI, err = syncapi.New(ctx, s.DB, s.Bus, s.UserAPI, rooms, s.clientRouter, s.log.WithField(httputil.FieldComponent, "syncapi"))
 	return err
 }
 

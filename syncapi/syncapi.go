@@ -29,7 +29,7 @@ type SyncAPI struct {
 
 // New migrates the sync tables, loads the notifier's view of rooms,
 // subscribes to the output log and registers the routes on router.
-func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sessions, router *mux.Router, log logrus.FieldLogger) (*SyncAPI, error) {
+func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sessions, rooms routing.RoomMemberships, router *mux.Router, log logrus.FieldLogger) (*SyncAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err
@@ -47,6 +47,6 @@ func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sessions,
 	if s.sub, err = consumers.NewRoomserverConsumer(store, n, log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
-	s.Routes = routing.Setup(router, store, n, users, log)
+	s.Routes = routing.Setup(router, store, n, users, rooms, log)
 	return s, nil
 }

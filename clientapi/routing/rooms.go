@@ -22,6 +22,7 @@ func (rt *Routes) setupRooms(v3 prefixed) {
 		room.Handle("/"+m, rt.authed(rt.membershipHandler(m))).Methods(http.MethodPost)
 	}
 	room.Handle("/forget", rt.authed(rt.forget)).Methods(http.MethodPost)
+	room.Handle("/redact/{eventId}/{txnId}", rt.authed(rt.redact)).Methods(http.MethodPut)
 	room.Handle("/send/{eventType}/{txnId}", rt.authed(rt.sendEvent)).Methods(http.MethodPut)
 	// The empty state key may come as /state/{type}, /state/{type}/ or
 	// /state/{type}/{stateKey}.
@@ -128,9 +129,9 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 			return httputil.BadJSON("initial_state events need a type")
 		}
 	}
-	if req.RoomAliasName != "" {
-		// NOTSPEC: aliases arrive with the room directory (next increment).
-		return httputil.BadRequestUnknown("room_alias_name is not supported yet")
+	alias, err := rt.checkRoomAliasName(r.Context(), req.RoomAliasName)
+	if err != nil {
+		return err
 	}
 	for _, raw := range []json.RawMessage{req.CreationContent, req.PowerLevelContentOverride} {
 		if len(raw) > 0 && string(raw) != "null" && raw[0] != '{' {
@@ -142,20 +143,21 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 		Creator: dev.UserID, RoomVersion: req.RoomVersion, Preset: req.Preset, Name: req.Name, Topic: req.Topic,
 		Invite: req.Invite, IsDirect: req.IsDirect, InitialState: req.InitialState,
 		CreationContent: req.CreationContent, PowerLevelContentOverride: req.PowerLevelContentOverride,
-		CreatorDisplayName: name, CreatorAvatarURL: avatar,
+		CreatorDisplayName: name, CreatorAvatarURL: avatar, CanonicalAlias: alias,
 	})
 	if err != nil {
 		return roomError(err)
 	}
+	rt.afterCreateRoom(r.Context(), roomID, dev.UserID, alias, req.Visibility == "public")
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
 }
 
 // POST /v3/join/{roomIdOrAlias}
 func (rt *Routes) joinRoomIDOrAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	target := vars(r)["roomIdOrAlias"]
-	if strings.HasPrefix(target, "#") {
-		return httputil.NotFound("Room alias %s not found", target)
+	target, err := rt.roomIDForJoin(r.Context(), vars(r)["roomIdOrAlias"])
+	if err != nil {
+		return err
 	}
 	return rt.join(w, r, dev, target)
 }
@@ -466,5 +468,32 @@ func (rt *Routes) joinedRooms(w http.ResponseWriter, r *http.Request, dev *api.D
 		rooms = []string{}
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"joined_rooms": rooms})
+	return nil
+}
+
+// PUT /v3/rooms/{roomId}/redact/{eventId}/{txnId}
+func (rt *Routes) redact(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	v := vars(r)
+	if err := checkRoomID(v["roomId"]); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(v["eventId"], "$") {
+		return httputil.InvalidParam("Invalid event ID")
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := httputil.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err != nil {
+		return err
+	}
+	id, err := rt.rooms.Redact(r.Context(), roomapi.RedactRequest{RoomID: v["roomId"], Sender: dev.UserID, DeviceID: string(dev.ID),
+		TxnID: v["txnId"], EventID: v["eventId"], Reason: req.Reason})
+	if err != nil {
+		return roomError(err)
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": id})
 	return nil
 }

@@ -22,6 +22,10 @@ type OutputEvent struct {
 	RoomVersion string          `json:"room_version"`
 	EventID     string          `json:"event_id"`
 	Event       json.RawMessage `json:"event"`
+	// RedactedEventID and RedactedEvent, on a redaction, name the event it
+	// redacted and give that event's redacted form.
+	RedactedEventID string          `json:"redacted_event_id,omitempty"`
+	RedactedEvent   json.RawMessage `json:"redacted_event,omitempty"`
 	// TxnID and DeviceID tell the sender's device which of its requests
 	// produced the event (spec: unsigned.transaction_id).
 	TxnID    string `json:"txn_id,omitempty"`
@@ -94,6 +98,16 @@ type SendEventRequest struct {
 	Redacts  string
 }
 
+// RedactRequest asks to redact an event (spec: PUT /rooms/{roomId}/redact).
+type RedactRequest struct {
+	RoomID   string
+	Sender   string
+	DeviceID string
+	TxnID    string
+	EventID  string
+	Reason   string
+}
+
 // MembershipRequest is a join, invite, leave, kick, ban or unban.
 type MembershipRequest struct {
 	RoomID string
@@ -114,6 +128,9 @@ type Roomserver interface {
 	CreateRoom(ctx context.Context, req CreateRoomRequest) (roomID string, err error)
 	SendEvent(ctx context.Context, req SendEventRequest) (eventID string, err error)
 	PerformMembership(ctx context.Context, req MembershipRequest) (eventID string, err error)
+	// Redact redacts an event the sender may redact: their own, or any
+	// with the redact power level.
+	Redact(ctx context.Context, req RedactRequest) (eventID string, err error)
 	// Forget hides a room the user has left from their lists.
 	Forget(ctx context.Context, roomID, userID string) error
 	// CurrentState returns the room's current state events.

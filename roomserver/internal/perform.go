@@ -15,8 +15,14 @@ import (
 // idempotent per device: a retry, even after a restart, returns the first
 // event's ID and sends nothing.
 func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (string, error) {
+	key := ""
 	if req.TxnID != "" {
-		id, err := rs.store.TxnEvent(ctx, req.Sender, req.DeviceID, req.TxnID)
+		sk := "\x01" // marks a message event, apart from any state key
+		if req.StateKey != nil {
+			sk = *req.StateKey
+		}
+		key = txnKey("send", req.RoomID, req.Type, sk, req.TxnID)
+		id, err := rs.store.TxnEvent(ctx, req.Sender, req.DeviceID, key)
 		if err == nil {
 			return id, nil
 		}
@@ -26,6 +32,20 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 	}
 	if req.Type == spec.MRoomCreate {
 		return "", api.Forbidden("a room has exactly one m.room.create event")
+	}
+	if req.Type == "m.room.redaction" && req.StateKey == nil {
+		var c struct {
+			Redacts string `json:"redacts"`
+			Reason  string `json:"reason"`
+		}
+		_ = json.Unmarshal(req.Content, &c)
+		if req.Redacts != "" {
+			c.Redacts = req.Redacts
+		}
+		if c.Redacts == "" {
+			return "", &api.BadRequestError{Reason: "a redaction needs redacts"}
+		}
+		return rs.Redact(ctx, api.RedactRequest{RoomID: req.RoomID, Sender: req.Sender, DeviceID: req.DeviceID, TxnID: req.TxnID, EventID: c.Redacts, Reason: c.Reason})
 	}
 	if req.Type == spec.MRoomMember {
 		return "", &api.BadRequestError{Reason: "use the membership endpoints to change membership"}
@@ -39,7 +59,7 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 		content = json.RawMessage("{}")
 	}
 	return rs.send(ctx, r, newEvent{sender: req.Sender, evType: req.Type, stateKey: req.StateKey, content: content,
-		redacts: req.Redacts, txnID: req.TxnID, deviceID: req.DeviceID})
+		redacts: req.Redacts, txnID: req.TxnID, txnKey: key, deviceID: req.DeviceID})
 }
 
 // PerformMembership implements api.Roomserver for local users in rooms this

@@ -64,7 +64,12 @@ type newEvent struct {
 	content  any
 	redacts  string
 	txnID    string
+	// txnKey scopes txnID to the request path (spec: "Transaction
+	// identifiers": same device, same endpoint path).
+	txnKey   string
 	deviceID string
+	// redactTarget is the event a redaction removes the content of.
+	redactTarget *storage.Event
 }
 
 // build makes, signs and authorises the next event of r from the current
@@ -119,6 +124,7 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 	var nid storage.EventNID
 	snapshot := r.snapshot
 	var key storage.StateKey
+	var redactedJSON []byte
 	err := rs.store.WithTx(ctx, func(ctx context.Context) error {
 		var err error
 		var stored bool
@@ -151,8 +157,16 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 		if err := rs.store.SetRoomHead(ctx, r.nid, snapshot, []string{ev.EventID()}, ev.Depth()); err != nil {
 			return err
 		}
-		if ne.txnID != "" {
-			got, err := rs.store.InsertTxn(ctx, ne.sender, ne.deviceID, ne.txnID, ev.EventID(), rs.now().UnixMilli())
+		if ne.redactTarget != nil {
+			if redactedJSON, err = r.version.RedactEventJSON(ne.redactTarget.JSON); err != nil {
+				return fmt.Errorf("redacting %s: %w", ne.redactTarget.ID, err)
+			}
+			if err := rs.store.SetRedacted(ctx, ne.redactTarget.ID, ev.EventID(), redactedJSON); err != nil {
+				return err
+			}
+		}
+		if ne.txnKey != "" {
+			got, err := rs.store.InsertTxn(ctx, ne.sender, ne.deviceID, ne.txnKey, ev.EventID(), rs.now().UnixMilli())
 			if err != nil {
 				return err
 			}
@@ -160,8 +174,12 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 				return errTxnRace{eventID: got}
 			}
 		}
-		out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id, RoomVersion: string(r.version.Version()),
-			EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID})
+		oe := api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id, RoomVersion: string(r.version.Version()),
+			EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID}
+		if ne.redactTarget != nil {
+			oe.RedactedEventID, oe.RedactedEvent = ne.redactTarget.ID, redactedJSON
+		}
+		out, err := json.Marshal(oe)
 		if err != nil {
 			return err
 		}
@@ -174,8 +192,27 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 	if ev.StateKey() != nil {
 		r.state[key] = stateEvent{nid: nid, pdu: ev}
 	}
+	if t := ne.redactTarget; t != nil && t.StateKey != nil {
+		k := storage.StateKey{Type: t.Type, StateKey: *t.StateKey}
+		if cur, ok := r.state[k]; ok && cur.pdu.EventID() == t.ID {
+			if pdu, err := r.version.NewEventFromTrustedJSONWithEventID(t.ID, redactedJSON, true); err == nil {
+				r.state[k] = stateEvent{nid: cur.nid, pdu: pdu}
+			} else {
+				// Memory and database disagree now: reload the room next time.
+				rs.rooms.forget(r.id)
+			}
+		}
+	}
 	rs.log.WithFields(logrus.Fields{"room_id": r.id, "event_id": ev.EventID(), "type": ev.Type()}).Debug("event stored")
 	return nil
+}
+
+// txnKey scopes a client transaction ID to its endpoint: the spec treats a
+// request as a retransmission only on the same path. JSON keeps the parts
+// apart whatever characters they hold.
+func txnKey(parts ...string) string {
+	b, _ := json.Marshal(parts)
+	return string(b)
 }
 
 // errTxnRace reports that another request with the same transaction ID won.

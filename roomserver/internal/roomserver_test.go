@@ -121,6 +121,11 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 	if other == first {
 		t.Fatal("transaction IDs are not scoped per device")
 	}
+	// The same transaction ID on another endpoint path is a new request
+	// (spec: "Transaction identifiers").
+	if id, _ := rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, DeviceID: "D", TxnID: "t1", Type: "m.room.other", Content: json.RawMessage(`{}`)}); id == first || id == "" {
+		t.Fatalf("transaction ID reused across event types: %q", id)
+	}
 	// Carol cannot send to a room she is not in.
 	_, err = rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: carol, Type: "m.room.message", Content: json.RawMessage(`{}`)})
 	forbidden(t, err)
@@ -182,7 +187,7 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 		mu.Lock()
 		n := len(out)
 		mu.Unlock()
-		if n >= 14 {
+		if n >= 15 {
 			break
 		}
 		select {

@@ -71,6 +71,11 @@ func (c *RoomserverConsumer) handle(ctx context.Context, msg *bus.Message) error
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if out.RedactedEventID != "" {
+		if err := c.applyRedaction(ctx, out, js); err != nil {
+			return err
+		}
+	}
 	pos, stored, err := c.store.InsertEvent(ctx, ev)
 	if err != nil {
 		return err
@@ -84,4 +89,28 @@ func (c *RoomserverConsumer) handle(ctx context.Context, msg *bus.Message) error
 	}
 	c.notifier.OnEvent(ce.RoomID, pos, target, ev.Membership)
 	return nil
+}
+
+// applyRedaction replaces the stored copy of a redacted event with its
+// redacted form, marked with the redaction in unsigned.redacted_because
+// (spec: "Redactions", client behaviour).
+func (c *RoomserverConsumer) applyRedaction(ctx context.Context, out roomapi.OutputEvent, redaction json.RawMessage) error {
+	ce, err := roomapi.Event{ID: out.RedactedEventID, RoomID: out.RoomID, PDU: out.RedactedEvent}.Client()
+	if err != nil {
+		c.log.WithError(err).WithField("event_id", out.RedactedEventID).Error("unreadable redacted event")
+		return nil
+	}
+	unsigned := map[string]json.RawMessage{}
+	if len(ce.Unsigned) > 0 {
+		_ = json.Unmarshal(ce.Unsigned, &unsigned)
+	}
+	unsigned["redacted_because"] = redaction
+	if ce.Unsigned, err = json.Marshal(unsigned); err != nil {
+		return err
+	}
+	js, err := json.Marshal(ce)
+	if err != nil {
+		return err
+	}
+	return c.store.ReplaceEventJSON(ctx, out.RedactedEventID, js)
 }

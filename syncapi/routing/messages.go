@@ -6,11 +6,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
+
+// catchUpWait bounds how long a read waits for the sync stream to reach a
+// membership the roomserver already has.
+const catchUpWait = 2 * time.Second
 
 // visibleRange returns the stream positions (lo, hi] of a room's history the
 // user may read (spec: "History visibility"): up to now while joined, up to
@@ -20,6 +25,22 @@ func (rt *Routes) visibleRange(ctx context.Context, roomID, userID string, upto 
 	m, mPos, err := rt.store.MembershipAt(ctx, roomID, userID, upto)
 	if err != nil {
 		return 0, 0, err
+	}
+	if m != "join" && rt.rooms != nil {
+		// Read your writes: the stream may not have the user's join yet
+		// when the roomserver (authoritative) already has it.
+		if rm, err := rt.rooms.Membership(ctx, roomID, userID); err == nil && rm == "join" {
+			wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+			for m != "join" && wctx.Err() == nil {
+				rt.notifier.Wait(wctx, userID, upto)
+				upto = rt.notifier.Pos()
+				if m, mPos, err = rt.store.MembershipAt(ctx, roomID, userID, upto); err != nil {
+					cancel()
+					return 0, 0, err
+				}
+			}
+			cancel()
+		}
 	}
 	hi := upto
 	switch m {

@@ -3,6 +3,7 @@
 package routing
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 
@@ -20,12 +21,20 @@ type Routes struct {
 	store    *storage.Storage
 	notifier *internal.Notifier
 	users    userapi.Sessions
-	log      logrus.FieldLogger
+	// rooms, when the roomserver runs in this process, lets reads wait for
+	// the stream to catch up with memberships the roomserver already has.
+	rooms RoomMemberships
+	log   logrus.FieldLogger
+}
+
+// RoomMemberships is the roomserver query the sync routes use.
+type RoomMemberships interface {
+	Membership(ctx context.Context, roomID, userID string) (string, error)
 }
 
 // Setup registers the sync endpoints on r.
-func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, users userapi.Sessions, log logrus.FieldLogger) *Routes {
-	rt := &Routes{store: store, notifier: n, users: users, log: log}
+func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, users userapi.Sessions, rooms RoomMemberships, log logrus.FieldLogger) *Routes {
+	rt := &Routes{store: store, notifier: n, users: users, rooms: rooms, log: log}
 	const v3 = "/_matrix/client/v3"
 	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)
 	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)

@@ -51,11 +51,12 @@ type Timeline struct {
 	PrevBatch string            `json:"prev_batch,omitempty"`
 }
 
-// Summary is a joined room's summary (spec: RoomSummary).
+// Summary is a joined room's summary (spec: RoomSummary); fields are left
+// out when unchanged.
 type Summary struct {
 	Heroes  []string `json:"m.heroes,omitempty"`
-	Joined  int      `json:"m.joined_member_count"`
-	Invited int      `json:"m.invited_member_count"`
+	Joined  *int     `json:"m.joined_member_count,omitempty"`
+	Invited *int     `json:"m.invited_member_count,omitempty"`
 }
 
 // JoinedRoom is a room the user is in.
@@ -290,8 +291,20 @@ func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID st
 			}
 		}
 	}
-	if jr.Summary, err = rt.summary(ctx, roomID, dev.UserID); err != nil {
-		return nil, err
+	// The summary changes only with memberships: send it with the whole
+	// room or when the timeline holds a membership change (spec: the server
+	// may omit unchanged summary fields).
+	needSummary := full
+	for _, e := range evs {
+		if e.Type == "m.room.member" {
+			needSummary = true
+			break
+		}
+	}
+	if needSummary {
+		if jr.Summary, err = rt.summary(ctx, roomID, dev.UserID); err != nil {
+			return nil, err
+		}
 	}
 	return jr, nil
 }
@@ -303,15 +316,17 @@ func (rt *Routes) summary(ctx context.Context, roomID, userID string) (Summary, 
 		return Summary{}, err
 	}
 	var s Summary
+	joined, invited := 0, 0
+	s.Joined, s.Invited = &joined, &invited
 	for _, e := range state {
 		if e.Type != "m.room.member" || e.StateKey == nil {
 			continue
 		}
 		switch e.Membership {
 		case "join":
-			s.Joined++
+			joined++
 		case "invite":
-			s.Invited++
+			invited++
 		default:
 			continue
 		}

@@ -249,3 +249,13 @@ func (s *Storage) Filter(ctx context.Context, userID string, id int64) ([]byte, 
 	}
 	return []byte(js), err
 }
+
+// ReplaceEventJSON replaces a stored event's client JSON (a redaction),
+// keeping its stream position.
+func (s *Storage) ReplaceEventJSON(ctx context.Context, eventID string, js []byte) error {
+	_, err := s.db.Exec(ctx, `UPDATE syncapi_events SET event_json = $2 WHERE event_id = $1`, eventID, string(js))
+	if err != nil {
+		return fmt.Errorf("syncapi storage: replacing event: %w", err)
+	}
+	return nil
+}

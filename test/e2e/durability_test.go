@@ -24,7 +24,7 @@ var (
 )
 
 // myelinBinary builds cmd/myelin once per test run.
-func myelinBinary(t *testing.T) string {
+func myelinBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "myelin-bin")
@@ -51,7 +51,7 @@ type process struct {
 }
 
 // startProcess runs the myelin binary on dataDir and dbURL until it answers.
-func startProcess(t *testing.T, dataDir, dbURL, addr string) *process {
+func startProcess(t testing.TB, dataDir, dbURL, addr string) *process {
 	t.Helper()
 	cfg := filepath.Join(dataDir, "myelin.yaml")
 	if err := os.WriteFile(cfg, []byte("user_api:\n  bcrypt_cost: 4\nclient_api:\n  rate_limits:\n    enabled: false\n"), 0o600); err != nil {
@@ -95,7 +95,7 @@ func startProcess(t *testing.T, dataDir, dbURL, addr string) *process {
 	return nil
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

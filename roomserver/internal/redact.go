@@ -1,0 +1,80 @@
+package internal
+
+import (
+	"context"
+	"errors"
+
+	"github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/roomserver/storage"
+)
+
+// Redact implements api.Roomserver (spec: "Redactions"). A user may redact
+// their own events, and any event with the room's redact power level; the
+// redacted event keeps only what the room version's redaction algorithm
+// keeps, in the same transaction that stores the redaction.
+func (rs *Roomserver) Redact(ctx context.Context, req api.RedactRequest) (string, error) {
+	key := ""
+	if req.TxnID != "" {
+		key = txnKey("redact", req.RoomID, req.EventID, req.TxnID)
+		id, err := rs.store.TxnEvent(ctx, req.Sender, req.DeviceID, key)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return "", err
+		}
+	}
+	r, err := rs.loadRoom(ctx, req.RoomID)
+	if err != nil {
+		return "", err
+	}
+	target, err := rs.store.EventByID(ctx, req.EventID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && target.RoomNID != r.nid) {
+		return "", api.ErrEventNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	content := map[string]any{"redacts": req.EventID}
+	if req.Reason != "" {
+		content["reason"] = req.Reason
+	}
+	ne := newEvent{sender: req.Sender, evType: "m.room.redaction", content: content, txnID: req.TxnID, txnKey: key, deviceID: req.DeviceID, redactTarget: target}
+	if !redactsInContent(string(r.version.Version())) {
+		ne.redacts = req.EventID
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if target.Sender != req.Sender {
+		level, pl, err := r.userLevel(req.Sender)
+		if err != nil {
+			return "", err
+		}
+		if level < pl.Redact {
+			return "", api.Forbidden("redacting other users' events needs power level %d; you have %d", pl.Redact, level)
+		}
+	}
+	ev, err := rs.build(r, ne)
+	if err != nil {
+		return "", err
+	}
+	if err := rs.commit(ctx, r, ev, ne); err != nil {
+		var race errTxnRace
+		if errors.As(err, &race) {
+			return race.eventID, nil
+		}
+		return "", err
+	}
+	return ev.EventID(), nil
+}
+
+// redactsInContent reports whether a room version carries a redaction's
+// target in content.redacts (room version 11 and later) rather than at the
+// top level.
+func redactsInContent(version string) bool {
+	switch version {
+	case "1", "2", "3", "4", "5", "6", "7", "8", "9", "10":
+		return false
+	}
+	return true
+}

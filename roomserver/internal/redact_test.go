@@ -1,0 +1,57 @@
+package internal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
+	"github.com/myelin-im/myelin/roomserver/api"
+)
+
+func TestRedact(t *testing.T) {
+	for _, ver := range []string{"10", "11", "12"} {
+		t.Run("v"+ver, func(t *testing.T) {
+			f := newFixture(t, sqltest.Open(t, sqlutil.SQLite))
+			ctx := context.Background()
+			roomID, err := f.rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, RoomVersion: ver, Preset: PresetPublicChat})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: bob, Target: bob, Membership: "join"}); err != nil {
+				t.Fatal(err)
+			}
+			msg, err := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, Type: "m.room.message", Content: json.RawMessage(`{"body":"secret"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			aliceMsg, _ := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"mine"}`)})
+			if _, err := f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: bob, EventID: aliceMsg}); err == nil {
+				t.Fatal("bob redacted alice's message")
+			} else {
+				forbidden(t, err)
+			}
+			if _, err := f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: bob, EventID: msg, Reason: "oops"}); err != nil {
+				t.Fatal(err)
+			}
+			ev, err := f.rs.Event(ctx, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ce, _ := ev.Client()
+			if string(ce.Content) != "{}" {
+				t.Fatalf("redacted content = %s", ce.Content)
+			}
+			// A redaction through /send works too; a redaction of an
+			// unknown event is not found.
+			if _, err := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.redaction", Content: json.RawMessage(`{"redacts":"` + aliceMsg + `"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: alice, EventID: "$nope"}); !errors.Is(err, api.ErrEventNotFound) {
+				t.Fatalf("unknown event: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,138 @@
+package routing
+
+import (
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/syncapi/storage"
+)
+
+func TestGlobMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"m.room.message", "m.room.message", true},
+		{"m.room.message", "m.room.messages", false},
+		{"*", "", true},
+		{"*", "anything", true},
+		{"m.room.*", "m.room.member", true},
+		{"m.room.*", "m.roomx", false},
+		{"*.member", "m.room.member", true},
+		{"*.member", "m.room.members", false},
+		{"m.*.m*r", "m.room.member", true},
+		{"m.*.m*r", "m.room.mem", false},
+		{"ab*b", "ab", false},
+		{"ab*b", "abb", true},
+		{"a**b", "ab", true},
+	} {
+		if got := globMatch(tc.pattern, tc.s); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
+		}
+	}
+}
+
+func histEv(typ, sender string, stateKey *string, content string) *storage.Event {
+	return &storage.Event{RoomID: "!r:x", Type: typ, Sender: sender, StateKey: stateKey,
+		JSON: []byte(`{"type":"` + typ + `","sender":"` + sender + `","content":` + content + `}`)}
+}
+
+func TestRoomEventFilter(t *testing.T) {
+	alice, bob := "@alice:x", "@bob:x"
+	msg := histEv("m.room.message", alice, nil, `{"body":"hi"}`)
+	img := histEv("m.room.message", bob, nil, `{"body":"pic","url":"mxc://x/y"}`)
+	name := histEv("m.room.name", alice, new(string), `{"name":"n"}`)
+	all := []*storage.Event{msg, img, name}
+	for _, tc := range []struct {
+		filter string
+		want   []*storage.Event
+	}{
+		{``, all},
+		{`{}`, all},
+		{`{"types":null}`, all},
+		{`{"types":[]}`, nil},
+		{`{"types":["m.room.message"]}`, []*storage.Event{msg, img}},
+		{`{"types":["m.room.*"],"not_types":["m.room.name"]}`, []*storage.Event{msg, img}},
+		{`{"not_types":["*"]}`, nil},
+		{`{"senders":["@bob:x"]}`, []*storage.Event{img}},
+		{`{"not_senders":["@bob:x"]}`, []*storage.Event{msg, name}},
+		{`{"senders":["@bob:x"],"not_senders":["@bob:x"]}`, nil},
+		{`{"contains_url":true}`, []*storage.Event{img}},
+		{`{"contains_url":false}`, []*storage.Event{msg, name}},
+		{`{"rooms":["!other:x"]}`, nil},
+		{`{"not_rooms":["!other:x"]}`, all},
+	} {
+		f, err := parseRoomEventFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		got := f.apply(all)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: got %d events, want %d", tc.filter, len(got), len(tc.want))
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%s: event %d differs", tc.filter, i)
+			}
+		}
+	}
+	for _, bad := range []string{`{`, `[1]`, `{"types":"m.room.message"}`, `nope`} {
+		if _, err := parseRoomEventFilter(bad); !errors.Is(err, httputil.BadJSON("")) {
+			t.Errorf("filter %s: got %v, want M_BAD_JSON", bad, err)
+		}
+	}
+}
+
+func TestLazyMembers(t *testing.T) {
+	alice, bob, carol := "@alice:x", "@bob:x", "@carol:x"
+	member := func(u string) *storage.Event { return histEv("m.room.member", u, &u, `{"membership":"join"}`) }
+	create := histEv("m.room.create", alice, new(string), `{}`)
+	state := []*storage.Event{create, member(alice), member(bob), member(carol)}
+	target := histEv("m.room.message", bob, nil, `{}`)
+	after := []*storage.Event{histEv("m.room.message", carol, nil, `{}`)}
+	got := lazyMembers(state, target, nil, after)
+	if len(got) != 3 || got[0] != create || *got[1].StateKey != bob || *got[2].StateKey != carol {
+		t.Fatalf("lazy state: %v", got)
+	}
+}
+
+func TestHistoryParams(t *testing.T) {
+	q := url.Values{"ts": {"123"}, "neg": {"-1"}, "bad": {"1.5"}}
+	if n, err := timestampParam(q, "ts"); err != nil || n != 123 {
+		t.Fatalf("ts: %d %v", n, err)
+	}
+	if _, err := timestampParam(q, "missing"); !errors.Is(err, httputil.MissingParam("")) {
+		t.Fatalf("missing: %v", err)
+	}
+	for _, k := range []string{"neg", "bad"} {
+		if _, err := timestampParam(q, k); !errors.Is(err, httputil.InvalidParam("")) {
+			t.Fatalf("%s: %v", k, err)
+		}
+	}
+	for _, tc := range []struct {
+		limit      string
+		def, floor int
+		want       int
+		ok         bool
+	}{
+		{"", 10, 0, 10, true},
+		{"0", 10, 0, 0, true},
+		{"0", 100, 1, 1, true},
+		{"7", 100, 1, 7, true},
+		{"5000", 100, 1, maxHistoryLimit, true},
+		{"-1", 100, 1, 0, false},
+		{"x", 100, 1, 0, false},
+	} {
+		q := url.Values{}
+		if tc.limit != "" {
+			q.Set("limit", tc.limit)
+		}
+		n, err := limitParam(q, tc.def, tc.floor)
+		if tc.ok && (err != nil || n != tc.want) || !tc.ok && !errors.Is(err, httputil.InvalidParam("")) {
+			t.Errorf("limit %q: %d %v", tc.limit, n, err)
+		}
+	}
+}
