@@ -137,7 +137,7 @@ func (s *Server) checkComponents() error {
 func buildUserAPI(ctx context.Context, s *Server) error {
 	var err error
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "userapi"}, s.registry)
-	s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.log.WithField(httputil.FieldComponent, "userapi"), reg)
+	s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, s.log.WithField(httputil.FieldComponent, "userapi"), reg)
 	return err
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/routing"
 	"github.com/myelin-im/myelin/syncapi/storage"
-	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // SyncAPI is the running sync component.
@@ -25,11 +24,12 @@ type SyncAPI struct {
 	Notifier *internal.Notifier
 	Routes   *routing.Routes
 	sub      bus.Subscription
+	adSub    bus.Subscription
 }
 
 // New migrates the sync tables, loads the notifier's view of rooms,
 // subscribes to the output log and registers the routes on router.
-func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sessions, rooms routing.RoomMemberships, router *mux.Router, log logrus.FieldLogger) (*SyncAPI, error) {
+func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users routing.Users, rooms routing.RoomMemberships, router *mux.Router, log logrus.FieldLogger) (*SyncAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err
@@ -46,6 +46,9 @@ func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sessions,
 	s := &SyncAPI{Store: store, Notifier: n}
 	if s.sub, err = consumers.NewRoomserverConsumer(store, n, log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
+	}
+	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
+		return nil, fmt.Errorf("syncapi: subscribing to account data: %w", err)
 	}
 	s.Routes = routing.Setup(router, store, n, users, rooms, log)
 	return s, nil

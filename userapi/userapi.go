@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -25,7 +26,7 @@ type UserAPI = internal.UserAPI
 var _ api.UserAPI = (*UserAPI)(nil)
 
 // New migrates the user API's tables and returns the component.
-func New(ctx context.Context, serverName string, cfg config.UserAPI, db *sqlutil.DB, c cache.Cache, log logrus.FieldLogger, reg prometheus.Registerer) (*UserAPI, error) {
+func New(ctx context.Context, serverName string, cfg config.UserAPI, db *sqlutil.DB, c cache.Cache, b bus.Bus, log logrus.FieldLogger, reg prometheus.Registerer) (*UserAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err
@@ -35,5 +36,5 @@ func New(ctx context.Context, serverName string, cfg config.UserAPI, db *sqlutil
 		BcryptCost:           cfg.BcryptCost,
 		AccessTokenLifetime:  time.Duration(cfg.AccessTokenLifetime),
 		RefreshTokenLifetime: time.Duration(cfg.RefreshTokenLifetime),
-	}, store, c, log, reg)
+	}, store, c, b, log, reg)
 }

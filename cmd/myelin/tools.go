@@ -42,7 +42,7 @@ func openUserAPI(ctx context.Context, configPath string) (*userapi.UserAPI, func
 	c := cache.NewMemory(cache.MemoryOptions{}, nil)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	u, err := userapi.New(ctx, cfg.Global.ServerName, cfg.UserAPI, db, c, log, nil)
+	u, err := userapi.New(ctx, cfg.Global.ServerName, cfg.UserAPI, db, c, nil, log, nil)
 	if err != nil {
 		db.Close()
 		return nil, nil, err

@@ -20,11 +20,18 @@ import (
 type Routes struct {
 	store    *storage.Storage
 	notifier *internal.Notifier
-	users    userapi.Sessions
+	users    Users
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
 	rooms RoomMemberships
 	log   logrus.FieldLogger
+}
+
+// Users is what the sync routes need of the user API: token lookups and
+// account data.
+type Users interface {
+	userapi.Sessions
+	userapi.AccountData
 }
 
 // RoomMemberships is the roomserver query the sync routes use.
@@ -33,7 +40,7 @@ type RoomMemberships interface {
 }
 
 // Setup registers the sync endpoints on r.
-func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, users userapi.Sessions, rooms RoomMemberships, log logrus.FieldLogger) *Routes {
+func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, users Users, rooms RoomMemberships, log logrus.FieldLogger) *Routes {
 	rt := &Routes{store: store, notifier: n, users: users, rooms: rooms, log: log}
 	const v3 = "/_matrix/client/v3"
 	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)

@@ -84,11 +84,11 @@ type LeftRoom struct {
 // GET /v3/sync
 func (rt *Routes) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
 	q := r.URL.Query()
-	// since -1: an initial sync (no token), which answers at once.
-	since := int64(-1)
+	// No token: an initial sync, which answers at once.
+	since := syncToken{pos: -1, ad: -1}
 	if s := q.Get("since"); s != "" {
 		var err error
-		if since, err = parseToken(s); err != nil {
+		if since, err = parseSyncToken(s); err != nil {
 			return err
 		}
 	}
@@ -121,21 +121,21 @@ func (rt *Routes) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Devi
 // SyncUntil builds the sync response for dev after since, waiting up to
 // timeout for something to arrive when there is nothing yet. It returns
 // early when ctx ends (the client went away).
-func (rt *Routes) SyncUntil(ctx context.Context, dev *userapi.Device, since int64, f *Filter, fullState bool, timeout time.Duration) (*Response, error) {
+func (rt *Routes) SyncUntil(ctx context.Context, dev *userapi.Device, since syncToken, f *Filter, fullState bool, timeout time.Duration) (*Response, error) {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		upto := rt.notifier.Pos()
-		if upto < since {
+		if upto < since.pos {
 			// A token from the future (another server's, or a wiped
 			// database): answer as an initial sync rather than wait forever.
-			since = -1
+			since = syncToken{pos: -1, ad: -1}
 		}
 		resp, empty, err := rt.build(ctx, dev, since, upto, f, fullState)
 		if err != nil {
 			return nil, err
 		}
-		if !empty || since < 0 || fullState || wctx.Err() != nil {
+		if !empty || since.pos < 0 || fullState || wctx.Err() != nil {
 			return resp, nil
 		}
 		rt.notifier.Wait(wctx, dev.UserID, upto)
@@ -150,8 +150,9 @@ func (rt *Routes) SyncUntil(ctx context.Context, dev *userapi.Device, since int6
 
 // build computes the response for (since, upto]. empty reports that nothing
 // in it concerns the user.
-func (rt *Routes) build(ctx context.Context, dev *userapi.Device, since, upto int64, f *Filter, fullState bool) (*Response, bool, error) {
-	resp := &Response{NextBatch: formatToken(upto), Rooms: Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{}},
+func (rt *Routes) build(ctx context.Context, dev *userapi.Device, tok syncToken, upto int64, f *Filter, fullState bool) (*Response, bool, error) {
+	since := tok.pos
+	resp := &Response{Rooms: Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{}},
 		AccountData: EventList{Events: []json.RawMessage{}}, Presence: EventList{Events: []json.RawMessage{}}, ToDevice: EventList{Events: []json.RawMessage{}},
 		DeviceLists: DeviceLists{Changed: []string{}, Left: []string{}}}
 	initial := since < 0
@@ -203,7 +204,50 @@ func (rt *Routes) build(ctx context.Context, dev *userapi.Device, since, upto in
 			}
 		}
 	}
+	// Account data: global at the top, per room inside the joined room.
+	adSince := tok.ad
+	if since < 0 {
+		adSince = -1
+	}
+	entries, adPos, err := rt.users.AccountDataSince(ctx, dev.Localpart, adSince)
+	if err != nil {
+		return nil, false, err
+	}
+	joinedNow := map[string]bool{}
+	for _, m := range current {
+		if m.Membership == "join" {
+			joinedNow[m.RoomID] = true
+		}
+	}
+	for _, e := range entries {
+		obj, err := json.Marshal(map[string]any{"type": e.Type, "content": e.Content})
+		if err != nil {
+			return nil, false, err
+		}
+		if e.RoomID == "" {
+			resp.AccountData.Events = append(resp.AccountData.Events, obj)
+			empty = false
+			continue
+		}
+		jr, ok := resp.Rooms.Join[e.RoomID]
+		if !ok {
+			if !joinedNow[e.RoomID] {
+				continue
+			}
+			jr = emptyJoinedRoom()
+			resp.Rooms.Join[e.RoomID] = jr
+		}
+		jr.AccountData.Events = append(jr.AccountData.Events, obj)
+		empty = false
+	}
+	resp.NextBatch = syncToken{pos: upto, ad: adPos}.String()
 	return resp, empty, nil
+}
+
+func emptyJoinedRoom() *JoinedRoom {
+	return &JoinedRoom{Timeline: Timeline{Events: []json.RawMessage{}}, State: EventList{Events: []json.RawMessage{}},
+		AccountData: EventList{Events: []json.RawMessage{}}, Ephemeral: EventList{Events: []json.RawMessage{}},
+		UnreadNotifications: map[string]int{"highlight_count": 0, "notification_count": 0}}
 }
 
 // clientEvents turns stored events into client JSON, newest last, adding
@@ -270,9 +314,8 @@ func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID st
 	if len(evs) == 0 && !full {
 		return nil, nil
 	}
-	jr := &JoinedRoom{Timeline: Timeline{Events: clientEvents(evs, dev), Limited: limited},
-		State: EventList{Events: []json.RawMessage{}}, AccountData: EventList{Events: []json.RawMessage{}},
-		Ephemeral: EventList{Events: []json.RawMessage{}}, UnreadNotifications: map[string]int{"highlight_count": 0, "notification_count": 0}}
+	jr := emptyJoinedRoom()
+	jr.Timeline = Timeline{Events: clientEvents(evs, dev), Limited: limited}
 	start := upto
 	if len(evs) > 0 {
 		start = evs[0].Pos - 1

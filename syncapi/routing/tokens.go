@@ -7,15 +7,47 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
-// A stream token "s<N>" stands between stream positions N and N+1: /sync
-// returns what comes after it, /messages pages from it. Tokens are opaque to
-// clients (spec: "Syncing").
-func formatToken(pos int64) string { return "s" + strconv.FormatInt(pos, 10) }
+// A sync token "s<N>_<A>" stands after event stream position N and after
+// position A of the user's account-data stream; "s<N>" is the same with A
+// unknown. /sync returns what comes after it. Pagination tokens of
+// /messages are "s<N>", the point between positions N and N+1; a sync token
+// works as one too. Tokens are opaque to clients (spec: "Syncing").
+type syncToken struct {
+	pos int64 // -1: none (initial sync)
+	ad  int64 // -1: none
+}
 
-func parseToken(tok string) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimPrefix(tok, "s"), 10, 64)
-	if err != nil || !strings.HasPrefix(tok, "s") || n < 0 {
-		return 0, httputil.InvalidParam("Invalid pagination or sync token %q", tok)
+func (t syncToken) String() string {
+	if t.ad < 0 {
+		return "s" + strconv.FormatInt(t.pos, 10)
 	}
-	return n, nil
+	return "s" + strconv.FormatInt(t.pos, 10) + "_" + strconv.FormatInt(t.ad, 10)
+}
+
+func parseSyncToken(tok string) (syncToken, error) {
+	bad := httputil.InvalidParam("Invalid pagination or sync token %q", tok)
+	rest, ok := strings.CutPrefix(tok, "s")
+	if !ok {
+		return syncToken{}, bad
+	}
+	posStr, adStr, hasAD := strings.Cut(rest, "_")
+	pos, err := strconv.ParseInt(posStr, 10, 64)
+	if err != nil || pos < 0 {
+		return syncToken{}, bad
+	}
+	t := syncToken{pos: pos, ad: -1}
+	if hasAD {
+		if t.ad, err = strconv.ParseInt(adStr, 10, 64); err != nil || t.ad < 0 {
+			return syncToken{}, bad
+		}
+	}
+	return t, nil
+}
+
+func formatToken(pos int64) string { return syncToken{pos: pos, ad: -1}.String() }
+
+// parseToken reads a pagination token (or a sync token used as one).
+func parseToken(tok string) (int64, error) {
+	t, err := parseSyncToken(tok)
+	return t.pos, err
 }

@@ -38,10 +38,10 @@ type wsControl struct {
 // syncWebSocket serves the WebSocket stream.
 func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
 	q := r.URL.Query()
-	since := int64(-1)
+	since := syncToken{pos: -1, ad: -1}
 	if s := q.Get("since"); s != "" {
 		var err error
-		if since, err = parseToken(s); err != nil {
+		if since, err = parseSyncToken(s); err != nil {
 			return err
 		}
 	}
@@ -75,7 +75,7 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 		}
 		if c.Since != nil {
 			var err error
-			if since, err = parseToken(*c.Since); err != nil {
+			if since, err = parseSyncToken(*c.Since); err != nil {
 				conn.Close(websocket.StatusPolicyViolation, "invalid since token")
 				return false
 			}
@@ -112,7 +112,7 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 			conn.Close(websocket.StatusInternalError, "sync failed")
 			return nil
 		}
-		if since >= 0 && isEmpty(resp) {
+		if since.pos >= 0 && isEmpty(resp) {
 			continue
 		}
 		frame, err := json.Marshal(resp)
@@ -129,7 +129,7 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 			}
 			return nil
 		}
-		if since, err = parseToken(resp.NextBatch); err != nil {
+		if since, err = parseSyncToken(resp.NextBatch); err != nil {
 			return nil
 		}
 	}

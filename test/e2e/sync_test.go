@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -273,6 +274,66 @@ func TestHistory(t *testing.T) {
 		eve := register(t, srv, "eve", "long enough")
 		if _, err := eve.Messages(ctx(t), room.RoomID, "", "", mautrix.DirectionBackward, nil, 10); err == nil {
 			t.Fatal("non-member read history")
+		}
+	})
+}
+
+// TestSyncAccountData: account data reaches /sync — global under
+// account_data, per room inside the joined room — and a long-poll wakes for
+// it.
+func TestSyncAccountData(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testConfig(t, dbURL))
+		alice := register(t, srv, "alice", "long enough")
+		room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "private_chat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.SetAccountData(ctx(t), "m.direct", map[string]any{"@bob:localhost": []string{string(room.RoomID)}}); err != nil {
+			t.Fatal(err)
+		}
+		// The sync stream follows the roomserver asynchronously: sync until
+		// the new room is there.
+		init := syncOnce(t, alice, "", 0)
+		for i := 0; i < 50; i++ {
+			if jr, ok := init.Rooms.Join[room.RoomID]; ok && len(jr.Timeline.Events) >= 6 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+			init = syncOnce(t, alice, "", 0)
+		}
+		found := false
+		for _, e := range init.AccountData.Events {
+			if e.Type.Type == "m.direct" {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("initial sync lacks m.direct: %+v", init.AccountData)
+		}
+		next := make(chan *mautrix.RespSync, 1)
+		go func() { next <- syncOnce(t, alice, init.NextBatch, 10*time.Second) }()
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		if err := alice.SetRoomAccountData(ctx(t), room.RoomID, "m.tag", map[string]any{"tags": map[string]any{"u.work": map[string]any{}}}); err != nil {
+			t.Fatal(err)
+		}
+		got := <-next
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("account data took %v", time.Since(start))
+		}
+		jr, ok := got.Rooms.Join[room.RoomID]
+		if !ok || len(jr.AccountData.Events) != 1 || jr.AccountData.Events[0].Type.Type != "m.tag" {
+			b, _ := json.Marshal(got.Rooms.Join)
+			t.Fatalf("room account data not in sync: %s", b)
+		}
+		if len(got.AccountData.Events) != 0 {
+			t.Fatalf("unchanged global account data repeated: %+v", got.AccountData.Events)
+		}
+		// Nothing new: a short poll returns empty.
+		quiet := syncOnce(t, alice, got.NextBatch, 200*time.Millisecond)
+		if len(quiet.Rooms.Join) != 0 || len(quiet.AccountData.Events) != 0 {
+			t.Fatalf("repeated data: %+v", quiet)
 		}
 	})
 }

@@ -128,10 +128,34 @@ type Profiles interface {
 	DeleteProfileField(ctx context.Context, localpart Localpart, key string) error
 }
 
+// AccountDataTopic is the bus topic on which the user API announces account
+// data changes, keyed by user ID; the body is an AccountDataChange.
+const AccountDataTopic = "userapi.account_data"
+
+// AccountDataChange is the body of an AccountDataTopic message.
+type AccountDataChange struct {
+	UserID string `json:"user_id"`
+	RoomID string `json:"room_id,omitempty"`
+	Type   string `json:"type"`
+	Pos    int64  `json:"pos"`
+}
+
+// AccountDataEntry is one account-data object with its position in the
+// user's account-data stream.
+type AccountDataEntry struct {
+	RoomID  string
+	Type    string
+	Content json.RawMessage
+	Pos     int64
+}
+
 // AccountData is the account-data surface; roomID "" is global data.
 type AccountData interface {
 	AccountData(ctx context.Context, localpart Localpart, roomID, dataType string) (json.RawMessage, error)
 	SetAccountData(ctx context.Context, localpart Localpart, roomID, dataType string, content json.RawMessage) error
+	// AccountDataSince returns the objects changed after position since
+	// (-1: all) and the user's latest position.
+	AccountDataSince(ctx context.Context, localpart Localpart, since int64) ([]AccountDataEntry, int64, error)
 }
 
 // UserAPI is the whole user API, as the client API uses it.

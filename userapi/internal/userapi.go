@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/promutil"
 	"github.com/myelin-im/myelin/userapi/api"
@@ -40,6 +41,7 @@ type UserAPI struct {
 	opts  Options
 	store *storage.Storage
 	cache cache.Cache
+	bus   bus.Bus
 	log   logrus.FieldLogger
 	clock atomic.Pointer[func() time.Time]
 
@@ -49,14 +51,14 @@ type UserAPI struct {
 var _ api.UserAPI = (*UserAPI)(nil)
 
 // New returns the user API over store, caching token lookups in c.
-func New(opts Options, store *storage.Storage, c cache.Cache, log logrus.FieldLogger, reg prometheus.Registerer) (*UserAPI, error) {
+func New(opts Options, store *storage.Storage, c cache.Cache, b bus.Bus, log logrus.FieldLogger, reg prometheus.Registerer) (*UserAPI, error) {
 	if opts.BcryptCost == 0 {
 		opts.BcryptCost = bcrypt.DefaultCost
 	}
 	if opts.TokenCacheTTL == 0 {
 		opts.TokenCacheTTL = 10 * time.Minute
 	}
-	u := &UserAPI{opts: opts, store: store, cache: c, log: log,
+	u := &UserAPI{opts: opts, store: store, cache: c, bus: b, log: log,
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "myelin_userapi_sessions_created_total",
 			Help: "Login sessions created, by how (login, register, refresh).",
@@ -278,10 +280,27 @@ func (u *UserAPI) AccountData(ctx context.Context, localpart api.Localpart, room
 	return u.store.AccountData(ctx, localpart, roomID, dataType)
 }
 
-// SetAccountData implements api.AccountData.
+// SetAccountData implements api.AccountData. The change is announced on
+// the bus in the same transaction, so /sync learns of it exactly when it is
+// stored.
 func (u *UserAPI) SetAccountData(ctx context.Context, localpart api.Localpart, roomID, dataType string, content json.RawMessage) error {
-	_, err := u.store.SetAccountData(ctx, localpart, roomID, dataType, content)
-	return err
+	return u.store.WithTx(ctx, func(ctx context.Context) error {
+		pos, err := u.store.SetAccountData(ctx, localpart, roomID, dataType, content)
+		if err != nil || u.bus == nil {
+			return err
+		}
+		userID := u.userID(localpart)
+		body, err := json.Marshal(api.AccountDataChange{UserID: userID, RoomID: roomID, Type: dataType, Pos: pos})
+		if err != nil {
+			return err
+		}
+		return u.bus.Publish(ctx, api.AccountDataTopic, userID, body, nil)
+	})
+}
+
+// AccountDataSince implements api.AccountData.
+func (u *UserAPI) AccountDataSince(ctx context.Context, localpart api.Localpart, since int64) ([]api.AccountDataEntry, int64, error) {
+	return u.store.AccountDataSince(ctx, localpart, since)
 }
 
 // --- tokens ---

@@ -27,7 +27,7 @@ func benchAPI(b *testing.B) *UserAPI {
 		b.Fatal(err)
 	}
 	log := logrus.New()
-	u, err := New(Options{ServerName: "bench.example", BcryptCost: bcrypt.MinCost}, store, cache.NewMemory(cache.MemoryOptions{}, nil), log, nil)
+	u, err := New(Options{ServerName: "bench.example", BcryptCost: bcrypt.MinCost}, store, cache.NewMemory(cache.MemoryOptions{}, nil), nil, log, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func testAPI(t *testing.T) *UserAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := New(Options{ServerName: "example.org", BcryptCost: 4}, store, cache.NewMemory(cache.MemoryOptions{}, nil), logrus.New(), nil)
+	u, err := New(Options{ServerName: "example.org", BcryptCost: 4}, store, cache.NewMemory(cache.MemoryOptions{}, nil), nil, logrus.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,3 +141,23 @@ func (s *Storage) UseRegistrationToken(ctx context.Context, token string, nowMs 
 	}
 	return nil
 }
+
+// AccountDataSince returns a user's account data changed after position
+// since, oldest first, and the user's latest position.
+func (s *Storage) AccountDataSince(ctx context.Context, localpart api.Localpart, since int64) ([]api.AccountDataEntry, int64, error) {
+	entries, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (api.AccountDataEntry, error) {
+		var e api.AccountDataEntry
+		var content string
+		err := sc.Scan(&e.RoomID, &e.Type, &content, &e.Pos)
+		e.Content = json.RawMessage(content)
+		return e, err
+	}, `SELECT room_id, data_type, content, stream_pos FROM userapi_account_data WHERE localpart = $1 AND stream_pos > $2 ORDER BY stream_pos`, localpart, since)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: reading account data: %w", err)
+	}
+	var max int64
+	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM userapi_account_data WHERE localpart = $1`, localpart).Scan(&max); err != nil {
+		return nil, 0, err
+	}
+	return entries, max, nil
+}
