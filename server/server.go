@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -184,6 +185,10 @@ func (s *Server) Start() error {
 		mr.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 		mr.HandleFunc("/health", s.health)
 		mr.HandleFunc("/ready", s.ready)
+		// Profiles for operators, on the metrics listener only (keep it private).
+		mr.HandleFunc("/debug/pprof/", pprof.Index)
+		mr.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mr.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		var err error
 		if s.metricsLn, err = net.Listen("tcp", s.cfg.Global.MetricsAddr); err != nil {
 			return fmt.Errorf("server: metrics listener: %w", err)

@@ -164,7 +164,7 @@ func (d *Durable) relayOnce(ctx context.Context) (int, error) {
 		part  int
 	}
 	var rows []moved
-	err := d.db.WithTx(ctx, func(ctx context.Context) error {
+	err := d.db.WithGroupTx(ctx, func(ctx context.Context) error {
 		rows = rows[:0]
 		var base int64
 		if err := d.db.QueryRow(ctx, `UPDATE bus_counters SET value = value WHERE name = 'log' RETURNING value`).Scan(&base); err != nil {

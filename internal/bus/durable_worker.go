@@ -134,9 +134,14 @@ func (d *Durable) ack(g *group, r row) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), ackTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		_, err := d.db.Exec(ctx, `INSERT INTO bus_offsets (topic, group_name, part, last_pos) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (topic, group_name, part) DO UPDATE SET last_pos = excluded.last_pos
-			WHERE bus_offsets.last_pos < excluded.last_pos`, r.topic, g.key.group, r.part, r.seq)
+		// Group commit: acknowledgements of many partitions and groups share
+		// one transaction (and fsync) with the writes around them.
+		err := d.db.WithGroupTx(ctx, func(ctx context.Context) error {
+			_, err := d.db.Exec(ctx, `INSERT INTO bus_offsets (topic, group_name, part, last_pos) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (topic, group_name, part) DO UPDATE SET last_pos = excluded.last_pos
+				WHERE bus_offsets.last_pos < excluded.last_pos`, r.topic, g.key.group, r.part, r.seq)
+			return err
+		})
 		if err == nil {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
@@ -257,6 +258,43 @@ func TestAfterCommit(t *testing.T) {
 		}
 		if len(ran) != 3 || ran[1] != "outer" || ran[2] != "nested" {
 			t.Fatalf("hooks ran: %v", ran)
+		}
+	})
+}
+
+// Statements first seen inside a transaction run unprepared and are
+// prepared afterwards; prepared ones run inside transactions too.
+func TestPreparedStatements(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		migrated(t, db)
+		const q = `INSERT INTO items (name, n) VALUES ($1, $2)`
+		for round := 0; round < 3; round++ {
+			err := db.WithTx(ctx, func(ctx context.Context) error {
+				// A table created in this transaction is usable at once.
+				if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS side (x INTEGER)`); err != nil {
+					return err
+				}
+				if _, err := db.Exec(ctx, `INSERT INTO side (x) VALUES ($1)`, round); err != nil {
+					return err
+				}
+				_, err := db.Exec(ctx, q, "tx"+string(rune('a'+round)), round)
+				return err
+			})
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if _, err := db.Exec(ctx, q, "out"+string(rune('a'+round)), round); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // let the background preparation run
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM items`).Scan(&n); err != nil || n != 6 {
+			t.Fatalf("items = %d, %v", n, err)
+		}
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM side`).Scan(&n); err != nil || n != 3 {
+			t.Fatalf("side = %d, %v", n, err)
 		}
 	})
 }

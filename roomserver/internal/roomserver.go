@@ -125,7 +125,10 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 	snapshot := r.snapshot
 	var key storage.StateKey
 	var redactedJSON []byte
-	err := rs.store.WithTx(ctx, func(ctx context.Context) error {
+	// Group commit: events of different rooms committing at the same time
+	// share one transaction and one fsync; each still commits whole or not
+	// at all (its own savepoint), and only then is it acknowledged.
+	err := rs.store.WithGroupTx(ctx, func(ctx context.Context) error {
 		var err error
 		var stored bool
 		nid, stored, err = rs.store.InsertEvent(ctx, &storage.Event{

@@ -105,6 +105,12 @@ func (s *Storage) WithTx(ctx context.Context, fn func(ctx context.Context) error
 	return s.db.WithTx(ctx, fn)
 }
 
+// WithGroupTx runs fn in a transaction shared with concurrent writes (group
+// commit; see sqlutil.DB.WithGroupTx).
+func (s *Storage) WithGroupTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.db.WithGroupTx(ctx, fn)
+}
+
 // InsertRoom creates a room; ErrRoomExists if the ID is taken.
 func (s *Storage) InsertRoom(ctx context.Context, roomID, version string) (RoomNID, error) {
 	var nid RoomNID

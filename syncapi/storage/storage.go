@@ -62,7 +62,7 @@ func (s *Storage) WithTx(ctx context.Context, fn func(ctx context.Context) error
 // left alone and its position returned with stored=false, so consumers can
 // be replayed.
 func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored bool, err error) {
-	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+	err = s.db.WithGroupTx(ctx, func(ctx context.Context) error {
 		var m any
 		if e.Membership != "" {
 			m = e.Membership
