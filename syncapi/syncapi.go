@@ -38,18 +38,27 @@ func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users routing.Users, ro
 	if err != nil {
 		return nil, fmt.Errorf("syncapi: reading stream position: %w", err)
 	}
-	joined, err := store.JoinedUsers(ctx)
+	rows, err := store.AllMemberships(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi: loading room members: %w", err)
 	}
-	n := internal.NewNotifier(pos, joined)
+	last, err := store.RoomLastPositions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("syncapi: loading room positions: %w", err)
+	}
+	members := make([]internal.MemberRow, len(rows))
+	for i, r := range rows {
+		members[i] = internal.MemberRow{RoomID: r.RoomID, UserID: r.UserID, Membership: r.Membership, Pos: r.Pos}
+	}
+	n := internal.NewNotifier(pos, members, last)
+	recent := internal.NewRecent(last)
 	s := &SyncAPI{Store: store, Notifier: n}
-	if s.sub, err = consumers.NewRoomserverConsumer(store, n, log).Start(ctx, b); err != nil {
+	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to account data: %w", err)
 	}
-	s.Routes = routing.Setup(router, store, n, users, rooms, log)
+	s.Routes = routing.Setup(router, store, n, recent, users, rooms, log)
 	return s, nil
 }

@@ -20,6 +20,7 @@ func StartAccountData(ctx context.Context, b bus.Bus, n *internal.Notifier, log 
 			log.WithError(err).WithField("msg_id", msg.ID).Error("unreadable account data change")
 			return nil
 		}
+		n.SetAccountDataPos(ch.UserID, ch.Pos)
 		n.WakeUser(ch.UserID, 0)
 		return nil
 	})

@@ -24,6 +24,7 @@ const Group = "syncapi"
 type RoomserverConsumer struct {
 	store    *storage.Storage
 	notifier *internal.Notifier
+	recent   *internal.Recent
 	log      logrus.FieldLogger
 	// writeMu makes stream positions visible in the order they are given,
 	// so a reader never sees position n+1 before n (partitions of the bus
@@ -32,8 +33,8 @@ type RoomserverConsumer struct {
 }
 
 // NewRoomserverConsumer returns the consumer.
-func NewRoomserverConsumer(store *storage.Storage, n *internal.Notifier, log logrus.FieldLogger) *RoomserverConsumer {
-	return &RoomserverConsumer{store: store, notifier: n, log: log}
+func NewRoomserverConsumer(store *storage.Storage, n *internal.Notifier, recent *internal.Recent, log logrus.FieldLogger) *RoomserverConsumer {
+	return &RoomserverConsumer{store: store, notifier: n, recent: recent, log: log}
 }
 
 // Start subscribes to the output log.
@@ -83,6 +84,8 @@ func (c *RoomserverConsumer) handle(ctx context.Context, msg *bus.Message) error
 	if !stored {
 		return nil
 	}
+	ev.Pos = pos
+	c.recent.Add(ev)
 	target := ""
 	if ce.Type == "m.room.member" && ce.StateKey != nil {
 		target = *ce.StateKey
@@ -112,5 +115,9 @@ func (c *RoomserverConsumer) applyRedaction(ctx context.Context, out roomapi.Out
 	if err != nil {
 		return err
 	}
-	return c.store.ReplaceEventJSON(ctx, out.RedactedEventID, js)
+	if err := c.store.ReplaceEventJSON(ctx, out.RedactedEventID, js); err != nil {
+		return err
+	}
+	c.recent.Replace(out.RoomID, out.RedactedEventID, js)
+	return nil
 }

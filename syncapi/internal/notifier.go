@@ -16,21 +16,100 @@ type Notifier struct {
 	mu      sync.Mutex
 	pos     int64
 	members map[string]map[string]struct{} // room ID → joined users
+	// userRooms holds every user's current membership of every room, and
+	// roomLast each room's latest position, so a /sync needs no query to
+	// know where to look.
+	userRooms map[string]map[string]Membership
+	roomLast  map[string]int64
+	// adPos is each user's latest account-data position, once known.
+	adPos map[string]int64
 	// waiters holds, per user, a channel closed at the user's next wake-up.
 	waiters map[string]chan struct{}
 }
 
-// NewNotifier starts at position pos with the given joined members.
-func NewNotifier(pos int64, joined map[string][]string) *Notifier {
-	n := &Notifier{pos: pos, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{}}
-	for room, users := range joined {
-		set := make(map[string]struct{}, len(users))
-		for _, u := range users {
-			set[u] = struct{}{}
-		}
-		n.members[room] = set
+// Membership is a user's membership of a room and the position where it
+// last changed.
+type Membership struct {
+	Membership string
+	Pos        int64
+}
+
+// MemberRow is one user's current membership of one room, for loading.
+type MemberRow struct {
+	RoomID, UserID, Membership string
+	Pos                        int64
+}
+
+// NewNotifier starts at position pos with every current membership and
+// each room's latest position.
+func NewNotifier(pos int64, memberships []MemberRow, roomLast map[string]int64) *Notifier {
+	n := &Notifier{pos: pos, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{},
+		userRooms: map[string]map[string]Membership{}, roomLast: roomLast, adPos: map[string]int64{}}
+	if n.roomLast == nil {
+		n.roomLast = map[string]int64{}
+	}
+	for _, m := range memberships {
+		n.setMembershipLocked(m.RoomID, m.UserID, m.Membership, m.Pos)
 	}
 	return n
+}
+
+func (n *Notifier) setMembershipLocked(roomID, userID, membership string, pos int64) {
+	rooms := n.userRooms[userID]
+	if rooms == nil {
+		rooms = map[string]Membership{}
+		n.userRooms[userID] = rooms
+	}
+	rooms[roomID] = Membership{Membership: membership, Pos: pos}
+	set := n.members[roomID]
+	if membership == "join" {
+		if set == nil {
+			set = map[string]struct{}{}
+			n.members[roomID] = set
+		}
+		set[userID] = struct{}{}
+	} else if set != nil {
+		delete(set, userID)
+	}
+}
+
+// RoomsOf returns a copy of the user's current memberships.
+func (n *Notifier) RoomsOf(userID string) map[string]Membership {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[string]Membership, len(n.userRooms[userID]))
+	for r, m := range n.userRooms[userID] {
+		out[r] = m
+	}
+	return out
+}
+
+// RoomLast returns the latest stream position of a room (0: none known).
+func (n *Notifier) RoomLast(roomID string) int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.roomLast[roomID]
+}
+
+// AccountDataPos returns the user's latest account-data position, when
+// known.
+func (n *Notifier) AccountDataPos(userID string) (int64, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p, ok := n.adPos[userID]
+	return p, ok
+}
+
+// SetAccountDataPos records the user's latest account-data position (it
+// never moves back).
+func (n *Notifier) SetAccountDataPos(userID string, pos int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if pos > n.adPos[userID] {
+		n.adPos[userID] = pos
+	} else if _, ok := n.adPos[userID]; !ok {
+		n.adPos[userID] = pos
+	}
 }
 
 // Pos is the latest stream position whose event is stored.
@@ -49,20 +128,14 @@ func (n *Notifier) OnEvent(roomID string, pos int64, target, membership string) 
 	if pos > n.pos {
 		n.pos = pos
 	}
-	set := n.members[roomID]
+	if pos > n.roomLast[roomID] {
+		n.roomLast[roomID] = pos
+	}
 	if target != "" {
-		if membership == "join" {
-			if set == nil {
-				set = map[string]struct{}{}
-				n.members[roomID] = set
-			}
-			set[target] = struct{}{}
-		} else if set != nil {
-			delete(set, target)
-		}
+		n.setMembershipLocked(roomID, target, membership, pos)
 		n.wakeLocked(target)
 	}
-	for u := range set {
+	for u := range n.members[roomID] {
 		n.wakeLocked(u)
 	}
 }

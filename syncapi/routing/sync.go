@@ -158,19 +158,16 @@ func (rt *Routes) build(ctx context.Context, dev *userapi.Device, tok syncToken,
 	initial := since < 0
 	// Rooms to look at: every room with a current membership, plus rooms
 	// whose membership changed in the window.
-	current, err := rt.store.CurrentMemberships(ctx, dev.UserID)
-	if err != nil {
-		return nil, false, err
-	}
-	candidates := map[string]bool{}
-	for _, m := range current {
-		candidates[m.RoomID] = true
-	}
+	current := rt.notifier.RoomsOf(dev.UserID)
 	empty := true
-	for roomID := range candidates {
-		m, mPos, err := rt.store.MembershipAt(ctx, roomID, dev.UserID, upto)
-		if err != nil {
-			return nil, false, err
+	for roomID, cur := range current {
+		m, mPos := cur.Membership, cur.Pos
+		if mPos > upto {
+			// Changed after this response's position: look back.
+			var err error
+			if m, mPos, err = rt.store.MembershipAt(ctx, roomID, dev.UserID, upto); err != nil {
+				return nil, false, err
+			}
 		}
 		changed := mPos > since
 		switch m {
@@ -209,14 +206,19 @@ func (rt *Routes) build(ctx context.Context, dev *userapi.Device, tok syncToken,
 	if since < 0 {
 		adSince = -1
 	}
-	entries, adPos, err := rt.users.AccountDataSince(ctx, dev.Localpart, adSince)
-	if err != nil {
-		return nil, false, err
+	var entries []userapi.AccountDataEntry
+	adPos := adSince
+	if known, ok := rt.notifier.AccountDataPos(dev.UserID); !ok || adSince < 0 || known > adSince {
+		var err error
+		if entries, adPos, err = rt.users.AccountDataSince(ctx, dev.Localpart, adSince); err != nil {
+			return nil, false, err
+		}
+		rt.notifier.SetAccountDataPos(dev.UserID, adPos)
 	}
 	joinedNow := map[string]bool{}
-	for _, m := range current {
+	for roomID, m := range current {
 		if m.Membership == "join" {
-			joinedNow[m.RoomID] = true
+			joinedNow[roomID] = true
 		}
 	}
 	for _, e := range entries {
@@ -290,9 +292,12 @@ func reverse(evs []*storage.Event) {
 // timeline returns up to limit events in (from, to], oldest first, and
 // whether more were left out.
 func (rt *Routes) timeline(ctx context.Context, roomID string, from, to int64, limit int) ([]*storage.Event, bool, error) {
-	evs, err := rt.store.RoomEvents(ctx, roomID, from, to, limit+1, true)
-	if err != nil {
-		return nil, false, err
+	evs, ok := rt.recent.Events(roomID, from, to, limit+1)
+	if !ok {
+		var err error
+		if evs, err = rt.store.RoomEvents(ctx, roomID, from, to, limit+1, true); err != nil {
+			return nil, false, err
+		}
 	}
 	limited := len(evs) > limit
 	if limited {
@@ -306,6 +311,8 @@ func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID st
 	from := since
 	if full {
 		from = 0
+	} else if rt.notifier.RoomLast(roomID) <= since {
+		return nil, nil // nothing new in this room
 	}
 	evs, limited, err := rt.timeline(ctx, roomID, from, upto, f.timelineLimit())
 	if err != nil {

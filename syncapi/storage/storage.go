@@ -216,19 +216,37 @@ func (s *Storage) StateAt(ctx context.Context, roomID string, pos int64) ([]*Eve
 			AND e2.state_key = e.state_key AND e2.stream_pos <= $2) ORDER BY e.stream_pos`, roomID, pos)
 }
 
-// JoinedUsers lists every room's joined users, for the notifier.
-func (s *Storage) JoinedUsers(ctx context.Context) (map[string][]string, error) {
-	type ru struct{ room, user string }
-	rows, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (ru, error) {
-		var r ru
-		return r, sc.Scan(&r.room, &r.user)
-	}, `SELECT room_id, state_key FROM syncapi_current_state WHERE event_type = 'm.room.member' AND membership = 'join'`)
+// AllMemberships lists every current membership of every room, for the
+// notifier.
+func (s *Storage) AllMemberships(ctx context.Context) ([]RoomUserMembership, error) {
+	return sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (RoomUserMembership, error) {
+		var r RoomUserMembership
+		return r, sc.Scan(&r.RoomID, &r.UserID, &r.Membership, &r.Pos)
+	}, `SELECT room_id, state_key, COALESCE(membership, ''), stream_pos FROM syncapi_current_state WHERE event_type = 'm.room.member'`)
+}
+
+// RoomUserMembership is one user's current membership of one room.
+type RoomUserMembership struct {
+	RoomID, UserID, Membership string
+	Pos                        int64
+}
+
+// RoomLastPositions returns every room's latest stream position.
+func (s *Storage) RoomLastPositions(ctx context.Context) (map[string]int64, error) {
+	type rp struct {
+		room string
+		pos  int64
+	}
+	rows, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (rp, error) {
+		var r rp
+		return r, sc.Scan(&r.room, &r.pos)
+	}, `SELECT room_id, MAX(stream_pos) FROM syncapi_events GROUP BY room_id`)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]string{}
+	out := make(map[string]int64, len(rows))
 	for _, r := range rows {
-		out[r.room] = append(out[r.room], r.user)
+		out[r.room] = r.pos
 	}
 	return out, nil
 }
