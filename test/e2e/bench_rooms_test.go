@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -134,4 +135,71 @@ func TestLoadgen(t *testing.T) {
 	if err != nil || len(lat) != 9 || lat.Quantile(0.5) <= 0 || lat.Quantile(1) < lat.Quantile(0.5) {
 		t.Fatalf("latency: %v %v", lat, err)
 	}
+}
+
+// BenchmarkInitialSync: the initial /sync of a user in 100 rooms with 50
+// messages each (time per sync and response size).
+func BenchmarkInitialSync(b *testing.B) {
+	benchDatabases(b, func(b *testing.B, dbURL string) {
+		p := startProcess(b, b.TempDir(), dbURL, freeAddr(b))
+		ctx := context.Background()
+		users, err := loadgen.Register(ctx, p.url, "u", 1, loadgen.NewTransport())
+		if err != nil {
+			b.Fatal(err)
+		}
+		u := users[0]
+		var rooms []string
+		for r := 0; r < 100; r++ {
+			id, err := loadgen.Room(ctx, u, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rooms = append(rooms, id)
+		}
+		senders := make([]*loadgen.Client, 100)
+		for i := range senders {
+			senders[i] = u
+		}
+		if _, err := loadgen.Throughput(ctx, senders, rooms, 100*50); err != nil {
+			b.Fatal(err)
+		}
+		// Let the sync stream catch up before measuring.
+		var size int
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			n, rs, err := initialSync(ctx, u)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = n
+			if rs == 100 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := initialSync(ctx, u); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size)/1024, "KiB/sync")
+	})
+}
+
+// initialSync runs an initial /sync and returns its size and room count.
+func initialSync(ctx context.Context, c *loadgen.Client) (int, int, error) {
+	var raw json.RawMessage
+	if err := c.Call(ctx, "GET", "/_matrix/client/v3/sync", nil, &raw); err != nil {
+		return 0, 0, err
+	}
+	var resp struct {
+		Rooms struct {
+			Join map[string]json.RawMessage `json:"join"`
+		} `json:"rooms"`
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return 0, 0, err
+	}
+	return len(raw), len(resp.Rooms.Join), nil
 }
