@@ -341,23 +341,33 @@ func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api
 	return nil
 }
 
-// GET /v3/rooms/{roomId}/state
-func (rt *Routes) getState(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+// currentState returns the current state of the path's room, in client
+// format, to a requester who is in the room.
+func (rt *Routes) currentState(r *http.Request, dev *api.Device) ([]roomapi.ClientEvent, error) {
 	roomID := vars(r)["roomId"]
 	if err := rt.requireJoined(r.Context(), roomID, dev.UserID); err != nil {
-		return err
+		return nil, err
 	}
 	evs, err := rt.rooms.CurrentState(r.Context(), roomID)
 	if err != nil {
-		return roomError(err)
+		return nil, roomError(err)
 	}
 	out := make([]roomapi.ClientEvent, 0, len(evs))
 	for _, e := range evs {
 		ce, err := e.Client()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, ce)
+	}
+	return out, nil
+}
+
+// GET /v3/rooms/{roomId}/state
+func (rt *Routes) getState(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	out, err := rt.currentState(r, dev)
+	if err != nil {
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -386,21 +396,13 @@ func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *api.Devi
 
 // GET /v3/rooms/{roomId}/members
 func (rt *Routes) members(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID := vars(r)["roomId"]
-	if err := rt.requireJoined(r.Context(), roomID, dev.UserID); err != nil {
+	q := r.URL.Query()
+	state, err := rt.currentState(r, dev)
+	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	evs, err := rt.rooms.CurrentState(r.Context(), roomID)
-	if err != nil {
-		return roomError(err)
-	}
 	out := []roomapi.ClientEvent{}
-	for _, e := range evs {
-		ce, err := e.Client()
-		if err != nil {
-			return err
-		}
+	for _, ce := range state {
 		if ce.Type != "m.room.member" {
 			continue
 		}
@@ -422,18 +424,13 @@ func (rt *Routes) members(w http.ResponseWriter, r *http.Request, dev *api.Devic
 
 // GET /v3/rooms/{roomId}/joined_members
 func (rt *Routes) joinedMembers(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID := vars(r)["roomId"]
-	if err := rt.requireJoined(r.Context(), roomID, dev.UserID); err != nil {
+	state, err := rt.currentState(r, dev)
+	if err != nil {
 		return err
 	}
-	evs, err := rt.rooms.CurrentState(r.Context(), roomID)
-	if err != nil {
-		return roomError(err)
-	}
 	joined := map[string]map[string]string{}
-	for _, e := range evs {
-		ce, err := e.Client()
-		if err != nil || ce.Type != "m.room.member" || ce.StateKey == nil {
+	for _, ce := range state {
+		if ce.Type != "m.room.member" || ce.StateKey == nil {
 			continue
 		}
 		var c struct {

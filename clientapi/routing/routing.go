@@ -4,7 +4,6 @@ package routing
 
 import (
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -123,16 +122,5 @@ func (p prefixed) Handle(path string, h http.Handler) *mux.Route {
 	return p.r.Handle(p.prefix+path, h)
 }
 
-// vars returns the route's path variables, unescaped (the router matches on
-// the encoded path so that IDs containing %2F stay one segment).
-func vars(r *http.Request) map[string]string {
-	v := mux.Vars(r)
-	out := make(map[string]string, len(v))
-	for k, s := range v {
-		if u, err := url.PathUnescape(s); err == nil {
-			s = u
-		}
-		out[k] = s
-	}
-	return out
-}
+// vars returns the route's unescaped path variables.
+func vars(r *http.Request) map[string]string { return httputil.Vars(r) }

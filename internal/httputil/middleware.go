@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -218,4 +219,18 @@ func ClientIP(r *http.Request) string {
 		return strings.Trim(r.RemoteAddr, "[]")
 	}
 	return host
+}
+
+// Vars returns the route's path variables, unescaped: routers match on the
+// encoded path (UseEncodedPath) so that IDs containing %2F stay one segment.
+func Vars(r *http.Request) map[string]string {
+	v := mux.Vars(r)
+	out := make(map[string]string, len(v))
+	for k, s := range v {
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		out[k] = s
+	}
+	return out
 }

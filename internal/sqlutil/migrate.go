@@ -66,6 +66,16 @@ func Migrate(ctx context.Context, db *DB, component string, files fs.FS) error {
 	return nil
 }
 
+// MigrateDir is Migrate for the migrations in directory dir of fsys (an
+// embedded "migrations" folder, usually).
+func MigrateDir(ctx context.Context, db *DB, component string, fsys fs.FS, dir string) error {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return fmt.Errorf("sqlutil: migrations of %s: %w", component, err)
+	}
+	return Migrate(ctx, db, component, sub)
+}
+
 // SchemaVersion returns the highest applied migration of a component (0: none).
 func SchemaVersion(ctx context.Context, db *DB, component string) (int, error) {
 	var v int

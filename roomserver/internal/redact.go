@@ -54,18 +54,7 @@ func (rs *Roomserver) Redact(ctx context.Context, req api.RedactRequest) (string
 			return "", api.Forbidden("redacting other users' events needs power level %d; you have %d", pl.Redact, level)
 		}
 	}
-	ev, err := rs.build(r, ne)
-	if err != nil {
-		return "", err
-	}
-	if err := rs.commit(ctx, r, ev, ne); err != nil {
-		var race errTxnRace
-		if errors.As(err, &race) {
-			return race.eventID, nil
-		}
-		return "", err
-	}
-	return ev.EventID(), nil
+	return rs.sendLocked(ctx, r, ne)
 }
 
 // redactsInContent reports whether a room version carries a redaction's

@@ -223,10 +223,17 @@ type errTxnRace struct{ eventID string }
 
 func (e errTxnRace) Error() string { return "transaction already used for " + e.eventID }
 
-// sendLocked builds and commits one event in r, holding r.mu.
+// send builds and commits one event in r, taking r.mu.
 func (rs *Roomserver) send(ctx context.Context, r *room, ne newEvent) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return rs.sendLocked(ctx, r, ne)
+}
+
+// sendLocked builds and commits one event in r; the caller holds r.mu. A
+// transaction ID that another request used first returns that request's
+// event.
+func (rs *Roomserver) sendLocked(ctx context.Context, r *room, ne newEvent) (string, error) {
 	ev, err := rs.build(r, ne)
 	if err != nil {
 		return "", err

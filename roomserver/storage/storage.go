@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
 )
@@ -86,11 +85,7 @@ type Storage struct {
 
 // New migrates the schema and returns the storage.
 func New(ctx context.Context, db *sqlutil.DB) (*Storage, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := sqlutil.Migrate(ctx, db, "roomserver", sub); err != nil {
+	if err := sqlutil.MigrateDir(ctx, db, "roomserver", migrations, "migrations"); err != nil {
 		return nil, err
 	}
 	return &Storage{db: db}, nil

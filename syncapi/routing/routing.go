@@ -5,7 +5,6 @@ package routing
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
@@ -65,14 +64,5 @@ func (rt *Routes) authed(h authedHandler) httputil.Handler {
 	}
 }
 
-func vars(r *http.Request) map[string]string {
-	v := mux.Vars(r)
-	out := make(map[string]string, len(v))
-	for k, s := range v {
-		if u, err := url.PathUnescape(s); err == nil {
-			s = u
-		}
-		out[k] = s
-	}
-	return out
-}
+// vars returns the route's unescaped path variables.
+func vars(r *http.Request) map[string]string { return httputil.Vars(r) }

@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
 )
@@ -42,11 +41,7 @@ type Storage struct {
 
 // New migrates the schema and returns the storage.
 func New(ctx context.Context, db *sqlutil.DB) (*Storage, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := sqlutil.Migrate(ctx, db, "syncapi", sub); err != nil {
+	if err := sqlutil.MigrateDir(ctx, db, "syncapi", migrations, "migrations"); err != nil {
 		return nil, err
 	}
 	return &Storage{db: db}, nil
