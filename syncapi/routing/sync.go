@@ -310,7 +310,14 @@ func (rt *Routes) timeline(ctx context.Context, roomID string, from, to int64, l
 func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID string, since, upto int64, f *Filter, full bool) (*JoinedRoom, error) {
 	from := since
 	if full {
-		from = 0
+		// The whole room, as far back as history visibility lets this user
+		// see (spec: "History visibility" — "joined" rooms show nothing
+		// from before the join).
+		lo, _, err := rt.visibleRange(ctx, roomID, dev.UserID, upto)
+		if err != nil {
+			return nil, err
+		}
+		from = lo
 	} else if rt.notifier.RoomLast(roomID) <= since {
 		return nil, nil // nothing new in this room
 	}
@@ -335,7 +342,19 @@ func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID st
 		if err != nil {
 			return nil, err
 		}
+		// Lazy-loading members (spec: "Lazy-loading room members"): only
+		// the members who sent something in the timeline, and the user.
+		var senders map[string]bool
+		if f.Room.State.LazyLoadMembers {
+			senders = map[string]bool{dev.UserID: true}
+			for _, e := range evs {
+				senders[e.Sender] = true
+			}
+		}
 		for _, e := range state {
+			if senders != nil && e.Type == "m.room.member" && e.StateKey != nil && !senders[*e.StateKey] {
+				continue
+			}
 			if full || e.Pos > since {
 				jr.State.Events = append(jr.State.Events, e.JSON)
 			}

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -336,4 +338,64 @@ func TestSyncAccountData(t *testing.T) {
 			t.Fatalf("repeated data: %+v", quiet)
 		}
 	})
+}
+
+// TestSyncVisibilityAndLazyLoading: a user who joins a room with "joined"
+// history visibility sees nothing from before the join; lazy-loading sends
+// only the member events of the timeline's senders.
+func TestSyncVisibilityAndLazyLoading(t *testing.T) {
+	srv := startServer(t, testConfig(t, ""))
+	alice := register(t, srv, "alice", "long enough")
+	bob := register(t, srv, "bob", "long enough")
+	carol := register(t, srv, "carol", "long enough")
+	room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat",
+		InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": "joined"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendText(ctx(t), room.RoomID, "before bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.SendText(ctx(t), room.RoomID, "bob is here"); err != nil {
+		t.Fatal(err)
+	}
+	var resp *mautrix.RespSync
+	for i := 0; i < 100; i++ {
+		resp = syncOnce(t, bob, "", 0)
+		if jr := resp.Rooms.Join[room.RoomID]; jr != nil {
+			if b := bodies(jr.Timeline.Events); len(b) > 0 && b[len(b)-1] == "bob is here" {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	jr := resp.Rooms.Join[room.RoomID]
+	if jr == nil {
+		t.Fatal("bob's sync never showed the room")
+	}
+	for _, b := range bodies(jr.Timeline.Events) {
+		if b == "before bob" {
+			t.Fatal("bob sees a message from before his join in a joined-visibility room")
+		}
+	}
+	// Lazy loading: carol sent nothing in bob's timeline, so her member
+	// event is not in the state.
+	filter := `{"room":{"state":{"lazy_load_members":true},"timeline":{"limit":2}}}`
+	r := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/sync?filter="+url.QueryEscape(filter), bob.AccessToken, nil)
+	joinSection, _ := r.Body["rooms"].(map[string]any)["join"].(map[string]any)
+	roomJSON, _ := joinSection[string(room.RoomID)].(map[string]any)
+	js := toJSON(roomJSON["state"])
+	if r.Status != 200 || roomJSON == nil || strings.Contains(js, string(carol.UserID)) {
+		t.Fatalf("lazy-loaded state holds carol's member event: %d %s", r.Status, js)
+	}
+	full := syncOnce(t, bob, "", 0)
+	if !strings.Contains(toJSON(full.Rooms.Join[room.RoomID].State), string(carol.UserID)) {
+		t.Fatal("without lazy loading carol's member event is missing")
+	}
 }
