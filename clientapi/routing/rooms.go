@@ -32,7 +32,6 @@ func (rt *Routes) setupRooms(v3 prefixed) {
 	}
 	room.Handle("/state", rt.authed(rt.getState)).Methods(http.MethodGet)
 	room.Handle("/event/{eventId}", rt.authed(rt.getEvent)).Methods(http.MethodGet)
-	room.Handle("/members", rt.authed(rt.members)).Methods(http.MethodGet)
 	room.Handle("/joined_members", rt.authed(rt.joinedMembers)).Methods(http.MethodGet)
 }
 
@@ -391,34 +390,6 @@ func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *api.Devi
 		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, ce)
-	return nil
-}
-
-// GET /v3/rooms/{roomId}/members
-func (rt *Routes) members(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	q := r.URL.Query()
-	state, err := rt.currentState(r, dev)
-	if err != nil {
-		return err
-	}
-	out := []roomapi.ClientEvent{}
-	for _, ce := range state {
-		if ce.Type != "m.room.member" {
-			continue
-		}
-		var c struct {
-			Membership string `json:"membership"`
-		}
-		_ = json.Unmarshal(ce.Content, &c)
-		if m := q.Get("membership"); m != "" && c.Membership != m {
-			continue
-		}
-		if m := q.Get("not_membership"); m != "" && c.Membership == m {
-			continue
-		}
-		out = append(out, ce)
-	}
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"chunk": out})
 	return nil
 }
 

@@ -78,3 +78,18 @@ func (rs *Roomserver) Event(ctx context.Context, eventID string) (api.Event, err
 	}
 	return api.Event{ID: e.ID, RoomID: r.ID, PDU: e.JSON}, nil
 }
+
+// LatestEventID returns the room's newest event (its forward extremity), so
+// readers of the output log can wait until they have it.
+func (rs *Roomserver) LatestEventID(ctx context.Context, roomID string) (string, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.extremities) == 0 {
+		return "", api.ErrEventNotFound
+	}
+	return r.extremities[len(r.extremities)-1], nil
+}

@@ -25,6 +25,8 @@ type Notifier struct {
 	adPos map[string]int64
 	// waiters holds, per user, a channel closed at the user's next wake-up.
 	waiters map[string]chan struct{}
+	// advanced is closed (and replaced) whenever the position moves.
+	advanced chan struct{}
 }
 
 // Membership is a user's membership of a room and the position where it
@@ -43,7 +45,7 @@ type MemberRow struct {
 // NewNotifier starts at position pos with every current membership and
 // each room's latest position.
 func NewNotifier(pos int64, memberships []MemberRow, roomLast map[string]int64) *Notifier {
-	n := &Notifier{pos: pos, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{},
+	n := &Notifier{pos: pos, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{}, advanced: make(chan struct{}),
 		userRooms: map[string]map[string]Membership{}, roomLast: roomLast, adPos: map[string]int64{}}
 	if n.roomLast == nil {
 		n.roomLast = map[string]int64{}
@@ -131,6 +133,8 @@ func (n *Notifier) OnEvent(roomID string, pos int64, target, membership string) 
 	if pos > n.roomLast[roomID] {
 		n.roomLast[roomID] = pos
 	}
+	close(n.advanced)
+	n.advanced = make(chan struct{})
 	if target != "" {
 		n.setMembershipLocked(roomID, target, membership, pos)
 		n.wakeLocked(target)
@@ -190,4 +194,19 @@ func (n *Notifier) Watch(userID string) <-chan struct{} {
 		n.waiters[userID] = ch
 	}
 	return ch
+}
+
+// WaitAdvance blocks until the position moves past since, or ctx ends.
+func (n *Notifier) WaitAdvance(ctx context.Context, since int64) {
+	n.mu.Lock()
+	if n.pos > since {
+		n.mu.Unlock()
+		return
+	}
+	ch := n.advanced
+	n.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
 }

@@ -17,11 +17,44 @@ import (
 // membership the roomserver already has.
 const catchUpWait = 2 * time.Second
 
+// catchUp waits (up to catchUpWait) until the sync stream holds the room's
+// newest event as the roomserver knows it, so that a read right after a
+// write sees the write (read your writes across components).
+func (rt *Routes) catchUp(ctx context.Context, roomID string) {
+	if rt.rooms == nil {
+		return
+	}
+	latest, err := rt.rooms.LatestEventID(ctx, roomID)
+	if err != nil || latest == "" {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	for wctx.Err() == nil {
+		pos := rt.notifier.Pos()
+		if _, err := rt.store.EventByID(ctx, latest); err == nil {
+			return
+		}
+		rt.notifier.WaitAdvance(wctx, pos)
+	}
+}
+
 // visibleRange returns the stream positions (lo, hi] of a room's history the
 // user may read (spec: "History visibility"): up to now while joined, up to
 // their leave otherwise; from the room's start when history is shared or
 // world readable, from their join when it is "joined" or "invited".
 func (rt *Routes) visibleRange(ctx context.Context, roomID, userID string, upto int64) (int64, int64, error) {
+	rt.catchUp(ctx, roomID)
+	if now := rt.notifier.Pos(); now > upto {
+		upto = now
+	}
+	return rt.visibleRangeAt(ctx, roomID, userID, upto)
+}
+
+// visibleRangeAt is visibleRange as of upto, without waiting for the stream
+// to catch up with the roomserver (/sync, which is eventually consistent by
+// design: the next sync carries what this one missed).
+func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upto int64) (int64, int64, error) {
 	m, mPos, err := rt.store.MembershipAt(ctx, roomID, userID, upto)
 	if err != nil {
 		return 0, 0, err

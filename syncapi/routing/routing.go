@@ -37,6 +37,8 @@ type Users interface {
 // RoomMemberships is the roomserver query the sync routes use.
 type RoomMemberships interface {
 	Membership(ctx context.Context, roomID, userID string) (string, error)
+	// LatestEventID is the room's newest event in the roomserver.
+	LatestEventID(ctx context.Context, roomID string) (string, error)
 }
 
 // Setup registers the sync endpoints on r.
@@ -47,6 +49,7 @@ func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *
 	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)
 	r.Handle(v3+"/user/{userId}/filter/{filterId}", rt.authed(rt.getFilter)).Methods(http.MethodGet)
 	r.Handle(v3+"/rooms/{roomId}/messages", rt.authed(rt.messages)).Methods(http.MethodGet)
+	r.Handle(v3+"/rooms/{roomId}/members", rt.authed(rt.members)).Methods(http.MethodGet)
 	r.Handle(wsPath, rt.authed(rt.syncWebSocket)).Methods(http.MethodGet)
 	rt.setupHistory(r)
 	return rt

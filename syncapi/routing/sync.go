@@ -313,7 +313,7 @@ func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID st
 		// The whole room, as far back as history visibility lets this user
 		// see (spec: "History visibility" — "joined" rooms show nothing
 		// from before the join).
-		lo, _, err := rt.visibleRange(ctx, roomID, dev.UserID, upto)
+		lo, _, err := rt.visibleRangeAt(ctx, roomID, dev.UserID, upto)
 		if err != nil {
 			return nil, err
 		}

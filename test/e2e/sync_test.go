@@ -399,3 +399,91 @@ func TestSyncVisibilityAndLazyLoading(t *testing.T) {
 		t.Fatal("without lazy loading carol's member event is missing")
 	}
 }
+
+// TestMembersAt: /members as of a sync token, and as of the requester's
+// leave once they left.
+func TestMembersAt(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testConfig(t, dbURL))
+		alice := register(t, srv, "alice", "long enough")
+		bob := register(t, srv, "bob", "long enough")
+		dave := register(t, srv, "dave", "long enough")
+		erin := register(t, srv, "erin", "long enough")
+		room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		members := func(c *mautrix.Client, query string) map[string]string {
+			t.Helper()
+			var out map[string]string
+			for i := 0; i < 100; i++ {
+				r := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(string(room.RoomID))+"/members"+query, c.AccessToken, nil)
+				if r.Status != 200 {
+					t.Fatalf("members%s: %d %v", query, r.Status, r.Body)
+				}
+				out = map[string]string{}
+				for _, e := range r.Body["chunk"].([]any) {
+					ev := e.(map[string]any)
+					out[ev["state_key"].(string)] = ev["content"].(map[string]any)["membership"].(string)
+				}
+				if len(out) >= 2 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			return out
+		}
+		var token string
+		for i := 0; i < 100; i++ {
+			s := syncOnce(t, bob, "", 0)
+			token = s.NextBatch
+			if jr := s.Rooms.Join[room.RoomID]; jr != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := dave.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		// Wait for dave's join to reach the stream.
+		for i := 0; i < 100 && len(members(alice, "")) < 3; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if now := members(alice, ""); len(now) != 3 {
+			t.Fatalf("members now: %v", now)
+		}
+		if then := members(alice, "?at="+url.QueryEscape(token)); len(then) != 2 || then[string(dave.UserID)] != "" {
+			t.Fatalf("members at the earlier token: %v", then)
+		}
+		if _, err := bob.LeaveRoom(ctx(t), room.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100 && members(alice, "")[string(bob.UserID)] != "leave"; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := erin.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100 && len(members(alice, "")) < 4; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		asBob := members(bob, "")
+		if asBob[string(erin.UserID)] != "" || asBob[string(bob.UserID)] != "leave" {
+			t.Fatalf("bob sees members after his leave: %v", asBob)
+		}
+		if joined := members(alice, "?membership=join"); len(joined) != 3 || joined[string(bob.UserID)] != "" {
+			t.Fatalf("membership=join: %v", joined)
+		}
+		if notJoined := members(alice, "?not_membership=join"); len(notJoined) != 1 {
+			t.Fatalf("not_membership=join: %v", notJoined)
+		}
+		eve := register(t, srv, "eve", "long enough")
+		r := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(string(room.RoomID))+"/members", eve.AccessToken, nil)
+		if r.Status != 403 {
+			t.Fatalf("non-member: %d %v", r.Status, r.Body)
+		}
+	})
+}
