@@ -5,6 +5,7 @@ package routing
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
@@ -25,6 +26,8 @@ type Routes struct {
 	// the stream to catch up with memberships the roomserver already has.
 	rooms RoomMemberships
 	log   logrus.FieldLogger
+	// wsTimeout overrides DefaultWSWriteTimeout when set (nanoseconds).
+	wsTimeout atomic.Int64
 }
 
 // Users is what the sync routes need of the user API: token lookups and

@@ -20,11 +20,12 @@ import (
 // resume from a token or change its filter. Frames are computed one at a
 // time when the previous one has been written, so a slow reader holds at
 // most one frame in memory; one that cannot take a frame within
-// wsWriteTimeout is disconnected with a close reason.
+// the write timeout (DefaultWSWriteTimeout) is disconnected with a close reason.
 const (
 	wsPath         = "/_matrix/client/unstable/im.myelin/sync/ws"
 	wsPingInterval = 30 * time.Second
-	wsWriteTimeout = 10 * time.Second
+	// DefaultWSWriteTimeout is how long a frame may take to write.
+	DefaultWSWriteTimeout = 10 * time.Second
 	wsPollTimeout  = 30 * time.Second
 	wsMaxMessage   = 64 << 10
 )
@@ -120,7 +121,7 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 			conn.Close(websocket.StatusInternalError, "encoding failed")
 			return nil
 		}
-		wctx, wcancel := context.WithTimeout(ctx, wsWriteTimeout)
+		wctx, wcancel := context.WithTimeout(ctx, rt.wsWriteTimeout())
 		err = conn.Write(wctx, websocket.MessageText, frame)
 		wcancel()
 		if err != nil {
@@ -201,6 +202,17 @@ func (s *wsState) read(ctx context.Context, cancel context.CancelFunc, conn *web
 	}
 }
 
+// SetWSWriteTimeout changes how long a WebSocket frame may take to write
+// before the client is disconnected as too slow (tests use a short one).
+func (rt *Routes) SetWSWriteTimeout(d time.Duration) { rt.wsTimeout.Store(int64(d)) }
+
+func (rt *Routes) wsWriteTimeout() time.Duration {
+	if d := rt.wsTimeout.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return DefaultWSWriteTimeout
+}
+
 // wsPinger keeps the connection alive and notices dead peers.
 func wsPinger(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn) {
 	t := time.NewTicker(wsPingInterval)
@@ -210,7 +222,7 @@ func wsPinger(ctx context.Context, cancel context.CancelFunc, conn *websocket.Co
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			pctx, pcancel := context.WithTimeout(ctx, wsWriteTimeout)
+			pctx, pcancel := context.WithTimeout(ctx, DefaultWSWriteTimeout)
 			err := conn.Ping(pctx)
 			pcancel()
 			if err != nil {

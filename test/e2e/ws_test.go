@@ -174,3 +174,51 @@ func TestWebSocketSync(t *testing.T) {
 		}
 	})
 }
+
+// TestWebSocketSlowClient: a client that stops reading is disconnected once
+// a frame cannot be written in time, instead of the server queueing frames
+// for it without bound.
+func TestWebSocketSlowClient(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.ClientAPI.RateLimits.Enabled = false
+	srv := startServer(t, cfg)
+	srv.SyncAPI.Routes.SetWSWriteTimeout(300 * time.Millisecond)
+	alice := register(t, srv, "alice", "long enough")
+	bob := register(t, srv, "bob", "long enough")
+	room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	ws := dialWS(t, srv.ClientURL(), bob.AccessToken, "")
+	readFrame(t, ws) // the initial frame; after this bob reads nothing
+	big := strings.Repeat("x", 60000)
+	for i := 0; i < 400; i++ {
+		if _, err := alice.SendText(ctx(t), room.RoomID, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	// Whatever was buffered can be read, then the connection is gone.
+	rctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	frames := 0
+	for {
+		_, _, err := ws.Read(rctx)
+		if err != nil {
+			if rctx.Err() != nil {
+				t.Fatalf("the server kept the slow client connected (%d frames read)", frames)
+			}
+			break
+		}
+		frames++
+	}
+	// 400 messages of 60 KB would be 24 MB of frames; a disconnected slow
+	// client got far fewer.
+	if frames >= 400 {
+		t.Fatalf("read %d frames: the client was not cut off", frames)
+	}
+	t.Logf("slow client cut off after %d buffered frames", frames)
+}
