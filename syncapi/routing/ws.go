@@ -26,8 +26,8 @@ const (
 	wsPingInterval = 30 * time.Second
 	// DefaultWSWriteTimeout is how long a frame may take to write.
 	DefaultWSWriteTimeout = 10 * time.Second
-	wsPollTimeout  = 30 * time.Second
-	wsMaxMessage   = 64 << 10
+	wsPollTimeout         = 30 * time.Second
+	wsMaxMessage          = 64 << 10
 )
 
 // wsControl is a message from the client.
