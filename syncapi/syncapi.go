@@ -42,16 +42,12 @@ func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users routing.Users, ro
 	if err != nil {
 		return nil, fmt.Errorf("syncapi: loading room members: %w", err)
 	}
-	last, err := store.RoomLastPositions(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("syncapi: loading room positions: %w", err)
-	}
 	members := make([]internal.MemberRow, len(rows))
 	for i, r := range rows {
 		members[i] = internal.MemberRow{RoomID: r.RoomID, UserID: r.UserID, Membership: r.Membership, Pos: r.Pos}
 	}
-	n := internal.NewNotifier(pos, members, last)
-	recent := internal.NewRecent(last)
+	n := internal.NewNotifier(pos, members)
+	recent := internal.NewRecent(pos)
 	s := &SyncAPI{Store: store, Notifier: n}
 	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)

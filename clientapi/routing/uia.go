@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/myelin-im/myelin/clientapi/auth"
@@ -57,7 +58,7 @@ func (rt *Routes) runUIA(ctx context.Context, req uiaRequest) (*auth.Session, er
 		}
 		return nil, err
 	}
-	if !containsString(sess.Completed, req.dict.Type) {
+	if !slices.Contains(sess.Completed, req.dict.Type) {
 		sess.Completed = append(sess.Completed, req.dict.Type)
 	}
 	if err := rt.uia.Save(ctx, sess); err != nil {
@@ -143,13 +144,4 @@ func (rt *Routes) identifierLocalpart(id *auth.Identifier, legacyUser string) (a
 	}
 	// Synapse and Dendrite match user IDs case-insensitively at login.
 	return api.Localpart(strings.ToLower(user)), nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

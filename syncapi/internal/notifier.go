@@ -17,10 +17,12 @@ type Notifier struct {
 	pos     int64
 	members map[string]map[string]struct{} // room ID → joined users
 	// userRooms holds every user's current membership of every room, and
-	// roomLast each room's latest position, so a /sync needs no query to
-	// know where to look.
+	// roomLast each room's latest position since start-up (rooms without an
+	// event since then answer startPos, an upper bound), so a /sync needs no
+	// query to know where to look.
 	userRooms map[string]map[string]Membership
 	roomLast  map[string]int64
+	startPos  int64
 	// adPos is each user's latest account-data position, once known.
 	adPos map[string]int64
 	// waiters holds, per user, a channel closed at the user's next wake-up.
@@ -42,14 +44,10 @@ type MemberRow struct {
 	Pos                        int64
 }
 
-// NewNotifier starts at position pos with every current membership and
-// each room's latest position.
-func NewNotifier(pos int64, memberships []MemberRow, roomLast map[string]int64) *Notifier {
-	n := &Notifier{pos: pos, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{}, advanced: make(chan struct{}),
-		userRooms: map[string]map[string]Membership{}, roomLast: roomLast, adPos: map[string]int64{}}
-	if n.roomLast == nil {
-		n.roomLast = map[string]int64{}
-	}
+// NewNotifier starts at position pos with every current membership.
+func NewNotifier(pos int64, memberships []MemberRow) *Notifier {
+	n := &Notifier{pos: pos, startPos: pos, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{}, advanced: make(chan struct{}),
+		userRooms: map[string]map[string]Membership{}, roomLast: map[string]int64{}, adPos: map[string]int64{}}
 	for _, m := range memberships {
 		n.setMembershipLocked(m.RoomID, m.UserID, m.Membership, m.Pos)
 	}
@@ -86,11 +84,15 @@ func (n *Notifier) RoomsOf(userID string) map[string]Membership {
 	return out
 }
 
-// RoomLast returns the latest stream position of a room (0: none known).
+// RoomLast returns the latest stream position of a room, or the start-up
+// position (an upper bound) when the room has had no event since.
 func (n *Notifier) RoomLast(roomID string) int64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.roomLast[roomID]
+	if p, ok := n.roomLast[roomID]; ok {
+		return p
+	}
+	return n.startPos
 }
 
 // AccountDataPos returns the user's latest account-data position, when
@@ -181,19 +183,6 @@ func (n *Notifier) Wait(ctx context.Context, userID string, since int64) {
 	case <-ch:
 	case <-ctx.Done():
 	}
-}
-
-// Watch returns a channel closed at the user's next wake-up, for callers
-// that wait on several things (WebSocket streams).
-func (n *Notifier) Watch(userID string) <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	ch, ok := n.waiters[userID]
-	if !ok {
-		ch = make(chan struct{})
-		n.waiters[userID] = ch
-	}
-	return ch
 }
 
 // WaitAdvance blocks until the position moves past since, or ctx ends.

@@ -13,8 +13,9 @@ const recentPerRoom = 64
 // member woken by a new event reads it from here instead of each running the
 // same query: the event is decoded and stored once for all its recipients.
 type Recent struct {
-	mu    sync.RWMutex
-	rooms map[string]*ring
+	mu       sync.RWMutex
+	rooms    map[string]*ring
+	startPos int64
 }
 
 // ring holds a room's latest events in position order; every event of the
@@ -24,14 +25,10 @@ type ring struct {
 	evs   []*storage.Event
 }
 
-// NewRecent starts with no events in memory; floors are each room's latest
-// position, since what came before is only in the database.
-func NewRecent(roomLast map[string]int64) *Recent {
-	r := &Recent{rooms: make(map[string]*ring, len(roomLast))}
-	for room, pos := range roomLast {
-		r.rooms[room] = &ring{floor: pos}
-	}
-	return r
+// NewRecent starts with no events in memory at stream position startPos:
+// what came before is only in the database.
+func NewRecent(startPos int64) *Recent {
+	return &Recent{rooms: map[string]*ring{}, startPos: startPos}
 }
 
 // Add records a stored event (events of a room arrive in position order).
@@ -40,7 +37,12 @@ func (r *Recent) Add(e *storage.Event) {
 	defer r.mu.Unlock()
 	rg := r.rooms[e.RoomID]
 	if rg == nil {
-		rg = &ring{}
+		// A room seen first now holds, from start-up on, all of its events;
+		// one that begins with its create event holds all of them.
+		rg = &ring{floor: r.startPos}
+		if e.Type == "m.room.create" {
+			rg.floor = 0
+		}
 		r.rooms[e.RoomID] = rg
 	}
 	rg.evs = append(rg.evs, e)

@@ -7,7 +7,7 @@ import (
 )
 
 func TestRecent(t *testing.T) {
-	r := NewRecent(map[string]int64{"!old": 10})
+	r := NewRecent(10)
 	// A room known at start-up: nothing in memory answers for its past.
 	if _, ok := r.Events("!old", 5, 20, 10); ok {
 		t.Fatal("answered for events before start-up")
@@ -16,7 +16,11 @@ func TestRecent(t *testing.T) {
 	if evs, ok := r.Events("!old", 10, 20, 10); !ok || len(evs) != 1 || evs[0].ID != "$a" {
 		t.Fatalf("after floor: %v %v", evs, ok)
 	}
-	// A new room: everything since its first event.
+	// A new room: everything since its create event.
+	r.Add(&storage.Event{RoomID: "!new", ID: "$create", Type: "m.room.create", Pos: 100})
+	if evs, ok := r.Events("!new", 0, 100, 10); !ok || len(evs) != 1 {
+		t.Fatalf("new room from its start: %v %v", evs, ok)
+	}
 	for i := 1; i <= 100; i++ {
 		r.Add(&storage.Event{RoomID: "!new", ID: "$" + string(rune('A'+i%26)), Pos: int64(100 + i)})
 	}

@@ -112,32 +112,6 @@ func scanEvent(sc sqlutil.Scanner) (*Event, error) {
 	return &e, nil
 }
 
-// RoomMembership is a user's membership of a room and where it changed.
-type RoomMembership struct {
-	RoomID     string
-	Membership string
-	Pos        int64
-}
-
-// CurrentMemberships lists the rooms where the user's current membership is
-// one of memberships.
-func (s *Storage) CurrentMemberships(ctx context.Context, userID string) ([]RoomMembership, error) {
-	return sqlutil.Select(ctx, s.db, scanMembership, `SELECT room_id, COALESCE(membership, ''), stream_pos FROM syncapi_current_state
-		WHERE event_type = 'm.room.member' AND state_key = $1 ORDER BY stream_pos`, userID)
-}
-
-// MembershipChanges lists the user's own membership events in (from, to],
-// oldest first.
-func (s *Storage) MembershipChanges(ctx context.Context, userID string, from, to int64) ([]RoomMembership, error) {
-	return sqlutil.Select(ctx, s.db, scanMembership, `SELECT room_id, COALESCE(membership, ''), stream_pos FROM syncapi_events
-		WHERE event_type = 'm.room.member' AND state_key = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos`, userID, from, to)
-}
-
-func scanMembership(sc sqlutil.Scanner) (RoomMembership, error) {
-	var m RoomMembership
-	return m, sc.Scan(&m.RoomID, &m.Membership, &m.Pos)
-}
-
 // MembershipAt returns the user's membership of a room as of stream
 // position pos ("leave" if none) and the position of that event.
 func (s *Storage) MembershipAt(ctx context.Context, roomID, userID string, pos int64) (string, int64, error) {
@@ -161,29 +135,6 @@ func (s *Storage) RoomEvents(ctx context.Context, roomID string, from, to int64,
 	// order is one of two constants above.
 	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
 		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`, roomID, from, to, limit)
-}
-
-// RoomEventsBetweenTS returns up to limit events of a room whose
-// origin_server_ts is in [fromTS, toTS] and whose position is after
-// afterPos, oldest first.
-func (s *Storage) RoomEventsBetweenTS(ctx context.Context, roomID string, fromTS, toTS, afterPos int64, limit int) ([]*Event, error) {
-	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
-		WHERE room_id = $1 AND origin_server_ts >= $2 AND origin_server_ts <= $3 AND stream_pos > $4
-		ORDER BY stream_pos ASC LIMIT $5`, roomID, fromTS, toTS, afterPos, limit)
-}
-
-// EventNearTS finds the event of a room closest to ts in direction dir
-// ("f": first at or after ts, "b": last at or before ts).
-func (s *Storage) EventNearTS(ctx context.Context, roomID string, ts int64, forward bool) (*Event, error) {
-	q := `SELECT ` + eventColumns + ` FROM syncapi_events WHERE room_id = $1 AND origin_server_ts <= $2 ORDER BY origin_server_ts DESC, stream_pos DESC LIMIT 1`
-	if forward {
-		q = `SELECT ` + eventColumns + ` FROM syncapi_events WHERE room_id = $1 AND origin_server_ts >= $2 ORDER BY origin_server_ts ASC, stream_pos ASC LIMIT 1`
-	}
-	e, err := scanEvent(s.db.QueryRow(ctx, q, roomID, ts))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	return e, err
 }
 
 // EventByID returns one event.
@@ -224,26 +175,6 @@ func (s *Storage) AllMemberships(ctx context.Context) ([]RoomUserMembership, err
 type RoomUserMembership struct {
 	RoomID, UserID, Membership string
 	Pos                        int64
-}
-
-// RoomLastPositions returns every room's latest stream position.
-func (s *Storage) RoomLastPositions(ctx context.Context) (map[string]int64, error) {
-	type rp struct {
-		room string
-		pos  int64
-	}
-	rows, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (rp, error) {
-		var r rp
-		return r, sc.Scan(&r.room, &r.pos)
-	}, `SELECT room_id, MAX(stream_pos) FROM syncapi_events GROUP BY room_id`)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		out[r.room] = r.pos
-	}
-	return out, nil
 }
 
 // InsertFilter stores a filter and returns its ID.

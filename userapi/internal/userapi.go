@@ -236,11 +236,6 @@ func (u *UserAPI) CreateRegistrationToken(ctx context.Context, usesAllowed *int6
 	return tok, u.store.InsertRegistrationToken(ctx, tok, usesAllowed, exp, u.nowMs())
 }
 
-// SetAdmin grants or revokes server admin rights (operator tooling).
-func (u *UserAPI) SetAdmin(ctx context.Context, localpart api.Localpart, admin bool) error {
-	return u.store.SetAdmin(ctx, localpart, admin)
-}
-
 // Profile implements api.Profiles.
 func (u *UserAPI) Profile(ctx context.Context, localpart api.Localpart) (map[string]json.RawMessage, error) {
 	return u.store.ProfileFields(ctx, localpart)

@@ -85,11 +85,6 @@ func (s *Storage) SetDeactivated(ctx context.Context, localpart api.Localpart) e
 	return s.execOne(ctx, `UPDATE userapi_accounts SET deactivated = TRUE, password_hash = '' WHERE localpart = $1`, localpart)
 }
 
-// SetAdmin grants or revokes server admin rights.
-func (s *Storage) SetAdmin(ctx context.Context, localpart api.Localpart, admin bool) error {
-	return s.execOne(ctx, `UPDATE userapi_accounts SET is_admin = $2 WHERE localpart = $1`, localpart, admin)
-}
-
 func (s *Storage) execOne(ctx context.Context, query string, args ...any) error {
 	res, err := s.db.Exec(ctx, query, args...)
 	if err != nil {
