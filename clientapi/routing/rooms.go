@@ -68,7 +68,7 @@ func checkRoomID(id string) error {
 
 func checkUserID(id string) error {
 	local, server, ok := strings.Cut(strings.TrimPrefix(id, "@"), ":")
-	if !strings.HasPrefix(id, "@") || !ok || local == "" || server == "" || len(id) > 255 {
+	if !strings.HasPrefix(id, "@") || !ok || local == "" || server == "" || len(id) > 255 || strings.ContainsRune(id, 0) {
 		return httputil.InvalidParam("Invalid user ID %q", id)
 	}
 	return nil
@@ -126,6 +126,10 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 	for _, s := range req.InitialState {
 		if s.Type == "" {
 			return httputil.BadJSON("initial_state events need a type")
+		}
+		// PostgreSQL cannot store NUL in the text columns these land in.
+		if strings.ContainsRune(s.Type, 0) || strings.ContainsRune(s.StateKey, 0) {
+			return httputil.InvalidParam("initial_state type and state_key may not contain NUL")
 		}
 	}
 	alias, err := rt.checkRoomAliasName(r.Context(), req.RoomAliasName)
