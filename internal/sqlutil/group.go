@@ -2,15 +2,18 @@ package sqlutil
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Group commit: many small, independent writes from concurrent goroutines
-// share one transaction and so one commit (one fsync), each in a savepoint
-// of its own so that one failing undoes only itself. While a group commits,
-// the next group gathers.
+// share one transaction and so one commit (one fsync); one failing undoes
+// only itself (the others run again without it). While a group commits, the
+// next group gathers.
 
 // maxGroup bounds how many writes share one transaction.
 const maxGroup = 256
@@ -36,8 +39,11 @@ var ErrClosed = errors.New("sqlutil: database closed")
 
 // WithGroupTx runs fn in a transaction shared with other WithGroupTx calls
 // made at about the same time, and returns once that transaction has
-// committed (or fn failed). fn runs inside a savepoint: its error rolls back
-// its own writes only. fn must be short and must not wait for other writes;
+// committed (or fn failed). fn's error rolls back its own writes only; to
+// get there the group may run fn again in a new transaction, so fn must be
+// safe to rerun (set, not accumulate, what it computes) and must leave
+// effects outside the database to AfterCommit hooks, which run only for the
+// run that commits. fn must be short and must not wait for other writes;
 // it runs on the group's goroutine with ctx's values but not its
 // cancellation (a started write is finished). When ctx already carries a
 // transaction, fn joins it, as with WithTx.
@@ -125,68 +131,82 @@ func (db *DB) groupLoop() {
 	}
 }
 
-// runGroup runs a batch of writes in one transaction.
+// runGroup runs a batch of writes in one transaction. There are no
+// savepoints (two extra round trips per write on PostgreSQL): when a write
+// fails, the transaction is rolled back, that write gets its error, and the
+// others run again in a fresh transaction. A write's fn may therefore run
+// more than once; only the run that commits counts, and its AfterCommit hooks
+// alone run. Outcomes are those of some serial order of the writes.
 func (db *DB) runGroup(batch []*groupJob) {
 	errs := make([]error, len(batch))
-	states := make([]*txState, len(batch))
-	ctx := context.Background()
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		for _, j := range batch {
-			j.done <- fmt.Errorf("sqlutil: begin: %w", err)
-		}
-		return
-	}
+	live := make([]bool, len(batch))
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			errs[i] = err // gave up before it started
-			continue
-		}
-		st := &txState{tx: tx}
-		states[i] = st
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT myelin_group"); err != nil {
-			errs[i] = fmt.Errorf("sqlutil: savepoint: %w", err)
-			continue
-		}
-		errs[i] = runJob(context.WithValue(context.WithoutCancel(j.ctx), txKey{db}, st), j.fn)
-		if errs[i] != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT myelin_group"); rerr != nil {
-				// The transaction is unusable: the whole group fails.
-				_ = tx.Rollback()
-				for k, j := range batch {
-					e := errs[k]
-					if e == nil {
-						e = fmt.Errorf("sqlutil: group rolled back: %w", rerr)
-					}
-					j.done <- e
-				}
-				return
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT myelin_group"); err != nil {
-			errs[i] = errors.Join(errs[i], fmt.Errorf("sqlutil: release savepoint: %w", err))
+		} else {
+			live[i] = true
 		}
 	}
-	var unprepared []string
-	for _, st := range states {
-		if st != nil {
-			unprepared = append(unprepared, st.unprepared...)
+	for {
+		states, retry := db.tryGroup(batch, live, errs)
+		if retry {
+			continue
 		}
-	}
-	defer db.prepareLater(unprepared)
-	if err := tx.Commit(); err != nil {
 		for i, j := range batch {
-			j.done <- errors.Join(errs[i], fmt.Errorf("sqlutil: commit: %w", err))
+			if errs[i] == nil && states[i] != nil {
+				for _, f := range states[i].afterCommit {
+					f()
+				}
+			}
+			j.done <- errs[i]
 		}
 		return
 	}
+}
+
+// tryGroup runs the live writes of batch in one transaction. When one fails
+// it records the error, marks it done, rolls back and returns retry=true.
+// Otherwise it commits (a failed commit or begin becomes every live write's
+// error) and returns each write's transaction state.
+func (db *DB) tryGroup(batch []*groupJob, live []bool, errs []error) (states []*txState, retry bool) {
+	states = make([]*txState, len(batch))
+	ctx := context.Background()
+	var unprepared []string
+	defer func() { db.prepareLater(unprepared) }()
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		failLive(live, errs, fmt.Errorf("sqlutil: begin: %w", err))
+		return states, false
+	}
 	for i, j := range batch {
-		if errs[i] == nil && states[i] != nil {
-			for _, f := range states[i].afterCommit {
-				f()
-			}
+		if !live[i] {
+			continue
 		}
-		j.done <- errs[i]
+		st := &txState{tx: tx}
+		err := runJob(context.WithValue(context.WithoutCancel(j.ctx), txKey{db}, st), j.fn)
+		unprepared = append(unprepared, st.unprepared...)
+		if err != nil {
+			errs[i], live[i] = err, false
+			if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+				logrus.WithError(rerr).Warn("sqlutil: rolling back a group after a failed write")
+			}
+			return states, true
+		}
+		states[i] = st
+	}
+	if err := tx.Commit(); err != nil {
+		failLive(live, errs, fmt.Errorf("sqlutil: commit: %w", err))
+		return states, false
+	}
+	return states, false
+}
+
+// failLive gives err to every write still live.
+func failLive(live []bool, errs []error, err error) {
+	for i := range live {
+		if live[i] {
+			errs[i], live[i] = err, false
+		}
 	}
 }
 

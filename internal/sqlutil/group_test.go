@@ -33,7 +33,7 @@ func TestGroupCommit(t *testing.T) {
 					// Every tenth write fails after writing: only it is undone.
 					if i%10 == 3 {
 						// A duplicate name also breaks the statement on PostgreSQL,
-						// which the savepoint must recover from.
+						// which the group must recover from (rolled back, the others rerun).
 						if _, err := db.Exec(ctx, `INSERT INTO items (name, n) VALUES ($1, $2)`, fmt.Sprintf("g%d", i), i); err == nil {
 							return errors.New("duplicate accepted")
 						}
