@@ -70,8 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "throughput: %d messages in %v = %.0f msgs/s (%d rooms × %d senders)\n",
-			res.Messages, res.Elapsed.Round(time.Millisecond), res.PerSecond(), *rooms, *perRoom)
+		fmt.Fprintf(stdout, "throughput: %d messages acknowledged in %v = %.0f msgs/s, delivered to /sync in %v = %.0f msgs/s (%d rooms × %d senders)\n",
+			res.Messages, res.Elapsed.Round(time.Millisecond), res.PerSecond(),
+			res.Delivered.Round(time.Millisecond), res.DeliveredPerSecond(), *rooms, *perRoom)
 	case "latency":
 		users, err := loadgen.Register(ctx, *base, *prefix, *members+1, tr)
 		if err != nil {

@@ -90,6 +90,13 @@ type Message struct {
 // is redelivered after the restart). A panic in a handler counts as an error.
 type Handler func(ctx context.Context, msg *Message) error
 
+// BatchHandler processes consecutive messages of one partition, in order,
+// as one unit: returning nil acknowledges them all; an error means they are
+// all redelivered (the handler must be idempotent, as any handler). Durable
+// hands over up to 100 messages at a time, what is waiting; Rabbit one.
+// Otherwise it behaves as a Handler.
+type BatchHandler func(ctx context.Context, msgs []*Message) error
+
 // Bus publishes messages and delivers them to consumer groups.
 type Bus interface {
 	// Publish records a message. If ctx carries a transaction of the bus's
@@ -104,6 +111,8 @@ type Bus interface {
 	// retained; RabbitMQ delivers what is relayed after the group's queues
 	// were first declared (see the package documentation).
 	Subscribe(ctx context.Context, topic, group string, h Handler) (Subscription, error)
+	// SubscribeBatch is Subscribe with a handler of batches.
+	SubscribeBatch(ctx context.Context, topic, group string, h BatchHandler) (Subscription, error)
 	// Close stops relays and consumers and waits for in-flight handlers
 	// (whose contexts it cancels). It must not be called from a handler.
 	Close() error
@@ -226,7 +235,7 @@ func validateGroup(group string) error {
 }
 
 // checkSubscribe validates the arguments of a Subscribe call.
-func checkSubscribe(closed bool, topic, group string, h Handler) error {
+func checkSubscribe(closed bool, topic, group string, h batchFn) error {
 	if closed {
 		return ErrClosed
 	}

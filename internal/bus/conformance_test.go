@@ -141,6 +141,68 @@ func runConformance(t *testing.T, newBus func(t *testing.T) Bus) {
 		}
 	})
 
+	t.Run("BatchHandler", func(t *testing.T) {
+		t.Parallel()
+		b := newBus(t)
+		topic := uniqueTopic("batch")
+		ks := keys(4)
+		// The handler holds its first batch until everything is published,
+		// so that a bus that batches has messages waiting.
+		published := make(chan struct{})
+		var (
+			mu       sync.Mutex
+			failed   bool
+			maxBatch int
+		)
+		c := newCollector()
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		s, err := b.SubscribeBatch(ctx, topic, "g", func(ctx context.Context, msgs []*Message) error {
+			select {
+			case <-published:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(msgs) == 0 {
+				return errors.New("empty batch")
+			}
+			maxBatch = max(maxBatch, len(msgs))
+			for _, m := range msgs {
+				if k, i := parseBody(t, *m); k == ks[1] && i == 7 && !failed {
+					// The whole batch fails once: none of it may count.
+					failed = true
+					return errors.New("batch fails once")
+				}
+			}
+			for _, m := range msgs {
+				if m.Key == "" || m.Topic != topic {
+					return fmt.Errorf("message %s without key or topic", m.ID)
+				}
+				c.add(*m)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		publishKeys(t, b, topic, ks, 30)
+		close(published)
+		// In order per key, each once: the failed batch was redelivered whole.
+		checkOrdered(t, topic, c.waitN(t, 4*30), ks, 30)
+		mu.Lock()
+		defer mu.Unlock()
+		if !failed {
+			t.Fatal("the failing message never came")
+		}
+		t.Logf("largest batch: %d messages", maxBatch)
+		if _, durable := b.(*Durable); durable && maxBatch < 2 {
+			t.Fatalf("durable bus delivered batches of at most %d with 120 messages waiting", maxBatch)
+		}
+	})
+
 	t.Run("TransactionalPublish", func(t *testing.T) {
 		t.Parallel()
 		b := newBus(t)

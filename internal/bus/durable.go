@@ -21,13 +21,15 @@ import (
 // safety net for rows left by a crash. Each
 // (topic, group) runs one worker per partition that delivers the partition's
 // messages in position order and records the position of each acknowledged
-// message in bus_offsets, so a restart neither redelivers what was
-// acknowledged nor loses what was not. A janitor deletes messages older than
+// message in bus_offsets (shortly after, in batches: see acks), so a restart
+// loses nothing that was not acknowledged and a graceful one redelivers
+// nothing that was. A janitor deletes messages older than
 // Options.Retention that every known group of their topic has acknowledged.
 //
 // Durable serves the consumers of this process only.
 type Durable struct {
 	*core
+	acks *acks
 }
 
 // Timings of Durable's background work.
@@ -58,11 +60,12 @@ func NewDurable(ctx context.Context, db *sqlutil.DB, opts Options, log logrus.Fi
 	if err := migrate(ctx, db); err != nil {
 		return nil, err
 	}
-	d := &Durable{core: newCore(db, opts, log, m, "durable")}
+	d := &Durable{core: newCore(db, opts, log, m, "durable"), acks: newAcks()}
 	d.reg = newRegistry(d.root, d.opts.Partitions, d.startGroup)
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go d.relayLoop()
 	go d.janitorLoop()
+	go d.ackLoop()
 	return d, nil
 }
 
@@ -76,6 +79,16 @@ func (d *Durable) Publish(ctx context.Context, topic, key string, body []byte, h
 // retained message of the topic, and from then on the janitor keeps what it
 // has not acknowledged.
 func (d *Durable) Subscribe(ctx context.Context, topic, group string, h Handler) (Subscription, error) {
+	return d.subscribe(ctx, topic, group, oneByOne(h))
+}
+
+// SubscribeBatch implements Bus: a batch is what the partition has waiting,
+// up to 100 messages.
+func (d *Durable) SubscribeBatch(ctx context.Context, topic, group string, h BatchHandler) (Subscription, error) {
+	return d.subscribe(ctx, topic, group, allOrNothing(h))
+}
+
+func (d *Durable) subscribe(ctx context.Context, topic, group string, h batchFn) (Subscription, error) {
 	if err := checkSubscribe(d.closed.Load(), topic, group, h); err != nil {
 		return nil, err
 	}
@@ -107,6 +120,7 @@ func (d *Durable) Close() error {
 	d.cancel()
 	d.reg.close()
 	d.wg.Wait()
+	d.flushAcksNow()
 	return nil
 }
 

@@ -30,6 +30,9 @@ func (d *Durable) startGroup(g *group) {
 // worker delivers partition part of g's topic to g, in position order, until
 // the group stops.
 func (d *Durable) worker(g *group, part int) {
+	// A stopping group leaves its offsets written, so that the next
+	// subscriber (in this process or after a restart) starts after them.
+	defer d.flushAcksNow()
 	log := d.log.WithField("topic", g.key.topic).WithField("group", g.key.group).WithField("partition", part)
 	idle := max(10*d.opts.PollInterval, durableIdlePollMin)
 	var offset int64
@@ -82,39 +85,48 @@ func (d *Durable) worker(g *group, part int) {
 			}
 			continue
 		}
-		for _, r := range rows {
-			if !d.deliver(g, r) {
-				return
-			}
-			offset = r.seq
+		if !d.deliver(g, rows) {
+			return
 		}
+		offset = rows[len(rows)-1].seq
 	}
 }
 
-// deliver hands r to the group's subscriber for its partition until one
-// acknowledges it, backing off between failures, and records the
-// acknowledgement. It returns false when the group stopped first.
-func (d *Durable) deliver(g *group, r row) bool {
-	msg := r.message()
-	for attempt := 0; ; attempt++ {
+// deliver hands rows (consecutive, of one partition) to the group's
+// subscriber for their partition until all are acknowledged, backing off
+// between failures and resuming after the last acknowledged row. It returns
+// false when the group stopped first.
+func (d *Durable) deliver(g *group, rows []row) bool {
+	for attempt := 0; len(rows) > 0; {
 		if g.ctx.Err() != nil {
 			return false
 		}
-		sub := g.acquire(r.part)
+		sub := g.acquire(rows[0].part)
 		if sub == nil {
 			return false
 		}
-		err := sub.call(msg)
-		if err == nil {
-			d.ack(g, r)
-			return true
+		msgs := make([]Message, len(rows))
+		for i, r := range rows {
+			msgs[i] = r.message()
 		}
+		n, err := sub.call(msgs)
+		for _, r := range rows[:n] {
+			d.m.acked(r.topic, g.key.group, r.published)
+		}
+		if n > 0 {
+			d.ack(g, rows[n-1])
+			rows, attempt = rows[n:], 0
+		}
+		if err == nil {
+			continue
+		}
+		r := rows[0]
 		d.m.retried(r.topic, g.key.group)
 		if g.ctx.Err() != nil {
 			return false
 		}
 		if sub.ctx.Err() != nil {
-			// That subscriber left; another one takes the message now.
+			// That subscriber left; another one takes the messages now.
 			continue
 		}
 		delay := backoff(d.opts.RetryMin, d.opts.RetryMax, attempt)
@@ -123,37 +135,15 @@ func (d *Durable) deliver(g *group, r row) bool {
 		if !sleepCtx(g.ctx, delay) {
 			return false
 		}
+		attempt++
 	}
+	return true
 }
 
-// ack records that g acknowledged r. It runs even while the bus closes, so an
-// acknowledged message is not redelivered after a restart; if the database
-// keeps failing the message may be (at least once).
+// ack records that g acknowledged r; the offset is written shortly after,
+// together with others (see acks).
 func (d *Durable) ack(g *group, r row) {
-	d.m.acked(r.topic, g.key.group, r.published)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), ackTimeout)
-	defer cancel()
-	for attempt := 0; ; attempt++ {
-		// Group commit: acknowledgements of many partitions and groups share
-		// one transaction (and fsync) with the writes around them.
-		err := d.db.WithGroupTx(ctx, func(ctx context.Context) error {
-			_, err := d.db.Exec(ctx, `INSERT INTO bus_offsets (topic, group_name, part, last_pos) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (topic, group_name, part) DO UPDATE SET last_pos = excluded.last_pos
-				WHERE bus_offsets.last_pos < excluded.last_pos`, r.topic, g.key.group, r.part, r.seq)
-			return err
-		})
-		if err == nil {
-			return
-		}
-		if attempt >= 3 || g.ctx.Err() != nil {
-			d.log.WithFields(r.fields(g.key.group)).WithError(err).
-				Error("bus: recording an acknowledgement failed; the message may be redelivered after a restart")
-			return
-		}
-		if !sleepCtx(ctx, backoff(d.opts.RetryMin, d.opts.RetryMax, attempt)) {
-			return
-		}
-	}
+	d.acks.add(ackKey{topic: r.topic, group: g.key.group, part: r.part}, r.seq)
 }
 
 // janitorLoop refreshes the pending gauge and deletes old messages until the

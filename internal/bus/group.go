@@ -10,9 +10,42 @@ import (
 // groupKey names a consumer group of a topic.
 type groupKey struct{ topic, group string }
 
+// batchFn handles consecutive messages of a partition and says how many of
+// them, from the first, it handled (acknowledged) before an error.
+type batchFn func(ctx context.Context, msgs []*Message) (int, error)
+
+// oneByOne adapts a Handler: messages are handled one at a time, up to the
+// first failure.
+func oneByOne(h Handler) batchFn {
+	if h == nil {
+		return nil
+	}
+	return func(ctx context.Context, msgs []*Message) (int, error) {
+		for i, m := range msgs {
+			if err := h(ctx, m); err != nil {
+				return i, err
+			}
+		}
+		return len(msgs), nil
+	}
+}
+
+// allOrNothing adapts a BatchHandler.
+func allOrNothing(h BatchHandler) batchFn {
+	if h == nil {
+		return nil
+	}
+	return func(ctx context.Context, msgs []*Message) (int, error) {
+		if err := h(ctx, msgs); err != nil {
+			return 0, err
+		}
+		return len(msgs), nil
+	}
+}
+
 // subscriber is one Subscribe call's handler.
 type subscriber struct {
-	h      Handler
+	h      batchFn
 	ctx    context.Context // handed to h; cancelled when the subscription or the bus closes
 	cancel context.CancelFunc
 
@@ -53,16 +86,22 @@ func (g *group) acquire(part int) *subscriber {
 	return s
 }
 
-// call runs the subscriber's handler on a copy of msg, turning a panic into an
-// error, and releases the subscriber.
-func (s *subscriber) call(msg Message) (err error) {
+// call runs the subscriber's handler on copies of msgs, turning a panic into
+// an error (for every message: they are all redelivered), and releases the
+// subscriber. It returns how many messages, from the first, were handled.
+func (s *subscriber) call(msgs []Message) (n int, err error) {
 	defer s.inflight.Done()
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("bus: handler panicked: %v\n%s", r, debug.Stack())
+			n, err = 0, fmt.Errorf("bus: handler panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
-	return s.h(s.ctx, &msg)
+	ptrs := make([]*Message, len(msgs))
+	for i := range msgs {
+		m := msgs[i]
+		ptrs[i] = &m
+	}
+	return s.h(s.ctx, ptrs)
 }
 
 // registry tracks the groups of one bus.
@@ -84,7 +123,7 @@ func newRegistry(root context.Context, partitions int, start func(*group)) *regi
 // group when it is new. When the group's last subscriber just left and it is
 // still stopping, subscribe waits for it to stop first, so that two
 // generations of a group never deliver at once.
-func (r *registry) subscribe(ctx context.Context, key groupKey, h Handler) (*subscription, error) {
+func (r *registry) subscribe(ctx context.Context, key groupKey, h batchFn) (*subscription, error) {
 	for {
 		r.mu.Lock()
 		if r.closed {

@@ -85,6 +85,15 @@ func (r *Rabbit) Publish(ctx context.Context, topic, key string, body []byte, he
 // queues before it returns (waiting for a connection until ctx ends), so
 // every message relayed afterwards reaches the group.
 func (r *Rabbit) Subscribe(ctx context.Context, topic, group string, h Handler) (Subscription, error) {
+	return r.subscribe(ctx, topic, group, oneByOne(h))
+}
+
+// SubscribeBatch implements Bus. Batches hold one message.
+func (r *Rabbit) SubscribeBatch(ctx context.Context, topic, group string, h BatchHandler) (Subscription, error) {
+	return r.subscribe(ctx, topic, group, allOrNothing(h))
+}
+
+func (r *Rabbit) subscribe(ctx context.Context, topic, group string, h batchFn) (Subscription, error) {
 	if err := checkSubscribe(r.closed.Load(), topic, group, h); err != nil {
 		return nil, err
 	}

@@ -141,7 +141,7 @@ func (r *Rabbit) handleDelivery(ctx context.Context, g *group, part int, msg Mes
 	if sub == nil {
 		return errNoSubscriber
 	}
-	err := sub.call(msg)
+	_, err := sub.call([]Message{msg})
 	if err == nil {
 		r.m.acked(msg.Topic, g.key.group, msg.Published)
 		return nil

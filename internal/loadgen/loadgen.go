@@ -116,14 +116,27 @@ func (c *Client) Send(ctx context.Context, roomID, txnID, body string) error {
 // ThroughputResult is what Throughput measured.
 type ThroughputResult struct {
 	Messages int
-	Elapsed  time.Duration
+	// Elapsed runs from the first send to the last acknowledgement.
+	Elapsed time.Duration
+	// Delivered runs from the first send until every room's messages could
+	// be read from /sync (a marker sent after the last acknowledgement of
+	// each room came back in a member's /sync): a server that acknowledges
+	// faster than it delivers shows it here.
+	Delivered time.Duration
 }
 
-// PerSecond is the message rate.
+// PerSecond is the acknowledged message rate.
 func (r ThroughputResult) PerSecond() float64 { return float64(r.Messages) / r.Elapsed.Seconds() }
 
+// DeliveredPerSecond is the rate at which messages reached /sync.
+func (r ThroughputResult) DeliveredPerSecond() float64 {
+	return float64(r.Messages) / r.Delivered.Seconds()
+}
+
 // Throughput has every sender send to its room as fast as acknowledgements
-// allow until total messages are sent. senders[i] sends to rooms[i % len(rooms)].
+// allow until total messages are sent, then waits until they are delivered
+// to /sync. senders[i] sends to rooms[i % len(rooms)]; senders[r] (r <
+// len(rooms)) watches room r.
 func Throughput(ctx context.Context, senders []*Client, rooms []string, total int) (ThroughputResult, error) {
 	var next atomic.Int64
 	var firstErr atomic.Value
@@ -151,7 +164,62 @@ func Throughput(ctx context.Context, senders []*Client, rooms []string, total in
 	if err, _ := firstErr.Load().(error); err != nil {
 		return res, err
 	}
+	errs := make(chan error, len(rooms))
+	for r, room := range rooms {
+		go func(c *Client, room string) {
+			errs <- c.awaitMarker(ctx, room, "marker-"+strconv.FormatInt(start.UnixNano(), 36))
+		}(senders[r%len(senders)], room)
+	}
+	for range rooms {
+		if err := <-errs; err != nil {
+			return res, err
+		}
+	}
+	res.Delivered = time.Since(start)
 	return res, nil
+}
+
+// awaitMarker sends a message to roomID and long-polls /sync until it comes
+// back: everything the room received before is then readable from /sync.
+func (c *Client) awaitMarker(ctx context.Context, roomID, marker string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	filter := url.QueryEscape(`{"room":{"rooms":["` + roomID + `"],"timeline":{"limit":1},"state":{"lazy_load_members":true}},"presence":{"not_types":["*"]}}`)
+	var resp struct {
+		NextBatch string `json:"next_batch"`
+	}
+	if err := c.Call(ctx, http.MethodGet, "/_matrix/client/v3/sync?timeout=0&filter="+filter, nil, &resp); err != nil {
+		return err
+	}
+	since := resp.NextBatch
+	if err := c.Send(ctx, roomID, marker, marker); err != nil {
+		return err
+	}
+	for {
+		var resp struct {
+			NextBatch string `json:"next_batch"`
+			Rooms     struct {
+				Join map[string]struct {
+					Timeline struct {
+						Events []struct {
+							Content struct {
+								Body string `json:"body"`
+							} `json:"content"`
+						} `json:"events"`
+					} `json:"timeline"`
+				} `json:"join"`
+			} `json:"rooms"`
+		}
+		if err := c.Call(ctx, http.MethodGet, "/_matrix/client/v3/sync?timeout=30000&filter="+filter+"&since="+url.QueryEscape(since), nil, &resp); err != nil {
+			return fmt.Errorf("waiting for delivery in %s: %w", roomID, err)
+		}
+		since = resp.NextBatch
+		for _, e := range resp.Rooms.Join[roomID].Timeline.Events {
+			if e.Content.Body == marker {
+				return nil
+			}
+		}
+	}
 }
 
 // Latencies are send-to-delivery times.

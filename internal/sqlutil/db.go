@@ -69,7 +69,9 @@ type DB struct {
 
 	rewrites sync.Map // original query -> dialect query
 	stmts    sync.Map // stmtKey -> *sql.Stmt
-	group    grouper
+	// groups are the group-commit lanes: one on SQLite; on PostgreSQL the
+	// default lane and keyedLanes more (see WithGroupTxKey).
+	groups []grouper
 }
 
 // ParseURL splits a database URL into dialect and driver data source.
@@ -166,6 +168,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		p.SetConnMaxLifetime(opts.ConnMaxLifetime)
 		db.writer, db.reader = p, p
 	}
+	db.groups = make([]grouper, 1)
+	if dialect == Postgres {
+		db.groups = make([]grouper, 1+keyedLanes)
+	}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -186,7 +192,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes every prepared statement and connection.
 func (db *DB) Close() error {
-	db.stopGroup()
+	db.stopGroups()
 	db.stmts.Range(func(k, v any) bool {
 		_ = v.(*sql.Stmt).Close()
 		return true

@@ -128,7 +128,7 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 	// Group commit: events of different rooms committing at the same time
 	// share one transaction and one fsync; each still commits whole or not
 	// at all (its own savepoint), and only then is it acknowledged.
-	err := rs.store.WithGroupTx(ctx, func(ctx context.Context) error {
+	err := rs.store.WithRoomGroupTx(ctx, r.id, func(ctx context.Context) error {
 		var err error
 		var stored bool
 		nid, stored, err = rs.store.InsertEvent(ctx, &storage.Event{

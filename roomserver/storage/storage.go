@@ -100,10 +100,11 @@ func (s *Storage) WithTx(ctx context.Context, fn func(ctx context.Context) error
 	return s.db.WithTx(ctx, fn)
 }
 
-// WithGroupTx runs fn in a transaction shared with concurrent writes (group
-// commit; see sqlutil.DB.WithGroupTx).
-func (s *Storage) WithGroupTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	return s.db.WithGroupTx(ctx, fn)
+// WithRoomGroupTx runs fn in a transaction shared with concurrent writes
+// (group commit; see sqlutil.DB.WithGroupTxKey): writes of one room share a
+// lane, rooms on different lanes commit in parallel on PostgreSQL.
+func (s *Storage) WithRoomGroupTx(ctx context.Context, roomID string, fn func(ctx context.Context) error) error {
+	return s.db.WithGroupTxKey(ctx, roomID, fn)
 }
 
 // InsertRoom creates a room; ErrRoomExists if the ID is taken.

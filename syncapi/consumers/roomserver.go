@@ -5,6 +5,7 @@ package consumers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -21,16 +22,31 @@ const Group = "syncapi"
 
 // RoomserverConsumer stores output events in stream order and wakes the
 // users they concern. It is idempotent: a redelivered event is stored once.
+//
+// The bus delivers partitions (rooms) in parallel; their events are written
+// in batches: whichever handler finds no batch being written writes every
+// event queued meanwhile in one transaction, then wakes the readers in
+// stream order and answers each waiting handler.
 type RoomserverConsumer struct {
 	store    *storage.Storage
 	notifier *internal.Notifier
 	recent   *internal.Recent
 	log      logrus.FieldLogger
-	// writeMu makes stream positions visible in the order they are given,
-	// so a reader never sees position n+1 before n (partitions of the bus
-	// deliver different rooms in parallel).
-	writeMu sync.Mutex
+
+	mu      sync.Mutex
+	queue   []*pending
+	writing bool
 }
+
+// pending is an event waiting in the queue for its batch to commit.
+type pending struct {
+	out  roomapi.OutputEvent
+	ev   *storage.Event
+	done chan error
+}
+
+// maxBatch bounds the events written in one transaction.
+const maxBatch = 256
 
 // NewRoomserverConsumer returns the consumer.
 func NewRoomserverConsumer(store *storage.Storage, n *internal.Notifier, recent *internal.Recent, log logrus.FieldLogger) *RoomserverConsumer {
@@ -39,27 +55,82 @@ func NewRoomserverConsumer(store *storage.Storage, n *internal.Notifier, recent 
 
 // Start subscribes to the output log.
 func (c *RoomserverConsumer) Start(ctx context.Context, b bus.Bus) (bus.Subscription, error) {
-	return b.Subscribe(ctx, roomapi.OutputTopic, Group, c.handle)
+	return b.SubscribeBatch(ctx, roomapi.OutputTopic, Group, c.handle)
 }
 
-func (c *RoomserverConsumer) handle(ctx context.Context, msg *bus.Message) error {
-	var out roomapi.OutputEvent
-	if err := json.Unmarshal(msg.Body, &out); err != nil {
-		// A message that can never be read is logged and skipped, not retried forever.
-		c.log.WithError(err).WithField("msg_id", msg.ID).Error("unreadable output event")
+// handle stores a batch of one partition's output events; it returns nil
+// once all of them are stored.
+func (c *RoomserverConsumer) handle(ctx context.Context, msgs []*bus.Message) error {
+	mine := make([]*pending, 0, len(msgs))
+	for _, msg := range msgs {
+		p, err := c.decode(msg)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			mine = append(mine, p)
+		}
+	}
+	if len(mine) == 0 {
 		return nil
 	}
+	c.mu.Lock()
+	c.queue = append(c.queue, mine...)
+	if !c.writing {
+		// No batch is being written: this handler writes batches until the
+		// queue is empty, its own events among the first.
+		c.writing = true
+		c.mu.Unlock()
+		for {
+			c.mu.Lock()
+			n := min(len(c.queue), maxBatch)
+			batch := c.queue[:n:n]
+			c.queue = c.queue[n:]
+			if n == 0 {
+				c.writing = false
+				c.queue = nil
+				c.mu.Unlock()
+				break
+			}
+			c.mu.Unlock()
+			c.writeBatch(ctx, batch)
+		}
+	} else {
+		c.mu.Unlock()
+	}
+	var errs []error
+	for _, p := range mine {
+		select {
+		case err := <-p.done:
+			errs = append(errs, err)
+		case <-ctx.Done():
+			// The batch may still commit them; a redelivery is then a no-op.
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// decode reads an output event; nil for messages that are not new room
+// events or that can never be read (logged and skipped, not retried
+// forever).
+func (c *RoomserverConsumer) decode(msg *bus.Message) (*pending, error) {
+	var out roomapi.OutputEvent
+	if err := json.Unmarshal(msg.Body, &out); err != nil {
+		c.log.WithError(err).WithField("msg_id", msg.ID).Error("unreadable output event")
+		return nil, nil
+	}
 	if out.Type != roomapi.OutputTypeNewRoomEvent {
-		return nil
+		return nil, nil
 	}
 	ce, err := roomapi.Event{ID: out.EventID, RoomID: out.RoomID, PDU: out.Event}.Client()
 	if err != nil {
 		c.log.WithError(err).WithField("event_id", out.EventID).Error("unreadable event")
-		return nil
+		return nil, nil
 	}
 	js, err := json.Marshal(ce)
 	if err != nil {
-		return fmt.Errorf("encoding client event: %w", err)
+		return nil, fmt.Errorf("encoding client event: %w", err)
 	}
 	ev := &storage.Event{ID: ce.EventID, RoomID: ce.RoomID, Type: ce.Type, Sender: ce.Sender, StateKey: ce.StateKey,
 		TS: ce.OriginServerTS, TxnID: out.TxnID, DeviceID: out.DeviceID, JSON: js}
@@ -70,38 +141,95 @@ func (c *RoomserverConsumer) handle(ctx context.Context, msg *bus.Message) error
 		_ = json.Unmarshal(ce.Content, &m)
 		ev.Membership = m.Membership
 	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	if out.RedactedEventID != "" {
-		if err := c.applyRedaction(ctx, out, js); err != nil {
-			return err
-		}
-	}
-	pos, stored, err := c.store.InsertEvent(ctx, ev)
-	if err != nil {
-		return err
-	}
-	if !stored {
-		return nil
-	}
-	ev.Pos = pos
-	c.recent.Add(ev)
-	target := ""
-	if ce.Type == "m.room.member" && ce.StateKey != nil {
-		target = *ce.StateKey
-	}
-	c.notifier.OnEvent(ce.RoomID, pos, target, ev.Membership)
-	return nil
+	return &pending{out: out, ev: ev, done: make(chan error, 1)}, nil
 }
 
-// applyRedaction replaces the stored copy of a redacted event with its
-// redacted form, marked with the redaction in unsigned.redacted_because
-// (spec: "Redactions", client behaviour).
-func (c *RoomserverConsumer) applyRedaction(ctx context.Context, out roomapi.OutputEvent, redaction json.RawMessage) error {
+// writeBatch stores batch in one transaction, then updates memory and
+// wakes readers in stream order, then answers each event's handler. If the
+// batch fails as a whole, its events are written one by one, so one bad
+// event fails alone.
+func (c *RoomserverConsumer) writeBatch(ctx context.Context, batch []*pending) {
+	// The write is finished even if this handler's own delivery is being
+	// cancelled: the others in the batch wait for it.
+	ctx = context.WithoutCancel(ctx)
+	results, err := c.insert(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		for _, p := range batch {
+			c.writeBatch(ctx, []*pending{p})
+		}
+		return
+	}
+	if err != nil {
+		batch[0].done <- err
+		return
+	}
+	for i, p := range batch {
+		if r := results[i]; r.stored {
+			c.published(p, r)
+		}
+		p.done <- nil
+	}
+}
+
+// inserted is what writing one pending event did.
+type inserted struct {
+	pos      int64
+	stored   bool
+	redacted json.RawMessage // the redacted event's new JSON, if any
+}
+
+// published makes a stored event visible: recent events and the notifier.
+func (c *RoomserverConsumer) published(p *pending, r inserted) {
+	if r.redacted != nil {
+		c.recent.Replace(p.out.RoomID, p.out.RedactedEventID, r.redacted)
+	}
+	p.ev.Pos = r.pos
+	c.recent.Add(p.ev)
+	target := ""
+	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil {
+		target = *p.ev.StateKey
+	}
+	c.notifier.OnEvent(p.ev.RoomID, r.pos, target, p.ev.Membership)
+}
+
+// insert writes batch in one group-commit transaction.
+func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]inserted, error) {
+	var results []inserted
+	err := c.store.WithGroupTx(ctx, func(ctx context.Context) error {
+		results = make([]inserted, len(batch)) // the group may run this again
+		for i, p := range batch {
+			if p.out.RedactedEventID != "" {
+				js, err := c.redactedJSON(p.out, p.ev.JSON)
+				if err != nil {
+					return err
+				}
+				if js != nil {
+					if err := c.store.ReplaceEventJSON(ctx, p.out.RedactedEventID, js); err != nil {
+						return err
+					}
+					results[i].redacted = js
+				}
+			}
+			pos, stored, err := c.store.InsertEvent(ctx, p.ev)
+			if err != nil {
+				return err
+			}
+			results[i].pos, results[i].stored = pos, stored
+		}
+		return nil
+	})
+	return results, err
+}
+
+// redactedJSON is the client form of an event a redaction removed the
+// content of, marked with the redaction in unsigned.redacted_because (spec:
+// "Redactions", client behaviour); nil if the roomserver's copy cannot be
+// read (logged: retrying would not help).
+func (c *RoomserverConsumer) redactedJSON(out roomapi.OutputEvent, redaction json.RawMessage) (json.RawMessage, error) {
 	ce, err := roomapi.Event{ID: out.RedactedEventID, RoomID: out.RoomID, PDU: out.RedactedEvent}.Client()
 	if err != nil {
 		c.log.WithError(err).WithField("event_id", out.RedactedEventID).Error("unreadable redacted event")
-		return nil
+		return nil, nil
 	}
 	unsigned := map[string]json.RawMessage{}
 	if len(ce.Unsigned) > 0 {
@@ -109,15 +237,7 @@ func (c *RoomserverConsumer) applyRedaction(ctx context.Context, out roomapi.Out
 	}
 	unsigned["redacted_because"] = redaction
 	if ce.Unsigned, err = json.Marshal(unsigned); err != nil {
-		return err
+		return nil, err
 	}
-	js, err := json.Marshal(ce)
-	if err != nil {
-		return err
-	}
-	if err := c.store.ReplaceEventJSON(ctx, out.RedactedEventID, js); err != nil {
-		return err
-	}
-	c.recent.Replace(out.RoomID, out.RedactedEventID, js)
-	return nil
+	return json.Marshal(ce)
 }

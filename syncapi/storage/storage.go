@@ -52,6 +52,12 @@ func (s *Storage) WithTx(ctx context.Context, fn func(ctx context.Context) error
 	return s.db.WithTx(ctx, fn)
 }
 
+// WithGroupTx runs fn in a transaction shared with concurrent writes (group
+// commit; see sqlutil.DB.WithGroupTx: fn may run more than once).
+func (s *Storage) WithGroupTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.db.WithGroupTx(ctx, fn)
+}
+
 // InsertEvent stores an event at the next stream position and, for state
 // events, makes it the room's current state. An event already stored is
 // left alone and its position returned with stored=false, so consumers can

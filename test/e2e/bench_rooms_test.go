@@ -108,6 +108,7 @@ func BenchmarkThroughput(b *testing.B) {
 		b.StopTimer()
 		cpu1, rssAfter := procStat(pid)
 		b.ReportMetric(res.PerSecond(), "msgs/s")
+		b.ReportMetric(res.DeliveredPerSecond(), "delivered-msgs/s")
 		b.ReportMetric((cpu1-cpu0).Seconds()*1000/float64(b.N), "cpu-s/1k-msgs")
 		b.ReportMetric(float64(rssIdle)/(1<<20), "rss-idle-MiB")
 		b.ReportMetric(float64(rssAfter)/(1<<20), "rss-after-MiB")
@@ -128,7 +129,7 @@ func TestLoadgen(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := loadgen.Throughput(ctx, users, []string{room}, 40)
-	if err != nil || res.Messages != 40 || res.PerSecond() <= 0 {
+	if err != nil || res.Messages != 40 || res.PerSecond() <= 0 || res.Delivered < res.Elapsed {
 		t.Fatalf("throughput: %+v %v", res, err)
 	}
 	lat, err := loadgen.Latency(ctx, users[0], users[1:], room, 3)
