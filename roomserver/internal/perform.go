@@ -3,12 +3,10 @@ package internal
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/myelin-im/myelin/roomserver/api"
-	"github.com/myelin-im/myelin/roomserver/storage"
 )
 
 // SendEvent implements api.Roomserver. With a transaction ID the request is
@@ -21,14 +19,10 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 		if req.StateKey != nil {
 			sk = *req.StateKey
 		}
+		// A retry is found when its event commits (the transaction row is
+		// unique) and answered with the first event: no lookup on the way
+		// in for the common, first, attempt.
 		key = txnKey("send", req.RoomID, req.Type, sk, req.TxnID)
-		id, err := rs.store.TxnEvent(ctx, req.Sender, req.DeviceID, key)
-		if err == nil {
-			return id, nil
-		}
-		if !errors.Is(err, storage.ErrNotFound) {
-			return "", err
-		}
 	}
 	if req.Type == spec.MRoomCreate {
 		return "", api.Forbidden("a room has exactly one m.room.create event")

@@ -236,6 +236,13 @@ func (rs *Roomserver) send(ctx context.Context, r *room, ne newEvent) (string, e
 func (rs *Roomserver) sendLocked(ctx context.Context, r *room, ne newEvent) (string, error) {
 	ev, err := rs.build(r, ne)
 	if err != nil {
+		// A retry of a transaction that succeeded returns its event even
+		// if the sender could not send it now (left, kicked, ...).
+		if ne.txnKey != "" {
+			if id, terr := rs.store.TxnEvent(ctx, ne.sender, ne.deviceID, ne.txnKey); terr == nil {
+				return id, nil
+			}
+		}
 		return "", err
 	}
 	if err := rs.commit(ctx, r, ev, ne); err != nil {

@@ -94,12 +94,17 @@ func (s *Storage) SetRedacted(ctx context.Context, eventID, redactedBy string, r
 // InsertTxn remembers which event a client transaction produced. If the
 // transaction is already known, the stored event ID is returned instead.
 func (s *Storage) InsertTxn(ctx context.Context, userID, deviceID, txnID, eventID string, nowMs int64) (string, error) {
-	_, err := s.db.Exec(ctx, `INSERT INTO roomserver_txns (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (user_id, device_id, txn_id) DO NOTHING`, userID, deviceID, txnID, eventID, nowMs)
-	if err != nil {
+	var id string
+	err := s.db.QueryRowWrite(ctx, `INSERT INTO roomserver_txns (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id, device_id, txn_id) DO NOTHING RETURNING event_id`, userID, deviceID, txnID, eventID, nowMs).Scan(&id)
+	switch {
+	case err == nil:
+		return id, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return s.TxnEvent(ctx, userID, deviceID, txnID) // used before
+	default:
 		return "", fmt.Errorf("storage: recording transaction: %w", err)
 	}
-	return s.TxnEvent(ctx, userID, deviceID, txnID)
 }
 
 // TxnEvent returns the event a client transaction produced; ErrNotFound if

@@ -122,7 +122,12 @@ func TestRooms(t *testing.T) {
 			t.Fatalf("rejoin after unban: %v", err)
 		}
 
-		// Leave and forget.
+		// Leave and forget. A transaction sent before leaving, retried
+		// after, still returns its event.
+		before, err := bob.SendMessageEvent(ctx(t), group.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "bye"}, mautrix.ReqSendEvent{TransactionID: "txn-bye"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := bob.LeaveRoom(ctx(t), group.RoomID); err != nil {
 			t.Fatal(err)
 		}
@@ -135,6 +140,10 @@ func TestRooms(t *testing.T) {
 		}
 		_, err = bob.SendText(ctx(t), group.RoomID, "gone")
 		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
+		after, err := bob.SendMessageEvent(ctx(t), group.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "bye"}, mautrix.ReqSendEvent{TransactionID: "txn-bye"})
+		if err != nil || after.EventID != before.EventID {
+			t.Fatalf("retry after leaving = %v, %v; want %s", after, err, before.EventID)
+		}
 
 		// Errors.
 		_, err = alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{RoomVersion: "999"})
