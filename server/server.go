@@ -74,8 +74,8 @@ var components = []component{
 
 // New opens the infrastructure and builds the configured components. On
 // error everything opened so far is closed again.
-func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (s *Server, err error) {
-	s = &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry(), serveErr: make(chan error, 2)}
+func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry(), serveErr: make(chan error, 2)}
 	defer func() {
 		if err != nil {
 			s.closeInfra()

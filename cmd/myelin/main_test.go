@@ -43,6 +43,17 @@ func TestCommands(t *testing.T) {
 	}
 }
 
+// TestServeUnreachableDatabase: a database that does not answer is a start-up
+// error (exit 1, logged), not a panic.
+func TestServeUnreachableDatabase(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"--data-dir", t.TempDir(), "--client-addr", "127.0.0.1:0",
+		"--database", "postgres://nobody:x@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"}, nil, &out, &errOut)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", code, errOut.String())
+	}
+}
+
 func TestCreateAccount(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "myelin.yaml")
