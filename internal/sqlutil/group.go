@@ -22,7 +22,14 @@ const maxGroup = 256
 type groupJob struct {
 	ctx  context.Context
 	fn   func(ctx context.Context) error
-	done chan error
+	done chan struct{} // closed when answered
+	// after is the write this one depends on (same lane, submitted
+	// earlier); cleared once this one is answered.
+	after *groupJob
+	// failed is set, by the lane's goroutine only, as soon as the write is
+	// known to have failed, so that writes after it fail too.
+	failed bool
+	err    error // the answer, once done has been sent
 }
 
 type grouper struct {
@@ -65,18 +72,80 @@ const keyedLanes = 4
 // could deadlock with other lanes. On SQLite, which has one writer, it is
 // WithGroupTx.
 func (db *DB) WithGroupTxKey(ctx context.Context, key string, fn func(ctx context.Context) error) error {
-	if len(db.groups) == 1 {
-		return db.WithGroupTx(ctx, fn)
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return db.withGroupTx(ctx, &db.groups[1+int(h.Sum32()%uint32(len(db.groups)-1))], fn)
+	return db.withGroupTx(ctx, db.lane(key), fn)
 }
 
 func (db *DB) withGroupTx(ctx context.Context, g *grouper, fn func(ctx context.Context) error) error {
 	if db.txFrom(ctx) != nil {
 		return fn(ctx)
 	}
+	return db.submit(ctx, g, nil, fn).Wait()
+}
+
+// ErrDependency is the error of a write submitted after another write
+// (SubmitGroupTxKey) that failed: it did not run.
+var ErrDependency = errors.New("sqlutil: an earlier write it depends on failed")
+
+// Pending is a group write submitted with SubmitGroupTxKey.
+type Pending struct {
+	job *groupJob
+	g   *grouper
+	err error // set when the write was refused before it was queued
+}
+
+// Wait returns once the write has committed (nil) or failed.
+func (p *Pending) Wait() error {
+	if p.err != nil {
+		return p.err
+	}
+	select {
+	case <-p.job.done:
+		return p.job.err
+	case <-p.g.exited:
+		// The loop answers every job it took before it exits.
+		select {
+		case <-p.job.done:
+			return p.job.err
+		default:
+			return ErrClosed // queued after the loop stopped: never ran
+		}
+	}
+}
+
+// SubmitGroupTxKey queues fn as WithGroupTxKey does and returns without
+// waiting. Writes submitted under one key run in submission order; with
+// after set (a write submitted earlier under the same key), fn runs only if
+// that write commits, in the same transaction or an earlier one, and
+// otherwise fails with ErrDependency without running. This lets a caller
+// pipeline writes that build on each other: it need not wait for one to
+// commit before submitting the next.
+func (db *DB) SubmitGroupTxKey(ctx context.Context, key string, after *Pending, fn func(ctx context.Context) error) *Pending {
+	g := db.lane(key)
+	var dep *groupJob
+	if after != nil {
+		if after.g != g {
+			return &Pending{err: errors.New("sqlutil: a write can only depend on an earlier write of the same key")}
+		}
+		if after.err != nil {
+			return &Pending{err: ErrDependency}
+		}
+		dep = after.job
+	}
+	return db.submit(ctx, g, dep, fn)
+}
+
+// lane returns the group of key.
+func (db *DB) lane(key string) *grouper {
+	if len(db.groups) == 1 {
+		return &db.groups[0]
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return &db.groups[1+int(h.Sum32()%uint32(len(db.groups)-1))]
+}
+
+// submit queues a job on g.
+func (db *DB) submit(ctx context.Context, g *grouper, after *groupJob, fn func(ctx context.Context) error) *Pending {
 	g.once.Do(func() {
 		g.jobs = make(chan *groupJob, maxGroup)
 		g.stop = make(chan struct{})
@@ -84,32 +153,21 @@ func (db *DB) withGroupTx(ctx context.Context, g *grouper, fn func(ctx context.C
 		go db.groupLoop(g)
 	})
 	if g.jobs == nil {
-		return ErrClosed // closed before the first group write
+		return &Pending{err: ErrClosed} // closed before the first group write
 	}
-	job := &groupJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	job := &groupJob{ctx: ctx, fn: fn, done: make(chan struct{}), after: after}
 	select {
 	case <-g.stop:
-		return ErrClosed
+		return &Pending{err: ErrClosed}
 	default:
 	}
 	select {
 	case g.jobs <- job:
+		return &Pending{job: job, g: g}
 	case <-g.stop:
-		return ErrClosed
+		return &Pending{err: ErrClosed}
 	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-job.done:
-		return err
-	case <-g.exited:
-		// The loop answers every job it took before it exits.
-		select {
-		case err := <-job.done:
-			return err
-		default:
-			return ErrClosed // queued after the loop stopped: never ran
-		}
+		return &Pending{err: ctx.Err()}
 	}
 }
 
@@ -136,7 +194,7 @@ func (db *DB) groupLoop(g *grouper) {
 			for {
 				select {
 				case j := <-g.jobs:
-					j.done <- ErrClosed
+					j.answer(ErrClosed)
 				default:
 					return
 				}
@@ -168,7 +226,7 @@ func (db *DB) runGroup(batch []*groupJob) {
 	live := make([]bool, len(batch))
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
-			errs[i] = err // gave up before it started
+			errs[i], j.failed = err, true // gave up before it started
 		} else {
 			live[i] = true
 		}
@@ -184,7 +242,7 @@ func (db *DB) runGroup(batch []*groupJob) {
 					f()
 				}
 			}
-			j.done <- errs[i]
+			j.answer(errs[i])
 		}
 		return
 	}
@@ -201,18 +259,22 @@ func (db *DB) tryGroup(batch []*groupJob, live []bool, errs []error) (states []*
 	defer func() { db.prepareLater(unprepared) }()
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
-		failLive(live, errs, fmt.Errorf("sqlutil: begin: %w", err))
+		failLive(batch, live, errs, fmt.Errorf("sqlutil: begin: %w", err))
 		return states, false
 	}
 	for i, j := range batch {
 		if !live[i] {
 			continue
 		}
+		if j.after != nil && j.after.failed {
+			errs[i], live[i], j.failed = ErrDependency, false, true
+			continue
+		}
 		st := &txState{tx: tx}
 		err := runJob(context.WithValue(context.WithoutCancel(j.ctx), txKey{db}, st), j.fn)
 		unprepared = append(unprepared, st.unprepared...)
 		if err != nil {
-			errs[i], live[i] = err, false
+			errs[i], live[i], j.failed = err, false, true
 			if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 				logrus.WithError(rerr).Warn("sqlutil: rolling back a group after a failed write")
 			}
@@ -221,19 +283,29 @@ func (db *DB) tryGroup(batch []*groupJob, live []bool, errs []error) (states []*
 		states[i] = st
 	}
 	if err := tx.Commit(); err != nil {
-		failLive(live, errs, fmt.Errorf("sqlutil: commit: %w", err))
+		failLive(batch, live, errs, fmt.Errorf("sqlutil: commit: %w", err))
 		return states, false
 	}
 	return states, false
 }
 
 // failLive gives err to every write still live.
-func failLive(live []bool, errs []error, err error) {
+func failLive(batch []*groupJob, live []bool, errs []error, err error) {
 	for i := range live {
 		if live[i] {
-			errs[i], live[i] = err, false
+			errs[i], live[i], batch[i].failed = err, false, true
 		}
 	}
+}
+
+// answer records the outcome and wakes the writer. The dependency is
+// dropped so that a chain of writes does not keep every earlier one alive.
+func (j *groupJob) answer(err error) {
+	j.err, j.after = err, nil
+	if err != nil {
+		j.failed = true
+	}
+	close(j.done)
 }
 
 // runJob runs fn, turning a panic into an error for its caller alone.

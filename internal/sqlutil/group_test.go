@@ -103,3 +103,74 @@ func TestGroupCommitAfterClose(t *testing.T) {
 }
 
 var errBoom = errors.New("boom")
+
+// TestGroupCommitChains: writes submitted after a failed write of the same
+// key fail with ErrDependency without running; writes after a committed one
+// run; other writes are not affected.
+func TestGroupCommitChains(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		migrated(t, db)
+		insert := func(name string) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := db.Exec(ctx, `INSERT INTO items (name, n) VALUES ($1, 1)`, name)
+				return err
+			}
+		}
+		var ran atomic.Int64
+		// A long chain that fails in the middle, submitted without waiting.
+		var prev *sqlutil.Pending
+		var chain []*sqlutil.Pending
+		for i := 0; i < 50; i++ {
+			fn := insert(fmt.Sprintf("c%d", i))
+			if i == 20 {
+				fn = func(ctx context.Context) error {
+					if _, err := db.Exec(ctx, `INSERT INTO items (name, n) VALUES ('c20', 1)`); err != nil {
+						return err
+					}
+					return errBoom
+				}
+			}
+			if i > 20 {
+				inner := fn
+				fn = func(ctx context.Context) error { ran.Add(1); return inner(ctx) }
+			}
+			prev = db.SubmitGroupTxKey(ctx, "room-a", prev, fn)
+			chain = append(chain, prev)
+		}
+		other := db.SubmitGroupTxKey(ctx, "room-b", nil, insert("other"))
+		for i, p := range chain {
+			err := p.Wait()
+			switch {
+			case i < 20 && err != nil:
+				t.Fatalf("write %d before the failure: %v", i, err)
+			case i == 20 && !errors.Is(err, errBoom):
+				t.Fatalf("write 20: %v, want boom", err)
+			case i > 20 && !errors.Is(err, sqlutil.ErrDependency):
+				t.Fatalf("write %d after the failure: %v, want ErrDependency", i, err)
+			}
+		}
+		if err := other.Wait(); err != nil {
+			t.Fatalf("independent write: %v", err)
+		}
+		if ran.Load() != 0 {
+			t.Fatalf("%d writes after the failure ran", ran.Load())
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM items WHERE name LIKE 'c%'`).Scan(&n); err != nil || n != 20 {
+			t.Fatalf("chain rows %d (%v), want 20", n, err)
+		}
+		// After a committed write, the next runs; after a failed one (even
+		// long answered) it does not.
+		ok := db.SubmitGroupTxKey(ctx, "room-a", nil, insert("d1"))
+		if err := ok.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SubmitGroupTxKey(ctx, "room-a", ok, insert("d2")).Wait(); err != nil {
+			t.Fatalf("after a committed write: %v", err)
+		}
+		if err := db.SubmitGroupTxKey(ctx, "room-a", chain[20], insert("d3")).Wait(); !errors.Is(err, sqlutil.ErrDependency) {
+			t.Fatalf("after a failed write: %v", err)
+		}
+	})
+}

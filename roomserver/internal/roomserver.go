@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/internal/bus"
+	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
@@ -117,92 +118,107 @@ func (rs *Roomserver) build(r *room, ne newEvent) (gomatrixserverlib.PDU, error)
 	return ev, nil
 }
 
-// commit stores ev as the next event of r, with the state after it, the new
-// head and the output log entry, in one transaction; then updates r. The
-// caller holds r.mu. Only after commit returns is the event acknowledged.
+// written is what writing an event stored.
+type written struct {
+	nid          storage.EventNID
+	snapshot     storage.SnapshotNID // the state after the event
+	redactedJSON []byte              // the redacted target's new JSON, if any
+}
+
+// write stores ev as the next event of r on top of the state snapshot
+// before: the event, the state after it, the new head, the transaction ID
+// and the output log entry. It runs inside the caller's (group)
+// transaction, may run more than once, and reads only r's fields that
+// never change (nid, id, version).
+func (rs *Roomserver) write(ctx context.Context, r *room, before storage.SnapshotNID, ev gomatrixserverlib.PDU, ne newEvent) (written, error) {
+	w := written{snapshot: before}
+	nid, stored, err := rs.store.InsertEvent(ctx, &storage.Event{
+		ID: ev.EventID(), RoomNID: r.nid, Type: ev.Type(), StateKey: ev.StateKey(), Sender: string(ev.SenderID()),
+		Depth: ev.Depth(), OriginServerTS: int64(ev.OriginServerTS()), SnapshotBefore: before, JSON: ev.JSON(),
+	})
+	if err != nil {
+		return w, err
+	}
+	if !stored {
+		return w, fmt.Errorf("event %s already stored", ev.EventID())
+	}
+	w.nid = nid
+	if sk := ev.StateKey(); sk != nil {
+		key := storage.StateKey{Type: ev.Type(), StateKey: *sk}
+		if w.snapshot, err = rs.store.CreateSnapshot(ctx, r.nid, before, []storage.StateEntry{{StateKey: key, EventNID: nid}}); err != nil {
+			return w, err
+		}
+		if ev.Type() == spec.MRoomMember {
+			m, err := ev.Membership()
+			if err != nil {
+				return w, err
+			}
+			if err := rs.store.SetMembership(ctx, r.nid, *sk, m, nid); err != nil {
+				return w, err
+			}
+		}
+	}
+	if err := rs.store.SetRoomHead(ctx, r.nid, w.snapshot, []string{ev.EventID()}, ev.Depth()); err != nil {
+		return w, err
+	}
+	if ne.redactTarget != nil {
+		if w.redactedJSON, err = r.version.RedactEventJSON(ne.redactTarget.JSON); err != nil {
+			return w, fmt.Errorf("redacting %s: %w", ne.redactTarget.ID, err)
+		}
+		if err := rs.store.SetRedacted(ctx, ne.redactTarget.ID, ev.EventID(), w.redactedJSON); err != nil {
+			return w, err
+		}
+	}
+	if ne.txnKey != "" {
+		got, err := rs.store.InsertTxn(ctx, ne.sender, ne.deviceID, ne.txnKey, ev.EventID(), rs.now().UnixMilli())
+		if err != nil {
+			return w, err
+		}
+		if got != ev.EventID() {
+			return w, errTxnRace{eventID: got}
+		}
+	}
+	oe := api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id, RoomVersion: string(r.version.Version()),
+		EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID}
+	if ne.redactTarget != nil {
+		oe.RedactedEventID, oe.RedactedEvent = ne.redactTarget.ID, w.redactedJSON
+	}
+	out, err := json.Marshal(oe)
+	if err != nil {
+		return w, err
+	}
+	return w, rs.bus.Publish(ctx, api.OutputTopic, r.id, out, nil)
+}
+
+// commit stores ev as the next event of r and waits for it to commit, then
+// updates r. The caller holds r.mu and has settled r's pipelined writes.
+// Only after commit returns is the event acknowledged.
+//
+// Group commit: events of different rooms committing at the same time
+// share one transaction and one fsync; each still commits whole or not at
+// all, and only then is it acknowledged.
 func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.PDU, ne newEvent) error {
-	var nid storage.EventNID
-	snapshot := r.snapshot
-	var key storage.StateKey
-	var redactedJSON []byte
-	// Group commit: events of different rooms committing at the same time
-	// share one transaction and one fsync; each still commits whole or not
-	// at all (its own savepoint), and only then is it acknowledged.
+	var w written
 	err := rs.store.WithRoomGroupTx(ctx, r.id, func(ctx context.Context) error {
 		var err error
-		var stored bool
-		nid, stored, err = rs.store.InsertEvent(ctx, &storage.Event{
-			ID: ev.EventID(), RoomNID: r.nid, Type: ev.Type(), StateKey: ev.StateKey(), Sender: string(ev.SenderID()),
-			Depth: ev.Depth(), OriginServerTS: int64(ev.OriginServerTS()), SnapshotBefore: r.snapshot, JSON: ev.JSON(),
-		})
-		if err != nil {
-			return err
-		}
-		if !stored {
-			return fmt.Errorf("event %s already stored", ev.EventID())
-		}
-		if sk := ev.StateKey(); sk != nil {
-			key = storage.StateKey{Type: ev.Type(), StateKey: *sk}
-			snapshot, err = rs.store.CreateSnapshot(ctx, r.nid, r.snapshot, []storage.StateEntry{{StateKey: key, EventNID: nid}})
-			if err != nil {
-				return err
-			}
-			if ev.Type() == spec.MRoomMember {
-				m, err := ev.Membership()
-				if err != nil {
-					return err
-				}
-				if err := rs.store.SetMembership(ctx, r.nid, *sk, m, nid); err != nil {
-					return err
-				}
-			}
-		}
-		if err := rs.store.SetRoomHead(ctx, r.nid, snapshot, []string{ev.EventID()}, ev.Depth()); err != nil {
-			return err
-		}
-		if ne.redactTarget != nil {
-			if redactedJSON, err = r.version.RedactEventJSON(ne.redactTarget.JSON); err != nil {
-				return fmt.Errorf("redacting %s: %w", ne.redactTarget.ID, err)
-			}
-			if err := rs.store.SetRedacted(ctx, ne.redactTarget.ID, ev.EventID(), redactedJSON); err != nil {
-				return err
-			}
-		}
-		if ne.txnKey != "" {
-			got, err := rs.store.InsertTxn(ctx, ne.sender, ne.deviceID, ne.txnKey, ev.EventID(), rs.now().UnixMilli())
-			if err != nil {
-				return err
-			}
-			if got != ev.EventID() {
-				return errTxnRace{eventID: got}
-			}
-		}
-		oe := api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id, RoomVersion: string(r.version.Version()),
-			EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID}
-		if ne.redactTarget != nil {
-			oe.RedactedEventID, oe.RedactedEvent = ne.redactTarget.ID, redactedJSON
-		}
-		out, err := json.Marshal(oe)
-		if err != nil {
-			return err
-		}
-		return rs.bus.Publish(ctx, api.OutputTopic, r.id, out, nil)
+		w, err = rs.write(ctx, r, r.snapshot, ev, ne)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	r.snapshot, r.extremities, r.depth = snapshot, []string{ev.EventID()}, ev.Depth()
-	if ev.StateKey() != nil {
-		r.state[key] = stateEvent{nid: nid, pdu: ev}
+	r.snapshot, r.extremities, r.depth = w.snapshot, []string{ev.EventID()}, ev.Depth()
+	if sk := ev.StateKey(); sk != nil {
+		r.state[storage.StateKey{Type: ev.Type(), StateKey: *sk}] = stateEvent{nid: w.nid, pdu: ev}
 	}
 	if t := ne.redactTarget; t != nil && t.StateKey != nil {
 		k := storage.StateKey{Type: t.Type, StateKey: *t.StateKey}
 		if cur, ok := r.state[k]; ok && cur.pdu.EventID() == t.ID {
-			if pdu, err := r.version.NewEventFromTrustedJSONWithEventID(t.ID, redactedJSON, true); err == nil {
+			if pdu, err := r.version.NewEventFromTrustedJSONWithEventID(t.ID, w.redactedJSON, true); err == nil {
 				r.state[k] = stateEvent{nid: cur.nid, pdu: pdu}
 			} else {
-				// Memory and database disagree now: reload the room next time.
-				rs.rooms.forget(r.id)
+				// Memory and database disagree now: read the room again.
+				r.stale = true
 			}
 		}
 	}
@@ -223,27 +239,113 @@ type errTxnRace struct{ eventID string }
 
 func (e errTxnRace) Error() string { return "transaction already used for " + e.eventID }
 
-// send builds and commits one event in r, taking r.mu.
+// send builds and commits one event in r, taking r.mu. Message events
+// (no state key, not redactions) are pipelined: r.mu is held only to build
+// the event and queue its write, so the next message of the room is built
+// while this one commits; state events wait for the room's queued writes.
 func (rs *Roomserver) send(ctx context.Context, r *room, ne newEvent) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return rs.sendLocked(ctx, r, ne)
+	if ne.stateKey != nil || ne.redactTarget != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return rs.sendLocked(ctx, r, ne)
+	}
+	for attempt := 0; ; attempt++ {
+		r.mu.Lock()
+		if e := r.txns.get(ne); e != nil {
+			// A retry of a transaction this process wrote or is writing.
+			p, id := e.p, e.eventID
+			r.mu.Unlock()
+			if p == nil || p.Wait() == nil { // answered at once once committed
+				return id, nil
+			}
+			r.mu.Lock()
+			r.txns.drop(ne, e)
+			r.mu.Unlock()
+			continue
+		}
+		if r.stale {
+			if err := rs.settle(ctx, r); err != nil {
+				r.mu.Unlock()
+				return "", err
+			}
+		}
+		ev, err := rs.build(r, ne)
+		if err != nil {
+			r.mu.Unlock()
+			return rs.retried(ctx, ne, err)
+		}
+		// EventID is computed and cached on first use: do it here, before
+		// the write's goroutine reads it.
+		id := ev.EventID()
+		before := r.snapshot
+		p := rs.store.SubmitRoomGroupTx(ctx, r.id, r.last, func(ctx context.Context) error {
+			_, err := rs.write(ctx, r, before, ev, ne)
+			return err
+		})
+		// The room's head moves on now, for the next event to build on; if
+		// the write fails, the room is read again from the database.
+		r.last, r.extremities, r.depth = p, []string{id}, ev.Depth()
+		entry := &txnEntry{eventID: id, p: p}
+		r.txns.put(ne, entry)
+		r.mu.Unlock()
+		err = p.Wait()
+		if err == nil {
+			return id, nil
+		}
+		r.mu.Lock()
+		r.stale = true
+		r.txns.drop(ne, entry)
+		var race errTxnRace
+		if errors.As(err, &race) {
+			// Written before this process remembered it (a restart).
+			r.txns.put(ne, &txnEntry{eventID: race.eventID})
+			r.mu.Unlock()
+			return race.eventID, nil
+		}
+		r.mu.Unlock()
+		// Built on an event that failed to commit: never stored, so build
+		// it again on the room as the database has it.
+		if errors.Is(err, sqlutil.ErrDependency) && attempt < maxRebuilds {
+			continue
+		}
+		return "", err
+	}
+}
+
+// maxRebuilds bounds how often a message is built again because an event
+// before it failed to commit.
+const maxRebuilds = 20
+
+// settle waits for r's queued writes and, if one failed (or memory and
+// database may disagree for another reason), reads the room again. The
+// caller holds r.mu.
+func (rs *Roomserver) settle(ctx context.Context, r *room) error {
+	if r.last != nil {
+		if err := r.last.Wait(); err != nil {
+			r.stale = true
+		}
+		r.last = nil
+	}
+	if !r.stale {
+		return nil
+	}
+	if err := rs.rooms.reload(ctx, r); err != nil {
+		return err
+	}
+	r.stale = false
+	return nil
 }
 
 // sendLocked builds and commits one event in r; the caller holds r.mu. A
 // transaction ID that another request used first returns that request's
 // event.
 func (rs *Roomserver) sendLocked(ctx context.Context, r *room, ne newEvent) (string, error) {
+	if err := rs.settle(ctx, r); err != nil {
+		return "", err
+	}
 	ev, err := rs.build(r, ne)
 	if err != nil {
-		// A retry of a transaction that succeeded returns its event even
-		// if the sender could not send it now (left, kicked, ...).
-		if ne.txnKey != "" {
-			if id, terr := rs.store.TxnEvent(ctx, ne.sender, ne.deviceID, ne.txnKey); terr == nil {
-				return id, nil
-			}
-		}
-		return "", err
+		return rs.retried(ctx, ne, err)
 	}
 	if err := rs.commit(ctx, r, ev, ne); err != nil {
 		var race errTxnRace
@@ -253,6 +355,18 @@ func (rs *Roomserver) sendLocked(ctx context.Context, r *room, ne newEvent) (str
 		return "", err
 	}
 	return ev.EventID(), nil
+}
+
+// retried answers an event that could not be built: a retry of a
+// transaction that succeeded returns its event even if the sender could not
+// send it now (left, kicked, ...); anything else gets err.
+func (rs *Roomserver) retried(ctx context.Context, ne newEvent, err error) (string, error) {
+	if ne.txnKey != "" {
+		if id, terr := rs.store.TxnEvent(ctx, ne.sender, ne.deviceID, ne.txnKey); terr == nil {
+			return id, nil
+		}
+	}
+	return "", err
 }
 
 // loadRoom returns a room's head, or api.ErrRoomNotFound.

@@ -251,3 +251,133 @@ func TestCreateRoomErrors(t *testing.T) {
 	}
 	_ = gomatrixserverlib.RoomVersionV12
 }
+
+// TestPipelinedSendsStayAChain sends many messages to one room at once,
+// with retries of a used transaction among them: a retry's write fails at
+// commit, the messages queued behind it are built again, and the room's
+// events still form one chain from the newest back to the create event,
+// with every acknowledged message on it.
+func TestPipelinedSendsStayAChain(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		roomID, err := f.rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, Preset: PresetPublicChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := func(txn string) api.SendEventRequest {
+			return api.SendEventRequest{RoomID: roomID, Sender: alice, DeviceID: "D", TxnID: txn, Type: "m.room.message",
+				Content: json.RawMessage(`{"msgtype":"m.text","body":"` + txn + `"}`)}
+		}
+		first, err := f.rs.SendEvent(ctx, msg("t1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		ids := make([]string, 60)
+		errs := make([]error, 60)
+		for i := range ids {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				txn := "m" + string(rune('A'+i%26)) + string(rune('a'+i/26))
+				if i%6 == 0 {
+					txn = "t1" // a retry of the first message
+				}
+				ids[i], errs[i] = f.rs.SendEvent(ctx, msg(txn))
+			}(i)
+		}
+		wg.Wait()
+		acked := map[string]bool{first: true}
+		for i, id := range ids {
+			if errs[i] != nil {
+				t.Fatalf("send %d: %v", i, errs[i])
+			}
+			if i%6 == 0 && id != first {
+				t.Fatalf("retry %d returned %s, want %s", i, id, first)
+			}
+			acked[id] = true
+		}
+		if len(acked) != 51 {
+			t.Fatalf("%d distinct events acknowledged, want 51", len(acked))
+		}
+		// Walk the chain back from the stored head.
+		row, err := f.store.Room(ctx, roomID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(row.Extremities) != 1 {
+			t.Fatalf("extremities %v", row.Extremities)
+		}
+		onChain := map[string]bool{}
+		id, depth := row.Extremities[0], row.Depth
+		for {
+			ev, err := f.store.EventByID(ctx, id)
+			if err != nil {
+				t.Fatalf("event %s on the chain: %v", id, err)
+			}
+			var pdu struct {
+				PrevEvents []string `json:"prev_events"`
+				Depth      int64    `json:"depth"`
+			}
+			if err := json.Unmarshal(ev.JSON, &pdu); err != nil {
+				t.Fatal(err)
+			}
+			if pdu.Depth != depth {
+				t.Fatalf("event %s has depth %d, want %d", id, pdu.Depth, depth)
+			}
+			onChain[id] = true
+			if ev.Type == "m.room.create" {
+				break
+			}
+			if len(pdu.PrevEvents) != 1 {
+				t.Fatalf("event %s has prev_events %v", id, pdu.PrevEvents)
+			}
+			id, depth = pdu.PrevEvents[0], depth-1
+		}
+		for id := range acked {
+			if !onChain[id] {
+				t.Fatalf("acknowledged event %s is not on the room's chain", id)
+			}
+		}
+		// A roomserver started afresh on the same database (remembering no
+		// transactions) continues the chain, with retries of t1 among
+		// concurrent new messages.
+		g := &fixture{rs: New(f.opts, f.store, f.bus, logrus.New())}
+		for i := range ids {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				txn := "n" + string(rune('A'+i%26)) + string(rune('a'+i/26))
+				if i%6 == 0 {
+					txn = "t1"
+				}
+				ids[i], errs[i] = g.rs.SendEvent(ctx, msg(txn))
+			}(i)
+		}
+		wg.Wait()
+		for i, id := range ids {
+			if errs[i] != nil {
+				t.Fatalf("send %d after the restart: %v", i, errs[i])
+			}
+			if i%6 == 0 && id != first {
+				t.Fatalf("retry %d after the restart returned %s, want %s", i, id, first)
+			}
+		}
+		if row, err = f.store.Room(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		next, err := g.rs.SendEvent(ctx, msg("after"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, _ := f.store.EventByID(ctx, next)
+		var pdu struct {
+			PrevEvents []string `json:"prev_events"`
+		}
+		_ = json.Unmarshal(ev.JSON, &pdu)
+		if len(pdu.PrevEvents) != 1 || pdu.PrevEvents[0] != row.Extremities[0] {
+			t.Fatalf("after a restart prev_events %v, want [%s]", pdu.PrevEvents, row.Extremities[0])
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
 
@@ -30,6 +31,65 @@ type room struct {
 	extremities []string
 	depth       int64
 	state       map[storage.StateKey]stateEvent
+	// last is the newest pipelined write queued for the room (nil when
+	// none is queued).
+	last *sqlutil.Pending
+	// stale means memory may be ahead of the database (a queued write
+	// failed): the room is read again before the next event is built.
+	stale bool
+	// txns remembers the transaction IDs of messages written or queued
+	// recently, so that a retry is answered without writing (a retry that
+	// reaches the database fails its write, and the writes queued behind
+	// it must be built again).
+	txns recentTxns
+}
+
+// recentTxns maps transaction keys (sender, device, path) to their events,
+// the most recent maxRecentTxns per room.
+type recentTxns struct {
+	byKey map[string]*txnEntry
+	order []string
+}
+
+// txnEntry is a transaction's event; p is its write while queued.
+type txnEntry struct {
+	eventID string
+	p       *sqlutil.Pending
+}
+
+const maxRecentTxns = 256
+
+func txnMemoryKey(ne newEvent) string { return ne.sender + "\x00" + ne.deviceID + "\x00" + ne.txnKey }
+
+func (t *recentTxns) get(ne newEvent) *txnEntry {
+	if ne.txnKey == "" {
+		return nil
+	}
+	return t.byKey[txnMemoryKey(ne)]
+}
+
+func (t *recentTxns) put(ne newEvent, e *txnEntry) {
+	if ne.txnKey == "" {
+		return
+	}
+	if t.byKey == nil {
+		t.byKey = map[string]*txnEntry{}
+	}
+	k := txnMemoryKey(ne)
+	if _, ok := t.byKey[k]; !ok {
+		t.order = append(t.order, k)
+		if len(t.order) > maxRecentTxns {
+			delete(t.byKey, t.order[0])
+			t.order = t.order[1:]
+		}
+	}
+	t.byKey[k] = e
+}
+
+func (t *recentTxns) drop(ne newEvent, e *txnEntry) {
+	if k := txnMemoryKey(ne); t.byKey[k] == e {
+		delete(t.byKey, k)
+	}
 }
 
 var _ gomatrixserverlib.AuthEventProvider = (*room)(nil)
@@ -84,6 +144,32 @@ func (rs *rooms) load(ctx context.Context, roomID string) (*room, error) {
 	if ok {
 		return r, nil
 	}
+	r, err := rs.read(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if existing, ok := rs.byID[roomID]; ok {
+		return existing, nil
+	}
+	rs.byID[roomID] = r
+	return r, nil
+}
+
+// reload reads r's head again from storage, in place. The caller holds
+// r.mu and no write of r is queued.
+func (rs *rooms) reload(ctx context.Context, r *room) error {
+	fresh, err := rs.read(ctx, r.id)
+	if err != nil {
+		return fmt.Errorf("reading room %s again: %w", r.id, err)
+	}
+	r.snapshot, r.extremities, r.depth, r.state = fresh.snapshot, fresh.extremities, fresh.depth, fresh.state
+	return nil
+}
+
+// read reads a room's head from storage.
+func (rs *rooms) read(ctx context.Context, roomID string) (*room, error) {
 	row, err := rs.store.Room(ctx, roomID)
 	if err != nil {
 		return nil, err
@@ -108,7 +194,7 @@ func (rs *rooms) load(ctx context.Context, roomID string) (*room, error) {
 	for _, e := range evs {
 		byNID[e.NID] = e
 	}
-	r = &room{nid: row.NID, id: row.ID, version: ver, snapshot: row.SnapshotNID, extremities: row.Extremities,
+	r := &room{nid: row.NID, id: row.ID, version: ver, snapshot: row.SnapshotNID, extremities: row.Extremities,
 		depth: row.Depth, state: make(map[storage.StateKey]stateEvent, len(entries))}
 	for _, e := range entries {
 		ev, ok := byNID[e.EventNID]
@@ -121,12 +207,6 @@ func (rs *rooms) load(ctx context.Context, roomID string) (*room, error) {
 		}
 		r.state[e.StateKey] = stateEvent{nid: e.EventNID, pdu: pdu}
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if existing, ok := rs.byID[roomID]; ok {
-		return existing, nil
-	}
-	rs.byID[roomID] = r
 	return r, nil
 }
 
@@ -134,13 +214,5 @@ func (rs *rooms) load(ctx context.Context, roomID string) (*room, error) {
 func (rs *rooms) add(r *room) {
 	rs.mu.Lock()
 	rs.byID[r.id] = r
-	rs.mu.Unlock()
-}
-
-// forget drops a room head, so it is read again from storage (after a
-// failed write left memory and database possibly apart).
-func (rs *rooms) forget(roomID string) {
-	rs.mu.Lock()
-	delete(rs.byID, roomID)
 	rs.mu.Unlock()
 }

@@ -107,6 +107,13 @@ func (s *Storage) WithRoomGroupTx(ctx context.Context, roomID string, fn func(ct
 	return s.db.WithGroupTxKey(ctx, roomID, fn)
 }
 
+// SubmitRoomGroupTx queues fn like WithRoomGroupTx without waiting; with
+// after, fn runs only if that earlier write of the room commits (see
+// sqlutil.DB.SubmitGroupTxKey).
+func (s *Storage) SubmitRoomGroupTx(ctx context.Context, roomID string, after *sqlutil.Pending, fn func(ctx context.Context) error) *sqlutil.Pending {
+	return s.db.SubmitGroupTxKey(ctx, roomID, after, fn)
+}
+
 // InsertRoom creates a room; ErrRoomExists if the ID is taken.
 func (s *Storage) InsertRoom(ctx context.Context, roomID, version string) (RoomNID, error) {
 	var nid RoomNID
