@@ -133,7 +133,7 @@ func (c *RoomserverConsumer) decode(msg *bus.Message) (*pending, error) {
 		return nil, fmt.Errorf("encoding client event: %w", err)
 	}
 	ev := &storage.Event{ID: ce.EventID, RoomID: ce.RoomID, Type: ce.Type, Sender: ce.Sender, StateKey: ce.StateKey,
-		TS: ce.OriginServerTS, TxnID: out.TxnID, DeviceID: out.DeviceID, JSON: js}
+		TS: ce.OriginServerTS, TxnID: out.TxnID, DeviceID: out.DeviceID, JSON: js, Push: internal.Summarize(ce.Type, js)}
 	if ce.Type == "m.room.member" {
 		var m struct {
 			Membership string `json:"membership"`

@@ -21,6 +21,7 @@ type Routes struct {
 	store    *storage.Storage
 	notifier *internal.Notifier
 	recent   *internal.Recent
+	unread   *internal.Unread
 	users    Users
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
@@ -46,7 +47,7 @@ type RoomMemberships interface {
 
 // Setup registers the sync endpoints on r.
 func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, users Users, rooms RoomMemberships, log logrus.FieldLogger) *Routes {
-	rt := &Routes{store: store, notifier: n, recent: recent, users: users, rooms: rooms, log: log}
+	rt := &Routes{store: store, notifier: n, recent: recent, unread: internal.NewUnread(store, recent), users: users, rooms: rooms, log: log}
 	const v3 = "/_matrix/client/v3"
 	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)
 	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)

@@ -242,6 +242,13 @@ func (rt *Routes) build(ctx context.Context, dev *userapi.Device, tok syncToken,
 		jr.AccountData.Events = append(jr.AccountData.Events, obj)
 		empty = false
 	}
+	for roomID, jr := range resp.Rooms.Join {
+		n, h, err := rt.unread.Counts(ctx, roomID, dev.UserID, upto)
+		if err != nil {
+			return nil, false, err
+		}
+		jr.UnreadNotifications = map[string]int{"highlight_count": h, "notification_count": n}
+	}
 	resp.NextBatch = syncToken{pos: upto, ad: adPos}.String()
 	return resp, empty, nil
 }

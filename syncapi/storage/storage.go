@@ -32,6 +32,15 @@ type Event struct {
 	TxnID      string
 	DeviceID   string
 	JSON       []byte
+	// Push, when set, is the event's push-rule summary, computed once for
+	// all the users whose unread counts it changes (memory only).
+	Push *PushSummary
+}
+
+// PushSummary is what the default push rules need of an event.
+type PushSummary struct {
+	Notify   bool     // a notifying message type, not a notice, not redacted
+	Mentions []string // m.mentions.user_ids
 }
 
 // Storage is the sync component's database.
@@ -141,6 +150,18 @@ func (s *Storage) RoomEvents(ctx context.Context, roomID string, from, to int64,
 	// order is one of two constants above.
 	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
 		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`, roomID, from, to, limit)
+}
+
+// LastSentPos is the stream position of userID's newest event in roomID at
+// or before upto (0: none).
+func (s *Storage) LastSentPos(ctx context.Context, roomID, userID string, upto int64) (int64, error) {
+	var p int64
+	err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM syncapi_events
+		WHERE room_id = $1 AND sender = $2 AND stream_pos <= $3`, roomID, userID, upto).Scan(&p)
+	if err != nil {
+		return 0, fmt.Errorf("syncapi storage: reading the last sent event: %w", err)
+	}
+	return p, nil
 }
 
 // EventByID returns one event.

@@ -130,7 +130,31 @@ func TestSyncDirectChat(t *testing.T) {
 			if b := bodies(resp.Rooms.Join[dm.RoomID].Timeline.Events); len(b) != 1 || b[0] != body {
 				t.Fatalf("message %d: got %v", i, b)
 			}
+			// One unread: the recipient's own message came before it.
+			if u := resp.Rooms.Join[dm.RoomID].UnreadNotifications; u == nil || u.NotificationCount != 1 || u.HighlightCount != 0 {
+				t.Fatalf("message %d: unread %+v, want 1 notification", i, u)
+			}
 			*pair.since = resp.NextBatch
+		}
+
+		// A mention highlights; the sender's own view counts nothing.
+		if _, err := bob.SendMessageEvent(ctx(t), dm.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "alice?",
+			"m.mentions": map[string]any{"user_ids": []string{string(alice.UserID)}}}); err != nil {
+			t.Fatal(err)
+		}
+		var mentioned *mautrix.RespSync
+		for i := 0; i < 10; i++ {
+			mentioned = syncOnce(t, alice, aliceSince, 5*time.Second)
+			aliceSince = mentioned.NextBatch
+			if len(bodies(mentioned.Rooms.Join[dm.RoomID].Timeline.Events)) > 0 {
+				break
+			}
+		}
+		if u := mentioned.Rooms.Join[dm.RoomID].UnreadNotifications; u == nil || u.NotificationCount != 2 || u.HighlightCount != 1 {
+			t.Fatalf("after a mention: unread %+v, want 2 notifications, 1 highlight", u)
+		}
+		if u := syncOnce(t, bob, "", 0).Rooms.Join[dm.RoomID].UnreadNotifications; u == nil || u.NotificationCount != 0 {
+			t.Fatalf("sender's own unread %+v, want 0", u)
 		}
 
 		// The sender's own sync carries its transaction ID.
