@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -106,7 +107,7 @@ type Config struct {
 	Global        Global        `yaml:"global"`
 	ClientAPI     ClientAPI     `yaml:"client_api"`
 	UserAPI       UserAPI       `yaml:"user_api"`
-	FederationAPI FederationAPI `yaml:"federation_api"`
+	FederationAPI FederationAPI `yaml:"federation"`
 }
 
 // Global holds the settings shared by every component.
@@ -220,8 +221,25 @@ type UserAPI struct {
 
 // FederationAPI configures the server-server API.
 type FederationAPI struct {
-	// ListenAddr is the host:port to listen on. Default ":8448".
+	// ListenAddr is the host:port to listen on (HTTPS). Default ":8448".
 	ListenAddr string `yaml:"listen_addr"`
+	// TLSCert and TLSKey are PEM files of the listener's certificate (with
+	// its chain) and key. Both empty: a self-signed certificate for the
+	// server name is generated on first start and kept in the data
+	// directory (for development: other servers will not trust it).
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TLSCA is a PEM file of CA certificates trusted, besides the system's,
+	// for outgoing federation requests.
+	TLSCA string `yaml:"tls_ca"`
+	// Hosts overrides server discovery: server name -> host:port.
+	Hosts map[string]string `yaml:"hosts"`
+	// AllowPrivateNetworks lets outgoing requests reach loopback and private
+	// addresses found by discovery (addresses in Hosts always may).
+	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// WellKnownServer, when set, is served as m.server at
+	// /.well-known/matrix/server, delegating federation to that host:port.
+	WellKnownServer string `yaml:"well_known_server"`
 }
 
 // Default returns a configuration with every field at its default.
@@ -301,6 +319,9 @@ func (u *UserAPI) Defaults() {
 // Defaults fills the zero fields of f.
 func (f *FederationAPI) Defaults() {
 	setDefault(&f.ListenAddr, DefaultFederationListenAddr)
+	if len(f.Hosts) == 0 {
+		f.Hosts = nil // "hosts: {}" and no hosts are the same
+	}
 }
 
 func setDefault[T comparable](field *T, def T) {
@@ -484,7 +505,26 @@ func (u *UserAPI) Verify(errs *Errors) {
 // Verify records the problems of f in errs.
 func (f *FederationAPI) Verify(errs *Errors) {
 	if err := checkListenAddr(f.ListenAddr); err != nil {
-		errs.Add("federation_api.listen_addr", "must be a host:port address: %v (got %q)", err, f.ListenAddr)
+		errs.Add("federation.listen_addr", "must be a host:port address: %v (got %q)", err, f.ListenAddr)
+	}
+	if (f.TLSCert == "") != (f.TLSKey == "") {
+		errs.Add("federation.tls_cert", "tls_cert and tls_key go together: set both or neither")
+	}
+	names := make([]string, 0, len(f.Hosts))
+	for name := range f.Hosts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if ValidateServerName(name) != nil {
+			errs.Add("federation.hosts", "%q is not a server name", name)
+		}
+		if _, port, err := net.SplitHostPort(f.Hosts[name]); err != nil || port == "" {
+			errs.Add("federation.hosts", "address of %s must be host:port (got %q)", name, f.Hosts[name])
+		}
+	}
+	if f.WellKnownServer != "" && ValidateServerName(f.WellKnownServer) != nil {
+		errs.Add("federation.well_known_server", "must be a server name with an optional :port (got %q)", f.WellKnownServer)
 	}
 }
 

@@ -71,7 +71,7 @@ func TestDefault(t *testing.T) {
 		{"user_api.password_min_length", c.UserAPI.PasswordMinLength, 8},
 		{"user_api.access_token_lifetime", c.UserAPI.AccessTokenLifetime, Duration(5 * time.Minute)},
 		{"user_api.refresh_token_lifetime", c.UserAPI.RefreshTokenLifetime, Duration(720 * time.Hour)},
-		{"federation_api.listen_addr", c.FederationAPI.ListenAddr, ":8448"},
+		{"federation.listen_addr", c.FederationAPI.ListenAddr, ":8448"},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -132,7 +132,7 @@ func TestPrecedence(t *testing.T) {
 			get:  func(c *Config) any { return c.ClientAPI.ListenAddr },
 		},
 		{
-			name: "federation listen_addr", yaml: "federation_api:\n  listen_addr: :2001\n",
+			name: "federation listen_addr", yaml: "federation:\n  listen_addr: :2001\n",
 			envVar: "MYELIN_FEDERATION_ADDR", flag: "--federation-addr",
 			def: ":8448", fileVal: ":2001", envVal: ":2002", flagVal: ":2003",
 			want: func(v string) any { return v },
@@ -243,20 +243,25 @@ func TestPrecedenceOfConfigFile(t *testing.T) {
 
 func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 	want := map[string]string{
-		"config":                     "MYELIN_CONFIG",
-		"server-name":                "MYELIN_SERVER_NAME",
-		"data-dir":                   "MYELIN_DATA_DIR",
-		"client-addr":                "MYELIN_CLIENT_ADDR",
-		"federation-addr":            "MYELIN_FEDERATION_ADDR",
-		"database":                   "MYELIN_DATABASE",
-		"registration":               "MYELIN_REGISTRATION",
-		"registration-shared-secret": "MYELIN_REGISTRATION_SHARED_SECRET",
-		"log-level":                  "MYELIN_LOG_LEVEL",
-		"log-format":                 "MYELIN_LOG_FORMAT",
-		"metrics-addr":               "MYELIN_METRICS_ADDR",
-		"components":                 "MYELIN_COMPONENTS",
-		"bus":                        "MYELIN_BUS",
-		"cache":                      "MYELIN_CACHE",
+		"config":                            "MYELIN_CONFIG",
+		"server-name":                       "MYELIN_SERVER_NAME",
+		"data-dir":                          "MYELIN_DATA_DIR",
+		"client-addr":                       "MYELIN_CLIENT_ADDR",
+		"federation-addr":                   "MYELIN_FEDERATION_ADDR",
+		"database":                          "MYELIN_DATABASE",
+		"registration":                      "MYELIN_REGISTRATION",
+		"registration-shared-secret":        "MYELIN_REGISTRATION_SHARED_SECRET",
+		"log-level":                         "MYELIN_LOG_LEVEL",
+		"log-format":                        "MYELIN_LOG_FORMAT",
+		"metrics-addr":                      "MYELIN_METRICS_ADDR",
+		"components":                        "MYELIN_COMPONENTS",
+		"bus":                               "MYELIN_BUS",
+		"cache":                             "MYELIN_CACHE",
+		"tls-cert":                          "MYELIN_TLS_CERT",
+		"tls-key":                           "MYELIN_TLS_KEY",
+		"tls-ca":                            "MYELIN_TLS_CA",
+		"federation-hosts":                  "MYELIN_FEDERATION_HOSTS",
+		"federation-allow-private-networks": "MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS",
 	}
 	if len(settings) != len(want) {
 		t.Errorf("%d flags, want %d", len(settings), len(want))
@@ -280,6 +285,7 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		{"registration-shared-secret", "s3cret", func(c *Config) any { return c.ClientAPI.RegistrationSharedSecret }},
 		{"log-format", "json", func(c *Config) any { return c.Global.Log.Format }},
 		{"metrics-addr", "127.0.0.1:9090", func(c *Config) any { return c.Global.MetricsAddr }},
+		{"tls-ca", "/etc/myelin/ca.pem", func(c *Config) any { return c.FederationAPI.TLSCA }},
 	}
 	for _, s := range sets {
 		envName := "MYELIN_" + strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_"))
@@ -291,6 +297,41 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		if err != nil || s.get(c) != s.value {
 			t.Errorf("--%s %s: config %v, error %v", s.flag, s.value, c, err)
 		}
+	}
+}
+
+func TestFederationSettings(t *testing.T) {
+	c, err := Load([]string{"--federation-hosts", "one.test=127.0.0.1:8448, two.test:8448=[::1]:9000", "--federation-allow-private-networks"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.FederationAPI.Hosts, map[string]string{"one.test": "127.0.0.1:8448", "two.test:8448": "[::1]:9000"}) || !c.FederationAPI.AllowPrivateNetworks {
+		t.Fatalf("federation settings: %+v", c.FederationAPI)
+	}
+	if c, err = Load(nil, env(map[string]string{"MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS": "true", "MYELIN_TLS_CERT": "/c.pem", "MYELIN_TLS_KEY": "/k.pem"})); err != nil ||
+		!c.FederationAPI.AllowPrivateNetworks || c.FederationAPI.TLSCert != "/c.pem" || c.FederationAPI.TLSKey != "/k.pem" {
+		t.Fatalf("from the environment: %+v %v", c, err)
+	}
+	if c, err = Load([]string{"--federation-allow-private-networks=false"}, env(map[string]string{"MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS": "true"})); err != nil || c.FederationAPI.AllowPrivateNetworks {
+		t.Fatalf("flag false over env true: %v %v", c, err)
+	}
+	path := writeConfig(t, "federation:\n  hosts:\n    one.test: 10.0.0.1:8448\n  allow_private_networks: true\n  well_known_server: fed.example.org:443\n")
+	if c, err = Load([]string{"--config", path}, nil); err != nil || c.FederationAPI.Hosts["one.test"] != "10.0.0.1:8448" || c.FederationAPI.WellKnownServer != "fed.example.org:443" {
+		t.Fatalf("from the file: %+v %v", c, err)
+	}
+	for _, bad := range [][]string{
+		{"--federation-hosts", "not a name=1.2.3.4:8448"},
+		{"--federation-hosts", "one.test=1.2.3.4"},
+		{"--tls-cert", "/x.pem"},
+		{"--federation-allow-private-networks=maybe"},
+	} {
+		if _, err := Load(bad, nil); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	path = writeConfig(t, "federation:\n  hosts: [a, b]\n")
+	if _, err := Load([]string{"--config", path}, nil); err == nil || !strings.Contains(err.Error(), "federation.hosts") {
+		t.Errorf("hosts as a list: %v", err)
 	}
 }
 
@@ -390,7 +431,7 @@ func TestVerifyEachCheck(t *testing.T) {
 		{"user_api.access_token_lifetime", func(c *Config) { c.UserAPI.AccessTokenLifetime = Duration(59 * time.Second) }},
 		{"user_api.refresh_token_lifetime", func(c *Config) { c.UserAPI.RefreshTokenLifetime = -1 }},
 		{"", func(c *Config) { c.UserAPI.RefreshTokenLifetime = 0 }},
-		{"federation_api.listen_addr", func(c *Config) { c.FederationAPI.ListenAddr = "" }},
+		{"federation.listen_addr", func(c *Config) { c.FederationAPI.ListenAddr = "" }},
 	}
 	for i, tt := range tests {
 		c := Default()

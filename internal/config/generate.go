@@ -79,9 +79,22 @@ var docs = map[string]string{
 		"token, to clients that support refresh tokens. At least 1m.",
 	"user_api.refresh_token_lifetime": "Lifetime of refresh tokens. 0s means they never expire.",
 
-	"federation_api": "The server-server (federation) API, which other Matrix servers talk to.",
-	"federation_api.listen_addr": "host:port the federation API listens on. " +
+	"federation": "The server-server (federation) API, which other Matrix servers talk to.",
+	"federation.listen_addr": "host:port the federation API listens on (HTTPS). " +
 		"An empty host listens on every interface.",
+	"federation.tls_cert": "PEM file of the federation listener's certificate and chain. " +
+		"Empty (with tls_key empty): a self-signed certificate for the server name is made " +
+		"on first start and kept in the data directory; other servers will not trust it.",
+	"federation.tls_key": "PEM file of the certificate's private key.",
+	"federation.tls_ca": "PEM file of CA certificates trusted, besides the system's, " +
+		"for outgoing federation requests (private deployments, tests).",
+	"federation.hosts": "Server discovery overrides, server name: host:port. " +
+		"Requests to a listed server go to that address, even a private one.",
+	"federation.allow_private_networks": "Let outgoing requests reach loopback and " +
+		"private addresses found by discovery. Off protects internal services from " +
+		"requests other servers make this one send.",
+	"federation.well_known_server": "If set, /.well-known/matrix/server answers " +
+		"m.server with it (host:port), delegating federation to that address.",
 }
 
 func init() {

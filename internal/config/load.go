@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,42 @@ type setting struct {
 	help string
 	// apply stores a value in the configuration; nil for --config.
 	apply func(c *Config, v string)
+	// isBool makes the flag a switch: given alone it means "true"; its
+	// value (flag or environment) must be true or false.
+	isBool bool
+}
+
+// boolValue is a string flag that may be given without a value.
+type boolValue struct{ s *string }
+
+func (b boolValue) String() string {
+	if b.s == nil {
+		return ""
+	}
+	return *b.s
+}
+func (b boolValue) Set(v string) error {
+	switch strings.ToLower(v) {
+	case "true", "1", "yes", "on":
+		*b.s = "true"
+	case "false", "0", "no", "off":
+		*b.s = "false"
+	default:
+		return fmt.Errorf("want true or false, got %q", v)
+	}
+	return nil
+}
+func (b boolValue) IsBoolFlag() bool { return true }
+
+// parseHosts reads name=host:port,… into a map; a malformed item keeps its
+// text as the name, so that verification reports it.
+func parseHosts(v string) map[string]string {
+	out := map[string]string{}
+	for _, item := range splitList(v) {
+		name, addr, _ := strings.Cut(item, "=")
+		out[strings.TrimSpace(name)] = strings.TrimSpace(addr)
+	}
+	return out
 }
 
 // env returns the flag's environment twin: MYELIN_ and the flag name in upper
@@ -45,8 +82,20 @@ var settings = []setting{
 		apply: func(c *Config, v string) { c.Global.DataDir = v }},
 	{flag: "client-addr", arg: "HOST:PORT", path: "client_api.listen_addr", help: "Address the client-server API listens on.",
 		apply: func(c *Config, v string) { c.ClientAPI.ListenAddr = v }},
-	{flag: "federation-addr", arg: "HOST:PORT", path: "federation_api.listen_addr", help: "Address the server-server (federation) API listens on.",
+	{flag: "federation-addr", arg: "HOST:PORT", path: "federation.listen_addr", help: "Address the server-server (federation) API listens on.",
 		apply: func(c *Config, v string) { c.FederationAPI.ListenAddr = v }},
+	{flag: "tls-cert", arg: "FILE", path: "federation.tls_cert", help: "PEM certificate (with chain) of the federation listener; with --tls-key. Neither: a self-signed one is made on first start.",
+		apply: func(c *Config, v string) { c.FederationAPI.TLSCert = v }},
+	{flag: "tls-key", arg: "FILE", path: "federation.tls_key", help: "PEM private key of the federation listener's certificate.",
+		apply: func(c *Config, v string) { c.FederationAPI.TLSKey = v }},
+	{flag: "tls-ca", arg: "FILE", path: "federation.tls_ca", help: "PEM file of extra CA certificates to trust for outgoing federation requests.",
+		apply: func(c *Config, v string) { c.FederationAPI.TLSCA = v }},
+	{flag: "federation-hosts", arg: "LIST", path: "federation.hosts", help: "Discovery overrides: name=host:port,… (private networks, tests).",
+		apply: func(c *Config, v string) { c.FederationAPI.Hosts = parseHosts(v) }},
+	{flag: "federation-allow-private-networks", arg: "BOOL", path: "federation.allow_private_networks", help: "Let outgoing federation requests reach loopback and private addresses.", isBool: true,
+		apply: func(c *Config, v string) {
+			c.FederationAPI.AllowPrivateNetworks = slices.Contains([]string{"true", "1", "yes", "on"}, strings.ToLower(v))
+		}},
 	{flag: "database", arg: "URL", path: "global.database.url", help: "Database URL: sqlite:///abs/path.db, sqlite://relative.db or postgres://…; empty means SQLite in the data directory.",
 		apply: func(c *Config, v string) { c.Global.Database.URL = v }},
 	{flag: "registration", arg: "MODE", path: "client_api.registration", help: "Who may register: open, token or disabled.",
@@ -99,6 +148,12 @@ func Load(args []string, getenv func(string) (string, bool)) (*Config, error) {
 	fs.SetOutput(io.Discard)
 	values := make(map[string]*string, len(settings))
 	for _, s := range settings {
+		if s.isBool {
+			v := new(string)
+			fs.Var(boolValue{v}, s.flag, s.help)
+			values[s.flag] = v
+			continue
+		}
 		values[s.flag] = fs.String(s.flag, "", s.help)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -262,6 +317,16 @@ func checkNode(errs *Errors, n *yaml.Node, t reflect.Type, path string) {
 		}
 		for _, child := range n.Content {
 			checkNode(errs, child, t.Elem(), path)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			errs.Add(path, "line %d: want a section of name: value pairs", n.Line)
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			checkNode(errs, k, t.Key(), path)
+			checkNode(errs, v, t.Elem(), joinPath(path, k.Value))
 		}
 	default:
 		if n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil {
