@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	"github.com/myelin-im/myelin/federationapi"
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/config"
@@ -47,14 +49,20 @@ type Server struct {
 	UserAPI    *userapi.UserAPI
 	Roomserver *roomserver.Roomserver
 	SyncAPI    *syncapi.SyncAPI
+	Federation *federationapi.FederationAPI
 
 	clientRouter *mux.Router
 	clientSrv    *http.Server
 	clientLn     net.Listener
 	metricsSrv   *http.Server
 	metricsLn    net.Listener
+	fedSrv       *http.Server
+	fedLn        net.Listener
 	serveErr     chan error
 }
+
+// Version is the software version the server reports (set by the binary).
+var Version = "0.1.0-dev"
 
 // component is one row of the construction table.
 type component struct {
@@ -70,6 +78,7 @@ var components = []component{
 	{config.ComponentRoomServer, buildRoomserver},
 	{config.ComponentSyncAPI, buildSyncAPI},
 	{config.ComponentClientAPI, buildClientAPI},
+	{config.ComponentFederationAPI, buildFederationAPI},
 }
 
 // New opens the infrastructure and builds the configured components. On
@@ -161,6 +170,24 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 	return err
 }
 
+func buildFederationAPI(ctx context.Context, s *Server) error {
+	opts := federationapi.Options{ServerName: s.cfg.Global.ServerName, Version: Version, Key: s.SigningKey,
+		Config: s.cfg.FederationAPI, DB: s.DB, Log: s.log.WithField(httputil.FieldComponent, "federationapi")}
+	if s.UserAPI != nil {
+		opts.Profiles = s.UserAPI
+	}
+	if s.Roomserver != nil {
+		opts.Aliases = s.Roomserver
+	}
+	var err error
+	if s.Federation, err = federationapi.New(ctx, opts); err != nil {
+		return err
+	}
+	// Delegation is also looked up on the client listener's host.
+	s.clientRouter.Handle("/.well-known/matrix/server", httputil.Handler(s.Federation.WellKnown)).Methods(http.MethodGet)
+	return nil
+}
+
 // Start opens the listeners and serves until Shutdown.
 func (s *Server) Start() error {
 	if s.cfg.Runs(config.ComponentClientAPI) {
@@ -179,6 +206,27 @@ func (s *Server) Start() error {
 		s.clientSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
 		go s.serve(s.clientSrv, s.clientLn)
 		s.log.WithField("addr", "http://"+s.clientLn.Addr().String()).Info("client API listening")
+	}
+	if s.Federation != nil {
+		h, err := httputil.Wrap(s.Federation.Router(), httputil.Options{
+			Name:         "federation",
+			MaxBodyBytes: federationMaxBody,
+			Logger:       s.log,
+			Registerer:   s.registry,
+		})
+		if err != nil {
+			return err
+		}
+		tlsCfg, err := s.Federation.TLSConfig(s.cfg.Global.DataDir)
+		if err != nil {
+			return err
+		}
+		if s.fedLn, err = net.Listen("tcp", s.cfg.FederationAPI.ListenAddr); err != nil {
+			return fmt.Errorf("server: federation listener: %w", err)
+		}
+		s.fedSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, TLSConfig: tlsCfg}
+		go s.serve(s.fedSrv, tls.NewListener(s.fedLn, tlsCfg))
+		s.log.WithField("addr", "https://"+s.fedLn.Addr().String()).Info("federation API listening")
 	}
 	if s.cfg.Global.MetricsAddr != "" {
 		mr := http.NewServeMux()
@@ -217,6 +265,18 @@ func (s *Server) ClientURL() string {
 	return "http://" + s.clientLn.Addr().String()
 }
 
+// FederationURL is the base URL of the federation listener ("" when off).
+func (s *Server) FederationURL() string {
+	if s.fedLn == nil {
+		return ""
+	}
+	return "https://" + s.fedLn.Addr().String()
+}
+
+// federationMaxBody bounds federation request bodies: a transaction holds
+// up to 50 PDUs and 100 EDUs of up to 64 KiB each.
+const federationMaxBody = 16 << 20
+
 // MetricsURL is the base URL of the metrics listener ("" when off).
 func (s *Server) MetricsURL() string {
 	if s.metricsLn == nil {
@@ -232,7 +292,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 // ends), then stops the bus and closes the cache and database.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
-	for _, srv := range []*http.Server{s.clientSrv, s.metricsSrv} {
+	for _, srv := range []*http.Server{s.clientSrv, s.fedSrv, s.metricsSrv} {
 		if srv != nil {
 			if err := srv.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("server: draining HTTP: %w", err))

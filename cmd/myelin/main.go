@@ -109,6 +109,7 @@ func serve(cfg *config.Config, log *logrus.Logger) int {
 	if cfg.ClientAPI.Registration == config.RegistrationOpen {
 		log.Warn("registration is open: anyone who can reach this server can create an account (set --registration token or disabled to close it)")
 	}
+	server.Version = Version
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
 		log.WithError(err).Error("could not start")

@@ -47,7 +47,7 @@ func TestCommands(t *testing.T) {
 // error (exit 1, logged), not a panic.
 func TestServeUnreachableDatabase(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run([]string{"--data-dir", t.TempDir(), "--client-addr", "127.0.0.1:0",
+	code := run([]string{"--data-dir", t.TempDir(), "--client-addr", "127.0.0.1:0", "--federation-addr", "127.0.0.1:0",
 		"--database", "postgres://nobody:x@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"}, nil, &out, &errOut)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %q", code, errOut.String())
@@ -91,7 +91,9 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	t.Setenv("MYELIN_DATA_DIR", dir)
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run([]string{"--client-addr", addr, "--log-level", "info"}, nil, &out, &errOut) }()
+	go func() {
+		done <- run([]string{"--client-addr", addr, "--federation-addr", "127.0.0.1:0", "--log-level", "info"}, nil, &out, &errOut)
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/health")

@@ -16,6 +16,7 @@ func benchServer(b *testing.B) *server.Server {
 	cfg := config.Default()
 	cfg.Global.DataDir = b.TempDir()
 	cfg.ClientAPI.ListenAddr = "127.0.0.1:0"
+	cfg.FederationAPI.ListenAddr = "127.0.0.1:0"
 	cfg.UserAPI.BcryptCost = 4
 	cfg.ClientAPI.RateLimits.Enabled = false
 	if err := cfg.Verify(); err != nil {

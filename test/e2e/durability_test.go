@@ -54,7 +54,7 @@ type process struct {
 func startProcess(t testing.TB, dataDir, dbURL, addr string) *process {
 	t.Helper()
 	cfg := filepath.Join(dataDir, "myelin.yaml")
-	if err := os.WriteFile(cfg, []byte("user_api:\n  bcrypt_cost: 4\nclient_api:\n  rate_limits:\n    enabled: false\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("user_api:\n  bcrypt_cost: 4\nclient_api:\n  rate_limits:\n    enabled: false\nfederation:\n  listen_addr: 127.0.0.1:0\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dataDir, fmt.Sprintf("log-%d", time.Now().UnixNano()))

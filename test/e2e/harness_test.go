@@ -32,6 +32,7 @@ func testConfig(t *testing.T, dbURL string) *config.Config {
 	cfg.Global.DataDir = t.TempDir()
 	cfg.Global.Database.URL = dbURL
 	cfg.ClientAPI.ListenAddr = "127.0.0.1:0"
+	cfg.FederationAPI.ListenAddr = "127.0.0.1:0"
 	cfg.UserAPI.BcryptCost = 4
 	cfg.ClientAPI.RegistrationSharedSecret = "test-shared-secret"
 	// Tests register many accounts from one address; the login limit stays

@@ -1,0 +1,150 @@
+// Package federationapi is the Server-Server API: the HTTPS listener other
+// Matrix servers talk to, request signing and verification, server keys
+// and the client other components use to reach remote servers (spec:
+// server-server API).
+package federationapi
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/federationapi/resolve"
+	"github.com/myelin-im/myelin/federationapi/storage"
+	"github.com/myelin-im/myelin/internal/config"
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/signingkey"
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// Profiles is what the federation API reads of local users.
+type Profiles interface {
+	Account(ctx context.Context, localpart userapi.Localpart) (*userapi.Account, error)
+	Profile(ctx context.Context, localpart userapi.Localpart) (map[string]json.RawMessage, error)
+}
+
+// Aliases resolves local room aliases.
+type Aliases interface {
+	ResolveAlias(ctx context.Context, alias string) (roomID string, err error)
+}
+
+// Options assemble the federation API.
+type Options struct {
+	ServerName string
+	Version    string // the software version, for GET /v1/version
+	Key        *signingkey.Key
+	Config     config.FederationAPI
+	DB         *sqlutil.DB
+	Profiles   Profiles // nil: profile queries answer 404
+	Aliases    Aliases  // nil: directory queries answer 404
+	Log        logrus.FieldLogger
+}
+
+// FederationAPI serves the Server-Server API and holds the federation client.
+type FederationAPI struct {
+	opts     Options
+	name     spec.ServerName
+	store    *storage.Storage
+	keys     *keys
+	keyRing  *gomatrixserverlib.KeyRing
+	resolver *resolve.Resolver
+	// Client signs and sends requests to other servers.
+	Client fclient.FederationClient
+	router *mux.Router
+	now    func() time.Time
+}
+
+// New builds the federation API on db.
+func New(ctx context.Context, opts Options) (*FederationAPI, error) {
+	store, err := storage.New(ctx, opts.DB)
+	if err != nil {
+		return nil, err
+	}
+	cas, err := LoadCAs(opts.Config.TLSCA)
+	if err != nil {
+		return nil, err
+	}
+	f := &FederationAPI{opts: opts, name: spec.ServerName(opts.ServerName), store: store, now: time.Now}
+	f.resolver = resolve.New(resolve.Options{Hosts: opts.Config.Hosts, AllowPrivateNetworks: opts.Config.AllowPrivateNetworks, RootCAs: cas})
+	f.Client = fclient.NewFederationClient(
+		[]*fclient.SigningIdentity{{ServerName: f.name, KeyID: gomatrixserverlib.KeyID(opts.Key.ID), PrivateKey: opts.Key.Private}},
+		fclient.WithTransport(f.resolver.Transport()), fclient.WithTimeout(30*time.Second),
+		fclient.WithUserAgent("Myelin/"+opts.Version))
+	pub := opts.Key.Private.Public().(ed25519.PublicKey)
+	own, err := store.RecordOwnKey(ctx, opts.Key.ID, base64.RawStdEncoding.EncodeToString(pub), f.now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	f.keys = &keys{serverName: f.name, keyID: gomatrixserverlib.KeyID(opts.Key.ID), private: opts.Key.Private, own: own,
+		store: store, client: f.Client, now: f.now, cache: map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult{}}
+	f.keyRing = &gomatrixserverlib.KeyRing{KeyDatabase: f.keys, KeyFetchers: []gomatrixserverlib.KeyFetcher{directFetcher{f.keys}}}
+	f.router = httputil.NewRouter()
+	f.router.UseEncodedPath()
+	f.routes()
+	return f, nil
+}
+
+// Router is the federation listener's router (serve it through
+// httputil.Wrap and TLS).
+func (f *FederationAPI) Router() *mux.Router { return f.router }
+
+// KeyRing verifies signatures of other servers.
+func (f *FederationAPI) KeyRing() *gomatrixserverlib.KeyRing { return f.keyRing }
+
+// TLSConfig is the listener's TLS configuration.
+func (f *FederationAPI) TLSConfig(dataDir string) (*tls.Config, error) {
+	cert, err := LoadCertificate(f.opts.Config.TLSCert, f.opts.Config.TLSKey, dataDir, f.opts.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// WellKnown serves /.well-known/matrix/server (404 when not configured);
+// the client listener mounts it too.
+func (f *FederationAPI) WellKnown(w http.ResponseWriter, r *http.Request) error {
+	if f.opts.Config.WellKnownServer == "" {
+		return httputil.NotFound("no delegation configured")
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"m.server": f.opts.Config.WellKnownServer})
+	return nil
+}
+
+func (f *FederationAPI) routes() {
+	r := f.router
+	r.Handle("/.well-known/matrix/server", httputil.Handler(f.WellKnown)).Methods(http.MethodGet)
+	r.Handle("/_matrix/key/v2/server", httputil.Handler(f.serverKeys)).Methods(http.MethodGet)
+	r.Handle("/_matrix/key/v2/query", httputil.Handler(f.queryKeysPost)).Methods(http.MethodPost)
+	r.Handle("/_matrix/key/v2/query/{serverName}", httputil.Handler(f.queryKeysGet)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/version", httputil.Handler(f.version)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/query/profile", f.authed(f.queryProfile)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/query/directory", f.authed(f.queryDirectory)).Methods(http.MethodGet)
+}
+
+// GET /_matrix/federation/v1/version
+func (f *FederationAPI) version(w http.ResponseWriter, _ *http.Request) error {
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"server": map[string]string{"name": "Myelin", "version": f.opts.Version}})
+	return nil
+}
+
+// GET /_matrix/key/v2/server
+func (f *FederationAPI) serverKeys(w http.ResponseWriter, _ *http.Request) error {
+	b, err := f.keys.ownAnswer()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+	return nil
+}

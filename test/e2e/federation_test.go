@@ -1,0 +1,284 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/matrix-org/gomatrix"
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"maunium.net/go/mautrix"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
+	"github.com/myelin-im/myelin/server"
+)
+
+// testCA is a certificate authority for the federation tests.
+type testCA struct {
+	cert    *x509.Certificate
+	key     *ecdsa.PrivateKey
+	pemPath string
+	pool    *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Myelin test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pemPath: path, pool: pool}
+}
+
+// issue writes a certificate and key for name and returns their paths.
+func (ca *testCA) issue(t *testing.T, name string) (certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	_ = os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certPath, keyPath
+}
+
+// federation is a set of servers on loopback that know each other through
+// the discovery override table and trust the same test CA.
+type federation struct {
+	ca      *testCA
+	servers map[string]*server.Server
+}
+
+// startFederation starts one server per name, each on its own database.
+func startFederation(t *testing.T, dbURL func(t *testing.T) string, names ...string) *federation {
+	t.Helper()
+	ca := newTestCA(t)
+	addrs := map[string]string{}
+	for _, n := range names {
+		addrs[n] = freeAddr(t)
+	}
+	f := &federation{ca: ca, servers: map[string]*server.Server{}}
+	for _, n := range names {
+		cfg := testConfig(t, dbURL(t))
+		cfg.Global.ServerName = n
+		cfg.FederationAPI.ListenAddr = addrs[n]
+		cfg.FederationAPI.TLSCert, cfg.FederationAPI.TLSKey = ca.issue(t, n)
+		cfg.FederationAPI.TLSCA = ca.pemPath
+		cfg.FederationAPI.Hosts = addrs
+		if err := cfg.Verify(); err != nil {
+			t.Fatal(err)
+		}
+		f.servers[n] = startServer(t, cfg)
+	}
+	return f
+}
+
+// https is an HTTP client that trusts the test CA and sends requests for
+// a server name to its listener.
+func (f *federation) https(name string) *http.Client {
+	addr := f.servers[name].FederationURL()[len("https://"):]
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: f.ca.pool, ServerName: name},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}}
+}
+
+// TestFederationFoundation: two servers with their own names, TLS from a
+// test CA, found through the override table. Keys are published and
+// fetched, requests are signed and verified (bad ones refused with 401), a
+// profile and an alias are queried across, the notary serves keys.
+func TestFederationFoundation(t *testing.T) {
+	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
+			one, two := f.servers["one.test"], f.servers["two.test"]
+			c := ctx(t)
+
+			// Keys: two's answer is signed with the key it lists.
+			resp, err := f.https("two.test").Get("https://two.test/_matrix/key/v2/server")
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var sk gomatrixserverlib.ServerKeys
+			if err := json.Unmarshal(raw, &sk); err != nil || sk.ServerName != "two.test" || len(sk.VerifyKeys) != 1 {
+				t.Fatalf("key answer %s: %v", raw, err)
+			}
+			for id, k := range sk.VerifyKeys {
+				if err := gomatrixserverlib.VerifyJSON("two.test", id, ed25519.PublicKey(k.Key), raw); err != nil {
+					t.Fatalf("key answer not self-signed: %v", err)
+				}
+			}
+
+			// A profile across: one signs, two fetches one's key and verifies.
+			bob := register(t, two, "bob", "long enough")
+			if err := bob.SetDisplayName(c, "Bob of Two"); err != nil {
+				t.Fatal(err)
+			}
+			prof, err := one.Federation.Client.LookupProfile(c, "one.test", "two.test", "@bob:two.test", "displayname")
+			if err != nil || prof.DisplayName != "Bob of Two" {
+				t.Fatalf("profile across: %+v %v", prof, err)
+			}
+			_, err = one.Federation.Client.LookupProfile(c, "one.test", "two.test", "@nobody:two.test", "")
+			wantHTTP(t, err, http.StatusNotFound)
+
+			// An alias across.
+			room, err := bob.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "lobby"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir, err := one.Federation.Client.LookupRoomAlias(c, "one.test", "two.test", "#lobby:two.test")
+			if err != nil || dir.RoomID != room.RoomID.String() || len(dir.Servers) != 1 || dir.Servers[0] != "two.test" {
+				t.Fatalf("alias across: %+v %v", dir, err)
+			}
+
+			// Requests two must refuse.
+			get := func(auth string) (int, string) {
+				req, _ := http.NewRequest(http.MethodGet, "https://two.test/_matrix/federation/v1/query/profile?user_id=%40bob%3Atwo.test", nil)
+				if auth != "" {
+					req.Header.Set("Authorization", auth)
+				}
+				resp, err := f.https("two.test").Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var e struct {
+					ErrCode string `json:"errcode"`
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&e)
+				return resp.StatusCode, e.ErrCode
+			}
+			signed := func(origin, destination string, key ed25519.PrivateKey, keyID string) string {
+				r := fclient.NewFederationRequest(http.MethodGet, spec.ServerName(origin), spec.ServerName(destination),
+					"/_matrix/federation/v1/query/profile?user_id=%40bob%3Atwo.test")
+				if err := r.Sign(spec.ServerName(origin), gomatrixserverlib.KeyID(keyID), key); err != nil {
+					t.Fatal(err)
+				}
+				hr, _ := r.HTTPRequest()
+				return hr.Header.Get("Authorization")
+			}
+			_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+			for name, auth := range map[string]string{
+				"no header":          "",
+				"not X-Matrix":       "Bearer abc",
+				"unknown key":        signed("one.test", "two.test", stranger, "ed25519:nope"),
+				"wrong destination":  signed("one.test", "three.test", one.SigningKey.Private, one.SigningKey.ID),
+				"forged signature":   signed("one.test", "two.test", stranger, one.SigningKey.ID),
+				"unreachable origin": signed("nowhere.test", "two.test", stranger, "ed25519:x"),
+			} {
+				if code, errcode := get(auth); code != http.StatusUnauthorized || errcode != "M_UNAUTHORIZED" {
+					t.Errorf("%s: %d %s, want 401 M_UNAUTHORIZED", name, code, errcode)
+				}
+			}
+			if code, _ := get(signed("one.test", "two.test", one.SigningKey.Private, one.SigningKey.ID)); code != http.StatusOK {
+				t.Errorf("a good signature: %d", code)
+			}
+
+			// The notary: two serves one's keys (fetched before, to verify
+			// one's requests) with its own signature added.
+			body, _ := json.Marshal(map[string]any{"server_keys": map[string]any{"one.test": map[string]any{}}})
+			resp, err = f.https("two.test").Post("https://two.test/_matrix/key/v2/query", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var notary struct {
+				ServerKeys []json.RawMessage `json:"server_keys"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&notary)
+			resp.Body.Close()
+			if len(notary.ServerKeys) != 1 {
+				t.Fatalf("notary answer: %d entries", len(notary.ServerKeys))
+			}
+			oneKey := one.SigningKey.Private.Public().(ed25519.PublicKey)
+			if err := gomatrixserverlib.VerifyJSON("one.test", gomatrixserverlib.KeyID(one.SigningKey.ID), oneKey, notary.ServerKeys[0]); err != nil {
+				t.Errorf("notary answer lost one's signature: %v", err)
+			}
+			twoKey := two.SigningKey.Private.Public().(ed25519.PublicKey)
+			if err := gomatrixserverlib.VerifyJSON("two.test", gomatrixserverlib.KeyID(two.SigningKey.ID), twoKey, notary.ServerKeys[0]); err != nil {
+				t.Errorf("notary answer not signed by two: %v", err)
+			}
+
+			// Version, and an unknown endpoint.
+			resp, err = f.https("two.test").Get("https://two.test/_matrix/federation/v1/version")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v fclient.Version
+			_ = json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			if v.Server.Name != "Myelin" || v.Server.Version == "" {
+				t.Fatalf("version: %+v", v)
+			}
+			resp, err = f.https("two.test").Get("https://two.test/_matrix/federation/v1/no_such_thing")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e struct {
+				ErrCode string `json:"errcode"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&e)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || e.ErrCode != "M_UNRECOGNIZED" {
+				t.Errorf("unknown endpoint: %d %s", resp.StatusCode, e.ErrCode)
+			}
+		})
+	}
+}
+
+// wantHTTP checks that err is an HTTP error with the given status.
+func wantHTTP(t *testing.T, err error, status int) {
+	t.Helper()
+	var he gomatrix.HTTPError
+	if !errors.As(err, &he) || he.Code != status {
+		t.Fatalf("error %v, want HTTP %d", err, status)
+	}
+}
