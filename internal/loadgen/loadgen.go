@@ -113,6 +113,23 @@ func (c *Client) Send(ctx context.Context, roomID, txnID, body string) error {
 		map[string]string{"msgtype": "m.text", "body": body}, nil)
 }
 
+// syncBodies is the part of a /sync response the load tool reads: the
+// bodies of the timeline events of joined rooms.
+type syncBodies struct {
+	NextBatch string `json:"next_batch"`
+	Rooms     struct {
+		Join map[string]struct {
+			Timeline struct {
+				Events []struct {
+					Content struct {
+						Body string `json:"body"`
+					} `json:"content"`
+				} `json:"events"`
+			} `json:"timeline"`
+		} `json:"join"`
+	} `json:"rooms"`
+}
+
 // ThroughputResult is what Throughput measured.
 type ThroughputResult struct {
 	Messages int
@@ -196,20 +213,7 @@ func (c *Client) awaitMarker(ctx context.Context, roomID, marker string) error {
 		return err
 	}
 	for {
-		var resp struct {
-			NextBatch string `json:"next_batch"`
-			Rooms     struct {
-				Join map[string]struct {
-					Timeline struct {
-						Events []struct {
-							Content struct {
-								Body string `json:"body"`
-							} `json:"content"`
-						} `json:"events"`
-					} `json:"timeline"`
-				} `json:"join"`
-			} `json:"rooms"`
-		}
+		var resp syncBodies
 		if err := c.Call(ctx, http.MethodGet, "/_matrix/client/v3/sync?timeout=30000&filter="+filter+"&since="+url.QueryEscape(since), nil, &resp); err != nil {
 			return fmt.Errorf("waiting for delivery in %s: %w", roomID, err)
 		}
@@ -257,20 +261,7 @@ func Latency(ctx context.Context, sender *Client, members []*Client, roomID stri
 		}
 		go func(m *Client, since string) {
 			for ctx.Err() == nil {
-				var resp struct {
-					NextBatch string `json:"next_batch"`
-					Rooms     struct {
-						Join map[string]struct {
-							Timeline struct {
-								Events []struct {
-									Content struct {
-										Body string `json:"body"`
-									} `json:"content"`
-								} `json:"events"`
-							} `json:"timeline"`
-						} `json:"join"`
-					} `json:"rooms"`
-				}
+				var resp syncBodies
 				err := m.Call(ctx, http.MethodGet, "/_matrix/client/v3/sync?timeout=30000&since="+url.QueryEscape(since), nil, &resp)
 				if err != nil {
 					if ctx.Err() == nil {
