@@ -14,8 +14,9 @@ import (
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
-// Setup registers the client API on router.
-func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache, log logrus.FieldLogger) {
+// Setup registers the client API on router. remote may be nil (no
+// federation in this process).
+func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache, remote routing.RemoteProfiles, log logrus.FieldLogger) {
 	rl := cfg.ClientAPI.RateLimits
 	routing.Setup(router, routing.Options{
 		ServerName:               cfg.Global.ServerName,
@@ -28,5 +29,6 @@ func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, rooms room
 		RegistrationLimit:        routing.Limit{PerSecond: rl.Registration.PerSecond, Burst: rl.Registration.Burst},
 		RequestLimit:             routing.Limit{PerSecond: rl.Requests.PerSecond, Burst: rl.Requests.Burst},
 		Log:                      log,
+		RemoteProfiles:           remote,
 	}, users, rooms, c)
 }

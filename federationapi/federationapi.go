@@ -21,6 +21,7 @@ import (
 
 	"github.com/myelin-im/myelin/federationapi/resolve"
 	"github.com/myelin-im/myelin/federationapi/storage"
+	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/signingkey"
@@ -48,6 +49,7 @@ type Options struct {
 	DB         *sqlutil.DB
 	Profiles   Profiles // nil: profile queries answer 404
 	Aliases    Aliases  // nil: directory queries answer 404
+	Cache      cache.Cache
 	Log        logrus.FieldLogger
 }
 

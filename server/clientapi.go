@@ -4,10 +4,15 @@ import (
 	"context"
 
 	"github.com/myelin-im/myelin/clientapi"
+	"github.com/myelin-im/myelin/clientapi/routing"
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
 func buildClientAPI(_ context.Context, s *Server) error {
-	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Roomserver, s.Cache, s.log.WithField(httputil.FieldComponent, "clientapi"))
+	var remote routing.RemoteProfiles
+	if s.Federation != nil {
+		remote = s.Federation
+	}
+	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Roomserver, s.Cache, remote, s.log.WithField(httputil.FieldComponent, "clientapi"))
 	return nil
 }

@@ -77,8 +77,8 @@ var components = []component{
 	{config.ComponentUserAPI, buildUserAPI},
 	{config.ComponentRoomServer, buildRoomserver},
 	{config.ComponentSyncAPI, buildSyncAPI},
-	{config.ComponentClientAPI, buildClientAPI},
 	{config.ComponentFederationAPI, buildFederationAPI},
+	{config.ComponentClientAPI, buildClientAPI},
 }
 
 // New opens the infrastructure and builds the configured components. On
@@ -172,7 +172,7 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 
 func buildFederationAPI(ctx context.Context, s *Server) error {
 	opts := federationapi.Options{ServerName: s.cfg.Global.ServerName, Version: Version, Key: s.SigningKey,
-		Config: s.cfg.FederationAPI, DB: s.DB, Log: s.log.WithField(httputil.FieldComponent, "federationapi")}
+		Config: s.cfg.FederationAPI, DB: s.DB, Cache: s.Cache, Log: s.log.WithField(httputil.FieldComponent, "federationapi")}
 	if s.UserAPI != nil {
 		opts.Profiles = s.UserAPI
 	}

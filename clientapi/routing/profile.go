@@ -32,14 +32,27 @@ func (rt *Routes) localUser(userID string) (l api.Localpart, isLocal bool, err e
 }
 
 // profileOf loads a local user's profile: 404 when the user does not exist or
-// is deactivated. Remote profiles come with federation.
+// is deactivated. Remote users' profiles are asked of their server.
 func (rt *Routes) profileOf(r *http.Request, userID string) (map[string]json.RawMessage, error) {
 	l, local, err := rt.localUser(userID)
 	if err != nil {
 		return nil, err
 	}
 	if !local {
-		return nil, httputil.NotFound("Profile not found")
+		if rt.opts.RemoteProfiles == nil {
+			return nil, httputil.NotFound("Profile not found")
+		}
+		p, err := rt.opts.RemoteProfiles.RemoteProfile(r.Context(), userID)
+		switch {
+		case err == nil:
+			return p, nil
+		case rt.opts.RemoteProfiles.IsNotFound(err):
+			return nil, httputil.NotFound("Profile not found")
+		default:
+			httputil.Logger(r.Context()).WithError(err).Info("remote profile unavailable")
+			return nil, (&httputil.MatrixError{Status: http.StatusBadGateway, ErrCode: "M_UNKNOWN",
+				Message: "The user's server could not be reached"})
+		}
 	}
 	acct, err := rt.users.Account(r.Context(), l)
 	if errors.Is(err, api.ErrNoSuchAccount) || (err == nil && acct.Deactivated) {

@@ -3,6 +3,8 @@
 package routing
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -42,6 +44,16 @@ type Options struct {
 	RegistrationLimit        Limit // per IP
 	RequestLimit             Limit // per access token
 	Log                      logrus.FieldLogger
+	// RemoteProfiles, when federation runs in this process, fetches the
+	// profiles of other servers' users.
+	RemoteProfiles RemoteProfiles
+}
+
+// RemoteProfiles fetches profiles from other servers: errors wrapping
+// ErrRemoteNotFound mean the user has none.
+type RemoteProfiles interface {
+	RemoteProfile(ctx context.Context, userID string) (map[string]json.RawMessage, error)
+	IsNotFound(err error) bool
 }
 
 // Routes serves the client API.

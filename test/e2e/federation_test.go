@@ -170,6 +170,29 @@ func TestFederationFoundation(t *testing.T) {
 			_, err = one.Federation.Client.LookupProfile(c, "one.test", "two.test", "@nobody:two.test", "")
 			wantHTTP(t, err, http.StatusNotFound)
 
+			// The client API of one answers for two's users through federation.
+			alice := register(t, one, "alice", "long enough")
+			if err := bob.SetDisplayName(c, "Bob"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob.MakeRequest(c, http.MethodPut, bob.BuildClientURL("v3", "profile", bob.UserID, "im.myelin.signature"),
+				map[string]string{"im.myelin.signature": "hello from two"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			var remote map[string]any
+			if _, err := alice.MakeRequest(c, http.MethodGet, alice.BuildClientURL("v3", "profile", "@bob:two.test"), nil, &remote); err != nil ||
+				remote["displayname"] != "Bob" || remote["im.myelin.signature"] != "hello from two" {
+				t.Fatalf("remote profile through the client API: %v %v", remote, err)
+			}
+			if p, err := alice.GetProfile(c, "@bob:two.test"); err != nil || p.DisplayName != "Bob" {
+				t.Fatalf("remote profile (mautrix): %+v %v", p, err)
+			}
+			_, err = alice.GetProfile(c, "@nobody:two.test")
+			wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
+			// A private address found by discovery is refused: 502.
+			_, err = alice.GetProfile(c, "@x:127.0.0.1:1")
+			wantMatrixError(t, err, http.StatusBadGateway, "M_UNKNOWN")
+
 			// An alias across.
 			room, err := bob.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "lobby"})
 			if err != nil {
