@@ -148,6 +148,9 @@ func (rs *Roomserver) write(ctx context.Context, r *room, before storage.Snapsho
 		if w.snapshot, err = rs.store.CreateSnapshot(ctx, r.nid, before, []storage.StateEntry{{StateKey: key, EventNID: nid}}); err != nil {
 			return w, err
 		}
+		if err := rs.store.SetSnapshotAfter(ctx, nid, w.snapshot); err != nil {
+			return w, err
+		}
 		if ev.Type() == spec.MRoomMember {
 			m, err := ev.Membership()
 			if err != nil {

@@ -10,14 +10,14 @@ import (
 )
 
 const eventColumns = `event_nid, event_id, room_nid, event_type, state_key, sender, depth, origin_server_ts,
-	snapshot_before, rejected, outlier, redacted_by, event_json`
+	snapshot_before, snapshot_after, rejected, outlier, redacted_by, event_json`
 
 func scanEvent(sc sqlutil.Scanner) (*Event, error) {
 	var e Event
 	var sk, redacted sql.NullString
 	var js string
 	if err := sc.Scan(&e.NID, &e.ID, &e.RoomNID, &e.Type, &sk, &e.Sender, &e.Depth, &e.OriginServerTS,
-		&e.SnapshotBefore, &e.Rejected, &e.Outlier, &redacted, &js); err != nil {
+		&e.SnapshotBefore, &e.SnapshotAfter, &e.Rejected, &e.Outlier, &redacted, &js); err != nil {
 		return nil, err
 	}
 	if sk.Valid {
@@ -47,6 +47,14 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (nid EventNID, stor
 		return 0, false, fmt.Errorf("storage: inserting event: %w", err)
 	}
 	return nid, true, nil
+}
+
+// SetSnapshotAfter records the state after a state event.
+func (s *Storage) SetSnapshotAfter(ctx context.Context, nid EventNID, snapshot SnapshotNID) error {
+	if _, err := s.db.Exec(ctx, `UPDATE roomserver_events SET snapshot_after = $2 WHERE event_nid = $1`, nid, snapshot); err != nil {
+		return fmt.Errorf("storage: recording the state after event %d: %w", nid, err)
+	}
+	return nil
 }
 
 // EventByID reads one event; ErrNotFound if unknown.

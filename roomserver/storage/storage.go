@@ -69,10 +69,13 @@ type Event struct {
 	Depth          int64
 	OriginServerTS int64
 	SnapshotBefore SnapshotNID
-	Rejected       bool
-	Outlier        bool
-	RedactedBy     string
-	JSON           []byte
+	// SnapshotAfter is the state after a state event (0: the same as
+	// SnapshotBefore).
+	SnapshotAfter SnapshotNID
+	Rejected      bool
+	Outlier       bool
+	RedactedBy    string
+	JSON          []byte
 }
 
 // maxChain bounds the number of delta snapshots between two whole ones.
