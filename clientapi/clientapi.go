@@ -14,9 +14,15 @@ import (
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
+// Remote is what the client API asks of federation.
+type Remote interface {
+	routing.RemoteProfiles
+	routing.RemoteRooms
+}
+
 // Setup registers the client API on router. remote may be nil (no
 // federation in this process).
-func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache, remote routing.RemoteProfiles, log logrus.FieldLogger) {
+func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache, remote Remote, log logrus.FieldLogger) {
 	rl := cfg.ClientAPI.RateLimits
 	routing.Setup(router, routing.Options{
 		ServerName:               cfg.Global.ServerName,
@@ -30,5 +36,6 @@ func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, rooms room
 		RequestLimit:             routing.Limit{PerSecond: rl.Requests.PerSecond, Burst: rl.Requests.Burst},
 		Log:                      log,
 		RemoteProfiles:           remote,
+		RemoteRooms:              remote,
 	}, users, rooms, c)
 }

@@ -17,15 +17,19 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/myelin-im/myelin/federationapi/queue"
 	"github.com/myelin-im/myelin/federationapi/resolve"
 	"github.com/myelin-im/myelin/federationapi/storage"
+	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/signingkey"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
@@ -50,6 +54,8 @@ type Options struct {
 	Profiles   Profiles // nil: profile queries answer 404
 	Aliases    Aliases  // nil: directory queries answer 404
 	Cache      cache.Cache
+	Rooms      roomapi.Federation // nil: room endpoints answer 404
+	Registerer prometheus.Registerer
 	Log        logrus.FieldLogger
 }
 
@@ -65,6 +71,10 @@ type FederationAPI struct {
 	Client fclient.FederationClient
 	router *mux.Router
 	now    func() time.Time
+	txns   txnMemory
+
+	queues    *queue.Queues
+	outputSub bus.Subscription
 }
 
 // New builds the federation API on db.
@@ -132,6 +142,9 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/version", httputil.Handler(f.version)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/query/profile", f.authed(f.queryProfile)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/query/directory", f.authed(f.queryDirectory)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/make_join/{roomId}/{userId}", f.authed(f.makeJoin)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v2/send_join/{roomId}/{eventId}", f.authed(f.sendJoin)).Methods(http.MethodPut)
+	r.Handle("/_matrix/federation/v1/send/{txnId}", f.authed(f.send)).Methods(http.MethodPut)
 }
 
 // GET /_matrix/federation/v1/version

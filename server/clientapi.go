@@ -4,12 +4,11 @@ import (
 	"context"
 
 	"github.com/myelin-im/myelin/clientapi"
-	"github.com/myelin-im/myelin/clientapi/routing"
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
 func buildClientAPI(_ context.Context, s *Server) error {
-	var remote routing.RemoteProfiles
+	var remote clientapi.Remote
 	if s.Federation != nil {
 		remote = s.Federation
 	}

@@ -172,15 +172,20 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 
 func buildFederationAPI(ctx context.Context, s *Server) error {
 	opts := federationapi.Options{ServerName: s.cfg.Global.ServerName, Version: Version, Key: s.SigningKey,
-		Config: s.cfg.FederationAPI, DB: s.DB, Cache: s.Cache, Log: s.log.WithField(httputil.FieldComponent, "federationapi")}
+		Config: s.cfg.FederationAPI, DB: s.DB, Cache: s.Cache,
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry), Log: s.log.WithField(httputil.FieldComponent, "federationapi")}
 	if s.UserAPI != nil {
 		opts.Profiles = s.UserAPI
 	}
 	if s.Roomserver != nil {
 		opts.Aliases = s.Roomserver
+		opts.Rooms = s.Roomserver
 	}
 	var err error
 	if s.Federation, err = federationapi.New(ctx, opts); err != nil {
+		return err
+	}
+	if err := s.Federation.StartSending(ctx, s.Bus); err != nil {
 		return err
 	}
 	// Delegation is also looked up on the client listener's host.
@@ -305,6 +310,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) closeInfra() error {
 	var errs []error
+	if s.Federation != nil {
+		errs = append(errs, s.Federation.Close())
+	}
 	if s.Bus != nil {
 		errs = append(errs, s.Bus.Close())
 	}

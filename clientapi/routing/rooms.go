@@ -158,19 +158,49 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 
 // POST /v3/join/{roomIdOrAlias}
 func (rt *Routes) joinRoomIDOrAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	target, err := rt.roomIDForJoin(r.Context(), vars(r)["roomIdOrAlias"])
-	if err != nil {
-		return err
+	target := vars(r)["roomIdOrAlias"]
+	var servers []string
+	if strings.HasPrefix(target, "#") && rt.opts.RemoteRooms != nil && !strings.HasSuffix(target, ":"+rt.opts.ServerName) {
+		roomID, via, err := rt.opts.RemoteRooms.ResolveRemoteAlias(r.Context(), target)
+		if err != nil {
+			return httputil.NotFound("Room alias %s not found", target)
+		}
+		target, servers = roomID, via
+	} else {
+		var err error
+		if target, err = rt.roomIDForJoin(r.Context(), target); err != nil {
+			return err
+		}
 	}
-	return rt.join(w, r, dev, target)
+	return rt.join(w, r, dev, target, servers)
 }
 
 // POST /v3/rooms/{roomId}/join
 func (rt *Routes) joinRoom(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	return rt.join(w, r, dev, vars(r)["roomId"])
+	return rt.join(w, r, dev, vars(r)["roomId"], nil)
 }
 
-func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, roomID string) error {
+// joinServers are the servers to join a remote room through: those given,
+// then the via and server_name query parameters, then the room ID's own
+// server (room versions before 12 name one).
+func joinServers(r *http.Request, roomID string, given []string) []string {
+	q := r.URL.Query()
+	out := append(append(append([]string(nil), given...), q["via"]...), q["server_name"]...)
+	if _, server, ok := strings.Cut(roomID, ":"); ok {
+		out = append(out, server)
+	}
+	seen := map[string]bool{}
+	uniq := out[:0]
+	for _, s := range out {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			uniq = append(uniq, s)
+		}
+	}
+	return uniq
+}
+
+func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, roomID string, servers []string) error {
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -183,6 +213,32 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 	name, avatar := rt.profileOfDevice(r.Context(), dev)
 	_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
 		Membership: "join", Reason: req.Reason, DisplayName: name, AvatarURL: avatar})
+	if errors.Is(err, roomapi.ErrRoomNotFound) && rt.opts.RemoteRooms != nil {
+		// A room this server is not in: join it through another server.
+		via := joinServers(r, roomID, servers)
+		if len(via) == 0 {
+			return httputil.NotFound("No known servers to join %s through", roomID)
+		}
+		content := map[string]any{"membership": "join"}
+		if name != "" {
+			content["displayname"] = name
+		}
+		if avatar != "" {
+			content["avatar_url"] = avatar
+		}
+		if req.Reason != "" {
+			content["reason"] = req.Reason
+		}
+		_, err = rt.opts.RemoteRooms.JoinRemote(r.Context(), roomID, dev.UserID, via, content)
+		switch {
+		case err == nil:
+		case rt.opts.RemoteRooms.IsForbidden(err):
+			return httputil.Forbidden("The room's server refused the join")
+		default:
+			httputil.Logger(r.Context()).WithError(err).Info("remote join failed")
+			return httputil.NotFound("Could not join %s through any known server", roomID)
+		}
+	}
 	if err != nil {
 		return roomError(err)
 	}

@@ -47,6 +47,20 @@ type Options struct {
 	// RemoteProfiles, when federation runs in this process, fetches the
 	// profiles of other servers' users.
 	RemoteProfiles RemoteProfiles
+	// RemoteRooms, when federation runs in this process, joins rooms on
+	// other servers and resolves their aliases.
+	RemoteRooms RemoteRooms
+}
+
+// RemoteRooms joins rooms this server is not in.
+type RemoteRooms interface {
+	// JoinRemote joins userID to roomID through the first of servers that
+	// lets it, and returns the join event's ID.
+	JoinRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) (string, error)
+	// ResolveRemoteAlias asks the alias's server for its room and servers.
+	ResolveRemoteAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
+	// IsForbidden reports whether a join error is a remote refusal.
+	IsForbidden(err error) bool
 }
 
 // RemoteProfiles fetches profiles from other servers: errors wrapping

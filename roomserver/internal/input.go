@@ -24,33 +24,12 @@ import (
 // and stores it with the state before it; the room's forward extremities
 // and current state (resolved across the extremities) move on.
 
-// InputResult is what became of an event from another server.
-type InputResult int
-
-// The outcomes of InputEvent.
-const (
-	InputAccepted   InputResult = iota // in the room's timeline and state
-	InputSoftFailed                    // stored, not shown, not built upon
-	InputRejected                      // fails the auth rules: stored as rejected
-	InputKnown                         // already stored
-)
-
-// MissingEventsError lists the prev or auth events of an event that this
-// server does not have (the federation component fetches them and retries).
-type MissingEventsError struct {
-	Prev, Auth []string
-}
-
-func (e *MissingEventsError) Error() string {
-	return fmt.Sprintf("missing %d prev and %d auth events", len(e.Prev), len(e.Auth))
-}
-
 // stateMap is a room state: state key -> event NID.
 type stateMap map[storage.StateKey]storage.EventNID
 
 // InputEvent adds an event another server sent to a room this server has.
 // pdu's signatures and content hash must have been checked.
-func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU) (InputResult, error) {
+func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU) (api.InputResult, error) {
 	r, err := rs.loadRoom(ctx, pdu.RoomID().String())
 	if err != nil {
 		return 0, err
@@ -66,7 +45,7 @@ func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU)
 	if known, err := rs.store.EventsByID(ctx, []string{pdu.EventID()}); err != nil {
 		return 0, err
 	} else if len(known) > 0 && !known[0].Outlier {
-		return InputKnown, nil
+		return api.InputKnown, nil
 	}
 	// Auth events: all known, and the event passes against them.
 	authEvs, err := rs.store.EventsByID(ctx, pdu.AuthEventIDs())
@@ -74,7 +53,7 @@ func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU)
 		return 0, err
 	}
 	if missing := missingIDs(pdu.AuthEventIDs(), authEvs, false); len(missing) > 0 {
-		return 0, &MissingEventsError{Auth: missing}
+		return 0, &api.MissingEventsError{Auth: missing}
 	}
 	authPDUs, err := rs.parse(r, authEvs)
 	if err != nil {
@@ -95,7 +74,7 @@ func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU)
 		return 0, err
 	}
 	if missing := missingIDs(pdu.PrevEventIDs(), prevEvs, true); len(missing) > 0 {
-		return 0, &MissingEventsError{Prev: missing}
+		return 0, &api.MissingEventsError{Prev: missing}
 	}
 	// The state before the event.
 	sets := make([]stateMap, 0, len(prevEvs))
@@ -115,20 +94,20 @@ func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU)
 			rejected = true
 		}
 	}
-	result := InputAccepted
+	result := api.InputAccepted
 	switch {
 	case rejected:
-		result = InputRejected
+		result = api.InputRejected
 	case gomatrixserverlib.Allowed(pdu, r, userIDForSender) != nil:
-		result = InputSoftFailed
+		result = api.InputSoftFailed
 	}
 	return result, rs.storeInput(ctx, r, pdu, before, result)
 }
 
 // storeInput writes an event from another server and, when accepted, the
 // room's new head.
-func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, before stateMap, result InputResult) error {
-	accepted := result == InputAccepted
+func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, before stateMap, result api.InputResult) error {
+	accepted := result == api.InputAccepted
 	// The room's new forward extremities and the state at each of them.
 	var extremities []string
 	if accepted {
@@ -157,7 +136,7 @@ func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserve
 		nid, stored, err := rs.store.InsertEvent(ctx, &storage.Event{
 			ID: pdu.EventID(), RoomNID: r.nid, Type: pdu.Type(), StateKey: pdu.StateKey(), Sender: string(pdu.SenderID()),
 			Depth: pdu.Depth(), OriginServerTS: int64(pdu.OriginServerTS()), SnapshotBefore: snapBefore,
-			Rejected: result == InputRejected, JSON: pdu.JSON(),
+			Rejected: result == api.InputRejected, JSON: pdu.JSON(),
 		})
 		if err != nil {
 			return err
@@ -167,7 +146,7 @@ func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserve
 		}
 		w = written{nid: nid, snapshot: snapBefore}
 		after := before
-		if sk := pdu.StateKey(); sk != nil && result != InputRejected {
+		if sk := pdu.StateKey(); sk != nil && result != api.InputRejected {
 			after = copyState(before)
 			after[storage.StateKey{Type: pdu.Type(), StateKey: *sk}] = nid
 			if w.snapshot, err = rs.snapshotFor(ctx, r, after); err != nil {

@@ -79,7 +79,7 @@ func TestInputRemoteEvents(t *testing.T) {
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
 		x := &remote{t: t, priv: priv, ver: r.version, room: roomID, now: time.Now()}
 		const rita, mallory = "@rita:remote.test", "@mallory:remote.test"
-		input := func(ev gomatrixserverlib.PDU, want InputResult) {
+		input := func(ev gomatrixserverlib.PDU, want api.InputResult) {
 			t.Helper()
 			got, err := f.rs.InputEvent(ctx, ev)
 			if err != nil || got != want {
@@ -90,11 +90,11 @@ func TestInputRemoteEvents(t *testing.T) {
 		// Rita joins the public room.
 		prev, depth := head()
 		join := x.event(rita, spec.MRoomMember, strPtr(rita), map[string]string{"membership": "join"}, prev, depth+1, r)
-		input(join, InputAccepted)
+		input(join, api.InputAccepted)
 		if m, _ := f.rs.Membership(ctx, roomID, rita); m != spec.Join {
 			t.Fatalf("rita's membership %q", m)
 		}
-		input(join, InputKnown)
+		input(join, api.InputKnown)
 
 		// A fork: alice and rita each send on the same parent.
 		prev, depth = head()
@@ -103,7 +103,7 @@ func TestInputRemoteEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		msg := x.event(rita, "m.room.message", nil, map[string]string{"body": "hello"}, prev, depth+1, r)
-		input(msg, InputAccepted)
+		input(msg, api.InputAccepted)
 		if ext, _ := head(); len(ext) != 2 || ext[0] != local || ext[1] != msg.EventID() {
 			t.Fatalf("extremities after the fork: %v", ext)
 		}
@@ -134,7 +134,7 @@ func TestInputRemoteEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		topicB := x.event(rita, "m.room.topic", strPtr(""), map[string]string{"topic": "B"}, prev, depth+1, r)
-		input(topicB, InputAccepted)
+		input(topicB, api.InputAccepted)
 		topic, err := f.rs.StateEvent(ctx, roomID, "m.room.topic", "")
 		if err != nil || topic.ID != topicB.EventID() {
 			t.Fatalf("topic after the conflict: %v %v, want rita's", topic.ID, err)
@@ -143,7 +143,7 @@ func TestInputRemoteEvents(t *testing.T) {
 		// Rejected: mallory never joined.
 		prev, depth = head()
 		bad := x.event(mallory, "m.room.message", nil, map[string]string{"body": "spam"}, prev, depth+1, r)
-		input(bad, InputRejected)
+		input(bad, api.InputRejected)
 
 		// Soft-failed: built before rita's ban, arriving after it.
 		prev, depth = head()
@@ -152,7 +152,7 @@ func TestInputRemoteEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		extBefore, _ := head()
-		input(late, InputSoftFailed)
+		input(late, api.InputSoftFailed)
 		if ext, _ := head(); len(ext) != 1 || ext[0] != extBefore[0] {
 			t.Fatalf("a soft-failed event moved the extremities: %v", ext)
 		}
@@ -160,7 +160,7 @@ func TestInputRemoteEvents(t *testing.T) {
 		// Missing parents.
 		_, depth = head()
 		orphan := x.event(rita, "m.room.message", nil, map[string]string{"body": "?"}, []string{"$unknown"}, depth+1, r)
-		var me *MissingEventsError
+		var me *api.MissingEventsError
 		if _, err := f.rs.InputEvent(ctx, orphan); !errors.As(err, &me) || len(me.Prev) != 1 || me.Prev[0] != "$unknown" {
 			t.Fatalf("missing prev: %v", err)
 		}

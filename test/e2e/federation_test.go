@@ -305,3 +305,93 @@ func wantHTTP(t *testing.T, err error, status int) {
 		t.Fatalf("error %v, want HTTP %d", err, status)
 	}
 }
+
+// TestFederationJoinAndChat: bob of two joins alice's public room on one by
+// its alias; both sides see the join, and messages each way arrive within
+// a long-poll of the other.
+func TestFederationJoinAndChat(t *testing.T) {
+	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
+			one, two := f.servers["one.test"], f.servers["two.test"]
+			c := ctx(t)
+			alice := register(t, one, "alice", "long enough")
+			bob := register(t, two, "bob", "long enough")
+			room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "hall", Name: "Hall"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			aliceSince := syncOnce(t, alice, "", 0).NextBatch
+
+			joined, err := bob.JoinRoom(c, "#hall:one.test", nil)
+			if err != nil || joined.RoomID != room.RoomID {
+				t.Fatalf("bob joining through one: %+v %v", joined, err)
+			}
+			// Two now has the room: its name and both members (the sync
+			// stream follows the join within milliseconds).
+			var bobInit *mautrix.RespSync
+			waitFor(t, "the room in bob's sync", func() bool {
+				bobInit = syncOnce(t, bob, "", 0)
+				_, ok := bobInit.Rooms.Join[room.RoomID]
+				return ok
+			})
+			jr := bobInit.Rooms.Join[room.RoomID]
+			var name string
+			members := map[string]bool{}
+			for _, e := range append(jr.State.Events, jr.Timeline.Events...) {
+				if e.Type.Type == "m.room.name" {
+					name, _ = e.Content.Raw["name"].(string)
+				}
+				if e.Type.Type == "m.room.member" && e.Content.Raw["membership"] == "join" {
+					members[e.GetStateKey()] = true
+				}
+			}
+			if name != "Hall" || !members[string(alice.UserID)] || !members[string(bob.UserID)] {
+				t.Fatalf("bob's view of the room: name %q, members %v", name, members)
+			}
+			// One saw bob join.
+			waitFor(t, "alice sees bob join", func() bool {
+				resp := syncOnce(t, alice, aliceSince, 2*time.Second)
+				aliceSince = resp.NextBatch
+				for _, e := range resp.Rooms.Join[room.RoomID].Timeline.Events {
+					if e.Type.Type == "m.room.member" && e.GetStateKey() == string(bob.UserID) {
+						return true
+					}
+				}
+				return false
+			})
+			bobSince := bobInit.NextBatch
+
+			// Messages both ways, each within one long-poll.
+			for i, pair := range []struct {
+				from, to *mautrix.Client
+				since    *string
+			}{{alice, bob, &bobSince}, {bob, alice, &aliceSince}, {alice, bob, &bobSince}, {bob, alice, &aliceSince}} {
+				since := syncOnce(t, pair.to, *pair.since, 0).NextBatch
+				next := make(chan *mautrix.RespSync, 1)
+				go func() { next <- syncOnce(t, pair.to, since, 10*time.Second) }()
+				time.Sleep(50 * time.Millisecond)
+				body := "across " + string(rune('A'+i))
+				if _, err := pair.from.SendText(c, room.RoomID, body); err != nil {
+					t.Fatal(err)
+				}
+				got := <-next
+				*pair.since = got.NextBatch
+				if b := bodies(got.Rooms.Join[room.RoomID].Timeline.Events); len(b) != 1 || b[0] != body {
+					t.Fatalf("message %d: the other side got %v", i, b)
+				}
+			}
+		})
+	}
+}
+
+// waitFor polls cond (which may block) until it holds, for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %s", what)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package federationapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/matrix-org/gomatrix"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// ErrNoServers means no server could be asked to join a room through.
+var ErrNoServers = errors.New("federationapi: no server to join through")
+
+// joinClient adapts the federation client to gomatrixserverlib.PerformJoin.
+type joinClient struct{ c fclient.FederationClient }
+
+func (j joinClient) MakeJoin(ctx context.Context, origin, s spec.ServerName, roomID, userID string) (gomatrixserverlib.MakeJoinResponse, error) {
+	res, err := j.c.MakeJoin(ctx, origin, s, roomID, userID)
+	return &res, err
+}
+
+func (j joinClient) SendJoin(ctx context.Context, origin, s spec.ServerName, event gomatrixserverlib.PDU) (gomatrixserverlib.SendJoinResponse, error) {
+	res, err := j.c.SendJoin(ctx, origin, s, event)
+	return &res, err
+}
+
+// JoinRemote joins a local user to a room this server is not in, through the
+// first of servers that lets it (spec: "Joining Rooms": make_join, then
+// send_join; the returned state and auth chain are checked — signatures,
+// hashes, auth rules — before the room is stored). It returns the join
+// event's ID. A ForbiddenError-like refusal of every server is returned as
+// the last error.
+func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) (string, error) {
+	if f.opts.Rooms == nil {
+		return "", errors.New("federationapi: no roomserver in this process")
+	}
+	user, err := spec.NewUserID(userID, true)
+	if err != nil {
+		return "", err
+	}
+	room, err := spec.NewRoomID(roomID)
+	if err != nil {
+		return "", fmt.Errorf("federationapi: %q: %w", roomID, err)
+	}
+	var lastErr error = ErrNoServers
+	for _, s := range servers {
+		if spec.ServerName(s) == f.name {
+			continue
+		}
+		res, ferr := gomatrixserverlib.PerformJoin(ctx, joinClient{f.Client}, gomatrixserverlib.PerformJoinInput{
+			UserID: user, RoomID: room, ServerName: spec.ServerName(s), Content: content,
+			PrivateKey: f.opts.Key.Private, KeyID: gomatrixserverlib.KeyID(f.opts.Key.ID), KeyRing: f.keyRing,
+			EventProvider: f.eventProvider(ctx, spec.ServerName(s)), UserIDQuerier: userIDForSender,
+		})
+		if ferr != nil {
+			lastErr = fmt.Errorf("joining %s through %s: %w", roomID, s, ferr.Err)
+			continue
+		}
+		ver, err := gomatrixserverlib.GetRoomVersion(res.JoinEvent.Version())
+		if err != nil {
+			return "", err
+		}
+		state := res.StateSnapshot.GetStateEvents().TrustedEvents(ver.Version(), false)
+		chain := res.StateSnapshot.GetAuthEvents().TrustedEvents(ver.Version(), false)
+		if err := f.opts.Rooms.ImportRoom(ctx, ver, state, chain, res.JoinEvent); err != nil {
+			return "", err
+		}
+		return res.JoinEvent.EventID(), nil
+	}
+	return "", lastErr
+}
+
+// eventProvider fetches events a send_join answer referred to but did not
+// include, from the server joined through.
+func (f *FederationAPI) eventProvider(ctx context.Context, s spec.ServerName) gomatrixserverlib.EventProvider {
+	return func(ver gomatrixserverlib.RoomVersion, ids []string) ([]gomatrixserverlib.PDU, error) {
+		impl, err := gomatrixserverlib.GetRoomVersion(ver)
+		if err != nil {
+			return nil, err
+		}
+		var out []gomatrixserverlib.PDU
+		for _, id := range ids {
+			txn, err := f.Client.GetEvent(ctx, f.name, s, id)
+			if err != nil {
+				return nil, err
+			}
+			for _, raw := range txn.PDUs {
+				p, err := impl.NewEventFromUntrustedJSON(raw)
+				if err == nil {
+					out = append(out, p)
+				}
+			}
+		}
+		return out, nil
+	}
+}
+
+// ResolveRemoteAlias asks an alias's server for its room (spec: GET
+// /_matrix/federation/v1/query/directory).
+func (f *FederationAPI) ResolveRemoteAlias(ctx context.Context, alias string) (string, []string, error) {
+	_, server, ok := strings.Cut(alias, ":")
+	if !ok {
+		return "", nil, fmt.Errorf("federationapi: %q is not an alias", alias)
+	}
+	res, err := f.Client.LookupRoomAlias(ctx, f.name, spec.ServerName(server), alias)
+	if err != nil {
+		return "", nil, err
+	}
+	servers := make([]string, len(res.Servers))
+	for i, s := range res.Servers {
+		servers[i] = string(s)
+	}
+	return res.RoomID, servers, nil
+}
+
+// IsForbidden reports whether a remote join failed because the room's
+// server refused it (403).
+func (f *FederationAPI) IsForbidden(err error) bool {
+	var he gomatrix.HTTPError
+	return errors.As(err, &he) && he.Code == http.StatusForbidden
+}

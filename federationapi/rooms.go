@@ -1,0 +1,233 @@
+package federationapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
+)
+
+// roomError turns roomserver errors into Matrix errors.
+func roomError(err error) error {
+	var fe *roomapi.ForbiddenError
+	var be *roomapi.BadRequestError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe):
+		return httputil.Forbidden("%s", fe.Reason)
+	case errors.As(err, &be):
+		return httputil.BadJSON("%s", be.Reason)
+	case errors.Is(err, roomapi.ErrRoomNotFound):
+		return httputil.NotFound("this server is not in that room")
+	}
+	return err
+}
+
+func incompatibleVersion(v gomatrixserverlib.RoomVersion) error {
+	return (&httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_INCOMPATIBLE_ROOM_VERSION",
+		Message: "your server does not support the room's version"}).With("room_version", string(v))
+}
+
+// GET /_matrix/federation/v1/make_join/{roomId}/{userId}?ver=…
+func (f *FederationAPI) makeJoin(w http.ResponseWriter, r *http.Request, origin spec.ServerName, _ []byte) error {
+	if f.opts.Rooms == nil {
+		return httputil.NotFound("this server has no rooms")
+	}
+	v := httputil.Vars(r)
+	user, err := spec.NewUserID(v["userId"], true)
+	if err != nil {
+		return httputil.BadJSON("bad user ID")
+	}
+	if user.Domain() != origin {
+		return httputil.Forbidden("%s cannot join for a user of %s", origin, user.Domain())
+	}
+	ver, proto, err := f.opts.Rooms.MakeJoin(r.Context(), v["roomId"], user.String())
+	if err != nil {
+		return roomError(err)
+	}
+	// Spec: "ver" lists the versions the joining server supports (v1 when
+	// none is given).
+	supported := r.URL.Query()["ver"]
+	if len(supported) == 0 {
+		supported = []string{"1"}
+	}
+	if !slices.Contains(supported, string(ver.Version())) {
+		return incompatibleVersion(ver.Version())
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_version": ver.Version(), "event": proto})
+	return nil
+}
+
+// PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}
+func (f *FederationAPI) sendJoin(w http.ResponseWriter, r *http.Request, origin spec.ServerName, body []byte) error {
+	if f.opts.Rooms == nil {
+		return httputil.NotFound("this server has no rooms")
+	}
+	v := httputil.Vars(r)
+	ver, err := f.opts.Rooms.RoomVersion(r.Context(), v["roomId"])
+	if err != nil {
+		return roomError(err)
+	}
+	pdu, err := ver.NewEventFromUntrustedJSON(body)
+	if err != nil {
+		return httputil.BadJSON("bad event: %v", err)
+	}
+	if pdu.EventID() != v["eventId"] || pdu.RoomID().String() != v["roomId"] {
+		return httputil.BadJSON("the event's ID or room does not match the path")
+	}
+	sender, err := spec.NewUserID(string(pdu.SenderID()), true)
+	if err != nil || sender.Domain() != origin {
+		return httputil.Forbidden("the join's sender is not a user of %s", origin)
+	}
+	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, userIDForSender); err != nil {
+		return httputil.Forbidden("bad signature on the join: %v", err)
+	}
+	state, chain, err := f.opts.Rooms.SendJoin(r.Context(), pdu)
+	if err != nil {
+		return roomError(err)
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{
+		"origin": f.name, "event": pdu, "state": jsonList(state), "auth_chain": jsonList(chain), "members_omitted": false,
+	})
+	return nil
+}
+
+// PUT /_matrix/federation/v1/send/{txnId}
+func (f *FederationAPI) send(w http.ResponseWriter, r *http.Request, origin spec.ServerName, body []byte) error {
+	var txn struct {
+		Origin         string            `json:"origin"`
+		OriginServerTS int64             `json:"origin_server_ts"`
+		PDUs           []json.RawMessage `json:"pdus"`
+		EDUs           []json.RawMessage `json:"edus"`
+	}
+	if err := json.Unmarshal(body, &txn); err != nil {
+		return httputil.BadJSON("bad transaction: %v", err)
+	}
+	// Spec: at most 50 PDUs and 100 EDUs per transaction.
+	if len(txn.PDUs) > 50 || len(txn.EDUs) > 100 {
+		return httputil.BadJSON("at most 50 PDUs and 100 EDUs per transaction")
+	}
+	// The origin is up: send it what waits for it now.
+	if f.queues != nil {
+		f.queues.Wake(string(origin))
+	}
+	key := string(origin) + "\x00" + httputil.Vars(r)["txnId"]
+	resp, err := f.txns.do(r.Context(), key, func(ctx context.Context) (any, error) {
+		results := map[string]any{}
+		for _, raw := range txn.PDUs {
+			id, err := f.inputPDU(ctx, origin, raw)
+			if id == "" {
+				continue // unreadable: no event ID to answer for
+			}
+			if err != nil {
+				results[id] = map[string]string{"error": err.Error()}
+			} else {
+				results[id] = map[string]any{}
+			}
+		}
+		return map[string]any{"pdus": results}, nil
+	})
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// inputPDU checks one PDU of a transaction and hands it to the roomserver,
+// fetching missing prev events from origin first. It returns the event ID
+// ("" when it cannot be read).
+func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, raw json.RawMessage) (string, error) {
+	var head struct {
+		RoomID string `json:"room_id"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil || f.opts.Rooms == nil {
+		return "", nil
+	}
+	ver, err := f.opts.Rooms.RoomVersion(ctx, head.RoomID)
+	if err != nil {
+		return "", nil // a room this server is not in: nothing to answer for
+	}
+	pdu, err := ver.NewEventFromUntrustedJSON(raw)
+	if err != nil {
+		return "", nil
+	}
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, userIDForSender); err != nil {
+		return pdu.EventID(), fmt.Errorf("bad signature: %w", err)
+	}
+	res, err := f.opts.Rooms.InputEvent(ctx, pdu)
+	var missing *roomapi.MissingEventsError
+	if errors.As(err, &missing) && len(missing.Prev) > 0 {
+		if ferr := f.fetchMissing(ctx, origin, ver, pdu); ferr != nil {
+			return pdu.EventID(), fmt.Errorf("missing prev events: %w", ferr)
+		}
+		res, err = f.opts.Rooms.InputEvent(ctx, pdu)
+	}
+	if err != nil {
+		return pdu.EventID(), err
+	}
+	if res == roomapi.InputRejected {
+		return pdu.EventID(), errors.New("rejected by the auth rules")
+	}
+	return pdu.EventID(), nil
+}
+
+// fetchMissing asks origin for the events between what this server has
+// and pdu (spec: POST /_matrix/federation/v1/get_missing_events) and inputs
+// them oldest first.
+func (f *FederationAPI) fetchMissing(ctx context.Context, origin spec.ServerName, ver gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
+	latest, err := f.opts.Rooms.LatestEventIDs(ctx, pdu.RoomID().String())
+	if err != nil {
+		return err
+	}
+	resp, err := f.Client.LookupMissingEvents(ctx, f.name, origin, pdu.RoomID().String(),
+		fclientMissingEvents(latest, pdu.EventID()), ver.Version())
+	if err != nil {
+		return err
+	}
+	evs := resp.Events.UntrustedEvents(ver.Version())
+	slices.SortStableFunc(evs, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
+	for _, e := range evs {
+		if err := gomatrixserverlib.VerifyEventSignatures(ctx, e, f.keyRing, userIDForSender); err != nil {
+			continue
+		}
+		if _, err := f.opts.Rooms.InputEvent(ctx, e); err != nil {
+			var missing *roomapi.MissingEventsError
+			if errors.As(err, &missing) {
+				return err // still a gap: older history is needed (state_ids path)
+			}
+		}
+	}
+	return nil
+}
+
+// fclientMissingEvents asks for the events before latest back to what this
+// server has.
+func fclientMissingEvents(have []string, latest string) fclient.MissingEvents {
+	return fclient.MissingEvents{Limit: 20, EarliestEvents: have, LatestEvents: []string{latest}}
+}
+
+// jsonList gives events as their JSON.
+func jsonList(pdus []gomatrixserverlib.PDU) []json.RawMessage {
+	out := make([]json.RawMessage, len(pdus))
+	for i, p := range pdus {
+		out[i] = p.JSON()
+	}
+	return out
+}
+
+// userIDForSender: sender IDs are user IDs in every room version Myelin
+// joins (no pseudonymous IDs).
+func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) {
+	return spec.NewUserID(string(sender), true)
+}

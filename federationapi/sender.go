@@ -1,0 +1,114 @@
+package federationapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/myelin-im/myelin/federationapi/queue"
+	"github.com/myelin-im/myelin/internal/bus"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
+)
+
+// outputGroup is the federation component's consumer group on the
+// roomserver's output log.
+const outputGroup = "federationapi"
+
+// StartSending subscribes to the roomserver's output log and queues every
+// event sent by this server's users for the other servers in its room.
+func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
+	q, err := queue.New(ctx, queue.Options{DB: f.opts.DB, Sender: txnSender{f}, Log: f.opts.Log, Registerer: f.opts.Registerer})
+	if err != nil {
+		return err
+	}
+	f.queues = q
+	sub, err := b.Subscribe(ctx, roomapi.OutputTopic, outputGroup, f.onOutput)
+	if err != nil {
+		_ = q.Close()
+		return err
+	}
+	f.outputSub = sub
+	return nil
+}
+
+// Close stops sending.
+func (f *FederationAPI) Close() error {
+	if f.outputSub != nil {
+		_ = f.outputSub.Close()
+	}
+	if f.queues != nil {
+		return f.queues.Close()
+	}
+	return nil
+}
+
+// onOutput queues a local event for the servers in its room: those with a
+// joined member now and, for a membership event, the member's own server
+// (so a kicked or banned user's server hears of it).
+func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
+	var out roomapi.OutputEvent
+	if err := json.Unmarshal(msg.Body, &out); err != nil || out.Type != roomapi.OutputTypeNewRoomEvent {
+		return nil
+	}
+	var head struct {
+		Sender   string  `json:"sender"`
+		Type     string  `json:"type"`
+		StateKey *string `json:"state_key"`
+	}
+	if err := json.Unmarshal(out.Event, &head); err != nil {
+		return nil
+	}
+	if _, server, _ := strings.Cut(head.Sender, ":"); server != string(f.name) {
+		return nil // another server's event: its origin sends it
+	}
+	if f.opts.Rooms == nil {
+		return nil
+	}
+	servers, err := f.opts.Rooms.JoinedServers(ctx, out.RoomID)
+	if err != nil {
+		return fmt.Errorf("federationapi: servers of %s: %w", out.RoomID, err)
+	}
+	if head.Type == spec.MRoomMember && head.StateKey != nil {
+		if _, server, ok := strings.Cut(*head.StateKey, ":"); ok {
+			servers = append(servers, server)
+		}
+	}
+	var dests []string
+	seen := map[string]bool{string(f.name): true}
+	for _, s := range servers {
+		if !seen[s] {
+			seen[s] = true
+			dests = append(dests, s)
+		}
+	}
+	if len(dests) == 0 {
+		return nil
+	}
+	return f.queues.EnqueuePDU(ctx, dests, out.Event)
+}
+
+// txnSender sends queued transactions with the signing client.
+type txnSender struct{ f *FederationAPI }
+
+func (s txnSender) Send(ctx context.Context, txn queue.Transaction) error {
+	t := gomatrixserverlib.Transaction{
+		TransactionID:  gomatrixserverlib.TransactionID(txn.ID),
+		Origin:         s.f.name,
+		Destination:    spec.ServerName(txn.Destination),
+		OriginServerTS: spec.AsTimestamp(time.Now()),
+	}
+	t.PDUs = append(t.PDUs, txn.PDUs...)
+	for _, e := range txn.EDUs {
+		var edu gomatrixserverlib.EDU
+		if json.Unmarshal(e, &edu) == nil {
+			t.EDUs = append(t.EDUs, edu)
+		}
+	}
+	_, err := s.f.Client.SendTransaction(ctx, t)
+	return err
+}

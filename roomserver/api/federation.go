@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/matrix-org/gomatrixserverlib"
+)
+
+// InputResult is what became of an event from another server.
+type InputResult int
+
+// The outcomes of Federation.InputEvent.
+const (
+	InputAccepted   InputResult = iota // in the room's timeline and state
+	InputSoftFailed                    // stored, not shown, not built upon
+	InputRejected                      // fails the auth rules: stored as rejected
+	InputKnown                         // already stored
+)
+
+func (r InputResult) String() string {
+	switch r {
+	case InputAccepted:
+		return "accepted"
+	case InputSoftFailed:
+		return "soft-failed"
+	case InputRejected:
+		return "rejected"
+	case InputKnown:
+		return "known"
+	}
+	return fmt.Sprintf("InputResult(%d)", int(r))
+}
+
+// MissingEventsError lists the prev or auth events of an event that this
+// server does not have (the federation component fetches them and retries).
+type MissingEventsError struct {
+	Prev, Auth []string
+}
+
+func (e *MissingEventsError) Error() string {
+	return fmt.Sprintf("missing %d prev and %d auth events", len(e.Prev), len(e.Auth))
+}
+
+// Federation is what the federation component needs of the roomserver.
+// Events handed to it have had their signatures and content hashes checked.
+type Federation interface {
+	// RoomVersion is the version of a room this server has, or ErrRoomNotFound.
+	RoomVersion(ctx context.Context, roomID string) (gomatrixserverlib.IRoomVersion, error)
+	// JoinedServers are the servers with a joined member in the room now.
+	JoinedServers(ctx context.Context, roomID string) ([]string, error)
+	// LatestEventIDs are the room's forward extremities.
+	LatestEventIDs(ctx context.Context, roomID string) ([]string, error)
+	// InputEvent adds an event from another server to a room this server has.
+	InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU) (InputResult, error)
+	// MakeJoin returns a join event template for a user of another server
+	// (ForbiddenError when the user may not join).
+	MakeJoin(ctx context.Context, roomID, userID string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error)
+	// SendJoin accepts a join built from a template and returns the state
+	// before it and the auth chain of that state and the join.
+	SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (state, authChain []gomatrixserverlib.PDU, err error)
+	// ImportRoom creates a room this server joined through another: the
+	// state and auth chain from send_join, then the join event.
+	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
+}

@@ -1,0 +1,253 @@
+package internal
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/roomserver/storage"
+)
+
+var _ api.Federation = (*Roomserver)(nil)
+
+// RoomVersion implements api.Federation.
+func (rs *Roomserver) RoomVersion(ctx context.Context, roomID string) (gomatrixserverlib.IRoomVersion, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return r.version, nil
+}
+
+// JoinedServers implements api.Federation.
+func (rs *Roomserver) JoinedServers(ctx context.Context, roomID string) ([]string, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for k, e := range r.state {
+		if k.Type != spec.MRoomMember {
+			continue
+		}
+		if m, err := e.pdu.Membership(); err != nil || m != spec.Join {
+			continue
+		}
+		if _, server, ok := strings.Cut(k.StateKey, ":"); ok && !seen[server] {
+			seen[server] = true
+			out = append(out, server)
+		}
+	}
+	return out, nil
+}
+
+// LatestEventIDs implements api.Federation.
+func (rs *Roomserver) LatestEventIDs(ctx context.Context, roomID string) ([]string, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := rs.settle(ctx, r); err != nil {
+		return nil, err
+	}
+	return append([]string(nil), r.extremities...), nil
+}
+
+// MakeJoin implements api.Federation (spec: GET /_matrix/federation/v1/make_join).
+func (rs *Roomserver) MakeJoin(ctx context.Context, roomID, userID string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := rs.settle(ctx, r); err != nil {
+		return nil, nil, err
+	}
+	content, _ := json.Marshal(map[string]string{"membership": spec.Join})
+	proto := gomatrixserverlib.ProtoEvent{SenderID: userID, RoomID: r.id, Type: spec.MRoomMember, StateKey: &userID,
+		Content: content, PrevEvents: r.extremities, Depth: r.depth + 1}
+	b := r.version.NewEventBuilderFromProtoEvent(&proto)
+	if err := b.AddAuthEvents(r); err != nil {
+		return nil, nil, &api.BadRequestError{Reason: err.Error()}
+	}
+	// Check the join as the joining server will build it: signed by us for
+	// the check only (the auth rules do not look at signatures).
+	probe, err := b.Build(rs.now(), rs.opts.ServerName, rs.opts.KeyID, rs.opts.PrivateKey)
+	if err != nil {
+		return nil, nil, &api.BadRequestError{Reason: err.Error()}
+	}
+	if err := gomatrixserverlib.Allowed(probe, r, userIDForSender); err != nil {
+		return nil, nil, api.Forbidden("%s may not join: %v", userID, err)
+	}
+	proto.AuthEvents = b.AuthEvents
+	return r.version, &proto, nil
+}
+
+// SendJoin implements api.Federation (spec: PUT /_matrix/federation/v2/send_join).
+func (rs *Roomserver) SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (state, authChain []gomatrixserverlib.PDU, err error) {
+	if pdu.Type() != spec.MRoomMember || pdu.StateKey() == nil || *pdu.StateKey() != string(pdu.SenderID()) {
+		return nil, nil, &api.BadRequestError{Reason: "not a join of its sender"}
+	}
+	if m, err := pdu.Membership(); err != nil || m != spec.Join {
+		return nil, nil, &api.BadRequestError{Reason: "not a join"}
+	}
+	res, err := rs.InputEvent(ctx, pdu)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res != api.InputAccepted && res != api.InputKnown {
+		return nil, nil, api.Forbidden("the join is %s", res)
+	}
+	r, err := rs.loadRoom(ctx, pdu.RoomID().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	stored, err := rs.store.EventByID(ctx, pdu.EventID())
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	entries, err := rs.store.StateAt(ctx, stored.SnapshotBefore)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := make(stateMap, len(entries))
+	for _, e := range entries {
+		s[e.StateKey] = e.EventNID
+	}
+	if state, err = rs.statePDUs(ctx, r, s); err != nil {
+		return nil, nil, err
+	}
+	chain, _, err := rs.authChain(ctx, r, [][]gomatrixserverlib.PDU{append(append([]gomatrixserverlib.PDU(nil), state...), pdu)})
+	if err != nil {
+		return nil, nil, err
+	}
+	// The auth chain without the state events and the join themselves,
+	// except the create event: from room version 12 on no event lists it in
+	// auth_events, and joining servers look for it in the auth chain.
+	inState := map[string]bool{pdu.EventID(): true}
+	for _, p := range state {
+		if p.Type() != spec.MRoomCreate {
+			inState[p.EventID()] = true
+		}
+	}
+	for _, p := range chain {
+		if !inState[p.EventID()] {
+			authChain = append(authChain, p)
+		}
+	}
+	return state, authChain, nil
+}
+
+// ImportRoom implements api.Federation: the room's state and auth chain are
+// stored as outliers, a snapshot of the state is made, and the join event
+// becomes the room's first timeline event and only extremity. The state
+// events and the join go on the output log, state first, so that the sync
+// stream has the room's current state.
+func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error {
+	roomID := join.RoomID().String()
+	if _, err := rs.loadRoom(ctx, roomID); err == nil {
+		// Already known (joined before, or another local user is in it):
+		// the join is an ordinary event.
+		res, err := rs.InputEvent(ctx, join)
+		if err == nil && res != api.InputAccepted && res != api.InputKnown {
+			return api.Forbidden("the join is %s", res)
+		}
+		return err
+	} else if !errors.Is(err, api.ErrRoomNotFound) {
+		return err
+	}
+	r := &room{id: roomID, version: version, state: map[storage.StateKey]stateEvent{}}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := rs.store.WithTx(ctx, func(ctx context.Context) error {
+		var err error
+		if r.nid, err = rs.store.InsertRoom(ctx, roomID, string(version.Version())); err != nil {
+			return err
+		}
+		nids := map[string]storage.EventNID{}
+		for _, p := range append(append([]gomatrixserverlib.PDU(nil), authChain...), state...) {
+			if _, ok := nids[p.EventID()]; ok {
+				continue
+			}
+			nid, _, err := rs.store.InsertEvent(ctx, &storage.Event{ID: p.EventID(), RoomNID: r.nid, Type: p.Type(), StateKey: p.StateKey(),
+				Sender: string(p.SenderID()), Depth: p.Depth(), OriginServerTS: int64(p.OriginServerTS()), Outlier: true, JSON: p.JSON()})
+			if err != nil {
+				return err
+			}
+			nids[p.EventID()] = nid
+		}
+		var entries []storage.StateEntry
+		for _, p := range state {
+			if p.StateKey() == nil {
+				continue
+			}
+			k := storage.StateKey{Type: p.Type(), StateKey: *p.StateKey()}
+			entries = append(entries, storage.StateEntry{StateKey: k, EventNID: nids[p.EventID()]})
+			r.state[k] = stateEvent{nid: nids[p.EventID()], pdu: p}
+		}
+		before, err := rs.store.CreateSnapshot(ctx, r.nid, 0, entries)
+		if err != nil {
+			return err
+		}
+		r.snapshot = before
+		if err := gomatrixserverlib.Allowed(join, r, userIDForSender); err != nil {
+			return api.Forbidden("the join does not pass the room's state: %v", err)
+		}
+		// The state goes on the output log first, oldest first, so that the
+		// sync stream holds the room's state before the join (write
+		// publishes the join). NOTE: the state events appear in the
+		// joiner's timeline as the room's history until backfill exists.
+		sorted := append([]gomatrixserverlib.PDU(nil), state...)
+		slices.SortStableFunc(sorted, func(a, b gomatrixserverlib.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
+		for _, p := range sorted {
+			out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: roomID,
+				RoomVersion: string(version.Version()), EventID: p.EventID(), Event: p.JSON()})
+			if err != nil {
+				return err
+			}
+			if err := rs.bus.Publish(ctx, api.OutputTopic, roomID, out, nil); err != nil {
+				return err
+			}
+		}
+		w, err := rs.write(ctx, r, before, join, newEvent{})
+		if err != nil {
+			return err
+		}
+		r.snapshot, r.extremities, r.depth = w.snapshot, []string{join.EventID()}, join.Depth()
+		r.state[storage.StateKey{Type: spec.MRoomMember, StateKey: *join.StateKey()}] = stateEvent{nid: w.nid, pdu: join}
+		for k, e := range r.state {
+			if k.Type != spec.MRoomMember {
+				continue
+			}
+			m, err := e.pdu.Membership()
+			if err != nil {
+				continue
+			}
+			if err := rs.store.SetMembership(ctx, r.nid, k.StateKey, m, e.nid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("importing room %s: %w", roomID, err)
+	}
+	rs.rooms.add(r)
+	return nil
+}
