@@ -100,6 +100,10 @@ func New(ctx context.Context, opts Options) (*FederationAPI, error) {
 	}
 	f.keys = &keys{serverName: f.name, keyID: gomatrixserverlib.KeyID(opts.Key.ID), private: opts.Key.Private, own: own,
 		store: store, client: f.Client, now: f.now, cache: map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult{}}
+	// This server's own key needs no fetching.
+	f.keys.remember(gomatrixserverlib.PublicKeyLookupRequest{ServerName: f.name, KeyID: gomatrixserverlib.KeyID(opts.Key.ID)},
+		gomatrixserverlib.PublicKeyLookupResult{VerifyKey: gomatrixserverlib.VerifyKey{Key: spec.Base64Bytes(pub)},
+			ValidUntilTS: spec.AsTimestamp(time.Now().Add(100 * 365 * 24 * time.Hour)), ExpiredTS: gomatrixserverlib.PublicKeyNotExpired})
 	f.keyRing = &gomatrixserverlib.KeyRing{KeyDatabase: f.keys, KeyFetchers: []gomatrixserverlib.KeyFetcher{directFetcher{f.keys}}}
 	f.router = httputil.NewRouter()
 	f.router.UseEncodedPath()
@@ -145,6 +149,7 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/make_join/{roomId}/{userId}", f.authed(f.makeJoin)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/send_join/{roomId}/{eventId}", f.authed(f.sendJoin)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/send/{txnId}", f.authed(f.send)).Methods(http.MethodPut)
+	r.Handle("/_matrix/federation/v2/invite/{roomId}/{eventId}", f.authed(f.receiveInvite)).Methods(http.MethodPut)
 }
 
 // GET /_matrix/federation/v1/version

@@ -48,6 +48,10 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 	if err != nil {
 		return "", fmt.Errorf("federationapi: %q: %w", roomID, err)
 	}
+	// An invite's server comes first: it is in the room.
+	if via, err := f.store.InviteVia(ctx, roomID, userID); err == nil {
+		servers = append([]string{via}, servers...)
+	}
 	var lastErr error = ErrNoServers
 	for _, s := range servers {
 		if spec.ServerName(s) == f.name {

@@ -68,3 +68,6 @@ func (f *FederationAPI) queryDirectory(w http.ResponseWriter, r *http.Request, _
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID, "servers": []spec.ServerName{f.name}})
 	return nil
 }
+
+// localpart is a local user's localpart.
+func localpart(u spec.UserID) userapi.Localpart { return userapi.Localpart(u.Local()) }

@@ -185,6 +185,9 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 	if s.Federation, err = federationapi.New(ctx, opts); err != nil {
 		return err
 	}
+	if s.Roomserver != nil {
+		s.Roomserver.SetInviter(s.Federation)
+	}
 	if err := s.Federation.StartSending(ctx, s.Bus); err != nil {
 		return err
 	}

@@ -215,10 +215,8 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 		Membership: "join", Reason: req.Reason, DisplayName: name, AvatarURL: avatar})
 	if errors.Is(err, roomapi.ErrRoomNotFound) && rt.opts.RemoteRooms != nil {
 		// A room this server is not in: join it through another server.
+		// The federation component adds the server of a pending invite.
 		via := joinServers(r, roomID, servers)
-		if len(via) == 0 {
-			return httputil.NotFound("No known servers to join %s through", roomID)
-		}
 		content := map[string]any{"membership": "join"}
 		if name != "" {
 			content["displayname"] = name

@@ -135,3 +135,27 @@ func (s *Storage) RecordOwnKey(ctx context.Context, keyID, publicKey string, now
 	}
 	return keys, nil
 }
+
+// RecordInvite remembers the server an invite came through.
+func (s *Storage) RecordInvite(ctx context.Context, roomID, userID, via, eventID string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO federation_invites (room_id, user_id, via, event_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (room_id, user_id) DO UPDATE SET via = excluded.via, event_id = excluded.event_id`, roomID, userID, via, eventID)
+	if err != nil {
+		return fmt.Errorf("federationapi storage: recording an invite: %w", err)
+	}
+	return nil
+}
+
+// InviteVia returns the server a user's invite to a room came through
+// (ErrNotFound if none).
+func (s *Storage) InviteVia(ctx context.Context, roomID, userID string) (string, error) {
+	var via string
+	err := s.db.QueryRow(ctx, `SELECT via FROM federation_invites WHERE room_id = $1 AND user_id = $2`, roomID, userID).Scan(&via)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("federationapi storage: reading an invite: %w", err)
+	}
+	return via, nil
+}

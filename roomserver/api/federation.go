@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -62,4 +63,17 @@ type Federation interface {
 	// ImportRoom creates a room this server joined through another: the
 	// state and auth chain from send_join, then the join event.
 	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
+	// ReceiveInvite delivers an invite for a local user from another server,
+	// already signed by this server: to the room when this server is in it,
+	// else to the user's sync with the room's stripped state.
+	ReceiveInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) error
+	// SetInviter gives the roomserver the way to invite remote users.
+	SetInviter(inv RemoteInviter)
+}
+
+// RemoteInviter has an invite for a user of another server signed by that
+// server (spec: PUT /_matrix/federation/v2/invite), which then delivers it
+// to the user. The federation component implements it.
+type RemoteInviter interface {
+	SendInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) (gomatrixserverlib.PDU, error)
 }

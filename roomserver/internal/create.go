@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -55,7 +56,6 @@ func (rs *Roomserver) CreateRoom(ctx context.Context, req api.CreateRoomRequest)
 		r.id = "!" + base64.RawURLEncoding.EncodeToString(b[:]) + ":" + string(rs.opts.ServerName)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	err = rs.store.WithTx(ctx, func(ctx context.Context) error {
 		for i, ne := range events {
 			ev, err := rs.build(r, ne)
@@ -77,11 +77,31 @@ func (rs *Roomserver) CreateRoom(ctx context.Context, req api.CreateRoomRequest)
 		}
 		return nil
 	})
+	r.mu.Unlock()
 	if err != nil {
 		return "", err
 	}
 	rs.rooms.add(r)
+	for _, u := range req.Invite {
+		if rs.isLocalUser(u) {
+			continue
+		}
+		content := map[string]any{"membership": spec.Invite}
+		if req.IsDirect {
+			content["is_direct"] = true
+		}
+		if _, err := rs.send(ctx, r, newEvent{sender: req.Creator, evType: spec.MRoomMember, stateKey: strPtr(u), content: content}); err != nil {
+			// The room exists; its creator can invite again.
+			rs.log.WithError(err).WithField("room_id", r.id).WithField("user_id", u).Warn("inviting a user of another server failed")
+		}
+	}
 	return r.id, nil
+}
+
+// isLocalUser reports whether a user ID belongs to this server.
+func (rs *Roomserver) isLocalUser(userID string) bool {
+	_, server, ok := strings.Cut(userID, ":")
+	return ok && server == string(rs.opts.ServerName)
 }
 
 func strPtr(s string) *string { return &s }
@@ -195,8 +215,12 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 		events = append(events, ev(spec.MRoomTopic, empty, map[string]any{"topic": *req.Topic}))
 	}
 
-	// 8. Invites.
+	// 8. Invites. Users of other servers are invited once the room exists
+	// (their server signs the invite: see CreateRoom).
 	for _, u := range req.Invite {
+		if !rs.isLocalUser(u) {
+			continue
+		}
 		content := map[string]any{"membership": spec.Invite}
 		if req.IsDirect {
 			content["is_direct"] = true

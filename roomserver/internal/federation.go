@@ -251,3 +251,90 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 	rs.rooms.add(r)
 	return nil
 }
+
+// SetInviter implements api.Federation.
+func (rs *Roomserver) SetInviter(inv api.RemoteInviter) { rs.inviter.Store(&inviterBox{inv}) }
+
+// remoteInvite has an invite of a user of another server signed by that
+// server before it is stored (spec: "Inviting to a room"); other events
+// are returned as they are. The caller holds r.mu.
+func (rs *Roomserver) remoteInvite(ctx context.Context, r *room, ev gomatrixserverlib.PDU) (gomatrixserverlib.PDU, error) {
+	if ev.Type() != spec.MRoomMember || ev.StateKey() == nil || rs.isLocalUser(*ev.StateKey()) {
+		return ev, nil
+	}
+	if m, err := ev.Membership(); err != nil || m != spec.Invite {
+		return ev, nil
+	}
+	box := rs.inviter.Load()
+	if box == nil {
+		return nil, api.Forbidden("this server does not federate: users of other servers cannot be invited")
+	}
+	signed, err := box.SendInvite(ctx, ev, rs.strippedState(r))
+	if err != nil {
+		return nil, api.Forbidden("the invitee's server did not accept the invite: %v", err)
+	}
+	if signed.EventID() != ev.EventID() {
+		return nil, api.Forbidden("the invitee's server changed the invite")
+	}
+	return signed, nil
+}
+
+// strippedState is the room's state an invitee sees before joining (spec:
+// "Stripped state").
+func (rs *Roomserver) strippedState(r *room) []json.RawMessage {
+	var out []json.RawMessage
+	for k, e := range r.state {
+		switch k.Type {
+		case spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.avatar", "m.room.canonical_alias",
+			"m.room.encryption", spec.MRoomTopic:
+		default:
+			continue
+		}
+		b, err := json.Marshal(map[string]any{"type": k.Type, "state_key": k.StateKey, "sender": e.pdu.SenderID(),
+			"content": json.RawMessage(e.pdu.Content())})
+		if err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ReceiveInvite implements api.Federation.
+func (rs *Roomserver) ReceiveInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) error {
+	if _, err := rs.loadRoom(ctx, invite.RoomID().String()); err == nil {
+		// This server is in the room: the invite is an ordinary event.
+		res, err := rs.InputEvent(ctx, invite)
+		if err == nil && res != api.InputAccepted && res != api.InputKnown {
+			return api.Forbidden("the invite is %s", res)
+		}
+		return err
+	} else if !errors.Is(err, api.ErrRoomNotFound) {
+		return err
+	}
+	// A room this server is not in: the invite goes to the invitee's sync
+	// only, with the stripped state in unsigned.invite_room_state.
+	var ev map[string]json.RawMessage
+	if err := json.Unmarshal(invite.JSON(), &ev); err != nil {
+		return err
+	}
+	unsigned := map[string]any{}
+	if raw, ok := ev["unsigned"]; ok {
+		_ = json.Unmarshal(raw, &unsigned)
+	}
+	unsigned["invite_room_state"] = inviteRoomState
+	b, err := json.Marshal(unsigned)
+	if err != nil {
+		return err
+	}
+	ev["unsigned"] = b
+	js, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: invite.RoomID().String(),
+		RoomVersion: string(invite.Version()), EventID: invite.EventID(), Event: js})
+	if err != nil {
+		return err
+	}
+	return rs.bus.Publish(ctx, api.OutputTopic, invite.RoomID().String(), out, nil)
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -37,7 +38,12 @@ type Roomserver struct {
 	rooms *rooms
 	log   logrus.FieldLogger
 	now   func() time.Time
+	// inviter signs invites of remote users through their server (nil:
+	// without federation, such invites are refused).
+	inviter atomic.Pointer[inviterBox]
 }
+
+type inviterBox struct{ api.RemoteInviter }
 
 var _ api.Roomserver = (*Roomserver)(nil)
 
@@ -349,6 +355,9 @@ func (rs *Roomserver) sendLocked(ctx context.Context, r *room, ne newEvent) (str
 	ev, err := rs.build(r, ne)
 	if err != nil {
 		return rs.retried(ctx, ne, err)
+	}
+	if ev, err = rs.remoteInvite(ctx, r, ev); err != nil {
+		return "", err
 	}
 	if err := rs.commit(ctx, r, ev, ne); err != nil {
 		var race errTxnRace

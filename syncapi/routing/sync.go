@@ -183,7 +183,7 @@ func (rt *Routes) build(ctx context.Context, dev *userapi.Device, tok syncToken,
 			}
 		case "invite":
 			if initial || changed || fullState {
-				ir, err := rt.invitedRoom(ctx, roomID, upto)
+				ir, err := rt.invitedRoom(ctx, roomID, dev.UserID, upto)
 				if err != nil {
 					return nil, false, err
 				}
@@ -417,12 +417,14 @@ func (rt *Routes) summary(ctx context.Context, roomID, userID string) (Summary, 
 var strippedTypes = map[string]bool{"m.room.create": true, "m.room.join_rules": true, "m.room.name": true, "m.room.avatar": true,
 	"m.room.canonical_alias": true, "m.room.encryption": true, "m.room.topic": true}
 
-func (rt *Routes) invitedRoom(ctx context.Context, roomID string, upto int64) (*InvitedRoom, error) {
+func (rt *Routes) invitedRoom(ctx context.Context, roomID, userID string, upto int64) (*InvitedRoom, error) {
 	state, err := rt.store.StateAt(ctx, roomID, upto)
 	if err != nil {
 		return nil, err
 	}
 	ir := &InvitedRoom{InviteState: EventList{Events: []json.RawMessage{}}}
+	seen := map[[2]string]bool{}
+	var fromInviter []json.RawMessage
 	for _, e := range state {
 		if !strippedTypes[e.Type] && e.Type != "m.room.member" {
 			continue
@@ -435,12 +437,37 @@ func (rt *Routes) invitedRoom(ctx context.Context, roomID string, upto int64) (*
 			Sender   string          `json:"sender"`
 			StateKey *string         `json:"state_key"`
 			Type     string          `json:"type"`
+			Unsigned struct {
+				InviteRoomState []json.RawMessage `json:"invite_room_state"`
+			} `json:"unsigned"`
 		}
-		if err := json.Unmarshal(e.JSON, &full); err != nil {
+		if err := json.Unmarshal(e.JSON, &full); err != nil || full.StateKey == nil {
 			continue
 		}
-		b, _ := json.Marshal(full)
+		if e.Type == "m.room.member" && *full.StateKey == userID {
+			// An invite from another server carries the room's stripped
+			// state, this server having none of the room.
+			fromInviter = full.Unsigned.InviteRoomState
+		}
+		seen[[2]string{full.Type, *full.StateKey}] = true
+		b, _ := json.Marshal(struct {
+			Content  json.RawMessage `json:"content"`
+			Sender   string          `json:"sender"`
+			StateKey *string         `json:"state_key"`
+			Type     string          `json:"type"`
+		}{full.Content, full.Sender, full.StateKey, full.Type})
 		ir.InviteState.Events = append(ir.InviteState.Events, b)
+	}
+	for _, raw := range fromInviter {
+		var k struct {
+			Type     string  `json:"type"`
+			StateKey *string `json:"state_key"`
+		}
+		if json.Unmarshal(raw, &k) != nil || k.StateKey == nil || seen[[2]string{k.Type, *k.StateKey}] {
+			continue
+		}
+		seen[[2]string{k.Type, *k.StateKey}] = true
+		ir.InviteState.Events = append(ir.InviteState.Events, raw)
 	}
 	return ir, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
@@ -393,5 +394,95 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out: %s", what)
 		}
+	}
+}
+
+// TestFederationDirectChat: the friend request across servers. alice of one
+// opens a direct room with bob of two; bob's long-poll ends with the invite
+// (with the room's stripped state), he accepts by joining with no server
+// named, and they talk.
+func TestFederationDirectChat(t *testing.T) {
+	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
+			one, two := f.servers["one.test"], f.servers["two.test"]
+			c := ctx(t)
+			alice := register(t, one, "alice", "long enough")
+			bob := register(t, two, "bob", "long enough")
+			bobSince := syncOnce(t, bob, "", 0).NextBatch
+
+			next := make(chan *mautrix.RespSync, 1)
+			go func() { next <- syncOnce(t, bob, bobSince, 10*time.Second) }()
+			time.Sleep(50 * time.Millisecond)
+			dm, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Name: "alice & bob",
+				Invite: []id.UserID{bob.UserID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var inv *mautrix.RespSync
+			for i := 0; i < 5; i++ {
+				if inv == nil {
+					inv = <-next
+				} else {
+					inv = syncOnce(t, bob, bobSince, 5*time.Second)
+				}
+				bobSince = inv.NextBatch
+				if _, ok := inv.Rooms.Invite[dm.RoomID]; ok {
+					break
+				}
+			}
+			room, ok := inv.Rooms.Invite[dm.RoomID]
+			if !ok {
+				t.Fatalf("no invite for bob: %+v", inv.Rooms)
+			}
+			var direct bool
+			var name string
+			for _, e := range room.State.Events {
+				if e.Type.Type == "m.room.member" && e.GetStateKey() == string(bob.UserID) {
+					direct = e.Content.Raw["is_direct"] == true && e.Content.Raw["membership"] == "invite"
+				}
+				if e.Type.Type == "m.room.name" {
+					name, _ = e.Content.Raw["name"].(string)
+				}
+			}
+			if !direct || name != "alice & bob" {
+				t.Fatalf("invite state: direct %v, name %q: %+v", direct, name, room.State.Events)
+			}
+
+			// Bob accepts: a join with no server named goes through alice's.
+			if _, err := bob.JoinRoomByID(c, dm.RoomID); err != nil {
+				t.Fatalf("accepting the invite: %v", err)
+			}
+			waitFor(t, "alice sees bob join", func() bool {
+				m, err := alice.JoinedMembers(c, dm.RoomID)
+				return err == nil && len(m.Joined) == 2
+			})
+			since := syncOnce(t, bob, bobSince, 0).NextBatch
+			got := make(chan *mautrix.RespSync, 1)
+			go func() { got <- syncOnce(t, bob, since, 10*time.Second) }()
+			time.Sleep(50 * time.Millisecond)
+			if _, err := alice.SendText(c, dm.RoomID, "hi bob"); err != nil {
+				t.Fatal(err)
+			}
+			var b []string
+			for i := 0; i < 5 && len(b) == 0; i++ {
+				r := <-got
+				b = bodies(r.Rooms.Join[dm.RoomID].Timeline.Events)
+				if len(b) == 0 {
+					since = r.NextBatch
+					go func() { got <- syncOnce(t, bob, since, 5*time.Second) }()
+				}
+			}
+			if len(b) != 1 || b[0] != "hi bob" {
+				t.Fatalf("bob got %v", b)
+			}
+			if _, err := bob.SendText(c, dm.RoomID, "hi alice"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "alice gets bob's message", func() bool {
+				msgs, err := alice.Messages(c, dm.RoomID, "", "", mautrix.DirectionBackward, nil, 5)
+				return err == nil && len(msgs.Chunk) > 0 && msgs.Chunk[0].Content.Raw["body"] == "hi alice"
+			})
+		})
 	}
 }
