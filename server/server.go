@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -59,6 +60,9 @@ type Server struct {
 	fedSrv       *http.Server
 	fedLn        net.Listener
 	serveErr     chan error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Version is the software version the server reports (set by the binary).
@@ -299,6 +303,11 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 // Shutdown stops accepting requests, lets in-flight ones finish (until ctx
 // ends), then stops the bus and closes the cache and database.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	var errs []error
 	for _, srv := range []*http.Server{s.clientSrv, s.fedSrv, s.metricsSrv} {
 		if srv != nil {

@@ -13,12 +13,15 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +32,7 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/server"
@@ -93,6 +97,23 @@ func (ca *testCA) issue(t *testing.T, name string) (certPath, keyPath string) {
 type federation struct {
 	ca      *testCA
 	servers map[string]*server.Server
+	configs map[string]*config.Config
+}
+
+// restart stops a server and starts it again on the same data, database
+// and addresses.
+func (f *federation) restart(t *testing.T, name string) {
+	t.Helper()
+	f.stop(t, name)
+	f.servers[name] = startServer(t, f.configs[name])
+}
+
+// stop stops a server (no graceful leave: other servers see it go away).
+func (f *federation) stop(t *testing.T, name string) {
+	t.Helper()
+	if err := f.servers[name].Shutdown(context.Background()); err != nil {
+		t.Fatalf("stopping %s: %v", name, err)
+	}
 }
 
 // startFederation starts one server per name, each on its own database.
@@ -103,7 +124,7 @@ func startFederation(t *testing.T, dbURL func(t *testing.T) string, names ...str
 	for _, n := range names {
 		addrs[n] = freeAddr(t)
 	}
-	f := &federation{ca: ca, servers: map[string]*server.Server{}}
+	f := &federation{ca: ca, servers: map[string]*server.Server{}, configs: map[string]*config.Config{}}
 	for _, n := range names {
 		cfg := testConfig(t, dbURL(t))
 		cfg.Global.ServerName = n
@@ -115,6 +136,7 @@ func startFederation(t *testing.T, dbURL func(t *testing.T) string, names ...str
 			t.Fatal(err)
 		}
 		f.servers[n] = startServer(t, cfg)
+		f.configs[n] = cfg
 	}
 	return f
 }
@@ -483,6 +505,74 @@ func TestFederationDirectChat(t *testing.T) {
 				msgs, err := alice.Messages(c, dm.RoomID, "", "", mautrix.DirectionBackward, nil, 5)
 				return err == nil && len(msgs.Chunk) > 0 && msgs.Chunk[0].Content.Raw["body"] == "hi alice"
 			})
+		})
+	}
+}
+
+// TestFederationOutage: two is down while alice of one sends 100 messages;
+// after two restarts, bob's room holds all 100, in order, once.
+func TestFederationOutage(t *testing.T) {
+	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
+			c := ctx(t)
+			alice := register(t, f.servers["one.test"], "alice", "long enough")
+			bob := register(t, f.servers["two.test"], "bob", "long enough")
+			room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "hall"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob.JoinRoom(c, "#hall:one.test", nil); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "alice sees bob", func() bool {
+				m, err := alice.JoinedMembers(c, room.RoomID)
+				return err == nil && len(m.Joined) == 2
+			})
+
+			f.stop(t, "two.test")
+			for i := 0; i < 100; i++ {
+				if _, err := alice.SendText(c, room.RoomID, fmt.Sprintf("while away %03d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.restart(t, "two.test")
+			bob.HomeserverURL, _ = url.Parse(f.servers["two.test"].ClientURL())
+
+			// Everything arrives (the queue retries with backoff).
+			deadline := time.Now().Add(60 * time.Second)
+			var got []string
+			for {
+				got = got[:0]
+				from := ""
+				for {
+					msgs, err := bob.Messages(c, room.RoomID, from, "", mautrix.DirectionBackward, nil, 100)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, e := range msgs.Chunk {
+						if b, _ := e.Content.Raw["body"].(string); strings.HasPrefix(b, "while away") {
+							got = append(got, b)
+						}
+					}
+					if msgs.End == "" || len(msgs.Chunk) == 0 {
+						break
+					}
+					from = msgs.End
+				}
+				if len(got) >= 100 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if len(got) != 100 {
+				t.Fatalf("bob has %d of the 100 messages", len(got))
+			}
+			for i, b := range got { // newest first
+				if want := fmt.Sprintf("while away %03d", 99-i); b != want {
+					t.Fatalf("message %d is %q, want %q", i, b, want)
+				}
+			}
 		})
 	}
 }
