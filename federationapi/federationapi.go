@@ -148,6 +148,8 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/query/directory", f.authed(f.queryDirectory)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/make_join/{roomId}/{userId}", f.authed(f.makeJoin)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/send_join/{roomId}/{eventId}", f.authed(f.sendJoin)).Methods(http.MethodPut)
+	r.Handle("/_matrix/federation/v1/make_leave/{roomId}/{userId}", f.authed(f.makeLeave)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v2/send_leave/{roomId}/{eventId}", f.authed(f.sendLeave)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/send/{txnId}", f.authed(f.send)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v2/invite/{roomId}/{eventId}", f.authed(f.receiveInvite)).Methods(http.MethodPut)
 }

@@ -129,3 +129,35 @@ func (f *FederationAPI) IsForbidden(err error) bool {
 	var he gomatrix.HTTPError
 	return errors.As(err, &he) && he.Code == http.StatusForbidden
 }
+
+// LeaveRemote rejects an invite to a room this server is not in, through
+// the inviting server (spec: "Leaving Rooms (Rejecting Invites)": make_leave,
+// then send_leave).
+func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) error {
+	via, err := f.store.InviteVia(ctx, roomID, userID)
+	if err != nil {
+		return ErrNoServers
+	}
+	res, err := f.Client.MakeLeave(ctx, f.name, spec.ServerName(via), roomID, userID)
+	if err != nil {
+		return fmt.Errorf("make_leave through %s: %w", via, err)
+	}
+	ver, err := gomatrixserverlib.GetRoomVersion(res.RoomVersion)
+	if err != nil {
+		return err
+	}
+	proto := res.LeaveEvent
+	proto.Type, proto.RoomID, proto.SenderID, proto.StateKey = spec.MRoomMember, roomID, userID, &userID
+	b := ver.NewEventBuilderFromProtoEvent(&proto)
+	if err := b.SetContent(map[string]string{"membership": spec.Leave}); err != nil {
+		return err
+	}
+	ev, err := b.Build(f.now(), f.name, gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private)
+	if err != nil {
+		return err
+	}
+	if err := f.Client.SendLeave(ctx, f.name, spec.ServerName(via), ev); err != nil {
+		return fmt.Errorf("send_leave through %s: %w", via, err)
+	}
+	return f.opts.Rooms.RejectInvite(ctx, ev)
+}

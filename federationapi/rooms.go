@@ -68,29 +68,76 @@ func (f *FederationAPI) makeJoin(w http.ResponseWriter, r *http.Request, origin 
 	return nil
 }
 
+// GET /_matrix/federation/v1/make_leave/{roomId}/{userId}
+func (f *FederationAPI) makeLeave(w http.ResponseWriter, r *http.Request, origin spec.ServerName, _ []byte) error {
+	if f.opts.Rooms == nil {
+		return httputil.NotFound("this server has no rooms")
+	}
+	v := httputil.Vars(r)
+	user, err := spec.NewUserID(v["userId"], true)
+	if err != nil {
+		return httputil.BadJSON("bad user ID")
+	}
+	if user.Domain() != origin {
+		return httputil.Forbidden("%s cannot leave for a user of %s", origin, user.Domain())
+	}
+	ver, proto, err := f.opts.Rooms.MakeLeave(r.Context(), v["roomId"], user.String())
+	if err != nil {
+		return roomError(err)
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_version": ver.Version(), "event": proto})
+	return nil
+}
+
+// PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}
+func (f *FederationAPI) sendLeave(w http.ResponseWriter, r *http.Request, origin spec.ServerName, body []byte) error {
+	if f.opts.Rooms == nil {
+		return httputil.NotFound("this server has no rooms")
+	}
+	pdu, err := f.roomEventFromPath(r, origin, body)
+	if err != nil {
+		return err
+	}
+	if err := f.opts.Rooms.SendLeave(r.Context(), pdu); err != nil {
+		return roomError(err)
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{})
+	return nil
+}
+
+// roomEventFromPath reads a membership event sent to /send_join or
+// /send_leave: of the path's room and ID, sent by a user of origin, signed.
+func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerName, body []byte) (gomatrixserverlib.PDU, error) {
+	v := httputil.Vars(r)
+	ver, err := f.opts.Rooms.RoomVersion(r.Context(), v["roomId"])
+	if err != nil {
+		return nil, roomError(err)
+	}
+	pdu, err := ver.NewEventFromUntrustedJSON(body)
+	if err != nil {
+		return nil, httputil.BadJSON("bad event: %v", err)
+	}
+	if pdu.EventID() != v["eventId"] || pdu.RoomID().String() != v["roomId"] {
+		return nil, httputil.BadJSON("the event's ID or room does not match the path")
+	}
+	sender, err := spec.NewUserID(string(pdu.SenderID()), true)
+	if err != nil || sender.Domain() != origin {
+		return nil, httputil.Forbidden("the event's sender is not a user of %s", origin)
+	}
+	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, userIDForSender); err != nil {
+		return nil, httputil.Forbidden("bad signature on the event: %v", err)
+	}
+	return pdu, nil
+}
+
 // PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}
 func (f *FederationAPI) sendJoin(w http.ResponseWriter, r *http.Request, origin spec.ServerName, body []byte) error {
 	if f.opts.Rooms == nil {
 		return httputil.NotFound("this server has no rooms")
 	}
-	v := httputil.Vars(r)
-	ver, err := f.opts.Rooms.RoomVersion(r.Context(), v["roomId"])
+	pdu, err := f.roomEventFromPath(r, origin, body)
 	if err != nil {
-		return roomError(err)
-	}
-	pdu, err := ver.NewEventFromUntrustedJSON(body)
-	if err != nil {
-		return httputil.BadJSON("bad event: %v", err)
-	}
-	if pdu.EventID() != v["eventId"] || pdu.RoomID().String() != v["roomId"] {
-		return httputil.BadJSON("the event's ID or room does not match the path")
-	}
-	sender, err := spec.NewUserID(string(pdu.SenderID()), true)
-	if err != nil || sender.Domain() != origin {
-		return httputil.Forbidden("the join's sender is not a user of %s", origin)
-	}
-	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, userIDForSender); err != nil {
-		return httputil.Forbidden("bad signature on the join: %v", err)
+		return err
 	}
 	state, chain, err := f.opts.Rooms.SendJoin(r.Context(), pdu)
 	if err != nil {

@@ -3,6 +3,7 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -70,6 +71,11 @@ func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 		return nil
 	}
 	servers, err := f.opts.Rooms.JoinedServers(ctx, out.RoomID)
+	if errors.Is(err, roomapi.ErrRoomNotFound) {
+		// A room this server is not in: a rejected invite, already
+		// delivered through send_leave.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("federationapi: servers of %s: %w", out.RoomID, err)
 	}

@@ -292,6 +292,14 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 			}
 		}
 		_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: target, Membership: membership, Reason: req.Reason})
+		if action == "leave" && errors.Is(err, roomapi.ErrRoomNotFound) && rt.opts.RemoteRooms != nil {
+			// Rejecting an invite to a room this server is not in.
+			if rerr := rt.opts.RemoteRooms.LeaveRemote(r.Context(), roomID, dev.UserID); rerr != nil {
+				httputil.Logger(r.Context()).WithError(rerr).Info("rejecting a remote invite failed")
+				return httputil.NotFound("Unknown room")
+			}
+			err = nil
+		}
 		if err != nil {
 			return roomError(err)
 		}

@@ -57,6 +57,13 @@ type Federation interface {
 	// MakeJoin returns a join event template for a user of another server
 	// (ForbiddenError when the user may not join).
 	MakeJoin(ctx context.Context, roomID, userID string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error)
+	// MakeLeave returns a leave event template for a user of another server.
+	MakeLeave(ctx context.Context, roomID, userID string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error)
+	// SendLeave accepts a leave built from a template.
+	SendLeave(ctx context.Context, pdu gomatrixserverlib.PDU) error
+	// RejectInvite records the leave that rejected an invite to a room this
+	// server is not in (the user's sync shows it).
+	RejectInvite(ctx context.Context, leave gomatrixserverlib.PDU) error
 	// SendJoin accepts a join built from a template and returns the state
 	// before it and the auth chain of that state and the join.
 	SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (state, authChain []gomatrixserverlib.PDU, err error)

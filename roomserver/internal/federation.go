@@ -68,6 +68,17 @@ func (rs *Roomserver) LatestEventIDs(ctx context.Context, roomID string) ([]stri
 
 // MakeJoin implements api.Federation (spec: GET /_matrix/federation/v1/make_join).
 func (rs *Roomserver) MakeJoin(ctx context.Context, roomID, userID string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
+	return rs.makeMembership(ctx, roomID, userID, spec.Join)
+}
+
+// MakeLeave implements api.Federation (spec: GET /_matrix/federation/v1/make_leave).
+func (rs *Roomserver) MakeLeave(ctx context.Context, roomID, userID string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
+	return rs.makeMembership(ctx, roomID, userID, spec.Leave)
+}
+
+// makeMembership is a membership event template for a user of another
+// server, checked against the room's current state.
+func (rs *Roomserver) makeMembership(ctx context.Context, roomID, userID, membership string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil {
 		return nil, nil, err
@@ -77,24 +88,57 @@ func (rs *Roomserver) MakeJoin(ctx context.Context, roomID, userID string) (goma
 	if err := rs.settle(ctx, r); err != nil {
 		return nil, nil, err
 	}
-	content, _ := json.Marshal(map[string]string{"membership": spec.Join})
+	content, _ := json.Marshal(map[string]string{"membership": membership})
 	proto := gomatrixserverlib.ProtoEvent{SenderID: userID, RoomID: r.id, Type: spec.MRoomMember, StateKey: &userID,
 		Content: content, PrevEvents: r.extremities, Depth: r.depth + 1}
 	b := r.version.NewEventBuilderFromProtoEvent(&proto)
 	if err := b.AddAuthEvents(r); err != nil {
 		return nil, nil, &api.BadRequestError{Reason: err.Error()}
 	}
-	// Check the join as the joining server will build it: signed by us for
+	// Check the event as the other server will build it: signed by us for
 	// the check only (the auth rules do not look at signatures).
 	probe, err := b.Build(rs.now(), rs.opts.ServerName, rs.opts.KeyID, rs.opts.PrivateKey)
 	if err != nil {
 		return nil, nil, &api.BadRequestError{Reason: err.Error()}
 	}
 	if err := gomatrixserverlib.Allowed(probe, r, userIDForSender); err != nil {
-		return nil, nil, api.Forbidden("%s may not join: %v", userID, err)
+		return nil, nil, api.Forbidden("%s may not %s: %v", userID, membership, err)
 	}
 	proto.AuthEvents = b.AuthEvents
 	return r.version, &proto, nil
+}
+
+// SendLeave implements api.Federation (spec: PUT /_matrix/federation/v2/send_leave).
+func (rs *Roomserver) SendLeave(ctx context.Context, pdu gomatrixserverlib.PDU) error {
+	if pdu.Type() != spec.MRoomMember || pdu.StateKey() == nil || *pdu.StateKey() != string(pdu.SenderID()) {
+		return &api.BadRequestError{Reason: "not a leave of its sender"}
+	}
+	if m, err := pdu.Membership(); err != nil || m != spec.Leave {
+		return &api.BadRequestError{Reason: "not a leave"}
+	}
+	res, err := rs.InputEvent(ctx, pdu)
+	if err != nil {
+		return err
+	}
+	if res != api.InputAccepted && res != api.InputKnown {
+		return api.Forbidden("the leave is %s", res)
+	}
+	return nil
+}
+
+// RejectInvite implements api.Federation: the leave that rejected an
+// invite to a room this server is not in goes to the user's sync.
+func (rs *Roomserver) RejectInvite(ctx context.Context, leave gomatrixserverlib.PDU) error {
+	if _, err := rs.loadRoom(ctx, leave.RoomID().String()); err == nil {
+		_, err := rs.InputEvent(ctx, leave)
+		return err
+	}
+	out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: leave.RoomID().String(),
+		RoomVersion: string(leave.Version()), EventID: leave.EventID(), Event: leave.JSON()})
+	if err != nil {
+		return err
+	}
+	return rs.bus.Publish(ctx, api.OutputTopic, leave.RoomID().String(), out, nil)
 }
 
 // SendJoin implements api.Federation (spec: PUT /_matrix/federation/v2/send_join).

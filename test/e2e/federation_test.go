@@ -576,3 +576,64 @@ func TestFederationOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestFederationRejectInvite: bob of two rejects alice's invite; both sides
+// see him leave, and leaving a joined room across servers works too.
+func TestFederationRejectInvite(t *testing.T) {
+	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test")
+	c := ctx(t)
+	alice := register(t, f.servers["one.test"], "alice", "long enough")
+	bob := register(t, f.servers["two.test"], "bob", "long enough")
+	dm, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat", IsDirect: true, Invite: []id.UserID{bob.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var since string
+	waitFor(t, "bob's invite", func() bool {
+		resp := syncOnce(t, bob, "", 0)
+		since = resp.NextBatch
+		_, ok := resp.Rooms.Invite[dm.RoomID]
+		return ok
+	})
+	if _, err := bob.LeaveRoom(c, dm.RoomID); err != nil {
+		t.Fatalf("rejecting: %v", err)
+	}
+	waitFor(t, "the rejection in bob's sync", func() bool {
+		resp := syncOnce(t, bob, since, time.Second)
+		since = resp.NextBatch
+		_, ok := resp.Rooms.Leave[dm.RoomID]
+		return ok
+	})
+	waitFor(t, "alice sees the rejection", func() bool {
+		m, err := alice.Members(c, dm.RoomID)
+		if err != nil {
+			return false
+		}
+		for _, e := range m.Chunk {
+			if e.GetStateKey() == string(bob.UserID) && e.Content.Raw["membership"] == "leave" {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A joined room: bob joins a public room on one, then leaves it.
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "hall"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(c, "#hall:one.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice sees bob join", func() bool {
+		m, err := alice.JoinedMembers(c, room.RoomID)
+		return err == nil && len(m.Joined) == 2
+	})
+	if _, err := bob.LeaveRoom(c, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice sees bob leave", func() bool {
+		m, err := alice.JoinedMembers(c, room.RoomID)
+		return err == nil && len(m.Joined) == 1
+	})
+}
