@@ -151,6 +151,12 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/make_leave/{roomId}/{userId}", f.authed(f.makeLeave)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/send_leave/{roomId}/{eventId}", f.authed(f.sendLeave)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/send/{txnId}", f.authed(f.send)).Methods(http.MethodPut)
+	r.Handle("/_matrix/federation/v1/event/{eventId}", f.authed(f.getEvent)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/state/{roomId}", f.authed(f.getState(false))).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/state_ids/{roomId}", f.authed(f.getState(true))).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/event_auth/{roomId}/{eventId}", f.authed(f.eventAuth)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/backfill/{roomId}", f.authed(f.backfill)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/get_missing_events/{roomId}", f.authed(f.getMissingEvents)).Methods(http.MethodPost)
 	r.Handle("/_matrix/federation/v2/invite/{roomId}/{eventId}", f.authed(f.receiveInvite)).Methods(http.MethodPut)
 }
 

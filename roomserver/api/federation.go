@@ -74,6 +74,21 @@ type Federation interface {
 	// already signed by this server: to the room when this server is in it,
 	// else to the user's sync with the room's stripped state.
 	ReceiveInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) error
+	// ServerInRoom reports whether a server has a joined or invited user in
+	// the room (and so may read its events).
+	ServerInRoom(ctx context.Context, roomID, server string) (bool, error)
+	// EventRoom returns the room of a stored event (ErrEventNotFound).
+	EventRoom(ctx context.Context, eventID string) (string, error)
+	// RoomEvents returns the room's stored events with these IDs.
+	RoomEvents(ctx context.Context, roomID string, ids []string) ([]gomatrixserverlib.PDU, error)
+	// StateBefore returns the state before an event and its auth chain
+	// (ErrEventNotFound for an event not in the room's timeline).
+	StateBefore(ctx context.Context, roomID, eventID string) (state, authChain []gomatrixserverlib.PDU, err error)
+	// AuthChain returns the auth chain of an event.
+	AuthChain(ctx context.Context, roomID, eventID string) ([]gomatrixserverlib.PDU, error)
+	// WalkBack follows prev_events back from events (backfill,
+	// get_missing_events).
+	WalkBack(ctx context.Context, roomID string, from, stop []string, limit int, minDepth int64, includeStart bool) ([]gomatrixserverlib.PDU, error)
 	// SetInviter gives the roomserver the way to invite remote users.
 	SetInviter(inv RemoteInviter)
 }

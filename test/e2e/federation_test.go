@@ -404,6 +404,46 @@ func TestFederationJoinAndChat(t *testing.T) {
 					t.Fatalf("message %d: the other side got %v", i, b)
 				}
 			}
+
+			// Reads of one's DAG by two: the newest event, the state before
+			// it, backfill to the room's creation, missing events.
+			roomID := room.RoomID.String()
+			msgs, err := alice.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 1)
+			if err != nil || len(msgs.Chunk) != 1 {
+				t.Fatal(msgs, err)
+			}
+			last := msgs.Chunk[0].ID.String()
+			fc := two.Federation.Client
+			txn, err := fc.GetEvent(c, "two.test", "one.test", last)
+			if err != nil || len(txn.PDUs) != 1 {
+				t.Fatalf("/event: %+v %v", txn, err)
+			}
+			ids, err := fc.LookupStateIDs(c, "two.test", "one.test", roomID, last)
+			if err != nil || len(ids.StateEventIDs) < 5 || len(ids.AuthEventIDs) == 0 && len(ids.StateEventIDs) == 0 {
+				t.Fatalf("/state_ids: %+v %v", ids, err)
+			}
+			bf, err := fc.Backfill(c, "two.test", "one.test", roomID, 100, []string{last})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sawCreate bool
+			for _, raw := range bf.PDUs {
+				var e struct {
+					Type string `json:"type"`
+				}
+				_ = json.Unmarshal(raw, &e)
+				sawCreate = sawCreate || e.Type == "m.room.create"
+			}
+			if !sawCreate || len(bf.PDUs) < 10 {
+				t.Fatalf("/backfill: %d events, create %v", len(bf.PDUs), sawCreate)
+			}
+			// Two may not read a room none of its users is in.
+			private, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = fc.LookupStateIDs(c, "two.test", "one.test", private.RoomID.String(), last)
+			wantHTTP(t, err, http.StatusForbidden)
 		})
 	}
 }
