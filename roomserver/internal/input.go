@@ -44,7 +44,10 @@ func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU)
 	}
 	if known, err := rs.store.EventsByID(ctx, []string{pdu.EventID()}); err != nil {
 		return 0, err
-	} else if len(known) > 0 && !known[0].Outlier {
+	} else if len(known) > 0 {
+		// Stored already. NOTE: an outlier (learned as the state or auth
+		// chain of a join) stays one: the room's state already counts it,
+		// and placing it in the timeline comes with history backfill.
 		return api.InputKnown, nil
 	}
 	// Auth events: all known, and the event passes against them.
@@ -75,6 +78,10 @@ func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU)
 	}
 	if missing := missingIDs(pdu.PrevEventIDs(), prevEvs, true); len(missing) > 0 {
 		return 0, &api.MissingEventsError{Prev: missing}
+	}
+	if len(prevEvs) == 0 {
+		// Only the create event has none, and this room has one already.
+		return 0, &api.BadRequestError{Reason: "an event other than the create event needs prev_events"}
 	}
 	// The state before the event.
 	sets := make([]stateMap, 0, len(prevEvs))

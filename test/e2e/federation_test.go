@@ -677,3 +677,99 @@ func TestFederationRejectInvite(t *testing.T) {
 		return err == nil && len(m.Joined) == 1
 	})
 }
+
+// TestFederationThreeServers: carol's server is down while alice (one) and
+// bob (two) talk; when it is back, events reach it out of order (one's
+// refer to two's it has not got), it fetches what is missing, and all three
+// servers end with the same messages and the same room state.
+func TestFederationThreeServers(t *testing.T) {
+	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
+	c := ctx(t)
+	alice := register(t, f.servers["one.test"], "alice", "long enough")
+	bob := register(t, f.servers["two.test"], "bob", "long enough")
+	carol := register(t, f.servers["three.test"], "carol", "long enough")
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "trio", Topic: "three servers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*mautrix.Client{bob, carol} {
+		if _, err := u.JoinRoom(c, "#trio:one.test", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three members everywhere", func() bool {
+		for _, u := range []*mautrix.Client{alice, bob, carol} {
+			if m, err := u.JoinedMembers(c, room.RoomID); err != nil || len(m.Joined) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	f.stop(t, "three.test")
+	for i := 0; i < 10; i++ {
+		sender := alice
+		if i%2 == 1 {
+			sender = bob
+		}
+		if _, err := sender.SendText(c, room.RoomID, fmt.Sprintf("trio %02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.restart(t, "three.test")
+	carol.HomeserverURL, _ = url.Parse(f.servers["three.test"].ClientURL())
+
+	messages := func(u *mautrix.Client) map[string]bool {
+		out := map[string]bool{}
+		msgs, err := u.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 100)
+		if err != nil {
+			return out
+		}
+		for _, e := range msgs.Chunk {
+			if b, _ := e.Content.Raw["body"].(string); strings.HasPrefix(b, "trio ") {
+				out[b] = true
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(messages(carol)) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("carol has %v", messages(carol))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// One more message from carol, so every server merges what it has.
+	if _, err := carol.SendText(c, room.RoomID, "carol is back"); err != nil {
+		t.Fatal(err)
+	}
+	stateOf := func(u *mautrix.Client) map[string]string {
+		var evs []json.RawMessage
+		if _, err := u.MakeRequest(c, http.MethodGet, u.BuildClientURL("v3", "rooms", room.RoomID, "state"), nil, &evs); err != nil {
+			return nil
+		}
+		out := map[string]string{}
+		for _, raw := range evs {
+			var e struct {
+				Type     string `json:"type"`
+				StateKey string `json:"state_key"`
+				EventID  string `json:"event_id"`
+			}
+			_ = json.Unmarshal(raw, &e)
+			out[e.Type+"|"+e.StateKey] = e.EventID
+		}
+		return out
+	}
+	waitFor(t, "the same messages and state on all three", func() bool {
+		want := stateOf(alice)
+		for _, u := range []*mautrix.Client{alice, bob, carol} {
+			if m := messages(u); len(m) != 10 {
+				return false
+			}
+			if s := stateOf(u); len(s) == 0 || fmt.Sprint(s) != fmt.Sprint(want) {
+				return false
+			}
+		}
+		return true
+	})
+}
