@@ -545,6 +545,34 @@ func TestFederationDirectChat(t *testing.T) {
 				msgs, err := alice.Messages(c, dm.RoomID, "", "", mautrix.DirectionBackward, nil, 5)
 				return err == nil && len(msgs.Chunk) > 0 && msgs.Chunk[0].Content.Raw["body"] == "hi alice"
 			})
+
+			// Bob pages the history back to the room's creation, two events
+			// at a time, with no event twice.
+			seen := map[string]bool{}
+			var sawCreate bool
+			from := ""
+			for page := 0; page < 50; page++ {
+				msgs, err := bob.Messages(c, dm.RoomID, from, "", mautrix.DirectionBackward, nil, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range msgs.Chunk {
+					if seen[e.ID.String()] {
+						t.Fatalf("%s twice in bob's history", e.ID)
+					}
+					seen[e.ID.String()] = true
+					sawCreate = sawCreate || e.Type.Type == "m.room.create"
+				}
+				if msgs.End == "" || len(msgs.Chunk) == 0 {
+					break
+				}
+				from = msgs.End
+			}
+			// NOTE: the history is in the order two learned the events: the
+			// invite (received first) comes before the room's earlier state.
+			if !sawCreate || len(seen) < 8 {
+				t.Fatalf("bob's history: %d events, create %v", len(seen), sawCreate)
+			}
 		})
 	}
 }
