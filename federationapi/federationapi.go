@@ -51,8 +51,9 @@ type Options struct {
 	Key        *signingkey.Key
 	Config     config.FederationAPI
 	DB         *sqlutil.DB
-	Profiles   Profiles // nil: profile queries answer 404
-	Aliases    Aliases  // nil: directory queries answer 404
+	Profiles   Profiles          // nil: profile queries answer 404
+	Aliases    Aliases           // nil: directory queries answer 404
+	Directory  roomapi.Directory // nil: the public room list is empty
 	Cache      cache.Cache
 	Rooms      roomapi.Federation // nil: room endpoints answer 404
 	Registerer prometheus.Registerer
@@ -151,6 +152,7 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/make_leave/{roomId}/{userId}", f.authed(f.makeLeave)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/send_leave/{roomId}/{eventId}", f.authed(f.sendLeave)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/send/{txnId}", f.authed(f.send)).Methods(http.MethodPut)
+	r.Handle("/_matrix/federation/v1/publicRooms", f.authed(f.publicRooms)).Methods(http.MethodGet, http.MethodPost)
 	r.Handle("/_matrix/federation/v1/event/{eventId}", f.authed(f.getEvent)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/state/{roomId}", f.authed(f.getState(false))).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/state_ids/{roomId}", f.authed(f.getState(true))).Methods(http.MethodGet)

@@ -183,6 +183,7 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 	}
 	if s.Roomserver != nil {
 		opts.Aliases = s.Roomserver
+		opts.Directory = s.Roomserver
 		opts.Rooms = s.Roomserver
 	}
 	var err error

@@ -323,16 +323,26 @@ func (d *directoryRoutes) postPublicRooms(w http.ResponseWriter, r *http.Request
 	return d.publicRooms(r.Context(), w, req)
 }
 
-// publicRooms answers both forms of /publicRooms. The pagination tokens are
-// offsets into the directory's order ("o" and a number): simple and
-// stateless, at the price that rooms moving in the order while a client pages
-// may be shown twice or skipped.
+// publicRooms answers both forms of /publicRooms (paging: see
+// roomapi.PublicRoomsPage).
 func (d *directoryRoutes) publicRooms(ctx context.Context, w http.ResponseWriter, req publicRoomsRequest) error {
-	// Decision: another server's directory needs federation, which Myelin
-	// does not have yet. Refusing with 400 tells the client so; an empty list
-	// would claim that server publishes nothing.
 	if req.server != "" && req.server != d.rt.opts.ServerName {
-		return httputil.InvalidParam("Listing the rooms of other servers is not supported yet (no federation)")
+		// Another server's directory, through federation.
+		if d.rt.opts.RemoteRooms == nil {
+			return httputil.InvalidParam("Listing the rooms of other servers needs federation, which this server does not run")
+		}
+		body, err := json.Marshal(req)
+		if err != nil {
+			return err
+		}
+		page, err := d.rt.opts.RemoteRooms.RemotePublicRooms(ctx, req.server, body)
+		if err != nil {
+			httputil.Logger(ctx).WithError(err).Info("remote public rooms unavailable")
+			return &httputil.MatrixError{Status: http.StatusBadGateway, ErrCode: "M_UNKNOWN", Message: "The server could not be reached"}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(page)
+		return nil
 	}
 	limit := defaultPublicRoomsLimit
 	if req.Limit != nil {
@@ -343,34 +353,19 @@ func (d *directoryRoutes) publicRooms(ctx context.Context, w http.ResponseWriter
 			limit = min(*req.Limit, maxPublicRoomsLimit)
 		}
 	}
-	offset := 0
-	if req.Since != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(req.Since, "o"))
-		if !strings.HasPrefix(req.Since, "o") || err != nil || n < 0 {
-			return httputil.InvalidParam("Invalid since token")
-		}
-		offset = n
-	}
-	resp := map[string]any{"chunk": []roomapi.PublicRoom{}, "total_room_count_estimate": 0}
 	if req.ThirdPartyInstanceID != "" {
 		// No application service networks exist here: a named one has no rooms.
-		httputil.WriteJSON(w, http.StatusOK, resp)
+		httputil.WriteJSON(w, http.StatusOK, roomapi.PublicRoomsPaging{Chunk: []roomapi.PublicRoom{}})
 		return nil
 	}
-	page, err := d.dir.PublicRooms(ctx, roomapi.PublicRoomsRequest{Offset: offset, Limit: limit,
-		SearchTerm: req.Filter.GenericSearchTerm, RoomTypes: req.Filter.RoomTypes})
+	page, err := roomapi.PublicRoomsPage(ctx, d.dir, req.Since, limit, req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
+	if errors.Is(err, roomapi.ErrBadSince) {
+		return httputil.InvalidParam("Invalid since token")
+	}
 	if err != nil {
 		return err
 	}
-	resp["chunk"] = page.Rooms
-	resp["total_room_count_estimate"] = page.Total
-	if next := offset + len(page.Rooms); len(page.Rooms) > 0 && next < page.Total {
-		resp["next_batch"] = "o" + strconv.Itoa(next)
-	}
-	if offset > 0 {
-		resp["prev_batch"] = "o" + strconv.Itoa(max(0, min(offset, page.Total)-limit))
-	}
-	httputil.WriteJSON(w, http.StatusOK, resp)
+	httputil.WriteJSON(w, http.StatusOK, page)
 	return nil
 }
 

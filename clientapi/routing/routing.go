@@ -61,6 +61,8 @@ type RemoteRooms interface {
 	LeaveRemote(ctx context.Context, roomID, userID string) error
 	// ResolveRemoteAlias asks the alias's server for its room and servers.
 	ResolveRemoteAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
+	// RemotePublicRooms asks another server for a page of its directory.
+	RemotePublicRooms(ctx context.Context, server string, body json.RawMessage) (json.RawMessage, error)
 	// IsForbidden reports whether a join error is a remote refusal.
 	IsForbidden(err error) bool
 }

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 )
 
 // Errors of the directory.
@@ -75,4 +77,47 @@ type PublicRoom struct {
 	GuestCanJoin     bool   `json:"guest_can_join"`
 	JoinRule         string `json:"join_rule,omitempty"`
 	RoomType         string `json:"room_type,omitempty"`
+}
+
+// PublicRoomsPaging is a page of the directory as both the client and the
+// federation API answer it (spec: GET/POST /publicRooms). Pagination
+// tokens are offsets into the directory's order ("o" and a number): simple
+// and stateless, at the price that rooms moving in the order while a client
+// pages may be shown twice or skipped.
+type PublicRoomsPaging struct {
+	Chunk     []PublicRoom `json:"chunk"`
+	NextBatch string       `json:"next_batch,omitempty"`
+	PrevBatch string       `json:"prev_batch,omitempty"`
+	Total     int          `json:"total_room_count_estimate"`
+}
+
+// ErrBadSince is returned for a pagination token that is not one.
+var ErrBadSince = errors.New("invalid since token")
+
+// PublicRoomsPage reads the page of the directory after since (a token of
+// an earlier page, or "") holding at most limit rooms.
+func PublicRoomsPage(ctx context.Context, dir Directory, since string, limit int, term string, types []*string) (PublicRoomsPaging, error) {
+	offset := 0
+	if since != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(since, "o"))
+		if !strings.HasPrefix(since, "o") || err != nil || n < 0 {
+			return PublicRoomsPaging{}, ErrBadSince
+		}
+		offset = n
+	}
+	page, err := dir.PublicRooms(ctx, PublicRoomsRequest{Offset: offset, Limit: limit, SearchTerm: term, RoomTypes: types})
+	if err != nil {
+		return PublicRoomsPaging{}, err
+	}
+	out := PublicRoomsPaging{Chunk: page.Rooms, Total: page.Total}
+	if out.Chunk == nil {
+		out.Chunk = []PublicRoom{}
+	}
+	if next := offset + len(page.Rooms); len(page.Rooms) > 0 && next < page.Total {
+		out.NextBatch = "o" + strconv.Itoa(next)
+	}
+	if offset > 0 {
+		out.PrevBatch = "o" + strconv.Itoa(max(0, min(offset, page.Total)-limit))
+	}
+	return out, nil
 }

@@ -437,6 +437,15 @@ func TestFederationJoinAndChat(t *testing.T) {
 			if !sawCreate || len(bf.PDUs) < 10 {
 				t.Fatalf("/backfill: %d events, create %v", len(bf.PDUs), sawCreate)
 			}
+			// One's directory, asked through two's client API.
+			if _, err := alice.MakeRequest(c, http.MethodPut, alice.BuildClientURL("v3", "directory", "list", "room", room.RoomID),
+				map[string]string{"visibility": "public"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			pub, err := bob.PublicRooms(c, &mautrix.ReqPublicRooms{Server: "one.test"})
+			if err != nil || len(pub.Chunk) != 1 || pub.Chunk[0].RoomID != room.RoomID || pub.Chunk[0].Name != "Hall" {
+				t.Fatalf("one's directory through two: %+v %v", pub, err)
+			}
 			// Two may not read a room none of its users is in.
 			private, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat"})
 			if err != nil {
