@@ -26,6 +26,9 @@ func (f *FederationAPI) mayRead(r *http.Request, origin spec.ServerName, roomID 
 	if f.opts.Rooms == nil {
 		return httputil.NotFound("this server has no rooms")
 	}
+	if !f.opts.Rooms.ServerAllowed(r.Context(), roomID, string(origin)) {
+		return httputil.Forbidden("the room's server ACL denies %s", origin)
+	}
 	in, err := f.opts.Rooms.ServerInRoom(r.Context(), roomID, string(origin))
 	if err != nil {
 		return roomError(err)

@@ -51,6 +51,9 @@ func (f *FederationAPI) makeJoin(w http.ResponseWriter, r *http.Request, origin 
 	if user.Domain() != origin {
 		return httputil.Forbidden("%s cannot join for a user of %s", origin, user.Domain())
 	}
+	if !f.opts.Rooms.ServerAllowed(r.Context(), v["roomId"], string(origin)) {
+		return httputil.Forbidden("the room's server ACL denies %s", origin)
+	}
 	ver, proto, err := f.opts.Rooms.MakeJoin(r.Context(), v["roomId"], user.String())
 	if err != nil {
 		return roomError(err)
@@ -81,6 +84,9 @@ func (f *FederationAPI) makeLeave(w http.ResponseWriter, r *http.Request, origin
 	if user.Domain() != origin {
 		return httputil.Forbidden("%s cannot leave for a user of %s", origin, user.Domain())
 	}
+	if !f.opts.Rooms.ServerAllowed(r.Context(), v["roomId"], string(origin)) {
+		return httputil.Forbidden("the room's server ACL denies %s", origin)
+	}
 	ver, proto, err := f.opts.Rooms.MakeLeave(r.Context(), v["roomId"], user.String())
 	if err != nil {
 		return roomError(err)
@@ -109,6 +115,9 @@ func (f *FederationAPI) sendLeave(w http.ResponseWriter, r *http.Request, origin
 // /send_leave: of the path's room and ID, sent by a user of origin, signed.
 func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerName, body []byte) (gomatrixserverlib.PDU, error) {
 	v := httputil.Vars(r)
+	if !f.opts.Rooms.ServerAllowed(r.Context(), v["roomId"], string(origin)) {
+		return nil, httputil.Forbidden("the room's server ACL denies %s", origin)
+	}
 	ver, err := f.opts.Rooms.RoomVersion(r.Context(), v["roomId"])
 	if err != nil {
 		return nil, roomError(err)
@@ -204,6 +213,16 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 	ver, err := f.opts.Rooms.RoomVersion(ctx, head.RoomID)
 	if err != nil {
 		return "", nil // a room this server is not in: nothing to answer for
+	}
+	if !f.opts.Rooms.ServerAllowed(ctx, head.RoomID, string(origin)) {
+		var id struct {
+			EventID string `json:"event_id"`
+		}
+		_ = json.Unmarshal(raw, &id)
+		if p, perr := ver.NewEventFromUntrustedJSON(raw); perr == nil {
+			id.EventID = p.EventID()
+		}
+		return id.EventID, fmt.Errorf("the room's server ACL denies %s", origin)
 	}
 	pdu, err := ver.NewEventFromUntrustedJSON(raw)
 	if err != nil {

@@ -74,6 +74,9 @@ type Federation interface {
 	// already signed by this server: to the room when this server is in it,
 	// else to the user's sync with the room's stripped state.
 	ReceiveInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) error
+	// ServerAllowed reports whether the room's server ACL lets a server
+	// take part (spec: m.room.server_acl).
+	ServerAllowed(ctx context.Context, roomID, server string) bool
 	// ServerInRoom reports whether a server has a joined or invited user in
 	// the room (and so may read its events).
 	ServerInRoom(ctx context.Context, roomID, server string) (bool, error)

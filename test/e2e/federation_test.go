@@ -30,6 +30,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/config"
@@ -452,6 +453,16 @@ func TestFederationJoinAndChat(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = fc.LookupStateIDs(c, "two.test", "one.test", private.RoomID.String(), last)
+			wantHTTP(t, err, http.StatusForbidden)
+
+			// A server ACL that denies two shuts it out of the room on one.
+			if _, err := alice.SendStateEvent(c, room.RoomID, event.NewEventType("m.room.server_acl"), "",
+				map[string]any{"allow": []string{"*"}, "deny": []string{"two.test"}, "allow_ip_literals": false}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = fc.LookupStateIDs(c, "two.test", "one.test", roomID, last)
+			wantHTTP(t, err, http.StatusForbidden)
+			_, err = fc.Backfill(c, "two.test", "one.test", roomID, 10, []string{last})
 			wantHTTP(t, err, http.StatusForbidden)
 		})
 	}
