@@ -36,6 +36,7 @@ import (
 // Profiles is what the federation API reads of local users.
 type Profiles interface {
 	Account(ctx context.Context, localpart userapi.Localpart) (*userapi.Account, error)
+	Devices(ctx context.Context, localpart userapi.Localpart) ([]userapi.Device, error)
 	Profile(ctx context.Context, localpart userapi.Localpart) (map[string]json.RawMessage, error)
 }
 
@@ -147,6 +148,7 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/version", httputil.Handler(f.version)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/query/profile", f.authed(f.queryProfile)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/query/directory", f.authed(f.queryDirectory)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/user/devices/{userId}", f.authed(f.userDevices)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/make_join/{roomId}/{userId}", f.authed(f.makeJoin)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/send_join/{roomId}/{eventId}", f.authed(f.sendJoin)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/make_leave/{roomId}/{userId}", f.authed(f.makeLeave)).Methods(http.MethodGet)

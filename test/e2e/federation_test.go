@@ -217,6 +217,23 @@ func TestFederationFoundation(t *testing.T) {
 			_, err = alice.GetProfile(c, "@x:127.0.0.1:1")
 			wantMatrixError(t, err, http.StatusBadGateway, "M_UNKNOWN")
 
+			// Bob's devices, as another server sees them.
+			var devs struct {
+				UserID  string `json:"user_id"`
+				Devices []struct {
+					DeviceID string `json:"device_id"`
+				} `json:"devices"`
+			}
+			dreq := fclient.NewFederationRequest(http.MethodGet, "one.test", "two.test", "/_matrix/federation/v1/user/devices/%40bob%3Atwo.test")
+			if err := dreq.Sign("one.test", gomatrixserverlib.KeyID(one.SigningKey.ID), one.SigningKey.Private); err != nil {
+				t.Fatal(err)
+			}
+			dhr, _ := dreq.HTTPRequest()
+			if err := one.Federation.Client.DoRequestAndParseResponse(c, dhr, &devs); err != nil || devs.UserID != "@bob:two.test" ||
+				len(devs.Devices) != 1 || devs.Devices[0].DeviceID != string(bob.DeviceID) {
+				t.Fatalf("user devices: %+v %v", devs, err)
+			}
+
 			// An alias across.
 			room, err := bob.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "lobby"})
 			if err != nil {
