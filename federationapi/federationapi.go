@@ -106,7 +106,15 @@ func New(ctx context.Context, opts Options) (*FederationAPI, error) {
 	f.keys.remember(gomatrixserverlib.PublicKeyLookupRequest{ServerName: f.name, KeyID: gomatrixserverlib.KeyID(opts.Key.ID)},
 		gomatrixserverlib.PublicKeyLookupResult{VerifyKey: gomatrixserverlib.VerifyKey{Key: spec.Base64Bytes(pub)},
 			ValidUntilTS: spec.AsTimestamp(time.Now().Add(100 * 365 * 24 * time.Hour)), ExpiredTS: gomatrixserverlib.PublicKeyNotExpired})
-	f.keyRing = &gomatrixserverlib.KeyRing{KeyDatabase: f.keys, KeyFetchers: []gomatrixserverlib.KeyFetcher{directFetcher{f.keys}}}
+	fetchers := []gomatrixserverlib.KeyFetcher{directFetcher{f.keys}}
+	if len(opts.Config.TrustedKeyServers) > 0 {
+		n := notaryFetcher{f: f}
+		for _, s := range opts.Config.TrustedKeyServers {
+			n.notaries = append(n.notaries, spec.ServerName(s))
+		}
+		fetchers = append(fetchers, n)
+	}
+	f.keyRing = &gomatrixserverlib.KeyRing{KeyDatabase: f.keys, KeyFetchers: fetchers}
 	f.router = httputil.NewRouter()
 	f.router.UseEncodedPath()
 	f.routes()

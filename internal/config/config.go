@@ -240,6 +240,9 @@ type FederationAPI struct {
 	// WellKnownServer, when set, is served as m.server at
 	// /.well-known/matrix/server, delegating federation to that host:port.
 	WellKnownServer string `yaml:"well_known_server"`
+	// TrustedKeyServers are notaries asked for other servers' keys when
+	// those cannot be fetched from the servers themselves.
+	TrustedKeyServers []string `yaml:"trusted_key_servers"`
 }
 
 // Default returns a configuration with every field at its default.
@@ -321,6 +324,9 @@ func (f *FederationAPI) Defaults() {
 	setDefault(&f.ListenAddr, DefaultFederationListenAddr)
 	if len(f.Hosts) == 0 {
 		f.Hosts = nil // "hosts: {}" and no hosts are the same
+	}
+	if len(f.TrustedKeyServers) == 0 {
+		f.TrustedKeyServers = nil
 	}
 }
 
@@ -521,6 +527,11 @@ func (f *FederationAPI) Verify(errs *Errors) {
 		}
 		if _, port, err := net.SplitHostPort(f.Hosts[name]); err != nil || port == "" {
 			errs.Add("federation.hosts", "address of %s must be host:port (got %q)", name, f.Hosts[name])
+		}
+	}
+	for _, n := range f.TrustedKeyServers {
+		if ValidateServerName(n) != nil {
+			errs.Add("federation.trusted_key_servers", "%q is not a server name", n)
 		}
 	}
 	if f.WellKnownServer != "" && ValidateServerName(f.WellKnownServer) != nil {

@@ -93,6 +93,9 @@ var docs = map[string]string{
 	"federation.allow_private_networks": "Let outgoing requests reach loopback and " +
 		"private addresses found by discovery. Off protects internal services from " +
 		"requests other servers make this one send.",
+	"federation.trusted_key_servers": "Notaries (server names) asked for another server's " +
+		"signing keys when that server cannot be asked itself. Their answers are checked " +
+		"against their own keys and the keys' owner's signatures.",
 	"federation.well_known_server": "If set, /.well-known/matrix/server answers " +
 		"m.server with it (host:port), delegating federation to that address.",
 }

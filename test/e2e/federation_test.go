@@ -838,3 +838,32 @@ func TestFederationThreeServers(t *testing.T) {
 		return true
 	})
 }
+
+// TestFederationNotary: three cannot reach one (its discovery table points
+// one at a dead address) but trusts two as a notary; a request signed by one
+// is still verified, with one's keys as two serves them.
+func TestFederationNotary(t *testing.T) {
+	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
+	cfg := f.configs["three.test"]
+	hosts := map[string]string{}
+	for k, v := range cfg.FederationAPI.Hosts {
+		hosts[k] = v
+	}
+	hosts["one.test"] = freeAddr(t) // nothing listens there
+	cfg.FederationAPI.Hosts = hosts
+	f.restart(t, "three.test")
+	carol := register(t, f.servers["three.test"], "carol", "long enough")
+	if err := carol.SetDisplayName(ctx(t), "Carol"); err != nil {
+		t.Fatal(err)
+	}
+	// Without a notary, three cannot check one's signature.
+	_, err := f.servers["one.test"].Federation.Client.LookupProfile(ctx(t), "one.test", "three.test", "@carol:three.test", "displayname")
+	wantHTTP(t, err, http.StatusUnauthorized)
+	// With two as its notary, it can.
+	cfg.FederationAPI.TrustedKeyServers = []string{"two.test"}
+	f.restart(t, "three.test")
+	prof, err := f.servers["one.test"].Federation.Client.LookupProfile(ctx(t), "one.test", "three.test", "@carol:three.test", "displayname")
+	if err != nil || prof.DisplayName != "Carol" {
+		t.Fatalf("a request from one, verified through the notary: %+v %v", prof, err)
+	}
+}
