@@ -38,23 +38,33 @@ func incompatibleVersion(v gomatrixserverlib.RoomVersion) error {
 		Message: "your server does not support the room's version"}).With("room_version", string(v))
 }
 
-// GET /_matrix/federation/v1/make_join/{roomId}/{userId}?ver=…
-func (f *FederationAPI) makeJoin(w http.ResponseWriter, r *http.Request, origin spec.ServerName, _ []byte) error {
+// templateRequest checks a make_join or make_leave request: the user must
+// be one of origin's, and the room's server ACL must let origin in.
+func (f *FederationAPI) templateRequest(r *http.Request, origin spec.ServerName) (roomID, userID string, err error) {
 	if f.opts.Rooms == nil {
-		return httputil.NotFound("this server has no rooms")
+		return "", "", httputil.NotFound("this server has no rooms")
 	}
 	v := httputil.Vars(r)
 	user, err := spec.NewUserID(v["userId"], true)
 	if err != nil {
-		return httputil.BadJSON("bad user ID")
+		return "", "", httputil.BadJSON("bad user ID")
 	}
 	if user.Domain() != origin {
-		return httputil.Forbidden("%s cannot join for a user of %s", origin, user.Domain())
+		return "", "", httputil.Forbidden("%s cannot act for a user of %s", origin, user.Domain())
 	}
 	if !f.opts.Rooms.ServerAllowed(r.Context(), v["roomId"], string(origin)) {
-		return httputil.Forbidden("the room's server ACL denies %s", origin)
+		return "", "", httputil.Forbidden("the room's server ACL denies %s", origin)
 	}
-	ver, proto, err := f.opts.Rooms.MakeJoin(r.Context(), v["roomId"], user.String())
+	return v["roomId"], user.String(), nil
+}
+
+// GET /_matrix/federation/v1/make_join/{roomId}/{userId}?ver=…
+func (f *FederationAPI) makeJoin(w http.ResponseWriter, r *http.Request, origin spec.ServerName, _ []byte) error {
+	roomID, userID, err := f.templateRequest(r, origin)
+	if err != nil {
+		return err
+	}
+	ver, proto, err := f.opts.Rooms.MakeJoin(r.Context(), roomID, userID)
 	if err != nil {
 		return roomError(err)
 	}
@@ -73,21 +83,11 @@ func (f *FederationAPI) makeJoin(w http.ResponseWriter, r *http.Request, origin 
 
 // GET /_matrix/federation/v1/make_leave/{roomId}/{userId}
 func (f *FederationAPI) makeLeave(w http.ResponseWriter, r *http.Request, origin spec.ServerName, _ []byte) error {
-	if f.opts.Rooms == nil {
-		return httputil.NotFound("this server has no rooms")
-	}
-	v := httputil.Vars(r)
-	user, err := spec.NewUserID(v["userId"], true)
+	roomID, userID, err := f.templateRequest(r, origin)
 	if err != nil {
-		return httputil.BadJSON("bad user ID")
+		return err
 	}
-	if user.Domain() != origin {
-		return httputil.Forbidden("%s cannot leave for a user of %s", origin, user.Domain())
-	}
-	if !f.opts.Rooms.ServerAllowed(r.Context(), v["roomId"], string(origin)) {
-		return httputil.Forbidden("the room's server ACL denies %s", origin)
-	}
-	ver, proto, err := f.opts.Rooms.MakeLeave(r.Context(), v["roomId"], user.String())
+	ver, proto, err := f.opts.Rooms.MakeLeave(r.Context(), roomID, userID)
 	if err != nil {
 		return roomError(err)
 	}
