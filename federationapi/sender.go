@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/matrix-org/gomatrix"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -116,5 +118,10 @@ func (s txnSender) Send(ctx context.Context, txn queue.Transaction) error {
 		}
 	}
 	_, err := s.f.Client.SendTransaction(ctx, t)
+	var he gomatrix.HTTPError
+	if errors.As(err, &he) && he.Code >= 400 && he.Code < 500 && he.Code != http.StatusTooManyRequests &&
+		he.Code != http.StatusRequestTimeout {
+		return fmt.Errorf("%w: %w", queue.ErrRejected, err)
+	}
 	return err
 }

@@ -58,6 +58,16 @@ func (q *Queues) run(d *destination) {
 		if q.ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, ErrRejected) {
+			// The destination refused this transaction for good (a 4xx
+			// other than 429): retrying would block its queue forever. The
+			// events are dropped for it; it can fetch them later.
+			q.m.transactions.WithLabelValues("rejected").Inc()
+			log.WithError(err).WithField("txn_id", b.txnID).Warn("a federation transaction was refused; dropping it")
+			q.delivered(d, b, log)
+			failures, downSince, b = 0, time.Time{}, nil
+			continue
+		}
 		if err != nil {
 			q.m.transactions.WithLabelValues("failed").Inc()
 			failures++

@@ -50,6 +50,10 @@ const maxPDUSize = 65536
 // ErrClosed is returned by Enqueue calls after Close.
 var ErrClosed = errors.New("federation queue: closed")
 
+// ErrRejected, wrapped in a Sender's error, means the destination refused
+// the transaction for good: it is dropped instead of retried.
+var ErrRejected = errors.New("federation queue: transaction refused")
+
 // Transaction is one PUT /send body (the caller's Sender turns it into the
 // request). PDUs is never nil, so it marshals as an array.
 type Transaction struct {
@@ -60,7 +64,8 @@ type Transaction struct {
 }
 
 // Sender sends a transaction; the federationapi implements it with its
-// signing client. An error means "not delivered, retry later". A nil error
+// signing client. An error means "not delivered, retry later", unless it
+// wraps ErrRejected (refused for good: dropped). A nil error
 // with per-PDU errors in the response still counts as delivered (the remote
 // processed the transaction). Send must return soon after ctx is done.
 type Sender interface {

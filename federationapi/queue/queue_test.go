@@ -111,6 +111,27 @@ func TestDeadDestinationDoesNotBlockOthers(t *testing.T) {
 	})
 }
 
+// A transaction the destination refuses for good is dropped, and what is
+// queued after it is sent.
+func TestRefusedTransactionIsDropped(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		r := newRemote()
+		r.mu.Lock()
+		r.refuse["picky.example"] = true
+		r.mu.Unlock()
+		q := start(t, db, r, nil)
+		for i := 0; i < 10; i++ {
+			enqueuePDU(t, q, []string{"picky.example"}, event(0, i))
+		}
+		waitFor(t, 3*time.Second, "the refused batch dropped", func() bool { return rowsQueued(t, db, "picky.example", kindPDU) == 0 })
+		r.mu.Lock()
+		r.refuse["picky.example"] = false
+		r.mu.Unlock()
+		enqueuePDU(t, q, []string{"picky.example"}, event(0, 10))
+		waitFor(t, 3*time.Second, "the next PDU", func() bool { return equal(r.pdusTo(t, "picky.example"), []int{10}) })
+	})
+}
+
 // Retries wait MinBackoff, doubling up to MaxBackoff; Wake retries at once
 // and starts again from MinBackoff.
 func TestBackoffGrowsAndWakeResetsIt(t *testing.T) {

@@ -22,6 +22,7 @@ type remote struct {
 	attempts  []attempt
 	delivered map[string][]Transaction
 	fail      map[string]bool
+	refuse    map[string]bool          // answer ErrRejected
 	gates     map[string]chan struct{} // Send waits until closed (or ctx is done)
 	cancelled int
 }
@@ -32,7 +33,7 @@ type attempt struct {
 }
 
 func newRemote() *remote {
-	return &remote{delivered: map[string][]Transaction{}, fail: map[string]bool{}, gates: map[string]chan struct{}{}}
+	return &remote{delivered: map[string][]Transaction{}, fail: map[string]bool{}, refuse: map[string]bool{}, gates: map[string]chan struct{}{}}
 }
 
 func (r *remote) Send(ctx context.Context, txn Transaction) error {
@@ -54,6 +55,9 @@ func (r *remote) Send(ctx context.Context, txn Transaction) error {
 	defer r.mu.Unlock()
 	if r.fail[txn.Destination] {
 		return errors.New("remote unreachable")
+	}
+	if r.refuse[txn.Destination] {
+		return fmt.Errorf("%w: 400 bad transaction", ErrRejected)
 	}
 	r.delivered[txn.Destination] = append(r.delivered[txn.Destination], txn)
 	return nil
