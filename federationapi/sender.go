@@ -119,9 +119,14 @@ func (s txnSender) Send(ctx context.Context, txn queue.Transaction) error {
 	}
 	_, err := s.f.Client.SendTransaction(ctx, t)
 	var he gomatrix.HTTPError
-	if errors.As(err, &he) && he.Code >= 400 && he.Code < 500 && he.Code != http.StatusTooManyRequests &&
-		he.Code != http.StatusRequestTimeout {
-		return fmt.Errorf("%w: %w", queue.ErrRejected, err)
+	// Refused for good: a malformed or oversized transaction, a server ACL,
+	// an endpoint the remote lacks. 401 (the remote could not check our key
+	// yet), 408 and 429 are worth retrying.
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusRequestEntityTooLarge:
+			return fmt.Errorf("%w: %w", queue.ErrRejected, err)
+		}
 	}
 	return err
 }
