@@ -30,6 +30,13 @@ type OutputEvent struct {
 	// produced the event (spec: unsigned.transaction_id).
 	TxnID    string `json:"txn_id,omitempty"`
 	DeviceID string `json:"device_id,omitempty"`
+	// Resolved is set on events from other servers, whose effect on the
+	// current state comes from state resolution: StateChanged then lists
+	// every state event that became current with this event (the event
+	// itself if it did), and other keys keep their events. Unset, a state
+	// event simply becomes current.
+	Resolved     bool     `json:"resolved,omitempty"`
+	StateChanged []string `json:"state_changed,omitempty"`
 }
 
 // OutputTypeNewRoomEvent marks an event that became part of a room.

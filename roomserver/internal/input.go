@@ -198,8 +198,13 @@ func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserve
 			return err
 		}
 		w.snapshot = snapCurrent
+		changed, err := rs.changedState(ctx, current, newState, nid, pdu.EventID())
+		if err != nil {
+			return err
+		}
 		out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id,
-			RoomVersion: string(r.version.Version()), EventID: pdu.EventID(), Event: pdu.JSON()})
+			RoomVersion: string(r.version.Version()), EventID: pdu.EventID(), Event: pdu.JSON(),
+			Resolved: true, StateChanged: changed})
 		if err != nil {
 			return err
 		}
@@ -221,6 +226,34 @@ func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserve
 	}
 	r.state, r.snapshot, r.extremities, r.depth = state, w.snapshot, extremities, max(r.depth, pdu.Depth())
 	return nil
+}
+
+// changedState lists the IDs of the events current in cur but not in old;
+// nid and id name the event being stored (not readable yet).
+func (rs *Roomserver) changedState(ctx context.Context, old, cur stateMap, nid storage.EventNID, id string) ([]string, error) {
+	var out []string
+	var nids []storage.EventNID
+	for k, n := range cur {
+		if old[k] == n {
+			continue
+		}
+		if n == nid {
+			out = append(out, id)
+		} else {
+			nids = append(nids, n)
+		}
+	}
+	if len(nids) == 0 {
+		return out, nil
+	}
+	evs, err := rs.store.EventsByNID(ctx, nids)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		out = append(out, e.ID)
+	}
+	return out, nil
 }
 
 // allowedAt checks pdu against the state map s.

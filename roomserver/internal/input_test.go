@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -56,11 +57,13 @@ func TestInputRemoteEvents(t *testing.T) {
 		f := newFixture(t, db)
 		var mu sync.Mutex
 		published := map[string]bool{}
+		outputs := map[string]api.OutputEvent{}
 		if _, err := f.bus.Subscribe(ctx, api.OutputTopic, "test", func(_ context.Context, m *bus.Message) error {
 			var oe api.OutputEvent
 			_ = json.Unmarshal(m.Body, &oe)
 			mu.Lock()
 			published[oe.EventID] = true
+			outputs[oe.EventID] = oe
 			mu.Unlock()
 			return nil
 		}); err != nil {
@@ -183,6 +186,17 @@ func TestInputRemoteEvents(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+
+		// Remote events say how they changed the current state: rita's
+		// message in the fork changed nothing, her topic became current.
+		mu.Lock()
+		if o := outputs[msg.EventID()]; !o.Resolved || len(o.StateChanged) != 0 {
+			t.Errorf("the forked message's output: resolved %v, changed %v", o.Resolved, o.StateChanged)
+		}
+		if o := outputs[topicB.EventID()]; !o.Resolved || !slices.Contains(o.StateChanged, topicB.EventID()) {
+			t.Errorf("the winning topic's output: resolved %v, changed %v", o.Resolved, o.StateChanged)
+		}
+		mu.Unlock()
 
 		// A restart reads the same room: topic B, rita banned, one extremity.
 		g := New(f.opts, f.store, f.bus, logrus.New())

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -186,7 +187,7 @@ func (c *RoomserverConsumer) published(p *pending, r inserted) {
 	p.ev.Pos = r.pos
 	c.recent.Add(p.ev)
 	target := ""
-	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil {
+	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil && !p.ev.NotCurrent {
 		target = *p.ev.StateKey
 	}
 	c.notifier.OnEvent(p.ev.RoomID, r.pos, target, p.ev.Membership)
@@ -210,8 +211,21 @@ func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]in
 					results[i].redacted = js
 				}
 			}
+			var others []string
+			if p.out.Resolved && p.ev.StateKey != nil {
+				p.ev.NotCurrent = !slices.Contains(p.out.StateChanged, p.ev.ID)
+			}
+			for _, id := range p.out.StateChanged {
+				if id != p.ev.ID {
+					others = append(others, id)
+				}
+			}
 			pos, stored, err := c.store.InsertEvent(ctx, p.ev)
 			if err != nil {
+				return err
+			}
+			// State resolution may bring back older events as current.
+			if err := c.store.SetCurrentState(ctx, others); err != nil {
 				return err
 			}
 			results[i].pos, results[i].stored = pos, stored

@@ -32,6 +32,9 @@ type Event struct {
 	TxnID      string
 	DeviceID   string
 	JSON       []byte
+	// NotCurrent, for a state event, keeps it out of the current state (it
+	// lost state resolution; memory only).
+	NotCurrent bool
 	// Push, when set, is the event's push-rule summary, computed once for
 	// all the users whose unread counts it changes (memory only).
 	Push *PushSummary
@@ -89,7 +92,7 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored 
 			return err
 		}
 		stored = true
-		if e.StateKey != nil {
+		if e.StateKey != nil && !e.NotCurrent {
 			_, err = s.db.Exec(ctx, `INSERT INTO syncapi_current_state (room_id, event_type, state_key, event_id, stream_pos, membership)
 				VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (room_id, event_type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id,
@@ -102,6 +105,23 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored 
 		return 0, false, fmt.Errorf("syncapi storage: inserting event: %w", err)
 	}
 	return pos, stored, nil
+}
+
+// SetCurrentState makes stored state events current for their keys (after
+// state resolution chose them).
+func (s *Storage) SetCurrentState(ctx context.Context, eventIDs []string) error {
+	if len(eventIDs) == 0 {
+		return nil
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO syncapi_current_state (room_id, event_type, state_key, event_id, stream_pos, membership)
+		SELECT room_id, event_type, state_key, event_id, stream_pos, membership FROM syncapi_events
+		WHERE event_id = ANY($1) AND state_key IS NOT NULL
+		ON CONFLICT (room_id, event_type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id,
+			stream_pos = EXCLUDED.stream_pos, membership = EXCLUDED.membership`, sqlutil.List(eventIDs))
+	if err != nil {
+		return fmt.Errorf("syncapi storage: setting current state: %w", err)
+	}
+	return nil
 }
 
 // MaxPos is the highest stream position stored (0: none).
