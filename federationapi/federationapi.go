@@ -89,6 +89,9 @@ func New(ctx context.Context, opts Options) (*FederationAPI, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Log == nil {
+		opts.Log = logrus.StandardLogger()
+	}
 	f := &FederationAPI{opts: opts, name: spec.ServerName(opts.ServerName), store: store, now: time.Now}
 	f.resolver = resolve.New(resolve.Options{Hosts: opts.Config.Hosts, AllowPrivateNetworks: opts.Config.AllowPrivateNetworks, RootCAs: cas})
 	f.Client = fclient.NewFederationClient(

@@ -68,8 +68,9 @@ type Federation interface {
 	// before it and the auth chain of that state and the join.
 	SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (state, authChain []gomatrixserverlib.PDU, err error)
 	// ImportRoom creates a room this server joined through another: the
-	// state and auth chain from send_join, then the join event.
-	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
+	// state and auth chain from send_join, the recent history before the
+	// join (backfilled, may be empty), then the join event.
+	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain, history []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
 	// ReceiveInvite delivers an invite for a local user from another server,
 	// already signed by this server: to the room when this server is in it,
 	// else to the user's sync with the room's stripped state.

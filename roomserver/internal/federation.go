@@ -203,7 +203,7 @@ func (rs *Roomserver) SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (
 // becomes the room's first timeline event and only extremity. The state
 // events and the join go on the output log, state first, so that the sync
 // stream has the room's current state.
-func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error {
+func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain, history []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error {
 	roomID := join.RoomID().String()
 	if _, err := rs.loadRoom(ctx, roomID); err == nil {
 		// Already known (joined before, or another local user is in it):
@@ -225,8 +225,8 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 			return err
 		}
 		nids := map[string]storage.EventNID{}
-		for _, p := range append(append([]gomatrixserverlib.PDU(nil), authChain...), state...) {
-			if _, ok := nids[p.EventID()]; ok {
+		for _, p := range append(append(append([]gomatrixserverlib.PDU(nil), authChain...), state...), history...) {
+			if _, ok := nids[p.EventID()]; ok || p.RoomID().String() != roomID {
 				continue
 			}
 			nid, _, err := rs.store.InsertEvent(ctx, &storage.Event{ID: p.EventID(), RoomNID: r.nid, Type: p.Type(), StateKey: p.StateKey(),
@@ -253,13 +253,19 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 		if err := gomatrixserverlib.Allowed(join, r, userIDForSender); err != nil {
 			return api.Forbidden("the join does not pass the room's state: %v", err)
 		}
-		// The state goes on the output log first, oldest first, so that the
-		// sync stream holds the room's state before the join (write
-		// publishes the join). NOTE: the state events appear in the
-		// joiner's timeline as the room's history until backfill exists.
-		sorted := append([]gomatrixserverlib.PDU(nil), state...)
+		// The state and the recent history go on the output log first,
+		// oldest first, so that the sync stream holds them before the join
+		// (write publishes the join): the joiner sees the room's state and
+		// can page back through its history. Older history than what was
+		// backfilled shows only as the state events it set.
+		sorted := append(append([]gomatrixserverlib.PDU(nil), state...), history...)
 		slices.SortStableFunc(sorted, func(a, b gomatrixserverlib.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
+		seen := map[string]bool{join.EventID(): true}
 		for _, p := range sorted {
+			if seen[p.EventID()] || p.RoomID().String() != roomID {
+				continue
+			}
+			seen[p.EventID()] = true
 			out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: roomID,
 				RoomVersion: string(version.Version()), EventID: p.EventID(), Event: p.JSON()})
 			if err != nil {

@@ -362,6 +362,11 @@ func TestFederationJoinAndChat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for i := 0; i < 5; i++ {
+				if _, err := alice.SendText(c, room.RoomID, fmt.Sprintf("before %d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			aliceSince := syncOnce(t, alice, "", 0).NextBatch
 
 			joined, err := bob.JoinRoom(c, "#hall:one.test", nil)
@@ -389,6 +394,30 @@ func TestFederationJoinAndChat(t *testing.T) {
 			}
 			if name != "Hall" || !members[string(alice.UserID)] || !members[string(bob.UserID)] {
 				t.Fatalf("bob's view of the room: name %q, members %v", name, members)
+			}
+			// Bob pages back through what was said before he came, to the
+			// room's creation.
+			var before []string
+			var sawCreate bool
+			from := ""
+			for page := 0; page < 30; page++ {
+				msgs, err := bob.Messages(c, room.RoomID, from, "", mautrix.DirectionBackward, nil, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range msgs.Chunk {
+					if b, _ := e.Content.Raw["body"].(string); strings.HasPrefix(b, "before ") {
+						before = append(before, b)
+					}
+					sawCreate = sawCreate || e.Type.Type == "m.room.create"
+				}
+				if msgs.End == "" || len(msgs.Chunk) == 0 {
+					break
+				}
+				from = msgs.End
+			}
+			if fmt.Sprint(before) != "[before 4 before 3 before 2 before 1 before 0]" || !sawCreate {
+				t.Fatalf("bob's history before his join: %v, create %v", before, sawCreate)
 			}
 			// One saw bob join.
 			waitFor(t, "alice sees bob join", func() bool {
@@ -444,7 +473,7 @@ func TestFederationJoinAndChat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var sawCreate bool
+			sawCreate = false
 			for _, raw := range bf.PDUs {
 				var e struct {
 					Type string `json:"type"`
