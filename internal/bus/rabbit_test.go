@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,14 +146,16 @@ func TestRabbitReconnects(t *testing.T) {
 }
 
 // A message committed to the outbox but not relayed before the bus closes (as
-// in a crash right after the commit) is relayed by the next bus.
+// in a crash right after the commit) is relayed by the next bus. The commit
+// wakes the relay, so the row may also go out before the close: b1's
+// handler never acknowledges, and either way the next bus delivers it.
 func TestRabbitOutboxSurvivesRestart(t *testing.T) {
 	db := sqltest.Open(t, sqlutil.SQLite)
 	opts := testOptions
-	opts.PollInterval = time.Hour // nothing relays the transaction's message
+	opts.PollInterval = time.Hour // only the commit's wake-up relays
 	b1 := newTestRabbit(t, db, opts, nil)
 	topic := uniqueTopic("outbox")
-	subscribe(t, b1, topic, "g", func(context.Context, *Message) error { return nil })
+	subscribe(t, b1, topic, "g", func(context.Context, *Message) error { return errors.New("not now") })
 	ctx := context.Background()
 	if err := db.WithTx(ctx, func(ctx context.Context) error {
 		return b1.Publish(ctx, topic, "k", []byte("kept"), nil)
@@ -160,8 +163,10 @@ func TestRabbitOutboxSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeWithin(t, b1)
-	if n := count(t, db, `SELECT COUNT(*) FROM bus_outbox`); n != 1 {
-		t.Fatalf("outbox holds %d rows, want 1", n)
+	if n := count(t, db, `SELECT COUNT(*) FROM bus_outbox`); n == 1 {
+		t.Log("the message was still in the outbox when the bus closed")
+	} else {
+		t.Log("the message was relayed before the bus closed")
 	}
 	b2 := newTestRabbit(t, db, opts, nil)
 	c := newCollector()
