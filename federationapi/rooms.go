@@ -234,10 +234,16 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 	res, err := f.opts.Rooms.InputEvent(ctx, pdu)
 	var missing *roomapi.MissingEventsError
 	if errors.As(err, &missing) && len(missing.Prev) > 0 {
-		if ferr := f.fetchMissing(ctx, origin, ver, pdu); ferr != nil {
-			return pdu.EventID(), fmt.Errorf("missing prev events: %w", ferr)
+		ferr := f.fetchMissing(ctx, origin, ver, pdu)
+		if ferr == nil {
+			res, err = f.opts.Rooms.InputEvent(ctx, pdu)
 		}
-		res, err = f.opts.Rooms.InputEvent(ctx, pdu)
+		if ferr != nil || errors.As(err, &missing) {
+			// The gap is too wide: take the state at the event from the
+			// origin instead of from its prev events (spec: "Checks
+			// performed on receipt of a PDU", /state_ids).
+			res, err = f.inputWithRemoteState(ctx, origin, ver, pdu)
+		}
 	}
 	if err != nil {
 		return pdu.EventID(), err
@@ -275,6 +281,55 @@ func (f *FederationAPI) fetchMissing(ctx context.Context, origin spec.ServerName
 		}
 	}
 	return nil
+}
+
+// maxStateFetch bounds the state events fetched one by one for a gap.
+const maxStateFetch = 500
+
+// inputWithRemoteState inputs pdu with the state before it as origin gives
+// it: the state and auth chain IDs from /state_ids, the events this server
+// lacks fetched with /event (signatures checked) and stored as outliers.
+func (f *FederationAPI) inputWithRemoteState(ctx context.Context, origin spec.ServerName, ver gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) (roomapi.InputResult, error) {
+	roomID := pdu.RoomID().String()
+	ids, err := f.Client.LookupStateIDs(ctx, f.name, origin, roomID, pdu.EventID())
+	if err != nil {
+		return 0, fmt.Errorf("state_ids from %s: %w", origin, err)
+	}
+	want := append(append(append([]string(nil), ids.AuthEventIDs...), ids.StateEventIDs...), pdu.AuthEventIDs()...)
+	have, err := f.opts.Rooms.RoomEvents(ctx, roomID, want)
+	if err != nil {
+		return 0, err
+	}
+	known := map[string]bool{}
+	for _, p := range have {
+		known[p.EventID()] = true
+	}
+	var fetched []gomatrixserverlib.PDU
+	for _, id := range want {
+		if known[id] {
+			continue
+		}
+		known[id] = true
+		if len(fetched) >= maxStateFetch {
+			return 0, fmt.Errorf("more than %d state events missing", maxStateFetch)
+		}
+		txn, err := f.Client.GetEvent(ctx, f.name, origin, id)
+		if err != nil || len(txn.PDUs) != 1 {
+			return 0, fmt.Errorf("event %s from %s: %v", id, origin, err)
+		}
+		p, err := ver.NewEventFromUntrustedJSON(txn.PDUs[0])
+		if err != nil || p.EventID() != id {
+			return 0, fmt.Errorf("event %s from %s is not what was asked for", id, origin)
+		}
+		if err := gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender); err != nil {
+			return 0, fmt.Errorf("event %s: %w", id, err)
+		}
+		fetched = append(fetched, p)
+	}
+	if err := f.opts.Rooms.StoreOutliers(ctx, roomID, fetched); err != nil {
+		return 0, err
+	}
+	return f.opts.Rooms.InputEventWithState(ctx, pdu, ids.StateEventIDs)
 }
 
 // fclientMissingEvents asks for the events before latest back to what this

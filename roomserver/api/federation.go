@@ -52,6 +52,11 @@ type Federation interface {
 	JoinedServers(ctx context.Context, roomID string) ([]string, error)
 	// LatestEventIDs are the room's forward extremities.
 	LatestEventIDs(ctx context.Context, roomID string) ([]string, error)
+	// InputEventWithState adds an event whose prev events cannot be had,
+	// with the state before it another server gave (event IDs, stored).
+	InputEventWithState(ctx context.Context, pdu gomatrixserverlib.PDU, stateBefore []string) (InputResult, error)
+	// StoreOutliers stores events known only as state or auth events.
+	StoreOutliers(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) error
 	// InputEvent adds an event from another server to a room this server has.
 	InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU) (InputResult, error)
 	// MakeJoin returns a join event template for a user of another server

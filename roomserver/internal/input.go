@@ -30,6 +30,46 @@ type stateMap map[storage.StateKey]storage.EventNID
 // InputEvent adds an event another server sent to a room this server has.
 // pdu's signatures and content hash must have been checked.
 func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU) (api.InputResult, error) {
+	return rs.input(ctx, pdu, nil)
+}
+
+// InputEventWithState is InputEvent for an event whose prev events this
+// server cannot get: stateBefore (event IDs, all stored, as outliers at
+// least) is the state before it, as another server in the room gave it
+// (spec: "the state at the event", /state_ids). The event becomes an
+// extremity beside the room's others.
+func (rs *Roomserver) InputEventWithState(ctx context.Context, pdu gomatrixserverlib.PDU, stateBefore []string) (api.InputResult, error) {
+	if stateBefore == nil {
+		stateBefore = []string{}
+	}
+	return rs.input(ctx, pdu, stateBefore)
+}
+
+// StoreOutliers implements api.Federation: events known only as state or
+// auth events (signatures checked by the caller), stored without a place in
+// the timeline. Events of other rooms or already stored are skipped.
+func (rs *Roomserver) StoreOutliers(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) error {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	return rs.store.WithTx(ctx, func(ctx context.Context) error {
+		for _, p := range pdus {
+			if p.RoomID().String() != roomID {
+				continue
+			}
+			if _, _, err := rs.store.InsertEvent(ctx, &storage.Event{ID: p.EventID(), RoomNID: r.nid, Type: p.Type(), StateKey: p.StateKey(),
+				Sender: string(p.SenderID()), Depth: p.Depth(), OriginServerTS: int64(p.OriginServerTS()), Outlier: true, JSON: p.JSON()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// input checks and stores an event from another server; given (non-nil)
+// replaces the state before it that its prev events would give.
+func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, given []string) (api.InputResult, error) {
 	r, err := rs.loadRoom(ctx, pdu.RoomID().String())
 	if err != nil {
 		return 0, err
@@ -71,29 +111,12 @@ func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU)
 			rejected = true
 		}
 	}
-	// Prev events: all known (not as outliers).
-	prevEvs, err := rs.store.EventsByID(ctx, pdu.PrevEventIDs())
-	if err != nil {
-		return 0, err
-	}
-	if missing := missingIDs(pdu.PrevEventIDs(), prevEvs, true); len(missing) > 0 {
-		return 0, &api.MissingEventsError{Prev: missing}
-	}
-	if len(prevEvs) == 0 {
-		// Only the create event has none, and this room has one already.
-		return 0, &api.BadRequestError{Reason: "an event other than the create event needs prev_events"}
-	}
-	// The state before the event.
-	sets := make([]stateMap, 0, len(prevEvs))
-	for _, p := range prevEvs {
-		s, err := rs.stateAfter(ctx, p)
-		if err != nil {
+	var before stateMap
+	if given != nil {
+		if before, err = rs.stateOfIDs(ctx, r, given); err != nil {
 			return 0, err
 		}
-		sets = append(sets, s)
-	}
-	before, err := rs.resolve(ctx, r, sets)
-	if err != nil {
+	} else if before, err = rs.stateFromPrevs(ctx, r, pdu); err != nil {
 		return 0, err
 	}
 	if !rejected {
@@ -109,6 +132,50 @@ func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU)
 		result = api.InputSoftFailed
 	}
 	return result, rs.storeInput(ctx, r, pdu, before, result)
+}
+
+// stateFromPrevs is the state before pdu from its prev events (all known,
+// else MissingEventsError), resolved where they fork.
+func (rs *Roomserver) stateFromPrevs(ctx context.Context, r *room, pdu gomatrixserverlib.PDU) (stateMap, error) {
+	prevEvs, err := rs.store.EventsByID(ctx, pdu.PrevEventIDs())
+	if err != nil {
+		return nil, err
+	}
+	if missing := missingIDs(pdu.PrevEventIDs(), prevEvs, true); len(missing) > 0 {
+		return nil, &api.MissingEventsError{Prev: missing}
+	}
+	if len(prevEvs) == 0 {
+		// Only the create event has none, and this room has one already.
+		return nil, &api.BadRequestError{Reason: "an event other than the create event needs prev_events"}
+	}
+	sets := make([]stateMap, 0, len(prevEvs))
+	for _, p := range prevEvs {
+		s, err := rs.stateAfter(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, s)
+	}
+	return rs.resolve(ctx, r, sets)
+}
+
+// stateOfIDs is the state made of the given stored events (MissingEventsError
+// lists those not stored).
+func (rs *Roomserver) stateOfIDs(ctx context.Context, r *room, ids []string) (stateMap, error) {
+	evs, err := rs.store.EventsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if missing := missingIDs(ids, evs, false); len(missing) > 0 {
+		return nil, &api.MissingEventsError{Auth: missing}
+	}
+	s := make(stateMap, len(evs))
+	for _, e := range evs {
+		if e.StateKey != nil && e.RoomNID == r.nid {
+			s[storage.StateKey{Type: e.Type, StateKey: *e.StateKey}] = e.NID
+		}
+	}
+	return s, nil
 }
 
 // storeInput writes an event from another server and, when accepted, the

@@ -896,3 +896,63 @@ func TestFederationNotary(t *testing.T) {
 		t.Fatalf("a request from one, verified through the notary: %+v %v", prof, err)
 	}
 }
+
+// TestFederationWideGap: three misses 30 of bob's messages and bob's server
+// is down when alice's next message reaches three; the gap is wider than
+// get_missing_events fills, so three takes the state at alice's message
+// from one (state_ids) and carol still gets it.
+func TestFederationWideGap(t *testing.T) {
+	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
+	c := ctx(t)
+	alice := register(t, f.servers["one.test"], "alice", "long enough")
+	bob := register(t, f.servers["two.test"], "bob", "long enough")
+	carol := register(t, f.servers["three.test"], "carol", "long enough")
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "gap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*mautrix.Client{bob, carol} {
+		if _, err := u.JoinRoom(c, "#gap:one.test", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three members everywhere", func() bool {
+		for _, u := range []*mautrix.Client{alice, bob, carol} {
+			if m, err := u.JoinedMembers(c, room.RoomID); err != nil || len(m.Joined) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	f.stop(t, "three.test")
+	for i := 0; i < 30; i++ {
+		if _, err := bob.SendText(c, room.RoomID, fmt.Sprintf("bob %02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "alice has bob's messages", func() bool {
+		msgs, err := alice.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 1)
+		return err == nil && len(msgs.Chunk) == 1 && msgs.Chunk[0].Content.Raw["body"] == "bob 29"
+	})
+	f.stop(t, "two.test")
+	if _, err := alice.SendText(c, room.RoomID, "after the gap"); err != nil {
+		t.Fatal(err)
+	}
+	f.restart(t, "three.test")
+	carol.HomeserverURL, _ = url.Parse(f.servers["three.test"].ClientURL())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		msgs, err := carol.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 5)
+		if err == nil {
+			for _, e := range msgs.Chunk {
+				if e.Content.Raw["body"] == "after the gap" {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("carol never got alice's message after the gap")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
