@@ -514,10 +514,10 @@ func TestFederationJoinAndChat(t *testing.T) {
 	}
 }
 
-// waitFor polls cond (which may block) until it holds, for up to 10 s.
+// waitFor polls cond (which may block) until it holds, for up to 20 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out: %s", what)
@@ -777,28 +777,8 @@ func TestFederationRejectInvite(t *testing.T) {
 // refer to two's it has not got), it fetches what is missing, and all three
 // servers end with the same messages and the same room state.
 func TestFederationThreeServers(t *testing.T) {
-	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
+	f, alice, bob, carol, room := startTrio(t, "trio")
 	c := ctx(t)
-	alice := register(t, f.servers["one.test"], "alice", "long enough")
-	bob := register(t, f.servers["two.test"], "bob", "long enough")
-	carol := register(t, f.servers["three.test"], "carol", "long enough")
-	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "trio", Topic: "three servers"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []*mautrix.Client{bob, carol} {
-		if _, err := u.JoinRoom(c, "#trio:one.test", nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, "three members everywhere", func() bool {
-		for _, u := range []*mautrix.Client{alice, bob, carol} {
-			if m, err := u.JoinedMembers(c, room.RoomID); err != nil || len(m.Joined) != 3 {
-				return false
-			}
-		}
-		return true
-	})
 
 	f.stop(t, "three.test")
 	for i := 0; i < 10; i++ {
@@ -902,28 +882,8 @@ func TestFederationNotary(t *testing.T) {
 // get_missing_events fills, so three takes the state at alice's message
 // from one (state_ids) and carol still gets it.
 func TestFederationWideGap(t *testing.T) {
-	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
+	f, alice, bob, carol, room := startTrio(t, "gap")
 	c := ctx(t)
-	alice := register(t, f.servers["one.test"], "alice", "long enough")
-	bob := register(t, f.servers["two.test"], "bob", "long enough")
-	carol := register(t, f.servers["three.test"], "carol", "long enough")
-	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "gap"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []*mautrix.Client{bob, carol} {
-		if _, err := u.JoinRoom(c, "#gap:one.test", nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, "three members everywhere", func() bool {
-		for _, u := range []*mautrix.Client{alice, bob, carol} {
-			if m, err := u.JoinedMembers(c, room.RoomID); err != nil || len(m.Joined) != 3 {
-				return false
-			}
-		}
-		return true
-	})
 	f.stop(t, "three.test")
 	for i := 0; i < 30; i++ {
 		if _, err := bob.SendText(c, room.RoomID, fmt.Sprintf("bob %02d", i)); err != nil {
@@ -955,4 +915,33 @@ func TestFederationWideGap(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// startTrio starts one, two and three (SQLite), registers alice, bob and
+// carol on them, and has bob and carol join alice's public room #alias:one.test.
+func startTrio(t *testing.T, alias string) (f *federation, alice, bob, carol *mautrix.Client, room *mautrix.RespCreateRoom) {
+	t.Helper()
+	f = startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
+	c := ctx(t)
+	alice = register(t, f.servers["one.test"], "alice", "long enough")
+	bob = register(t, f.servers["two.test"], "bob", "long enough")
+	carol = register(t, f.servers["three.test"], "carol", "long enough")
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: alias, Topic: "three servers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*mautrix.Client{bob, carol} {
+		if _, err := u.JoinRoom(c, "#"+alias+":one.test", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three members everywhere", func() bool {
+		for _, u := range []*mautrix.Client{alice, bob, carol} {
+			if m, err := u.JoinedMembers(c, room.RoomID); err != nil || len(m.Joined) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	return f, alice, bob, carol, room
 }
