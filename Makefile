@@ -7,7 +7,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.Version=$(VERSION)
 
-.PHONY: build run test test-services bench vet fmt lint
+.PHONY: build run test test-services bench vet fmt lint complement-image
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/myelin ./cmd/myelin
@@ -33,3 +33,8 @@ vet:
 
 fmt:
 	gofmt -w .
+
+# The Docker image Complement (the Matrix conformance suite) runs; see
+# docs/conformance.md once it exists and build/complement/.
+complement-image:
+	bash build/complement/build.sh

@@ -2,6 +2,13 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -143,4 +150,43 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestIssueCert: a certificate signed with an RSA (PKCS#1) CA verifies
+// against that CA for the name.
+func TestIssueCert(t *testing.T) {
+	dir := t.TempDir()
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, caKeyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	_ = os.WriteFile(caCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(caKeyPath, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(caKey)}), 0o600)
+	var out, errOut bytes.Buffer
+	code := run([]string{"issue-cert", "--ca-cert", caCert, "--ca-key", caKeyPath, "--name", "hs1",
+		"--cert-out", filepath.Join(dir, "tls.crt"), "--key-out", filepath.Join(dir, "tls.key")}, nil, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("issue-cert: %d %s", code, errOut.String())
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(pair.Certificate[0])
+	ca, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "hs1"}); err != nil {
+		t.Fatalf("the certificate does not verify for hs1: %v", err)
+	}
+	if code := run([]string{"issue-cert", "--name", "hs1"}, nil, &out, &errOut); code != 2 {
+		t.Fatalf("missing flags: exit %d", code)
+	}
 }
