@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/myelin-im/myelin/internal/httputil"
@@ -95,6 +96,7 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 	if !hmac.Equal([]byte(want), []byte(req.MAC)) {
 		return httputil.Forbidden("HMAC incorrect")
 	}
+	req.Username = strings.ToLower(req.Username) // after the MAC, which covers what was sent
 	if err := rt.validateLocalpart(req.Username); err != nil {
 		return err
 	}

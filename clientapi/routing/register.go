@@ -82,6 +82,9 @@ func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
 	}
+	// Localparts are lowercase (spec appendices, "User Identifiers"): a
+	// requested username is lowercased, as Synapse does.
+	req.Username = strings.ToLower(req.Username)
 	// Spec: username and password checks come before user-interactive auth.
 	if req.Username != "" {
 		if err := rt.validateLocalpart(req.Username); err != nil {
@@ -191,7 +194,7 @@ func (rt *Routes) registerAvailable(w http.ResponseWriter, r *http.Request) erro
 	if ok, wait := rt.registerByIP.Allow(httputil.ClientIP(r)); !ok {
 		return httputil.LimitExceeded(wait.Milliseconds() + 1)
 	}
-	username := r.URL.Query().Get("username")
+	username := strings.ToLower(r.URL.Query().Get("username"))
 	if username == "" {
 		return httputil.MissingParam("Missing username parameter")
 	}

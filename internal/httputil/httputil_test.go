@@ -64,7 +64,7 @@ func TestErrorsAndLimits(t *testing.T) {
 		{"ok", "POST", "/echo", `{"n": 3}`, 200, ""},
 		{"empty body is {}", "POST", "/echo", ``, 200, ""},
 		{"not json", "POST", "/echo", `{n: 3}`, 400, "M_NOT_JSON"},
-		{"not an object", "POST", "/echo", `[3]`, 400, "M_NOT_JSON"},
+		{"not an object", "POST", "/echo", `[3]`, 400, "M_BAD_JSON"},
 		{"wrong type", "POST", "/echo", `{"n": "three"}`, 400, "M_BAD_JSON"},
 		{"too large", "POST", "/echo", `{"n": 1, "pad": "` + strings.Repeat("x", 100) + `"}`, 413, "M_TOO_LARGE"},
 		{"unknown path", "GET", "/nope", ``, 404, "M_UNRECOGNIZED"},

@@ -93,7 +93,9 @@ func DecodeJSONObject(body []byte, v any) error {
 		return NotJSON("Content not JSON")
 	}
 	if body[0] != '{' {
-		return NotJSON("Content must be a JSON object")
+		// Valid JSON of the wrong shape: M_BAD_JSON, as for any other
+		// malformed content (M_NOT_JSON is for bodies that are not JSON).
+		return BadJSON("Content must be a JSON object")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError

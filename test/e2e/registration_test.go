@@ -167,3 +167,16 @@ func TestExpiredAccessToken(t *testing.T) {
 		t.Fatalf("expired token: %d %v", w.Status, w.Body)
 	}
 }
+
+// TestRegistrationLowercases: a requested username with capitals becomes
+// the lowercase localpart (spec: localparts are lowercase; Synapse does the
+// same), and that name is then taken.
+func TestRegistrationLowercases(t *testing.T) {
+	srv := startServer(t, testConfig(t, ""))
+	c := register(t, srv, "Frank", "long enough")
+	if c.UserID != "@frank:localhost" {
+		t.Fatalf("registered as %s, want @frank:localhost", c.UserID)
+	}
+	_, err := newClient(t, srv).RegisterDummy(ctx(t), &mautrix.ReqRegister[any]{Username: "frank", Password: "long enough"})
+	wantMatrixError(t, err, http.StatusBadRequest, "M_USER_IN_USE")
+}
