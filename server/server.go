@@ -198,6 +198,12 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 	}
 	// Delegation is also looked up on the client listener's host.
 	s.clientRouter.Handle("/.well-known/matrix/server", httputil.Handler(s.Federation.WellKnown)).Methods(http.MethodGet)
+	// The server-server API answers on the client listener too, as
+	// Synapse's and Dendrite's do (behind a TLS-terminating proxy, one
+	// port serves both); requests are authenticated the same way.
+	for _, prefix := range []string{"/_matrix/federation/", "/_matrix/key/"} {
+		s.clientRouter.PathPrefix(prefix).Handler(s.Federation.Router())
+	}
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package routing
 
 import (
+	"github.com/matrix-org/gomatrixserverlib"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"net/http"
 	"strings"
 
@@ -54,6 +56,17 @@ func (rt *Routes) capabilities(w http.ResponseWriter, r *http.Request, _ *api.De
 		"m.3pid_changes":    map[string]bool{"enabled": false},
 		"m.profile_fields":  enabled,
 		"m.get_login_token": map[string]bool{"enabled": false},
+		"m.room_versions":   roomVersions(),
 	}})
 	return nil
+}
+
+// roomVersions is the m.room_versions capability: every stable version this
+// server can create or join, and the default.
+func roomVersions() map[string]any {
+	available := map[string]string{}
+	for v := range gomatrixserverlib.StableRoomVersions() {
+		available[string(v)] = "stable"
+	}
+	return map[string]any{"default": roomapi.DefaultRoomVersion, "available": available}
 }

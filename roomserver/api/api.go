@@ -39,6 +39,10 @@ type OutputEvent struct {
 	StateChanged []string `json:"state_changed,omitempty"`
 }
 
+// DefaultRoomVersion is the version of new rooms that name none (spec:
+// rooms, "servers SHOULD use room version 12 by default").
+const DefaultRoomVersion = "12"
+
 // OutputTypeNewRoomEvent marks an event that became part of a room.
 const OutputTypeNewRoomEvent = "new_room_event"
 

@@ -212,7 +212,10 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 		events = append(events, ev(spec.MRoomName, empty, map[string]any{"name": *req.Name}))
 	}
 	if req.Topic != nil {
-		events = append(events, ev(spec.MRoomTopic, empty, map[string]any{"topic": *req.Topic}))
+		// The plain topic and its rich form (spec v1.15, m.room.topic: m.topic
+		// with a text/plain representation).
+		events = append(events, ev(spec.MRoomTopic, empty, map[string]any{"topic": *req.Topic,
+			"m.topic": map[string]any{"m.text": []map[string]string{{"body": *req.Topic}}}}))
 	}
 
 	// 8. Invites. Users of other servers are invited once the room exists

@@ -51,7 +51,7 @@ var _ api.Roomserver = (*Roomserver)(nil)
 func New(opts Options, store *storage.Storage, b bus.Bus, log logrus.FieldLogger) *Roomserver {
 	if opts.DefaultRoomVersion == "" {
 		// Spec (rooms): servers SHOULD use room version 12 by default.
-		opts.DefaultRoomVersion = gomatrixserverlib.RoomVersionV12
+		opts.DefaultRoomVersion = api.DefaultRoomVersion
 	}
 	return &Roomserver{opts: opts, store: store, bus: b, log: log, now: time.Now,
 		rooms: &rooms{store: store, byID: map[string]*room{}}}

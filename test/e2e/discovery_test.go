@@ -27,6 +27,22 @@ func TestDiscovery(t *testing.T) {
 	if pf["enabled"] != true {
 		t.Fatalf("m.profile_fields: %v", raw.Body)
 	}
+	rv, _ := raw.Body["capabilities"].(map[string]any)["m.room_versions"].(map[string]any)
+	avail, _ := rv["available"].(map[string]any)
+	if rv["default"] != "12" || avail["12"] != "stable" || avail["1"] != "stable" {
+		t.Fatalf("m.room_versions: %v", rv)
+	}
+	// The server-server API answers on the client listener too.
+	fv := do(t, "GET", srv.ClientURL()+"/_matrix/federation/v1/version", "", nil)
+	if server, _ := fv.Body["server"].(map[string]any); fv.Status != 200 || server["name"] != "Myelin" {
+		t.Fatalf("federation version on the client listener: %d %v", fv.Status, fv.Body)
+	}
+	if r := do(t, "PUT", srv.ClientURL()+"/_matrix/federation/v1/version", "", nil); r.Status != 405 || r.errcode() != "M_UNRECOGNIZED" {
+		t.Fatalf("wrong method on a federation endpoint: %d %v", r.Status, r.Body)
+	}
+	if r := do(t, "GET", srv.ClientURL()+"/_matrix/key/v2/unknown", "", nil); r.Status != 404 || r.errcode() != "M_UNRECOGNIZED" {
+		t.Fatalf("unknown key endpoint: %d %v", r.Status, r.Body)
+	}
 	wk := do(t, "GET", srv.ClientURL()+"/.well-known/matrix/client", "", nil)
 	hs, _ := wk.Body["m.homeserver"].(map[string]any)
 	if wk.Status != 200 || hs["base_url"] != srv.ClientURL() {

@@ -87,6 +87,19 @@ func TestRooms(t *testing.T) {
 		if err := carol.StateEvent(ctx(t), group.RoomID, event.StateRoomName, "", &gotName); err != nil || gotName.Name != name {
 			t.Fatalf("room name = %q, %v", gotName.Name, err)
 		}
+		// The topic has its rich form too (spec v1.15: m.topic).
+		var gotTopic struct {
+			Topic  string `json:"topic"`
+			MTopic struct {
+				Text []struct {
+					Body string `json:"body"`
+				} `json:"m.text"`
+			} `json:"m.topic"`
+		}
+		if err := carol.StateEvent(ctx(t), group.RoomID, event.StateTopic, "", &gotTopic); err != nil || gotTopic.Topic != "tea" ||
+			len(gotTopic.MTopic.Text) != 1 || gotTopic.MTopic.Text[0].Body != "tea" {
+			t.Fatalf("room topic = %+v, %v", gotTopic, err)
+		}
 		// Carol (power 0) cannot rename; alice can.
 		_, err = carol.SendStateEvent(ctx(t), group.RoomID, event.StateRoomName, "", map[string]string{"name": "Carol's"})
 		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
