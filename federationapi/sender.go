@@ -55,7 +55,7 @@ func (f *FederationAPI) Close() error {
 // (so a kicked or banned user's server hears of it).
 func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 	var out roomapi.OutputEvent
-	if err := json.Unmarshal(msg.Body, &out); err != nil || out.Type != roomapi.OutputTypeNewRoomEvent {
+	if err := json.Unmarshal(msg.Body, &out); err != nil || out.Type != roomapi.OutputTypeNewRoomEvent || out.Delivered {
 		return nil
 	}
 	var head struct {

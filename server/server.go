@@ -219,6 +219,9 @@ func (s *Server) Start() error {
 		if err != nil {
 			return err
 		}
+		// r0 is the name of the client API before v3 (spec v1.1); clients and
+		// test suites still use it, and every v3 endpoint answers there.
+		h = httputil.AliasPrefix(h, "/_matrix/client/r0/", "/_matrix/client/v3/")
 		if s.clientLn, err = net.Listen("tcp", s.cfg.ClientAPI.ListenAddr); err != nil {
 			return fmt.Errorf("server: client API listener: %w", err)
 		}

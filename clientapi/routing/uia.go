@@ -53,6 +53,11 @@ func (rt *Routes) runUIA(ctx context.Context, req uiaRequest) (*auth.Session, er
 	}
 	if err := rt.attemptStage(ctx, sess, req); err != nil {
 		var me *httputil.MatrixError
+		if errors.Is(err, errUIAWrongUser) {
+			// Authenticating as someone else is refused outright (403),
+			// not answered with another challenge (as Synapse does).
+			return nil, httputil.Forbidden("Authentication must be for the user making the request")
+		}
 		if errors.As(err, &me) && me.ErrCode != "M_LIMIT_EXCEEDED" && me.Status < 500 {
 			return nil, challenge(me)
 		}
@@ -70,6 +75,9 @@ func (rt *Routes) runUIA(ctx context.Context, req uiaRequest) (*auth.Session, er
 	return sess, nil
 }
 
+// errUIAWrongUser: a password stage for a user other than the requester.
+var errUIAWrongUser = errors.New("authentication for another user")
+
 // attemptStage checks the credentials of one stage.
 func (rt *Routes) attemptStage(ctx context.Context, sess *auth.Session, req uiaRequest) error {
 	d := req.dict
@@ -82,7 +90,7 @@ func (rt *Routes) attemptStage(ctx context.Context, sess *auth.Session, req uiaR
 			return err
 		}
 		if "@"+string(localpart)+":"+rt.opts.ServerName != req.userID {
-			return httputil.Forbidden("Authentication must be for the user making the request")
+			return errUIAWrongUser
 		}
 		if ok, wait := rt.loginByUser.Peek(string(localpart)); !ok {
 			return httputil.LimitExceeded(wait.Milliseconds() + 1)

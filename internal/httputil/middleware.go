@@ -234,3 +234,19 @@ func Vars(r *http.Request) map[string]string {
 	}
 	return out
 }
+
+// AliasPrefix serves requests whose path starts with from as if it started
+// with to (e.g. the deprecated /_matrix/client/r0/ as /_matrix/client/v3/).
+func AliasPrefix(h http.Handler, from, to string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, from) {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = to + strings.TrimPrefix(r.URL.Path, from)
+			if r.URL.RawPath != "" {
+				r2.URL.RawPath = to + strings.TrimPrefix(r.URL.RawPath, from)
+			}
+			r = r2
+		}
+		h.ServeHTTP(w, r)
+	})
+}

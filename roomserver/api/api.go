@@ -37,6 +37,9 @@ type OutputEvent struct {
 	// event simply becomes current.
 	Resolved     bool     `json:"resolved,omitempty"`
 	StateChanged []string `json:"state_changed,omitempty"`
+	// Delivered marks a local event the servers of the room already have
+	// (a join sent with send_join): the federation component skips it.
+	Delivered bool `json:"delivered,omitempty"`
 }
 
 // DefaultRoomVersion is the version of new rooms that name none (spec:

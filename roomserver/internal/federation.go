@@ -275,7 +275,8 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 				return err
 			}
 		}
-		w, err := rs.write(ctx, r, before, join, newEvent{})
+		// The join reached the room's servers through send_join.
+		w, err := rs.write(ctx, r, before, join, newEvent{delivered: true})
 		if err != nil {
 			return err
 		}

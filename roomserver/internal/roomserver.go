@@ -77,6 +77,8 @@ type newEvent struct {
 	deviceID string
 	// redactTarget is the event a redaction removes the content of.
 	redactTarget *storage.Event
+	// delivered: the room's other servers have the event already.
+	delivered bool
 }
 
 // build makes, signs and authorises the next event of r from the current
@@ -188,7 +190,7 @@ func (rs *Roomserver) write(ctx context.Context, r *room, before storage.Snapsho
 		}
 	}
 	oe := api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id, RoomVersion: string(r.version.Version()),
-		EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID}
+		EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID, Delivered: ne.delivered}
 	if ne.redactTarget != nil {
 		oe.RedactedEventID, oe.RedactedEvent = ne.redactTarget.ID, w.redactedJSON
 	}

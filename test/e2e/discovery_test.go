@@ -43,6 +43,17 @@ func TestDiscovery(t *testing.T) {
 	if r := do(t, "GET", srv.ClientURL()+"/_matrix/key/v2/unknown", "", nil); r.Status != 404 || r.errcode() != "M_UNRECOGNIZED" {
 		t.Fatalf("unknown key endpoint: %d %v", r.Status, r.Body)
 	}
+	// r0, the client API's name before v3, still answers.
+	if r := do(t, "GET", srv.ClientURL()+"/_matrix/client/r0/joined_rooms", c.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("r0 joined_rooms: %d %v", r.Status, r.Body)
+	}
+	// User-interactive auth as another user is refused outright.
+	register(t, srv, "other", "long enough")
+	auth := map[string]any{"auth": map[string]any{"type": "m.login.password",
+		"identifier": map[string]string{"type": "m.id.user", "user": "other"}, "password": "long enough"}}
+	if r := do(t, "DELETE", srv.ClientURL()+"/_matrix/client/v3/devices/"+string(c.DeviceID), c.AccessToken, auth); r.Status != 403 || r.errcode() != "M_FORBIDDEN" {
+		t.Fatalf("UIA as another user: %d %v", r.Status, r.Body)
+	}
 	wk := do(t, "GET", srv.ClientURL()+"/.well-known/matrix/client", "", nil)
 	hs, _ := wk.Body["m.homeserver"].(map[string]any)
 	if wk.Status != 200 || hs["base_url"] != srv.ClientURL() {
