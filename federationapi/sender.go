@@ -66,7 +66,8 @@ func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 	if err := json.Unmarshal(out.Event, &head); err != nil {
 		return nil
 	}
-	if _, server, _ := strings.Cut(head.Sender, ":"); server != string(f.name) {
+	_, origin, _ := strings.Cut(head.Sender, ":")
+	if origin != string(f.name) && !out.Relay {
 		return nil // another server's event: its origin sends it
 	}
 	if f.opts.Rooms == nil {
@@ -87,7 +88,7 @@ func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 		}
 	}
 	var dests []string
-	seen := map[string]bool{string(f.name): true}
+	seen := map[string]bool{string(f.name): true, origin: true}
 	for _, s := range servers {
 		if !seen[s] {
 			seen[s] = true

@@ -40,6 +40,9 @@ type OutputEvent struct {
 	// Delivered marks a local event the servers of the room already have
 	// (a join sent with send_join): the federation component skips it.
 	Delivered bool `json:"delivered,omitempty"`
+	// Relay marks another server's event this server passes on to the
+	// room's other servers (a join or leave made through it).
+	Relay bool `json:"relay,omitempty"`
 }
 
 // DefaultRoomVersion is the version of new rooms that name none (spec:

@@ -116,7 +116,7 @@ func (rs *Roomserver) SendLeave(ctx context.Context, pdu gomatrixserverlib.PDU) 
 	if m, err := pdu.Membership(); err != nil || m != spec.Leave {
 		return &api.BadRequestError{Reason: "not a leave"}
 	}
-	res, err := rs.InputEvent(ctx, pdu)
+	res, err := rs.input(ctx, pdu, nil, true)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (rs *Roomserver) SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (
 	if m, err := pdu.Membership(); err != nil || m != spec.Join {
 		return nil, nil, &api.BadRequestError{Reason: "not a join"}
 	}
-	res, err := rs.InputEvent(ctx, pdu)
+	res, err := rs.input(ctx, pdu, nil, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -30,7 +30,7 @@ type stateMap map[storage.StateKey]storage.EventNID
 // InputEvent adds an event another server sent to a room this server has.
 // pdu's signatures and content hash must have been checked.
 func (rs *Roomserver) InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU) (api.InputResult, error) {
-	return rs.input(ctx, pdu, nil)
+	return rs.input(ctx, pdu, nil, false)
 }
 
 // InputEventWithState is InputEvent for an event whose prev events this
@@ -42,7 +42,7 @@ func (rs *Roomserver) InputEventWithState(ctx context.Context, pdu gomatrixserve
 	if stateBefore == nil {
 		stateBefore = []string{}
 	}
-	return rs.input(ctx, pdu, stateBefore)
+	return rs.input(ctx, pdu, stateBefore, false)
 }
 
 // StoreOutliers implements api.Federation: events known only as state or
@@ -69,7 +69,11 @@ func (rs *Roomserver) StoreOutliers(ctx context.Context, roomID string, pdus []g
 
 // input checks and stores an event from another server; given (non-nil)
 // replaces the state before it that its prev events would give.
-func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, given []string) (api.InputResult, error) {
+//
+// relay marks an event this server must pass on to the room's other servers
+// itself: a join or leave another server made through it (send_join,
+// send_leave), which that server, not being in the room, cannot send.
+func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, given []string, relay bool) (api.InputResult, error) {
 	r, err := rs.loadRoom(ctx, pdu.RoomID().String())
 	if err != nil {
 		return 0, err
@@ -131,7 +135,7 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 	case gomatrixserverlib.Allowed(pdu, r, userIDForSender) != nil:
 		result = api.InputSoftFailed
 	}
-	return result, rs.storeInput(ctx, r, pdu, before, result)
+	return result, rs.storeInput(ctx, r, pdu, before, result, relay)
 }
 
 // stateFromPrevs is the state before pdu from its prev events (all known,
@@ -180,7 +184,7 @@ func (rs *Roomserver) stateOfIDs(ctx context.Context, r *room, ids []string) (st
 
 // storeInput writes an event from another server and, when accepted, the
 // room's new head.
-func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, before stateMap, result api.InputResult) error {
+func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, before stateMap, result api.InputResult, relay bool) error {
 	accepted := result == api.InputAccepted
 	// The room's new forward extremities and the state at each of them.
 	var extremities []string
@@ -271,7 +275,7 @@ func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserve
 		}
 		out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id,
 			RoomVersion: string(r.version.Version()), EventID: pdu.EventID(), Event: pdu.JSON(),
-			Resolved: true, StateChanged: changed})
+			Resolved: true, StateChanged: changed, Relay: relay})
 		if err != nil {
 			return err
 		}
