@@ -465,7 +465,9 @@ func (rt *Routes) joinedMembers(w http.ResponseWriter, r *http.Request, dev *api
 	if err != nil {
 		return err
 	}
-	joined := map[string]map[string]string{}
+	// display_name and avatar_url are always present, null when unset (as
+	// Synapse answers; clients and test suites look for the keys).
+	joined := map[string]map[string]any{}
 	for _, ce := range state {
 		if ce.Type != "m.room.member" || ce.StateKey == nil {
 			continue
@@ -479,7 +481,7 @@ func (rt *Routes) joinedMembers(w http.ResponseWriter, r *http.Request, dev *api
 		if c.Membership != "join" {
 			continue
 		}
-		m := map[string]string{}
+		m := map[string]any{"display_name": nil, "avatar_url": nil}
 		if c.DisplayName != "" {
 			m["display_name"] = c.DisplayName
 		}

@@ -109,7 +109,7 @@ func testBadInput(t *testing.T, dbURL string) {
 		{"password missing", "POST", "/v3/account/password", tok, map[string]any{}, 400, "M_MISSING_PARAM"},
 		{"password weak", "POST", "/v3/account/password", tok, map[string]any{"new_password": "x"}, 400, "M_WEAK_PASSWORD"},
 		{"password wrong old", "POST", "/v3/account/password", tok, map[string]any{"new_password": "long enough new", "auth": passwordAuth(carol.UserID, "wrong", "")}, 401, "M_FORBIDDEN"},
-		{"password for other user", "POST", "/v3/account/password", tok, map[string]any{"new_password": "long enough new", "auth": passwordAuth(dave.UserID, "dave-password", "")}, 401, "M_FORBIDDEN"},
+		{"password for other user", "POST", "/v3/account/password", tok, map[string]any{"new_password": "long enough new", "auth": passwordAuth(dave.UserID, "dave-password", "")}, 403, "M_FORBIDDEN"},
 		{"deactivate mistyped", "POST", "/v3/account/deactivate", tok, `{"auth": "yes"}`, 400, "M_BAD_JSON"},
 		{"deactivate wrong password", "POST", "/v3/account/deactivate", tok, map[string]any{"auth": passwordAuth(carol.UserID, "wrong", "")}, 401, "M_FORBIDDEN"},
 		{"capabilities no token", "GET", "/v3/capabilities", "", nil, 401, "M_MISSING_TOKEN"},
