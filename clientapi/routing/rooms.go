@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -204,20 +205,36 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
+	body, err := httputil.ReadBody(r)
+	if err != nil {
+		return err
+	}
 	var req struct {
 		Reason string `json:"reason"`
 	}
-	if err := httputil.ReadJSON(r, &req); err != nil {
-		return err
+	extra := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := httputil.DecodeJSONObject(body, &req); err != nil {
+			return err
+		}
+		_ = json.Unmarshal(body, &extra)
+		// Keys with a meaning of their own are not content.
+		for _, k := range []string{"membership", "reason", "third_party_signed", "displayname", "avatar_url"} {
+			delete(extra, k)
+		}
 	}
 	name, avatar := rt.profileOfDevice(r.Context(), dev)
-	_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
-		Membership: "join", Reason: req.Reason, DisplayName: name, AvatarURL: avatar})
+	_, err = rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
+		Membership: "join", Reason: req.Reason, DisplayName: name, AvatarURL: avatar, Extra: extra})
 	if errors.Is(err, roomapi.ErrRoomNotFound) && rt.opts.RemoteRooms != nil {
 		// A room this server is not in: join it through another server.
 		// The federation component adds the server of a pending invite.
 		via := joinServers(r, roomID, servers)
-		content := map[string]any{"membership": "join"}
+		content := map[string]any{}
+		for k, v := range extra {
+			content[k] = v
+		}
+		content["membership"] = "join"
 		if name != "" {
 			content["displayname"] = name
 		}

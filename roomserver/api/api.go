@@ -138,6 +138,9 @@ type MembershipRequest struct {
 	// m.room.member), taken from the joining user's profile.
 	DisplayName string
 	AvatarURL   string
+	// Extra holds other content keys a client sent with a join (kept as
+	// Synapse keeps them); it cannot override the keys above.
+	Extra map[string]json.RawMessage
 }
 
 // Roomserver is the roomserver as the client API uses it.

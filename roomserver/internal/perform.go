@@ -63,7 +63,13 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 	if err != nil {
 		return "", err
 	}
-	content := map[string]any{"membership": req.Membership}
+	content := map[string]any{}
+	if req.Membership == spec.Join {
+		for k, v := range req.Extra {
+			content[k] = v
+		}
+	}
+	content["membership"] = req.Membership
 	if req.Reason != "" {
 		content["reason"] = req.Reason
 	}

@@ -77,6 +77,21 @@ func TestRooms(t *testing.T) {
 				t.Fatalf("%s joins the group: %v", m.UserID, err)
 			}
 		}
+		// Extra keys sent with a join go into the member event's content;
+		// they cannot change the membership.
+		frank := register(t, srv, "frank", "long enough")
+		if _, err := frank.MakeRequest(ctx(t), http.MethodPost, frank.BuildClientURL("v3", "rooms", group.RoomID, "join"),
+			map[string]any{"foo": "bar", "membership": "leave"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var franksJoin map[string]any
+		if err := frank.StateEvent(ctx(t), group.RoomID, event.StateMember, string(frank.UserID), &franksJoin); err != nil ||
+			franksJoin["membership"] != "join" || franksJoin["foo"] != "bar" {
+			t.Fatalf("frank's member event: %v %v", franksJoin, err)
+		}
+		if _, err := frank.LeaveRoom(ctx(t), group.RoomID); err != nil {
+			t.Fatal(err)
+		}
 		jm, err = carol.JoinedMembers(ctx(t), group.RoomID)
 		if err != nil || len(jm.Joined) != 5 {
 			t.Fatalf("group members = %d, %v", len(jm.Joined), err)
@@ -107,7 +122,7 @@ func TestRooms(t *testing.T) {
 			t.Fatal(err)
 		}
 		state, err := bob.State(ctx(t), group.RoomID)
-		if err != nil || state[event.StateTopic][""].Content.Raw["topic"] != "more tea" || len(state[event.StateMember]) != 5 {
+		if err != nil || state[event.StateTopic][""].Content.Raw["topic"] != "more tea" || len(state[event.StateMember]) != 6 { // five in, frank left
 			t.Fatalf("state = %v, %v", state, err)
 		}
 		mem, err := bob.Members(ctx(t), group.RoomID, mautrix.ReqMembers{Membership: event.MembershipJoin})
