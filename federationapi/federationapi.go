@@ -40,11 +40,6 @@ type Profiles interface {
 	Profile(ctx context.Context, localpart userapi.Localpart) (map[string]json.RawMessage, error)
 }
 
-// Aliases resolves local room aliases.
-type Aliases interface {
-	ResolveAlias(ctx context.Context, alias string) (roomID string, err error)
-}
-
 // Options assemble the federation API.
 type Options struct {
 	ServerName string
@@ -53,8 +48,7 @@ type Options struct {
 	Config     config.FederationAPI
 	DB         *sqlutil.DB
 	Profiles   Profiles          // nil: profile queries answer 404
-	Aliases    Aliases           // nil: directory queries answer 404
-	Directory  roomapi.Directory // nil: the public room list is empty
+	Directory  roomapi.Directory // nil: directory queries answer 404, the room list is empty
 	Cache      cache.Cache
 	Rooms      roomapi.Federation // nil: room endpoints answer 404
 	Registerer prometheus.Registerer
@@ -127,9 +121,6 @@ func New(ctx context.Context, opts Options) (*FederationAPI, error) {
 // Router is the federation listener's router (serve it through
 // httputil.Wrap and TLS).
 func (f *FederationAPI) Router() *mux.Router { return f.router }
-
-// KeyRing verifies signatures of other servers.
-func (f *FederationAPI) KeyRing() *gomatrixserverlib.KeyRing { return f.keyRing }
 
 // TLSConfig is the listener's TLS configuration.
 func (f *FederationAPI) TLSConfig(dataDir string) (*tls.Config, error) {

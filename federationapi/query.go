@@ -55,10 +55,10 @@ func (f *FederationAPI) queryDirectory(w http.ResponseWriter, r *http.Request, _
 	if !strings.HasPrefix(alias, "#") || !strings.HasSuffix(alias, ":"+string(f.name)) {
 		return httputil.NotFound("%q is not an alias of this server", alias)
 	}
-	if f.opts.Aliases == nil {
+	if f.opts.Directory == nil {
 		return httputil.NotFound("room alias not found")
 	}
-	roomID, err := f.opts.Aliases.ResolveAlias(r.Context(), alias)
+	roomID, err := f.opts.Directory.ResolveAlias(r.Context(), alias)
 	if errors.Is(err, roomapi.ErrAliasNotFound) {
 		return httputil.NotFound("room alias %s not found", alias)
 	}

@@ -1,6 +1,7 @@
 package federationapi
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -51,11 +52,18 @@ func LoadCertificate(certFile, keyFile, dataDir, serverName string) (tls.Certifi
 	return c, nil
 }
 
-// writeSelfSigned makes a P-256 certificate for the host of serverName,
-// valid for ten years.
+// writeSelfSigned makes a self-signed certificate for the host of
+// serverName, valid for ten years.
 func writeSelfSigned(certPath, keyPath, serverName string) error {
-	host := serverName
-	if h, _, err := net.SplitHostPort(serverName); err == nil {
+	return IssueCertificate(certPath, keyPath, serverName, 10*365*24*time.Hour, nil, nil)
+}
+
+// IssueCertificate writes a P-256 key and a server certificate for the host
+// of name (a DNS name or an IP address, with or without a port) valid for
+// validity: signed by ca with caKey, or self-signed when ca is nil.
+func IssueCertificate(certPath, keyPath, name string, validity time.Duration, ca *x509.Certificate, caKey crypto.Signer) error {
+	host := name
+	if h, _, err := net.SplitHostPort(name); err == nil {
 		host = h
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -70,7 +78,7 @@ func writeSelfSigned(certPath, keyPath, serverName string) error {
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: host},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().AddDate(10, 0, 0),
+		NotAfter:     time.Now().Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -79,9 +87,13 @@ func writeSelfSigned(certPath, keyPath, serverName string) error {
 	} else {
 		tmpl.DNSNames = []string{host}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	parent, signer := tmpl, crypto.Signer(key)
+	if ca != nil {
+		parent, signer = ca, caKey
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
 	if err != nil {
-		return fmt.Errorf("federationapi: making a self-signed certificate: %w", err)
+		return fmt.Errorf("federationapi: making a certificate for %s: %w", host, err)
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
@@ -97,6 +109,58 @@ func writeSelfSigned(certPath, keyPath, serverName string) error {
 		return fmt.Errorf("federationapi: writing the TLS certificate: %w", err)
 	}
 	return nil
+}
+
+// LoadCA reads a CA certificate and its private key (PKCS#1 RSA, SEC 1 EC
+// or PKCS#8), PEM-encoded, for IssueCertificate.
+func LoadCA(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
+	der, typ, err := readPEM(certPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if typ != "CERTIFICATE" {
+		return nil, nil, fmt.Errorf("%s: a %s, want a CERTIFICATE", certPath, typ)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", certPath, err)
+	}
+	der, typ, err = readPEM(keyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	var key any
+	switch typ {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(der)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(der)
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(der)
+	default:
+		err = fmt.Errorf("unsupported key type %q", typ)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", keyPath, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: the key cannot sign", keyPath)
+	}
+	return ca, signer, nil
+}
+
+// readPEM returns the first PEM block of a file and its type.
+func readPEM(path string) ([]byte, string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, "", fmt.Errorf("%s holds no PEM block", path)
+	}
+	return block.Bytes, block.Type, nil
 }
 
 func trimBrackets(h string) string {

@@ -182,7 +182,6 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 		opts.Profiles = s.UserAPI
 	}
 	if s.Roomserver != nil {
-		opts.Aliases = s.Roomserver
 		opts.Directory = s.Roomserver
 		opts.Rooms = s.Roomserver
 	}

@@ -152,6 +152,15 @@ func (rs *Roomserver) stateFromPrevs(ctx context.Context, r *room, pdu gomatrixs
 		// Only the create event has none, and this room has one already.
 		return nil, &api.BadRequestError{Reason: "an event other than the create event needs prev_events"}
 	}
+	if len(prevEvs) == 1 && len(r.extremities) == 1 && r.extremities[0] == prevEvs[0].ID {
+		// The common case, an event on the room's only extremity: the state
+		// before it is the current state, in memory.
+		s := make(stateMap, len(r.state))
+		for k, e := range r.state {
+			s[k] = e.nid
+		}
+		return s, nil
+	}
 	sets := make([]stateMap, 0, len(prevEvs))
 	for _, p := range prevEvs {
 		s, err := rs.stateAfter(ctx, p)
