@@ -129,6 +129,9 @@ func startFederation(t *testing.T, dbURL func(t *testing.T) string, names ...str
 	for _, n := range names {
 		cfg := testConfig(t, dbURL(t))
 		cfg.Global.ServerName = n
+		// The tests send bursts (100 messages at once) and poll; the
+		// per-token limit is tested elsewhere.
+		cfg.ClientAPI.RateLimits.Requests = config.RateLimit{PerSecond: 1000, Burst: 1000}
 		cfg.FederationAPI.ListenAddr = addrs[n]
 		cfg.FederationAPI.TLSCert, cfg.FederationAPI.TLSKey = ca.issue(t, n)
 		cfg.FederationAPI.TLSCA = ca.pemPath
@@ -652,17 +655,7 @@ func TestFederationOutage(t *testing.T) {
 			c := ctx(t)
 			alice := register(t, f.servers["one.test"], "alice", "long enough")
 			bob := register(t, f.servers["two.test"], "bob", "long enough")
-			room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "hall"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bob.JoinRoom(c, "#hall:one.test", nil); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "alice sees bob", func() bool {
-				m, err := alice.JoinedMembers(c, room.RoomID)
-				return err == nil && len(m.Joined) == 2
-			})
+			room := sharedRoom(t, "hall", alice, bob)
 
 			f.stop(t, "two.test")
 			for i := 0; i < 100; i++ {
@@ -752,17 +745,7 @@ func TestFederationRejectInvite(t *testing.T) {
 	})
 
 	// A joined room: bob joins a public room on one, then leaves it.
-	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "hall"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.JoinRoom(c, "#hall:one.test", nil); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "alice sees bob join", func() bool {
-		m, err := alice.JoinedMembers(c, room.RoomID)
-		return err == nil && len(m.Joined) == 2
-	})
+	room := sharedRoom(t, "hall", alice, bob)
 	if _, err := bob.LeaveRoom(c, room.RoomID); err != nil {
 		t.Fatal(err)
 	}
@@ -922,26 +905,35 @@ func TestFederationWideGap(t *testing.T) {
 func startTrio(t *testing.T, alias string) (f *federation, alice, bob, carol *mautrix.Client, room *mautrix.RespCreateRoom) {
 	t.Helper()
 	f = startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
-	c := ctx(t)
 	alice = register(t, f.servers["one.test"], "alice", "long enough")
 	bob = register(t, f.servers["two.test"], "bob", "long enough")
 	carol = register(t, f.servers["three.test"], "carol", "long enough")
-	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: alias, Topic: "three servers"})
+	return f, alice, bob, carol, sharedRoom(t, alias, alice, bob, carol)
+}
+
+// sharedRoom has creator (of one.test) make a public room #alias:one.test,
+// the others join it by alias, and waits until every one of them sees all
+// the members.
+func sharedRoom(t *testing.T, alias string, creator *mautrix.Client, others ...*mautrix.Client) *mautrix.RespCreateRoom {
+	t.Helper()
+	c := ctx(t)
+	room, err := creator.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: alias})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []*mautrix.Client{bob, carol} {
+	for _, u := range others {
 		if _, err := u.JoinRoom(c, "#"+alias+":one.test", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "three members everywhere", func() bool {
-		for _, u := range []*mautrix.Client{alice, bob, carol} {
-			if m, err := u.JoinedMembers(c, room.RoomID); err != nil || len(m.Joined) != 3 {
+	all := append([]*mautrix.Client{creator}, others...)
+	waitFor(t, "every member seen everywhere", func() bool {
+		for _, u := range all {
+			if m, err := u.JoinedMembers(c, room.RoomID); err != nil || len(m.Joined) != len(all) {
 				return false
 			}
 		}
 		return true
 	})
-	return f, alice, bob, carol, room
+	return room
 }
