@@ -314,6 +314,55 @@ func TestFederationFoundation(t *testing.T) {
 				t.Errorf("notary answer not signed by two: %v", err)
 			}
 
+			// Bad input in signed requests: Matrix errors with 4xx, never 500.
+			roomID := room.RoomID.String()
+			for _, bad := range []struct {
+				method, path string
+				body         any
+				status       int
+				errcode      string
+			}{
+				{"GET", "/_matrix/federation/v1/make_join/" + url.PathEscape(roomID) + "/nobody", nil, 400, "M_BAD_JSON"},
+				{"GET", "/_matrix/federation/v1/make_join/" + url.PathEscape(roomID) + "/%40eve%3Athree.test", nil, 403, "M_FORBIDDEN"},
+				{"GET", "/_matrix/federation/v1/make_join/%21nowhere%3Atwo.test/%40eve%3Aone.test", nil, 404, "M_NOT_FOUND"},
+				{"PUT", "/_matrix/federation/v2/send_join/" + url.PathEscape(roomID) + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
+				{"PUT", "/_matrix/federation/v1/send/t1", map[string]any{"pdus": "nope"}, 400, "M_BAD_JSON"},
+				{"PUT", "/_matrix/federation/v2/invite/" + url.PathEscape(roomID) + "/%24x", map[string]any{"room_version": "999"}, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
+				{"GET", "/_matrix/federation/v1/backfill/" + url.PathEscape(roomID) + "?limit=5", nil, 403, "M_FORBIDDEN"},
+				{"GET", "/_matrix/federation/v1/state_ids/%21nowhere%3Atwo.test?event_id=%24x", nil, 404, "M_NOT_FOUND"},
+				{"GET", "/_matrix/federation/v1/event/%24unknown", nil, 404, "M_NOT_FOUND"},
+				{"GET", "/_matrix/federation/v1/publicRooms?limit=abc", nil, 400, "M_INVALID_PARAM"},
+				{"GET", "/_matrix/federation/v1/user/devices/%40bob%3Aone.test", nil, 400, "M_INVALID_PARAM"},
+				{"POST", "/_matrix/key/v2/query", map[string]any{"server_keys": "nope"}, 400, "M_BAD_JSON"},
+			} {
+				fr := fclient.NewFederationRequest(bad.method, "one.test", "two.test", bad.path)
+				if bad.body != nil {
+					if err := fr.SetContent(bad.body); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := fr.Sign("one.test", gomatrixserverlib.KeyID(one.SigningKey.ID), one.SigningKey.Private); err != nil {
+					t.Fatal(err)
+				}
+				hr, err := fr.HTTPRequest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				hr.URL, _ = url.Parse("https://two.test" + bad.path)
+				resp, err := f.https("two.test").Do(hr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var e struct {
+					ErrCode string `json:"errcode"`
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&e)
+				resp.Body.Close()
+				if resp.StatusCode != bad.status || e.ErrCode != bad.errcode {
+					t.Errorf("%s %s: %d %s, want %d %s", bad.method, bad.path, resp.StatusCode, e.ErrCode, bad.status, bad.errcode)
+				}
+			}
+
 			// Version, and an unknown endpoint.
 			resp, err = f.https("two.test").Get("https://two.test/_matrix/federation/v1/version")
 			if err != nil {
