@@ -72,8 +72,7 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 		}
 		state := res.StateSnapshot.GetStateEvents().TrustedEvents(ver.Version(), false)
 		chain := res.StateSnapshot.GetAuthEvents().TrustedEvents(ver.Version(), false)
-		history := f.recentHistory(ctx, spec.ServerName(s), ver, res.JoinEvent)
-		if err := f.opts.Rooms.ImportRoom(ctx, ver, state, chain, history, res.JoinEvent); err != nil {
+		if err := f.opts.Rooms.ImportRoom(ctx, ver, state, chain, res.JoinEvent); err != nil {
 			return "", err
 		}
 		return res.JoinEvent.EventID(), nil
@@ -161,30 +160,4 @@ func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) 
 		return fmt.Errorf("send_leave through %s: %w", via, err)
 	}
 	return f.opts.Rooms.RejectInvite(ctx, ev)
-}
-
-// joinBackfill is how much history before a join is fetched with it.
-const joinBackfill = 100
-
-// recentHistory backfills the events before a join from the server joined
-// through (spec: GET /_matrix/federation/v1/backfill), keeping those whose
-// signatures verify. It is best effort: nil when the server does not answer.
-func (f *FederationAPI) recentHistory(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, join gomatrixserverlib.PDU) []gomatrixserverlib.PDU {
-	txn, err := f.Client.Backfill(ctx, f.name, s, join.RoomID().String(), joinBackfill, join.PrevEventIDs())
-	if err != nil {
-		f.opts.Log.WithError(err).WithField("room_id", join.RoomID().String()).Info("no history with the join")
-		return nil
-	}
-	var out []gomatrixserverlib.PDU
-	for _, raw := range txn.PDUs {
-		p, err := ver.NewEventFromUntrustedJSON(raw)
-		if err != nil || p.RoomID().String() != join.RoomID().String() {
-			continue
-		}
-		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
 }

@@ -51,8 +51,9 @@ func (f *FederationAPI) Close() error {
 }
 
 // onOutput queues a local event for the servers in its room: those with a
-// joined member now and, for a membership event, the member's own server
-// (so a kicked or banned user's server hears of it).
+// joined member before it (as the roomserver saw when it built the event)
+// and, for a membership event, the member's own server (so a kicked or
+// banned user's server hears of it).
 func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 	var out roomapi.OutputEvent
 	if err := json.Unmarshal(msg.Body, &out); err != nil || out.Type != roomapi.OutputTypeNewRoomEvent || out.Delivered {
@@ -73,7 +74,11 @@ func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 	if f.opts.Rooms == nil {
 		return nil
 	}
-	servers, err := f.opts.Rooms.JoinedServers(ctx, out.RoomID)
+	servers, err := out.Servers, error(nil)
+	if servers == nil {
+		// A relayed event: the servers in the room now.
+		servers, err = f.opts.Rooms.JoinedServers(ctx, out.RoomID)
+	}
 	if errors.Is(err, roomapi.ErrRoomNotFound) {
 		// A room this server is not in: a rejected invite, already
 		// delivered through send_leave.

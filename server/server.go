@@ -192,6 +192,10 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 	if s.Roomserver != nil {
 		s.Roomserver.SetInviter(s.Federation)
 	}
+	if s.SyncAPI != nil {
+		// /messages backfills history older than the room's join.
+		s.SyncAPI.Routes.SetBackfiller(s.Federation)
+	}
 	if err := s.Federation.StartSending(ctx, s.Bus); err != nil {
 		return err
 	}

@@ -43,6 +43,14 @@ type OutputEvent struct {
 	// Relay marks another server's event this server passes on to the
 	// room's other servers (a join or leave made through it).
 	Relay bool `json:"relay,omitempty"`
+	// Outlier marks a state event of a room this server joined through
+	// another: part of the room's state at the join, with no place in the
+	// timeline (backfill may give it one later).
+	Outlier bool `json:"outlier,omitempty"`
+	// Servers, on a local event, are the servers with a joined member in
+	// the room before it: the servers it goes to (with a membership's
+	// target's). A server that joins later fetches it if it needs it.
+	Servers []string `json:"servers,omitempty"`
 }
 
 // DefaultRoomVersion is the version of new rooms that name none (spec:

@@ -57,6 +57,11 @@ type Federation interface {
 	InputEventWithState(ctx context.Context, pdu gomatrixserverlib.PDU, stateBefore []string) (InputResult, error)
 	// StoreOutliers stores events known only as state or auth events.
 	StoreOutliers(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) error
+	// StoreHistory checks events from before the oldest this server has of
+	// a room (backfill) against their auth events and stores them outside
+	// the timeline DAG; it returns those that pass, oldest first. Events
+	// whose auth events are not stored or in pdus are left out.
+	StoreHistory(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error)
 	// InputEvent adds an event from another server to a room this server has.
 	InputEvent(ctx context.Context, pdu gomatrixserverlib.PDU) (InputResult, error)
 	// MakeJoin returns a join event template for a user of another server
@@ -73,9 +78,9 @@ type Federation interface {
 	// before it and the auth chain of that state and the join.
 	SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (state, authChain []gomatrixserverlib.PDU, err error)
 	// ImportRoom creates a room this server joined through another: the
-	// state and auth chain from send_join, the recent history before the
-	// join (backfilled, may be empty), then the join event.
-	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain, history []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
+	// state and auth chain from send_join, then the join event. History
+	// before the join comes later, on demand (StoreHistory).
+	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
 	// ReceiveInvite delivers an invite for a local user from another server,
 	// already signed by this server: to the room when this server is in it,
 	// else to the user's sync with the room's stripped state.

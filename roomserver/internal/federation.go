@@ -35,6 +35,12 @@ func (rs *Roomserver) JoinedServers(ctx context.Context, roomID string) ([]strin
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.joinedServers(), nil
+}
+
+// joinedServers are the servers with a joined member in the room's current
+// state (memory). The caller holds r.mu.
+func (r *room) joinedServers() []string {
 	seen := map[string]bool{}
 	var out []string
 	for k, e := range r.state {
@@ -49,7 +55,7 @@ func (rs *Roomserver) JoinedServers(ctx context.Context, roomID string) ([]strin
 			out = append(out, server)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // LatestEventIDs implements api.Federation.
@@ -201,9 +207,11 @@ func (rs *Roomserver) SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (
 // ImportRoom implements api.Federation: the room's state and auth chain are
 // stored as outliers, a snapshot of the state is made, and the join event
 // becomes the room's first timeline event and only extremity. The state
-// events and the join go on the output log, state first, so that the sync
-// stream has the room's current state.
-func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain, history []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error {
+// events go on the output log as outliers, then the join, so that the sync
+// stream has the room's current state before the join; the timeline starts
+// at the join, and history before it is backfilled when a client pages
+// back to it.
+func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error {
 	roomID := join.RoomID().String()
 	if _, err := rs.loadRoom(ctx, roomID); err == nil {
 		// Already known (joined before, or another local user is in it):
@@ -225,7 +233,7 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 			return err
 		}
 		nids := map[string]storage.EventNID{}
-		for _, p := range append(append(append([]gomatrixserverlib.PDU(nil), authChain...), state...), history...) {
+		for _, p := range append(append([]gomatrixserverlib.PDU(nil), authChain...), state...) {
 			if _, ok := nids[p.EventID()]; ok || p.RoomID().String() != roomID {
 				continue
 			}
@@ -253,12 +261,9 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 		if err := gomatrixserverlib.Allowed(join, r, userIDForSender); err != nil {
 			return api.Forbidden("the join does not pass the room's state: %v", err)
 		}
-		// The state and the recent history go on the output log first,
-		// oldest first, so that the sync stream holds them before the join
-		// (write publishes the join): the joiner sees the room's state and
-		// can page back through its history. Older history than what was
-		// backfilled shows only as the state events it set.
-		sorted := append(append([]gomatrixserverlib.PDU(nil), state...), history...)
+		// The state goes on the output log first, oldest first, so that the
+		// sync stream has it before the join (write publishes the join).
+		sorted := slices.Clone(state)
 		slices.SortStableFunc(sorted, func(a, b gomatrixserverlib.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
 		seen := map[string]bool{join.EventID(): true}
 		for _, p := range sorted {
@@ -267,7 +272,7 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 			}
 			seen[p.EventID()] = true
 			out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: roomID,
-				RoomVersion: string(version.Version()), EventID: p.EventID(), Event: p.JSON()})
+				RoomVersion: string(version.Version()), EventID: p.EventID(), Event: p.JSON(), Outlier: true})
 			if err != nil {
 				return err
 			}

@@ -79,6 +79,10 @@ type newEvent struct {
 	redactTarget *storage.Event
 	// delivered: the room's other servers have the event already.
 	delivered bool
+	// servers are the servers with a joined member before the event: its
+	// destinations, fixed when it is built (not when the federation
+	// component reads it, by when a server may have joined after it).
+	servers []string
 }
 
 // build makes, signs and authorises the next event of r from the current
@@ -190,7 +194,8 @@ func (rs *Roomserver) write(ctx context.Context, r *room, before storage.Snapsho
 		}
 	}
 	oe := api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id, RoomVersion: string(r.version.Version()),
-		EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID, Delivered: ne.delivered}
+		EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID, Delivered: ne.delivered,
+		Servers: ne.servers}
 	if ne.redactTarget != nil {
 		oe.RedactedEventID, oe.RedactedEvent = ne.redactTarget.ID, w.redactedJSON
 	}
@@ -285,6 +290,7 @@ func (rs *Roomserver) send(ctx context.Context, r *room, ne newEvent) (string, e
 			r.mu.Unlock()
 			return rs.retried(ctx, ne, err)
 		}
+		ne.servers = r.joinedServers()
 		// EventID is computed and cached on first use: do it here, before
 		// the write's goroutine reads it.
 		id := ev.EventID()
@@ -358,6 +364,7 @@ func (rs *Roomserver) sendLocked(ctx context.Context, r *room, ne newEvent) (str
 	if err != nil {
 		return rs.retried(ctx, ne, err)
 	}
+	ne.servers = r.joinedServers()
 	if ev, err = rs.remoteInvite(ctx, r, ev); err != nil {
 		return "", err
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 
@@ -124,23 +123,14 @@ func (c *RoomserverConsumer) decode(msg *bus.Message) (*pending, error) {
 	if out.Type != roomapi.OutputTypeNewRoomEvent {
 		return nil, nil
 	}
-	ce, err := roomapi.Event{ID: out.EventID, RoomID: out.RoomID, PDU: out.Event}.Client()
+	ev, err := internal.StorageEvent(out.EventID, out.RoomID, out.Event)
 	if err != nil {
 		c.log.WithError(err).WithField("event_id", out.EventID).Error("unreadable event")
 		return nil, nil
 	}
-	js, err := json.Marshal(ce)
-	if err != nil {
-		return nil, fmt.Errorf("encoding client event: %w", err)
-	}
-	ev := &storage.Event{ID: ce.EventID, RoomID: ce.RoomID, Type: ce.Type, Sender: ce.Sender, StateKey: ce.StateKey,
-		TS: ce.OriginServerTS, TxnID: out.TxnID, DeviceID: out.DeviceID, JSON: js, Push: internal.Summarize(ce.Type, js)}
-	if ce.Type == "m.room.member" {
-		var m struct {
-			Membership string `json:"membership"`
-		}
-		_ = json.Unmarshal(ce.Content, &m)
-		ev.Membership = m.Membership
+	ev.TxnID, ev.DeviceID, ev.Outlier = out.TxnID, out.DeviceID, out.Outlier
+	if !out.Outlier {
+		ev.Push = internal.Summarize(ev.Type, ev.JSON)
 	}
 	return &pending{out: out, ev: ev, done: make(chan error, 1)}, nil
 }
@@ -185,6 +175,14 @@ func (c *RoomserverConsumer) published(p *pending, r inserted) {
 		c.recent.Replace(p.out.RoomID, p.out.RedactedEventID, r.redacted)
 	}
 	p.ev.Pos = r.pos
+	if p.ev.Outlier {
+		// Part of the state a join brought, below the timeline: the
+		// notifier learns the memberships it does not know yet.
+		if p.ev.Type == "m.room.member" && p.ev.StateKey != nil {
+			c.notifier.OnOutlierMember(p.ev.RoomID, r.pos, *p.ev.StateKey, p.ev.Membership)
+		}
+		return
+	}
 	c.recent.Add(p.ev)
 	target := ""
 	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil && !p.ev.NotCurrent {

@@ -146,6 +146,19 @@ func (n *Notifier) OnEvent(roomID string, pos int64, target, membership string) 
 	}
 }
 
+// OnOutlierMember records a membership from the state a join through
+// another server brought (below the timeline), unless the user's
+// membership of the room is known already (from a later event). It wakes
+// no one: the join that follows does.
+func (n *Notifier) OnOutlierMember(roomID string, pos int64, userID, membership string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.userRooms[userID][roomID]; ok {
+		return
+	}
+	n.setMembershipLocked(roomID, userID, membership, pos)
+}
+
 // WakeUser wakes one user's waiters (account data and other per-user
 // streams).
 func (n *Notifier) WakeUser(userID string, pos int64) {

@@ -172,7 +172,7 @@ func (rt *Routes) messagesBetween(w http.ResponseWriter, r *http.Request, dev *u
 	if err != nil {
 		return err
 	}
-	var after int64
+	after := historyStart
 	if s := q.Get("from"); s != "" {
 		if after, err = parseToken(s); err != nil {
 			return err

@@ -39,6 +39,10 @@ func (rt *Routes) catchUp(ctx context.Context, roomID string) {
 	}
 }
 
+// historyStart is below every stream position: the lower bound of a room's
+// whole history, backfilled events (negative positions) included.
+const historyStart int64 = -1 << 62
+
 // visibleRange returns the stream positions (lo, hi] of a room's history the
 // user may read (spec: "History visibility"): up to now while joined, up to
 // their leave otherwise; from the room's start when history is shared or
@@ -91,7 +95,7 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 	if err != nil {
 		return 0, 0, err
 	}
-	var joinedPos int64
+	joinedPos := historyStart
 	for _, e := range state {
 		if e.Type == "m.room.history_visibility" {
 			var c struct {
@@ -170,8 +174,10 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 			return err
 		}
 	}
-	var to int64 = -1
-	if s := q.Get("to"); s != "" {
+	var to int64
+	s := q.Get("to")
+	hasTo := s != ""
+	if hasTo {
 		if to, err = parseToken(s); err != nil {
 			return err
 		}
@@ -180,14 +186,20 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 	if dir == "b" {
 		upper := min(from, hi)
 		lower := lo
-		if to >= 0 {
+		if hasTo {
 			lower = max(lower, to)
 		}
 		evs, err = rt.store.RoomEvents(r.Context(), roomID, lower, upper, limit, true)
+		// A short page that reached the oldest event this server has, where
+		// history before it is visible: other servers may have more.
+		if err == nil && len(evs) < limit && lower == historyStart &&
+			rt.backfillHistory(r.Context(), roomID, limit-len(evs)) {
+			evs, err = rt.store.RoomEvents(r.Context(), roomID, lower, upper, limit, true)
+		}
 	} else {
 		lower := max(from, lo)
 		upper := hi
-		if to >= 0 {
+		if hasTo {
 			upper = min(upper, to)
 		}
 		evs, err = rt.store.RoomEvents(r.Context(), roomID, lower, upper, limit, false)

@@ -29,6 +29,9 @@ type Routes struct {
 	log   logrus.FieldLogger
 	// wsTimeout overrides DefaultWSWriteTimeout when set (nanoseconds).
 	wsTimeout atomic.Int64
+	// backfiller, when set, fetches history older than this server has.
+	backfiller Backfiller
+	backfill   backfillState
 }
 
 // Users is what the sync routes need of the user API: token lookups and

@@ -324,7 +324,9 @@ func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID st
 		if err != nil {
 			return nil, err
 		}
-		from = lo
+		// History backfilled from other servers (negative positions) is
+		// for /messages: the timeline of /sync starts at the stream's.
+		from = max(lo, 0)
 	} else if rt.notifier.RoomLast(roomID) <= since {
 		return nil, nil // nothing new in this room
 	}

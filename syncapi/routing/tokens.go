@@ -11,7 +11,9 @@ import (
 // position A of the user's account-data stream; "s<N>" is the same with A
 // unknown. /sync returns what comes after it. Pagination tokens of
 // /messages are "s<N>", the point between positions N and N+1; a sync token
-// works as one too. Tokens are opaque to clients (spec: "Syncing").
+// works as one too. N is negative in history backfilled from other servers
+// (storage.InsertHistory), which only pagination tokens reach. Tokens are
+// opaque to clients (spec: "Syncing").
 type syncToken struct {
 	pos int64 // -1: none (initial sync)
 	ad  int64 // -1: none
@@ -48,6 +50,12 @@ func formatToken(pos int64) string { return syncToken{pos: pos, ad: -1}.String()
 
 // parseToken reads a pagination token (or a sync token used as one).
 func parseToken(tok string) (int64, error) {
+	if rest, ok := strings.CutPrefix(tok, "s-"); ok && !strings.Contains(rest, "_") {
+		if n, err := strconv.ParseInt(rest, 10, 64); err == nil && n > 0 {
+			return -n, nil
+		}
+		return 0, httputil.InvalidParam("Invalid pagination token %q", tok)
+	}
 	t, err := parseSyncToken(tok)
 	return t.pos, err
 }

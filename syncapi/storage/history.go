@@ -19,10 +19,10 @@ import (
 // position forwards and the latest backwards. ErrNotFound if there is none.
 func (s *Storage) VisibleEventNearTS(ctx context.Context, roomID string, ts int64, forward bool, lo, hi int64) (*Event, error) {
 	q := `SELECT ` + eventColumns + ` FROM syncapi_events WHERE room_id = $1 AND origin_server_ts <= $2
-		AND stream_pos > $3 AND stream_pos <= $4 ORDER BY origin_server_ts DESC, stream_pos DESC LIMIT 1`
+		AND stream_pos > $3 AND stream_pos <= $4 AND outlier = 0 ORDER BY origin_server_ts DESC, stream_pos DESC LIMIT 1`
 	if forward {
 		q = `SELECT ` + eventColumns + ` FROM syncapi_events WHERE room_id = $1 AND origin_server_ts >= $2
-		AND stream_pos > $3 AND stream_pos <= $4 ORDER BY origin_server_ts ASC, stream_pos ASC LIMIT 1`
+		AND stream_pos > $3 AND stream_pos <= $4 AND outlier = 0 ORDER BY origin_server_ts ASC, stream_pos ASC LIMIT 1`
 	}
 	e, err := scanEvent(s.db.QueryRow(ctx, q, roomID, ts, lo, hi))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -36,6 +36,6 @@ func (s *Storage) VisibleEventNearTS(ctx context.Context, roomID string, ts int6
 // (from, to], oldest (lowest position) first.
 func (s *Storage) RoomEventsInTSWindow(ctx context.Context, roomID string, fromTS, toTS, from, to int64, limit int) ([]*Event, error) {
 	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
-		WHERE room_id = $1 AND origin_server_ts >= $2 AND origin_server_ts <= $3 AND stream_pos > $4 AND stream_pos <= $5
+		WHERE room_id = $1 AND origin_server_ts >= $2 AND origin_server_ts <= $3 AND stream_pos > $4 AND stream_pos <= $5 AND outlier = 0
 		ORDER BY stream_pos ASC LIMIT $6`, roomID, fromTS, toTS, from, to, limit)
 }

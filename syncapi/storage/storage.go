@@ -35,6 +35,10 @@ type Event struct {
 	// NotCurrent, for a state event, keeps it out of the current state (it
 	// lost state resolution; memory only).
 	NotCurrent bool
+	// Outlier marks a state event known only as part of a room's state at a
+	// join through another server: it gets a position below the timeline
+	// (historyPositions) and no place in it.
+	Outlier bool
 	// Push, when set, is the event's push-rule summary, computed once for
 	// all the users whose unread counts it changes (memory only).
 	Push *PushSummary
@@ -80,10 +84,29 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored 
 		if e.Membership != "" {
 			m = e.Membership
 		}
-		err := s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_events (event_id, room_id, event_type, sender, state_key, membership,
-			origin_server_ts, txn_id, device_id, event_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			ON CONFLICT (event_id) DO NOTHING RETURNING stream_pos`,
-			e.ID, e.RoomID, e.Type, e.Sender, e.StateKey, m, e.TS, e.TxnID, e.DeviceID, string(e.JSON)).Scan(&pos)
+		var err error
+		if e.Outlier {
+			if known, err := s.eventExists(ctx, e.ID); err != nil || known {
+				stored = false
+				if err == nil {
+					err = s.db.QueryRow(ctx, `SELECT stream_pos FROM syncapi_events WHERE event_id = $1`, e.ID).Scan(&pos)
+				}
+				return err
+			}
+			var low int64
+			if low, err = s.historyPositions(ctx, 1); err != nil {
+				return err
+			}
+			err = s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_events (stream_pos, event_id, room_id, event_type, sender, state_key, membership,
+				origin_server_ts, txn_id, device_id, event_json, outlier) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
+				RETURNING stream_pos`,
+				low, e.ID, e.RoomID, e.Type, e.Sender, e.StateKey, m, e.TS, e.TxnID, e.DeviceID, string(e.JSON)).Scan(&pos)
+		} else {
+			err = s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_events (event_id, room_id, event_type, sender, state_key, membership,
+				origin_server_ts, txn_id, device_id, event_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+				ON CONFLICT (event_id) DO NOTHING RETURNING stream_pos`,
+				e.ID, e.RoomID, e.Type, e.Sender, e.StateKey, m, e.TS, e.TxnID, e.DeviceID, string(e.JSON)).Scan(&pos)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			stored = false
 			return s.db.QueryRow(ctx, `SELECT stream_pos FROM syncapi_events WHERE event_id = $1`, e.ID).Scan(&pos)
@@ -160,8 +183,8 @@ func (s *Storage) MembershipAt(ctx context.Context, roomID, userID string, pos i
 	return m, at, err
 }
 
-// RoomEvents returns up to limit events of a room with from < pos <= to,
-// newest first when backwards, else oldest first.
+// RoomEvents returns up to limit timeline events of a room with from < pos
+// <= to, newest first when backwards, else oldest first.
 func (s *Storage) RoomEvents(ctx context.Context, roomID string, from, to int64, limit int, backwards bool) ([]*Event, error) {
 	order := "ASC"
 	if backwards {
@@ -169,7 +192,7 @@ func (s *Storage) RoomEvents(ctx context.Context, roomID string, from, to int64,
 	}
 	// order is one of two constants above.
 	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
-		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos `+order+` LIMIT $4`, roomID, from, to, limit)
+		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 AND outlier = 0 ORDER BY stream_pos `+order+` LIMIT $4`, roomID, from, to, limit)
 }
 
 // LastSentPos is the stream position of userID's newest event in roomID at

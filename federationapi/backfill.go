@@ -1,0 +1,131 @@
+package federationapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// maxAuthFetch bounds the auth events fetched one by one for one backfill.
+const maxAuthFetch = 50
+
+// Backfill fetches up to limit events before from (event IDs of the oldest
+// events this server has of the room) from one of the room's other servers
+// (spec: GET /_matrix/federation/v1/backfill/{roomId}), checks them
+// (signatures; a content hash that fails gives the redacted form; auth
+// events, fetched when unknown) and stores them as the room's history. It
+// returns the events that passed, oldest first: those stored before too,
+// so the caller can place any it lacks. No server to ask gives ErrNoServers.
+func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error) {
+	if f.opts.Rooms == nil {
+		return nil, ErrNoServers
+	}
+	ver, err := f.opts.Rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	servers, err := f.opts.Rooms.JoinedServers(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	// Spread the load over the room's servers; any of them has the history
+	// the room shares (history visibility is applied by the asker).
+	rand.Shuffle(len(servers), func(i, j int) { servers[i], servers[j] = servers[j], servers[i] })
+	lastErr := ErrNoServers
+	for _, s := range servers {
+		if spec.ServerName(s) == f.name {
+			continue
+		}
+		out, err := f.backfillFrom(ctx, spec.ServerName(s), ver, roomID, from, limit)
+		if err != nil {
+			lastErr = err
+			f.opts.Log.WithError(err).WithField("room_id", roomID).WithField("server_name", s).Info("backfill failed")
+			continue
+		}
+		return out, nil
+	}
+	return nil, lastErr
+}
+
+func (f *FederationAPI) backfillFrom(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error) {
+	txn, err := f.Client.Backfill(ctx, f.name, s, roomID, limit, from)
+	if err != nil {
+		return nil, fmt.Errorf("backfill from %s: %w", s, err)
+	}
+	var pdus []gomatrixserverlib.PDU
+	have := map[string]bool{}
+	for _, raw := range txn.PDUs {
+		// NewEventFromUntrustedJSON redacts an event whose content hash
+		// does not match (spec: "Checks performed on receipt of a PDU").
+		p, err := ver.NewEventFromUntrustedJSON(raw)
+		if err != nil || p.RoomID().String() != roomID || have[p.EventID()] {
+			continue
+		}
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
+			continue
+		}
+		have[p.EventID()] = true
+		pdus = append(pdus, p)
+	}
+	if len(pdus) == 0 {
+		return nil, nil
+	}
+	if err := f.fetchAuthEvents(ctx, s, ver, roomID, pdus, have); err != nil {
+		return nil, err
+	}
+	return f.opts.Rooms.StoreHistory(ctx, roomID, pdus)
+}
+
+// fetchAuthEvents stores, as outliers, the auth events of pdus that are
+// neither among them nor stored, fetched from s (signatures checked).
+func (f *FederationAPI) fetchAuthEvents(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID string, pdus []gomatrixserverlib.PDU, have map[string]bool) error {
+	var want []string
+	for _, p := range pdus {
+		for _, id := range p.AuthEventIDs() {
+			if !have[id] {
+				have[id] = true
+				want = append(want, id)
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	stored, err := f.opts.Rooms.RoomEvents(ctx, roomID, want)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, p := range stored {
+		known[p.EventID()] = true
+	}
+	var fetched []gomatrixserverlib.PDU
+	for _, id := range want {
+		if known[id] {
+			continue
+		}
+		if len(fetched) >= maxAuthFetch {
+			break // the events that need the rest are left out
+		}
+		txn, err := f.Client.GetEvent(ctx, f.name, s, id)
+		if err != nil || len(txn.PDUs) != 1 {
+			if ctx.Err() != nil {
+				return errors.Join(ctx.Err(), err)
+			}
+			continue
+		}
+		p, err := ver.NewEventFromUntrustedJSON(txn.PDUs[0])
+		if err != nil || p.EventID() != id || p.RoomID().String() != roomID {
+			continue
+		}
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
+			continue
+		}
+		fetched = append(fetched, p)
+	}
+	return f.opts.Rooms.StoreOutliers(ctx, roomID, fetched)
+}

@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
+)
+
+// TestFederationBackfill: alice of one says 250 things (and changes the
+// topic on the way) before bob of two joins. Bob's server learns the room's
+// state with the join and nothing of its history; paging back with
+// /messages fetches that history from one on demand, in batches, and bob
+// sees every message once, in order, then the room's creation, then no
+// further page. /sync shows none of the history, and the history survives
+// a restart of two.
+func TestFederationBackfill(t *testing.T) {
+	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
+			one, two := f.servers["one.test"], f.servers["two.test"]
+			c := ctx(t)
+			alice := register(t, one, "alice", "long enough")
+			bob := register(t, two, "bob", "long enough")
+			carol := register(t, two, "carol", "long enough")
+			room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", Topic: "first topic"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 250
+			var want []string
+			for i := 0; i < n; i++ {
+				if i == n/2 {
+					if _, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", map[string]any{"topic": "second topic"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				body := fmt.Sprintf("old %03d", i)
+				if _, err := alice.SendText(c, room.RoomID, body); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, body)
+			}
+			if _, err := bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+				t.Fatal(err)
+			}
+			// The join brings the state, not the history: bob's first sync
+			// has the current topic and a timeline that starts at his join.
+			var bobSync *mautrix.RespSync
+			waitFor(t, "the room in bob's sync", func() bool {
+				bobSync = syncOnce(t, bob, "", 0)
+				_, ok := bobSync.Rooms.Join[room.RoomID]
+				return ok
+			})
+			jr := bobSync.Rooms.Join[room.RoomID]
+			if len(bodies(jr.Timeline.Events)) != 0 {
+				t.Fatalf("bob's sync timeline holds history: %v", bodies(jr.Timeline.Events))
+			}
+			topic := ""
+			for _, e := range jr.State.Events {
+				if e.Type == event.StateTopic {
+					topic, _ = e.Content.Raw["topic"].(string)
+				}
+			}
+			if topic != "second topic" {
+				t.Fatalf("bob's state has topic %q", topic)
+			}
+
+			// Bob pages back 40 at a time; two backfills from one as he goes.
+			page := func(u *mautrix.Client) (got []string, topics []string, last *event.Event) {
+				from := ""
+				for i := 0; i < 50; i++ {
+					msgs, err := u.Messages(c, room.RoomID, from, "", mautrix.DirectionBackward, nil, 40)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, e := range msgs.Chunk {
+						if b, ok := e.Content.Raw["body"].(string); ok {
+							got = append(got, b)
+						}
+						if e.Type == event.StateTopic {
+							s, _ := e.Content.Raw["topic"].(string)
+							topics = append(topics, s)
+						}
+						last = e
+					}
+					if msgs.End == "" {
+						return got, topics, last
+					}
+					from = msgs.End
+				}
+				t.Fatal("more than 50 pages")
+				return
+			}
+			got, topics, last := page(bob)
+			slices.Reverse(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("bob's history: %d messages, want %d in order; first difference at %d: %v", len(got), len(want), firstDiff(got, want), got[max(0, firstDiff(got, want)-2):min(len(got), firstDiff(got, want)+3)])
+			}
+			if fmt.Sprint(topics) != "[second topic first topic]" {
+				t.Fatalf("topic changes in bob's history: %v", topics)
+			}
+			if last == nil || last.Type != event.StateCreate {
+				t.Fatalf("bob's history ends with %v, not the room's creation", last)
+			}
+			// The history is bob's server's now: carol, on the same server,
+			// reads the same without any duplicates.
+			if _, err := carol.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+				t.Fatal(err)
+			}
+			got, _, _ = page(carol)
+			slices.Reverse(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("carol's history: %d messages, want %d", len(got), len(want))
+			}
+			// Sync, incremental or initial, does not show backfilled events.
+			next := syncOnce(t, bob, bobSync.NextBatch, 0)
+			if jr, ok := next.Rooms.Join[room.RoomID]; ok && len(bodies(jr.Timeline.Events)) != 0 {
+				t.Fatalf("bob's incremental sync shows history: %v", bodies(jr.Timeline.Events))
+			}
+			if _, err := alice.SendText(c, room.RoomID, "new"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the new message in bob's sync", func() bool {
+				s := syncOnce(t, bob, "", 0)
+				return slices.Equal(bodies(s.Rooms.Join[room.RoomID].Timeline.Events), []string{"new"})
+			})
+			// After a restart of two, the history is still there, in order.
+			f.restart(t, "two.test")
+			bob.HomeserverURL = mustParse(t, f.servers["two.test"].ClientURL())
+			got, _, _ = page(bob)
+			slices.Reverse(got)
+			if !slices.Equal(got, append(slices.Clone(want), "new")) {
+				t.Fatalf("bob's history after a restart: %d messages", len(got))
+			}
+		})
+	}
+}
+
+// firstDiff is the first index where a and b differ.
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
