@@ -91,7 +91,13 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	// An invite is checked for the signatures of both servers (spec:
 	// "Validating hashes and signatures on received events"), so this
 	// server signs first.
-	signed := pdu.Sign(string(f.name), gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private)
+	// The signed copy is read again from its JSON: PDU.Sign's result keeps
+	// no room ID in room version 12 (derived from the create event), and
+	// the auth rules compare it.
+	signed, err := ver.NewEventFromTrustedJSON(pdu.Sign(string(f.name), gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private).JSON(), false)
+	if err != nil {
+		return httputil.BadJSON("bad invite: %v", err)
+	}
 	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), signed, f.keyRing, userIDForSender); err != nil {
 		return httputil.Forbidden("bad signature on the invite: %v", err)
 	}

@@ -72,7 +72,8 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 		}
 		state := res.StateSnapshot.GetStateEvents().TrustedEvents(ver.Version(), false)
 		chain := res.StateSnapshot.GetAuthEvents().TrustedEvents(ver.Version(), false)
-		if err := f.opts.Rooms.ImportRoom(ctx, ver, state, chain, res.JoinEvent); err != nil {
+		gap := f.rejoinGap(ctx, spec.ServerName(s), ver, res.JoinEvent)
+		if err := f.opts.Rooms.ImportRoom(ctx, ver, state, chain, gap, res.JoinEvent); err != nil {
 			return "", err
 		}
 		return res.JoinEvent.EventID(), nil
@@ -160,4 +161,35 @@ func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) 
 		return fmt.Errorf("send_leave through %s: %w", via, err)
 	}
 	return f.opts.Rooms.RejectInvite(ctx, ev)
+}
+
+// maxRejoinGap bounds the events fetched to bridge a rejoin.
+const maxRejoinGap = 100
+
+// rejoinGap returns, for a room this server had and left, the events
+// between its last ones and the join (spec: POST
+// /_matrix/federation/v1/get_missing_events), signatures checked; nil for a
+// room new to it, or when s does not answer (the timeline then has a gap).
+func (f *FederationAPI) rejoinGap(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, join gomatrixserverlib.PDU) []gomatrixserverlib.PDU {
+	roomID := join.RoomID().String()
+	latest, err := f.opts.Rooms.LatestEventIDs(ctx, roomID)
+	if err != nil || len(latest) == 0 {
+		return nil
+	}
+	res, err := f.Client.LookupMissingEvents(ctx, f.name, s, roomID,
+		fclient.MissingEvents{Limit: maxRejoinGap, EarliestEvents: latest, LatestEvents: []string{join.EventID()}}, ver.Version())
+	if err != nil {
+		f.opts.Log.WithError(err).WithField("room_id", roomID).Info("rejoin: the events missed since leaving are not to be had")
+		return nil
+	}
+	var out []gomatrixserverlib.PDU
+	for _, p := range res.Events.UntrustedEvents(ver.Version()) {
+		if p.RoomID().String() != roomID || p.EventID() == join.EventID() {
+			continue
+		}
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -133,6 +133,15 @@ func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerNam
 	if err != nil || sender.Domain() != origin {
 		return nil, httputil.Forbidden("the event's sender is not a user of %s", origin)
 	}
+	// Only a membership event of its sender (the endpoint checks which
+	// membership) is read further: a malformed one is a bad request, not
+	// a signature failure.
+	if pdu.Type() != spec.MRoomMember || pdu.StateKey() == nil || *pdu.StateKey() != string(pdu.SenderID()) {
+		return nil, httputil.BadJSON("not a membership event of its sender")
+	}
+	if _, err := pdu.Membership(); err != nil {
+		return nil, httputil.BadJSON("no membership in the event: %v", err)
+	}
 	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, userIDForSender); err != nil {
 		return nil, httputil.Forbidden("bad signature on the event: %v", err)
 	}

@@ -49,6 +49,8 @@ func roomError(err error) error {
 		return httputil.BadJSON("%s", be.Reason)
 	case errors.Is(err, roomapi.ErrRoomNotFound):
 		return httputil.NotFound("Unknown room")
+	case errors.Is(err, roomapi.ErrNotInRoom):
+		return httputil.Forbidden("This server is not in the room")
 	case errors.Is(err, roomapi.ErrEventNotFound):
 		return httputil.NotFound("Event not found")
 	case errors.Is(err, roomapi.ErrUnsupportedRoomVersion):
@@ -226,7 +228,7 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 	name, avatar := rt.profileOfDevice(r.Context(), dev)
 	_, err = rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
 		Membership: "join", Reason: req.Reason, DisplayName: name, AvatarURL: avatar, Extra: extra})
-	if errors.Is(err, roomapi.ErrRoomNotFound) && rt.opts.RemoteRooms != nil {
+	if (errors.Is(err, roomapi.ErrRoomNotFound) || errors.Is(err, roomapi.ErrNotInRoom)) && rt.opts.RemoteRooms != nil {
 		// A room this server is not in: join it through another server.
 		// The federation component adds the server of a pending invite.
 		via := joinServers(r, roomID, servers)
@@ -309,7 +311,7 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 			}
 		}
 		_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: target, Membership: membership, Reason: req.Reason})
-		if action == "leave" && errors.Is(err, roomapi.ErrRoomNotFound) && rt.opts.RemoteRooms != nil {
+		if action == "leave" && (errors.Is(err, roomapi.ErrRoomNotFound) || errors.Is(err, roomapi.ErrNotInRoom)) && rt.opts.RemoteRooms != nil {
 			// Rejecting an invite to a room this server is not in.
 			if rerr := rt.opts.RemoteRooms.LeaveRemote(r.Context(), roomID, dev.UserID); rerr != nil {
 				httputil.Logger(r.Context()).WithError(rerr).Info("rejecting a remote invite failed")

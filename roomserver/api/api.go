@@ -62,8 +62,11 @@ const OutputTypeNewRoomEvent = "new_room_event"
 
 // Errors of the roomserver. Forbidden carries a reason a person can read.
 var (
-	ErrRoomNotFound           = errors.New("room not found")
-	ErrEventNotFound          = errors.New("event not found")
+	ErrRoomNotFound  = errors.New("room not found")
+	ErrEventNotFound = errors.New("event not found")
+	// ErrNotInRoom: an event from another server for a room no user of this
+	// server is joined to (left, or only invited); it is not taken in.
+	ErrNotInRoom              = errors.New("no user of this server is in the room")
 	ErrUnsupportedRoomVersion = errors.New("unsupported room version")
 	ErrInvalidState           = errors.New("invalid room state")
 )

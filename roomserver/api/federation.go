@@ -77,10 +77,11 @@ type Federation interface {
 	// SendJoin accepts a join built from a template and returns the state
 	// before it and the auth chain of that state and the join.
 	SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (state, authChain []gomatrixserverlib.PDU, err error)
-	// ImportRoom creates a room this server joined through another: the
-	// state and auth chain from send_join, then the join event. History
-	// before the join comes later, on demand (StoreHistory).
-	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
+	// ImportRoom creates a room this server joined through another (or
+	// had and left): the state and auth chain from send_join, the events
+	// between what this server had and the join (gap, on a rejoin), then
+	// the join event. History before that comes on demand (StoreHistory).
+	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain, gap []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
 	// ReceiveInvite delivers an invite for a local user from another server,
 	// already signed by this server: to the room when this server is in it,
 	// else to the user's sync with the room's stripped state.

@@ -206,31 +206,58 @@ func (rs *Roomserver) SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (
 
 // ImportRoom implements api.Federation: the room's state and auth chain are
 // stored as outliers, a snapshot of the state is made, and the join event
-// becomes the room's first timeline event and only extremity. The state
-// events go on the output log as outliers, then the join, so that the sync
-// stream has the room's current state before the join; the timeline starts
-// at the join, and history before it is backfilled when a client pages
-// back to it.
-func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error {
+// becomes the room's newest timeline event and only extremity. The state
+// events go on the output log as outliers, then the events of gap (checked
+// against their auth events), then the join, so that the sync stream has
+// the room's current state before the join; history before that is
+// backfilled when a client pages back to it.
+//
+// A room this server has left (a rejoin) is imported again over what it
+// had: the state from send_join replaces the state it knew, and gap bridges
+// its old timeline and the join.
+func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain, gap []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error {
 	roomID := join.RoomID().String()
-	if _, err := rs.loadRoom(ctx, roomID); err == nil {
-		// Already known (joined before, or another local user is in it):
-		// the join is an ordinary event.
-		res, err := rs.InputEvent(ctx, join)
-		if err == nil && res != api.InputAccepted && res != api.InputKnown {
-			return api.Forbidden("the join is %s", res)
+	r, err := rs.loadRoom(ctx, roomID)
+	switch {
+	case err == nil:
+		r.mu.Lock()
+		in := rs.hasLocalMember(r)
+		r.mu.Unlock()
+		if in {
+			// Another local user is in the room: the join is an ordinary
+			// event.
+			res, err := rs.InputEvent(ctx, join)
+			if err == nil && res != api.InputAccepted && res != api.InputKnown {
+				return api.Forbidden("the join is %s", res)
+			}
+			return err
 		}
-		return err
-	} else if !errors.Is(err, api.ErrRoomNotFound) {
+	case errors.Is(err, api.ErrRoomNotFound):
+		r = nil
+	default:
 		return err
 	}
-	r := &room{id: roomID, version: version, state: map[storage.StateKey]stateEvent{}}
+	known := r != nil
+	if !known {
+		r = &room{id: roomID, version: version}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	err := rs.store.WithTx(ctx, func(ctx context.Context) error {
-		var err error
-		if r.nid, err = rs.store.InsertRoom(ctx, roomID, string(version.Version())); err != nil {
+	if known {
+		if err := rs.settle(ctx, r); err != nil {
 			return err
+		}
+		if r.version.Version() != version.Version() {
+			return api.Forbidden("the room's version changed")
+		}
+	}
+	r.state = map[storage.StateKey]stateEvent{}
+	err = rs.store.WithTx(ctx, func(ctx context.Context) error {
+		var err error
+		if !known {
+			if r.nid, err = rs.store.InsertRoom(ctx, roomID, string(version.Version())); err != nil {
+				return err
+			}
 		}
 		nids := map[string]storage.EventNID{}
 		for _, p := range append(append([]gomatrixserverlib.PDU(nil), authChain...), state...) {
@@ -280,6 +307,26 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 				return err
 			}
 		}
+		// The events between this server's old timeline and the join (a
+		// rejoin) go in the timeline before the join.
+		bridged, err := rs.storeHistory(ctx, r, gap)
+		if err != nil {
+			return err
+		}
+		for _, p := range bridged {
+			if seen[p.EventID()] {
+				continue
+			}
+			seen[p.EventID()] = true
+			out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: roomID,
+				RoomVersion: string(version.Version()), EventID: p.EventID(), Event: p.JSON()})
+			if err != nil {
+				return err
+			}
+			if err := rs.bus.Publish(ctx, api.OutputTopic, roomID, out, nil); err != nil {
+				return err
+			}
+		}
 		// The join reached the room's servers through send_join.
 		w, err := rs.write(ctx, r, before, join, newEvent{delivered: true})
 		if err != nil {
@@ -302,10 +349,29 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 		return nil
 	})
 	if err != nil {
+		if known {
+			r.stale = true // memory was changed: read the room again
+		}
 		return fmt.Errorf("importing room %s: %w", roomID, err)
 	}
-	rs.rooms.add(r)
+	if !known {
+		rs.rooms.add(r)
+	}
 	return nil
+}
+
+// hasLocalMember reports whether a user of this server is joined to r. The
+// caller holds r.mu.
+func (rs *Roomserver) hasLocalMember(r *room) bool {
+	for k, e := range r.state {
+		if k.Type != spec.MRoomMember || !rs.isLocalUser(k.StateKey) {
+			continue
+		}
+		if m, err := e.pdu.Membership(); err == nil && m == spec.Join {
+			return true
+		}
+	}
+	return false
 }
 
 // SetInviter implements api.Federation.
@@ -357,18 +423,29 @@ func (rs *Roomserver) strippedState(r *room) []json.RawMessage {
 
 // ReceiveInvite implements api.Federation.
 func (rs *Roomserver) ReceiveInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) error {
-	if _, err := rs.loadRoom(ctx, invite.RoomID().String()); err == nil {
-		// This server is in the room: the invite is an ordinary event.
-		res, err := rs.InputEvent(ctx, invite)
-		if err == nil && res != api.InputAccepted && res != api.InputKnown {
-			return api.Forbidden("the invite is %s", res)
+	if r, err := rs.loadRoom(ctx, invite.RoomID().String()); err == nil {
+		r.mu.Lock()
+		in := rs.hasLocalMember(r)
+		r.mu.Unlock()
+		if in {
+			// This server is in the room: the invite is an ordinary event.
+			// One whose prev or auth events this server lacks (it will
+			// hear of them through the room) is delivered as if it were not.
+			res, err := rs.InputEvent(ctx, invite)
+			var missing *api.MissingEventsError
+			if !errors.As(err, &missing) {
+				if err == nil && res != api.InputAccepted && res != api.InputKnown {
+					return api.Forbidden("the invite is %s", res)
+				}
+				return err
+			}
 		}
-		return err
 	} else if !errors.Is(err, api.ErrRoomNotFound) {
 		return err
 	}
-	// A room this server is not in: the invite goes to the invitee's sync
-	// only, with the stripped state in unsigned.invite_room_state.
+	// A room this server is not in (or no longer in): the invite goes to
+	// the invitee's sync only, with the stripped state in
+	// unsigned.invite_room_state.
 	var ev map[string]json.RawMessage
 	if err := json.Unmarshal(invite.JSON(), &ev); err != nil {
 		return err

@@ -26,6 +26,24 @@ func (rs *Roomserver) StoreHistory(ctx context.Context, roomID string, pdus []go
 	if err != nil {
 		return nil, err
 	}
+	var out []gomatrixserverlib.PDU
+	err = rs.store.WithTx(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = rs.storeHistory(ctx, r, pdus)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// storeHistory is StoreHistory in the caller's transaction.
+func (rs *Roomserver) storeHistory(ctx context.Context, r *room, pdus []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error) {
+	roomID := r.id
+	if len(pdus) == 0 {
+		return nil, nil
+	}
 	sorted := make([]gomatrixserverlib.PDU, 0, len(pdus))
 	var ids []string
 	for _, p := range pdus {
@@ -48,8 +66,7 @@ func (rs *Roomserver) StoreHistory(ctx context.Context, roomID string, pdus []go
 		}
 	}
 	var out []gomatrixserverlib.PDU
-	err = rs.store.WithTx(ctx, func(ctx context.Context) error {
-		out = out[:0]
+	{
 		passed := map[string]gomatrixserverlib.PDU{}
 		for _, p := range sorted {
 			if e, ok := known[p.EventID()]; ok {
@@ -73,17 +90,13 @@ func (rs *Roomserver) StoreHistory(ctx context.Context, roomID string, pdus []go
 			if _, _, err := rs.store.InsertEvent(ctx, &storage.Event{ID: p.EventID(), RoomNID: r.nid, Type: p.Type(), StateKey: p.StateKey(),
 				Sender: string(p.SenderID()), Depth: p.Depth(), OriginServerTS: int64(p.OriginServerTS()), Outlier: true,
 				Rejected: rejected, JSON: p.JSON()}); err != nil {
-				return err
+				return nil, err
 			}
 			if !rejected {
 				passed[p.EventID()] = p
 				out = append(out, p)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return out, nil
 }

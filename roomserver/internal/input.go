@@ -94,6 +94,14 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 		// and placing it in the timeline comes with history backfill.
 		return api.InputKnown, nil
 	}
+	if !rs.hasLocalMember(r) {
+		// Spec: a server receives a room's events while one of its users
+		// is joined; a server that left (the room's servers send it the
+		// event that removed its last user, and no more) would otherwise
+		// take in whatever still reaches it, out of order with what it
+		// hears directly, such as a new invite.
+		return 0, api.ErrNotInRoom
+	}
 	// Auth events: all known, and the event passes against them.
 	authEvs, err := rs.store.EventsByID(ctx, pdu.AuthEventIDs())
 	if err != nil {

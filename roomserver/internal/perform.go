@@ -91,7 +91,14 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 	}
 	r.mu.Lock()
 	current := r.membership(req.Target)
+	// Joining, or leaving (rejecting an invite), a room this server has
+	// but is not in while others are: that goes through their servers.
+	away := req.Sender == req.Target && (req.Membership == spec.Join || req.Membership == spec.Leave) &&
+		!rs.hasLocalMember(r) && len(r.joinedServers()) > 0
 	r.mu.Unlock()
+	if away {
+		return "", api.ErrNotInRoom
+	}
 	// Repeating a join or leave is a no-op that returns the existing event,
 	// as clients retry these (spec: "If the user is already in the room").
 	if req.Sender == req.Target && current == req.Membership && (current == spec.Join || current == spec.Leave) {

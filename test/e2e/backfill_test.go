@@ -7,6 +7,7 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
@@ -150,4 +151,134 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestFederationInviteKnownRoom: invites to a server that has the room
+// already — one that is in it (a second user of two), and one that was in
+// it and left (alice, banned and unbanned by bob of two, then invited
+// again; her server missed the events since her ban).
+func TestFederationInviteKnownRoom(t *testing.T) {
+	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test")
+	one, two := f.servers["one.test"], f.servers["two.test"]
+	c := ctx(t)
+	alice := register(t, one, "alice", "long enough")
+	bob := register(t, two, "bob", "long enough")
+	bob2 := register(t, two, "bob2", "long enough")
+	invitedTo := func(u *mautrix.Client, room string) func() bool {
+		return func() bool {
+			_, ok := syncOnce(t, u, "", 0).Rooms.Invite[id.RoomID(room)]
+			return ok
+		}
+	}
+
+	// Alice's private room: bob is invited and joins, then bob2.
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*mautrix.Client{bob, bob2} {
+		if _, err := alice.InviteUser(c, room.RoomID, &mautrix.ReqInviteUser{UserID: u.UserID}); err != nil {
+			t.Fatalf("inviting %s: %v", u.UserID, err)
+		}
+		waitFor(t, "the invite of "+u.UserID.String(), invitedTo(u, room.RoomID.String()))
+		if _, err := u.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+			t.Fatalf("%s joining: %v", u.UserID, err)
+		}
+	}
+
+	// Bob's public room: alice joins, is banned, unbanned, invited again.
+	room2, err := bob.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.JoinRoom(c, room2.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"two.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	since := syncOnce(t, alice, "", 0).NextBatch
+	if _, err := bob.BanUser(c, room2.RoomID, &mautrix.ReqBanUser{UserID: alice.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice sees her ban", func() bool {
+		_, ok := syncOnce(t, alice, since, 0).Rooms.Leave[room2.RoomID]
+		return ok
+	})
+	if _, err := bob.UnbanUser(c, room2.RoomID, &mautrix.ReqUnbanUser{UserID: alice.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.InviteUser(c, room2.RoomID, &mautrix.ReqInviteUser{UserID: alice.UserID}); err != nil {
+		t.Fatalf("inviting alice again: %v", err)
+	}
+	waitFor(t, "alice's new invite", invitedTo(alice, room2.RoomID.String()))
+	if _, err := alice.JoinRoom(c, room2.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"two.test"}}); err != nil {
+		t.Fatalf("alice joining again: %v", err)
+	}
+	_ = two
+}
+
+// TestFederationRejoin: bob of two joins alice's room, leaves, and joins
+// again after alice said 20 things: the events he missed bridge his
+// server's old timeline and his new join, and paging back shows all of
+// alice's messages once, in order, down to the room's creation.
+func TestFederationRejoin(t *testing.T) {
+	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test")
+	one, two := f.servers["one.test"], f.servers["two.test"]
+	c := ctx(t)
+	alice := register(t, one, "alice", "long enough")
+	bob := register(t, two, "bob", "long enough")
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	say := func(n int, prefix string) {
+		for i := 0; i < n; i++ {
+			body := fmt.Sprintf("%s %02d", prefix, i)
+			if _, err := alice.SendText(c, room.RoomID, body); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, body)
+		}
+	}
+	say(5, "first")
+	if _, err := bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	say(5, "while in")
+	waitFor(t, "bob has alice's messages", func() bool {
+		msgs, err := bob.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 1)
+		return err == nil && len(msgs.Chunk) == 1 && msgs.Chunk[0].Content.Raw["body"] == "while in 04"
+	})
+	if _, err := bob.LeaveRoom(c, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "one sees bob leave", func() bool {
+		m, err := one.Roomserver.Membership(c, room.RoomID.String(), bob.UserID.String())
+		return err == nil && m == "leave"
+	})
+	say(20, "while away")
+	if _, err := bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+		t.Fatalf("bob joining again: %v", err)
+	}
+	var got []string
+	from := ""
+	for page := 0; page < 20; page++ {
+		msgs, err := bob.Messages(c, room.RoomID, from, "", mautrix.DirectionBackward, nil, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range msgs.Chunk {
+			if b, ok := e.Content.Raw["body"].(string); ok {
+				got = append(got, b)
+			}
+		}
+		if msgs.End == "" {
+			break
+		}
+		from = msgs.End
+	}
+	slices.Reverse(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("bob's history after rejoining: %v", got)
+	}
+	_ = two
 }
