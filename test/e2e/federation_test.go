@@ -47,7 +47,7 @@ type testCA struct {
 	pool    *x509.CertPool
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -71,7 +71,7 @@ func newTestCA(t *testing.T) *testCA {
 }
 
 // issue writes a certificate and key for name and returns their paths.
-func (ca *testCA) issue(t *testing.T, name string) (certPath, keyPath string) {
+func (ca *testCA) issue(t testing.TB, name string) (certPath, keyPath string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -12,3 +12,6 @@ CREATE TABLE syncapi_history (
 	low BIGINT NOT NULL
 );
 INSERT INTO syncapi_history (id, low) VALUES (1, 0);
+-- The state at a stream position (StateAt) finds, per state key, its
+-- newest event at or before the position.
+CREATE INDEX syncapi_events_state ON syncapi_events (room_id, event_type, state_key, stream_pos) WHERE state_key IS NOT NULL;
