@@ -133,12 +133,26 @@ func (f *FederationAPI) IsForbidden(err error) bool {
 
 // LeaveRemote rejects an invite to a room this server is not in, through
 // the inviting server (spec: "Leaving Rooms (Rejecting Invites)": make_leave,
-// then send_leave).
+// then send_leave), or, when that server does not take it, locally.
 func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) error {
 	via, err := f.store.InviteVia(ctx, roomID, userID)
 	if err != nil {
 		return ErrNoServers
 	}
+	if err := f.leaveThrough(ctx, via, roomID, userID); err != nil {
+		// The invite must not outlive the inviting server: the leave is
+		// recorded here only (see RejectInviteLocally).
+		f.opts.Log.WithError(err).WithField("room_id", roomID).WithField("user_id", userID).
+			Info("the inviting server did not take the rejection; rejecting locally")
+		if err := f.opts.Rooms.RejectInviteLocally(ctx, roomID, userID); err != nil {
+			return err
+		}
+	}
+	return f.store.ForgetInvite(ctx, roomID, userID)
+}
+
+// leaveThrough makes and sends a leave through via (make_leave, send_leave).
+func (f *FederationAPI) leaveThrough(ctx context.Context, via, roomID, userID string) error {
 	res, err := f.Client.MakeLeave(ctx, f.name, spec.ServerName(via), roomID, userID)
 	if err != nil {
 		return fmt.Errorf("make_leave through %s: %w", via, err)

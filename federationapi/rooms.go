@@ -221,7 +221,9 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 	}
 	ver, err := f.opts.Rooms.RoomVersion(ctx, head.RoomID)
 	if err != nil {
-		return "", nil // a room this server is not in: nothing to answer for
+		// A room this server is not in: nothing to answer for, but for an
+		// invite of one of its users being taken back.
+		return f.inviteRescinded(ctx, head.RoomID, raw), nil
 	}
 	if !f.opts.Rooms.ServerAllowed(ctx, head.RoomID, string(origin)) {
 		var id struct {
@@ -241,6 +243,9 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 		return pdu.EventID(), fmt.Errorf("bad signature: %w", err)
 	}
 	res, err := f.opts.Rooms.InputEvent(ctx, pdu)
+	if errors.Is(err, roomapi.ErrNotInRoom) {
+		return f.inviteRescinded(ctx, head.RoomID, raw), nil
+	}
 	var missing *roomapi.MissingEventsError
 	if errors.As(err, &missing) && len(missing.Prev) > 0 {
 		ferr := f.fetchMissing(ctx, origin, ver, pdu)
@@ -360,4 +365,50 @@ func jsonList(pdus []gomatrixserverlib.PDU) []json.RawMessage {
 // joins (no pseudonymous IDs).
 func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) {
 	return spec.NewUserID(string(sender), true)
+}
+
+// inviteRescinded handles an event of a room this server is not in that
+// ends a local user's pending invite (spec: an invite is rescinded by a
+// leave or ban of the invitee; its server hears of it as the invitee's
+// server): the user's sync shows it and the invite is forgotten. It
+// returns the event's ID, or "" for any other event.
+func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw json.RawMessage) string {
+	invites, err := f.store.RoomInvites(ctx, roomID)
+	if err != nil || len(invites) == 0 {
+		return ""
+	}
+	var head struct {
+		Type     string  `json:"type"`
+		StateKey *string `json:"state_key"`
+	}
+	if json.Unmarshal(raw, &head) != nil || head.Type != spec.MRoomMember || head.StateKey == nil {
+		return ""
+	}
+	inv, ok := invites[*head.StateKey]
+	if !ok {
+		return ""
+	}
+	ver, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(inv.RoomVersion))
+	if err != nil {
+		return ""
+	}
+	pdu, err := ver.NewEventFromUntrustedJSON(raw)
+	if err != nil {
+		return ""
+	}
+	if m, err := pdu.Membership(); err != nil || (m != spec.Leave && m != spec.Ban) {
+		return pdu.EventID()
+	}
+	if gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, userIDForSender) != nil {
+		return pdu.EventID()
+	}
+	log := f.opts.Log.WithField("room_id", roomID).WithField("event_id", pdu.EventID())
+	if err := f.opts.Rooms.RejectInvite(ctx, pdu); err != nil {
+		log.WithError(err).Warn("delivering a rescinded invite")
+		return pdu.EventID()
+	}
+	if err := f.store.ForgetInvite(ctx, roomID, *head.StateKey); err != nil {
+		log.WithError(err).Warn("forgetting a rescinded invite")
+	}
+	return pdu.EventID()
 }

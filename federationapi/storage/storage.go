@@ -137,11 +137,58 @@ func (s *Storage) RecordOwnKey(ctx context.Context, keyID, publicKey string, now
 }
 
 // RecordInvite remembers the server an invite came through.
-func (s *Storage) RecordInvite(ctx context.Context, roomID, userID, via, eventID string) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO federation_invites (room_id, user_id, via, event_id) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (room_id, user_id) DO UPDATE SET via = excluded.via, event_id = excluded.event_id`, roomID, userID, via, eventID)
+func (s *Storage) RecordInvite(ctx context.Context, roomID, userID, via, eventID, roomVersion string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO federation_invites (room_id, user_id, via, event_id, room_version) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (room_id, user_id) DO UPDATE SET via = excluded.via, event_id = excluded.event_id, room_version = excluded.room_version`,
+		roomID, userID, via, eventID, roomVersion)
 	if err != nil {
 		return fmt.Errorf("federationapi storage: recording an invite: %w", err)
+	}
+	return nil
+}
+
+// Invite is a recorded invite of a local user from another server.
+type Invite struct {
+	Via, EventID, RoomVersion string
+}
+
+// InviteOf returns a user's recorded invite to a room (ErrNotFound if none).
+func (s *Storage) InviteOf(ctx context.Context, roomID, userID string) (Invite, error) {
+	var inv Invite
+	err := s.db.QueryRow(ctx, `SELECT via, event_id, room_version FROM federation_invites WHERE room_id = $1 AND user_id = $2`,
+		roomID, userID).Scan(&inv.Via, &inv.EventID, &inv.RoomVersion)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Invite{}, ErrNotFound
+	}
+	if err != nil {
+		return Invite{}, fmt.Errorf("federationapi storage: reading an invite: %w", err)
+	}
+	return inv, nil
+}
+
+// RoomInvites lists the local users with a recorded invite to a room.
+func (s *Storage) RoomInvites(ctx context.Context, roomID string) (map[string]Invite, error) {
+	rows, err := s.db.Query(ctx, `SELECT user_id, via, event_id, room_version FROM federation_invites WHERE room_id = $1`, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("federationapi storage: reading invites: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Invite{}
+	for rows.Next() {
+		var u string
+		var inv Invite
+		if err := rows.Scan(&u, &inv.Via, &inv.EventID, &inv.RoomVersion); err != nil {
+			return nil, err
+		}
+		out[u] = inv
+	}
+	return out, rows.Err()
+}
+
+// ForgetInvite drops a user's recorded invite to a room.
+func (s *Storage) ForgetInvite(ctx context.Context, roomID, userID string) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM federation_invites WHERE room_id = $1 AND user_id = $2`, roomID, userID); err != nil {
+		return fmt.Errorf("federationapi storage: forgetting an invite: %w", err)
 	}
 	return nil
 }

@@ -74,6 +74,9 @@ type Federation interface {
 	// RejectInvite records the leave that rejected an invite to a room this
 	// server is not in (the user's sync shows it).
 	RejectInvite(ctx context.Context, leave gomatrixserverlib.PDU) error
+	// RejectInviteLocally records a leave that only this server knows of,
+	// when the inviting server cannot be reached to reject an invite.
+	RejectInviteLocally(ctx context.Context, roomID, userID string) error
 	// SendJoin accepts a join built from a template and returns the state
 	// before it and the auth chain of that state and the join.
 	SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (state, authChain []gomatrixserverlib.PDU, err error)

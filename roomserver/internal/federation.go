@@ -3,6 +3,8 @@ package internal
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,9 +137,14 @@ func (rs *Roomserver) SendLeave(ctx context.Context, pdu gomatrixserverlib.PDU) 
 // RejectInvite implements api.Federation: the leave that rejected an
 // invite to a room this server is not in goes to the user's sync.
 func (rs *Roomserver) RejectInvite(ctx context.Context, leave gomatrixserverlib.PDU) error {
-	if _, err := rs.loadRoom(ctx, leave.RoomID().String()); err == nil {
-		_, err := rs.InputEvent(ctx, leave)
-		return err
+	if r, err := rs.loadRoom(ctx, leave.RoomID().String()); err == nil {
+		r.mu.Lock()
+		in := rs.hasLocalMember(r)
+		r.mu.Unlock()
+		if in {
+			_, err := rs.InputEvent(ctx, leave)
+			return err
+		}
 	}
 	out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: leave.RoomID().String(),
 		RoomVersion: string(leave.Version()), EventID: leave.EventID(), Event: leave.JSON()})
@@ -145,6 +152,30 @@ func (rs *Roomserver) RejectInvite(ctx context.Context, leave gomatrixserverlib.
 		return err
 	}
 	return rs.bus.Publish(ctx, api.OutputTopic, leave.RoomID().String(), out, nil)
+}
+
+// RejectInviteLocally implements api.Federation: the user's sync shows a
+// leave made by this server alone. NOTSPEC: when the inviting server cannot
+// be reached to reject an invite (make_leave/send_leave), the invite would
+// otherwise stay forever; like Synapse, this server then records an
+// "out-of-band" leave that goes to no other server.
+func (rs *Roomserver) RejectInviteLocally(ctx context.Context, roomID, userID string) error {
+	id := make([]byte, 18)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	eventID := "$" + base64.RawURLEncoding.EncodeToString(id)
+	ev, err := json.Marshal(map[string]any{"type": spec.MRoomMember, "state_key": userID, "sender": userID, "room_id": roomID,
+		"origin_server_ts": rs.now().UnixMilli(), "content": map[string]string{"membership": spec.Leave},
+		"unsigned": map[string]bool{"out_of_band_membership": true}})
+	if err != nil {
+		return err
+	}
+	out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: roomID, EventID: eventID, Event: ev, Delivered: true})
+	if err != nil {
+		return err
+	}
+	return rs.bus.Publish(ctx, api.OutputTopic, roomID, out, nil)
 }
 
 // SendJoin implements api.Federation (spec: PUT /_matrix/federation/v2/send_join).

@@ -94,7 +94,7 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 		// and placing it in the timeline comes with history backfill.
 		return api.InputKnown, nil
 	}
-	if !rs.hasLocalMember(r) {
+	if !rs.hasLocalMember(r) && !(relay && isLeave(pdu)) {
 		// Spec: a server receives a room's events while one of its users
 		// is joined; a server that left (the room's servers send it the
 		// event that removed its last user, and no more) would otherwise
@@ -601,6 +601,14 @@ func missingIDs(ids []string, evs []*storage.Event, timeline bool) []string {
 		}
 	}
 	return out
+}
+
+// isLeave reports whether pdu is a leave of its sender (through send_leave,
+// accepted even when no local user is left in the room: rejecting an
+// invite to an emptied room).
+func isLeave(pdu gomatrixserverlib.PDU) bool {
+	m, err := pdu.Membership()
+	return err == nil && m == spec.Leave && pdu.StateKey() != nil && *pdu.StateKey() == string(pdu.SenderID())
 }
 
 func anyRejected(evs []*storage.Event) bool {

@@ -218,6 +218,11 @@ func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]in
 					others = append(others, id)
 				}
 			}
+			if p.ev.StateKey != nil && !p.ev.Outlier {
+				if err := c.addPrevContent(ctx, p.ev); err != nil {
+					return err
+				}
+			}
 			pos, stored, err := c.store.InsertEvent(ctx, p.ev)
 			if err != nil {
 				return err
@@ -231,6 +236,47 @@ func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]in
 		return nil
 	})
 	return results, err
+}
+
+// addPrevContent gives a state event the content, sender and ID of the
+// state event it replaces (spec: client-server API, "unsigned":
+// prev_content, prev_sender, replaces_state), from the current state.
+func (c *RoomserverConsumer) addPrevContent(ctx context.Context, ev *storage.Event) error {
+	prev, err := c.store.CurrentStateEvent(ctx, ev.RoomID, ev.Type, *ev.StateKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil || prev.ID == ev.ID {
+		return err
+	}
+	var p struct {
+		Content json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(prev.JSON, &p) != nil || len(p.Content) == 0 {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(ev.JSON, &m) != nil {
+		return nil
+	}
+	unsigned := map[string]any{}
+	if raw, ok := m["unsigned"]; ok {
+		_ = json.Unmarshal(raw, &unsigned)
+	}
+	unsigned["prev_content"] = p.Content
+	unsigned["prev_sender"] = prev.Sender
+	unsigned["replaces_state"] = prev.ID
+	b, err := json.Marshal(unsigned)
+	if err != nil {
+		return err
+	}
+	m["unsigned"] = b
+	js, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	ev.JSON = js
+	return nil
 }
 
 // redactedJSON is the client form of an event a redaction removed the

@@ -223,6 +223,19 @@ func (s *Storage) CurrentState(ctx context.Context, roomID string) ([]*Event, er
 		FROM syncapi_current_state c JOIN syncapi_events e ON e.event_id = c.event_id WHERE c.room_id = $1 ORDER BY e.stream_pos`, roomID)
 }
 
+// CurrentStateEvent returns the current state event of a room for a key
+// (ErrNotFound if none).
+func (s *Storage) CurrentStateEvent(ctx context.Context, roomID, eventType, stateKey string) (*Event, error) {
+	e, err := scanEvent(s.db.QueryRow(ctx, `SELECT e.stream_pos, e.event_id, e.room_id, e.event_type, e.sender, e.state_key,
+		COALESCE(e.membership, ''), e.origin_server_ts, e.txn_id, e.device_id, e.event_json
+		FROM syncapi_current_state c JOIN syncapi_events e ON e.event_id = c.event_id
+		WHERE c.room_id = $1 AND c.event_type = $2 AND c.state_key = $3`, roomID, eventType, stateKey))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
 // StateAt returns a room's state as of stream position pos: for each
 // (type, state_key), the latest state event at or before pos.
 func (s *Storage) StateAt(ctx context.Context, roomID string, pos int64) ([]*Event, error) {

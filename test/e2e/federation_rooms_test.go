@@ -282,3 +282,85 @@ func TestFederationRejoin(t *testing.T) {
 	}
 	_ = two
 }
+
+// TestFederationInviteEnds: invites to a server not in the room end in
+// every way a user sees: the inviter rescinds one (a kick of the invitee,
+// which reaches only the invitee's server), the invitee rejects one in a
+// room everyone has left (the inviting server takes the leave with no user
+// of its own in the room), and one accepted shows the invite it replaced in
+// the join's unsigned.prev_content.
+func TestFederationInviteEnds(t *testing.T) {
+	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test")
+	one, two := f.servers["one.test"], f.servers["two.test"]
+	c := ctx(t)
+	alice := register(t, one, "alice", "long enough")
+	bob := register(t, two, "bob", "long enough")
+	newRoom := func(direct bool) id.RoomID {
+		t.Helper()
+		r, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}, IsDirect: direct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "bob's invite", func() bool {
+			_, ok := syncOnce(t, bob, "", 0).Rooms.Invite[r.RoomID]
+			return ok
+		})
+		return r.RoomID
+	}
+	leftIn := func(since string, room id.RoomID) func() bool {
+		return func() bool {
+			_, ok := syncOnce(t, bob, since, 0).Rooms.Leave[room]
+			return ok
+		}
+	}
+
+	// Rescinded.
+	rescinded := newRoom(false)
+	since := syncOnce(t, bob, "", 0).NextBatch
+	if _, err := alice.KickUser(c, rescinded, &mautrix.ReqKickUser{UserID: bob.UserID, Reason: "sorry"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bob sees the invite taken back", leftIn(since, rescinded))
+
+	// Rejected in an emptied room.
+	emptied := newRoom(false)
+	if _, err := alice.LeaveRoom(c, emptied); err != nil {
+		t.Fatal(err)
+	}
+	since = syncOnce(t, bob, "", 0).NextBatch
+	if _, err := bob.LeaveRoom(c, emptied); err != nil {
+		t.Fatalf("rejecting the invite to an emptied room: %v", err)
+	}
+	waitFor(t, "bob sees his rejection", leftIn(since, emptied))
+	waitFor(t, "one has bob's rejection", func() bool {
+		m, err := one.Roomserver.Membership(c, emptied.String(), bob.UserID.String())
+		return err == nil && m == "leave"
+	})
+
+	// Accepted: the join replaced the invite.
+	direct := newRoom(true)
+	if _, err := bob.JoinRoom(c, direct.String(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var prev map[string]any
+	waitFor(t, "bob's join with the invite as prev_content", func() bool {
+		msgs, err := bob.Messages(c, direct, "", "", mautrix.DirectionBackward, nil, 5)
+		if err != nil {
+			return false
+		}
+		for _, e := range msgs.Chunk {
+			if e.Type == event.StateMember && e.GetStateKey() == bob.UserID.String() && e.Content.Raw["membership"] == "join" {
+				if e.Unsigned.PrevContent == nil {
+					return false
+				}
+				prev = e.Unsigned.PrevContent.Raw
+				return true
+			}
+		}
+		return false
+	})
+	if prev["membership"] != "invite" || prev["is_direct"] != true {
+		t.Fatalf("prev_content of bob's join: %v", prev)
+	}
+	_ = two
+}
