@@ -128,7 +128,9 @@ func (f *FederationAPI) TLSConfig(dataDir string) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	// HTTP/2 where the other side offers it: one connection per server,
+	// and pings that notice a server gone silent (resolve's transport).
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, nil
 }
 
 // WellKnown serves /.well-known/matrix/server (404 when not configured);

@@ -17,7 +17,12 @@ chmod 1777 "$root/tmp"
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$root/myelin" ./cmd/myelin)
 
 # busybox, statically linked, from Debian's package (downloaded, not installed).
-(cd "$work" && apt-get download busybox-static >/dev/null 2>&1) || { echo "downloading busybox-static failed" >&2; exit 1; }
+# A fresh machine may have no package lists yet: update them once and retry.
+download() { (cd "$work" && apt-get download busybox-static >/dev/null 2>&1); }
+if ! download; then
+	apt-get update -qq >/dev/null 2>&1 || true
+	download || { echo "downloading busybox-static failed (apt-get update as root first?)" >&2; exit 1; }
+fi
 dpkg-deb -x "$work"/busybox-static_*.deb "$work/busybox"
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"

@@ -78,7 +78,8 @@ func refusePrivate(_ context.Context, _, address string, _ syscall.RawConn) erro
 // ControlContext, or, with an Options.Dial hook, on the connection's
 // remote address after the hook returns.
 func (r *Resolver) dialer(allowPrivate bool) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: dialTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3}}
 	if !allowPrivate {
 		d.ControlContext = refusePrivate
 	}
