@@ -399,6 +399,12 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 	if m, err := pdu.Membership(); err != nil || (m != spec.Leave && m != spec.Ban) {
 		return pdu.EventID()
 	}
+	// Only an event that comes after the invite ends it: its auth events
+	// name the invitee's membership then, the invite. (An older leave,
+	// such as an unban sent before the invite, may arrive after it.)
+	if !slices.Contains(pdu.AuthEventIDs(), inv.EventID) {
+		return pdu.EventID()
+	}
 	if gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, userIDForSender) != nil {
 		return pdu.EventID()
 	}

@@ -113,20 +113,29 @@ func directoryError(err error, alias string) error {
 	return roomError(err)
 }
 
-// errRemoteAlias answers requests for other servers' aliases, which need
-// federation.
+// errRemoteAlias answers requests for other servers' aliases when this
+// process has no federation.
 func errRemoteAlias(alias string) error {
-	return httputil.NotFound("Room alias %s not found: aliases of other servers cannot be resolved yet (no federation)", alias)
+	return httputil.NotFound("Room alias %s not found: aliases of other servers cannot be resolved here (no federation)", alias)
 }
 
 // GET /v3/directory/room/{roomAlias}
 func (d *directoryRoutes) getAlias(w http.ResponseWriter, r *http.Request) error {
 	alias := vars(r)["roomAlias"]
+	if _, server, err := parseAlias(alias); err == nil && server != d.rt.opts.ServerName && d.rt.opts.RemoteRooms != nil {
+		// Another server's alias: asked of that server (spec: federation
+		// query/directory).
+		roomID, servers, err := d.rt.opts.RemoteRooms.ResolveRemoteAlias(r.Context(), alias)
+		if err != nil {
+			return httputil.NotFound("Room alias %s not found", alias)
+		}
+		httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID, "servers": servers})
+		return nil
+	}
 	roomID, err := d.rt.resolveAlias(r.Context(), d.dir, alias)
 	if err != nil {
 		return err
 	}
-	// Only this server knows its aliases' rooms until federation comes.
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID, "servers": []string{d.rt.opts.ServerName}})
 	return nil
 }

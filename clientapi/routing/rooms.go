@@ -32,7 +32,6 @@ func (rt *Routes) setupRooms(v3 prefixed) {
 		room.Handle(p, rt.authed(rt.getStateEvent)).Methods(http.MethodGet)
 	}
 	room.Handle("/state", rt.authed(rt.getState)).Methods(http.MethodGet)
-	room.Handle("/event/{eventId}", rt.authed(rt.getEvent)).Methods(http.MethodGet)
 	room.Handle("/joined_members", rt.authed(rt.joinedMembers)).Methods(http.MethodGet)
 }
 
@@ -334,6 +333,11 @@ func (rt *Routes) forget(w http.ResponseWriter, r *http.Request, dev *api.Device
 		return err
 	}
 	if err := rt.rooms.Forget(r.Context(), roomID, dev.UserID); err != nil {
+		var be *roomapi.BadRequestError
+		if errors.As(err, &be) {
+			// The spec's answer for a user still in the room.
+			return httputil.BadRequestUnknown("%s", be.Reason)
+		}
 		return roomError(err)
 	}
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
@@ -369,7 +373,14 @@ func (rt *Routes) send(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 		return err
 	}
 	if stateKey != nil && evType == "m.room.member" {
-		return httputil.BadRequestUnknown("Use the membership endpoints (/join, /invite, /leave, /kick, /ban) to change membership")
+		if err := checkUserID(*stateKey); err != nil {
+			return err
+		}
+	}
+	if stateKey != nil && evType == "m.room.canonical_alias" {
+		if err := rt.checkCanonicalAlias(r.Context(), roomID, content); err != nil {
+			return err
+		}
 	}
 	// Events are limited to 64 KiB as PDUs (spec: "Size limits"); the
 	// content alone over that can never fit.
@@ -457,27 +468,6 @@ func (rt *Routes) getState(w http.ResponseWriter, r *http.Request, dev *api.Devi
 	return nil
 }
 
-// GET /v3/rooms/{roomId}/event/{eventId}
-func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
-	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err != nil {
-		return err
-	}
-	ev, err := rt.rooms.Event(r.Context(), v["eventId"])
-	if errors.Is(err, roomapi.ErrEventNotFound) || (err == nil && ev.RoomID != v["roomId"]) {
-		return httputil.NotFound("Event not found")
-	}
-	if err != nil {
-		return err
-	}
-	ce, err := ev.Client()
-	if err != nil {
-		return err
-	}
-	httputil.WriteJSON(w, http.StatusOK, ce)
-	return nil
-}
-
 // GET /v3/rooms/{roomId}/joined_members
 func (rt *Routes) joinedMembers(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
 	state, err := rt.currentState(r, dev)
@@ -550,5 +540,45 @@ func (rt *Routes) redact(w http.ResponseWriter, r *http.Request, dev *api.Device
 		return roomError(err)
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": id})
+	return nil
+}
+
+// checkCanonicalAlias applies the spec's rules to a new
+// m.room.canonical_alias (PUT /state: "M_BAD_ALIAS: one or more aliases
+// within the m.room.canonical_alias event do not point to the room ID for
+// which the state event is to be sent to"): every alias well formed
+// (M_INVALID_PARAM) and, for this server's aliases, pointing to the room.
+// Other servers' aliases are taken as given.
+func (rt *Routes) checkCanonicalAlias(ctx context.Context, roomID string, content map[string]json.RawMessage) error {
+	var aliases []string
+	if raw, ok := content["alias"]; ok && string(raw) != "null" {
+		var a string
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return httputil.InvalidParam("alias must be a string")
+		}
+		aliases = append(aliases, a)
+	}
+	if raw, ok := content["alt_aliases"]; ok && string(raw) != "null" {
+		var alt []string
+		if err := json.Unmarshal(raw, &alt); err != nil {
+			return httputil.InvalidParam("alt_aliases must be a list of strings")
+		}
+		aliases = append(aliases, alt...)
+	}
+	for _, a := range aliases {
+		_, server, err := parseAlias(a)
+		if err != nil {
+			return err
+		}
+		dir, ok := rt.directory()
+		if server != rt.opts.ServerName || !ok {
+			continue
+		}
+		got, err := dir.ResolveAlias(ctx, a)
+		if err != nil || got != roomID {
+			return &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_BAD_ALIAS",
+				Message: "Room alias " + a + " does not point to this room"}
+		}
+	}
 	return nil
 }

@@ -117,11 +117,11 @@ func (r *Resolver) transportFor(tlsServerName string, override bool) *http.Trans
 			MinVersion:         tls.VersionTLS12,
 			ClientSessionCache: tls.NewLRUClientSessionCache(0),
 		},
-		ForceAttemptHTTP2:     true,
+		ForceAttemptHTTP2: true,
 		// A server that vanished without closing the connection (a network
 		// cut) is noticed by the pings within seconds, not when the
 		// request's 30 s timeout runs out.
-		HTTP2: &http.HTTP2Config{SendPingTimeout: 5 * time.Second, PingTimeout: 3 * time.Second},
+		HTTP2:                 &http.HTTP2Config{SendPingTimeout: 5 * time.Second, PingTimeout: 3 * time.Second},
 		TLSHandshakeTimeout:   10 * time.Second,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   4,

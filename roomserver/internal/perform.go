@@ -41,12 +41,33 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 		}
 		return rs.Redact(ctx, api.RedactRequest{RoomID: req.RoomID, Sender: req.Sender, DeviceID: req.DeviceID, TxnID: req.TxnID, EventID: c.Redacts, Reason: c.Reason})
 	}
-	if req.Type == spec.MRoomMember {
-		return "", &api.BadRequestError{Reason: "use the membership endpoints to change membership"}
-	}
 	r, err := rs.loadRoom(ctx, req.RoomID)
 	if err != nil {
 		return "", err
+	}
+	if req.Type == spec.MRoomMember {
+		// A membership set as state (PUT /state/m.room.member/{userId}):
+		// the auth rules decide, as for the membership endpoints, and the
+		// content is the client's own.
+		if req.StateKey == nil {
+			return "", &api.BadRequestError{Reason: "m.room.member needs a state key"}
+		}
+		var c struct {
+			Membership string `json:"membership"`
+		}
+		_ = json.Unmarshal(req.Content, &c)
+		switch c.Membership {
+		case spec.Join, spec.Leave, spec.Invite, spec.Ban:
+		default:
+			return "", &api.BadRequestError{Reason: "unknown membership " + c.Membership}
+		}
+		r.mu.Lock()
+		away := *req.StateKey == req.Sender && (c.Membership == spec.Join || c.Membership == spec.Leave) &&
+			!rs.hasLocalMember(r) && len(r.joinedServers()) > 0
+		r.mu.Unlock()
+		if away {
+			return "", api.ErrNotInRoom
+		}
 	}
 	content := req.Content
 	if len(content) == 0 {

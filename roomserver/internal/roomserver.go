@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -360,6 +361,9 @@ func (rs *Roomserver) sendLocked(ctx context.Context, r *room, ne newEvent) (str
 	if err := rs.settle(ctx, r); err != nil {
 		return "", err
 	}
+	if id := r.sameState(ne); id != "" {
+		return id, nil
+	}
 	ev, err := rs.build(r, ne)
 	if err != nil {
 		return rs.retried(ctx, ne, err)
@@ -376,6 +380,32 @@ func (rs *Roomserver) sendLocked(ctx context.Context, r *room, ne newEvent) (str
 		return "", err
 	}
 	return ev.EventID(), nil
+}
+
+// sameState returns the current state event ne would repeat (same type,
+// state key, sender and content), or "": setting the same state twice gives
+// the same event, as Synapse does, rather than a new one with no effect.
+// The caller holds r.mu.
+func (r *room) sameState(ne newEvent) string {
+	if ne.stateKey == nil || ne.redactTarget != nil {
+		return ""
+	}
+	cur, ok := r.state[storage.StateKey{Type: ne.evType, StateKey: *ne.stateKey}]
+	if !ok || string(cur.pdu.SenderID()) != ne.sender {
+		return ""
+	}
+	content, err := json.Marshal(ne.content)
+	if raw, ok := ne.content.(json.RawMessage); ok {
+		content, err = raw, nil
+	}
+	if err != nil {
+		return ""
+	}
+	var a, b any
+	if json.Unmarshal(content, &a) != nil || json.Unmarshal(cur.pdu.Content(), &b) != nil || !reflect.DeepEqual(a, b) {
+		return ""
+	}
+	return cur.pdu.EventID()
 }
 
 // retried answers an event that could not be built: a retry of a

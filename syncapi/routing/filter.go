@@ -50,6 +50,9 @@ func (rt *Routes) postFilter(w http.ResponseWriter, r *http.Request, dev *userap
 	if err := httputil.DecodeJSONObject(body, &f); err != nil {
 		return err
 	}
+	if err := validateFilter(body); err != nil {
+		return err
+	}
 	id, err := rt.store.InsertFilter(r.Context(), dev.UserID, body)
 	if err != nil {
 		return err
@@ -103,4 +106,86 @@ func (rt *Routes) loadFilter(r *http.Request, dev *userapi.Device, param string)
 		return nil, httputil.BadJSON("Invalid filter: %v", err)
 	}
 	return &f, nil
+}
+
+// filterSpec is the whole filter definition of the spec (client-server
+// API, "Filtering"), read only to check a new filter: fields of the wrong
+// JSON type, room IDs and user IDs that are not such are refused (400
+// M_BAD_JSON / M_INVALID_PARAM) rather than stored and ignored.
+type filterSpec struct {
+	EventFields []string         `json:"event_fields"`
+	EventFormat string           `json:"event_format"`
+	Presence    *eventFilterSpec `json:"presence"`
+	AccountData *eventFilterSpec `json:"account_data"`
+	Room        *struct {
+		Rooms        []string             `json:"rooms"`
+		NotRooms     []string             `json:"not_rooms"`
+		IncludeLeave bool                 `json:"include_leave"`
+		Ephemeral    *roomEventFilterSpec `json:"ephemeral"`
+		State        *roomEventFilterSpec `json:"state"`
+		Timeline     *roomEventFilterSpec `json:"timeline"`
+		AccountData  *roomEventFilterSpec `json:"account_data"`
+	} `json:"room"`
+}
+
+type eventFilterSpec struct {
+	Limit      *int     `json:"limit"`
+	Types      []string `json:"types"`
+	NotTypes   []string `json:"not_types"`
+	Senders    []string `json:"senders"`
+	NotSenders []string `json:"not_senders"`
+}
+
+type roomEventFilterSpec struct {
+	eventFilterSpec
+	Rooms                     []string `json:"rooms"`
+	NotRooms                  []string `json:"not_rooms"`
+	ContainsURL               *bool    `json:"contains_url"`
+	LazyLoadMembers           bool     `json:"lazy_load_members"`
+	IncludeRedundantMembers   bool     `json:"include_redundant_members"`
+	UnreadThreadNotifications bool     `json:"unread_thread_notifications"`
+}
+
+func validateFilter(body []byte) error {
+	var f filterSpec
+	if err := json.Unmarshal(body, &f); err != nil {
+		return httputil.BadJSON("Invalid filter: %v", err)
+	}
+	if f.EventFormat != "" && f.EventFormat != "client" && f.EventFormat != "federation" {
+		return httputil.InvalidParam("event_format must be client or federation")
+	}
+	events := []*eventFilterSpec{f.Presence, f.AccountData}
+	var rooms [][]string
+	if f.Room != nil {
+		rooms = append(rooms, f.Room.Rooms, f.Room.NotRooms)
+		for _, r := range []*roomEventFilterSpec{f.Room.Ephemeral, f.Room.State, f.Room.Timeline, f.Room.AccountData} {
+			if r != nil {
+				events = append(events, &r.eventFilterSpec)
+				rooms = append(rooms, r.Rooms, r.NotRooms)
+			}
+		}
+	}
+	for _, list := range rooms {
+		for _, id := range list {
+			if !strings.HasPrefix(id, "!") {
+				return httputil.InvalidParam("Invalid room ID %q in filter", id)
+			}
+		}
+	}
+	for _, e := range events {
+		if e == nil {
+			continue
+		}
+		if e.Limit != nil && *e.Limit < 0 {
+			return httputil.InvalidParam("A filter's limit must not be negative")
+		}
+		for _, list := range [][]string{e.Senders, e.NotSenders} {
+			for _, id := range list {
+				if _, server, ok := strings.Cut(id, ":"); !strings.HasPrefix(id, "@") || !ok || server == "" {
+					return httputil.InvalidParam("Invalid user ID %q in filter", id)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -30,6 +30,7 @@ const (
 func (rt *Routes) setupHistory(r *mux.Router) {
 	r.Handle("/_matrix/client/v1/rooms/{roomId}/timestamp_to_event", rt.authed(rt.timestampToEvent)).Methods(http.MethodGet)
 	r.Handle("/_matrix/client/v3/rooms/{roomId}/context/{eventId}", rt.authed(rt.eventContext)).Methods(http.MethodGet)
+	r.Handle("/_matrix/client/v3/rooms/{roomId}/event/{eventId}", rt.authed(rt.getEvent)).Methods(http.MethodGet)
 	r.Handle("/_matrix/client/unstable/im.myelin/rooms/{roomId}/messages_between", rt.authed(rt.messagesBetween)).Methods(http.MethodGet)
 }
 
@@ -68,6 +69,40 @@ func (rt *Routes) timestampToEvent(w http.ResponseWriter, r *http.Request, dev *
 		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"event_id": e.ID, "origin_server_ts": e.TS})
+	return nil
+}
+
+// GET /v3/rooms/{roomId}/event/{eventId}
+//
+// An event the user may see under the room's history visibility (as
+// /messages would show it), with unsigned.transaction_id for the device
+// that sent it; 404 for any other (spec: "M_NOT_FOUND if the event was not
+// found or you do not have permission to read this event").
+func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
+	v := vars(r)
+	roomID, eventID := v["roomId"], v["eventId"]
+	if !strings.HasPrefix(roomID, "!") {
+		return httputil.InvalidParam("Invalid room ID")
+	}
+	ctx := r.Context()
+	lo, hi, err := rt.visibleRange(ctx, roomID, dev.UserID, rt.notifier.Pos())
+	var me *httputil.MatrixError
+	if errors.As(err, &me) && me.Status == http.StatusForbidden {
+		return httputil.NotFound("Event not found")
+	}
+	if err != nil {
+		return err
+	}
+	ev, err := rt.store.EventByID(ctx, eventID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && (ev.RoomID != roomID || ev.Pos <= lo || ev.Pos > hi)) {
+		return httputil.NotFound("Event not found")
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(clientJSON(ev, dev))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -84,11 +85,11 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 	case "join":
 	case "leave", "ban":
 		if mPos == 0 {
-			return 0, 0, httputil.Forbidden("You are not a member of this room")
+			return rt.peek(ctx, roomID, upto)
 		}
 		hi = mPos
 	default:
-		return 0, 0, httputil.Forbidden("You are not a member of this room")
+		return rt.peek(ctx, roomID, upto)
 	}
 	hv := "shared"
 	state, err := rt.store.StateAt(ctx, roomID, hi)
@@ -116,6 +117,27 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 		}
 	}
 	return joinedPos, hi, nil
+}
+
+// peek is the visible range of a user who is not and was never in a room:
+// all of it when the room is world readable now (spec: "History
+// visibility", world_readable: "any participant can read"), else nothing.
+func (rt *Routes) peek(ctx context.Context, roomID string, upto int64) (int64, int64, error) {
+	e, err := rt.store.CurrentStateEvent(ctx, roomID, "m.room.history_visibility", "")
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return 0, 0, err
+	}
+	if e != nil {
+		var c struct {
+			Content struct {
+				HistoryVisibility string `json:"history_visibility"`
+			} `json:"content"`
+		}
+		if json.Unmarshal(e.JSON, &c) == nil && c.Content.HistoryVisibility == "world_readable" {
+			return historyStart, upto, nil
+		}
+	}
+	return 0, 0, httputil.Forbidden("You are not a member of this room")
 }
 
 func (rt *Routes) lastJoin(ctx context.Context, roomID, userID string, at int64) (bool, int64, error) {
@@ -148,9 +170,20 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 		return httputil.InvalidParam("Invalid room ID")
 	}
 	q := r.URL.Query()
+	// Access first: a non-member learns nothing, not even which
+	// parameters are wrong.
+	upto := rt.notifier.Pos()
+	lo, hi, err := rt.visibleRange(r.Context(), roomID, dev.UserID, upto)
+	if err != nil {
+		return err
+	}
 	dir := q.Get("dir")
 	if dir != "b" && dir != "f" {
 		return httputil.InvalidParam("dir must be b or f")
+	}
+	filter, err := parseRoomEventFilter(q.Get("filter"))
+	if err != nil {
+		return err
 	}
 	limit := 10
 	if s := q.Get("limit"); s != "" {
@@ -159,11 +192,6 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 			return httputil.InvalidParam("limit must be a non-negative integer")
 		}
 		limit = min(max(n, 1), 1000)
-	}
-	upto := rt.notifier.Pos()
-	lo, hi, err := rt.visibleRange(r.Context(), roomID, dev.UserID, upto)
-	if err != nil {
-		return err
 	}
 	from := hi
 	if dir == "f" {
@@ -207,7 +235,7 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"chunk": clientEvents(evs, dev), "start": formatToken(from), "state": []json.RawMessage{}}
+	resp := map[string]any{"start": formatToken(from), "state": []json.RawMessage{}}
 	if len(evs) == limit {
 		last := evs[len(evs)-1].Pos
 		if dir == "b" {
@@ -215,6 +243,30 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 		} else {
 			resp["end"] = formatToken(last)
 		}
+	}
+	// The filter applies to the page read (the tokens stay those of the
+	// whole page, so nothing is skipped).
+	evs = filter.apply(evs)
+	resp["chunk"] = clientEvents(evs, dev)
+	if filter.LazyLoadMembers && len(evs) > 0 {
+		// Spec: "Lazy-loading room members": the membership events of the
+		// chunk's senders, as of the chunk's start.
+		at := evs[0].Pos - 1
+		if dir == "b" {
+			at = evs[0].Pos
+		}
+		state, err := rt.store.StateAt(r.Context(), roomID, at)
+		if err != nil {
+			return err
+		}
+		members := lazyMembers(state, evs[0], evs)
+		var out []*storage.Event
+		for _, e := range members {
+			if e.Type == "m.room.member" {
+				out = append(out, e)
+			}
+		}
+		resp["state"] = clientEvents(out, dev)
 	}
 	httputil.WriteJSON(w, http.StatusOK, resp)
 	return nil

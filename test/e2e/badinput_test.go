@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/myelin-im/myelin/clientapi/routing"
+	"maunium.net/go/mautrix"
 )
 
 // TestBadInput sends malformed, mistyped, oversized and unauthorised
@@ -29,6 +31,11 @@ func testBadInput(t *testing.T, dbURL string) {
 	tok := carol.AccessToken
 	big := strings.Repeat("x", 2<<20)
 	longKey := "im.myelin." + strings.Repeat("k", 250)
+	carolsRoom, err := carol.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRoom := "/v3/rooms/" + url.PathEscape(carolsRoom.RoomID.String())
 
 	cases := []struct {
 		name    string
@@ -97,7 +104,16 @@ func testBadInput(t *testing.T, dbURL string) {
 		{"createRoom bad version", "POST", "/v3/createRoom", tok, `{"room_version":"nope"}`, 400, "M_UNSUPPORTED_ROOM_VERSION"},
 		{"send to unknown room", "PUT", "/v3/rooms/!nope:localhost/send/m.room.message/t1", tok, `{"body":"x"}`, 404, "M_NOT_FOUND"},
 		{"send not json", "PUT", "/v3/rooms/!nope:localhost/send/m.room.message/t2", tok, `nope`, 400, "M_NOT_JSON"},
-		{"messages bad dir", "GET", "/v3/rooms/!nope:localhost/messages?dir=x", tok, nil, 400, "M_INVALID_PARAM"},
+		{"messages bad dir", "GET", inRoom + "/messages?dir=x", tok, nil, 400, "M_INVALID_PARAM"},
+		{"messages not a member", "GET", "/v3/rooms/!nope:localhost/messages?dir=x", tok, nil, 403, "M_FORBIDDEN"},
+		{"messages bad filter", "GET", inRoom + "/messages?dir=b&filter=%7Bnope", tok, nil, 400, "M_BAD_JSON"},
+		{"filter bad type", "POST", "/v3/user/@carol:localhost/filter", tok, map[string]any{"room": map[string]any{"timeline": map[string]any{"types": []int{1}}}}, 400, "M_BAD_JSON"},
+		{"filter bad room", "POST", "/v3/user/@carol:localhost/filter", tok, map[string]any{"room": map[string]any{"rooms": []string{"nope"}}}, 400, "M_INVALID_PARAM"},
+		{"filter bad sender", "POST", "/v3/user/@carol:localhost/filter", tok, map[string]any{"room": map[string]any{"timeline": map[string]any{"senders": []string{"nope"}}}}, 400, "M_INVALID_PARAM"},
+		{"canonical alias invalid", "PUT", inRoom + "/state/m.room.canonical_alias", tok, map[string]any{"alias": "nope"}, 400, "M_INVALID_PARAM"},
+		{"canonical alias elsewhere", "PUT", inRoom + "/state/m.room.canonical_alias", tok, map[string]any{"alt_aliases": []string{"#missing:localhost"}}, 400, "M_BAD_ALIAS"},
+		{"member state bad membership", "PUT", inRoom + "/state/m.room.member/@dave:localhost", tok, map[string]any{"membership": "lurk"}, 400, "M_BAD_JSON"},
+		{"member state bad user", "PUT", inRoom + "/state/m.room.member/dave", tok, map[string]any{"membership": "invite"}, 400, "M_INVALID_PARAM"},
 		{"sync bad since", "GET", "/v3/sync?since=garbage", tok, nil, 400, "M_INVALID_PARAM"},
 		{"sync bad timeout", "GET", "/v3/sync?timeout=-1", tok, nil, 400, "M_INVALID_PARAM"},
 		{"join bad room id", "POST", "/v3/rooms/nope/join", tok, `{}`, 400, "M_INVALID_PARAM"},

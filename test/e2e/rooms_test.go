@@ -57,8 +57,9 @@ func TestRooms(t *testing.T) {
 		if err != nil || ev.Sender != bob.UserID || ev.Content.Raw["body"] != "hello 你好" || ev.RoomID != dm.RoomID {
 			t.Fatalf("event = %+v, %v", ev, err)
 		}
+		// Spec: 404 for an event "you do not have permission to read".
 		_, err = carol.GetEvent(ctx(t), dm.RoomID, first.EventID)
-		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
+		wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
 		_, err = carol.SendText(ctx(t), dm.RoomID, "let me in")
 		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
 

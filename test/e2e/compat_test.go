@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+)
+
+// TestClientCompat: behaviours clients and the Complement suite rely on,
+// each checked through the client API.
+//   - A membership set with PUT /state/m.room.member/{userId} works as the
+//     membership endpoints do (invite, ban).
+//   - Setting the same state twice gives the same event.
+//   - GET /event: unsigned.transaction_id for the sending device; 404 for a
+//     non-member of a shared room; readable by anyone in a world-readable
+//     room.
+//   - /messages with lazy_load_members gives the senders' member events.
+//   - unsigned.prev_content on a state event that replaced another.
+func TestClientCompat(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testConfig(t, dbURL))
+		c := ctx(t)
+		alice := register(t, srv, "alice", "long enough")
+		bob := register(t, srv, "bob", "long enough")
+		eve := register(t, srv, "eve", "long enough")
+		room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Membership through the state endpoint.
+		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateMember, bob.UserID.String(), map[string]any{"membership": "invite"}); err != nil {
+			t.Fatalf("invite through the state endpoint: %v", err)
+		}
+		if _, err := bob.JoinRoom(c, room.RoomID.String(), nil); err != nil {
+			t.Fatalf("joining after a state-endpoint invite: %v", err)
+		}
+		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateMember, eve.UserID.String(), map[string]any{"membership": "ban", "reason": "spam"}); err != nil {
+			t.Fatalf("ban through the state endpoint: %v", err)
+		}
+		if _, err := eve.JoinRoom(c, room.RoomID.String(), nil); err == nil {
+			t.Fatal("a banned user joined")
+		}
+
+		// The same state twice: one event; a change: another.
+		topic := map[string]any{"topic": "one"}
+		first, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", topic)
+		if err != nil || again.EventID != first.EventID {
+			t.Fatalf("same state twice: %v then %v (%v)", first.EventID, again.EventID, err)
+		}
+		changed, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", map[string]any{"topic": "two"})
+		if err != nil || changed.EventID == first.EventID {
+			t.Fatalf("a changed topic gave %v (%v)", changed, err)
+		}
+		ev, err := alice.GetEvent(c, room.RoomID, changed.EventID)
+		if err != nil || ev.Unsigned.PrevContent == nil || ev.Unsigned.PrevContent.Raw["topic"] != "one" {
+			t.Fatalf("prev_content of the changed topic: %+v %v", ev, err)
+		}
+
+		// GET /event and transaction IDs.
+		sent, err := bob.SendMessageEvent(c, room.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "hi"},
+			mautrix.ReqSendEvent{TransactionID: "compat-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "bob's message in /event", func() bool {
+			ev, err := bob.GetEvent(c, room.RoomID, sent.EventID)
+			return err == nil && ev.Unsigned.TransactionID == "compat-1"
+		})
+		if ev, err := alice.GetEvent(c, room.RoomID, sent.EventID); err != nil || ev.Unsigned.TransactionID != "" {
+			t.Fatalf("alice's view of bob's message: %+v %v", ev, err)
+		}
+		outsider := register(t, srv, "mallory", "long enough")
+		_, err = outsider.GetEvent(c, room.RoomID, sent.EventID)
+		wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
+
+		// A world-readable room can be read by anyone.
+		open, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat",
+			InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": "world_readable"}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		said, err := alice.SendText(c, open.RoomID, "for everyone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := outsider.GetEvent(c, open.RoomID, said.EventID); err != nil || ev.Content.Raw["body"] != "for everyone" {
+			t.Fatalf("reading a world-readable room: %+v %v", ev, err)
+		}
+
+		// Lazy-loaded members in /messages: only the chunk's senders.
+		filter := url.QueryEscape(`{"lazy_load_members":true}`)
+		r := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(room.RoomID.String())+
+			"/messages?dir=b&limit=1&filter="+filter, alice.AccessToken, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("/messages with a filter: %d %v", r.Status, r.Body)
+		}
+		state, _ := r.Body["state"].([]any)
+		if len(state) != 1 {
+			t.Fatalf("lazy-loaded state: %v", state)
+		}
+		m, _ := state[0].(map[string]any)
+		if m["type"] != "m.room.member" || m["state_key"] != bob.UserID.String() {
+			t.Fatalf("lazy-loaded member: %v", m)
+		}
+	})
+}
