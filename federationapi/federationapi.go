@@ -155,6 +155,10 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/user/devices/{userId}", f.authed(f.userDevices)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/make_join/{roomId}/{userId}", f.authed(f.makeJoin)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/send_join/{roomId}/{eventId}", f.authed(f.sendJoin)).Methods(http.MethodPut)
+	// v1 (deprecated, still sent by older servers): the same, the answer
+	// wrapped as [200, body].
+	r.Handle("/_matrix/federation/v1/send_join/{roomId}/{eventId}", f.authed(v1Answer(f.sendJoin))).Methods(http.MethodPut)
+	r.Handle("/_matrix/federation/v1/send_leave/{roomId}/{eventId}", f.authed(v1Answer(f.sendLeave))).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/make_leave/{roomId}/{userId}", f.authed(f.makeLeave)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/send_leave/{roomId}/{eventId}", f.authed(f.sendLeave)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/send/{txnId}", f.authed(f.send)).Methods(http.MethodPut)

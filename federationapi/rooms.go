@@ -1,6 +1,7 @@
 package federationapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -418,3 +419,33 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 	}
 	return pdu.EventID()
 }
+
+// v1Answer serves a v1 send_join or send_leave with its v2 handler: a
+// success is answered as [200, body] (spec: "PUT
+// /_matrix/federation/v1/send_join", deprecated), errors as they are.
+func v1Answer(h func(w http.ResponseWriter, r *http.Request, origin spec.ServerName, body []byte) error) func(http.ResponseWriter, *http.Request, spec.ServerName, []byte) error {
+	return func(w http.ResponseWriter, r *http.Request, origin spec.ServerName, body []byte) error {
+		rec := &v1Recorder{header: http.Header{}}
+		if err := h(rec, r, origin, body); err != nil {
+			return err
+		}
+		if rec.status != 0 && rec.status != http.StatusOK {
+			w.WriteHeader(rec.status)
+			_, _ = w.Write(rec.body.Bytes())
+			return nil
+		}
+		httputil.WriteJSON(w, http.StatusOK, []any{200, json.RawMessage(rec.body.Bytes())})
+		return nil
+	}
+}
+
+// v1Recorder keeps a v2 handler's answer for v1Answer.
+type v1Recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *v1Recorder) Header() http.Header         { return r.header }
+func (r *v1Recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *v1Recorder) WriteHeader(status int)      { r.status = status }

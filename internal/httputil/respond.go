@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // WriteJSON writes v as a JSON response with the given status.
@@ -89,7 +90,9 @@ func ReadJSON(r *http.Request, v any) error {
 // DecodeJSONObject decodes body, which must be a JSON object, into v, with
 // the error codes of ReadJSON.
 func DecodeJSONObject(body []byte, v any) error {
-	if !json.Valid(body) {
+	if !json.Valid(body) || !utf8.Valid(body) {
+		// JSON is UTF-8 (RFC 8259); Go's decoder would quietly replace
+		// invalid bytes.
 		return NotJSON("Content not JSON")
 	}
 	if body[0] != '{' {

@@ -194,6 +194,11 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 		{spec.MRoomHistoryVisibility, map[string]any{"history_visibility": "shared"}},
 		{"m.room.guest_access", map[string]any{"guest_access": guest}},
 	} {
+		// "forbidden" is what no m.room.guest_access means: no event for it
+		// (as Synapse; the public_chat preset's room is one event shorter).
+		if p.evType == "m.room.guest_access" && guest == "forbidden" {
+			continue
+		}
 		if !given[storage.StateKey{Type: p.evType}] {
 			events = append(events, ev(p.evType, empty, p.content))
 		}

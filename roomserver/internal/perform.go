@@ -120,9 +120,12 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 	if away {
 		return "", api.ErrNotInRoom
 	}
-	// Repeating a join or leave is a no-op that returns the existing event,
-	// as clients retry these (spec: "If the user is already in the room").
-	if req.Sender == req.Target && current == req.Membership && (current == spec.Join || current == spec.Leave) {
+	// Repeating a leave is a no-op that returns the existing event, as
+	// clients retry these; a repeated join with the same content is one too
+	// (sameState), and one with a new display name or avatar (a profile
+	// change) is a new member event (spec: "If the user is already in the
+	// room").
+	if req.Sender == req.Target && current == req.Membership && current == spec.Leave {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if ev, _ := r.Member(spec.SenderID(req.Target)); ev != nil {

@@ -105,6 +105,7 @@ func testBadInput(t *testing.T, dbURL string) {
 		{"send to unknown room", "PUT", "/v3/rooms/!nope:localhost/send/m.room.message/t1", tok, `{"body":"x"}`, 404, "M_NOT_FOUND"},
 		{"send not json", "PUT", "/v3/rooms/!nope:localhost/send/m.room.message/t2", tok, `nope`, 400, "M_NOT_JSON"},
 		{"messages bad dir", "GET", inRoom + "/messages?dir=x", tok, nil, 400, "M_INVALID_PARAM"},
+		{"send invalid UTF-8", "PUT", inRoom + "/send/m.room.message/t-utf8", tok, "{\"body\":\"\xff\xfe\"}", 400, "M_NOT_JSON"},
 		{"messages not a member", "GET", "/v3/rooms/!nope:localhost/messages?dir=x", tok, nil, 403, "M_FORBIDDEN"},
 		{"messages bad filter", "GET", inRoom + "/messages?dir=b&filter=%7Bnope", tok, nil, 400, "M_BAD_JSON"},
 		{"filter bad type", "POST", "/v3/user/@carol:localhost/filter", tok, map[string]any{"room": map[string]any{"timeline": map[string]any{"types": []int{1}}}}, 400, "M_BAD_JSON"},

@@ -95,7 +95,35 @@ func TestClientCompat(t *testing.T) {
 			t.Fatalf("reading a world-readable room: %+v %v", ev, err)
 		}
 
+		// A new display name reaches the member event in each joined room.
+		if err := bob.SetDisplayName(c, "Robert"); err != nil {
+			t.Fatal(err)
+		}
+		var member struct {
+			DisplayName string `json:"displayname"`
+			Membership  string `json:"membership"`
+		}
+		if err := alice.StateEvent(c, room.RoomID, event.StateMember, bob.UserID.String(), &member); err != nil ||
+			member.DisplayName != "Robert" || member.Membership != "join" {
+			t.Fatalf("bob's member event after his rename: %+v %v", member, err)
+		}
+		// Renaming to the same name adds no event.
+		before, err := alice.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.SetDisplayName(c, "Robert"); err != nil {
+			t.Fatal(err)
+		}
+		after, err := alice.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 1)
+		if err != nil || after.Chunk[0].ID != before.Chunk[0].ID {
+			t.Fatalf("the same name again added an event: %v %v", after.Chunk, err)
+		}
+
 		// Lazy-loaded members in /messages: only the chunk's senders.
+		if _, err := bob.SendText(c, room.RoomID, "last word"); err != nil {
+			t.Fatal(err)
+		}
 		filter := url.QueryEscape(`{"lazy_load_members":true}`)
 		r := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(room.RoomID.String())+
 			"/messages?dir=b&limit=1&filter="+filter, alice.AccessToken, nil)

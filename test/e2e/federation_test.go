@@ -326,6 +326,8 @@ func TestFederationFoundation(t *testing.T) {
 				{"GET", "/_matrix/federation/v1/make_join/" + url.PathEscape(roomID) + "/%40eve%3Athree.test", nil, 403, "M_FORBIDDEN"},
 				{"GET", "/_matrix/federation/v1/make_join/%21nowhere%3Atwo.test/%40eve%3Aone.test", nil, 404, "M_NOT_FOUND"},
 				{"PUT", "/_matrix/federation/v2/send_join/" + url.PathEscape(roomID) + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
+				{"PUT", "/_matrix/federation/v1/send_join/" + url.PathEscape(roomID) + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
+				{"PUT", "/_matrix/federation/v1/send_leave/" + url.PathEscape(roomID) + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
 				{"PUT", "/_matrix/federation/v1/send/t1", map[string]any{"pdus": "nope"}, 400, "M_BAD_JSON"},
 				{"PUT", "/_matrix/federation/v2/invite/" + url.PathEscape(roomID) + "/%24x", map[string]any{"room_version": "999"}, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
 				{"GET", "/_matrix/federation/v1/backfill/" + url.PathEscape(roomID) + "?limit=5", nil, 403, "M_FORBIDDEN"},
