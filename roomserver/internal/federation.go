@@ -500,5 +500,6 @@ func (rs *Roomserver) ReceiveInvite(ctx context.Context, invite gomatrixserverli
 	if err != nil {
 		return err
 	}
+	rs.noteUsers(ctx, invite)
 	return rs.bus.Publish(ctx, api.OutputTopic, invite.RoomID().String(), out, nil)
 }

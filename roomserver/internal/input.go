@@ -296,6 +296,7 @@ func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserve
 		if err != nil {
 			return err
 		}
+		rs.noteUsers(ctx, pdu)
 		return rs.bus.Publish(ctx, api.OutputTopic, r.id, out, nil)
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,10 @@ type Roomserver struct {
 	// inviter signs invites of remote users through their server (nil:
 	// without federation, such invites are refused).
 	inviter atomic.Pointer[inviterBox]
+	// lastOf remembers, per local user, the newest event they sent or
+	// that changed their membership (userID -> event ID), so that a read
+	// right after a write can wait for the sync stream to have it.
+	lastOf sync.Map
 }
 
 type inviterBox struct{ api.RemoteInviter }
@@ -204,7 +209,34 @@ func (rs *Roomserver) write(ctx context.Context, r *room, before storage.Snapsho
 	if err != nil {
 		return w, err
 	}
+	rs.noteUsers(ctx, ev)
 	return w, rs.bus.Publish(ctx, api.OutputTopic, r.id, out, nil)
+}
+
+// noteUsers records ev, once committed, as the newest event of its local
+// sender and, for a membership, of its local target (LastEventOf).
+func (rs *Roomserver) noteUsers(ctx context.Context, ev gomatrixserverlib.PDU) {
+	id, sender, target := ev.EventID(), string(ev.SenderID()), ""
+	if ev.Type() == spec.MRoomMember && ev.StateKey() != nil {
+		target = *ev.StateKey()
+	}
+	rs.store.AfterCommit(ctx, func() {
+		for _, u := range []string{sender, target} {
+			if u != "" && rs.isLocalUser(u) {
+				rs.lastOf.Store(u, id)
+			}
+		}
+	})
+}
+
+// LastEventOf implements api.Roomserver: the newest event a local user
+// sent, or that changed their membership, since this process started
+// ("" if none).
+func (rs *Roomserver) LastEventOf(userID string) string {
+	if v, ok := rs.lastOf.Load(userID); ok {
+		return v.(string)
+	}
+	return ""
 }
 
 // commit stores ev as the next event of r and waits for it to commit, then

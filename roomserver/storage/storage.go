@@ -86,6 +86,10 @@ type Storage struct {
 	db *sqlutil.DB
 }
 
+// AfterCommit runs fn once the transaction in ctx commits (at once when
+// there is none).
+func (s *Storage) AfterCommit(ctx context.Context, fn func()) { s.db.AfterCommit(ctx, fn) }
+
 // New migrates the schema and returns the storage.
 func New(ctx context.Context, db *sqlutil.DB) (*Storage, error) {
 	if err := sqlutil.MigrateDir(ctx, db, "roomserver", migrations, "migrations"); err != nil {

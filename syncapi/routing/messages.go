@@ -44,6 +44,29 @@ func (rt *Routes) catchUp(ctx context.Context, roomID string) {
 // whole history, backfilled events (negative positions) included.
 const historyStart int64 = -1 << 62
 
+// catchUpUser waits (up to catchUpWait) until the sync stream holds the
+// newest event the user sent or that changed their membership, as the
+// roomserver knows it: a sync right after creating a room or being invited
+// shows it (read your writes across components).
+func (rt *Routes) catchUpUser(ctx context.Context, userID string) {
+	if rt.rooms == nil {
+		return
+	}
+	latest := rt.rooms.LastEventOf(userID)
+	if latest == "" {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	for wctx.Err() == nil {
+		pos := rt.notifier.Pos()
+		if _, err := rt.store.EventByID(ctx, latest); err == nil {
+			return
+		}
+		rt.notifier.WaitAdvance(wctx, pos)
+	}
+}
+
 // visibleRange returns the stream positions (lo, hi] of a room's history the
 // user may read (spec: "History visibility"): up to now while joined, up to
 // their leave otherwise; from the room's start when history is shared or

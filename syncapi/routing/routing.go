@@ -46,6 +46,9 @@ type RoomMemberships interface {
 	Membership(ctx context.Context, roomID, userID string) (string, error)
 	// LatestEventID is the room's newest event in the roomserver.
 	LatestEventID(ctx context.Context, roomID string) (string, error)
+	// LastEventOf is the newest event a user sent or that changed their
+	// membership ("" if none known).
+	LastEventOf(userID string) string
 }
 
 // Setup registers the sync endpoints on r.

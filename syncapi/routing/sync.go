@@ -110,6 +110,7 @@ func (rt *Routes) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Devi
 		return err
 	}
 	fullState := q.Get("full_state") == "true"
+	rt.catchUpUser(r.Context(), dev.UserID)
 	resp, err := rt.SyncUntil(r.Context(), dev, since, f, fullState, timeout)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 )
 
 // TestClientCompat: behaviours clients and the Complement suite rely on,
@@ -29,6 +30,21 @@ func TestClientCompat(t *testing.T) {
 		room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat"})
 		if err != nil {
 			t.Fatal(err)
+		}
+
+		// Read your writes: the first sync after creating a room, and the
+		// invitee's first sync after an invite, have them, without waiting.
+		for i := 0; i < 5; i++ {
+			fresh, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{eve.UserID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := syncOnce(t, alice, "", 0).Rooms.Join[fresh.RoomID]; !ok {
+				t.Fatalf("round %d: the room alice just created is not in her sync", i)
+			}
+			if _, ok := syncOnce(t, eve, "", 0).Rooms.Invite[fresh.RoomID]; !ok {
+				t.Fatalf("round %d: eve's sync right after her invite lacks it", i)
+			}
 		}
 
 		// Membership through the state endpoint.
