@@ -184,6 +184,10 @@ func (c *RoomserverConsumer) published(p *pending, r inserted) {
 		return
 	}
 	c.recent.Add(p.ev)
+	c.notifier.NoteUserEvent(p.ev.Sender, p.ev.ID)
+	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil {
+		c.notifier.NoteUserEvent(*p.ev.StateKey, p.ev.ID)
+	}
 	target := ""
 	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil && !p.ev.NotCurrent {
 		target = *p.ev.StateKey

@@ -13,6 +13,9 @@ import (
 // the database: a waiting /sync sleeps on a channel until its user is woken
 // or its timeout ends.
 type Notifier struct {
+	// lastOf: user ID -> the newest event of theirs (sent, or changing
+	// their membership) the stream stored.
+	lastOf  sync.Map
 	mu      sync.Mutex
 	pos     int64
 	members map[string]map[string]struct{} // room ID → joined users
@@ -144,6 +147,19 @@ func (n *Notifier) OnEvent(roomID string, pos int64, target, membership string) 
 	for u := range n.members[roomID] {
 		n.wakeLocked(u)
 	}
+}
+
+// NoteUserEvent records eventID, just stored, as the newest event of
+// userID in the stream (HasUserEvent).
+func (n *Notifier) NoteUserEvent(userID, eventID string) {
+	n.lastOf.Store(userID, eventID)
+}
+
+// HasUserEvent reports whether eventID is the newest event of userID the
+// stream has stored (a cheap check before asking the database).
+func (n *Notifier) HasUserEvent(userID, eventID string) bool {
+	v, ok := n.lastOf.Load(userID)
+	return ok && v.(string) == eventID
 }
 
 // OnOutlierMember records a membership from the state a join through

@@ -53,7 +53,7 @@ func (rt *Routes) catchUpUser(ctx context.Context, userID string) {
 		return
 	}
 	latest := rt.rooms.LastEventOf(userID)
-	if latest == "" {
+	if latest == "" || rt.notifier.HasUserEvent(userID, latest) {
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
