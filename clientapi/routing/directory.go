@@ -193,11 +193,62 @@ func (d *directoryRoutes) deleteAlias(w http.ResponseWriter, r *http.Request, de
 		// This server keeps no other server's aliases.
 		return httputil.NotFound("Room alias %s not found.", alias)
 	}
+	roomID, _ := d.dir.ResolveAlias(r.Context(), alias)
 	if err := d.dir.DeleteAlias(r.Context(), alias, dev.UserID); err != nil {
 		return directoryError(err, alias)
 	}
+	if roomID != "" {
+		d.dropCanonical(r.Context(), roomID, alias, dev.UserID)
+	}
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
+}
+
+// dropCanonical removes a deleted alias from the room's
+// m.room.canonical_alias, as Synapse does, so that the room does not
+// advertise an alias that no longer leads to it. Best effort: a user who
+// may not change that state leaves it as it is (logged).
+func (d *directoryRoutes) dropCanonical(ctx context.Context, roomID, alias, userID string) {
+	ev, err := d.rt.rooms.StateEvent(ctx, roomID, "m.room.canonical_alias", "")
+	if err != nil {
+		return
+	}
+	ce, err := ev.Client()
+	if err != nil {
+		return
+	}
+	var content map[string]any
+	if json.Unmarshal(ce.Content, &content) != nil {
+		return
+	}
+	changed := false
+	if a, _ := content["alias"].(string); a == alias {
+		delete(content, "alias")
+		changed = true
+	}
+	if alt, ok := content["alt_aliases"].([]any); ok {
+		kept := make([]any, 0, len(alt))
+		for _, a := range alt {
+			if a == alias {
+				changed = true
+				continue
+			}
+			kept = append(kept, a)
+		}
+		content["alt_aliases"] = kept
+	}
+	if !changed {
+		return
+	}
+	body, err := json.Marshal(content)
+	if err != nil {
+		return
+	}
+	empty := ""
+	if _, err := d.rt.rooms.SendEvent(ctx, roomapi.SendEventRequest{RoomID: roomID, Sender: userID, Type: "m.room.canonical_alias",
+		StateKey: &empty, Content: body}); err != nil {
+		httputil.Logger(ctx).WithError(err).WithField("room_id", roomID).Info("deleted alias left in m.room.canonical_alias")
+	}
 }
 
 // GET /v3/rooms/{roomId}/aliases: for members, and for anyone when the

@@ -120,7 +120,9 @@ var authCases = []authCase{
 	{name: "join_on_behalf_of_invited", invite: []string{bob}, action: memb(alice, bob, "join")},
 
 	// Invites.
-	{name: "invite_by_member_at_invite_level", preset: public, setup: []*authOp{join(bob)}, action: invite(bob, carol), allowed: true},
+	{name: "invite_by_member_at_invite_level", preset: public, pl: map[string]any{"invite": 0}, setup: []*authOp{join(bob)}, action: invite(bob, carol), allowed: true},
+	// public_chat's default invite level is 50 (as Synapse's).
+	{name: "invite_by_member_public_default", preset: public, setup: []*authOp{join(bob)}, action: invite(bob, carol)},
 	{name: "invite_sender_must_be_joined", invite: []string{bob}, action: invite(bob, carol)},
 	{name: "invite_sender_never_in_room", preset: public, action: invite(carol, dave)},
 	{name: "invite_needs_invite_level", preset: public, pl: map[string]any{"invite": 50}, setup: []*authOp{join(bob)}, action: invite(bob, carol)},
@@ -239,7 +241,7 @@ var authCases = []authCase{
 		action: stateOp(bob, custom, carol[1:], `{}`), allowed: true},
 
 	// m.room.third_party_invite needs the invite level, not its event level.
-	{name: "third_party_invite_at_invite_level", preset: public, setup: []*authOp{join(bob)}, action: stateOp(bob, "m.room.third_party_invite", "tok", tpInvite),
+	{name: "third_party_invite_at_invite_level", preset: public, pl: map[string]any{"invite": 0}, setup: []*authOp{join(bob)}, action: stateOp(bob, "m.room.third_party_invite", "tok", tpInvite),
 		allowed: true},
 	{name: "third_party_invite_below_invite_level", preset: public, pl: map[string]any{"invite": 50, "events": map[string]any{"m.room.third_party_invite": 0}},
 		setup: []*authOp{join(bob)}, action: stateOp(bob, "m.room.third_party_invite", "tok", tpInvite)},

@@ -155,6 +155,12 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 
 	// 3. Power levels.
 	pl := defaultPowerLevels(ver, creator)
+	if preset == PresetPublicChat {
+		// Anyone may join a public room; inviting stays with moderators,
+		// as in Synapse's public_chat preset (private rooms: anyone in
+		// them may invite).
+		pl["invite"] = 50
+	}
 	if trusted && !ver.PrivilegedCreators() {
 		users := pl["users"].(map[string]any)
 		for _, u := range req.Invite {

@@ -111,6 +111,25 @@ func TestClientCompat(t *testing.T) {
 			t.Fatalf("reading a world-readable room: %+v %v", ev, err)
 		}
 
+		// Deleting an alias takes it out of the canonical alias event.
+		alias := id.RoomAlias("#compat:localhost")
+		if _, err := alice.CreateAlias(c, alias, room.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateCanonicalAlias, "", map[string]any{"alias": alias, "alt_aliases": []id.RoomAlias{alias}}); err != nil {
+			t.Fatalf("setting the canonical alias: %v", err)
+		}
+		if _, err := alice.DeleteAlias(c, alias); err != nil {
+			t.Fatal(err)
+		}
+		var canonical map[string]any
+		if err := alice.StateEvent(c, room.RoomID, event.StateCanonicalAlias, "", &canonical); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := canonical["alias"]; ok || len(canonical["alt_aliases"].([]any)) != 0 {
+			t.Fatalf("canonical alias after deleting it: %v", canonical)
+		}
+
 		// A new display name reaches the member event in each joined room.
 		if err := bob.SetDisplayName(c, "Robert"); err != nil {
 			t.Fatal(err)
