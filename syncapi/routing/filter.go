@@ -21,6 +21,9 @@ type Filter struct {
 		State struct {
 			LazyLoadMembers bool `json:"lazy_load_members"`
 		} `json:"state"`
+		// IncludeLeave puts rooms the user has left in the leave section of
+		// initial and full-state syncs too.
+		IncludeLeave bool `json:"include_leave"`
 	} `json:"room"`
 }
 

@@ -132,8 +132,9 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 		}
 	}
 	if hv == "joined" || hv == "invited" {
-		// The latest join at or before hi starts what this user may see.
-		if jm, jPos, err := rt.lastJoin(ctx, roomID, userID, hi); err != nil {
+		// The latest join at or before hi starts what this user may see;
+		// with "invited", the invite that led to it.
+		if jm, jPos, err := rt.lastJoin(ctx, roomID, userID, hi, hv == "invited"); err != nil {
 			return 0, 0, err
 		} else if jm {
 			joinedPos = jPos - 1
@@ -163,23 +164,27 @@ func (rt *Routes) peek(ctx context.Context, roomID string, upto int64) (int64, i
 	return 0, 0, httputil.Forbidden("You are not a member of this room")
 }
 
-func (rt *Routes) lastJoin(ctx context.Context, roomID, userID string, at int64) (bool, int64, error) {
+// lastJoin finds the position of the user's latest join at or before at,
+// walking back over consecutive joins (profile changes) to the first and,
+// withInvite, over the invite just before it.
+func (rt *Routes) lastJoin(ctx context.Context, roomID, userID string, at int64, withInvite bool) (bool, int64, error) {
 	for pos := at; pos > 0; {
 		m, p, err := rt.store.MembershipAt(ctx, roomID, userID, pos)
 		if err != nil || p == 0 {
 			return false, 0, err
 		}
-		if m == "join" {
-			// Walk back over consecutive joins (profile changes) to the first.
-			prev, pp, err := rt.store.MembershipAt(ctx, roomID, userID, p-1)
-			if err != nil {
-				return false, 0, err
+		if m == "join" || (withInvite && m == "invite") {
+			for {
+				prev, pp, err := rt.store.MembershipAt(ctx, roomID, userID, p-1)
+				if err != nil {
+					return false, 0, err
+				}
+				if pp > 0 && (prev == "join" || (withInvite && prev == "invite")) {
+					p = pp
+					continue
+				}
+				return true, p, nil
 			}
-			if prev == "join" && pp > 0 {
-				pos = pp
-				continue
-			}
-			return true, p, nil
 		}
 		pos = p - 1
 	}

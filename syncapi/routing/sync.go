@@ -192,7 +192,9 @@ func (rt *Routes) build(ctx context.Context, dev *userapi.Device, tok syncToken,
 				empty = false
 			}
 		case "leave", "ban":
-			if changed && !initial {
+			// Spec (Filtering, include_leave): left rooms come with the
+			// initial and full-state syncs only when the filter asks.
+			if (changed && !initial) || ((initial || fullState) && f.Room.IncludeLeave && mPos > 0) {
 				lr, err := rt.leftRoom(ctx, dev, roomID, since, mPos, f)
 				if err != nil {
 					return nil, false, err

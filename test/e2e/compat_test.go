@@ -47,6 +47,25 @@ func TestClientCompat(t *testing.T) {
 			}
 		}
 
+		// A left room: in an initial sync only with include_leave.
+		gone, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.LeaveRoom(c, gone.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := syncOnce(t, alice, "", 0).Rooms.Leave[gone.RoomID]; ok {
+			t.Fatal("a left room in an initial sync without include_leave")
+		}
+		withLeave, err := alice.SyncRequest(c, 0, "", `{"room":{"include_leave":true}}`, false, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := withLeave.Rooms.Leave[gone.RoomID]; !ok {
+			t.Fatal("include_leave: the left room is not in the leave section")
+		}
+
 		// Membership through the state endpoint.
 		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateMember, bob.UserID.String(), map[string]any{"membership": "invite"}); err != nil {
 			t.Fatalf("invite through the state endpoint: %v", err)
@@ -95,6 +114,33 @@ func TestClientCompat(t *testing.T) {
 		}
 		outsider := register(t, srv, "mallory", "long enough")
 		_, err = outsider.GetEvent(c, room.RoomID, sent.EventID)
+		wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
+
+		// history_visibility "invited": what was said between the invite and
+		// the join is visible, what came before the invite is not.
+		inv, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat",
+			InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": "invited"}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		early, err := alice.SendText(c, inv.RoomID, "before the invite")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.InviteUser(c, inv.RoomID, &mautrix.ReqInviteUser{UserID: outsider.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		between, err := alice.SendText(c, inv.RoomID, "between invite and join")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := outsider.JoinRoom(c, inv.RoomID.String(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := outsider.GetEvent(c, inv.RoomID, between.EventID); err != nil {
+			t.Fatalf("invited visibility, event after the invite: %v", err)
+		}
+		_, err = outsider.GetEvent(c, inv.RoomID, early.EventID)
 		wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
 
 		// A world-readable room can be read by anyone.
