@@ -101,7 +101,7 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), signed, f.keyRing, userIDForSender); err != nil {
 		return httputil.Forbidden("bad signature on the invite: %v", err)
 	}
-	if err := f.store.RecordInvite(r.Context(), pdu.RoomID().String(), invitee.String(), string(origin), pdu.EventID(), string(ver.Version())); err != nil {
+	if err := f.store.RecordInvite(r.Context(), pdu.RoomID().String(), invitee.String(), string(origin), pdu.EventID(), string(ver.Version()), string(pdu.SenderID())); err != nil {
 		return err
 	}
 	if err := f.opts.Rooms.ReceiveInvite(r.Context(), signed, req.InviteRoomState); err != nil {

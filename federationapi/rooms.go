@@ -406,6 +406,12 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 	if !slices.Contains(pdu.AuthEventIDs(), inv.EventID) {
 		return pdu.EventID()
 	}
+	// Only the inviter may take an invite back (the invitee's server cannot
+	// check the room's power levels, having none of its state; Synapse
+	// applies the same rule).
+	if string(pdu.SenderID()) != *head.StateKey && inv.Inviter != "" && string(pdu.SenderID()) != inv.Inviter {
+		return pdu.EventID()
+	}
 	if gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, userIDForSender) != nil {
 		return pdu.EventID()
 	}

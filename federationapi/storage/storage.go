@@ -137,10 +137,11 @@ func (s *Storage) RecordOwnKey(ctx context.Context, keyID, publicKey string, now
 }
 
 // RecordInvite remembers the server an invite came through.
-func (s *Storage) RecordInvite(ctx context.Context, roomID, userID, via, eventID, roomVersion string) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO federation_invites (room_id, user_id, via, event_id, room_version) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (room_id, user_id) DO UPDATE SET via = excluded.via, event_id = excluded.event_id, room_version = excluded.room_version`,
-		roomID, userID, via, eventID, roomVersion)
+func (s *Storage) RecordInvite(ctx context.Context, roomID, userID, via, eventID, roomVersion, inviter string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO federation_invites (room_id, user_id, via, event_id, room_version, inviter) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (room_id, user_id) DO UPDATE SET via = excluded.via, event_id = excluded.event_id,
+			room_version = excluded.room_version, inviter = excluded.inviter`,
+		roomID, userID, via, eventID, roomVersion, inviter)
 	if err != nil {
 		return fmt.Errorf("federationapi storage: recording an invite: %w", err)
 	}
@@ -149,14 +150,14 @@ func (s *Storage) RecordInvite(ctx context.Context, roomID, userID, via, eventID
 
 // Invite is a recorded invite of a local user from another server.
 type Invite struct {
-	Via, EventID, RoomVersion string
+	Via, EventID, RoomVersion, Inviter string
 }
 
 // InviteOf returns a user's recorded invite to a room (ErrNotFound if none).
 func (s *Storage) InviteOf(ctx context.Context, roomID, userID string) (Invite, error) {
 	var inv Invite
-	err := s.db.QueryRow(ctx, `SELECT via, event_id, room_version FROM federation_invites WHERE room_id = $1 AND user_id = $2`,
-		roomID, userID).Scan(&inv.Via, &inv.EventID, &inv.RoomVersion)
+	err := s.db.QueryRow(ctx, `SELECT via, event_id, room_version, inviter FROM federation_invites WHERE room_id = $1 AND user_id = $2`,
+		roomID, userID).Scan(&inv.Via, &inv.EventID, &inv.RoomVersion, &inv.Inviter)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Invite{}, ErrNotFound
 	}
@@ -168,7 +169,7 @@ func (s *Storage) InviteOf(ctx context.Context, roomID, userID string) (Invite, 
 
 // RoomInvites lists the local users with a recorded invite to a room.
 func (s *Storage) RoomInvites(ctx context.Context, roomID string) (map[string]Invite, error) {
-	rows, err := s.db.Query(ctx, `SELECT user_id, via, event_id, room_version FROM federation_invites WHERE room_id = $1`, roomID)
+	rows, err := s.db.Query(ctx, `SELECT user_id, via, event_id, room_version, inviter FROM federation_invites WHERE room_id = $1`, roomID)
 	if err != nil {
 		return nil, fmt.Errorf("federationapi storage: reading invites: %w", err)
 	}
@@ -177,7 +178,7 @@ func (s *Storage) RoomInvites(ctx context.Context, roomID string) (map[string]In
 	for rows.Next() {
 		var u string
 		var inv Invite
-		if err := rows.Scan(&u, &inv.Via, &inv.EventID, &inv.RoomVersion); err != nil {
+		if err := rows.Scan(&u, &inv.Via, &inv.EventID, &inv.RoomVersion, &inv.Inviter); err != nil {
 			return nil, err
 		}
 		out[u] = inv

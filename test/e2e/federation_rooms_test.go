@@ -337,6 +337,45 @@ func TestFederationInviteEnds(t *testing.T) {
 		return err == nil && m == "leave"
 	})
 
+	// Kicked by someone other than the inviter: bob's server cannot check
+	// the room's power levels, and only the inviter may take an invite
+	// back, so bob stays invited. A message alice sends after the kick, in
+	// the room bob shares with her (the same queue to two), marks when
+	// two has had the kick.
+	alice2 := register(t, one, "alice2", "long enough")
+	shared := newRoom(false)
+	if _, err := bob.JoinRoom(c, shared.String(), nil); err != nil {
+		t.Fatal(err)
+	}
+	other, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{alice2.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice2.JoinRoom(c, other.RoomID.String(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice2.InviteUser(c, other.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bob's invite from alice2", func() bool {
+		_, ok := syncOnce(t, bob, "", 0).Rooms.Invite[other.RoomID]
+		return ok
+	})
+	if _, err := alice.KickUser(c, other.RoomID, &mautrix.ReqKickUser{UserID: bob.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	marker, err := alice.SendText(c, shared, "after the kick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the marker at two", func() bool {
+		_, err := bob.GetEvent(c, shared, marker.EventID)
+		return err == nil
+	})
+	if _, ok := syncOnce(t, bob, "", 0).Rooms.Invite[other.RoomID]; !ok {
+		t.Fatal("a kick by someone other than the inviter took bob's invite back")
+	}
+
 	// Accepted: the join replaced the invite.
 	direct := newRoom(true)
 	if _, err := bob.JoinRoom(c, direct.String(), nil); err != nil {
