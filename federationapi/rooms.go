@@ -248,6 +248,16 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 		return f.inviteRescinded(ctx, head.RoomID, raw), nil
 	}
 	var missing *roomapi.MissingEventsError
+	if errors.As(err, &missing) && len(missing.Auth) > 0 && len(missing.Prev) == 0 {
+		// Auth events this server lacks: the origin's auth chain of the
+		// event, each checked against its own auth events (a rejected one
+		// then rejects the event).
+		if ferr := f.fetchAuthChain(ctx, origin, ver, pdu); ferr == nil {
+			res, err = f.opts.Rooms.InputEvent(ctx, pdu)
+		} else {
+			f.opts.Log.WithError(ferr).WithField("event_id", pdu.EventID()).Info("auth chain not to be had")
+		}
+	}
 	if errors.As(err, &missing) && len(missing.Prev) > 0 {
 		ferr := f.fetchMissing(ctx, origin, ver, pdu)
 		if ferr == nil {
@@ -259,6 +269,10 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 			// performed on receipt of a PDU", /state_ids).
 			res, err = f.inputWithRemoteState(ctx, origin, ver, pdu)
 		}
+	} else if errors.As(err, &missing) {
+		// Auth events the origin's auth chain did not give: the state at
+		// the event, fetched event by event, brings them.
+		res, err = f.inputWithRemoteState(ctx, origin, ver, pdu)
 	}
 	if err != nil {
 		return pdu.EventID(), err
@@ -267,6 +281,38 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 		return pdu.EventID(), errors.New("rejected by the auth rules")
 	}
 	return pdu.EventID(), nil
+}
+
+// maxAuthChain bounds the auth chain taken from another server for one
+// event.
+const maxAuthChain = 2000
+
+// fetchAuthChain asks origin for pdu's auth chain (spec: GET
+// /_matrix/federation/v1/event_auth) and has the roomserver check and
+// store it (signatures checked here; each event against its auth events
+// there, rejected ones kept as rejected).
+func (f *FederationAPI) fetchAuthChain(ctx context.Context, origin spec.ServerName, ver gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
+	roomID := pdu.RoomID().String()
+	res, err := f.Client.GetEventAuth(ctx, f.name, origin, ver.Version(), roomID, pdu.EventID())
+	if err != nil {
+		return fmt.Errorf("event_auth from %s: %w", origin, err)
+	}
+	if len(res.AuthEvents) > maxAuthChain {
+		return fmt.Errorf("event_auth from %s: %d events, more than %d", origin, len(res.AuthEvents), maxAuthChain)
+	}
+	var chain []gomatrixserverlib.PDU
+	for _, raw := range res.AuthEvents {
+		p, err := ver.NewEventFromUntrustedJSON(raw)
+		if err != nil || p.RoomID().String() != roomID {
+			continue
+		}
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
+			continue
+		}
+		chain = append(chain, p)
+	}
+	_, err = f.opts.Rooms.StoreHistory(ctx, roomID, chain)
+	return err
 }
 
 // fetchMissing asks origin for the events between what this server has
@@ -341,7 +387,10 @@ func (f *FederationAPI) inputWithRemoteState(ctx context.Context, origin spec.Se
 		}
 		fetched = append(fetched, p)
 	}
-	if err := f.opts.Rooms.StoreOutliers(ctx, roomID, fetched); err != nil {
+	// Each checked against its auth events (among them or stored): one
+	// that fails is kept as rejected, one whose auth events are not to be
+	// had is not kept (and the event then fails for want of it).
+	if _, err := f.opts.Rooms.StoreHistory(ctx, roomID, fetched); err != nil {
 		return 0, err
 	}
 	return f.opts.Rooms.InputEventWithState(ctx, pdu, ids.StateEventIDs)

@@ -108,7 +108,13 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 		return 0, err
 	}
 	if missing := missingIDs(pdu.AuthEventIDs(), authEvs, false); len(missing) > 0 {
-		return 0, &api.MissingEventsError{Auth: missing}
+		// Missing prev events too are named, so that the caller fills the
+		// gap (which may bring the auth events) before asking for them.
+		prevEvs, err := rs.store.EventsByID(ctx, pdu.PrevEventIDs())
+		if err != nil {
+			return 0, err
+		}
+		return 0, &api.MissingEventsError{Auth: missing, Prev: missingIDs(pdu.PrevEventIDs(), prevEvs, true)}
 	}
 	authPDUs, err := rs.parse(r, authEvs)
 	if err != nil {
