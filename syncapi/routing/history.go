@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -84,17 +85,9 @@ func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *userapi.
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID")
 	}
-	ctx := r.Context()
-	lo, hi, err := rt.visibleRange(ctx, roomID, dev.UserID, rt.notifier.Pos())
+	ev, _, _, err := rt.visibleEvent(r.Context(), roomID, eventID, dev.UserID)
 	var me *httputil.MatrixError
 	if errors.As(err, &me) && me.Status == http.StatusForbidden {
-		return httputil.NotFound("Event not found")
-	}
-	if err != nil {
-		return err
-	}
-	ev, err := rt.store.EventByID(ctx, eventID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && (ev.RoomID != roomID || ev.Pos <= lo || ev.Pos > hi)) {
 		return httputil.NotFound("Event not found")
 	}
 	if err != nil {
@@ -104,6 +97,24 @@ func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *userapi.
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(clientJSON(ev, dev))
 	return nil
+}
+
+// visibleEvent returns an event of a room the user may see, with the
+// user's visible range (lo, hi]; 403 from visibleRange for a user who may
+// see nothing of the room, 404 for an event not there or not visible.
+func (rt *Routes) visibleEvent(ctx context.Context, roomID, eventID, userID string) (*storage.Event, int64, int64, error) {
+	lo, hi, err := rt.visibleRange(ctx, roomID, userID, rt.notifier.Pos())
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	ev, err := rt.store.EventByID(ctx, eventID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && (ev.RoomID != roomID || ev.Pos <= lo || ev.Pos > hi)) {
+		return nil, 0, 0, httputil.NotFound("Event not found")
+	}
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return ev, lo, hi, nil
 }
 
 // GET /v3/rooms/{roomId}/context/{eventId}
@@ -129,14 +140,7 @@ func (rt *Routes) eventContext(w http.ResponseWriter, r *http.Request, dev *user
 		return err
 	}
 	ctx := r.Context()
-	lo, hi, err := rt.visibleRange(ctx, roomID, dev.UserID, rt.notifier.Pos())
-	if err != nil {
-		return err
-	}
-	ev, err := rt.store.EventByID(ctx, eventID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && (ev.RoomID != roomID || ev.Pos <= lo || ev.Pos > hi)) {
-		return httputil.NotFound("Event not found")
-	}
+	ev, lo, hi, err := rt.visibleEvent(ctx, roomID, eventID, dev.UserID)
 	if err != nil {
 		return err
 	}

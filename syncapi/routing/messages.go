@@ -29,11 +29,17 @@ func (rt *Routes) catchUp(ctx context.Context, roomID string) {
 	if err != nil || latest == "" {
 		return
 	}
+	rt.waitForEvent(ctx, latest)
+}
+
+// waitForEvent waits, up to catchUpWait, until the sync stream has stored
+// eventID.
+func (rt *Routes) waitForEvent(ctx context.Context, eventID string) {
 	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
 	for wctx.Err() == nil {
 		pos := rt.notifier.Pos()
-		if _, err := rt.store.EventByID(ctx, latest); err == nil {
+		if _, err := rt.store.EventByID(ctx, eventID); err == nil {
 			return
 		}
 		rt.notifier.WaitAdvance(wctx, pos)
@@ -56,15 +62,7 @@ func (rt *Routes) catchUpUser(ctx context.Context, userID string) {
 	if latest == "" || rt.notifier.HasUserEvent(userID, latest) {
 		return
 	}
-	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
-	defer cancel()
-	for wctx.Err() == nil {
-		pos := rt.notifier.Pos()
-		if _, err := rt.store.EventByID(ctx, latest); err == nil {
-			return
-		}
-		rt.notifier.WaitAdvance(wctx, pos)
-	}
+	rt.waitForEvent(ctx, latest)
 }
 
 // visibleRange returns the stream positions (lo, hi] of a room's history the
