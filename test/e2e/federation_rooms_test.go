@@ -10,7 +10,6 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
-	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 )
 
 // TestFederationBackfill: alice of one says 250 things (and changes the
@@ -23,11 +22,9 @@ import (
 func TestFederationBackfill(t *testing.T) {
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
-			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
-			one, two := f.servers["one.test"], f.servers["two.test"]
+			f, alice, bob := startPair(t, d)
+			two := f.servers["two.test"]
 			c := ctx(t)
-			alice := register(t, one, "alice", "long enough")
-			bob := register(t, two, "bob", "long enough")
 			carol := register(t, two, "carol", "long enough")
 			room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", Topic: "first topic"})
 			if err != nil {
@@ -158,11 +155,9 @@ func firstDiff(a, b []string) int {
 // it and left (alice, banned and unbanned by bob of two, then invited
 // again; her server missed the events since her ban).
 func TestFederationInviteKnownRoom(t *testing.T) {
-	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test")
-	one, two := f.servers["one.test"], f.servers["two.test"]
+	f, alice, bob := startPair(t, sqlutil.SQLite)
+	two := f.servers["two.test"]
 	c := ctx(t)
-	alice := register(t, one, "alice", "long enough")
-	bob := register(t, two, "bob", "long enough")
 	bob2 := register(t, two, "bob2", "long enough")
 	invitedTo := func(u *mautrix.Client, room string) func() bool {
 		return func() bool {
@@ -212,7 +207,6 @@ func TestFederationInviteKnownRoom(t *testing.T) {
 	if _, err := alice.JoinRoom(c, room2.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"two.test"}}); err != nil {
 		t.Fatalf("alice joining again: %v", err)
 	}
-	_ = two
 }
 
 // TestFederationRejoin: bob of two joins alice's room, leaves, and joins
@@ -220,11 +214,9 @@ func TestFederationInviteKnownRoom(t *testing.T) {
 // server's old timeline and his new join, and paging back shows all of
 // alice's messages once, in order, down to the room's creation.
 func TestFederationRejoin(t *testing.T) {
-	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test")
-	one, two := f.servers["one.test"], f.servers["two.test"]
+	f, alice, bob := startPair(t, sqlutil.SQLite)
+	one := f.servers["one.test"]
 	c := ctx(t)
-	alice := register(t, one, "alice", "long enough")
-	bob := register(t, two, "bob", "long enough")
 	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +272,6 @@ func TestFederationRejoin(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("bob's history after rejoining: %v", got)
 	}
-	_ = two
 }
 
 // TestFederationInviteEnds: invites to a server not in the room end in
@@ -290,11 +281,9 @@ func TestFederationRejoin(t *testing.T) {
 // of its own in the room), and one accepted shows the invite it replaced in
 // the join's unsigned.prev_content.
 func TestFederationInviteEnds(t *testing.T) {
-	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test")
-	one, two := f.servers["one.test"], f.servers["two.test"]
+	f, alice, bob := startPair(t, sqlutil.SQLite)
+	one := f.servers["one.test"]
 	c := ctx(t)
-	alice := register(t, one, "alice", "long enough")
-	bob := register(t, two, "bob", "long enough")
 	newRoom := func(direct bool) id.RoomID {
 		t.Helper()
 		r, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}, IsDirect: direct})
@@ -401,5 +390,4 @@ func TestFederationInviteEnds(t *testing.T) {
 	if prev["membership"] != "invite" || prev["is_direct"] != true {
 		t.Fatalf("prev_content of bob's join: %v", prev)
 	}
-	_ = two
 }

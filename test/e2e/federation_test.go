@@ -145,6 +145,16 @@ func startFederation(t *testing.T, dbURL func(t *testing.T) string, names ...str
 	return f
 }
 
+// startPair starts one.test and two.test on databases of dialect d and
+// registers alice on one and bob on two.
+func startPair(t *testing.T, d sqlutil.Dialect) (f *federation, alice, bob *mautrix.Client) {
+	t.Helper()
+	f = startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
+	alice = register(t, f.servers["one.test"], "alice", "long enough")
+	bob = register(t, f.servers["two.test"], "bob", "long enough")
+	return f, alice, bob
+}
+
 // https is an HTTP client that trusts the test CA and sends requests for
 // a server name to its listener.
 func (f *federation) https(name string) *http.Client {
@@ -407,11 +417,9 @@ func wantHTTP(t *testing.T, err error, status int) {
 func TestFederationJoinAndChat(t *testing.T) {
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
-			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
-			one, two := f.servers["one.test"], f.servers["two.test"]
+			f, alice, bob := startPair(t, d)
+			two := f.servers["two.test"]
 			c := ctx(t)
-			alice := register(t, one, "alice", "long enough")
-			bob := register(t, two, "bob", "long enough")
 			room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomAliasName: "hall", Name: "Hall"})
 			if err != nil {
 				t.Fatal(err)
@@ -586,11 +594,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestFederationDirectChat(t *testing.T) {
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
-			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
-			one, two := f.servers["one.test"], f.servers["two.test"]
+			_, alice, bob := startPair(t, d)
 			c := ctx(t)
-			alice := register(t, one, "alice", "long enough")
-			bob := register(t, two, "bob", "long enough")
 			bobSince := syncOnce(t, bob, "", 0).NextBatch
 
 			next := make(chan *mautrix.RespSync, 1)
