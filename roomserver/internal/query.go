@@ -49,6 +49,11 @@ func (rs *Roomserver) Membership(ctx context.Context, roomID, userID string) (st
 	return r.membership(userID), nil
 }
 
+// Forgotten reports whether a user has forgotten a room they left.
+func (rs *Roomserver) Forgotten(ctx context.Context, roomID, userID string) (bool, error) {
+	return rs.store.Forgotten(ctx, roomID, userID)
+}
+
 // JoinedRooms implements api.Roomserver.
 func (rs *Roomserver) JoinedRooms(ctx context.Context, userID string) ([]string, error) {
 	return rs.store.RoomsOf(ctx, userID, "join")

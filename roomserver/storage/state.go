@@ -148,6 +148,20 @@ func (s *Storage) MembersOf(ctx context.Context, room RoomNID, membership string
 	return sqlutil.Select(ctx, s.db, scanString, `SELECT user_id FROM roomserver_memberships WHERE room_nid = $1 AND membership = $2 ORDER BY user_id`, room, membership)
 }
 
+// Forgotten reports whether the user has forgotten the room.
+func (s *Storage) Forgotten(ctx context.Context, roomID, userID string) (bool, error) {
+	var f bool
+	err := s.db.QueryRow(ctx, `SELECT m.forgotten FROM roomserver_memberships m JOIN roomserver_rooms r ON r.room_nid = m.room_nid
+		WHERE r.room_id = $1 AND m.user_id = $2`, roomID, userID).Scan(&f)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: reading forgotten: %w", err)
+	}
+	return f, nil
+}
+
 // Forget hides a room the user has left from their room lists.
 func (s *Storage) Forget(ctx context.Context, room RoomNID, userID string) error {
 	_, err := s.db.Exec(ctx, `UPDATE roomserver_memberships SET forgotten = TRUE WHERE room_nid = $1 AND user_id = $2 AND membership IN ('leave', 'ban')`, room, userID)

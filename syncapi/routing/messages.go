@@ -108,6 +108,10 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 		if mPos == 0 {
 			return rt.peek(ctx, roomID, upto)
 		}
+		if rt.forgotten(ctx, roomID, userID) {
+			// Spec (/forget): the room's history is no longer the user's.
+			return 0, 0, httputil.Forbidden("You have forgotten this room")
+		}
 		hi = mPos
 	default:
 		return rt.peek(ctx, roomID, upto)
@@ -139,6 +143,16 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 		}
 	}
 	return joinedPos, hi, nil
+}
+
+// forgotten reports whether the user forgot the room (false when the
+// roomserver cannot say).
+func (rt *Routes) forgotten(ctx context.Context, roomID, userID string) bool {
+	if rt.rooms == nil {
+		return false
+	}
+	f, err := rt.rooms.Forgotten(ctx, roomID, userID)
+	return err == nil && f
 }
 
 // peek is the visible range of a user who is not and was never in a room:

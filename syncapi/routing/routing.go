@@ -49,6 +49,8 @@ type RoomMemberships interface {
 	// LastEventOf is the newest event a user sent or that changed their
 	// membership ("" if none known).
 	LastEventOf(userID string) string
+	// Forgotten reports whether the user forgot the room (after leaving).
+	Forgotten(ctx context.Context, roomID, userID string) (bool, error)
 }
 
 // Setup registers the sync endpoints on r.

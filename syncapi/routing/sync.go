@@ -194,7 +194,7 @@ func (rt *Routes) build(ctx context.Context, dev *userapi.Device, tok syncToken,
 		case "leave", "ban":
 			// Spec (Filtering, include_leave): left rooms come with the
 			// initial and full-state syncs only when the filter asks.
-			if (changed && !initial) || ((initial || fullState) && f.Room.IncludeLeave && mPos > 0) {
+			if (changed && !initial) || ((initial || fullState) && f.Room.IncludeLeave && mPos > 0 && !rt.forgotten(ctx, roomID, dev.UserID)) {
 				lr, err := rt.leftRoom(ctx, dev, roomID, since, mPos, f)
 				if err != nil {
 					return nil, false, err

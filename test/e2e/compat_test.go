@@ -65,6 +65,19 @@ func TestClientCompat(t *testing.T) {
 		if _, ok := withLeave.Rooms.Leave[gone.RoomID]; !ok {
 			t.Fatal("include_leave: the left room is not in the leave section")
 		}
+		// Forgotten, it is no longer there, nor readable.
+		if _, err := alice.ForgetRoom(c, gone.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		withLeave, err = alice.SyncRequest(c, 0, "", `{"room":{"include_leave":true}}`, false, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := withLeave.Rooms.Leave[gone.RoomID]; ok {
+			t.Fatal("a forgotten room in the leave section")
+		}
+		_, err = alice.Messages(c, gone.RoomID, "", "", mautrix.DirectionBackward, nil, 5)
+		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
 
 		// Membership through the state endpoint.
 		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateMember, bob.UserID.String(), map[string]any{"membership": "invite"}); err != nil {
