@@ -61,7 +61,7 @@ func (f *FederationAPI) backfillFrom(ctx context.Context, s spec.ServerName, ver
 	for _, raw := range txn.PDUs {
 		// NewEventFromUntrustedJSON redacts an event whose content hash
 		// does not match (spec: "Checks performed on receipt of a PDU").
-		p, err := ver.NewEventFromUntrustedJSON(raw)
+		p, err := untrustedPDU(ver, raw)
 		if err != nil || p.RoomID().String() != roomID || have[p.EventID()] {
 			continue
 		}
@@ -118,7 +118,7 @@ func (f *FederationAPI) fetchAuthEvents(ctx context.Context, s spec.ServerName, 
 			}
 			continue
 		}
-		p, err := ver.NewEventFromUntrustedJSON(txn.PDUs[0])
+		p, err := untrustedPDU(ver, txn.PDUs[0])
 		if err != nil || p.EventID() != id || p.RoomID().String() != roomID {
 			continue
 		}

@@ -37,7 +37,7 @@ func (f *FederationAPI) SendInvite(ctx context.Context, invite gomatrixserverlib
 	if err != nil {
 		return nil, err
 	}
-	signed, err := ver.NewEventFromUntrustedJSON(res.Event)
+	signed, err := untrustedPDU(ver, res.Event)
 	if err != nil {
 		return nil, fmt.Errorf("federationapi: the signed invite from %s is unreadable: %w", server, err)
 	}
@@ -64,7 +64,7 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	if err != nil || !gomatrixserverlib.StableRoomVersion(req.RoomVersion) {
 		return incompatibleVersion(req.RoomVersion)
 	}
-	pdu, err := ver.NewEventFromUntrustedJSON(req.Event)
+	pdu, err := untrustedPDU(ver, req.Event)
 	if err != nil {
 		return httputil.BadJSON("bad invite event: %v", err)
 	}

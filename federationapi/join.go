@@ -96,7 +96,7 @@ func (f *FederationAPI) eventProvider(ctx context.Context, s spec.ServerName) go
 				return nil, err
 			}
 			for _, raw := range txn.PDUs {
-				p, err := impl.NewEventFromUntrustedJSON(raw)
+				p, err := untrustedPDU(impl, raw)
 				if err == nil {
 					out = append(out, p)
 				}
@@ -197,7 +197,7 @@ func (f *FederationAPI) rejoinGap(ctx context.Context, s spec.ServerName, ver go
 		return nil
 	}
 	var out []gomatrixserverlib.PDU
-	for _, p := range res.Events.UntrustedEvents(ver.Version()) {
+	for _, p := range untrustedPDUs(ver, res.Events) {
 		if p.RoomID().String() != roomID || p.EventID() == join.EventID() {
 			continue
 		}

@@ -123,7 +123,7 @@ func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerNam
 	if err != nil {
 		return nil, roomError(err)
 	}
-	pdu, err := ver.NewEventFromUntrustedJSON(body)
+	pdu, err := untrustedPDU(ver, body)
 	if err != nil {
 		return nil, httputil.BadJSON("bad event: %v", err)
 	}
@@ -231,12 +231,12 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 			EventID string `json:"event_id"`
 		}
 		_ = json.Unmarshal(raw, &id)
-		if p, perr := ver.NewEventFromUntrustedJSON(raw); perr == nil {
+		if p, perr := untrustedPDU(ver, raw); perr == nil {
 			id.EventID = p.EventID()
 		}
 		return id.EventID, fmt.Errorf("the room's server ACL denies %s", origin)
 	}
-	pdu, err := ver.NewEventFromUntrustedJSON(raw)
+	pdu, err := untrustedPDU(ver, raw)
 	if err != nil {
 		return "", nil
 	}
@@ -302,7 +302,7 @@ func (f *FederationAPI) fetchAuthChain(ctx context.Context, origin spec.ServerNa
 	}
 	var chain []gomatrixserverlib.PDU
 	for _, raw := range res.AuthEvents {
-		p, err := ver.NewEventFromUntrustedJSON(raw)
+		p, err := untrustedPDU(ver, raw)
 		if err != nil || p.RoomID().String() != roomID {
 			continue
 		}
@@ -328,7 +328,7 @@ func (f *FederationAPI) fetchMissing(ctx context.Context, origin spec.ServerName
 	if err != nil {
 		return err
 	}
-	evs := resp.Events.UntrustedEvents(ver.Version())
+	evs := untrustedPDUs(ver, resp.Events)
 	slices.SortStableFunc(evs, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
 	for _, e := range evs {
 		if err := gomatrixserverlib.VerifyEventSignatures(ctx, e, f.keyRing, userIDForSender); err != nil {
@@ -378,7 +378,7 @@ func (f *FederationAPI) inputWithRemoteState(ctx context.Context, origin spec.Se
 		if err != nil || len(txn.PDUs) != 1 {
 			return 0, fmt.Errorf("event %s from %s: %v", id, origin, err)
 		}
-		p, err := ver.NewEventFromUntrustedJSON(txn.PDUs[0])
+		p, err := untrustedPDU(ver, txn.PDUs[0])
 		if err != nil || p.EventID() != id {
 			return 0, fmt.Errorf("event %s from %s is not what was asked for", id, origin)
 		}
@@ -442,7 +442,7 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 	if err != nil {
 		return ""
 	}
-	pdu, err := ver.NewEventFromUntrustedJSON(raw)
+	pdu, err := untrustedPDU(ver, raw)
 	if err != nil {
 		return ""
 	}
@@ -504,3 +504,36 @@ type v1Recorder struct {
 func (r *v1Recorder) Header() http.Header         { return r.header }
 func (r *v1Recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *v1Recorder) WriteHeader(status int)      { r.status = status }
+
+// maxPDUBytes is the largest PDU, in canonical JSON (spec: "Size limits").
+const maxPDUBytes = 65536
+
+// errPDUTooLarge refuses a PDU over maxPDUBytes.
+var errPDUTooLarge = errors.New("PDU larger than 64 KiB")
+
+// untrustedPDU reads a PDU from another server: one over 64 KiB in
+// canonical JSON is refused as received (spec: "Size limits"), before a
+// failed content hash could shrink it to its redacted form; otherwise as
+// gomatrixserverlib reads it (the redacted form when the hash fails).
+func untrustedPDU(ver gomatrixserverlib.IRoomVersion, raw []byte) (gomatrixserverlib.PDU, error) {
+	canonical, err := gomatrixserverlib.CanonicalJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(canonical) > maxPDUBytes {
+		return nil, errPDUTooLarge
+	}
+	return ver.NewEventFromUntrustedJSON(canonical)
+}
+
+// untrustedPDUs reads a list of PDUs with untrustedPDU, leaving out those
+// that cannot be read.
+func untrustedPDUs(ver gomatrixserverlib.IRoomVersion, raws gomatrixserverlib.EventJSONs) []gomatrixserverlib.PDU {
+	out := make([]gomatrixserverlib.PDU, 0, len(raws))
+	for _, raw := range raws {
+		if p, err := untrustedPDU(ver, raw); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
