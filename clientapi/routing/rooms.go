@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/userapi/api"
@@ -412,15 +413,28 @@ func (rt *Routes) requireJoined(ctx context.Context, roomID, userID string) erro
 // GET /v3/rooms/{roomId}/state/{eventType}/{stateKey}
 func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
 	v := vars(r)
-	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err != nil {
-		return err
-	}
-	ev, err := rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"])
-	if errors.Is(err, roomapi.ErrEventNotFound) {
-		return httputil.NotFound("State event not found")
-	}
-	if err != nil {
-		return roomError(err)
+	var ev roomapi.Event
+	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err == nil {
+		if ev, err = rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"]); errors.Is(err, roomapi.ErrEventNotFound) {
+			return httputil.NotFound("State event not found")
+		} else if err != nil {
+			return roomError(err)
+		}
+	} else {
+		// A departed member reads the state as it was when they left.
+		state, serr := rt.stateAtLeave(r.Context(), v["roomId"], dev.UserID)
+		if serr != nil {
+			return err
+		}
+		found := false
+		for _, e := range state {
+			if ce, cerr := e.Client(); cerr == nil && ce.Type == v["eventType"] && ce.StateKey != nil && *ce.StateKey == v["stateKey"] {
+				ev, found = e, true
+			}
+		}
+		if !found {
+			return httputil.NotFound("State event not found")
+		}
 	}
 	ce, err := ev.Client()
 	if err != nil {
@@ -440,12 +454,9 @@ func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api
 // format, to a requester who is in the room.
 func (rt *Routes) currentState(r *http.Request, dev *api.Device) ([]roomapi.ClientEvent, error) {
 	roomID := vars(r)["roomId"]
-	if err := rt.requireJoined(r.Context(), roomID, dev.UserID); err != nil {
-		return nil, err
-	}
-	evs, err := rt.rooms.CurrentState(r.Context(), roomID)
+	evs, err := rt.visibleState(r.Context(), roomID, dev.UserID)
 	if err != nil {
-		return nil, roomError(err)
+		return nil, err
 	}
 	out := make([]roomapi.ClientEvent, 0, len(evs))
 	for _, e := range evs {
@@ -470,6 +481,9 @@ func (rt *Routes) getState(w http.ResponseWriter, r *http.Request, dev *api.Devi
 
 // GET /v3/rooms/{roomId}/joined_members
 func (rt *Routes) joinedMembers(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	if err := rt.requireJoined(r.Context(), vars(r)["roomId"], dev.UserID); err != nil {
+		return err
+	}
 	state, err := rt.currentState(r, dev)
 	if err != nil {
 		return err
@@ -581,4 +595,65 @@ func (rt *Routes) checkCanonicalAlias(ctx context.Context, roomID string, conten
 		}
 	}
 	return nil
+}
+
+// visibleState is the room state a user may read: the current state while
+// joined, the state when they left after leaving (spec: GET
+// /rooms/{roomId}/state, "If the user has left the room then the state is
+// taken from the state of the room when they left").
+func (rt *Routes) visibleState(ctx context.Context, roomID, userID string) ([]roomapi.Event, error) {
+	if err := rt.requireJoined(ctx, roomID, userID); err != nil {
+		state, serr := rt.stateAtLeave(ctx, roomID, userID)
+		if serr != nil {
+			return nil, err
+		}
+		return state, nil
+	}
+	evs, err := rt.rooms.CurrentState(ctx, roomID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	return evs, nil
+}
+
+// stateBefore is the roomserver's historical state query.
+type stateBefore interface {
+	StateBefore(ctx context.Context, roomID, eventID string) (state, authChain []gomatrixserverlib.PDU, err error)
+}
+
+// stateAtLeave is the room's state just after the user left (or was
+// kicked or banned), their membership event included; an error when they
+// are not a departed member, or forgot the room.
+func (rt *Routes) stateAtLeave(ctx context.Context, roomID, userID string) ([]roomapi.Event, error) {
+	sb, ok := rt.rooms.(stateBefore)
+	if !ok {
+		return nil, errors.New("no historical state here")
+	}
+	m, err := rt.rooms.Membership(ctx, roomID, userID)
+	if err != nil || (m != "leave" && m != "ban") {
+		return nil, errors.New("not a departed member")
+	}
+	if f, ok := rt.rooms.(interface {
+		Forgotten(ctx context.Context, roomID, userID string) (bool, error)
+	}); ok {
+		if gone, err := f.Forgotten(ctx, roomID, userID); err != nil || gone {
+			return nil, errors.New("forgotten")
+		}
+	}
+	leave, err := rt.rooms.StateEvent(ctx, roomID, "m.room.member", userID)
+	if err != nil {
+		return nil, err
+	}
+	before, _, err := sb.StateBefore(ctx, roomID, leave.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]roomapi.Event, 0, len(before)+1)
+	for _, p := range before {
+		if p.Type() == "m.room.member" && p.StateKey() != nil && *p.StateKey() == userID {
+			continue
+		}
+		out = append(out, roomapi.Event{ID: p.EventID(), RoomID: roomID, PDU: p.JSON()})
+	}
+	return append(out, leave), nil
 }

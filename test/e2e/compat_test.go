@@ -232,5 +232,32 @@ func TestClientCompat(t *testing.T) {
 		if m["type"] != "m.room.member" || m["state_key"] != bob.UserID.String() {
 			t.Fatalf("lazy-loaded member: %v", m)
 		}
+
+		// A departed member reads the state as it was when they left.
+		if _, err := bob.SendStateEvent(c, room.RoomID, event.StateTopic, "", map[string]any{"topic": "while bob was here"}); err == nil {
+			t.Fatal("bob, at power 0, set the topic")
+		}
+		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", map[string]any{"topic": "three"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.LeaveRoom(c, room.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", map[string]any{"topic": "after bob"}); err != nil {
+			t.Fatal(err)
+		}
+		var oldTopic map[string]any
+		if err := bob.StateEvent(c, room.RoomID, event.StateTopic, "", &oldTopic); err != nil || oldTopic["topic"] != "three" {
+			t.Fatalf("bob's view of the topic after leaving: %v %v", oldTopic, err)
+		}
+		left, err := bob.State(c, room.RoomID)
+		if err != nil || left[event.StateMember][bob.UserID.String()] == nil ||
+			left[event.StateMember][bob.UserID.String()].Content.AsMember().Membership != "leave" {
+			t.Fatalf("bob's /state after leaving: %v", err)
+		}
+		if _, err := bob.JoinedMembers(c, room.RoomID); err == nil {
+			t.Fatal("joined_members for a departed member")
+		}
+
 	})
 }
