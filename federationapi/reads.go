@@ -129,6 +129,9 @@ func (f *FederationAPI) backfill(w http.ResponseWriter, r *http.Request, origin 
 	if err != nil {
 		return roomError(err)
 	}
+	if evs, err = f.opts.Rooms.VisibleToServer(r.Context(), roomID, string(origin), evs); err != nil {
+		return roomError(err)
+	}
 	f.txnResponse(w, evs)
 	return nil
 }
@@ -153,6 +156,9 @@ func (f *FederationAPI) getMissingEvents(w http.ResponseWriter, r *http.Request,
 	}
 	evs, err := f.opts.Rooms.WalkBack(r.Context(), roomID, req.Latest, req.Earliest, min(req.Limit, maxMissingEvents), req.MinDepth, false)
 	if err != nil {
+		return roomError(err)
+	}
+	if evs, err = f.opts.Rooms.VisibleToServer(r.Context(), roomID, string(origin), evs); err != nil {
 		return roomError(err)
 	}
 	// Oldest first (spec: "in chronological order").

@@ -107,7 +107,11 @@ type Federation interface {
 	// WalkBack follows prev_events back from events (backfill,
 	// get_missing_events).
 	WalkBack(ctx context.Context, roomID string, from, stop []string, limit int, minDepth int64, includeStart bool) ([]gomatrixserverlib.PDU, error)
+	// VisibleToServer gives pdus as a server may see them under the
+	// room's history visibility (redacted where it may not).
+	VisibleToServer(ctx context.Context, roomID, server string, pdus []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error)
 	// SetInviter gives the roomserver the way to invite remote users.
+
 	SetInviter(inv RemoteInviter)
 }
 

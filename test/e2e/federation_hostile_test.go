@@ -14,6 +14,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -204,5 +205,76 @@ func TestFederationHostilePDUs(t *testing.T) {
 				t.Fatalf("two after the hostile transaction: %v", err)
 			}
 		})
+	}
+}
+
+// TestFederationVisibilityForServers: /backfill and /get_missing_events
+// give a server the events it may see under the room's history
+// visibility, the others redacted: with "joined", what was said before any
+// of its users joined comes without content; with "shared", in full.
+func TestFederationVisibilityForServers(t *testing.T) {
+	f, alice, bob := startPair(t, sqlutil.SQLite)
+	two := f.servers["two.test"]
+	c := ctx(t)
+	for _, hv := range []string{"joined", "shared"} {
+		room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat",
+			InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": hv}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		said, err := alice.SendText(c, room.RoomID, "before bob, "+hv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined, err := bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = joined
+		latest, err := two.Roomserver.LatestEventIDs(c, room.RoomID.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{
+			"/_matrix/federation/v1/backfill/" + url.PathEscape(room.RoomID.String()) + "?limit=20&v=" + url.QueryEscape(latest[0]),
+		} {
+			fr := fclient.NewFederationRequest("GET", "two.test", "one.test", path)
+			if err := fr.Sign("two.test", gomatrixserverlib.KeyID(two.SigningKey.ID), two.SigningKey.Private); err != nil {
+				t.Fatal(err)
+			}
+			hr, err := fr.HTTPRequest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hr.URL, _ = url.Parse("https://one.test" + path)
+			resp, err := f.https("one.test").Do(hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var txn struct {
+				PDUs []json.RawMessage `json:"pdus"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&txn)
+			resp.Body.Close()
+			found := false
+			for _, raw := range txn.PDUs {
+				var e struct {
+					Type    string         `json:"type"`
+					Content map[string]any `json:"content"`
+				}
+				_ = json.Unmarshal(raw, &e)
+				if e.Type != "m.room.message" {
+					continue
+				}
+				found = true
+				_, hasBody := e.Content["body"]
+				if hasBody != (hv == "shared") {
+					t.Errorf("%s: the message from before bob's join has body %v: %s", hv, hasBody, raw)
+				}
+			}
+			if !found {
+				t.Errorf("%s: /backfill did not give the message %s", hv, said.EventID)
+			}
+		}
 	}
 }
