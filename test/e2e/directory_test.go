@@ -318,7 +318,7 @@ func TestPublicRooms(t *testing.T) {
 		}
 		wantVisibility(tea.RoomID, "private")
 		if got := search(map[string]any{"generic_search_term": "tea"}, 0); len(got.Chunk) != 0 {
-			t.Fatalf("unpublished room still listed: %+v", got)
+			t.Fatalf("unpublished room still listed: %s %q (tea %s, hidden %s)", got.Chunk[0].RoomID, got.Chunk[0].Name, tea.RoomID, hidden.RoomID)
 		}
 		// Publishing (the default visibility of the PUT) brings it back.
 		if r := do(t, http.MethodPut, visURL(hidden.RoomID), alice.AccessToken, map[string]any{}); r.Status != http.StatusOK {
