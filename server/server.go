@@ -210,6 +210,12 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 	return nil
 }
 
+// UseFederationListener makes Start serve federation on ln, already open,
+// instead of opening the configured address (tests that must know every
+// server's address before starting any, without a window in which another
+// process could take the port).
+func (s *Server) UseFederationListener(ln net.Listener) { s.fedLn = ln }
+
 // Start opens the listeners and serves until Shutdown.
 func (s *Server) Start() error {
 	if s.cfg.Runs(config.ComponentClientAPI) {
@@ -246,8 +252,10 @@ func (s *Server) Start() error {
 		if err != nil {
 			return err
 		}
-		if s.fedLn, err = net.Listen("tcp", s.cfg.FederationAPI.ListenAddr); err != nil {
-			return fmt.Errorf("server: federation listener: %w", err)
+		if s.fedLn == nil {
+			if s.fedLn, err = net.Listen("tcp", s.cfg.FederationAPI.ListenAddr); err != nil {
+				return fmt.Errorf("server: federation listener: %w", err)
+			}
 		}
 		s.fedSrv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, TLSConfig: tlsCfg}
 		go s.serve(s.fedSrv, tls.NewListener(s.fedLn, tlsCfg))

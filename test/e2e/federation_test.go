@@ -121,9 +121,15 @@ func (f *federation) stop(t *testing.T, name string) {
 func startFederation(t *testing.T, dbURL func(t *testing.T) string, names ...string) *federation {
 	t.Helper()
 	ca := newTestCA(t)
-	addrs := map[string]string{}
+	// Listeners opened first, so every server knows every address and no
+	// other process can take a port between choosing and binding it.
+	addrs, lns := map[string]string{}, map[string]net.Listener{}
 	for _, n := range names {
-		addrs[n] = freeAddr(t)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[n], addrs[n] = ln, ln.Addr().String()
 	}
 	f := &federation{ca: ca, servers: map[string]*server.Server{}, configs: map[string]*config.Config{}}
 	for _, n := range names {
@@ -139,7 +145,7 @@ func startFederation(t *testing.T, dbURL func(t *testing.T) string, names ...str
 		if err := cfg.Verify(); err != nil {
 			t.Fatal(err)
 		}
-		f.servers[n] = startServer(t, cfg)
+		f.servers[n] = startServerOn(t, cfg, lns[n])
 		f.configs[n] = cfg
 	}
 	return f

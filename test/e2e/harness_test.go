@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"testing"
@@ -47,12 +48,22 @@ func testConfig(t *testing.T, dbURL string) *config.Config {
 // startServer runs a server with cfg until the test ends (or it is stopped).
 func startServer(t *testing.T, cfg *config.Config) *server.Server {
 	t.Helper()
+	return startServerOn(t, cfg, nil)
+}
+
+// startServerOn is startServer with the federation listener already open
+// (nil: opened from the configuration).
+func startServerOn(t *testing.T, cfg *config.Config, fedLn net.Listener) *server.Server {
+	t.Helper()
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
 	log.SetOutput(testWriter{t})
 	srv, err := server.New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("starting server: %v", err)
+	}
+	if fedLn != nil {
+		srv.UseFederationListener(fedLn)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatalf("starting listeners: %v", err)
