@@ -523,7 +523,15 @@ func untrustedPDU(ver gomatrixserverlib.IRoomVersion, raw []byte) (gomatrixserve
 	if len(canonical) > maxPDUBytes {
 		return nil, errPDUTooLarge
 	}
-	return ver.NewEventFromUntrustedJSON(canonical)
+	p, err := ver.NewEventFromUntrustedJSON(canonical)
+	// An event over a limit older room versions did not enforce (a state
+	// key over 255 bytes but not codepoints, in version 10) is kept, as
+	// gomatrixserverlib marks it persistable: such rooms hold them.
+	var verr gomatrixserverlib.EventValidationError
+	if errors.As(err, &verr) && verr.Persistable && p != nil {
+		return p, nil
+	}
+	return p, err
 }
 
 // untrustedPDUs reads a list of PDUs with untrustedPDU, leaving out those

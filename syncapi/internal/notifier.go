@@ -76,6 +76,14 @@ func (n *Notifier) setMembershipLocked(roomID, userID, membership string, pos in
 	}
 }
 
+// MembershipOf returns the user's current membership of one room.
+func (n *Notifier) MembershipOf(userID, roomID string) (Membership, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m, ok := n.userRooms[userID][roomID]
+	return m, ok
+}
+
 // RoomsOf returns a copy of the user's current memberships.
 func (n *Notifier) RoomsOf(userID string) map[string]Membership {
 	n.mu.Lock()

@@ -95,7 +95,7 @@ func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *userapi.
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(clientJSON(ev, dev))
+	_, _ = w.Write(rt.timelineEvents(r.Context(), roomID, []*storage.Event{ev}, dev)[0])
 	return nil
 }
 
@@ -175,9 +175,9 @@ func (rt *Routes) eventContext(w http.ResponseWriter, r *http.Request, dev *user
 		state = lazyMembers(state, ev, before, after)
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{
-		"event":         clientJSON(ev, dev),
-		"events_before": clientEvents(before, dev),
-		"events_after":  clientEvents(after, dev),
+		"event":         rt.timelineEvents(ctx, roomID, []*storage.Event{ev}, dev)[0],
+		"events_before": rt.timelineEvents(ctx, roomID, before, dev),
+		"events_after":  rt.timelineEvents(ctx, roomID, after, dev),
 		"state":         clientEvents(state, dev),
 		"start":         formatToken(start),
 		"end":           formatToken(end),
@@ -232,7 +232,7 @@ func (rt *Routes) messagesBetween(w http.ResponseWriter, r *http.Request, dev *u
 		evs = evs[:limit]
 		resp["next_batch"] = formatToken(evs[len(evs)-1].Pos)
 	}
-	resp["chunk"] = clientEvents(evs, dev)
+	resp["chunk"] = rt.timelineEvents(ctx, roomID, evs, dev)
 	httputil.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }

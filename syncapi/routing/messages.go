@@ -287,7 +287,7 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 	// The filter applies to the page read (the tokens stay those of the
 	// whole page, so nothing is skipped).
 	evs = filter.apply(evs)
-	resp["chunk"] = clientEvents(evs, dev)
+	resp["chunk"] = rt.timelineEvents(r.Context(), roomID, evs, dev)
 	if filter.LazyLoadMembers && len(evs) > 0 {
 		// Spec: "Lazy-loading room members": the membership events of the
 		// chunk's senders, as of the chunk's start.

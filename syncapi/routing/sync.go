@@ -341,7 +341,7 @@ func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID st
 		return nil, nil
 	}
 	jr := emptyJoinedRoom()
-	jr.Timeline = Timeline{Events: clientEvents(evs, dev), Limited: limited}
+	jr.Timeline = Timeline{Events: rt.timelineEvents(ctx, roomID, evs, dev), Limited: limited}
 	start := upto
 	if len(evs) > 0 {
 		start = evs[0].Pos - 1
@@ -482,7 +482,7 @@ func (rt *Routes) leftRoom(ctx context.Context, dev *userapi.Device, roomID stri
 	if err != nil {
 		return nil, err
 	}
-	lr := &LeftRoom{Timeline: Timeline{Events: clientEvents(evs, dev), Limited: limited}, State: EventList{Events: []json.RawMessage{}},
+	lr := &LeftRoom{Timeline: Timeline{Events: rt.timelineEvents(ctx, roomID, evs, dev), Limited: limited}, State: EventList{Events: []json.RawMessage{}},
 		AccountData: EventList{Events: []json.RawMessage{}}}
 	if len(evs) > 0 {
 		lr.Timeline.PrevBatch = formatToken(evs[0].Pos - 1)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
 )
 
 // historyPositions reserves n stream positions below every other one (for
@@ -100,4 +102,20 @@ func (s *Storage) OldestEvent(ctx context.Context, roomID string) (*Event, error
 		return nil, ErrNotFound
 	}
 	return e, err
+}
+
+// MembershipChange is one of a user's membership events in a room.
+type MembershipChange struct {
+	Pos        int64
+	Membership string
+}
+
+// MembershipHistory lists a user's membership events in a room, oldest
+// first (history included).
+func (s *Storage) MembershipHistory(ctx context.Context, roomID, userID string) ([]MembershipChange, error) {
+	return sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (MembershipChange, error) {
+		var m MembershipChange
+		return m, sc.Scan(&m.Pos, &m.Membership)
+	}, `SELECT stream_pos, COALESCE(membership, '') FROM syncapi_events WHERE room_id = $1 AND event_type = 'm.room.member'
+		AND state_key = $2 AND outlier = 0 ORDER BY stream_pos`, roomID, userID)
 }

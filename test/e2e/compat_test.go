@@ -261,3 +261,61 @@ func TestClientCompat(t *testing.T) {
 
 	})
 }
+
+// TestUnsignedMembership: timeline events carry the requesting user's
+// membership at the time of the event (spec: unsigned.membership; "leave"
+// before the user had any), in /messages and in /sync.
+func TestUnsignedMembership(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testConfig(t, dbURL))
+		c := ctx(t)
+		alice := register(t, srv, "alice", "long enough")
+		bob := register(t, srv, "bob", "long enough")
+		room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.SendText(c, room.RoomID, "before bob"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.JoinRoom(c, room.RoomID.String(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.SendText(c, room.RoomID, "with bob"); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"before bob": "leave", "with bob": "join", "bob joins": "join"}
+		check := func(where string, evs []any) {
+			t.Helper()
+			seen := 0
+			for _, raw := range evs {
+				e, _ := raw.(map[string]any)
+				content, _ := e["content"].(map[string]any)
+				unsigned, _ := e["unsigned"].(map[string]any)
+				key, _ := content["body"].(string)
+				if e["type"] == "m.room.member" && e["state_key"] == bob.UserID.String() {
+					key = "bob joins"
+				}
+				if w, ok := want[key]; ok {
+					seen++
+					if unsigned["membership"] != w {
+						t.Errorf("%s: %q has membership %v, want %s", where, key, unsigned["membership"], w)
+					}
+				}
+			}
+			if seen != len(want) {
+				t.Errorf("%s: saw %d of the %d events", where, seen, len(want))
+			}
+		}
+		r := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(room.RoomID.String())+"/messages?dir=b&limit=20", bob.AccessToken, nil)
+		chunk, _ := r.Body["chunk"].([]any)
+		check("/messages", chunk)
+		r = do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/sync", bob.AccessToken, nil)
+		rooms, _ := r.Body["rooms"].(map[string]any)
+		join, _ := rooms["join"].(map[string]any)
+		jr, _ := join[room.RoomID.String()].(map[string]any)
+		tl, _ := jr["timeline"].(map[string]any)
+		evs, _ := tl["events"].([]any)
+		check("/sync", evs)
+	})
+}

@@ -1,0 +1,108 @@
+package routing
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sort"
+
+	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// memberships answers the requesting user's membership of a room at a
+// stream position (spec: client-server API, ClientEvent
+// unsigned.membership: "the room membership of the user making the
+// request, at the time of the event", including changes the event made;
+// "leave" before any). The current membership answers for positions after
+// it without a query; earlier positions read the user's membership events
+// once.
+type memberships struct {
+	rt             *Routes
+	roomID, userID string
+	cur            string // current membership, "" when unknown
+	curPos         int64
+	history        []storage.MembershipChange
+	loaded         bool
+}
+
+func (rt *Routes) membershipsOf(roomID, userID string) *memberships {
+	m := &memberships{rt: rt, roomID: roomID, userID: userID}
+	if cur, ok := rt.notifier.MembershipOf(userID, roomID); ok {
+		m.cur, m.curPos = cur.Membership, cur.Pos
+	}
+	return m
+}
+
+func (m *memberships) at(ctx context.Context, pos int64) string {
+	if m.cur != "" && pos >= m.curPos {
+		return m.cur
+	}
+	if !m.loaded {
+		m.loaded = true
+		h, err := m.rt.store.MembershipHistory(ctx, m.roomID, m.userID)
+		if err != nil {
+			return ""
+		}
+		m.history = h
+	}
+	i := sort.Search(len(m.history), func(i int) bool { return m.history[i].Pos > pos })
+	if i == 0 {
+		return "leave"
+	}
+	return m.history[i-1].Membership
+}
+
+// timelineEvents is clientEvents for timeline events: each also carries
+// unsigned.membership.
+func (rt *Routes) timelineEvents(ctx context.Context, roomID string, evs []*storage.Event, dev *userapi.Device) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(evs))
+	if dev == nil {
+		return clientEvents(evs, dev)
+	}
+	ms := rt.membershipsOf(roomID, dev.UserID)
+	for _, e := range evs {
+		out = append(out, withMembership(clientJSON(e, dev), ms.at(ctx, e.Pos)))
+	}
+	return out
+}
+
+// withMembership adds unsigned.membership to a client event's JSON: spliced
+// in when the event has no unsigned object (the common case, no decoding),
+// else set in it.
+func withMembership(js json.RawMessage, membership string) json.RawMessage {
+	if membership == "" {
+		return js
+	}
+	if !bytes.Contains(js, []byte(`"unsigned"`)) {
+		end := bytes.LastIndexByte(js, '}')
+		if end < 0 {
+			return js
+		}
+		m, _ := json.Marshal(membership)
+		out := make([]byte, 0, len(js)+len(m)+32)
+		out = append(out, js[:end]...)
+		if bytes.IndexByte(js[:end], ':') >= 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `"unsigned":{"membership":`...)
+		out = append(out, m...)
+		out = append(out, '}', '}')
+		return out
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(js, &obj) != nil {
+		return js
+	}
+	unsigned := map[string]json.RawMessage{}
+	if raw, ok := obj["unsigned"]; ok {
+		_ = json.Unmarshal(raw, &unsigned)
+	}
+	unsigned["membership"], _ = json.Marshal(membership)
+	obj["unsigned"], _ = json.Marshal(unsigned)
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return js
+	}
+	return b
+}
