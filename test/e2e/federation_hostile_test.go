@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
-	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -125,22 +125,7 @@ func TestFederationHostilePDUs(t *testing.T) {
 				json.RawMessage(`"not an object"`), json.RawMessage(`{"room_id": 5}`), otherRoomJSON, longTypeJSON, good2.JSON()}
 			txn := map[string]any{"origin": "one.test", "origin_server_ts": time.Now().UnixMilli(), "pdus": pdus}
 			path := "/_matrix/federation/v1/send/hostile-" + string(d)
-			fr := fclient.NewFederationRequest("PUT", "one.test", "two.test", path)
-			if err := fr.SetContent(txn); err != nil {
-				t.Fatal(err)
-			}
-			if err := fr.Sign("one.test", keyID, one.SigningKey.Private); err != nil {
-				t.Fatal(err)
-			}
-			hr, err := fr.HTTPRequest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			hr.URL, _ = url.Parse("https://two.test" + path)
-			resp, err := f.https("two.test").Do(hr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := f.signed(t, "one.test", "two.test", http.MethodPut, path, txn)
 			var res struct {
 				PDUs map[string]struct {
 					Error string `json:"error"`
@@ -238,19 +223,7 @@ func TestFederationVisibilityForServers(t *testing.T) {
 		for _, path := range []string{
 			"/_matrix/federation/v1/backfill/" + url.PathEscape(room.RoomID.String()) + "?limit=20&v=" + url.QueryEscape(latest[0]),
 		} {
-			fr := fclient.NewFederationRequest("GET", "two.test", "one.test", path)
-			if err := fr.Sign("two.test", gomatrixserverlib.KeyID(two.SigningKey.ID), two.SigningKey.Private); err != nil {
-				t.Fatal(err)
-			}
-			hr, err := fr.HTTPRequest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			hr.URL, _ = url.Parse("https://one.test" + path)
-			resp, err := f.https("one.test").Do(hr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := f.signed(t, "two.test", "one.test", http.MethodGet, path, nil)
 			var txn struct {
 				PDUs []json.RawMessage `json:"pdus"`
 			}

@@ -161,6 +161,32 @@ func startPair(t *testing.T, d sqlutil.Dialect) (f *federation, alice, bob *maut
 	return f, alice, bob
 }
 
+// signed sends a request from server `from` to server `to`, signed with
+// from's key (X-Matrix), straight to to's listener.
+func (f *federation) signed(t *testing.T, from, to, method, path string, body any) *http.Response {
+	t.Helper()
+	fr := fclient.NewFederationRequest(method, spec.ServerName(from), spec.ServerName(to), path)
+	if body != nil {
+		if err := fr.SetContent(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := f.servers[from].SigningKey
+	if err := fr.Sign(spec.ServerName(from), gomatrixserverlib.KeyID(key.ID), key.Private); err != nil {
+		t.Fatal(err)
+	}
+	hr, err := fr.HTTPRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.URL, _ = url.Parse("https://" + to + path)
+	resp, err := f.https(to).Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 // https is an HTTP client that trusts the test CA and sends requests for
 // a server name to its listener.
 func (f *federation) https(name string) *http.Client {
@@ -353,24 +379,7 @@ func TestFederationFoundation(t *testing.T) {
 				{"GET", "/_matrix/federation/v1/user/devices/%40bob%3Aone.test", nil, 400, "M_INVALID_PARAM"},
 				{"POST", "/_matrix/key/v2/query", map[string]any{"server_keys": "nope"}, 400, "M_BAD_JSON"},
 			} {
-				fr := fclient.NewFederationRequest(bad.method, "one.test", "two.test", bad.path)
-				if bad.body != nil {
-					if err := fr.SetContent(bad.body); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := fr.Sign("one.test", gomatrixserverlib.KeyID(one.SigningKey.ID), one.SigningKey.Private); err != nil {
-					t.Fatal(err)
-				}
-				hr, err := fr.HTTPRequest()
-				if err != nil {
-					t.Fatal(err)
-				}
-				hr.URL, _ = url.Parse("https://two.test" + bad.path)
-				resp, err := f.https("two.test").Do(hr)
-				if err != nil {
-					t.Fatal(err)
-				}
+				resp := f.signed(t, "one.test", "two.test", bad.method, bad.path, bad.body)
 				var e struct {
 					ErrCode string `json:"errcode"`
 				}
