@@ -1,6 +1,7 @@
 package internal
 
 import (
+	"errors"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -59,6 +60,14 @@ func (rs *Roomserver) CreateRoom(ctx context.Context, req api.CreateRoomRequest)
 	err = rs.store.WithTx(ctx, func(ctx context.Context) error {
 		for i, ne := range events {
 			ev, err := rs.build(r, ne)
+			var fe *api.ForbiddenError
+			if errors.As(err, &fe) {
+				// Every initial event is made of the request (creation
+				// content, power level override, initial state): one the
+				// auth rules refuse is a bad request, not a refused right
+				// (as for room version 12's creator rules, MSC4289).
+				return &api.BadRequestError{Reason: fmt.Sprintf("initial event %s: %s", ne.evType, fe.Reason)}
+			}
 			if err != nil {
 				return fmt.Errorf("initial event %d (%s): %w", i, ne.evType, err)
 			}

@@ -25,7 +25,7 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 		key = txnKey("send", req.RoomID, req.Type, sk, req.TxnID)
 	}
 	if req.Type == spec.MRoomCreate {
-		return "", api.Forbidden("a room has exactly one m.room.create event")
+		return "", &api.BadRequestError{Reason: "a room has exactly one m.room.create event"}
 	}
 	if req.Type == "m.room.redaction" && req.StateKey == nil {
 		var c struct {
@@ -44,6 +44,23 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 	r, err := rs.loadRoom(ctx, req.RoomID)
 	if err != nil {
 		return "", err
+	}
+	if req.Type == spec.MRoomPowerLevels && r.version.PrivilegedCreators() {
+		// Room version 12 (MSC4289): the room's creators are above power
+		// levels and may not be listed in them; such content is malformed
+		// for this room, not a matter of the sender's power.
+		var c struct {
+			Users map[string]json.RawMessage `json:"users"`
+		}
+		_ = json.Unmarshal(req.Content, &c)
+		r.mu.Lock()
+		creators := r.creators()
+		r.mu.Unlock()
+		for _, u := range creators {
+			if _, ok := c.Users[u]; ok {
+				return "", &api.BadRequestError{Reason: "the room's creators may not be listed in its power levels: " + u}
+			}
+		}
 	}
 	if req.Type == spec.MRoomMember {
 		// A membership set as state (PUT /state/m.room.member/{userId}):

@@ -2,6 +2,7 @@ package internal
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -215,4 +216,22 @@ func (rs *rooms) add(r *room) {
 	rs.mu.Lock()
 	rs.byID[r.id] = r
 	rs.mu.Unlock()
+}
+
+// creators are the room's creators (room version 12, MSC4289): the create
+// event's sender and its content's additional_creators. The caller holds
+// r.mu.
+func (r *room) creators() []string {
+	create, ok := r.state[storage.StateKey{Type: spec.MRoomCreate}]
+	if !ok {
+		return nil
+	}
+	out := []string{string(create.pdu.SenderID())}
+	var c struct {
+		AdditionalCreators []string `json:"additional_creators"`
+	}
+	if json.Unmarshal(create.pdu.Content(), &c) == nil {
+		out = append(out, c.AdditionalCreators...)
+	}
+	return out
 }
