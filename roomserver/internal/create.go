@@ -1,11 +1,11 @@
 package internal
 
 import (
-	"errors"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
