@@ -37,12 +37,22 @@ func (rs *Roomserver) JoinedServers(ctx context.Context, roomID string) ([]strin
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.joinedServers(), nil
+	return slices.Clone(r.joinedServers()), nil // the caller's own copy
 }
 
 // joinedServers are the servers with a joined member in the room's current
-// state (memory). The caller holds r.mu.
+// state (memory), cached until a membership changes: every local event
+// asks, and a large room's members are many. The slice is shared: callers
+// may append to it (it is clipped) but not change it. The caller holds
+// r.mu.
 func (r *room) joinedServers() []string {
+	if !r.serversOK {
+		r.servers, r.serversOK = r.computeJoinedServers(), true
+	}
+	return slices.Clip(r.servers)
+}
+
+func (r *room) computeJoinedServers() []string {
 	seen := map[string]bool{}
 	var out []string
 	for k, e := range r.state {
@@ -282,7 +292,7 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 			return api.Forbidden("the room's version changed")
 		}
 	}
-	r.state = map[storage.StateKey]stateEvent{}
+	r.state, r.serversOK = map[storage.StateKey]stateEvent{}, false
 	err = rs.store.WithTx(ctx, func(ctx context.Context) error {
 		var err error
 		if !known {
@@ -309,7 +319,7 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 			}
 			k := storage.StateKey{Type: p.Type(), StateKey: *p.StateKey()}
 			entries = append(entries, storage.StateEntry{StateKey: k, EventNID: nids[p.EventID()]})
-			r.state[k] = stateEvent{nid: nids[p.EventID()], pdu: p}
+			r.setState(k, stateEvent{nid: nids[p.EventID()], pdu: p})
 		}
 		before, err := rs.store.CreateSnapshot(ctx, r.nid, 0, entries)
 		if err != nil {
@@ -364,7 +374,7 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 			return err
 		}
 		r.snapshot, r.extremities, r.depth = w.snapshot, []string{join.EventID()}, join.Depth()
-		r.state[storage.StateKey{Type: spec.MRoomMember, StateKey: *join.StateKey()}] = stateEvent{nid: w.nid, pdu: join}
+		r.setState(storage.StateKey{Type: spec.MRoomMember, StateKey: *join.StateKey()}, stateEvent{nid: w.nid, pdu: join})
 		for k, e := range r.state {
 			if k.Type != spec.MRoomMember {
 				continue

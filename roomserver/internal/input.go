@@ -320,6 +320,7 @@ func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserve
 		return nil // stored; the room is read again before its next use
 	}
 	r.state, r.snapshot, r.extremities, r.depth = state, w.snapshot, extremities, max(r.depth, pdu.Depth())
+	r.serversOK = false
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -90,6 +91,17 @@ func TestInputRemoteEvents(t *testing.T) {
 			}
 		}
 
+		servers := func() string {
+			s, err := f.rs.JoinedServers(ctx, roomID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(s)
+			return fmt.Sprint(s)
+		}
+		if got := servers(); got != "[test.local]" {
+			t.Fatalf("servers before rita joins: %s", got)
+		}
 		// Rita joins the public room.
 		prev, depth := head()
 		join := x.event(rita, spec.MRoomMember, strPtr(rita), map[string]string{"membership": "join"}, prev, depth+1, r)
@@ -98,6 +110,10 @@ func TestInputRemoteEvents(t *testing.T) {
 			t.Fatalf("rita's membership %q", m)
 		}
 		input(join, api.InputKnown)
+		// Her server is in the room now (the cached list follows the join).
+		if got := servers(); got != "[remote.test test.local]" {
+			t.Fatalf("servers after rita joins: %s", got)
+		}
 
 		// A fork: alice and rita each send on the same parent.
 		prev, depth = head()
@@ -153,6 +169,9 @@ func TestInputRemoteEvents(t *testing.T) {
 		late := x.event(rita, "m.room.message", nil, map[string]string{"body": "late"}, prev, depth+1, r)
 		if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: alice, Target: rita, Membership: spec.Ban}); err != nil {
 			t.Fatal(err)
+		}
+		if got := servers(); got != "[test.local]" {
+			t.Fatalf("servers after rita's ban: %s", got)
 		}
 		extBefore, _ := head()
 		input(late, api.InputSoftFailed)

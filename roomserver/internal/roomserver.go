@@ -258,13 +258,13 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 	}
 	r.snapshot, r.extremities, r.depth = w.snapshot, []string{ev.EventID()}, ev.Depth()
 	if sk := ev.StateKey(); sk != nil {
-		r.state[storage.StateKey{Type: ev.Type(), StateKey: *sk}] = stateEvent{nid: w.nid, pdu: ev}
+		r.setState(storage.StateKey{Type: ev.Type(), StateKey: *sk}, stateEvent{nid: w.nid, pdu: ev})
 	}
 	if t := ne.redactTarget; t != nil && t.StateKey != nil {
 		k := storage.StateKey{Type: t.Type, StateKey: *t.StateKey}
 		if cur, ok := r.state[k]; ok && cur.pdu.EventID() == t.ID {
 			if pdu, err := r.version.NewEventFromTrustedJSONWithEventID(t.ID, w.redactedJSON, true); err == nil {
-				r.state[k] = stateEvent{nid: cur.nid, pdu: pdu}
+				r.setState(k, stateEvent{nid: cur.nid, pdu: pdu})
 			} else {
 				// Memory and database disagree now: read the room again.
 				r.stale = true

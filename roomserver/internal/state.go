@@ -43,6 +43,18 @@ type room struct {
 	// reaches the database fails its write, and the writes queued behind
 	// it must be built again).
 	txns recentTxns
+	// servers caches joinedServers while serversOK (cleared whenever a
+	// membership in state changes).
+	servers   []string
+	serversOK bool
+}
+
+// setState sets one key of r's current state. The caller holds r.mu.
+func (r *room) setState(k storage.StateKey, e stateEvent) {
+	r.state[k] = e
+	if k.Type == spec.MRoomMember {
+		r.serversOK = false
+	}
 }
 
 // recentTxns maps transaction keys (sender, device, path) to their events,
@@ -166,6 +178,7 @@ func (rs *rooms) reload(ctx context.Context, r *room) error {
 		return fmt.Errorf("reading room %s again: %w", r.id, err)
 	}
 	r.snapshot, r.extremities, r.depth, r.state = fresh.snapshot, fresh.extremities, fresh.depth, fresh.state
+	r.serversOK = false
 	return nil
 }
 
