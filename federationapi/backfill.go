@@ -81,7 +81,7 @@ func (f *FederationAPI) backfillFrom(ctx context.Context, s spec.ServerName, ver
 }
 
 // fetchAuthEvents stores, as outliers, the auth events of pdus that are
-// neither among them nor stored, fetched from s (signatures checked).
+// neither among them nor stored, fetched from s.
 func (f *FederationAPI) fetchAuthEvents(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID string, pdus []gomatrixserverlib.PDU, have map[string]bool) error {
 	var want []string
 	for _, p := range pdus {
@@ -111,21 +111,38 @@ func (f *FederationAPI) fetchAuthEvents(ctx context.Context, s spec.ServerName, 
 		if len(fetched) >= maxAuthFetch {
 			break // the events that need the rest are left out
 		}
-		txn, err := f.Client.GetEvent(ctx, f.name, s, id)
-		if err != nil || len(txn.PDUs) != 1 {
+		p, err := f.fetchEvent(ctx, s, ver, roomID, id)
+		if err != nil {
 			if ctx.Err() != nil {
 				return errors.Join(ctx.Err(), err)
 			}
 			continue
 		}
-		p, err := untrustedPDU(ver, txn.PDUs[0])
-		if err != nil || p.EventID() != id || p.RoomID().String() != roomID {
-			continue
-		}
-		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
-			continue
-		}
 		fetched = append(fetched, p)
 	}
-	return f.opts.Rooms.StoreOutliers(ctx, roomID, fetched)
+	// Checked against their own auth events, as every event taken from
+	// another server is; those that do not pass are not used.
+	_, err = f.opts.Rooms.StoreHistory(ctx, roomID, fetched)
+	return err
+}
+
+// fetchEvent gets one event of a room from s (spec: GET
+// /_matrix/federation/v1/event/{eventId}): the event asked for, of that
+// room, with valid signatures.
+func (f *FederationAPI) fetchEvent(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID, id string) (gomatrixserverlib.PDU, error) {
+	txn, err := f.Client.GetEvent(ctx, f.name, s, id)
+	if err != nil {
+		return nil, fmt.Errorf("event %s from %s: %w", id, s, err)
+	}
+	if len(txn.PDUs) != 1 {
+		return nil, fmt.Errorf("event %s from %s: %d events in the answer", id, s, len(txn.PDUs))
+	}
+	p, err := untrustedPDU(ver, txn.PDUs[0])
+	if err != nil || p.EventID() != id || p.RoomID().String() != roomID {
+		return nil, fmt.Errorf("event %s from %s is not what was asked for", id, s)
+	}
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender); err != nil {
+		return nil, fmt.Errorf("event %s: %w", id, err)
+	}
+	return p, nil
 }

@@ -49,8 +49,8 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 		return "", fmt.Errorf("federationapi: %q: %w", roomID, err)
 	}
 	// An invite's server comes first: it is in the room.
-	if via, err := f.store.InviteVia(ctx, roomID, userID); err == nil {
-		servers = append([]string{via}, servers...)
+	if inv, err := f.store.InviteOf(ctx, roomID, userID); err == nil {
+		servers = append([]string{inv.Via}, servers...)
 	}
 	var lastErr error = ErrNoServers
 	for _, s := range servers {
@@ -135,11 +135,11 @@ func (f *FederationAPI) IsForbidden(err error) bool {
 // the inviting server (spec: "Leaving Rooms (Rejecting Invites)": make_leave,
 // then send_leave), or, when that server does not take it, locally.
 func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) error {
-	via, err := f.store.InviteVia(ctx, roomID, userID)
+	inv, err := f.store.InviteOf(ctx, roomID, userID)
 	if err != nil {
 		return ErrNoServers
 	}
-	if err := f.leaveThrough(ctx, via, roomID, userID); err != nil {
+	if err := f.leaveThrough(ctx, inv.Via, roomID, userID); err != nil {
 		// The invite must not outlive the inviting server: the leave is
 		// recorded here only (see RejectInviteLocally).
 		f.opts.Log.WithError(err).WithField("room_id", roomID).WithField("user_id", userID).

@@ -374,16 +374,9 @@ func (f *FederationAPI) inputWithRemoteState(ctx context.Context, origin spec.Se
 		if len(fetched) >= maxStateFetch {
 			return 0, fmt.Errorf("more than %d state events missing", maxStateFetch)
 		}
-		txn, err := f.Client.GetEvent(ctx, f.name, origin, id)
-		if err != nil || len(txn.PDUs) != 1 {
-			return 0, fmt.Errorf("event %s from %s: %v", id, origin, err)
-		}
-		p, err := untrustedPDU(ver, txn.PDUs[0])
-		if err != nil || p.EventID() != id {
-			return 0, fmt.Errorf("event %s from %s is not what was asked for", id, origin)
-		}
-		if err := gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender); err != nil {
-			return 0, fmt.Errorf("event %s: %w", id, err)
+		p, err := f.fetchEvent(ctx, origin, ver, roomID, id)
+		if err != nil {
+			return 0, err
 		}
 		fetched = append(fetched, p)
 	}
@@ -423,10 +416,6 @@ func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) 
 // server): the user's sync shows it and the invite is forgotten. It
 // returns the event's ID, or "" for any other event.
 func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw json.RawMessage) string {
-	invites, err := f.store.RoomInvites(ctx, roomID)
-	if err != nil || len(invites) == 0 {
-		return ""
-	}
 	var head struct {
 		Type     string  `json:"type"`
 		StateKey *string `json:"state_key"`
@@ -434,8 +423,8 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 	if json.Unmarshal(raw, &head) != nil || head.Type != spec.MRoomMember || head.StateKey == nil {
 		return ""
 	}
-	inv, ok := invites[*head.StateKey]
-	if !ok {
+	inv, err := f.store.InviteOf(ctx, roomID, *head.StateKey)
+	if err != nil {
 		return ""
 	}
 	ver, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(inv.RoomVersion))
@@ -516,14 +505,18 @@ var errPDUTooLarge = errors.New("PDU larger than 64 KiB")
 // failed content hash could shrink it to its redacted form; otherwise as
 // gomatrixserverlib reads it (the redacted form when the hash fails).
 func untrustedPDU(ver gomatrixserverlib.IRoomVersion, raw []byte) (gomatrixserverlib.PDU, error) {
-	canonical, err := gomatrixserverlib.CanonicalJSON(raw)
-	if err != nil {
-		return nil, err
+	// Canonical JSON is never longer than the JSON it is made from (it drops
+	// white space and unneeded escapes): only a long one needs measuring.
+	if len(raw) > maxPDUBytes {
+		canonical, err := gomatrixserverlib.CanonicalJSON(raw)
+		if err != nil {
+			return nil, err
+		}
+		if len(canonical) > maxPDUBytes {
+			return nil, errPDUTooLarge
+		}
 	}
-	if len(canonical) > maxPDUBytes {
-		return nil, errPDUTooLarge
-	}
-	p, err := ver.NewEventFromUntrustedJSON(canonical)
+	p, err := ver.NewEventFromUntrustedJSON(raw)
 	// An event over a limit older room versions did not enforce (a state
 	// key over 255 bytes but not codepoints, in version 10) is kept, as
 	// gomatrixserverlib marks it persistable: such rooms hold them.

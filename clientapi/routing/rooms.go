@@ -633,12 +633,8 @@ func (rt *Routes) stateAtLeave(ctx context.Context, roomID, userID string) ([]ro
 	if err != nil || (m != "leave" && m != "ban") {
 		return nil, errors.New("not a departed member")
 	}
-	if f, ok := rt.rooms.(interface {
-		Forgotten(ctx context.Context, roomID, userID string) (bool, error)
-	}); ok {
-		if gone, err := f.Forgotten(ctx, roomID, userID); err != nil || gone {
-			return nil, errors.New("forgotten")
-		}
+	if gone, err := rt.rooms.Forgotten(ctx, roomID, userID); err != nil || gone {
+		return nil, errors.New("forgotten")
 	}
 	leave, err := rt.rooms.StateEvent(ctx, roomID, "m.room.member", userID)
 	if err != nil {

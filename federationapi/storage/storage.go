@@ -167,43 +167,10 @@ func (s *Storage) InviteOf(ctx context.Context, roomID, userID string) (Invite, 
 	return inv, nil
 }
 
-// RoomInvites lists the local users with a recorded invite to a room.
-func (s *Storage) RoomInvites(ctx context.Context, roomID string) (map[string]Invite, error) {
-	rows, err := s.db.Query(ctx, `SELECT user_id, via, event_id, room_version, inviter FROM federation_invites WHERE room_id = $1`, roomID)
-	if err != nil {
-		return nil, fmt.Errorf("federationapi storage: reading invites: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]Invite{}
-	for rows.Next() {
-		var u string
-		var inv Invite
-		if err := rows.Scan(&u, &inv.Via, &inv.EventID, &inv.RoomVersion, &inv.Inviter); err != nil {
-			return nil, err
-		}
-		out[u] = inv
-	}
-	return out, rows.Err()
-}
-
 // ForgetInvite drops a user's recorded invite to a room.
 func (s *Storage) ForgetInvite(ctx context.Context, roomID, userID string) error {
 	if _, err := s.db.Exec(ctx, `DELETE FROM federation_invites WHERE room_id = $1 AND user_id = $2`, roomID, userID); err != nil {
 		return fmt.Errorf("federationapi storage: forgetting an invite: %w", err)
 	}
 	return nil
-}
-
-// InviteVia returns the server a user's invite to a room came through
-// (ErrNotFound if none).
-func (s *Storage) InviteVia(ctx context.Context, roomID, userID string) (string, error) {
-	var via string
-	err := s.db.QueryRow(ctx, `SELECT via FROM federation_invites WHERE room_id = $1 AND user_id = $2`, roomID, userID).Scan(&via)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("federationapi storage: reading an invite: %w", err)
-	}
-	return via, nil
 }

@@ -171,6 +171,8 @@ type Roomserver interface {
 	// Membership returns the user's current membership ("leave" if none).
 	Membership(ctx context.Context, roomID, userID string) (string, error)
 	JoinedRooms(ctx context.Context, userID string) ([]string, error)
+	// Forgotten reports whether a user forgot a room they left.
+	Forgotten(ctx context.Context, roomID, userID string) (bool, error)
 	// Members returns the user IDs with a membership in the room.
 	Members(ctx context.Context, roomID, membership string) ([]string, error)
 	// Event returns an event by ID, or ErrEventNotFound.

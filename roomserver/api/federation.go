@@ -55,8 +55,6 @@ type Federation interface {
 	// InputEventWithState adds an event whose prev events cannot be had,
 	// with the state before it another server gave (event IDs, stored).
 	InputEventWithState(ctx context.Context, pdu gomatrixserverlib.PDU, stateBefore []string) (InputResult, error)
-	// StoreOutliers stores events known only as state or auth events.
-	StoreOutliers(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) error
 	// StoreHistory checks events from before the oldest this server has of
 	// a room (backfill) against their auth events and stores them outside
 	// the timeline DAG; it returns those that pass, oldest first. Events

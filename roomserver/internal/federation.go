@@ -156,12 +156,8 @@ func (rs *Roomserver) RejectInvite(ctx context.Context, leave gomatrixserverlib.
 			return err
 		}
 	}
-	out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: leave.RoomID().String(),
-		RoomVersion: string(leave.Version()), EventID: leave.EventID(), Event: leave.JSON()})
-	if err != nil {
-		return err
-	}
-	return rs.bus.Publish(ctx, api.OutputTopic, leave.RoomID().String(), out, nil)
+	return rs.publish(ctx, api.OutputEvent{RoomID: leave.RoomID().String(), RoomVersion: string(leave.Version()),
+		EventID: leave.EventID(), Event: leave.JSON()})
 }
 
 // RejectInviteLocally implements api.Federation: the user's sync shows a
@@ -181,11 +177,7 @@ func (rs *Roomserver) RejectInviteLocally(ctx context.Context, roomID, userID st
 	if err != nil {
 		return err
 	}
-	out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: roomID, EventID: eventID, Event: ev, Delivered: true})
-	if err != nil {
-		return err
-	}
-	return rs.bus.Publish(ctx, api.OutputTopic, roomID, out, nil)
+	return rs.publish(ctx, api.OutputEvent{RoomID: roomID, EventID: eventID, Event: ev, Delivered: true})
 }
 
 // SendJoin implements api.Federation (spec: PUT /_matrix/federation/v2/send_join).
@@ -334,19 +326,21 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 		sorted := slices.Clone(state)
 		slices.SortStableFunc(sorted, func(a, b gomatrixserverlib.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
 		seen := map[string]bool{join.EventID(): true}
-		for _, p := range sorted {
-			if seen[p.EventID()] || p.RoomID().String() != roomID {
-				continue
+		emit := func(pdus []gomatrixserverlib.PDU, outlier bool) error {
+			for _, p := range pdus {
+				if seen[p.EventID()] || p.RoomID().String() != roomID {
+					continue
+				}
+				seen[p.EventID()] = true
+				if err := rs.publish(ctx, api.OutputEvent{RoomID: roomID, RoomVersion: string(version.Version()),
+					EventID: p.EventID(), Event: p.JSON(), Outlier: outlier}); err != nil {
+					return err
+				}
 			}
-			seen[p.EventID()] = true
-			out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: roomID,
-				RoomVersion: string(version.Version()), EventID: p.EventID(), Event: p.JSON(), Outlier: true})
-			if err != nil {
-				return err
-			}
-			if err := rs.bus.Publish(ctx, api.OutputTopic, roomID, out, nil); err != nil {
-				return err
-			}
+			return nil
+		}
+		if err := emit(sorted, true); err != nil {
+			return err
 		}
 		// The events between this server's old timeline and the join (a
 		// rejoin) go in the timeline before the join.
@@ -354,19 +348,8 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 		if err != nil {
 			return err
 		}
-		for _, p := range bridged {
-			if seen[p.EventID()] {
-				continue
-			}
-			seen[p.EventID()] = true
-			out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: roomID,
-				RoomVersion: string(version.Version()), EventID: p.EventID(), Event: p.JSON()})
-			if err != nil {
-				return err
-			}
-			if err := rs.bus.Publish(ctx, api.OutputTopic, roomID, out, nil); err != nil {
-				return err
-			}
+		if err := emit(bridged, false); err != nil {
+			return err
 		}
 		// The join reached the room's servers through send_join.
 		w, err := rs.write(ctx, r, before, join, newEvent{delivered: true})
@@ -505,11 +488,7 @@ func (rs *Roomserver) ReceiveInvite(ctx context.Context, invite gomatrixserverli
 	if err != nil {
 		return err
 	}
-	out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: invite.RoomID().String(),
-		RoomVersion: string(invite.Version()), EventID: invite.EventID(), Event: js})
-	if err != nil {
-		return err
-	}
 	rs.noteUsers(ctx, invite)
-	return rs.bus.Publish(ctx, api.OutputTopic, invite.RoomID().String(), out, nil)
+	return rs.publish(ctx, api.OutputEvent{RoomID: invite.RoomID().String(), RoomVersion: string(invite.Version()),
+		EventID: invite.EventID(), Event: js})
 }

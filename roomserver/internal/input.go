@@ -45,28 +45,6 @@ func (rs *Roomserver) InputEventWithState(ctx context.Context, pdu gomatrixserve
 	return rs.input(ctx, pdu, stateBefore, false)
 }
 
-// StoreOutliers implements api.Federation: events known only as state or
-// auth events (signatures checked by the caller), stored without a place in
-// the timeline. Events of other rooms or already stored are skipped.
-func (rs *Roomserver) StoreOutliers(ctx context.Context, roomID string, pdus []gomatrixserverlib.PDU) error {
-	r, err := rs.loadRoom(ctx, roomID)
-	if err != nil {
-		return err
-	}
-	return rs.store.WithTx(ctx, func(ctx context.Context) error {
-		for _, p := range pdus {
-			if p.RoomID().String() != roomID {
-				continue
-			}
-			if _, _, err := rs.store.InsertEvent(ctx, &storage.Event{ID: p.EventID(), RoomNID: r.nid, Type: p.Type(), StateKey: p.StateKey(),
-				Sender: string(p.SenderID()), Depth: p.Depth(), OriginServerTS: int64(p.OriginServerTS()), Outlier: true, JSON: p.JSON()}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // input checks and stores an event from another server; given (non-nil)
 // replaces the state before it that its prev events would give.
 //
@@ -296,14 +274,9 @@ func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserve
 		if err != nil {
 			return err
 		}
-		out, err := json.Marshal(api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id,
-			RoomVersion: string(r.version.Version()), EventID: pdu.EventID(), Event: pdu.JSON(),
-			Resolved: true, StateChanged: changed, Relay: relay})
-		if err != nil {
-			return err
-		}
 		rs.noteUsers(ctx, pdu)
-		return rs.bus.Publish(ctx, api.OutputTopic, r.id, out, nil)
+		return rs.publish(ctx, api.OutputEvent{RoomID: r.id, RoomVersion: string(r.version.Version()), EventID: pdu.EventID(),
+			Event: pdu.JSON(), Resolved: true, StateChanged: changed, Relay: relay})
 	})
 	if err != nil {
 		r.stale = true // memory may be behind what a partial failure left

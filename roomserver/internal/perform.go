@@ -79,8 +79,7 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 			return "", &api.BadRequestError{Reason: "unknown membership " + c.Membership}
 		}
 		r.mu.Lock()
-		away := *req.StateKey == req.Sender && (c.Membership == spec.Join || c.Membership == spec.Leave) &&
-			!rs.hasLocalMember(r) && len(r.joinedServers()) > 0
+		away := rs.throughOthers(r, req.Sender, *req.StateKey, c.Membership)
 		r.mu.Unlock()
 		if away {
 			return "", api.ErrNotInRoom
@@ -129,10 +128,7 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 	}
 	r.mu.Lock()
 	current := r.membership(req.Target)
-	// Joining, or leaving (rejecting an invite), a room this server has
-	// but is not in while others are: that goes through their servers.
-	away := req.Sender == req.Target && (req.Membership == spec.Join || req.Membership == spec.Leave) &&
-		!rs.hasLocalMember(r) && len(r.joinedServers()) > 0
+	away := rs.throughOthers(r, req.Sender, req.Target, req.Membership)
 	r.mu.Unlock()
 	if away {
 		return "", api.ErrNotInRoom
@@ -153,6 +149,14 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 		}
 	}
 	return rs.send(ctx, r, newEvent{sender: req.Sender, evType: spec.MRoomMember, stateKey: &req.Target, content: content})
+}
+
+// throughOthers reports whether a membership change must go through the
+// room's other servers: joining, or leaving (rejecting an invite), a room
+// this server has but is not in while others are. The caller holds r.mu.
+func (rs *Roomserver) throughOthers(r *room, sender, target, membership string) bool {
+	return sender == target && (membership == spec.Join || membership == spec.Leave) &&
+		!rs.hasLocalMember(r) && len(r.joinedServers()) > 0
 }
 
 // Forget implements api.Roomserver.

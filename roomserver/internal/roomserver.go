@@ -199,18 +199,24 @@ func (rs *Roomserver) write(ctx context.Context, r *room, before storage.Snapsho
 			return w, errTxnRace{eventID: got}
 		}
 	}
-	oe := api.OutputEvent{Type: api.OutputTypeNewRoomEvent, RoomID: r.id, RoomVersion: string(r.version.Version()),
+	oe := api.OutputEvent{RoomID: r.id, RoomVersion: string(r.version.Version()),
 		EventID: ev.EventID(), Event: ev.JSON(), TxnID: ne.txnID, DeviceID: ne.deviceID, Delivered: ne.delivered,
 		Servers: ne.servers}
 	if ne.redactTarget != nil {
 		oe.RedactedEventID, oe.RedactedEvent = ne.redactTarget.ID, w.redactedJSON
 	}
+	rs.noteUsers(ctx, ev)
+	return w, rs.publish(ctx, oe)
+}
+
+// publish puts a new room event on the output log, keyed by its room.
+func (rs *Roomserver) publish(ctx context.Context, oe api.OutputEvent) error {
+	oe.Type = api.OutputTypeNewRoomEvent
 	out, err := json.Marshal(oe)
 	if err != nil {
-		return w, err
+		return err
 	}
-	rs.noteUsers(ctx, ev)
-	return w, rs.bus.Publish(ctx, api.OutputTopic, r.id, out, nil)
+	return rs.bus.Publish(ctx, api.OutputTopic, oe.RoomID, out, nil)
 }
 
 // noteUsers records ev, once committed, as the newest event of its local

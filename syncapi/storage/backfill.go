@@ -20,15 +20,6 @@ func (s *Storage) historyPositions(ctx context.Context, n int) (int64, error) {
 	return low, nil
 }
 
-func (s *Storage) eventExists(ctx context.Context, eventID string) (bool, error) {
-	var one int
-	err := s.db.QueryRow(ctx, `SELECT 1 FROM syncapi_events WHERE event_id = $1`, eventID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // InsertHistory places events from before the oldest of a room's timeline
 // (backfilled; evs newest first) below it: each gets the next lower stream
 // position, an outlier of the room's state takes its place in the

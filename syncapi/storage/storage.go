@@ -86,11 +86,11 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored 
 		}
 		var err error
 		if e.Outlier {
-			if known, err := s.eventExists(ctx, e.ID); err != nil || known {
+			// Known already (say, an invite this server was sent): it keeps
+			// its place.
+			err = s.db.QueryRow(ctx, `SELECT stream_pos FROM syncapi_events WHERE event_id = $1`, e.ID).Scan(&pos)
+			if !errors.Is(err, sql.ErrNoRows) {
 				stored = false
-				if err == nil {
-					err = s.db.QueryRow(ctx, `SELECT stream_pos FROM syncapi_events WHERE event_id = $1`, e.ID).Scan(&pos)
-				}
 				return err
 			}
 			var low int64
