@@ -87,9 +87,9 @@ func (rs *Roomserver) storeHistory(ctx context.Context, r *room, pdus []gomatrix
 				provider, err := gomatrixserverlib.NewAuthEvents(auth)
 				rejected = err != nil || gomatrixserverlib.Allowed(p, provider, userIDForSender) != nil
 			}
-			if _, _, err := rs.store.InsertEvent(ctx, &storage.Event{ID: p.EventID(), RoomNID: r.nid, Type: p.Type(), StateKey: p.StateKey(),
-				Sender: string(p.SenderID()), Depth: p.Depth(), OriginServerTS: int64(p.OriginServerTS()), Outlier: true,
-				Rejected: rejected, JSON: p.JSON()}); err != nil {
+			row := eventRow(r.nid, p)
+			row.Outlier, row.Rejected = true, rejected
+			if _, _, err := rs.store.InsertEvent(ctx, row); err != nil {
 				return nil, err
 			}
 			if !rejected {

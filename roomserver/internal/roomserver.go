@@ -143,6 +143,22 @@ type written struct {
 	redactedJSON []byte              // the redacted target's new JSON, if any
 }
 
+// eventRow is the stored form of p, an event of the room roomNID, before
+// the caller adds what it knows of it (the state before it, rejected,
+// outlier).
+func eventRow(roomNID storage.RoomNID, p gomatrixserverlib.PDU) *storage.Event {
+	return &storage.Event{
+		ID:             p.EventID(),
+		RoomNID:        roomNID,
+		Type:           p.Type(),
+		StateKey:       p.StateKey(),
+		Sender:         string(p.SenderID()),
+		Depth:          p.Depth(),
+		OriginServerTS: int64(p.OriginServerTS()),
+		JSON:           p.JSON(),
+	}
+}
+
 // write stores ev as the next event of r on top of the state snapshot
 // before: the event, the state after it, the new head, the transaction ID
 // and the output log entry. It runs inside the caller's (group)
@@ -150,10 +166,9 @@ type written struct {
 // never change (nid, id, version).
 func (rs *Roomserver) write(ctx context.Context, r *room, before storage.SnapshotNID, ev gomatrixserverlib.PDU, ne newEvent) (written, error) {
 	w := written{snapshot: before}
-	nid, stored, err := rs.store.InsertEvent(ctx, &storage.Event{
-		ID: ev.EventID(), RoomNID: r.nid, Type: ev.Type(), StateKey: ev.StateKey(), Sender: string(ev.SenderID()),
-		Depth: ev.Depth(), OriginServerTS: int64(ev.OriginServerTS()), SnapshotBefore: before, JSON: ev.JSON(),
-	})
+	row := eventRow(r.nid, ev)
+	row.SnapshotBefore = before
+	nid, stored, err := rs.store.InsertEvent(ctx, row)
 	if err != nil {
 		return w, err
 	}
