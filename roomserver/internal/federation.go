@@ -148,10 +148,7 @@ func (rs *Roomserver) SendLeave(ctx context.Context, pdu gomatrixserverlib.PDU) 
 // invite to a room this server is not in goes to the user's sync.
 func (rs *Roomserver) RejectInvite(ctx context.Context, leave gomatrixserverlib.PDU) error {
 	if r, err := rs.loadRoom(ctx, leave.RoomID().String()); err == nil {
-		r.mu.Lock()
-		in := rs.hasLocalMember(r)
-		r.mu.Unlock()
-		if in {
+		if rs.hasLocalMemberNow(r) {
 			_, err := rs.InputEvent(ctx, leave)
 			return err
 		}
@@ -248,29 +245,26 @@ func (rs *Roomserver) SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (
 // A room this server has left (a rejoin) is imported again over what it
 // had: the state from send_join replaces the state it knew, and gap bridges
 // its old timeline and the join.
-func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain, gap []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error {
+func (rs *Roomserver) ImportRoom(
+	ctx context.Context,
+	version gomatrixserverlib.IRoomVersion,
+	state, authChain, gap []gomatrixserverlib.PDU,
+	join gomatrixserverlib.PDU,
+) error {
 	roomID := join.RoomID().String()
 	r, err := rs.loadRoom(ctx, roomID)
-	switch {
-	case err == nil:
-		r.mu.Lock()
-		in := rs.hasLocalMember(r)
-		r.mu.Unlock()
-		if in {
-			// Another local user is in the room: the join is an ordinary
-			// event.
-			res, err := rs.InputEvent(ctx, join)
-			if err == nil && res != api.InputAccepted && res != api.InputKnown {
-				return api.Forbidden("the join is %s", res)
-			}
-			return err
-		}
-	case errors.Is(err, api.ErrRoomNotFound):
-		r = nil
-	default:
+	if err != nil && !errors.Is(err, api.ErrRoomNotFound) {
 		return err
 	}
-	known := r != nil
+	known := err == nil
+	if known && rs.hasLocalMemberNow(r) {
+		// Another local user is in the room: the join is an ordinary event.
+		res, err := rs.InputEvent(ctx, join)
+		if err == nil && res != api.InputAccepted && res != api.InputKnown {
+			return api.Forbidden("the join is %s", res)
+		}
+		return err
+	}
 	if !known {
 		r = &room{id: roomID, version: version}
 	}
@@ -286,91 +280,13 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 	}
 	r.state, r.serversOK = map[storage.StateKey]stateEvent{}, false
 	err = rs.store.WithTx(ctx, func(ctx context.Context) error {
-		var err error
 		if !known {
+			var err error
 			if r.nid, err = rs.store.InsertRoom(ctx, roomID, string(version.Version())); err != nil {
-				return err
+				return fmt.Errorf("store the room: %w", err)
 			}
 		}
-		nids := map[string]storage.EventNID{}
-		for _, p := range append(append([]gomatrixserverlib.PDU(nil), authChain...), state...) {
-			if _, ok := nids[p.EventID()]; ok || p.RoomID().String() != roomID {
-				continue
-			}
-			nid, _, err := rs.store.InsertEvent(ctx, &storage.Event{ID: p.EventID(), RoomNID: r.nid, Type: p.Type(), StateKey: p.StateKey(),
-				Sender: string(p.SenderID()), Depth: p.Depth(), OriginServerTS: int64(p.OriginServerTS()), Outlier: true, JSON: p.JSON()})
-			if err != nil {
-				return err
-			}
-			nids[p.EventID()] = nid
-		}
-		var entries []storage.StateEntry
-		for _, p := range state {
-			if p.StateKey() == nil {
-				continue
-			}
-			k := storage.StateKey{Type: p.Type(), StateKey: *p.StateKey()}
-			entries = append(entries, storage.StateEntry{StateKey: k, EventNID: nids[p.EventID()]})
-			r.setState(k, stateEvent{nid: nids[p.EventID()], pdu: p})
-		}
-		before, err := rs.store.CreateSnapshot(ctx, r.nid, 0, entries)
-		if err != nil {
-			return err
-		}
-		r.snapshot = before
-		if err := gomatrixserverlib.Allowed(join, r, userIDForSender); err != nil {
-			return api.Forbidden("the join does not pass the room's state: %v", err)
-		}
-		// The state goes on the output log first, oldest first, so that the
-		// sync stream has it before the join (write publishes the join).
-		sorted := slices.Clone(state)
-		slices.SortStableFunc(sorted, func(a, b gomatrixserverlib.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
-		seen := map[string]bool{join.EventID(): true}
-		emit := func(pdus []gomatrixserverlib.PDU, outlier bool) error {
-			for _, p := range pdus {
-				if seen[p.EventID()] || p.RoomID().String() != roomID {
-					continue
-				}
-				seen[p.EventID()] = true
-				if err := rs.publish(ctx, api.OutputEvent{RoomID: roomID, RoomVersion: string(version.Version()),
-					EventID: p.EventID(), Event: p.JSON(), Outlier: outlier}); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if err := emit(sorted, true); err != nil {
-			return err
-		}
-		// The events between this server's old timeline and the join (a
-		// rejoin) go in the timeline before the join.
-		bridged, err := rs.storeHistory(ctx, r, gap)
-		if err != nil {
-			return err
-		}
-		if err := emit(bridged, false); err != nil {
-			return err
-		}
-		// The join reached the room's servers through send_join.
-		w, err := rs.write(ctx, r, before, join, newEvent{delivered: true})
-		if err != nil {
-			return err
-		}
-		r.snapshot, r.extremities, r.depth = w.snapshot, []string{join.EventID()}, join.Depth()
-		r.setState(storage.StateKey{Type: spec.MRoomMember, StateKey: *join.StateKey()}, stateEvent{nid: w.nid, pdu: join})
-		for k, e := range r.state {
-			if k.Type != spec.MRoomMember {
-				continue
-			}
-			m, err := e.pdu.Membership()
-			if err != nil {
-				continue
-			}
-			if err := rs.store.SetMembership(ctx, r.nid, k.StateKey, m, e.nid); err != nil {
-				return err
-			}
-		}
-		return nil
+		return rs.importJoined(ctx, r, state, authChain, gap, join)
 	})
 	if err != nil {
 		if known {
@@ -380,6 +296,156 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 	}
 	if !known {
 		rs.rooms.add(r)
+	}
+	return nil
+}
+
+// hasLocalMemberNow is hasLocalMember for a caller that does not hold r.mu.
+func (rs *Roomserver) hasLocalMemberNow(r *room) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rs.hasLocalMember(r)
+}
+
+// importJoined stores, in the caller's transaction, what joining r through
+// another server brought: the state before the join, the events between
+// this server's old timeline and the join (a rejoin), and the join itself
+// as r's new head, each on the output log in the order sync needs them.
+// The caller holds r.mu and has emptied r.state.
+func (rs *Roomserver) importJoined(
+	ctx context.Context,
+	r *room,
+	state, authChain, gap []gomatrixserverlib.PDU,
+	join gomatrixserverlib.PDU,
+) error {
+	before, err := rs.importState(ctx, r, state, authChain)
+	if err != nil {
+		return err
+	}
+	if err := gomatrixserverlib.Allowed(join, r, userIDForSender); err != nil {
+		return api.Forbidden("the join does not pass the room's state: %v", err)
+	}
+	// The state goes on the output log first, oldest first, so that the
+	// sync stream has it before the join (write publishes the join).
+	sorted := slices.Clone(state)
+	slices.SortStableFunc(sorted, func(a, b gomatrixserverlib.PDU) int { return cmp.Compare(a.Depth(), b.Depth()) })
+	seen := map[string]bool{join.EventID(): true}
+	if err := rs.publishImported(ctx, r, sorted, true, seen); err != nil {
+		return fmt.Errorf("publish the state: %w", err)
+	}
+	// The events between this server's old timeline and the join (a
+	// rejoin) go in the timeline before the join.
+	bridged, err := rs.storeHistory(ctx, r, gap)
+	if err != nil {
+		return fmt.Errorf("store the events before the join: %w", err)
+	}
+	if err := rs.publishImported(ctx, r, bridged, false, seen); err != nil {
+		return fmt.Errorf("publish the events before the join: %w", err)
+	}
+	if err := rs.importJoin(ctx, r, before, join); err != nil {
+		return fmt.Errorf("store the join: %w", err)
+	}
+	if err := rs.recordMemberships(ctx, r); err != nil {
+		return fmt.Errorf("record the memberships: %w", err)
+	}
+	return nil
+}
+
+// importState stores the state and auth chain that send_join gave as
+// outliers, and makes the state r's current state, in memory and as a
+// snapshot; it returns that snapshot, the state before the join. The caller
+// holds r.mu.
+func (rs *Roomserver) importState(ctx context.Context, r *room, state, authChain []gomatrixserverlib.PDU) (storage.SnapshotNID, error) {
+	nids, err := rs.storeOutliers(ctx, r, append(append([]gomatrixserverlib.PDU(nil), authChain...), state...))
+	if err != nil {
+		return 0, fmt.Errorf("store the state and auth chain: %w", err)
+	}
+	var entries []storage.StateEntry
+	for _, p := range state {
+		if p.StateKey() == nil {
+			continue
+		}
+		k := storage.StateKey{Type: p.Type(), StateKey: *p.StateKey()}
+		entries = append(entries, storage.StateEntry{StateKey: k, EventNID: nids[p.EventID()]})
+		r.setState(k, stateEvent{nid: nids[p.EventID()], pdu: p})
+	}
+	before, err := rs.store.CreateSnapshot(ctx, r.nid, 0, entries)
+	if err != nil {
+		return 0, fmt.Errorf("store the state snapshot: %w", err)
+	}
+	r.snapshot = before
+	return before, nil
+}
+
+// storeOutliers stores the events of r among pdus as outliers, each once,
+// and returns their NIDs by event ID.
+func (rs *Roomserver) storeOutliers(ctx context.Context, r *room, pdus []gomatrixserverlib.PDU) (map[string]storage.EventNID, error) {
+	nids := map[string]storage.EventNID{}
+	for _, p := range pdus {
+		if _, ok := nids[p.EventID()]; ok || p.RoomID().String() != r.id {
+			continue
+		}
+		row := eventRow(r.nid, p)
+		row.Outlier = true
+		nid, _, err := rs.store.InsertEvent(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		nids[p.EventID()] = nid
+	}
+	return nids, nil
+}
+
+// publishImported puts the events of r among pdus on the output log in
+// the order given, leaving out those in seen and adding the others to it,
+// so that no event goes on the log twice.
+func (rs *Roomserver) publishImported(ctx context.Context, r *room, pdus []gomatrixserverlib.PDU, outlier bool, seen map[string]bool) error {
+	for _, p := range pdus {
+		if seen[p.EventID()] || p.RoomID().String() != r.id {
+			continue
+		}
+		seen[p.EventID()] = true
+		if err := rs.publish(ctx, api.OutputEvent{
+			RoomID:      r.id,
+			RoomVersion: string(r.version.Version()),
+			EventID:     p.EventID(),
+			Event:       p.JSON(),
+			Outlier:     outlier,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// importJoin stores the join on the imported state and makes it r's newest
+// timeline event and only extremity. The join reached the room's servers
+// through send_join, so it is not sent again. The caller holds r.mu.
+func (rs *Roomserver) importJoin(ctx context.Context, r *room, before storage.SnapshotNID, join gomatrixserverlib.PDU) error {
+	w, err := rs.write(ctx, r, before, join, newEvent{delivered: true})
+	if err != nil {
+		return err
+	}
+	r.snapshot, r.extremities, r.depth = w.snapshot, []string{join.EventID()}, join.Depth()
+	r.setState(storage.StateKey{Type: spec.MRoomMember, StateKey: *join.StateKey()}, stateEvent{nid: w.nid, pdu: join})
+	return nil
+}
+
+// recordMemberships stores the membership of every member in r's current
+// state: after an import they are those send_join gave, whatever this
+// server knew before. The caller holds r.mu.
+func (rs *Roomserver) recordMemberships(ctx context.Context, r *room) error {
+	for k, e := range r.state {
+		if k.Type != spec.MRoomMember {
+			continue
+		}
+		m, err := e.pdu.Membership()
+		if err != nil {
+			continue
+		}
+		if err := rs.store.SetMembership(ctx, r.nid, k.StateKey, m, e.nid); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -448,10 +514,7 @@ func (rs *Roomserver) strippedState(r *room) []json.RawMessage {
 // ReceiveInvite implements api.Federation.
 func (rs *Roomserver) ReceiveInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) error {
 	if r, err := rs.loadRoom(ctx, invite.RoomID().String()); err == nil {
-		r.mu.Lock()
-		in := rs.hasLocalMember(r)
-		r.mu.Unlock()
-		if in {
+		if rs.hasLocalMemberNow(r) {
 			// This server is in the room: the invite is an ordinary event.
 			// One whose prev or auth events this server lacks (it will
 			// hear of them through the room) is delivered as if it were not.
