@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -95,11 +96,8 @@ func (rs *Roomserver) CreateRoom(ctx context.Context, req api.CreateRoomRequest)
 		if rs.isLocalUser(u) {
 			continue
 		}
-		content := map[string]any{"membership": spec.Invite}
-		if req.IsDirect {
-			content["is_direct"] = true
-		}
-		if _, err := rs.send(ctx, r, newEvent{sender: req.Creator, evType: spec.MRoomMember, stateKey: strPtr(u), content: content}); err != nil {
+		invite := newEvent{sender: req.Creator, evType: spec.MRoomMember, stateKey: strPtr(u), content: inviteContent(req.IsDirect)}
+		if _, err := rs.send(ctx, r, invite); err != nil {
 			// The room exists; its creator can invite again.
 			rs.log.WithError(err).WithField("room_id", r.id).WithField("user_id", u).Warn("inviting a user of another server failed")
 		}
@@ -116,16 +114,52 @@ func (rs *Roomserver) isLocalUser(userID string) bool {
 func strPtr(s string) *string { return &s }
 
 // initialEvents lists the events of a new room (spec: POST /createRoom,
-// "the server MUST create the following events").
+// "the server MUST create the following events"), in the spec's order.
 func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserverlib.IRoomVersion, preset string) ([]newEvent, error) {
-	creator := req.Creator
-	ev := func(evType string, stateKey *string, content any) newEvent {
-		return newEvent{sender: creator, evType: evType, stateKey: stateKey, content: content}
+	// 1. m.room.create.
+	create, err := createContent(req, ver, preset)
+	if err != nil {
+		return nil, err
 	}
-	empty := strPtr("")
+	events := []newEvent{
+		creatorState(req.Creator, spec.MRoomCreate, "", create),
+		// 2. The creator joins.
+		creatorState(req.Creator, spec.MRoomMember, req.Creator, creatorJoinContent(req)),
+	}
+	// 3. Power levels.
+	powerLevels, err := powerLevelsContent(req, ver, preset)
+	if err != nil {
+		return nil, err
+	}
+	events = append(events, creatorState(req.Creator, spec.MRoomPowerLevels, "", powerLevels))
+	// 4. Canonical alias.
+	if req.CanonicalAlias != "" {
+		events = append(events, creatorState(req.Creator, spec.MRoomCanonicalAlias, "", map[string]any{"alias": req.CanonicalAlias}))
+	}
+	// 5. Preset state, unless initial_state sets the same piece of state.
+	events = append(events, presetEvents(req, preset)...)
+	// 6. initial_state, in order.
+	initial, err := initialStateEvents(req)
+	if err != nil {
+		return nil, err
+	}
+	events = append(events, initial...)
+	// 7. Name and topic.
+	events = append(events, nameAndTopicEvents(req)...)
+	// 8. Invites.
+	return append(events, rs.localInviteEvents(req)...), nil
+}
 
-	// 1. m.room.create: creation_content plus the version (and creator where
-	// the version wants it).
+// creatorState is a state event sent by the room's creator, one of the
+// events that make a new room.
+func creatorState(creator, evType, stateKey string, content any) newEvent {
+	return newEvent{sender: creator, evType: evType, stateKey: &stateKey, content: content}
+}
+
+// createContent is the content of the room's m.room.create event:
+// creation_content plus the version (and creator where the version wants
+// it).
+func createContent(req api.CreateRoomRequest, ver gomatrixserverlib.IRoomVersion, preset string) (map[string]any, error) {
 	create := map[string]any{}
 	if len(req.CreationContent) > 0 {
 		if err := json.Unmarshal(req.CreationContent, &create); err != nil {
@@ -134,12 +168,11 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 	}
 	create["room_version"] = string(ver.Version())
 	if ver.CreatorInCreateEvent() {
-		create["creator"] = creator
+		create["creator"] = req.Creator
 	} else {
 		delete(create, "creator")
 	}
-	trusted := preset == PresetTrustedPrivateChat
-	if ver.PrivilegedCreators() && trusted && len(req.Invite) > 0 {
+	if ver.PrivilegedCreators() && preset == PresetTrustedPrivateChat && len(req.Invite) > 0 {
 		// Spec: for trusted_private_chat the invitees SHOULD be appended to
 		// additional_creators (room versions 12 and later).
 		add, _ := create["additional_creators"].([]any)
@@ -150,9 +183,12 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 		}
 		create["additional_creators"] = add
 	}
-	events := []newEvent{ev(spec.MRoomCreate, empty, create)}
+	return create, nil
+}
 
-	// 2. The creator joins.
+// creatorJoinContent is the content of the creator's join, with the profile
+// the request gives.
+func creatorJoinContent(req api.CreateRoomRequest) map[string]any {
 	join := map[string]any{"membership": spec.Join}
 	if req.CreatorDisplayName != "" {
 		join["displayname"] = req.CreatorDisplayName
@@ -160,17 +196,21 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 	if req.CreatorAvatarURL != "" {
 		join["avatar_url"] = req.CreatorAvatarURL
 	}
-	events = append(events, ev(spec.MRoomMember, strPtr(creator), join))
+	return join
+}
 
-	// 3. Power levels.
-	pl := defaultPowerLevels(ver, creator)
+// powerLevelsContent is the content of the room's m.room.power_levels
+// event: the defaults, what the preset changes, then
+// power_level_content_override on top.
+func powerLevelsContent(req api.CreateRoomRequest, ver gomatrixserverlib.IRoomVersion, preset string) (map[string]any, error) {
+	pl := defaultPowerLevels(ver, req.Creator)
 	if preset == PresetPublicChat {
 		// Anyone may join a public room; inviting stays with moderators,
 		// as in Synapse's public_chat preset (private rooms: anyone in
 		// them may invite).
 		pl["invite"] = 50
 	}
-	if trusted && !ver.PrivilegedCreators() {
+	if preset == PresetTrustedPrivateChat && !ver.PrivilegedCreators() {
 		users := pl["users"].(map[string]any)
 		for _, u := range req.Invite {
 			users[u] = 100
@@ -181,18 +221,14 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 		if err := json.Unmarshal(req.PowerLevelContentOverride, &override); err != nil {
 			return nil, &api.BadRequestError{Reason: "power_level_content_override must be an object"}
 		}
-		for k, v := range override {
-			pl[k] = v
-		}
+		maps.Copy(pl, override)
 	}
-	events = append(events, ev(spec.MRoomPowerLevels, empty, pl))
+	return pl, nil
+}
 
-	// 4. Canonical alias.
-	if req.CanonicalAlias != "" {
-		events = append(events, ev(spec.MRoomCanonicalAlias, empty, map[string]any{"alias": req.CanonicalAlias}))
-	}
-
-	// 5. Preset state, unless initial_state sets the same piece of state.
+// presetEvents are the join rules, history visibility and guest access the
+// preset sets, except those initial_state sets itself.
+func presetEvents(req api.CreateRoomRequest, preset string) []newEvent {
 	given := map[storage.StateKey]bool{}
 	for _, s := range req.InitialState {
 		given[storage.StateKey{Type: s.Type, StateKey: s.StateKey}] = true
@@ -201,6 +237,7 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 	if preset == PresetPublicChat {
 		joinRule, guest = spec.Public, "forbidden"
 	}
+	var events []newEvent
 	for _, p := range []struct {
 		evType  string
 		content map[string]any
@@ -215,42 +252,64 @@ func (rs *Roomserver) initialEvents(req api.CreateRoomRequest, ver gomatrixserve
 			continue
 		}
 		if !given[storage.StateKey{Type: p.evType}] {
-			events = append(events, ev(p.evType, empty, p.content))
+			events = append(events, creatorState(req.Creator, p.evType, "", p.content))
 		}
 	}
+	return events
+}
 
-	// 6. initial_state, in order.
+// initialStateEvents are the request's initial_state, in order; the events
+// the server makes itself (create, members, power levels) may not be among
+// them.
+func initialStateEvents(req api.CreateRoomRequest) ([]newEvent, error) {
+	var events []newEvent
 	for _, s := range req.InitialState {
 		if s.Type == spec.MRoomCreate || s.Type == spec.MRoomMember || s.Type == spec.MRoomPowerLevels {
 			return nil, api.ErrInvalidState
 		}
-		events = append(events, ev(s.Type, strPtr(s.StateKey), s.Content))
+		events = append(events, creatorState(req.Creator, s.Type, s.StateKey, s.Content))
 	}
+	return events, nil
+}
 
-	// 7. Name and topic.
+// nameAndTopicEvents are the room's m.room.name and m.room.topic, when the
+// request gives them.
+func nameAndTopicEvents(req api.CreateRoomRequest) []newEvent {
+	var events []newEvent
 	if req.Name != nil {
-		events = append(events, ev(spec.MRoomName, empty, map[string]any{"name": *req.Name}))
+		events = append(events, creatorState(req.Creator, spec.MRoomName, "", map[string]any{"name": *req.Name}))
 	}
 	if req.Topic != nil {
 		// The plain topic and its rich form (spec v1.15, m.room.topic: m.topic
 		// with a text/plain representation).
-		events = append(events, ev(spec.MRoomTopic, empty, map[string]any{"topic": *req.Topic,
-			"m.topic": map[string]any{"m.text": []map[string]string{{"body": *req.Topic}}}}))
+		events = append(events, creatorState(req.Creator, spec.MRoomTopic, "", map[string]any{
+			"topic":   *req.Topic,
+			"m.topic": map[string]any{"m.text": []map[string]string{{"body": *req.Topic}}},
+		}))
 	}
+	return events
+}
 
-	// 8. Invites. Users of other servers are invited once the room exists
-	// (their server signs the invite: see CreateRoom).
+// localInviteEvents invite the request's invitees of this server. Users of
+// other servers are invited once the room exists (their server signs the
+// invite: see CreateRoom).
+func (rs *Roomserver) localInviteEvents(req api.CreateRoomRequest) []newEvent {
+	var events []newEvent
 	for _, u := range req.Invite {
-		if !rs.isLocalUser(u) {
-			continue
+		if rs.isLocalUser(u) {
+			events = append(events, creatorState(req.Creator, spec.MRoomMember, u, inviteContent(req.IsDirect)))
 		}
-		content := map[string]any{"membership": spec.Invite}
-		if req.IsDirect {
-			content["is_direct"] = true
-		}
-		events = append(events, ev(spec.MRoomMember, strPtr(u), content))
 	}
-	return events, nil
+	return events
+}
+
+// inviteContent is the content of an invite made with the room.
+func inviteContent(isDirect bool) map[string]any {
+	content := map[string]any{"membership": spec.Invite}
+	if isDirect {
+		content["is_direct"] = true
+	}
+	return content
 }
 
 // defaultPowerLevels is the power levels content of a new room. In room
