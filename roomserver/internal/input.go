@@ -147,11 +147,7 @@ func (rs *Roomserver) stateFromPrevs(ctx context.Context, r *room, pdu gomatrixs
 	if len(prevEvs) == 1 && len(r.extremities) == 1 && r.extremities[0] == prevEvs[0].ID {
 		// The common case, an event on the room's only extremity: the state
 		// before it is the current state, in memory.
-		s := make(stateMap, len(r.state))
-		for k, e := range r.state {
-			s[k] = e.nid
-		}
-		return s, nil
+		return r.currentState(), nil
 	}
 	sets := make([]stateMap, 0, len(prevEvs))
 	for _, p := range prevEvs {
@@ -184,117 +180,194 @@ func (rs *Roomserver) stateOfIDs(ctx context.Context, r *room, ids []string) (st
 }
 
 // storeInput writes an event from another server and, when accepted, the
-// room's new head.
-func (rs *Roomserver) storeInput(ctx context.Context, r *room, pdu gomatrixserverlib.PDU, before stateMap, result api.InputResult, relay bool) error {
+// room's new head; memory follows once the transaction has committed. The
+// caller holds r.mu.
+func (rs *Roomserver) storeInput(
+	ctx context.Context,
+	r *room,
+	pdu gomatrixserverlib.PDU,
+	before stateMap,
+	result api.InputResult,
+	relay bool,
+) error {
 	accepted := result == api.InputAccepted
-	// The room's new forward extremities and the state at each of them.
-	var extremities []string
+	// The room's head before the event, from memory, and the forward
+	// extremities an accepted event leaves.
+	head := inputHead{current: r.currentState()}
 	if accepted {
-		prev := map[string]bool{}
-		for _, id := range pdu.PrevEventIDs() {
-			prev[id] = true
-		}
-		for _, id := range r.extremities {
-			if !prev[id] {
-				extremities = append(extremities, id)
-			}
-		}
-		extremities = append(extremities, pdu.EventID())
+		head.extremities, head.depth = newExtremities(r.extremities, pdu), max(r.depth, pdu.Depth())
 	}
-	current := stateMap{}
-	for k, e := range r.state {
-		current[k] = e.nid
-	}
-	var newState stateMap
-	var w written
 	err := rs.store.WithRoomGroupTx(ctx, r.id, func(ctx context.Context) error {
-		snapBefore, err := rs.snapshotFor(ctx, r, before)
-		if err != nil {
+		nid, after, err := rs.storeInputEvent(ctx, r, pdu, before, result)
+		if err != nil || !accepted {
 			return err
 		}
-		nid, stored, err := rs.store.InsertEvent(ctx, &storage.Event{
-			ID: pdu.EventID(), RoomNID: r.nid, Type: pdu.Type(), StateKey: pdu.StateKey(), Sender: string(pdu.SenderID()),
-			Depth: pdu.Depth(), OriginServerTS: int64(pdu.OriginServerTS()), SnapshotBefore: snapBefore,
-			Rejected: result == api.InputRejected, JSON: pdu.JSON(),
-		})
-		if err != nil {
+		if err := rs.storeInputHead(ctx, r, &head, after); err != nil {
 			return err
 		}
-		if !stored {
-			return fmt.Errorf("event %s already stored", pdu.EventID())
-		}
-		w = written{nid: nid, snapshot: snapBefore}
-		after := before
-		if sk := pdu.StateKey(); sk != nil && result != api.InputRejected {
-			after = copyState(before)
-			after[storage.StateKey{Type: pdu.Type(), StateKey: *sk}] = nid
-			if w.snapshot, err = rs.snapshotFor(ctx, r, after); err != nil {
-				return err
-			}
-			if err := rs.store.SetSnapshotAfter(ctx, nid, w.snapshot); err != nil {
-				return err
-			}
-		}
-		if !accepted {
-			return nil
-		}
-		// The current state: the state after the event if it is the only
-		// extremity, else resolved across the extremities.
-		newState = after
-		if len(extremities) > 1 {
-			others, err := rs.store.EventsByID(ctx, extremities[:len(extremities)-1])
-			if err != nil {
-				return err
-			}
-			sets := []stateMap{after}
-			for _, o := range others {
-				s, err := rs.stateAfter(ctx, o)
-				if err != nil {
-					return err
-				}
-				sets = append(sets, s)
-			}
-			if newState, err = rs.resolve(ctx, r, sets); err != nil {
-				return err
-			}
-		}
-		snapCurrent, err := rs.snapshotFor(ctx, r, newState)
-		if err != nil {
-			return err
-		}
-		if err := rs.updateMemberships(ctx, r, current, newState); err != nil {
-			return err
-		}
-		depth := max(r.depth, pdu.Depth())
-		if err := rs.store.SetRoomHead(ctx, r.nid, snapCurrent, extremities, depth); err != nil {
-			return err
-		}
-		w.snapshot = snapCurrent
-		changed, err := rs.changedState(ctx, current, newState, nid, pdu.EventID())
-		if err != nil {
-			return err
-		}
-		rs.noteUsers(ctx, pdu)
-		return rs.publish(ctx, api.OutputEvent{RoomID: r.id, RoomVersion: string(r.version.Version()), EventID: pdu.EventID(),
-			Event: pdu.JSON(), Resolved: true, StateChanged: changed, Relay: relay})
+		return rs.publishInput(ctx, r, pdu, nid, &head, relay)
 	})
 	if err != nil {
 		r.stale = true // memory may be behind what a partial failure left
 		return err
 	}
 	rs.log.WithFields(logrus.Fields{"room_id": r.id, "event_id": pdu.EventID(), "result": int(result)}).Debug("remote event stored")
-	if !accepted {
-		return nil
+	if accepted {
+		rs.followInputHead(ctx, r, &head)
 	}
-	// Memory follows: read the new current state's events.
-	state, err := rs.stateEvents(ctx, r, newState)
+	return nil
+}
+
+// inputHead is the room's head an accepted event from another server moves
+// it to, and what it was before.
+type inputHead struct {
+	current     stateMap // the current state before the event (memory)
+	extremities []string // the forward extremities after it, the event last
+	depth       int64
+	// Set in the transaction, each time it runs:
+	state    stateMap            // the current state after the event
+	snapshot storage.SnapshotNID // the snapshot of state
+}
+
+// newExtremities are the room's forward extremities once pdu is accepted:
+// those it does not name as prev events, then pdu.
+func newExtremities(extremities []string, pdu gomatrixserverlib.PDU) []string {
+	prev := map[string]bool{}
+	for _, id := range pdu.PrevEventIDs() {
+		prev[id] = true
+	}
+	var out []string
+	for _, id := range extremities {
+		if !prev[id] {
+			out = append(out, id)
+		}
+	}
+	return append(out, pdu.EventID())
+}
+
+// storeInputEvent stores pdu with the snapshot of the state before it and,
+// for a state event not rejected, the state after it; it returns the
+// event's NID and the state after it (before, for other events).
+func (rs *Roomserver) storeInputEvent(
+	ctx context.Context,
+	r *room,
+	pdu gomatrixserverlib.PDU,
+	before stateMap,
+	result api.InputResult,
+) (storage.EventNID, stateMap, error) {
+	snapBefore, err := rs.snapshotFor(ctx, r, before)
+	if err != nil {
+		return 0, nil, fmt.Errorf("store the state before the event: %w", err)
+	}
+	row := eventRow(r.nid, pdu)
+	row.SnapshotBefore, row.Rejected = snapBefore, result == api.InputRejected
+	nid, stored, err := rs.store.InsertEvent(ctx, row)
+	if err != nil {
+		return 0, nil, fmt.Errorf("store the event: %w", err)
+	}
+	if !stored {
+		return 0, nil, fmt.Errorf("event %s already stored", pdu.EventID())
+	}
+	sk := pdu.StateKey()
+	if sk == nil || result == api.InputRejected {
+		return nid, before, nil
+	}
+	after := copyState(before)
+	after[storage.StateKey{Type: pdu.Type(), StateKey: *sk}] = nid
+	snapAfter, err := rs.snapshotFor(ctx, r, after)
+	if err != nil {
+		return 0, nil, fmt.Errorf("store the state after the event: %w", err)
+	}
+	if err := rs.store.SetSnapshotAfter(ctx, nid, snapAfter); err != nil {
+		return 0, nil, fmt.Errorf("link the event to the state after it: %w", err)
+	}
+	return nid, after, nil
+}
+
+// storeInputHead stores the room's new head for an accepted event: the
+// current state (the state after the event if it is the only extremity,
+// else resolved across the extremities), the memberships it changed, and
+// the head itself.
+func (rs *Roomserver) storeInputHead(ctx context.Context, r *room, head *inputHead, after stateMap) error {
+	var err error
+	if head.state, err = rs.stateAcross(ctx, r, after, head.extremities); err != nil {
+		return fmt.Errorf("resolve the current state: %w", err)
+	}
+	if head.snapshot, err = rs.snapshotFor(ctx, r, head.state); err != nil {
+		return fmt.Errorf("store the current state: %w", err)
+	}
+	if err := rs.updateMemberships(ctx, r, head.current, head.state); err != nil {
+		return fmt.Errorf("update memberships: %w", err)
+	}
+	if err := rs.store.SetRoomHead(ctx, r.nid, head.snapshot, head.extremities, head.depth); err != nil {
+		return fmt.Errorf("store the room head: %w", err)
+	}
+	return nil
+}
+
+// stateAcross is the room's current state with the given forward
+// extremities, the last being the new event, whose state after is after.
+func (rs *Roomserver) stateAcross(ctx context.Context, r *room, after stateMap, extremities []string) (stateMap, error) {
+	if len(extremities) <= 1 {
+		return after, nil
+	}
+	others, err := rs.store.EventsByID(ctx, extremities[:len(extremities)-1])
+	if err != nil {
+		return nil, err
+	}
+	sets := []stateMap{after}
+	for _, o := range others {
+		s, err := rs.stateAfter(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, s)
+	}
+	return rs.resolve(ctx, r, sets)
+}
+
+// publishInput puts an accepted event from another server on the output
+// log, with the state it changed (already resolved: sync takes it as it
+// is).
+func (rs *Roomserver) publishInput(
+	ctx context.Context,
+	r *room,
+	pdu gomatrixserverlib.PDU,
+	nid storage.EventNID,
+	head *inputHead,
+	relay bool,
+) error {
+	changed, err := rs.changedState(ctx, head.current, head.state, nid, pdu.EventID())
+	if err != nil {
+		return fmt.Errorf("list the state the event changed: %w", err)
+	}
+	rs.noteUsers(ctx, pdu)
+	err = rs.publish(ctx, api.OutputEvent{
+		RoomID:       r.id,
+		RoomVersion:  string(r.version.Version()),
+		EventID:      pdu.EventID(),
+		Event:        pdu.JSON(),
+		Resolved:     true,
+		StateChanged: changed,
+		Relay:        relay,
+	})
+	if err != nil {
+		return fmt.Errorf("publish the event: %w", err)
+	}
+	return nil
+}
+
+// followInputHead moves r's memory to the head stored for an accepted
+// event, reading the new current state's events; if they cannot be read,
+// the room is read again before its next use. The caller holds r.mu.
+func (rs *Roomserver) followInputHead(ctx context.Context, r *room, head *inputHead) {
+	state, err := rs.stateEvents(ctx, r, head.state)
 	if err != nil {
 		r.stale = true
-		return nil // stored; the room is read again before its next use
+		return
 	}
-	r.state, r.snapshot, r.extremities, r.depth = state, w.snapshot, extremities, max(r.depth, pdu.Depth())
+	r.state, r.snapshot, r.extremities, r.depth = state, head.snapshot, head.extremities, head.depth
 	r.serversOK = false
-	return nil
 }
 
 // changedState lists the IDs of the events current in cur but not in old;

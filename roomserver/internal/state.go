@@ -57,6 +57,15 @@ func (r *room) setState(k storage.StateKey, e stateEvent) {
 	}
 }
 
+// currentState is r's current state as a state map. The caller holds r.mu.
+func (r *room) currentState() stateMap {
+	s := make(stateMap, len(r.state))
+	for k, e := range r.state {
+		s[k] = e.nid
+	}
+	return s
+}
+
 // recentTxns maps transaction keys (sender, device, path) to their events,
 // the most recent maxRecentTxns per room.
 type recentTxns struct {
