@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/internal/bus"
@@ -35,6 +36,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, db *sqlutil.DB) *fixture {
 	t.Helper()
+	return newFixtureOf(t, db, "test.local")
+}
+
+// newFixtureOf is newFixture for a roomserver of the named server.
+func newFixtureOf(t *testing.T, db *sqlutil.DB, server spec.ServerName) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	store, err := storage.New(ctx, db)
 	if err != nil {
@@ -46,7 +53,7 @@ func newFixture(t *testing.T, db *sqlutil.DB) *fixture {
 	}
 	t.Cleanup(func() { b.Close() })
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	opts := Options{ServerName: "test.local", KeyID: "ed25519:test", PrivateKey: priv}
+	opts := Options{ServerName: server, KeyID: "ed25519:test", PrivateKey: priv}
 	return &fixture{rs: New(opts, store, b, logrus.New()), store: store, bus: b, opts: opts}
 }
 
