@@ -85,18 +85,27 @@ func (rs *Roomserver) LatestEventIDs(ctx context.Context, roomID string) ([]stri
 }
 
 // MakeJoin implements api.Federation (spec: GET /_matrix/federation/v1/make_join).
-func (rs *Roomserver) MakeJoin(ctx context.Context, roomID, userID string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
+func (rs *Roomserver) MakeJoin(
+	ctx context.Context,
+	roomID, userID string,
+) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
 	return rs.makeMembership(ctx, roomID, userID, spec.Join)
 }
 
 // MakeLeave implements api.Federation (spec: GET /_matrix/federation/v1/make_leave).
-func (rs *Roomserver) MakeLeave(ctx context.Context, roomID, userID string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
+func (rs *Roomserver) MakeLeave(
+	ctx context.Context,
+	roomID, userID string,
+) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
 	return rs.makeMembership(ctx, roomID, userID, spec.Leave)
 }
 
 // makeMembership is a membership event template for a user of another
 // server, checked against the room's current state.
-func (rs *Roomserver) makeMembership(ctx context.Context, roomID, userID, membership string) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
+func (rs *Roomserver) makeMembership(
+	ctx context.Context,
+	roomID, userID, membership string,
+) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil {
 		return nil, nil, err
@@ -399,7 +408,13 @@ func (rs *Roomserver) storeOutliers(ctx context.Context, r *room, pdus []gomatri
 // publishImported puts the events of r among pdus on the output log in
 // the order given, leaving out those in seen and adding the others to it,
 // so that no event goes on the log twice.
-func (rs *Roomserver) publishImported(ctx context.Context, r *room, pdus []gomatrixserverlib.PDU, outlier bool, seen map[string]bool) error {
+func (rs *Roomserver) publishImported(
+	ctx context.Context,
+	r *room,
+	pdus []gomatrixserverlib.PDU,
+	outlier bool,
+	seen map[string]bool,
+) error {
 	for _, p := range pdus {
 		if seen[p.EventID()] || p.RoomID().String() != r.id {
 			continue

@@ -138,7 +138,14 @@ func (rs *Roomserver) AuthChain(ctx context.Context, roomID, eventID string) ([]
 // stop events (not included) and below minDepth. The start events are
 // included when includeStart (backfill) and not otherwise
 // (get_missing_events).
-func (rs *Roomserver) WalkBack(ctx context.Context, roomID string, from, stop []string, limit int, minDepth int64, includeStart bool) ([]gomatrixserverlib.PDU, error) {
+func (rs *Roomserver) WalkBack(
+	ctx context.Context,
+	roomID string,
+	from, stop []string,
+	limit int,
+	minDepth int64,
+	includeStart bool,
+) ([]gomatrixserverlib.PDU, error) {
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil {
 		return nil, err

@@ -72,7 +72,8 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 		// and placing it in the timeline comes with history backfill.
 		return api.InputKnown, nil
 	}
-	if !rs.hasLocalMember(r) && !(relay && isLeave(pdu)) {
+	relayedLeave := relay && isLeave(pdu)
+	if !rs.hasLocalMember(r) && !relayedLeave {
 		// Spec: a server receives a room's events while one of its users
 		// is joined; a server that left (the room's servers send it the
 		// event that removed its last user, and no more) would otherwise
@@ -482,7 +483,11 @@ func (rs *Roomserver) resolve(ctx context.Context, r *room, sets []stateMap) (st
 
 // authChain returns the given events and every event in their auth chains,
 // and which of them are rejected.
-func (rs *Roomserver) authChain(ctx context.Context, r *room, sets [][]gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, map[string]bool, error) {
+func (rs *Roomserver) authChain(
+	ctx context.Context,
+	r *room,
+	sets [][]gomatrixserverlib.PDU,
+) ([]gomatrixserverlib.PDU, map[string]bool, error) {
 	seen := map[string]bool{}
 	rejected := map[string]bool{}
 	var out []gomatrixserverlib.PDU

@@ -39,7 +39,14 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 		if c.Redacts == "" {
 			return "", &api.BadRequestError{Reason: "a redaction needs redacts"}
 		}
-		return rs.Redact(ctx, api.RedactRequest{RoomID: req.RoomID, Sender: req.Sender, DeviceID: req.DeviceID, TxnID: req.TxnID, EventID: c.Redacts, Reason: c.Reason})
+		return rs.Redact(ctx, api.RedactRequest{
+			RoomID:   req.RoomID,
+			Sender:   req.Sender,
+			DeviceID: req.DeviceID,
+			TxnID:    req.TxnID,
+			EventID:  c.Redacts,
+			Reason:   c.Reason,
+		})
 	}
 	r, err := rs.loadRoom(ctx, req.RoomID)
 	if err != nil {

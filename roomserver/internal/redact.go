@@ -39,7 +39,15 @@ func (rs *Roomserver) Redact(ctx context.Context, req api.RedactRequest) (string
 	if req.Reason != "" {
 		content["reason"] = req.Reason
 	}
-	ne := newEvent{sender: req.Sender, evType: "m.room.redaction", content: content, txnID: req.TxnID, txnKey: key, deviceID: req.DeviceID, redactTarget: target}
+	ne := newEvent{
+		sender:       req.Sender,
+		evType:       "m.room.redaction",
+		content:      content,
+		txnID:        req.TxnID,
+		txnKey:       key,
+		deviceID:     req.DeviceID,
+		redactTarget: target,
+	}
 	if !redactsInContent(string(r.version.Version())) {
 		ne.redacts = req.EventID
 	}

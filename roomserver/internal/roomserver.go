@@ -164,7 +164,13 @@ func eventRow(roomNID storage.RoomNID, p gomatrixserverlib.PDU) *storage.Event {
 // and the output log entry. It runs inside the caller's (group)
 // transaction, may run more than once, and reads only r's fields that
 // never change (nid, id, version).
-func (rs *Roomserver) write(ctx context.Context, r *room, before storage.SnapshotNID, ev gomatrixserverlib.PDU, ne newEvent) (written, error) {
+func (rs *Roomserver) write(
+	ctx context.Context,
+	r *room,
+	before storage.SnapshotNID,
+	ev gomatrixserverlib.PDU,
+	ne newEvent,
+) (written, error) {
 	w := written{snapshot: before}
 	row := eventRow(r.nid, ev)
 	row.SnapshotBefore = before

@@ -17,7 +17,11 @@ import (
 // the event was sent; with "invited", joined or invited; "shared" and
 // "world_readable" show everything to a server in the room. Events whose
 // state this server does not have (outliers) are given as they are.
-func (rs *Roomserver) VisibleToServer(ctx context.Context, roomID, server string, pdus []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error) {
+func (rs *Roomserver) VisibleToServer(
+	ctx context.Context,
+	roomID, server string,
+	pdus []gomatrixserverlib.PDU,
+) ([]gomatrixserverlib.PDU, error) {
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil {
 		return nil, err
@@ -58,13 +62,14 @@ func (rs *Roomserver) visibleToServer(ctx context.Context, r *room, server strin
 	// users' memberships.
 	s := stateMap{}
 	for _, e := range entries {
+		k := e.StateKey
 		switch {
-		case e.StateKey.Type == spec.MRoomHistoryVisibility && e.StateKey.StateKey == "":
-		case e.StateKey.Type == spec.MRoomMember && strings.HasSuffix(e.StateKey.StateKey, ":"+server):
+		case k.Type == spec.MRoomHistoryVisibility && k.StateKey == "":
+		case k.Type == spec.MRoomMember && strings.HasSuffix(k.StateKey, ":"+server):
 		default:
 			continue
 		}
-		s[e.StateKey] = e.EventNID
+		s[k] = e.EventNID
 	}
 	r.mu.Lock()
 	state, err := rs.statePDUs(ctx, r, s)

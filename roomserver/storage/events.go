@@ -35,7 +35,8 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (nid EventNID, stor
 		origin_server_ts, snapshot_before, rejected, outlier, event_json)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (event_id) DO NOTHING RETURNING event_nid`,
-		e.ID, e.RoomNID, e.Type, e.StateKey, e.Sender, e.Depth, e.OriginServerTS, e.SnapshotBefore, e.Rejected, e.Outlier, string(e.JSON)).Scan(&nid)
+		e.ID, e.RoomNID, e.Type, e.StateKey, e.Sender, e.Depth, e.OriginServerTS, e.SnapshotBefore, e.Rejected, e.Outlier,
+		string(e.JSON)).Scan(&nid)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = s.db.QueryRow(ctx, `SELECT event_nid FROM roomserver_events WHERE event_id = $1`, e.ID).Scan(&nid)
 		if err != nil {
@@ -72,7 +73,8 @@ func (s *Storage) EventByID(ctx context.Context, id string) (*Event, error) {
 // EventsByNID reads events by numeric ID, in no particular order; unknown
 // IDs are left out.
 func (s *Storage) EventsByNID(ctx context.Context, nids []EventNID) ([]*Event, error) {
-	evs, err := sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM roomserver_events WHERE event_nid = ANY($1)`, sqlutil.List(nids))
+	evs, err := sqlutil.Select(ctx, s.db, scanEvent,
+		`SELECT `+eventColumns+` FROM roomserver_events WHERE event_nid = ANY($1)`, sqlutil.List(nids))
 	if err != nil {
 		return nil, fmt.Errorf("storage: reading events: %w", err)
 	}
@@ -82,7 +84,8 @@ func (s *Storage) EventsByNID(ctx context.Context, nids []EventNID) ([]*Event, e
 // EventsByID reads events by ID, in no particular order; unknown IDs are
 // left out.
 func (s *Storage) EventsByID(ctx context.Context, ids []string) ([]*Event, error) {
-	evs, err := sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM roomserver_events WHERE event_id = ANY($1)`, sqlutil.List(ids))
+	evs, err := sqlutil.Select(ctx, s.db, scanEvent,
+		`SELECT `+eventColumns+` FROM roomserver_events WHERE event_id = ANY($1)`, sqlutil.List(ids))
 	if err != nil {
 		return nil, fmt.Errorf("storage: reading events: %w", err)
 	}
@@ -92,7 +95,8 @@ func (s *Storage) EventsByID(ctx context.Context, ids []string) ([]*Event, error
 // SetRedacted records that an event was redacted by another and replaces its
 // JSON with the redacted form.
 func (s *Storage) SetRedacted(ctx context.Context, eventID, redactedBy string, redactedJSON []byte) error {
-	_, err := s.db.Exec(ctx, `UPDATE roomserver_events SET redacted_by = $2, event_json = $3 WHERE event_id = $1`, eventID, redactedBy, string(redactedJSON))
+	_, err := s.db.Exec(ctx, `UPDATE roomserver_events SET redacted_by = $2, event_json = $3 WHERE event_id = $1`,
+		eventID, redactedBy, string(redactedJSON))
 	if err != nil {
 		return fmt.Errorf("storage: redacting event: %w", err)
 	}
@@ -103,7 +107,8 @@ func (s *Storage) SetRedacted(ctx context.Context, eventID, redactedBy string, r
 // transaction is already known, the stored event ID is returned instead.
 func (s *Storage) InsertTxn(ctx context.Context, userID, deviceID, txnID, eventID string, nowMs int64) (string, error) {
 	var id string
-	err := s.db.QueryRowWrite(ctx, `INSERT INTO roomserver_txns (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)
+	err := s.db.QueryRowWrite(ctx, `INSERT INTO roomserver_txns (user_id, device_id, txn_id, event_id, created_ts)
+		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (user_id, device_id, txn_id) DO NOTHING RETURNING event_id`, userID, deviceID, txnID, eventID, nowMs).Scan(&id)
 	switch {
 	case err == nil:
@@ -119,7 +124,8 @@ func (s *Storage) InsertTxn(ctx context.Context, userID, deviceID, txnID, eventI
 // the transaction is new.
 func (s *Storage) TxnEvent(ctx context.Context, userID, deviceID, txnID string) (string, error) {
 	var id string
-	err := s.db.QueryRow(ctx, `SELECT event_id FROM roomserver_txns WHERE user_id = $1 AND device_id = $2 AND txn_id = $3`, userID, deviceID, txnID).Scan(&id)
+	err := s.db.QueryRow(ctx, `SELECT event_id FROM roomserver_txns WHERE user_id = $1 AND device_id = $2 AND txn_id = $3`,
+		userID, deviceID, txnID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
 	}

@@ -14,7 +14,8 @@ func (s *Storage) CreateSnapshot(ctx context.Context, room RoomNID, parent Snaps
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		chain := 0
 		if parent != 0 {
-			if err := s.db.QueryRow(ctx, `SELECT chain_len FROM roomserver_snapshots WHERE snapshot_nid = $1`, parent).Scan(&chain); err != nil {
+			err := s.db.QueryRow(ctx, `SELECT chain_len FROM roomserver_snapshots WHERE snapshot_nid = $1`, parent).Scan(&chain)
+			if err != nil {
 				return fmt.Errorf("reading parent snapshot %d: %w", parent, err)
 			}
 			chain++
@@ -29,12 +30,14 @@ func (s *Storage) CreateSnapshot(ctx context.Context, room RoomNID, parent Snaps
 			entries = applyChanges(full, changes)
 			parent, chain = 0, 0
 		}
-		if err := s.db.QueryRowWrite(ctx, `INSERT INTO roomserver_snapshots (room_nid, parent_nid, chain_len) VALUES ($1, $2, $3) RETURNING snapshot_nid`,
+		if err := s.db.QueryRowWrite(ctx, `INSERT INTO roomserver_snapshots (room_nid, parent_nid, chain_len)
+			VALUES ($1, $2, $3) RETURNING snapshot_nid`,
 			room, parent, chain).Scan(&nid); err != nil {
 			return err
 		}
 		for _, e := range entries {
-			if _, err := s.db.Exec(ctx, `INSERT INTO roomserver_snapshot_entries (snapshot_nid, event_type, state_key, event_nid) VALUES ($1, $2, $3, $4)
+			if _, err := s.db.Exec(ctx, `INSERT INTO roomserver_snapshot_entries (snapshot_nid, event_type, state_key, event_nid)
+				VALUES ($1, $2, $3, $4)
 				ON CONFLICT (snapshot_nid, event_type, state_key) DO UPDATE SET event_nid = EXCLUDED.event_nid`,
 				nid, e.Type, e.StateKey.StateKey, e.EventNID); err != nil {
 				return err
@@ -89,7 +92,8 @@ func (s *Storage) StateAt(ctx context.Context, snapshot SnapshotNID) ([]StateEnt
 	entries, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (snapEntry, error) {
 		var e snapEntry
 		return e, sc.Scan(&e.snapshot, &e.Type, &e.StateKey.StateKey, &e.EventNID)
-	}, `SELECT snapshot_nid, event_type, state_key, event_nid FROM roomserver_snapshot_entries WHERE snapshot_nid = ANY($1)`, sqlutil.List(chain))
+	}, `SELECT snapshot_nid, event_type, state_key, event_nid FROM roomserver_snapshot_entries
+		WHERE snapshot_nid = ANY($1)`, sqlutil.List(chain))
 	if err != nil {
 		return nil, fmt.Errorf("storage: reading snapshot entries: %w", err)
 	}
@@ -112,7 +116,8 @@ type snapEntry struct {
 // SetMembership records a user's current membership of a room. A join
 // clears an earlier forget.
 func (s *Storage) SetMembership(ctx context.Context, room RoomNID, userID, membership string, event EventNID) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO roomserver_memberships (room_nid, user_id, membership, event_nid, forgotten) VALUES ($1, $2, $3, $4, FALSE)
+	_, err := s.db.Exec(ctx, `INSERT INTO roomserver_memberships (room_nid, user_id, membership, event_nid, forgotten)
+		VALUES ($1, $2, $3, $4, FALSE)
 		ON CONFLICT (room_nid, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_nid = EXCLUDED.event_nid, forgotten = FALSE`,
 		room, userID, membership, event)
 	if err != nil {
@@ -126,7 +131,8 @@ func (s *Storage) SetMembership(ctx context.Context, room RoomNID, userID, membe
 func (s *Storage) Membership(ctx context.Context, room RoomNID, userID string) (string, EventNID, error) {
 	var m string
 	var nid EventNID
-	err := s.db.QueryRow(ctx, `SELECT membership, event_nid FROM roomserver_memberships WHERE room_nid = $1 AND user_id = $2`, room, userID).Scan(&m, &nid)
+	err := s.db.QueryRow(ctx, `SELECT membership, event_nid FROM roomserver_memberships WHERE room_nid = $1 AND user_id = $2`,
+		room, userID).Scan(&m, &nid)
 	if err != nil {
 		if isNoRows(err) {
 			return "leave", 0, nil
@@ -139,13 +145,15 @@ func (s *Storage) Membership(ctx context.Context, room RoomNID, userID string) (
 // RoomsOf lists the rooms in which a user has the given membership (and has
 // not forgotten).
 func (s *Storage) RoomsOf(ctx context.Context, userID, membership string) ([]string, error) {
-	return sqlutil.Select(ctx, s.db, scanString, `SELECT r.room_id FROM roomserver_memberships m JOIN roomserver_rooms r ON r.room_nid = m.room_nid
+	return sqlutil.Select(ctx, s.db, scanString, `SELECT r.room_id
+		FROM roomserver_memberships m JOIN roomserver_rooms r ON r.room_nid = m.room_nid
 		WHERE m.user_id = $1 AND m.membership = $2 AND NOT m.forgotten ORDER BY r.room_nid`, userID, membership)
 }
 
 // MembersOf lists the users with the given membership of a room.
 func (s *Storage) MembersOf(ctx context.Context, room RoomNID, membership string) ([]string, error) {
-	return sqlutil.Select(ctx, s.db, scanString, `SELECT user_id FROM roomserver_memberships WHERE room_nid = $1 AND membership = $2 ORDER BY user_id`, room, membership)
+	return sqlutil.Select(ctx, s.db, scanString,
+		`SELECT user_id FROM roomserver_memberships WHERE room_nid = $1 AND membership = $2 ORDER BY user_id`, room, membership)
 }
 
 // Forgotten reports whether the user has forgotten the room.
@@ -164,7 +172,8 @@ func (s *Storage) Forgotten(ctx context.Context, roomID, userID string) (bool, e
 
 // Forget hides a room the user has left from their room lists.
 func (s *Storage) Forget(ctx context.Context, room RoomNID, userID string) error {
-	_, err := s.db.Exec(ctx, `UPDATE roomserver_memberships SET forgotten = TRUE WHERE room_nid = $1 AND user_id = $2 AND membership IN ('leave', 'ban')`, room, userID)
+	_, err := s.db.Exec(ctx, `UPDATE roomserver_memberships SET forgotten = TRUE
+		WHERE room_nid = $1 AND user_id = $2 AND membership IN ('leave', 'ban')`, room, userID)
 	return err
 }
 

@@ -117,7 +117,12 @@ func (s *Storage) WithRoomGroupTx(ctx context.Context, roomID string, fn func(ct
 // SubmitRoomGroupTx queues fn like WithRoomGroupTx without waiting; with
 // after, fn runs only if that earlier write of the room commits (see
 // sqlutil.DB.SubmitGroupTxKey).
-func (s *Storage) SubmitRoomGroupTx(ctx context.Context, roomID string, after *sqlutil.Pending, fn func(ctx context.Context) error) *sqlutil.Pending {
+func (s *Storage) SubmitRoomGroupTx(
+	ctx context.Context,
+	roomID string,
+	after *sqlutil.Pending,
+	fn func(ctx context.Context) error,
+) *sqlutil.Pending {
 	return s.db.SubmitGroupTxKey(ctx, roomID, after, fn)
 }
 
@@ -137,13 +142,16 @@ func (s *Storage) InsertRoom(ctx context.Context, roomID, version string) (RoomN
 
 // Room reads a room by ID; ErrNotFound if unknown.
 func (s *Storage) Room(ctx context.Context, roomID string) (*Room, error) {
-	return s.room(ctx, `SELECT room_nid, room_id, room_version, snapshot_nid, extremities, depth FROM roomserver_rooms WHERE room_id = $1`, roomID)
+	return s.room(ctx, `SELECT `+roomColumns+` FROM roomserver_rooms WHERE room_id = $1`, roomID)
 }
 
 // RoomByNID reads a room by numeric ID; ErrNotFound if unknown.
 func (s *Storage) RoomByNID(ctx context.Context, nid RoomNID) (*Room, error) {
-	return s.room(ctx, `SELECT room_nid, room_id, room_version, snapshot_nid, extremities, depth FROM roomserver_rooms WHERE room_nid = $1`, nid)
+	return s.room(ctx, `SELECT `+roomColumns+` FROM roomserver_rooms WHERE room_nid = $1`, nid)
 }
+
+// roomColumns are the columns room scans.
+const roomColumns = `room_nid, room_id, room_version, snapshot_nid, extremities, depth`
 
 func (s *Storage) room(ctx context.Context, query string, arg any) (*Room, error) {
 	var r Room
