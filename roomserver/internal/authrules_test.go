@@ -110,148 +110,549 @@ var (
 
 var authCases = []authCase{
 	// Joins (rules "If membership is join").
-	{name: "join_public_room", preset: public, action: join(bob), allowed: true},
+	{
+		name:    "join_public_room",
+		preset:  public,
+		action:  join(bob),
+		allowed: true,
+	},
 	{name: "join_invite_only_needs_invite", action: join(bob)},
-	{name: "join_invited_user", invite: []string{bob}, action: join(bob), allowed: true},
-	{name: "join_banned_user", preset: public, setup: []*authOp{join(bob), ban(alice, bob)}, action: join(bob)},
-	{name: "join_banned_before_joining", preset: public, setup: []*authOp{ban(alice, bob)}, action: join(bob)},
-	{name: "join_after_leaving_invite_only", invite: []string{bob}, setup: []*authOp{join(bob), leave(bob)}, action: join(bob)},
+	{
+		name:    "join_invited_user",
+		invite:  []string{bob},
+		action:  join(bob),
+		allowed: true,
+	},
+	{
+		name:   "join_banned_user",
+		preset: public,
+		setup:  []*authOp{join(bob), ban(alice, bob)},
+		action: join(bob),
+	},
+	{
+		name:   "join_banned_before_joining",
+		preset: public,
+		setup:  []*authOp{ban(alice, bob)},
+		action: join(bob),
+	},
+	{
+		name:   "join_after_leaving_invite_only",
+		invite: []string{bob},
+		setup:  []*authOp{join(bob), leave(bob)},
+		action: join(bob),
+	},
 	{name: "join_on_behalf_of_other", preset: public, action: memb(alice, bob, "join")},
 	{name: "join_on_behalf_of_invited", invite: []string{bob}, action: memb(alice, bob, "join")},
 
 	// Invites.
-	{name: "invite_by_member_at_invite_level", preset: public, pl: map[string]any{"invite": 0}, setup: []*authOp{join(bob)}, action: invite(bob, carol), allowed: true},
+	{
+		name:    "invite_by_member_at_invite_level",
+		preset:  public,
+		pl:      map[string]any{"invite": 0},
+		setup:   []*authOp{join(bob)},
+		action:  invite(bob, carol),
+		allowed: true,
+	},
 	// public_chat's default invite level is 50 (as Synapse's).
-	{name: "invite_by_member_public_default", preset: public, setup: []*authOp{join(bob)}, action: invite(bob, carol)},
+	{
+		name:   "invite_by_member_public_default",
+		preset: public,
+		setup:  []*authOp{join(bob)},
+		action: invite(bob, carol),
+	},
 	{name: "invite_sender_must_be_joined", invite: []string{bob}, action: invite(bob, carol)},
 	{name: "invite_sender_never_in_room", preset: public, action: invite(carol, dave)},
-	{name: "invite_needs_invite_level", preset: public, pl: map[string]any{"invite": 50}, setup: []*authOp{join(bob)}, action: invite(bob, carol)},
-	{name: "invite_level_met", preset: public, pl: map[string]any{"invite": 50}, users: map[string]int{bob: 50}, setup: []*authOp{join(bob)}, action: invite(bob, carol), allowed: true},
-	{name: "invite_banned_user", preset: public, setup: []*authOp{join(bob), ban(alice, bob)}, action: invite(alice, bob)},
-	{name: "invite_joined_user", preset: public, setup: []*authOp{join(bob)}, action: invite(alice, bob)},
-	{name: "invite_already_invited", invite: []string{bob}, action: invite(alice, bob), allowed: true},
-	{name: "invite_after_leave", preset: public, setup: []*authOp{join(bob), leave(bob)}, action: invite(alice, bob), allowed: true},
+	{
+		name:   "invite_needs_invite_level",
+		preset: public,
+		pl:     map[string]any{"invite": 50},
+		setup:  []*authOp{join(bob)},
+		action: invite(bob, carol),
+	},
+	{
+		name:    "invite_level_met",
+		preset:  public,
+		pl:      map[string]any{"invite": 50},
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob)},
+		action:  invite(bob, carol),
+		allowed: true,
+	},
+	{
+		name:   "invite_banned_user",
+		preset: public,
+		setup:  []*authOp{join(bob), ban(alice, bob)},
+		action: invite(alice, bob),
+	},
+	{
+		name:   "invite_joined_user",
+		preset: public,
+		setup:  []*authOp{join(bob)},
+		action: invite(alice, bob),
+	},
+	{
+		name:    "invite_already_invited",
+		invite:  []string{bob},
+		action:  invite(alice, bob),
+		allowed: true,
+	},
+	{
+		name:    "invite_after_leave",
+		preset:  public,
+		setup:   []*authOp{join(bob), leave(bob)},
+		action:  invite(alice, bob),
+		allowed: true,
+	},
 
 	// Leaves and kicks.
-	{name: "leave_joined", preset: public, setup: []*authOp{join(bob)}, action: leave(bob), allowed: true},
-	{name: "leave_rejects_invite", invite: []string{bob}, action: leave(bob), allowed: true},
+	{
+		name:    "leave_joined",
+		preset:  public,
+		setup:   []*authOp{join(bob)},
+		action:  leave(bob),
+		allowed: true,
+	},
+	{
+		name:    "leave_rejects_invite",
+		invite:  []string{bob},
+		action:  leave(bob),
+		allowed: true,
+	},
 	{name: "leave_never_in_room", preset: public, action: leave(carol)},
-	{name: "leave_banned", preset: public, setup: []*authOp{join(bob), ban(alice, bob)}, action: leave(bob)},
-	{name: "kick_by_creator", preset: public, setup: []*authOp{join(bob)}, action: kick(alice, bob), allowed: true},
-	{name: "kick_revokes_invite", invite: []string{bob}, action: kick(alice, bob), allowed: true},
-	{name: "kick_by_moderator", preset: public, users: map[string]int{bob: 50}, setup: []*authOp{join(bob), join(carol)}, action: kick(bob, carol), allowed: true},
-	{name: "kick_needs_kick_level", preset: public, users: map[string]int{bob: 40}, setup: []*authOp{join(bob), join(carol)}, action: kick(bob, carol)},
-	{name: "kick_needs_higher_level", preset: public, users: map[string]int{bob: 50, carol: 60}, setup: []*authOp{join(bob), join(carol)}, action: kick(bob, carol)},
-	{name: "kick_equal_level", preset: public, users: map[string]int{bob: 50, carol: 50}, setup: []*authOp{join(bob), join(carol)}, action: kick(bob, carol)},
-	{name: "kick_creator", preset: public, users: map[string]int{bob: 100}, setup: []*authOp{join(bob)}, action: kick(bob, alice)},
-	{name: "kick_sender_must_be_joined", preset: public, users: map[string]int{bob: 50}, setup: []*authOp{join(carol)}, action: kick(bob, carol)},
+	{
+		name:   "leave_banned",
+		preset: public,
+		setup:  []*authOp{join(bob), ban(alice, bob)},
+		action: leave(bob),
+	},
+	{
+		name:    "kick_by_creator",
+		preset:  public,
+		setup:   []*authOp{join(bob)},
+		action:  kick(alice, bob),
+		allowed: true,
+	},
+	{
+		name:    "kick_revokes_invite",
+		invite:  []string{bob},
+		action:  kick(alice, bob),
+		allowed: true,
+	},
+	{
+		name:    "kick_by_moderator",
+		preset:  public,
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob), join(carol)},
+		action:  kick(bob, carol),
+		allowed: true,
+	},
+	{
+		name:   "kick_needs_kick_level",
+		preset: public,
+		users:  map[string]int{bob: 40},
+		setup:  []*authOp{join(bob), join(carol)},
+		action: kick(bob, carol),
+	},
+	{
+		name:   "kick_needs_higher_level",
+		preset: public,
+		users:  map[string]int{bob: 50, carol: 60},
+		setup:  []*authOp{join(bob), join(carol)},
+		action: kick(bob, carol),
+	},
+	{
+		name:   "kick_equal_level",
+		preset: public,
+		users:  map[string]int{bob: 50, carol: 50},
+		setup:  []*authOp{join(bob), join(carol)},
+		action: kick(bob, carol),
+	},
+	{
+		name:   "kick_creator",
+		preset: public,
+		users:  map[string]int{bob: 100},
+		setup:  []*authOp{join(bob)},
+		action: kick(bob, alice),
+	},
+	{
+		name:   "kick_sender_must_be_joined",
+		preset: public,
+		users:  map[string]int{bob: 50},
+		setup:  []*authOp{join(carol)},
+		action: kick(bob, carol),
+	},
 
 	// Bans and unbans.
-	{name: "ban_by_moderator", preset: public, users: map[string]int{bob: 50}, setup: []*authOp{join(bob), join(carol)}, action: ban(bob, carol), allowed: true},
-	{name: "ban_needs_ban_level", preset: public, users: map[string]int{bob: 40}, setup: []*authOp{join(bob), join(carol)}, action: ban(bob, carol)},
-	{name: "ban_equal_level", preset: public, users: map[string]int{bob: 50, carol: 50}, setup: []*authOp{join(bob), join(carol)}, action: ban(bob, carol)},
-	{name: "ban_sender_must_be_joined", preset: public, users: map[string]int{bob: 50}, setup: []*authOp{join(carol)}, action: ban(bob, carol)},
-	{name: "ban_non_member", preset: public, action: ban(alice, dave), allowed: true},
-	{name: "unban_by_moderator", preset: public, users: map[string]int{bob: 50}, setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol), allowed: true},
-	{name: "unban_needs_ban_level", preset: public, pl: map[string]any{"kick": 0}, users: map[string]int{bob: 40},
-		setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol)},
-	{name: "unban_needs_kick_level", preset: public, pl: map[string]any{"kick": 75}, users: map[string]int{bob: 50},
-		setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol)},
-	{name: "unban_needs_higher_level", preset: public, users: map[string]int{bob: 50, carol: 50},
-		setup: []*authOp{join(bob), join(carol), ban(alice, carol)}, action: kick(bob, carol)},
+	{
+		name:    "ban_by_moderator",
+		preset:  public,
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob), join(carol)},
+		action:  ban(bob, carol),
+		allowed: true,
+	},
+	{
+		name:   "ban_needs_ban_level",
+		preset: public,
+		users:  map[string]int{bob: 40},
+		setup:  []*authOp{join(bob), join(carol)},
+		action: ban(bob, carol),
+	},
+	{
+		name:   "ban_equal_level",
+		preset: public,
+		users:  map[string]int{bob: 50, carol: 50},
+		setup:  []*authOp{join(bob), join(carol)},
+		action: ban(bob, carol),
+	},
+	{
+		name:   "ban_sender_must_be_joined",
+		preset: public,
+		users:  map[string]int{bob: 50},
+		setup:  []*authOp{join(carol)},
+		action: ban(bob, carol),
+	},
+	{
+		name:    "ban_non_member",
+		preset:  public,
+		action:  ban(alice, dave),
+		allowed: true,
+	},
+	{
+		name:    "unban_by_moderator",
+		preset:  public,
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob), join(carol), ban(alice, carol)},
+		action:  kick(bob, carol),
+		allowed: true,
+	},
+	{
+		name:   "unban_needs_ban_level",
+		preset: public,
+		pl:     map[string]any{"kick": 0},
+		users:  map[string]int{bob: 40},
+		setup:  []*authOp{join(bob), join(carol), ban(alice, carol)},
+		action: kick(bob, carol),
+	},
+	{
+		name:   "unban_needs_kick_level",
+		preset: public,
+		pl:     map[string]any{"kick": 75},
+		users:  map[string]int{bob: 50},
+		setup:  []*authOp{join(bob), join(carol), ban(alice, carol)},
+		action: kick(bob, carol),
+	},
+	{
+		name:   "unban_needs_higher_level",
+		preset: public,
+		users:  map[string]int{bob: 50, carol: 50},
+		setup:  []*authOp{join(bob), join(carol), ban(alice, carol)},
+		action: kick(bob, carol),
+	},
 
 	// State events: the event's required power level.
-	{name: "state_name_by_member_at_0", invite: []string{bob}, setup: []*authOp{join(bob)},
-		action: stateOp(bob, "m.room.name", "", `{"name":"mine"}`)},
+	{
+		name:   "state_name_by_member_at_0",
+		invite: []string{bob},
+		setup:  []*authOp{join(bob)},
+		action: stateOp(bob, "m.room.name", "", `{"name":"mine"}`),
+	},
 	{name: "state_name_by_creator", action: stateOp(alice, "m.room.name", "", `{"name":"ours"}`), allowed: true},
-	{name: "state_name_at_level", preset: public, users: map[string]int{bob: 50}, setup: []*authOp{join(bob)},
-		action: stateOp(bob, "m.room.name", "", `{"name":"mine"}`), allowed: true},
-	{name: "state_default_applies", preset: public, users: map[string]int{bob: 49}, setup: []*authOp{join(bob)},
-		action: stateOp(bob, custom, "", `{}`)},
-	{name: "state_per_type_level_below_default", preset: public, pl: map[string]any{"events": map[string]any{custom: 0}},
-		setup: []*authOp{join(bob)}, action: stateOp(bob, custom, "", `{}`), allowed: true},
-	{name: "state_per_type_level_above_default", preset: public, pl: map[string]any{"events": map[string]any{custom: 75}},
-		users: map[string]int{bob: 50}, setup: []*authOp{join(bob)}, action: stateOp(bob, custom, "", `{}`)},
-	{name: "state_sender_must_be_joined", preset: public, pl: map[string]any{"state_default": 0}, action: stateOp(carol, custom, "", `{}`)},
+	{
+		name:    "state_name_at_level",
+		preset:  public,
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob)},
+		action:  stateOp(bob, "m.room.name", "", `{"name":"mine"}`),
+		allowed: true,
+	},
+	{
+		name:   "state_default_applies",
+		preset: public,
+		users:  map[string]int{bob: 49},
+		setup:  []*authOp{join(bob)},
+		action: stateOp(bob, custom, "", `{}`),
+	},
+	{
+		name:    "state_per_type_level_below_default",
+		preset:  public,
+		pl:      map[string]any{"events": map[string]any{custom: 0}},
+		setup:   []*authOp{join(bob)},
+		action:  stateOp(bob, custom, "", `{}`),
+		allowed: true,
+	},
+	{
+		name:   "state_per_type_level_above_default",
+		preset: public,
+		pl:     map[string]any{"events": map[string]any{custom: 75}},
+		users:  map[string]int{bob: 50},
+		setup:  []*authOp{join(bob)},
+		action: stateOp(bob, custom, "", `{}`),
+	},
+	{
+		name:   "state_sender_must_be_joined",
+		preset: public,
+		pl:     map[string]any{"state_default": 0},
+		action: stateOp(carol, custom, "", `{}`),
+	},
 
 	// Power levels.
-	{name: "power_levels_by_member_at_0", preset: public, setup: []*authOp{join(bob)}, action: setPL(bob, "events_default", "", 0)},
-	{name: "power_levels_by_creator", preset: public, setup: []*authOp{join(bob)}, action: setPL(alice, "users", bob, 50), allowed: true,
+	{
+		name:   "power_levels_by_member_at_0",
+		preset: public,
+		setup:  []*authOp{join(bob)},
+		action: setPL(bob, "events_default", "", 0),
+	},
+	{
+		name:    "power_levels_by_creator",
+		preset:  public,
+		setup:   []*authOp{join(bob)},
+		action:  setPL(alice, "users", bob, 50),
+		allowed: true,
 		check: func(rs *Roomserver, roomID, _ string) error {
 			var pl struct{ Users map[string]int }
-			if err := stateContent(rs, roomID, "m.room.power_levels", &pl); err != nil || pl.Users[bob] != 50 {
-				return fmt.Errorf("bob's level = %v (%v)", pl.Users[bob], err)
+			if err := stateContent(rs, roomID, "m.room.power_levels", &pl); err != nil {
+				return fmt.Errorf("reading the power levels: %w", err)
+			}
+			if pl.Users[bob] != 50 {
+				return fmt.Errorf("bob's level = %d, want 50", pl.Users[bob])
 			}
 			return nil
-		}},
-	{name: "power_levels_raise_other_to_own", preset: public, pl: plEvents(50), users: map[string]int{bob: 50}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "users", carol, 50), allowed: true},
-	{name: "power_levels_raise_other_above_own", preset: public, pl: plEvents(50), users: map[string]int{bob: 50}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "users", carol, 75)},
-	{name: "power_levels_raise_self_above_own", preset: public, pl: plEvents(50), users: map[string]int{bob: 50}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "users", bob, 51)},
-	{name: "power_levels_lower_self", preset: public, pl: plEvents(50), users: map[string]int{bob: 50}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "users", bob, 10), allowed: true},
-	{name: "power_levels_change_equal_user", preset: public, pl: plEvents(50), users: map[string]int{bob: 50, carol: 50}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "users", carol, 0)},
-	{name: "power_levels_change_level_above_own", preset: public, pl: plEvents(50), users: map[string]int{bob: 50}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "events", "m.room.history_visibility", 50)},
-	{name: "power_levels_change_level_at_own", preset: public, pl: plEvents(50), users: map[string]int{bob: 50}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "kick", "", 40), allowed: true},
-	{name: "power_levels_change_notifications_at_own", preset: public, pl: plEvents(50), users: map[string]int{bob: 50}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "notifications", "room", 40), allowed: true, bugIn: []string{"6", "9", "10", "11", "12"},
-		bug: "a notifications level equal to the sender's cannot be changed (spec: reject only if the current value is greater)"},
-	{name: "power_levels_notifications_by_creator", action: setPL(alice, "notifications", "room", 100), allowed: true, bugIn: []string{"12"},
-		bug: "in v12 the notifications levels are checked against the creator's users entry (0), not the creator's infinite level"},
+		},
+	},
+	{
+		name:    "power_levels_raise_other_to_own",
+		preset:  public,
+		pl:      plByModerators(),
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob)},
+		action:  setPL(bob, "users", carol, 50),
+		allowed: true,
+	},
+	{
+		name:   "power_levels_raise_other_above_own",
+		preset: public,
+		pl:     plByModerators(),
+		users:  map[string]int{bob: 50},
+		setup:  []*authOp{join(bob)},
+		action: setPL(bob, "users", carol, 75),
+	},
+	{
+		name:   "power_levels_raise_self_above_own",
+		preset: public,
+		pl:     plByModerators(),
+		users:  map[string]int{bob: 50},
+		setup:  []*authOp{join(bob)},
+		action: setPL(bob, "users", bob, 51),
+	},
+	{
+		name:    "power_levels_lower_self",
+		preset:  public,
+		pl:      plByModerators(),
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob)},
+		action:  setPL(bob, "users", bob, 10),
+		allowed: true,
+	},
+	{
+		name:   "power_levels_change_equal_user",
+		preset: public,
+		pl:     plByModerators(),
+		users:  map[string]int{bob: 50, carol: 50},
+		setup:  []*authOp{join(bob)},
+		action: setPL(bob, "users", carol, 0),
+	},
+	{
+		name:   "power_levels_change_level_above_own",
+		preset: public,
+		pl:     plByModerators(),
+		users:  map[string]int{bob: 50},
+		setup:  []*authOp{join(bob)},
+		action: setPL(bob, "events", "m.room.history_visibility", 50),
+	},
+	{
+		name:    "power_levels_change_level_at_own",
+		preset:  public,
+		pl:      plByModerators(),
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob)},
+		action:  setPL(bob, "kick", "", 40),
+		allowed: true,
+	},
+	{
+		name:    "power_levels_change_notifications_at_own",
+		preset:  public,
+		pl:      plByModerators(),
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob)},
+		action:  setPL(bob, "notifications", "room", 40),
+		allowed: true,
+		bugIn:   []string{"6", "9", "10", "11", "12"},
+		bug:     "a notifications level equal to the sender's cannot be changed (spec: reject only if the current value is greater)",
+	},
+	{
+		name:    "power_levels_notifications_by_creator",
+		action:  setPL(alice, "notifications", "room", 100),
+		allowed: true,
+		bugIn:   []string{"12"},
+		bug:     "in v12 the notifications levels are checked against the creator's users entry (0), not the creator's infinite level",
+	},
 	// Room versions 10 and later require integers, earlier ones accept strings.
-	{name: "power_levels_string_level", versions: []string{"1", "6", "9"}, action: setPL(alice, "kick", "", "40"), allowed: true},
+	{
+		name:     "power_levels_string_level",
+		versions: []string{"1", "6", "9"},
+		action:   setPL(alice, "kick", "", "40"),
+		allowed:  true,
+	},
 	{name: "power_levels_string_level", versions: []string{"10", "11", "12"}, action: setPL(alice, "kick", "", "40")},
 	{name: "power_levels_listing_creator", versions: []string{"12"}, action: setPL(alice, "users", alice, 100)},
 	{name: "power_levels_override_listing_creator", versions: []string{"12"}, users: map[string]int{alice: 100}},
 
 	// trusted_private_chat: invitees are creators (v12) or get the creator's 100.
-	{name: "trusted_invitee_can_change_power_levels", preset: trusted, invite: []string{bob}, setup: []*authOp{join(bob)},
-		action: setPL(bob, "users", carol, 100), allowed: true, check: checkTrustedInvitee},
-	{name: "trusted_invitee_can_change_name", preset: trusted, invite: []string{bob}, setup: []*authOp{join(bob)},
-		action: stateOp(bob, "m.room.name", "", `{"name":"ours"}`), allowed: true},
-	{name: "trusted_invitee_cannot_kick_creator", preset: trusted, invite: []string{bob}, setup: []*authOp{join(bob)}, action: kick(bob, alice)},
-	{name: "trusted_invitee_cannot_be_demoted", preset: trusted, invite: []string{bob}, setup: []*authOp{join(bob)}, action: setPL(alice, "users", bob, 50)},
-	{name: "additional_creator_can_change_power_levels", versions: []string{"12"}, creation: `{"additional_creators":["` + bob + `"]}`,
-		invite: []string{bob}, setup: []*authOp{join(bob)}, action: setPL(bob, "users", carol, 100), allowed: true},
-	{name: "trusted_additional_creators_deduplicated", versions: []string{"12"}, preset: trusted, invite: []string{bob},
-		creation: `{"additional_creators":["` + bob + `"]}`, allowed: true, check: checkTrustedInvitee},
+	{
+		name:    "trusted_invitee_can_change_power_levels",
+		preset:  trusted,
+		invite:  []string{bob},
+		setup:   []*authOp{join(bob)},
+		action:  setPL(bob, "users", carol, 100),
+		allowed: true,
+		check:   checkTrustedInvitee,
+	},
+	{
+		name:    "trusted_invitee_can_change_name",
+		preset:  trusted,
+		invite:  []string{bob},
+		setup:   []*authOp{join(bob)},
+		action:  stateOp(bob, "m.room.name", "", `{"name":"ours"}`),
+		allowed: true,
+	},
+	{
+		name:   "trusted_invitee_cannot_kick_creator",
+		preset: trusted,
+		invite: []string{bob},
+		setup:  []*authOp{join(bob)},
+		action: kick(bob, alice),
+	},
+	{
+		name:   "trusted_invitee_cannot_be_demoted",
+		preset: trusted,
+		invite: []string{bob},
+		setup:  []*authOp{join(bob)},
+		action: setPL(alice, "users", bob, 50),
+	},
+	{
+		name:     "additional_creator_can_change_power_levels",
+		versions: []string{"12"},
+		creation: `{"additional_creators":["` + bob + `"]}`,
+		invite:   []string{bob},
+		setup:    []*authOp{join(bob)},
+		action:   setPL(bob, "users", carol, 100),
+		allowed:  true,
+	},
+	{
+		name:     "trusted_additional_creators_deduplicated",
+		versions: []string{"12"},
+		preset:   trusted,
+		invite:   []string{bob},
+		creation: `{"additional_creators":["` + bob + `"]}`,
+		allowed:  true,
+		check:    checkTrustedInvitee,
+	},
 
 	// Messages.
 	{name: "message_by_non_member", preset: public, action: msg(carol)},
 	{name: "message_by_invited", invite: []string{bob}, action: msg(bob)},
-	{name: "message_after_leaving", preset: public, setup: []*authOp{join(bob), leave(bob)}, action: msg(bob)},
-	{name: "message_by_member", preset: public, setup: []*authOp{join(bob)}, action: msg(bob), allowed: true},
-	{name: "message_events_default_raised", preset: public, setup: []*authOp{join(bob), setPL(alice, "events_default", "", 10)}, action: msg(bob)},
-	{name: "message_per_type_level", preset: public, setup: []*authOp{join(bob), setPL(alice, "events", "m.room.message", 10)}, action: msg(bob)},
-	{name: "message_events_default_at_level", preset: public, pl: map[string]any{"events_default": 10}, users: map[string]int{bob: 10},
-		setup: []*authOp{join(bob)}, action: msg(bob), allowed: true},
+	{
+		name:   "message_after_leaving",
+		preset: public,
+		setup:  []*authOp{join(bob), leave(bob)},
+		action: msg(bob),
+	},
+	{
+		name:    "message_by_member",
+		preset:  public,
+		setup:   []*authOp{join(bob)},
+		action:  msg(bob),
+		allowed: true,
+	},
+	{
+		name:   "message_events_default_raised",
+		preset: public,
+		setup:  []*authOp{join(bob), setPL(alice, "events_default", "", 10)},
+		action: msg(bob),
+	},
+	{
+		name:   "message_per_type_level",
+		preset: public,
+		setup:  []*authOp{join(bob), setPL(alice, "events", "m.room.message", 10)},
+		action: msg(bob),
+	},
+	{
+		name:    "message_events_default_at_level",
+		preset:  public,
+		pl:      map[string]any{"events_default": 10},
+		users:   map[string]int{bob: 10},
+		setup:   []*authOp{join(bob)},
+		action:  msg(bob),
+		allowed: true,
+	},
 
 	// State keys starting with '@' belong to that user.
-	{name: "at_state_key_own", preset: public, pl: map[string]any{"state_default": 0}, setup: []*authOp{join(bob)},
-		action: stateOp(bob, custom, bob, `{}`), allowed: true},
-	{name: "at_state_key_other", preset: public, pl: map[string]any{"state_default": 0}, setup: []*authOp{join(bob)},
-		action: stateOp(bob, custom, carol, `{}`)},
-	{name: "at_state_key_other_by_creator", preset: public, setup: []*authOp{join(bob)}, action: stateOp(alice, custom, bob, `{}`)},
-	{name: "state_key_without_at", preset: public, pl: map[string]any{"state_default": 0}, setup: []*authOp{join(bob)},
-		action: stateOp(bob, custom, carol[1:], `{}`), allowed: true},
+	{
+		name:    "at_state_key_own",
+		preset:  public,
+		pl:      map[string]any{"state_default": 0},
+		setup:   []*authOp{join(bob)},
+		action:  stateOp(bob, custom, bob, `{}`),
+		allowed: true,
+	},
+	{
+		name:   "at_state_key_other",
+		preset: public,
+		pl:     map[string]any{"state_default": 0},
+		setup:  []*authOp{join(bob)},
+		action: stateOp(bob, custom, carol, `{}`),
+	},
+	{
+		name:   "at_state_key_other_by_creator",
+		preset: public,
+		setup:  []*authOp{join(bob)},
+		action: stateOp(alice, custom, bob, `{}`),
+	},
+	{
+		name:    "state_key_without_at",
+		preset:  public,
+		pl:      map[string]any{"state_default": 0},
+		setup:   []*authOp{join(bob)},
+		action:  stateOp(bob, custom, carol[1:], `{}`),
+		allowed: true,
+	},
 
 	// m.room.third_party_invite needs the invite level, not its event level.
-	{name: "third_party_invite_at_invite_level", preset: public, pl: map[string]any{"invite": 0}, setup: []*authOp{join(bob)}, action: stateOp(bob, "m.room.third_party_invite", "tok", tpInvite),
-		allowed: true},
-	{name: "third_party_invite_below_invite_level", preset: public, pl: map[string]any{"invite": 50, "events": map[string]any{"m.room.third_party_invite": 0}},
-		setup: []*authOp{join(bob)}, action: stateOp(bob, "m.room.third_party_invite", "tok", tpInvite)},
+	{
+		name:    "third_party_invite_at_invite_level",
+		preset:  public,
+		pl:      map[string]any{"invite": 0},
+		setup:   []*authOp{join(bob)},
+		action:  stateOp(bob, "m.room.third_party_invite", "tok", tpInvite),
+		allowed: true,
+	},
+	{
+		name:   "third_party_invite_below_invite_level",
+		preset: public,
+		pl:     map[string]any{"invite": 50, "events": map[string]any{"m.room.third_party_invite": 0}},
+		setup:  []*authOp{join(bob)},
+		action: stateOp(bob, "m.room.third_party_invite", "tok", tpInvite),
+	},
 }
 
-const tpInvite = `{"display_name":"d...@example.org","key_validity_url":"https://id.example.org/_matrix/identity/v2/pubkey/isvalid","public_key":"AAAA"}`
+const tpInvite = `{"display_name":"d...@example.org",` +
+	`"key_validity_url":"https://id.example.org/_matrix/identity/v2/pubkey/isvalid","public_key":"AAAA"}`
 
-// plEvents is an override that lets users at level sends power levels.
-func plEvents(level int) map[string]any {
-	return map[string]any{"events": map[string]any{"m.room.power_levels": level, "m.room.history_visibility": 100}}
+// plByModerators is an override that lets users at level 50 send power
+// levels (a fresh map for each case).
+func plByModerators() map[string]any {
+	return map[string]any{"events": map[string]any{"m.room.power_levels": 50, "m.room.history_visibility": 100}}
 }
 
 func TestAuthRules(t *testing.T) {
@@ -357,7 +758,12 @@ func describe(c authCase) string {
 func doAuthOp(ctx context.Context, rs *Roomserver, roomID string, op *authOp) (string, error) {
 	switch {
 	case op.membership != "":
-		return rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: op.sender, Target: op.target, Membership: op.membership})
+		return rs.PerformMembership(ctx, api.MembershipRequest{
+			RoomID:     roomID,
+			Sender:     op.sender,
+			Target:     op.target,
+			Membership: op.membership,
+		})
 	case op.editPL != nil:
 		raw, err := rs.StateEvent(ctx, roomID, "m.room.power_levels", "")
 		if err != nil {
@@ -375,23 +781,42 @@ func doAuthOp(ctx context.Context, rs *Roomserver, roomID string, op *authOp) (s
 			return "", err
 		}
 		empty := ""
-		return rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: op.sender, Type: "m.room.power_levels", StateKey: &empty, Content: content})
+		return rs.SendEvent(ctx, api.SendEventRequest{
+			RoomID:   roomID,
+			Sender:   op.sender,
+			Type:     "m.room.power_levels",
+			StateKey: &empty,
+			Content:  content,
+		})
 	}
-	return rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: op.sender, Type: op.evType, StateKey: op.stateKey, Content: json.RawMessage(op.content)})
+	return rs.SendEvent(ctx, api.SendEventRequest{
+		RoomID:   roomID,
+		Sender:   op.sender,
+		Type:     op.evType,
+		StateKey: op.stateKey,
+		Content:  json.RawMessage(op.content),
+	})
 }
 
 // checkAuthOpApplied checks that an allowed action became part of the room.
 func checkAuthOpApplied(rs *Roomserver, roomID, eventID string, op *authOp) error {
 	ctx := context.Background()
 	stored, err := rs.Event(ctx, eventID)
-	if err != nil || stored.ID != eventID || stored.RoomID != roomID {
-		return fmt.Errorf("event %q: got %q in room %q, %v", eventID, stored.ID, stored.RoomID, err)
+	if err != nil {
+		return fmt.Errorf("reading event %q: %w", eventID, err)
+	}
+	if stored.ID != eventID || stored.RoomID != roomID {
+		return fmt.Errorf("event %q: got %q in room %q", eventID, stored.ID, stored.RoomID)
 	}
 	evType, sk := op.evType, op.stateKey
 	switch {
 	case op.membership != "":
-		if m, err := rs.Membership(ctx, roomID, op.target); err != nil || m != op.membership {
-			return fmt.Errorf("%s's membership = %q, %v; want %q", op.target, m, err, op.membership)
+		m, err := rs.Membership(ctx, roomID, op.target)
+		if err != nil {
+			return fmt.Errorf("reading %s's membership: %w", op.target, err)
+		}
+		if m != op.membership {
+			return fmt.Errorf("%s's membership = %q, want %q", op.target, m, op.membership)
 		}
 		evType, sk = "m.room.member", &op.target
 	case op.editPL != nil:
@@ -401,8 +826,12 @@ func checkAuthOpApplied(rs *Roomserver, roomID, eventID string, op *authOp) erro
 	if sk == nil {
 		return nil
 	}
-	if cur, err := rs.StateEvent(ctx, roomID, evType, *sk); err != nil || cur.ID != eventID || !bytes.Equal(cur.PDU, stored.PDU) {
-		return fmt.Errorf("current %s/%q is not the new event %s (%v)", evType, *sk, eventID, err)
+	cur, err := rs.StateEvent(ctx, roomID, evType, *sk)
+	if err != nil {
+		return fmt.Errorf("reading the current %s/%q: %w", evType, *sk, err)
+	}
+	if cur.ID != eventID || !bytes.Equal(cur.PDU, stored.PDU) {
+		return fmt.Errorf("current %s/%q is not the new event %s", evType, *sk, eventID)
 	}
 	return nil
 }

@@ -32,7 +32,14 @@ type remote struct {
 	now  time.Time
 }
 
-func (x *remote) event(sender, evType string, stateKey *string, content any, prev []string, depth int64, auth gomatrixserverlib.AuthEventProvider) gomatrixserverlib.PDU {
+func (x *remote) event(
+	sender, evType string,
+	stateKey *string,
+	content any,
+	prev []string,
+	depth int64,
+	auth gomatrixserverlib.AuthEventProvider,
+) gomatrixserverlib.PDU {
 	x.t.Helper()
 	c, _ := json.Marshal(content)
 	proto := gomatrixserverlib.ProtoEvent{SenderID: sender, RoomID: x.room, Type: evType, StateKey: stateKey,
@@ -117,7 +124,12 @@ func TestInputRemoteEvents(t *testing.T) {
 
 		// A fork: alice and rita each send on the same parent.
 		prev, depth = head()
-		local, err := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"hi"}`)})
+		local, err := f.rs.SendEvent(ctx, api.SendEventRequest{
+			RoomID:  roomID,
+			Sender:  alice,
+			Type:    "m.room.message",
+			Content: json.RawMessage(`{"body":"hi"}`),
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +139,12 @@ func TestInputRemoteEvents(t *testing.T) {
 			t.Fatalf("extremities after the fork: %v", ext)
 		}
 		// The next local event joins both branches.
-		merge, err := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"merge"}`)})
+		merge, err := f.rs.SendEvent(ctx, api.SendEventRequest{
+			RoomID:  roomID,
+			Sender:  alice,
+			Type:    "m.room.message",
+			Content: json.RawMessage(`{"body":"merge"}`),
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,8 +160,13 @@ func TestInputRemoteEvents(t *testing.T) {
 		// A state conflict: give rita power to set the topic, then both set
 		// it on the same parent; rita's is later, and state resolution
 		// orders the two by time at the same power level, so hers stands.
-		if _, err := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: spec.MRoomPowerLevels, StateKey: strPtr(""),
-			Content: json.RawMessage(`{"users":{"` + rita + `":50},"events":{"m.room.topic":50}}`)}); err != nil {
+		if _, err := f.rs.SendEvent(ctx, api.SendEventRequest{
+			RoomID:   roomID,
+			Sender:   alice,
+			Type:     spec.MRoomPowerLevels,
+			StateKey: strPtr(""),
+			Content:  json.RawMessage(`{"users":{"` + rita + `":50},"events":{"m.room.topic":50}}`),
+		}); err != nil {
 			t.Fatal(err)
 		}
 		prev, depth = head()
@@ -167,7 +189,12 @@ func TestInputRemoteEvents(t *testing.T) {
 		// Soft-failed: built before rita's ban, arriving after it.
 		prev, depth = head()
 		late := x.event(rita, "m.room.message", nil, map[string]string{"body": "late"}, prev, depth+1, r)
-		if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: alice, Target: rita, Membership: spec.Ban}); err != nil {
+		if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{
+			RoomID:     roomID,
+			Sender:     alice,
+			Target:     rita,
+			Membership: spec.Ban,
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if got := servers(); got != "[test.local]" {
@@ -226,7 +253,12 @@ func TestInputRemoteEvents(t *testing.T) {
 		if m, _ := g.Membership(ctx, roomID, rita); m != spec.Ban {
 			t.Fatalf("rita after a restart: %q", m)
 		}
-		if _, err := g.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"after"}`)}); err != nil {
+		if _, err := g.SendEvent(ctx, api.SendEventRequest{
+			RoomID:  roomID,
+			Sender:  alice,
+			Type:    "m.room.message",
+			Content: json.RawMessage(`{"body":"after"}`),
+		}); err != nil {
 			t.Fatal(err)
 		}
 	})

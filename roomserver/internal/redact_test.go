@@ -20,14 +20,29 @@ func TestRedact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: bob, Target: bob, Membership: "join"}); err != nil {
+			if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{
+				RoomID:     roomID,
+				Sender:     bob,
+				Target:     bob,
+				Membership: "join",
+			}); err != nil {
 				t.Fatal(err)
 			}
-			msg, err := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, Type: "m.room.message", Content: json.RawMessage(`{"body":"secret"}`)})
+			msg, err := f.rs.SendEvent(ctx, api.SendEventRequest{
+				RoomID:  roomID,
+				Sender:  bob,
+				Type:    "m.room.message",
+				Content: json.RawMessage(`{"body":"secret"}`),
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			aliceMsg, _ := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"mine"}`)})
+			aliceMsg, _ := f.rs.SendEvent(ctx, api.SendEventRequest{
+				RoomID:  roomID,
+				Sender:  alice,
+				Type:    "m.room.message",
+				Content: json.RawMessage(`{"body":"mine"}`),
+			})
 			if _, err := f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: bob, EventID: aliceMsg}); err == nil {
 				t.Fatal("bob redacted alice's message")
 			} else {
@@ -46,10 +61,16 @@ func TestRedact(t *testing.T) {
 			}
 			// A redaction through /send works too; a redaction of an
 			// unknown event is not found.
-			if _, err := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.redaction", Content: json.RawMessage(`{"redacts":"` + aliceMsg + `"}`)}); err != nil {
+			if _, err := f.rs.SendEvent(ctx, api.SendEventRequest{
+				RoomID:  roomID,
+				Sender:  alice,
+				Type:    "m.room.redaction",
+				Content: json.RawMessage(`{"redacts":"` + aliceMsg + `"}`),
+			}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: alice, EventID: "$nope"}); !errors.Is(err, api.ErrEventNotFound) {
+			_, err = f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: alice, EventID: "$nope"})
+			if !errors.Is(err, api.ErrEventNotFound) {
 				t.Fatalf("unknown event: %v", err)
 			}
 		})

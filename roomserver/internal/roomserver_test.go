@@ -51,7 +51,11 @@ func newFixtureOf(t *testing.T, db *sqlutil.DB, server spec.ServerName) *fixture
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("closing the bus: %v", err)
+		}
+	})
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	opts := Options{ServerName: server, KeyID: "ed25519:test", PrivateKey: priv}
 	return &fixture{rs: New(opts, store, b, logrus.New()), store: store, bus: b, opts: opts}
@@ -97,7 +101,14 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 	}
 
 	name := "Tea party"
-	roomID, err := rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, RoomVersion: ver, Preset: PresetPrivateChat, Name: &name, Invite: []string{bob}, IsDirect: true})
+	roomID, err := rs.CreateRoom(ctx, api.CreateRoomRequest{
+		Creator:     alice,
+		RoomVersion: ver,
+		Preset:      PresetPrivateChat,
+		Name:        &name,
+		Invite:      []string{bob},
+		IsDirect:    true,
+	})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -108,7 +119,12 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 	_, err = rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: carol, Target: carol, Membership: "join"})
 	forbidden(t, err)
 	// Bob accepts.
-	if _, err := rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: bob, Target: bob, Membership: "join"}); err != nil {
+	if _, err := rs.PerformMembership(ctx, api.MembershipRequest{
+		RoomID:     roomID,
+		Sender:     bob,
+		Target:     bob,
+		Membership: "join",
+	}); err != nil {
 		t.Fatalf("bob joins: %v", err)
 	}
 	joined, _ := rs.Members(ctx, roomID, "join")
@@ -116,21 +132,49 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 		t.Fatalf("joined = %v", joined)
 	}
 	// Messages, with transaction idempotency.
-	first, err := rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, DeviceID: "D", TxnID: "t1", Type: "m.room.message", Content: json.RawMessage(`{"msgtype":"m.text","body":"hi"}`)})
+	first, err := rs.SendEvent(ctx, api.SendEventRequest{
+		RoomID:   roomID,
+		Sender:   bob,
+		DeviceID: "D",
+		TxnID:    "t1",
+		Type:     "m.room.message",
+		Content:  json.RawMessage(`{"msgtype":"m.text","body":"hi"}`),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, DeviceID: "D", TxnID: "t1", Type: "m.room.message", Content: json.RawMessage(`{"msgtype":"m.text","body":"hi"}`)})
+	again, err := rs.SendEvent(ctx, api.SendEventRequest{
+		RoomID:   roomID,
+		Sender:   bob,
+		DeviceID: "D",
+		TxnID:    "t1",
+		Type:     "m.room.message",
+		Content:  json.RawMessage(`{"msgtype":"m.text","body":"hi"}`),
+	})
 	if err != nil || again != first {
 		t.Fatalf("retry gave %s, %v; want %s", again, err, first)
 	}
-	other, _ := rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, DeviceID: "E", TxnID: "t1", Type: "m.room.message", Content: json.RawMessage(`{"body":"x"}`)})
+	other, _ := rs.SendEvent(ctx, api.SendEventRequest{
+		RoomID:   roomID,
+		Sender:   bob,
+		DeviceID: "E",
+		TxnID:    "t1",
+		Type:     "m.room.message",
+		Content:  json.RawMessage(`{"body":"x"}`),
+	})
 	if other == first {
 		t.Fatal("transaction IDs are not scoped per device")
 	}
 	// The same transaction ID on another endpoint path is a new request
 	// (spec: "Transaction identifiers").
-	if id, _ := rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, DeviceID: "D", TxnID: "t1", Type: "m.room.other", Content: json.RawMessage(`{}`)}); id == first || id == "" {
+	if id, _ := rs.SendEvent(ctx, api.SendEventRequest{
+		RoomID:   roomID,
+		Sender:   bob,
+		DeviceID: "D",
+		TxnID:    "t1",
+		Type:     "m.room.other",
+		Content:  json.RawMessage(`{}`),
+	}); id == first || id == "" {
 		t.Fatalf("transaction ID reused across event types: %q", id)
 	}
 	// Carol cannot send to a room she is not in.
@@ -138,9 +182,21 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 	forbidden(t, err)
 	// Bob (power 0) cannot change the name (50); alice can.
 	sk := ""
-	_, err = rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, Type: "m.room.name", StateKey: &sk, Content: json.RawMessage(`{"name":"mine"}`)})
+	_, err = rs.SendEvent(ctx, api.SendEventRequest{
+		RoomID:   roomID,
+		Sender:   bob,
+		Type:     "m.room.name",
+		StateKey: &sk,
+		Content:  json.RawMessage(`{"name":"mine"}`),
+	})
 	forbidden(t, err)
-	if _, err := rs.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.name", StateKey: &sk, Content: json.RawMessage(`{"name":"Mad tea party"}`)}); err != nil {
+	if _, err := rs.SendEvent(ctx, api.SendEventRequest{
+		RoomID:   roomID,
+		Sender:   alice,
+		Type:     "m.room.name",
+		StateKey: &sk,
+		Content:  json.RawMessage(`{"name":"Mad tea party"}`),
+	}); err != nil {
 		t.Fatal(err)
 	}
 	nameEv, err := rs.StateEvent(ctx, roomID, "m.room.name", "")
@@ -157,7 +213,13 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 	// Bob cannot kick alice; alice bans bob, who cannot rejoin.
 	_, err = rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: bob, Target: alice, Membership: "leave"})
 	forbidden(t, err)
-	if _, err := rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: alice, Target: bob, Membership: "ban", Reason: "rude"}); err != nil {
+	if _, err := rs.PerformMembership(ctx, api.MembershipRequest{
+		RoomID:     roomID,
+		Sender:     alice,
+		Target:     bob,
+		Membership: "ban",
+		Reason:     "rude",
+	}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: bob, Target: bob, Membership: "join"})
@@ -177,10 +239,21 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 	if m, _ := rs2.Membership(ctx, roomID, bob); m != "ban" {
 		t.Fatalf("after reload bob = %s", m)
 	}
-	if _, err := rs2.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: alice, Type: "m.room.message", Content: json.RawMessage(`{"body":"still here"}`)}); err != nil {
+	if _, err := rs2.SendEvent(ctx, api.SendEventRequest{
+		RoomID:  roomID,
+		Sender:  alice,
+		Type:    "m.room.message",
+		Content: json.RawMessage(`{"body":"still here"}`),
+	}); err != nil {
 		t.Fatalf("send after reload: %v", err)
 	}
-	if id, _ := rs2.SendEvent(ctx, api.SendEventRequest{RoomID: roomID, Sender: bob, DeviceID: "D", TxnID: "t1", Type: "m.room.message"}); id != first {
+	if id, _ := rs2.SendEvent(ctx, api.SendEventRequest{
+		RoomID:   roomID,
+		Sender:   bob,
+		DeviceID: "D",
+		TxnID:    "t1",
+		Type:     "m.room.message",
+	}); id != first {
 		t.Fatal("transaction forgotten after reload")
 	}
 	state, _ := rs2.CurrentState(ctx, roomID)
@@ -230,11 +303,16 @@ func TestCreateRoomErrors(t *testing.T) {
 	db := sqltest.Open(t, sqlutil.SQLite)
 	f := newFixture(t, db)
 	ctx := context.Background()
-	if _, err := f.rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, RoomVersion: "999", Preset: PresetPrivateChat}); !errors.Is(err, api.ErrUnsupportedRoomVersion) {
+	_, err := f.rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, RoomVersion: "999", Preset: PresetPrivateChat})
+	if !errors.Is(err, api.ErrUnsupportedRoomVersion) {
 		t.Fatalf("unknown version: %v", err)
 	}
-	if _, err := f.rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, Preset: PresetPrivateChat,
-		InitialState: []api.StateEvent{{Type: "m.room.power_levels", Content: json.RawMessage(`{}`)}}}); !errors.Is(err, api.ErrInvalidState) {
+	_, err = f.rs.CreateRoom(ctx, api.CreateRoomRequest{
+		Creator:      alice,
+		Preset:       PresetPrivateChat,
+		InitialState: []api.StateEvent{{Type: "m.room.power_levels", Content: json.RawMessage(`{}`)}},
+	})
+	if !errors.Is(err, api.ErrInvalidState) {
 		t.Fatalf("power levels in initial_state: %v", err)
 	}
 	// A failed creation leaves nothing behind.
@@ -250,10 +328,16 @@ func TestCreateRoomErrors(t *testing.T) {
 	if len(id) != 44 || id[0] != '!' {
 		t.Fatalf("room v12 ID %q", id)
 	}
-	if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{RoomID: id, Sender: carol, Target: carol, Membership: "join"}); err != nil {
+	if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{
+		RoomID:     id,
+		Sender:     carol,
+		Target:     carol,
+		Membership: "join",
+	}); err != nil {
 		t.Fatalf("join public room: %v", err)
 	}
-	if _, err := f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: "!nope:test.local", Sender: alice, Type: "m.room.message"}); !errors.Is(err, api.ErrRoomNotFound) {
+	_, err = f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: "!nope:test.local", Sender: alice, Type: "m.room.message"})
+	if !errors.Is(err, api.ErrRoomNotFound) {
 		t.Fatalf("unknown room: %v", err)
 	}
 	_ = gomatrixserverlib.RoomVersionV12

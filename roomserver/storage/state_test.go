@@ -138,7 +138,15 @@ func chainKey(i int) storage.StateKey {
 // extend builds n single-change snapshots, each a child of the last, from
 // parent (whose state is base), checking each as it goes. It returns the
 // snapshots and the state expected at each.
-func extend(t *testing.T, s *storage.Storage, room storage.RoomNID, parent storage.SnapshotNID, base stateMap, n int, firstEvent storage.EventNID) ([]storage.SnapshotNID, []stateMap) {
+func extend(
+	t *testing.T,
+	s *storage.Storage,
+	room storage.RoomNID,
+	parent storage.SnapshotNID,
+	base stateMap,
+	n int,
+	firstEvent storage.EventNID,
+) ([]storage.SnapshotNID, []stateMap) {
 	t.Helper()
 	model := maps.Clone(base)
 	var snaps []storage.SnapshotNID

@@ -95,13 +95,15 @@ func TestRooms(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", h.name, err)
 				}
-				if r.NID != a || r.Version != "10" || r.SnapshotNID != h.snapshot || r.Depth != h.depth || !slices.Equal(r.Extremities, h.ext) {
+				if r.NID != a || r.Version != "10" || r.SnapshotNID != h.snapshot || r.Depth != h.depth ||
+					!slices.Equal(r.Extremities, h.ext) {
 					t.Fatalf("%s: room = %+v, want snapshot %d depth %d extremities %q", h.name, r, h.snapshot, h.depth, h.ext)
 				}
 			}
 		}
 		// The other room's head is untouched.
-		if r, err := s.RoomByNID(ctx, b); err != nil || r.ID != "!b:example.org" || r.Version != "9" || r.SnapshotNID != 0 || r.Depth != 0 || len(r.Extremities) != 0 {
+		if r, err := s.RoomByNID(ctx, b); err != nil || r.ID != "!b:example.org" || r.Version != "9" ||
+			r.SnapshotNID != 0 || r.Depth != 0 || len(r.Extremities) != 0 {
 			t.Fatalf("other room = %+v, %v", r, err)
 		}
 	})
@@ -151,7 +153,8 @@ func TestEvents(t *testing.T) {
 			// DeepEqual follows StateKey: nil only matches nil, and a
 			// pointer to "" only matches a pointer to "".
 			if !reflect.DeepEqual(got, &want) {
-				t.Fatalf("EventByID(%s) =\n%+v (state key %s)\nwant\n%+v (state key %s)", e.ID, got, sk(got.StateKey), &want, sk(want.StateKey))
+				t.Fatalf("EventByID(%s) =\n%+v (state key %s)\nwant\n%+v (state key %s)",
+					e.ID, got, sk(got.StateKey), &want, sk(want.StateKey))
 			}
 		}
 		if _, err := s.EventByID(ctx, "$unknown"); !errors.Is(err, storage.ErrNotFound) {
@@ -212,7 +215,9 @@ func TestEvents(t *testing.T) {
 			})
 		}
 		// Full rows come back from the list reads too.
-		if evs, err := s.EventsByNID(ctx, []storage.EventNID{nids["$create"]}); err != nil || len(evs) != 1 || evs[0].StateKey == nil || *evs[0].StateKey != "" || string(evs[0].JSON) != string(events[0].JSON) {
+		evs, err := s.EventsByNID(ctx, []storage.EventNID{nids["$create"]})
+		if err != nil || len(evs) != 1 || evs[0].StateKey == nil || *evs[0].StateKey != "" ||
+			string(evs[0].JSON) != string(events[0].JSON) {
 			t.Fatalf("EventsByNID($create) = %+v, %v", evs, err)
 		}
 
@@ -321,7 +326,8 @@ func TestWithTx(t *testing.T) {
 				t.Error(err)
 			}
 			// CreateSnapshot's own transaction joins this one.
-			snap, err := s.CreateSnapshot(ctx, room, 0, []storage.StateEntry{{StateKey: storage.StateKey{Type: "m.room.member", StateKey: "@a:x"}, EventNID: nid}})
+			member := storage.StateKey{Type: "m.room.member", StateKey: "@a:x"}
+			snap, err := s.CreateSnapshot(ctx, room, 0, []storage.StateEntry{{StateKey: member, EventNID: nid}})
 			if err != nil {
 				t.Error(err)
 			}
@@ -396,7 +402,13 @@ func TestConcurrentInserts(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				nid, st, err := s.InsertEvent(ctx, &storage.Event{ID: "$same", RoomNID: room, Type: "m.room.message", Sender: "@a:x", JSON: []byte(`{}`)})
+				nid, st, err := s.InsertEvent(ctx, &storage.Event{
+					ID:      "$same",
+					RoomNID: room,
+					Type:    "m.room.message",
+					Sender:  "@a:x",
+					JSON:    []byte(`{}`),
+				})
 				ev, txnErr := s.InsertTxn(ctx, "@a:x", "DEV", "t1", fmt.Sprintf("$e%d", i), int64(i))
 				mu.Lock()
 				defer mu.Unlock()
