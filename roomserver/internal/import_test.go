@@ -40,14 +40,7 @@ func TestImportRoom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := home.rs.PerformMembership(ctx, api.MembershipRequest{
-			RoomID:     roomID,
-			Sender:     alice,
-			Target:     mallory,
-			Membership: spec.Ban,
-		}); err != nil {
-			t.Fatal(err)
-		}
+		setMembership(t, home.rs, roomID, alice, mallory, spec.Ban)
 		ver, err := home.rs.RoomVersion(ctx, roomID)
 		if err != nil {
 			t.Fatal(err)
@@ -64,20 +57,9 @@ func TestImportRoom(t *testing.T) {
 		}
 
 		// Bob's join brings the room.
-		join := joinThrough(t, home, roomID, bob, key)
-		state, chain, err = home.rs.SendJoin(ctx, join)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := here.rs.ImportRoom(ctx, ver, state, chain, nil, join); err != nil {
-			t.Fatal(err)
-		}
-		if got, want := stateIDs(t, here, roomID), stateIDs(t, home, roomID); !slices.Equal(got, want) {
-			t.Fatalf("imported state %v, want the home server's %v", got, want)
-		}
-		if ids, err := here.rs.LatestEventIDs(ctx, roomID); err != nil || !slices.Equal(ids, []string{join.EventID()}) {
-			t.Fatalf("extremities %v, %v; want the join", ids, err)
-		}
+		join, state := joinVia(t, home, here, roomID, bob, key, nil)
+		checkSameState(t, here, home, roomID)
+		checkHead(t, here, roomID, join)
 		if m, _ := here.rs.Membership(ctx, roomID, bob); m != spec.Join {
 			t.Fatalf("bob's membership %q", m)
 		}
@@ -90,17 +72,8 @@ func TestImportRoom(t *testing.T) {
 
 		// Carol joins too: this server is in the room, so her join is an
 		// ordinary event, not a second import.
-		join2 := joinThrough(t, home, roomID, carol, key)
-		state, chain, err = home.rs.SendJoin(ctx, join2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := here.rs.ImportRoom(ctx, ver, state, chain, nil, join2); err != nil {
-			t.Fatal(err)
-		}
-		if ids, err := here.rs.LatestEventIDs(ctx, roomID); err != nil || !slices.Equal(ids, []string{join2.EventID()}) {
-			t.Fatalf("extremities %v, %v; want carol's join", ids, err)
-		}
+		join2, _ := joinVia(t, home, here, roomID, carol, key, nil)
+		checkHead(t, here, roomID, join2)
 		logged = out.wait(t, len(logged)+1)
 		if last := logged[len(logged)-1]; last.EventID != join2.EventID() || last.Outlier || !last.Resolved {
 			t.Fatalf("carol's join on the log as %+v, want a resolved timeline event", last)
@@ -112,36 +85,64 @@ func TestImportRoom(t *testing.T) {
 			leaveThroughHere(t, here, home, ver, roomID, u)
 		}
 		logged = out.wait(t, len(logged)+2)
-		msgID, err := home.rs.SendEvent(ctx, api.SendEventRequest{
-			RoomID:  roomID,
-			Sender:  alice,
-			Type:    "m.room.message",
-			Content: json.RawMessage(`{"body":"missed"}`),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		msgID := sendText(t, home.rs, roomID, alice, "missed")
 		missed, err := home.rs.RoomEvents(ctx, roomID, []string{msgID})
 		if err != nil || len(missed) != 1 {
 			t.Fatalf("reading the missed message: %v %v", missed, err)
 		}
-		rejoin := joinThrough(t, home, roomID, bob, key)
-		state, chain, err = home.rs.SendJoin(ctx, rejoin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := here.rs.ImportRoom(ctx, ver, state, chain, missed, rejoin); err != nil {
-			t.Fatal(err)
-		}
-		if got, want := stateIDs(t, here, roomID), stateIDs(t, home, roomID); !slices.Equal(got, want) {
-			t.Fatalf("state after the rejoin %v, want the home server's %v", got, want)
-		}
+		rejoin, state := joinVia(t, home, here, roomID, bob, key, missed)
+		checkSameState(t, here, home, roomID)
+		checkHead(t, here, roomID, rejoin)
 		if m, _ := here.rs.Membership(ctx, roomID, carol); m != spec.Leave {
 			t.Fatalf("carol's membership after bob's rejoin %q", m)
 		}
 		all := out.wait(t, len(logged)+len(state)+2)
 		checkImportLog(t, all[len(logged):], state, missed, rejoin)
 	})
+}
+
+// joinVia has user of here join roomID through home, as the federation
+// component does: make_join and send_join there, ImportRoom here with gap
+// as the events between here's old timeline and the join. It returns the
+// join and the state send_join gave.
+func joinVia(
+	t *testing.T,
+	home, here *fixture,
+	roomID, user string,
+	key ed25519.PrivateKey,
+	gap []gomatrixserverlib.PDU,
+) (gomatrixserverlib.PDU, []gomatrixserverlib.PDU) {
+	t.Helper()
+	ctx := context.Background()
+	ver, err := home.rs.RoomVersion(ctx, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := joinThrough(t, home, roomID, user, key)
+	state, chain, err := home.rs.SendJoin(ctx, join)
+	if err != nil {
+		t.Fatalf("send_join of %s: %v", user, err)
+	}
+	if err := here.rs.ImportRoom(ctx, ver, state, chain, gap, join); err != nil {
+		t.Fatalf("importing the join of %s: %v", user, err)
+	}
+	return join, state
+}
+
+// checkSameState checks that here has home's current state of the room.
+func checkSameState(t *testing.T, here, home *fixture, roomID string) {
+	t.Helper()
+	if got, want := stateIDs(t, here, roomID), stateIDs(t, home, roomID); !slices.Equal(got, want) {
+		t.Fatalf("state %v, want the home server's %v", got, want)
+	}
+}
+
+// checkHead checks that ev is the room's only forward extremity.
+func checkHead(t *testing.T, f *fixture, roomID string, ev gomatrixserverlib.PDU) {
+	t.Helper()
+	if ids, err := f.rs.LatestEventIDs(context.Background(), roomID); err != nil || !slices.Equal(ids, []string{ev.EventID()}) {
+		t.Fatalf("extremities %v, %v; want %s", ids, err, ev.EventID())
+	}
 }
 
 // leaveThroughHere has a user of here leave, and home take in the leave as

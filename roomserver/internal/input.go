@@ -150,15 +150,7 @@ func (rs *Roomserver) stateFromPrevs(ctx context.Context, r *room, pdu gomatrixs
 		// before it is the current state, in memory.
 		return r.currentState(), nil
 	}
-	sets := make([]stateMap, 0, len(prevEvs))
-	for _, p := range prevEvs {
-		s, err := rs.stateAfter(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		sets = append(sets, s)
-	}
-	return rs.resolve(ctx, r, sets)
+	return rs.resolveWithAfter(ctx, r, make([]stateMap, 0, len(prevEvs)), prevEvs)
 }
 
 // stateOfIDs is the state made of the given stored events (MissingEventsError
@@ -316,9 +308,14 @@ func (rs *Roomserver) stateAcross(ctx context.Context, r *room, after stateMap, 
 	if err != nil {
 		return nil, err
 	}
-	sets := []stateMap{after}
-	for _, o := range others {
-		s, err := rs.stateAfter(ctx, o)
+	return rs.resolveWithAfter(ctx, r, []stateMap{after}, others)
+}
+
+// resolveWithAfter resolves sets together with the state after each of
+// evs, in that order.
+func (rs *Roomserver) resolveWithAfter(ctx context.Context, r *room, sets []stateMap, evs []*storage.Event) (stateMap, error) {
+	for _, e := range evs {
+		s, err := rs.stateAfter(ctx, e)
 		if err != nil {
 			return nil, err
 		}

@@ -124,30 +124,14 @@ func TestInputRemoteEvents(t *testing.T) {
 
 		// A fork: alice and rita each send on the same parent.
 		prev, depth = head()
-		local, err := f.rs.SendEvent(ctx, api.SendEventRequest{
-			RoomID:  roomID,
-			Sender:  alice,
-			Type:    "m.room.message",
-			Content: json.RawMessage(`{"body":"hi"}`),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		local := sendText(t, f.rs, roomID, alice, "hi")
 		msg := x.event(rita, "m.room.message", nil, map[string]string{"body": "hello"}, prev, depth+1, r)
 		input(msg, api.InputAccepted)
 		if ext, _ := head(); len(ext) != 2 || ext[0] != local || ext[1] != msg.EventID() {
 			t.Fatalf("extremities after the fork: %v", ext)
 		}
 		// The next local event joins both branches.
-		merge, err := f.rs.SendEvent(ctx, api.SendEventRequest{
-			RoomID:  roomID,
-			Sender:  alice,
-			Type:    "m.room.message",
-			Content: json.RawMessage(`{"body":"merge"}`),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		merge := sendText(t, f.rs, roomID, alice, "merge")
 		ev, _ := f.store.EventByID(ctx, merge)
 		var body struct {
 			PrevEvents []string `json:"prev_events"`
@@ -189,14 +173,7 @@ func TestInputRemoteEvents(t *testing.T) {
 		// Soft-failed: built before rita's ban, arriving after it.
 		prev, depth = head()
 		late := x.event(rita, "m.room.message", nil, map[string]string{"body": "late"}, prev, depth+1, r)
-		if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{
-			RoomID:     roomID,
-			Sender:     alice,
-			Target:     rita,
-			Membership: spec.Ban,
-		}); err != nil {
-			t.Fatal(err)
-		}
+		setMembership(t, f.rs, roomID, alice, rita, spec.Ban)
 		if got := servers(); got != "[test.local]" {
 			t.Fatalf("servers after rita's ban: %s", got)
 		}
@@ -253,13 +230,6 @@ func TestInputRemoteEvents(t *testing.T) {
 		if m, _ := g.Membership(ctx, roomID, rita); m != spec.Ban {
 			t.Fatalf("rita after a restart: %q", m)
 		}
-		if _, err := g.SendEvent(ctx, api.SendEventRequest{
-			RoomID:  roomID,
-			Sender:  alice,
-			Type:    "m.room.message",
-			Content: json.RawMessage(`{"body":"after"}`),
-		}); err != nil {
-			t.Fatal(err)
-		}
+		sendText(t, g, roomID, alice, "after")
 	})
 }

@@ -20,29 +20,9 @@ func TestRedact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{
-				RoomID:     roomID,
-				Sender:     bob,
-				Target:     bob,
-				Membership: "join",
-			}); err != nil {
-				t.Fatal(err)
-			}
-			msg, err := f.rs.SendEvent(ctx, api.SendEventRequest{
-				RoomID:  roomID,
-				Sender:  bob,
-				Type:    "m.room.message",
-				Content: json.RawMessage(`{"body":"secret"}`),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			aliceMsg, _ := f.rs.SendEvent(ctx, api.SendEventRequest{
-				RoomID:  roomID,
-				Sender:  alice,
-				Type:    "m.room.message",
-				Content: json.RawMessage(`{"body":"mine"}`),
-			})
+			setMembership(t, f.rs, roomID, bob, bob, "join")
+			msg := sendText(t, f.rs, roomID, bob, "secret")
+			aliceMsg := sendText(t, f.rs, roomID, alice, "mine")
 			if _, err := f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: bob, EventID: aliceMsg}); err == nil {
 				t.Fatal("bob redacted alice's message")
 			} else {

@@ -61,6 +61,38 @@ func newFixtureOf(t *testing.T, db *sqlutil.DB, server spec.ServerName) *fixture
 	return &fixture{rs: New(opts, store, b, logrus.New()), store: store, bus: b, opts: opts}
 }
 
+// sendText sends a plain message and returns its event ID.
+func sendText(t *testing.T, rs *Roomserver, roomID, sender, body string) string {
+	t.Helper()
+	content, err := json.Marshal(map[string]string{"body": body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := rs.SendEvent(context.Background(), api.SendEventRequest{
+		RoomID:  roomID,
+		Sender:  sender,
+		Type:    "m.room.message",
+		Content: content,
+	})
+	if err != nil {
+		t.Fatalf("%s sends %q: %v", sender, body, err)
+	}
+	return id
+}
+
+// setMembership has sender make target's membership membership.
+func setMembership(t *testing.T, rs *Roomserver, roomID, sender, target, membership string) {
+	t.Helper()
+	if _, err := rs.PerformMembership(context.Background(), api.MembershipRequest{
+		RoomID:     roomID,
+		Sender:     sender,
+		Target:     target,
+		Membership: membership,
+	}); err != nil {
+		t.Fatalf("%s sets %s's membership to %s: %v", sender, target, membership, err)
+	}
+}
+
 func forbidden(t *testing.T, err error) {
 	t.Helper()
 	var fe *api.ForbiddenError
@@ -119,38 +151,25 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 	_, err = rs.PerformMembership(ctx, api.MembershipRequest{RoomID: roomID, Sender: carol, Target: carol, Membership: "join"})
 	forbidden(t, err)
 	// Bob accepts.
-	if _, err := rs.PerformMembership(ctx, api.MembershipRequest{
-		RoomID:     roomID,
-		Sender:     bob,
-		Target:     bob,
-		Membership: "join",
-	}); err != nil {
-		t.Fatalf("bob joins: %v", err)
-	}
+	setMembership(t, rs, roomID, bob, bob, "join")
 	joined, _ := rs.Members(ctx, roomID, "join")
 	if len(joined) != 2 {
 		t.Fatalf("joined = %v", joined)
 	}
 	// Messages, with transaction idempotency.
-	first, err := rs.SendEvent(ctx, api.SendEventRequest{
+	hi := api.SendEventRequest{
 		RoomID:   roomID,
 		Sender:   bob,
 		DeviceID: "D",
 		TxnID:    "t1",
 		Type:     "m.room.message",
 		Content:  json.RawMessage(`{"msgtype":"m.text","body":"hi"}`),
-	})
+	}
+	first, err := rs.SendEvent(ctx, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := rs.SendEvent(ctx, api.SendEventRequest{
-		RoomID:   roomID,
-		Sender:   bob,
-		DeviceID: "D",
-		TxnID:    "t1",
-		Type:     "m.room.message",
-		Content:  json.RawMessage(`{"msgtype":"m.text","body":"hi"}`),
-	})
+	again, err := rs.SendEvent(ctx, hi)
 	if err != nil || again != first {
 		t.Fatalf("retry gave %s, %v; want %s", again, err, first)
 	}
@@ -239,14 +258,7 @@ func testRoomLifecycle(t *testing.T, db *sqlutil.DB, ver string) {
 	if m, _ := rs2.Membership(ctx, roomID, bob); m != "ban" {
 		t.Fatalf("after reload bob = %s", m)
 	}
-	if _, err := rs2.SendEvent(ctx, api.SendEventRequest{
-		RoomID:  roomID,
-		Sender:  alice,
-		Type:    "m.room.message",
-		Content: json.RawMessage(`{"body":"still here"}`),
-	}); err != nil {
-		t.Fatalf("send after reload: %v", err)
-	}
+	sendText(t, rs2, roomID, alice, "still here") // after a reload
 	if id, _ := rs2.SendEvent(ctx, api.SendEventRequest{
 		RoomID:   roomID,
 		Sender:   bob,
@@ -328,14 +340,7 @@ func TestCreateRoomErrors(t *testing.T) {
 	if len(id) != 44 || id[0] != '!' {
 		t.Fatalf("room v12 ID %q", id)
 	}
-	if _, err := f.rs.PerformMembership(ctx, api.MembershipRequest{
-		RoomID:     id,
-		Sender:     carol,
-		Target:     carol,
-		Membership: "join",
-	}); err != nil {
-		t.Fatalf("join public room: %v", err)
-	}
+	setMembership(t, f.rs, id, carol, carol, "join")
 	_, err = f.rs.SendEvent(ctx, api.SendEventRequest{RoomID: "!nope:test.local", Sender: alice, Type: "m.room.message"})
 	if !errors.Is(err, api.ErrRoomNotFound) {
 		t.Fatalf("unknown room: %v", err)
