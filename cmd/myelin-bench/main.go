@@ -70,7 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "throughput: %d messages acknowledged in %v = %.0f msgs/s, delivered to /sync in %v = %.0f msgs/s (%d rooms × %d senders)\n",
+		fmt.Fprintf(stdout, "throughput: %d messages acknowledged in %v = %.0f msgs/s, "+
+			"delivered to /sync in %v = %.0f msgs/s (%d rooms × %d senders)\n",
 			res.Messages, res.Elapsed.Round(time.Millisecond), res.PerSecond(),
 			res.Delivered.Round(time.Millisecond), res.DeliveredPerSecond(), *rooms, *perRoom)
 	case "latency":
@@ -90,7 +91,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "latency: %d deliveries to %d members: p50 %v, p99 %v, max %v\n", len(lat), *members,
-			lat.Quantile(0.5).Round(10*time.Microsecond), lat.Quantile(0.99).Round(10*time.Microsecond), lat.Quantile(1).Round(10*time.Microsecond))
+			lat.Quantile(0.5).Round(10*time.Microsecond),
+			lat.Quantile(0.99).Round(10*time.Microsecond),
+			lat.Quantile(1).Round(10*time.Microsecond))
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n", args[0])
 		return 2

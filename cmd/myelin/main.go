@@ -111,7 +111,8 @@ func serve(cfg *config.Config, log *logrus.Logger) int {
 		"components":  cfg.Global.Components,
 	}).Info("starting myelin")
 	if cfg.ClientAPI.Registration == config.RegistrationOpen {
-		log.Warn("registration is open: anyone who can reach this server can create an account (set --registration token or disabled to close it)")
+		log.Warn("registration is open: anyone who can reach this server can create an account " +
+			"(set --registration token or disabled to close it)")
 	}
 	server.Version = Version
 	srv, err := server.New(ctx, cfg, log)

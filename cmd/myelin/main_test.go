@@ -45,7 +45,9 @@ func TestCommands(t *testing.T) {
 	out.Reset()
 	errOut.Reset()
 	code := run([]string{"--registration", "maybe", "--log-format", "xml"}, nil, &out, &errOut)
-	if code != 2 || !strings.Contains(errOut.String(), "client_api.registration") || !strings.Contains(errOut.String(), "global.log.format") {
+	if code != 2 ||
+		!strings.Contains(errOut.String(), "client_api.registration") ||
+		!strings.Contains(errOut.String(), "global.log.format") {
 		t.Fatalf("bad config: exit %d, %q", code, errOut.String())
 	}
 }
@@ -64,11 +66,13 @@ func TestServeUnreachableDatabase(t *testing.T) {
 func TestCreateAccount(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "myelin.yaml")
-	if err := os.WriteFile(cfgPath, []byte("global:\n  data_dir: "+dir+"\n  server_name: example.org\nuser_api:\n  bcrypt_cost: 4\n"), 0o600); err != nil {
+	cfg := "global:\n  data_dir: " + dir + "\n  server_name: example.org\nuser_api:\n  bcrypt_cost: 4\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	code := run([]string{"create-account", "--config", cfgPath, "--username", "root", "--admin"}, strings.NewReader("hunter2hunter2\n"), &out, &errOut)
+	password := strings.NewReader("hunter2hunter2\n")
+	code := run([]string{"create-account", "--config", cfgPath, "--username", "root", "--admin"}, password, &out, &errOut)
 	if code != 0 || !strings.Contains(out.String(), "@root:example.org") || !strings.Contains(out.String(), "admin: true") {
 		t.Fatalf("create-account: %d %q %q", code, out.String(), errOut.String())
 	}
@@ -93,7 +97,9 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	t.Setenv("MYELIN_DATA_DIR", dir)
 	var out, errOut syncBuffer
@@ -105,7 +111,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	for {
 		resp, err := http.Get("http://" + addr + "/health")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			break
 		}
 		if time.Now().After(deadline) {
@@ -160,8 +166,15 @@ func TestIssueCert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test CA"},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)

@@ -20,8 +20,9 @@ import (
 )
 
 // openUserAPI opens the user API of the configured database for an operator
-// tool. The server may be running: the tools only use the database.
-func openUserAPI(ctx context.Context, configPath string) (*userapi.UserAPI, func(), error) {
+// tool. The server may be running: the tools only use the database. The
+// returned func closes the database, telling stderr when that fails.
+func openUserAPI(ctx context.Context, configPath string, stderr io.Writer) (*userapi.UserAPI, func(), error) {
 	var cfg *config.Config
 	var err error
 	if configPath != "" {
@@ -44,10 +45,14 @@ func openUserAPI(ctx context.Context, configPath string) (*userapi.UserAPI, func
 	log.SetOutput(io.Discard)
 	u, err := userapi.New(ctx, cfg.Global.ServerName, cfg.UserAPI, db, c, nil, log, nil)
 	if err != nil {
-		db.Close()
-		return nil, nil, err
+		return nil, nil, errors.Join(err, db.Close())
 	}
-	return u, func() { db.Close() }, nil
+	closeDB := func() {
+		if err := db.Close(); err != nil {
+			fmt.Fprintf(stderr, "closing the database: %v\n", err)
+		}
+	}
+	return u, closeDB, nil
 }
 
 func createAccount(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -77,13 +82,17 @@ func createAccount(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		}
 	}
 	ctx := context.Background()
-	u, closeDB, err := openUserAPI(ctx, *configPath)
+	u, closeDB, err := openUserAPI(ctx, *configPath, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "create-account: %v\n", err)
 		return 1
 	}
 	defer closeDB()
-	acct, err := u.CreateAccount(ctx, api.CreateAccountRequest{Localpart: api.Localpart(strings.ToLower(*username)), Password: *password, IsAdmin: *admin})
+	acct, err := u.CreateAccount(ctx, api.CreateAccountRequest{
+		Localpart: api.Localpart(strings.ToLower(*username)),
+		Password:  *password,
+		IsAdmin:   *admin,
+	})
 	if errors.Is(err, api.ErrUserInUse) {
 		fmt.Fprintf(stderr, "create-account: %s is already taken\n", *username)
 		return 1
@@ -105,7 +114,7 @@ func createRegistrationToken(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	u, closeDB, err := openUserAPI(ctx, *configPath)
+	u, closeDB, err := openUserAPI(ctx, *configPath, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "create-registration-token: %v\n", err)
 		return 1

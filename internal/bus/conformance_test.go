@@ -187,7 +187,11 @@ func runConformance(t *testing.T, newBus func(t *testing.T) Bus) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		defer func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		}()
 		publishKeys(t, b, topic, ks, 30)
 		close(published)
 		// In order per key, each once: the failed batch was redelivered whole.

@@ -216,7 +216,12 @@ func TestDurableMetrics(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"myelin_bus_published_total", "myelin_bus_delivered_total", "myelin_bus_lag_seconds", "myelin_bus_pending"} {
+	for _, name := range []string{
+		"myelin_bus_published_total",
+		"myelin_bus_delivered_total",
+		"myelin_bus_lag_seconds",
+		"myelin_bus_pending",
+	} {
 		if !seen[name] {
 			t.Errorf("metric %s with labels %v not gathered", name, labels)
 		}

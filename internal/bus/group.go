@@ -143,7 +143,8 @@ func (r *registry) subscribe(ctx context.Context, key groupKey, h batchFn) (*sub
 				case <-done:
 					continue
 				case <-ctx.Done():
-					return nil, fmt.Errorf("bus: waiting for the previous subscribers of %s/%s to stop: %w", key.topic, key.group, ctx.Err())
+					return nil, fmt.Errorf("bus: waiting for the previous subscribers of %s/%s to stop: %w",
+						key.topic, key.group, ctx.Err())
 				}
 			}
 		}

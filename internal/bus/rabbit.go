@@ -49,7 +49,9 @@ type Rabbit struct {
 // NewRabbit migrates db (component "bus"), connects to the RabbitMQ broker at
 // url and starts the relay. It fails when the broker cannot be reached now;
 // later drops are recovered. log and reg may be nil.
-func NewRabbit(ctx context.Context, url string, db *sqlutil.DB, opts Options, log logrus.FieldLogger, reg prometheus.Registerer) (*Rabbit, error) {
+func NewRabbit(
+	ctx context.Context, url string, db *sqlutil.DB, opts Options, log logrus.FieldLogger, reg prometheus.Registerer,
+) (*Rabbit, error) {
 	if db == nil {
 		return nil, errors.New("bus: the RabbitMQ bus needs a database for its outbox")
 	}

@@ -67,25 +67,31 @@ func (r *Rabbit) consumeSession(g *group, ch *amqp.Channel) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.consumePartition(ctx, g, ch, p, deliveries)
+			r.consumePartition(ctx, g, p, deliveries)
 		}()
 	}
 	var err error
 	select {
 	case <-g.ctx.Done():
 	case amqpErr := <-closed:
-		err = fmt.Errorf("channel closed: %v", amqpErr)
-		if amqpErr == nil {
-			err = errors.New("channel closed")
-		}
+		err = channelClosed(amqpErr)
 	}
 	cancel()
 	wg.Wait()
 	return err
 }
 
+// channelClosed is the error for a channel that closed, with the broker's
+// reason when it gave one (nil when the channel was closed on purpose).
+func channelClosed(amqpErr *amqp.Error) error {
+	if amqpErr == nil {
+		return errors.New("channel closed")
+	}
+	return fmt.Errorf("channel closed: %w", amqpErr)
+}
+
 // consumePartition handles the deliveries of one queue, one at a time.
-func (r *Rabbit) consumePartition(ctx context.Context, g *group, ch *amqp.Channel, part int, deliveries <-chan amqp.Delivery) {
+func (r *Rabbit) consumePartition(ctx context.Context, g *group, part int, deliveries <-chan amqp.Delivery) {
 	var lastFailed string // ID of the message that failed last, to grow its backoff
 	failures := 0
 	for {

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -47,12 +46,12 @@ func (r *Rabbit) relaySession(ch *amqp.Channel) error {
 		return fmt.Errorf("enabling publisher confirms: %w", err)
 	}
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	ctx, cancel := context.WithCancel(r.root)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(r.root)
+	defer cancel(nil)
 	go func() {
 		select {
-		case <-closed:
-			cancel()
+		case amqpErr := <-closed:
+			cancel(channelClosed(amqpErr))
 		case <-ctx.Done():
 		}
 	}()
@@ -84,7 +83,7 @@ func (r *Rabbit) relaySession(ch *amqp.Channel) error {
 		}
 		select {
 		case <-ctx.Done():
-			return errors.New("channel closed")
+			return context.Cause(ctx)
 		case <-r.relayKick:
 		case <-ticker.C:
 		}
@@ -145,7 +144,8 @@ func (r *Rabbit) relayBatch(ctx context.Context, ch *amqp.Channel, exchanges map
 		for k, v := range row.headers {
 			headers[k] = v
 		}
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchangeName(row.topic), strconv.Itoa(row.part), false, false, amqp.Publishing{
+		exchange, routingKey := exchangeName(row.topic), strconv.Itoa(row.part)
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, routingKey, false, false, amqp.Publishing{
 			DeliveryMode: amqp.Persistent,
 			MessageId:    row.id,
 			Timestamp:    row.published,
@@ -190,7 +190,8 @@ func (r *Rabbit) relayBatch(ctx context.Context, ch *amqp.Channel, exchanges map
 		return 0, pubErr
 	}
 	if len(done) < len(rows) {
-		return 0, fmt.Errorf("%d of %d messages not confirmed by the broker (%d nacked); they will be sent again", len(rows)-len(done), len(rows), nacked)
+		return 0, fmt.Errorf("%d of %d messages not confirmed by the broker (%d nacked); they will be sent again",
+			len(rows)-len(done), len(rows), nacked)
 	}
 	return len(rows), nil
 }

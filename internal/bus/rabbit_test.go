@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -32,16 +31,16 @@ func rabbitFactory() func(t *testing.T) Bus {
 			}
 			return dbs[t]
 		}()
-		return newTestRabbit(t, db, testOptions, nil)
+		return newTestRabbit(t, db, testOptions)
 	}
 }
 
 // newTestRabbit opens a Rabbit bus that is closed when the test ends, after
 // which the exchanges and queues it declared are deleted.
-func newTestRabbit(t *testing.T, db *sqlutil.DB, opts Options, reg prometheus.Registerer) *Rabbit {
+func newTestRabbit(t *testing.T, db *sqlutil.DB, opts Options) *Rabbit {
 	t.Helper()
 	url := testenv.AMQPURL(t)
-	b, err := NewRabbit(context.Background(), url, db, opts, testLogger(t), reg)
+	b, err := NewRabbit(context.Background(), url, db, opts, testLogger(t), nil)
 	if err != nil {
 		t.Fatalf("NewRabbit: %v", err)
 	}
@@ -63,7 +62,11 @@ func deleteTopology(t *testing.T, url string, b *Rabbit) {
 		t.Logf("cleanup: %v", err)
 		return
 	}
-	defer conn.Close()
+	defer func() {
+		if err := conn.Close(); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	}()
 	for _, n := range names {
 		ch, err := conn.Channel()
 		if err != nil {
@@ -101,7 +104,7 @@ func firstOccurrences(msgs []Message) []Message {
 // The connection drops (its socket is closed under it): the bus reconnects,
 // relays what was published meanwhile and keeps delivering, in order.
 func TestRabbitReconnects(t *testing.T) {
-	b := newTestRabbit(t, sqltest.Open(t, sqlutil.SQLite), testOptions, nil)
+	b := newTestRabbit(t, sqltest.Open(t, sqlutil.SQLite), testOptions)
 	topic := uniqueTopic("reconnect")
 	c := newCollector()
 	var mu sync.Mutex
@@ -153,7 +156,7 @@ func TestRabbitOutboxSurvivesRestart(t *testing.T) {
 	db := sqltest.Open(t, sqlutil.SQLite)
 	opts := testOptions
 	opts.PollInterval = time.Hour // only the commit's wake-up relays
-	b1 := newTestRabbit(t, db, opts, nil)
+	b1 := newTestRabbit(t, db, opts)
 	topic := uniqueTopic("outbox")
 	subscribe(t, b1, topic, "g", func(context.Context, *Message) error { return errors.New("not now") })
 	ctx := context.Background()
@@ -168,7 +171,7 @@ func TestRabbitOutboxSurvivesRestart(t *testing.T) {
 	} else {
 		t.Log("the message was relayed before the bus closed")
 	}
-	b2 := newTestRabbit(t, db, opts, nil)
+	b2 := newTestRabbit(t, db, opts)
 	c := newCollector()
 	subscribe(t, b2, topic, "g", c.handle)
 	if got := c.waitN(t, 1); string(got[0].Body) != "kept" {
@@ -182,8 +185,8 @@ func TestRabbitOutboxSurvivesRestart(t *testing.T) {
 // over.
 func TestRabbitSingleActiveConsumer(t *testing.T) {
 	db := sqltest.Open(t, sqlutil.SQLite)
-	b1 := newTestRabbit(t, db, testOptions, nil)
-	b2 := newTestRabbit(t, db, testOptions, nil)
+	b1 := newTestRabbit(t, db, testOptions)
+	b2 := newTestRabbit(t, db, testOptions)
 	topic := uniqueTopic("sac")
 	all, c1, c2 := newCollector(), newCollector(), newCollector()
 	subscribe(t, b1, topic, "g", func(ctx context.Context, m *Message) error { c1.add(*m); all.add(*m); return nil })

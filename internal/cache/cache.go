@@ -35,7 +35,8 @@ type Cache interface {
 	SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
 	// Delete removes keys; absent keys are not an error.
 	Delete(ctx context.Context, keys ...string) error
-	// Incr atomically adds delta to an integer counter (absent = 0), setting ttl when the key is created; returns the new value. Used for rate limits.
+	// Incr atomically adds delta to an integer counter (absent = 0), setting
+	// ttl when the key is created; returns the new value. Used for rate limits.
 	Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 	Close() error
 }

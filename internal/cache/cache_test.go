@@ -665,7 +665,8 @@ myelin_cache_hits_total{backend="memory"} %d
 # TYPE myelin_cache_misses_total counter
 myelin_cache_misses_total{backend="memory"} %d
 `, hits, misses)
-		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "myelin_cache_hits_total", "myelin_cache_misses_total"); err != nil {
+		err := testutil.GatherAndCompare(reg, strings.NewReader(want), "myelin_cache_hits_total", "myelin_cache_misses_total")
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -763,7 +764,7 @@ func TestOpen(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open(%q): %v", tc.url, err)
 			}
-			defer c.Close()
+			t.Cleanup(func() { _ = c.Close() })
 			if _, ok := c.(*Memory); !ok && tc.wantTypeM {
 				t.Fatalf("Open(%q) = %T, want *Memory", tc.url, c)
 			}
@@ -947,7 +948,8 @@ myelin_cache_hits_total{backend="redis"} 2
 myelin_cache_misses_total{backend="memory"} 1
 myelin_cache_misses_total{backend="redis"} 2
 `
-		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "myelin_cache_hits_total", "myelin_cache_misses_total"); err != nil {
+		err := testutil.GatherAndCompare(reg, strings.NewReader(want), "myelin_cache_hits_total", "myelin_cache_misses_total")
+		if err != nil {
 			t.Fatal(err)
 		}
 	})

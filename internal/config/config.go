@@ -373,7 +373,9 @@ func (c *Config) Verify() error {
 // Verify records the problems of g in errs.
 func (g *Global) Verify(errs *Errors) {
 	if err := ValidateServerName(g.ServerName); err != nil {
-		errs.Add("global.server_name", "must be a valid Matrix server name (hostname, IPv4 address or [IPv6 address], optionally followed by :port): %v (got %q)", err, g.ServerName)
+		errs.Add("global.server_name",
+			"must be a valid Matrix server name (hostname, IPv4 address or [IPv6 address], optionally followed by :port): %v (got %q)",
+			err, g.ServerName)
 	}
 	if strings.TrimSpace(g.DataDir) == "" {
 		errs.Add("global.data_dir", "must not be empty")
@@ -414,7 +416,8 @@ func (d *Database) Verify(errs *Errors) {
 			errs.Add("global.database.url", "bad PostgreSQL URL: %v", urlErr(err))
 		}
 	default:
-		errs.Add("global.database.url", "must be empty (SQLite in data_dir), sqlite://PATH, postgres://… or postgresql://… (got %s)", describeURL(d.URL))
+		errs.Add("global.database.url",
+			"must be empty (SQLite in data_dir), sqlite://PATH, postgres://… or postgresql://… (got %s)", describeURL(d.URL))
 	}
 	if d.MaxOpenConns < 1 {
 		errs.Add("global.database.max_open_conns", "must be >= 1 (got %d)", d.MaxOpenConns)
@@ -441,7 +444,8 @@ func (c *Cache) Verify(errs *Errors) {
 		return
 	}
 	if !strings.HasPrefix(c.URL, "redis://") && !strings.HasPrefix(c.URL, "rediss://") {
-		errs.Add("global.cache.url", `must be empty or "memory" (in-memory cache), or a redis:// or rediss:// URL (got %s)`, describeURL(c.URL))
+		errs.Add("global.cache.url",
+			`must be empty or "memory" (in-memory cache), or a redis:// or rediss:// URL (got %s)`, describeURL(c.URL))
 		return
 	}
 	if _, err := url.Parse(c.URL); err != nil {
@@ -470,7 +474,8 @@ func (a *ClientAPI) Verify(errs *Errors) {
 		case err != nil:
 			errs.Add("client_api.well_known_base_url", "must be an absolute http(s) URL: %v", urlErr(err))
 		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			errs.Add("client_api.well_known_base_url", "must be an absolute http(s) URL such as https://matrix.example.com (got %q)", a.WellKnownBaseURL)
+			errs.Add("client_api.well_known_base_url",
+				"must be an absolute http(s) URL such as https://matrix.example.com (got %q)", a.WellKnownBaseURL)
 		}
 	}
 	a.RateLimits.Verify(errs)

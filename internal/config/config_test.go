@@ -301,22 +301,34 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 }
 
 func TestFederationSettings(t *testing.T) {
-	c, err := Load([]string{"--federation-hosts", "one.test=127.0.0.1:8448, two.test:8448=[::1]:9000", "--federation-allow-private-networks"}, nil)
+	c, err := Load([]string{
+		"--federation-hosts", "one.test=127.0.0.1:8448, two.test:8448=[::1]:9000",
+		"--federation-allow-private-networks",
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(c.FederationAPI.Hosts, map[string]string{"one.test": "127.0.0.1:8448", "two.test:8448": "[::1]:9000"}) || !c.FederationAPI.AllowPrivateNetworks {
+	wantHosts := map[string]string{"one.test": "127.0.0.1:8448", "two.test:8448": "[::1]:9000"}
+	if !reflect.DeepEqual(c.FederationAPI.Hosts, wantHosts) || !c.FederationAPI.AllowPrivateNetworks {
 		t.Fatalf("federation settings: %+v", c.FederationAPI)
 	}
-	if c, err = Load(nil, env(map[string]string{"MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS": "true", "MYELIN_TLS_CERT": "/c.pem", "MYELIN_TLS_KEY": "/k.pem"})); err != nil ||
-		!c.FederationAPI.AllowPrivateNetworks || c.FederationAPI.TLSCert != "/c.pem" || c.FederationAPI.TLSKey != "/k.pem" {
+	c, err = Load(nil, env(map[string]string{
+		"MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS": "true",
+		"MYELIN_TLS_CERT":                          "/c.pem",
+		"MYELIN_TLS_KEY":                           "/k.pem",
+	}))
+	if err != nil || !c.FederationAPI.AllowPrivateNetworks || c.FederationAPI.TLSCert != "/c.pem" || c.FederationAPI.TLSKey != "/k.pem" {
 		t.Fatalf("from the environment: %+v %v", c, err)
 	}
-	if c, err = Load([]string{"--federation-allow-private-networks=false"}, env(map[string]string{"MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS": "true"})); err != nil || c.FederationAPI.AllowPrivateNetworks {
+	allowInEnv := env(map[string]string{"MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS": "true"})
+	c, err = Load([]string{"--federation-allow-private-networks=false"}, allowInEnv)
+	if err != nil || c.FederationAPI.AllowPrivateNetworks {
 		t.Fatalf("flag false over env true: %v %v", c, err)
 	}
-	path := writeConfig(t, "federation:\n  hosts:\n    one.test: 10.0.0.1:8448\n  allow_private_networks: true\n  well_known_server: fed.example.org:443\n")
-	if c, err = Load([]string{"--config", path}, nil); err != nil || c.FederationAPI.Hosts["one.test"] != "10.0.0.1:8448" || c.FederationAPI.WellKnownServer != "fed.example.org:443" {
+	path := writeConfig(t, "federation:\n  hosts:\n    one.test: 10.0.0.1:8448\n"+
+		"  allow_private_networks: true\n  well_known_server: fed.example.org:443\n")
+	if c, err = Load([]string{"--config", path}, nil); err != nil || c.FederationAPI.Hosts["one.test"] != "10.0.0.1:8448" ||
+		c.FederationAPI.WellKnownServer != "fed.example.org:443" {
 		t.Fatalf("from the file: %+v %v", c, err)
 	}
 	for _, bad := range [][]string{
@@ -466,20 +478,60 @@ func TestLoadRejectsFileProblems(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"unknown top-level key", "globl:\n  server_name: x\n", []string{"globl: line 1: unknown key", "global, "}},
-		{"unknown nested key", "global:\n  database:\n    uri: sqlite:///x.db\n", []string{"global.database.uri: line 3: unknown key", "max_open_conns, url"}},
-		{"two unknown keys", "client_api:\n  listen: x\nuser_api:\n  cost: 1\n", []string{"client_api.listen: line 2", "user_api.cost: line 4"}},
-		{"unknown key in rate limit", "client_api:\n  rate_limits:\n    login:\n      rate: 1\n", []string{"client_api.rate_limits.login.rate: line 4: unknown key"}},
-		{"bad duration", "user_api:\n  access_token_lifetime: 5 minutes\n", []string{"user_api.access_token_lifetime: line 2:", `invalid duration "5 minutes"`}},
-		{"duration without unit", "global:\n  shutdown_timeout: 30\n", []string{"global.shutdown_timeout: line 2:", `invalid duration "30"`}},
-		{"duration as a list", "user_api:\n  refresh_token_lifetime: [1h]\n", []string{"user_api.refresh_token_lifetime: line 2: want a duration"}},
-		{"not a number", "global:\n  database:\n    max_open_conns: many\n", []string{`global.database.max_open_conns: line 3: want a whole number (got "many")`}},
-		{"not a float", "client_api:\n  rate_limits:\n    login:\n      per_second: fast\n", []string{`client_api.rate_limits.login.per_second: line 4: want a number (got "fast")`}},
-		{"not a bool", "client_api:\n  rate_limits:\n    enabled: maybe\n", []string{`client_api.rate_limits.enabled: line 3: want true or false (got "maybe")`}},
+		{
+			name: "unknown nested key",
+			yaml: "global:\n  database:\n    uri: sqlite:///x.db\n",
+			want: []string{"global.database.uri: line 3: unknown key", "max_open_conns, url"},
+		},
+		{
+			name: "two unknown keys",
+			yaml: "client_api:\n  listen: x\nuser_api:\n  cost: 1\n",
+			want: []string{"client_api.listen: line 2", "user_api.cost: line 4"},
+		},
+		{
+			name: "unknown key in rate limit",
+			yaml: "client_api:\n  rate_limits:\n    login:\n      rate: 1\n",
+			want: []string{"client_api.rate_limits.login.rate: line 4: unknown key"},
+		},
+		{
+			name: "bad duration",
+			yaml: "user_api:\n  access_token_lifetime: 5 minutes\n",
+			want: []string{"user_api.access_token_lifetime: line 2:", `invalid duration "5 minutes"`},
+		},
+		{
+			name: "duration without unit",
+			yaml: "global:\n  shutdown_timeout: 30\n",
+			want: []string{"global.shutdown_timeout: line 2:", `invalid duration "30"`},
+		},
+		{
+			name: "duration as a list",
+			yaml: "user_api:\n  refresh_token_lifetime: [1h]\n",
+			want: []string{"user_api.refresh_token_lifetime: line 2: want a duration"},
+		},
+		{
+			name: "not a number",
+			yaml: "global:\n  database:\n    max_open_conns: many\n",
+			want: []string{`global.database.max_open_conns: line 3: want a whole number (got "many")`},
+		},
+		{
+			name: "not a float",
+			yaml: "client_api:\n  rate_limits:\n    login:\n      per_second: fast\n",
+			want: []string{`client_api.rate_limits.login.per_second: line 4: want a number (got "fast")`},
+		},
+		{
+			name: "not a bool",
+			yaml: "client_api:\n  rate_limits:\n    enabled: maybe\n",
+			want: []string{`client_api.rate_limits.enabled: line 3: want true or false (got "maybe")`},
+		},
 		{"list for a string", "global:\n  server_name: [a, b]\n", []string{"global.server_name: line 2: want a single value (got a list)"}},
 		{"string for a list", "global:\n  components: clientapi\n", []string{"global.components: line 2: want a list"}},
 		{"list for the whole file", "- global\n", []string{"the top level: line 1: want a section of keys"}},
 		{"value for a section", "global:\n  log: debug\n", []string{"global.log: line 2: want a section of keys"}},
-		{"several problems at once", "global:\n  database:\n    max_open_conns: x\n  logg: {}\nuser_api:\n  bcrypt_cost: y\n", []string{"global.database.max_open_conns: line 3", "global.logg: line 4", "user_api.bcrypt_cost: line 6"}},
+		{
+			name: "several problems at once",
+			yaml: "global:\n  database:\n    max_open_conns: x\n  logg: {}\nuser_api:\n  bcrypt_cost: y\n",
+			want: []string{"global.database.max_open_conns: line 3", "global.logg: line 4", "user_api.bcrypt_cost: line 6"},
+		},
 		{"bad YAML", "global:\n  server_name: [\n", []string{"yaml"}},
 		{"two documents", "global: {}\n---\nglobal: {}\n", []string{"more than one YAML document"}},
 		{"duplicate key", "global:\n  data_dir: a\n  data_dir: b\n", []string{"data_dir"}},
@@ -513,7 +565,8 @@ func TestLoadRejectsFileProblems(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
-	if _, err := Load([]string{"--config", missing}, nil); err == nil || !strings.Contains(err.Error(), missing) || !errors.Is(err, os.ErrNotExist) {
+	if _, err := Load([]string{"--config", missing}, nil); err == nil || !strings.Contains(err.Error(), missing) ||
+		!errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 	if _, err := LoadFile(missing); err == nil || !strings.Contains(err.Error(), missing) || !errors.Is(err, os.ErrNotExist) {
@@ -565,12 +618,42 @@ func TestZeroValuesThatMeanSomethingSurvive(t *testing.T) {
 		want any
 	}{
 		{"rate limits absent", "global: {}\n", func(c *Config) any { return c.ClientAPI.RateLimits.Enabled }, true},
-		{"rate limits section without enabled", "client_api:\n  rate_limits:\n    login:\n      burst: 7\n", func(c *Config) any { return c.ClientAPI.RateLimits.Enabled }, true},
-		{"enabled: true", "client_api:\n  rate_limits:\n    enabled: true\n", func(c *Config) any { return c.ClientAPI.RateLimits.Enabled }, true},
-		{"enabled: false", "client_api:\n  rate_limits:\n    enabled: false\n", func(c *Config) any { return c.ClientAPI.RateLimits.Enabled }, false},
-		{"refresh lifetime absent", "user_api: {}\n", func(c *Config) any { return c.UserAPI.RefreshTokenLifetime }, Duration(720 * time.Hour)},
-		{"refresh lifetime 0s", "user_api:\n  refresh_token_lifetime: 0s\n", func(c *Config) any { return c.UserAPI.RefreshTokenLifetime }, Duration(0)},
-		{"refresh lifetime 1h30m", "user_api:\n  refresh_token_lifetime: 1h30m\n", func(c *Config) any { return c.UserAPI.RefreshTokenLifetime }, Duration(90 * time.Minute)},
+		{
+			name: "rate limits section without enabled",
+			yaml: "client_api:\n  rate_limits:\n    login:\n      burst: 7\n",
+			get:  func(c *Config) any { return c.ClientAPI.RateLimits.Enabled },
+			want: true,
+		},
+		{
+			name: "enabled: true",
+			yaml: "client_api:\n  rate_limits:\n    enabled: true\n",
+			get:  func(c *Config) any { return c.ClientAPI.RateLimits.Enabled },
+			want: true,
+		},
+		{
+			name: "enabled: false",
+			yaml: "client_api:\n  rate_limits:\n    enabled: false\n",
+			get:  func(c *Config) any { return c.ClientAPI.RateLimits.Enabled },
+			want: false,
+		},
+		{
+			name: "refresh lifetime absent",
+			yaml: "user_api: {}\n",
+			get:  func(c *Config) any { return c.UserAPI.RefreshTokenLifetime },
+			want: Duration(720 * time.Hour),
+		},
+		{
+			name: "refresh lifetime 0s",
+			yaml: "user_api:\n  refresh_token_lifetime: 0s\n",
+			get:  func(c *Config) any { return c.UserAPI.RefreshTokenLifetime },
+			want: Duration(0),
+		},
+		{
+			name: "refresh lifetime 1h30m",
+			yaml: "user_api:\n  refresh_token_lifetime: 1h30m\n",
+			get:  func(c *Config) any { return c.UserAPI.RefreshTokenLifetime },
+			want: Duration(90 * time.Minute),
+		},
 	}
 	for _, tt := range tests {
 		path := writeConfig(t, tt.yaml)
@@ -593,7 +676,8 @@ func TestZeroValuesThatMeanSomethingSurvive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ClientAPI.RateLimits.Login != (RateLimit{PerSecond: 0.2, Burst: 7}) || c.ClientAPI.RateLimits.Requests != DefaultRequestsRateLimit {
+	if c.ClientAPI.RateLimits.Login != (RateLimit{PerSecond: 0.2, Burst: 7}) ||
+		c.ClientAPI.RateLimits.Requests != DefaultRequestsRateLimit {
 		t.Errorf("rate limits = %+v", c.ClientAPI.RateLimits)
 	}
 }
@@ -608,12 +692,27 @@ func TestComponents(t *testing.T) {
 	}{
 		{name: "default", want: []string{"all"}},
 		{name: "one", args: []string{"--components", "clientapi"}, want: []string{"clientapi"}},
-		{name: "several with spaces", args: []string{"--components", " clientapi, syncapi ,,userapi"}, want: []string{"clientapi", "syncapi", "userapi"}},
+		{
+			name: "several with spaces",
+			args: []string{"--components", " clientapi, syncapi ,,userapi"},
+			want: []string{"clientapi", "syncapi", "userapi"},
+		},
 		{name: "empty flag means all", args: []string{"--components="}, want: []string{"all"}},
 		{name: "yaml list", yaml: "global:\n  components:\n    - roomserver\n    - mediaapi\n", want: []string{"roomserver", "mediaapi"}},
 		{name: "yaml empty list means all", yaml: "global:\n  components: []\n", want: []string{"all"}},
-		{name: "flag replaces yaml", args: []string{"--components", "federationapi"}, yaml: "global:\n  components: [roomserver, mediaapi]\n", want: []string{"federationapi"}},
-		{name: "unknown", args: []string{"--components", "clientapi,chat,ClientAPI"}, wantErr: `global.components: must be among all, clientapi, userapi, roomserver, syncapi, federationapi, mediaapi (got "chat")` + "\n" + `global.components: must be among all, clientapi, userapi, roomserver, syncapi, federationapi, mediaapi (got "ClientAPI")`},
+		{
+			name: "flag replaces yaml",
+			args: []string{"--components", "federationapi"},
+			yaml: "global:\n  components: [roomserver, mediaapi]\n",
+			want: []string{"federationapi"},
+		},
+		{
+			name: "unknown",
+			args: []string{"--components", "clientapi,chat,ClientAPI"},
+			wantErr: `global.components: must be among all, clientapi, userapi, roomserver, syncapi, federationapi, mediaapi (got "chat")` +
+				"\n" +
+				`global.components: must be among all, clientapi, userapi, roomserver, syncapi, federationapi, mediaapi (got "ClientAPI")`,
+		},
 	}
 	for _, tt := range tests {
 		args := tt.args
@@ -846,7 +945,8 @@ client_api:
     requests:
       <<: [{rate: 3}]
 `))
-	if err == nil || !strings.Contains(err.Error(), "base: line 2: unknown key") || !strings.Contains(err.Error(), "client_api.rate_limits.requests.rate: line 7: unknown key") {
+	if err == nil || !strings.Contains(err.Error(), "base: line 2: unknown key") ||
+		!strings.Contains(err.Error(), "client_api.rate_limits.requests.rate: line 7: unknown key") {
 		t.Errorf("unknown keys through anchors and merges: %v", err)
 	}
 }

@@ -90,7 +90,7 @@ func validateHost(host string) error {
 			return fmt.Errorf("host name label %q starts or ends with a hyphen", label)
 		}
 		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			if !isLabelChar(r) {
 				return fmt.Errorf("host name contains %q (allowed: letters, digits, hyphens and dots)", r)
 			}
 		}
@@ -109,4 +109,10 @@ func validateIPv6(addr string) error {
 
 func isDigits(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// isLabelChar reports whether r may appear in a host name label: an ASCII
+// letter, digit or hyphen.
+func isLabelChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-'
 }

@@ -52,7 +52,7 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) e
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
@@ -96,11 +96,13 @@ func Room(ctx context.Context, creator *Client, members []*Client) (string, erro
 	var room struct {
 		RoomID string `json:"room_id"`
 	}
-	if err := creator.Call(ctx, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{"preset": "public_chat"}, &room); err != nil {
+	createRoom := map[string]any{"preset": "public_chat"}
+	if err := creator.Call(ctx, http.MethodPost, "/_matrix/client/v3/createRoom", createRoom, &room); err != nil {
 		return "", err
 	}
 	for _, m := range members {
-		if err := m.Call(ctx, http.MethodPost, "/_matrix/client/v3/rooms/"+url.PathEscape(room.RoomID)+"/join", map[string]any{}, nil); err != nil {
+		join := "/_matrix/client/v3/rooms/" + url.PathEscape(room.RoomID) + "/join"
+		if err := m.Call(ctx, http.MethodPost, join, map[string]any{}, nil); err != nil {
 			return "", err
 		}
 	}
@@ -201,7 +203,8 @@ func Throughput(ctx context.Context, senders []*Client, rooms []string, total in
 func (c *Client) awaitMarker(ctx context.Context, roomID, marker string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	filter := url.QueryEscape(`{"room":{"rooms":["` + roomID + `"],"timeline":{"limit":1},"state":{"lazy_load_members":true}},"presence":{"not_types":["*"]}}`)
+	filter := url.QueryEscape(`{"room":{"rooms":["` + roomID + `"],"timeline":{"limit":1},` +
+		`"state":{"lazy_load_members":true}},"presence":{"not_types":["*"]}}`)
 	var resp struct {
 		NextBatch string `json:"next_batch"`
 	}
@@ -214,7 +217,8 @@ func (c *Client) awaitMarker(ctx context.Context, roomID, marker string) error {
 	}
 	for {
 		var resp syncBodies
-		if err := c.Call(ctx, http.MethodGet, "/_matrix/client/v3/sync?timeout=30000&filter="+filter+"&since="+url.QueryEscape(since), nil, &resp); err != nil {
+		path := "/_matrix/client/v3/sync?timeout=30000&filter=" + filter + "&since=" + url.QueryEscape(since)
+		if err := c.Call(ctx, http.MethodGet, path, nil, &resp); err != nil {
 			return fmt.Errorf("waiting for delivery in %s: %w", roomID, err)
 		}
 		since = resp.NextBatch

@@ -53,15 +53,15 @@ func LoadOrGenerate(path string) (*Key, bool, error) {
 		return nil, false, fmt.Errorf("signingkey: %w", err)
 	}
 	if _, err := f.WriteString(line); err != nil {
-		f.Close()
-		return nil, false, fmt.Errorf("signingkey: writing %s: %w", path, err)
+		return nil, false, fmt.Errorf("signingkey: writing %s: %w", path, errors.Join(err, f.Close()))
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, false, err
+		return nil, false, fmt.Errorf("signingkey: syncing %s: %w", path, errors.Join(err, f.Close()))
 	}
+	// Close reports a write the kernel deferred: the key is not on disk
+	// unless it succeeds.
 	if err := f.Close(); err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("signingkey: closing %s: %w", path, err)
 	}
 	return &Key{ID: "ed25519:" + version, Private: priv}, true, nil
 }

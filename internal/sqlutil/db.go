@@ -137,7 +137,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlutil: %w", err)
 		}
-		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" +
+			"&_pragma=synchronous(FULL)&_txlock=immediate"
 		w, err := sql.Open("sqlite", "file:"+abs+"?"+pragmas)
 		if err != nil {
 			return nil, fmt.Errorf("sqlutil: opening sqlite writer: %w", err)
@@ -147,13 +148,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		w.SetConnMaxLifetime(0)
 		// The writer must create the file and switch it to WAL before readers open it.
 		if err := w.PingContext(ctx); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("sqlutil: opening sqlite database %s: %w", abs, err)
+			return nil, fmt.Errorf("sqlutil: opening sqlite database %s: %w", abs, errors.Join(err, w.Close()))
 		}
 		r, err := sql.Open("sqlite", "file:"+abs+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=foreign_keys(1)")
 		if err != nil {
-			w.Close()
-			return nil, fmt.Errorf("sqlutil: opening sqlite readers: %w", err)
+			return nil, fmt.Errorf("sqlutil: opening sqlite readers: %w", errors.Join(err, w.Close()))
 		}
 		r.SetMaxOpenConns(opts.MaxOpenConns)
 		r.SetMaxIdleConns(opts.MaxIdleConns)
@@ -173,8 +172,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		db.groups = make([]grouper, 1+keyedLanes)
 	}
 	if err := db.Ping(ctx); err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	return db, nil
 }
@@ -329,7 +327,8 @@ func (db *DB) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.St
 		return nil, err
 	}
 	if actual, loaded := db.stmts.LoadOrStore(key, st); loaded {
-		st.Close()
+		// Another caller prepared it first; ours was never used.
+		_ = st.Close()
 		return actual.(*sql.Stmt), nil
 	}
 	return st, nil

@@ -96,7 +96,9 @@ func TestGroupCommitAfterClose(t *testing.T) {
 	if err := db.WithGroupTx(context.Background(), func(context.Context) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.WithGroupTx(context.Background(), func(context.Context) error { return nil }); !errors.Is(err, sqlutil.ErrClosed) {
 		t.Fatalf("write after close: %v", err)
 	}

@@ -84,7 +84,7 @@ func Select[T any](ctx context.Context, db *DB, scan func(Scanner) (T, error), q
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // a read error is in rows.Err, returned below
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)

@@ -44,7 +44,9 @@ func Migrate(ctx context.Context, db *DB, component string, files fs.FS) error {
 				}
 			}
 			var n int
-			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM myelin_schema_versions WHERE component = $1 AND version = $2`, component, m.version).Scan(&n); err != nil {
+			row := db.QueryRow(ctx, `SELECT COUNT(*) FROM myelin_schema_versions WHERE component = $1 AND version = $2`,
+				component, m.version)
+			if err := row.Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {

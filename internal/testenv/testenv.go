@@ -37,7 +37,8 @@ func Require(t testing.TB, env, hint string) string {
 
 // PostgresURL returns the test PostgreSQL URL (see Require).
 func PostgresURL(t testing.TB) string {
-	return Require(t, PostgresURLEnv, "start PostgreSQL and set it, e.g. postgres://myelin:myelin@127.0.0.1:5432/myelin_test?sslmode=disable; .ci/run does this")
+	return Require(t, PostgresURLEnv,
+		"start PostgreSQL and set it, e.g. postgres://myelin:myelin@127.0.0.1:5432/myelin_test?sslmode=disable; .ci/run does this")
 }
 
 // RedisURL returns the test Redis URL (see Require).

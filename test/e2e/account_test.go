@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 
@@ -52,7 +53,8 @@ func TestAccountLifecycle(t *testing.T) {
 		var sig struct {
 			Sig string `json:"im.myelin.signature"`
 		}
-		if err := devB.GetProfileField(ctx(t), "@alice:localhost", "im.myelin.signature", &sig); err != nil || sig.Sig != "Curiouser and curiouser!" {
+		err = devB.GetProfileField(ctx(t), "@alice:localhost", "im.myelin.signature", &sig)
+		if err != nil || sig.Sig != "Curiouser and curiouser!" {
 			t.Fatalf("signature = %q, %v", sig.Sig, err)
 		}
 		full := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/profile/@alice:localhost", "", nil)
@@ -130,7 +132,10 @@ func TestAccountLifecycle(t *testing.T) {
 
 		// Bulk delete with UIA: two fresh devices go at once.
 		d1, d2 := login(t, srv, "alice", pw2), login(t, srv, "alice", pw2)
-		err = devA.DeleteDevices(ctx(t), &mautrix.ReqDeleteDevices[any]{Devices: []id.DeviceID{d1.DeviceID, d2.DeviceID}, Auth: passwordAuth(devA.UserID, pw2, "")})
+		err = devA.DeleteDevices(ctx(t), &mautrix.ReqDeleteDevices[any]{
+			Devices: []id.DeviceID{d1.DeviceID, d2.DeviceID},
+			Auth:    passwordAuth(devA.UserID, pw2, ""),
+		})
 		if err != nil {
 			t.Fatalf("delete_devices: %v", err)
 		}
@@ -185,9 +190,5 @@ func TestAccountLifecycle(t *testing.T) {
 }
 
 func asHTTP(err error, he *mautrix.HTTPError) bool {
-	e, ok := err.(mautrix.HTTPError)
-	if ok {
-		*he = e
-	}
-	return ok && e.Response != nil
+	return errors.As(err, he) && he.Response != nil
 }

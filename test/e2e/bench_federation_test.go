@@ -337,7 +337,8 @@ func awaitRoom(ctx context.Context, c *loadgen.Client, since, roomID string) err
 				Join map[string]struct{} `json:"join"`
 			} `json:"rooms"`
 		}
-		if err := c.Call(ctx, http.MethodGet, "/_matrix/client/v3/sync?timeout=30000&filter="+lazySyncFilter+"&since="+url.QueryEscape(since), nil, &resp); err != nil {
+		path := "/_matrix/client/v3/sync?timeout=30000&filter=" + lazySyncFilter + "&since=" + url.QueryEscape(since)
+		if err := c.Call(ctx, http.MethodGet, path, nil, &resp); err != nil {
 			return err
 		}
 		if _, ok := resp.Rooms.Join[roomID]; ok {

@@ -80,13 +80,15 @@ func TestClientCompat(t *testing.T) {
 		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
 
 		// Membership through the state endpoint.
-		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateMember, bob.UserID.String(), map[string]any{"membership": "invite"}); err != nil {
+		invite := map[string]any{"membership": "invite"}
+		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateMember, bob.UserID.String(), invite); err != nil {
 			t.Fatalf("invite through the state endpoint: %v", err)
 		}
 		if _, err := bob.JoinRoom(c, room.RoomID.String(), nil); err != nil {
 			t.Fatalf("joining after a state-endpoint invite: %v", err)
 		}
-		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateMember, eve.UserID.String(), map[string]any{"membership": "ban", "reason": "spam"}); err != nil {
+		ban := map[string]any{"membership": "ban", "reason": "spam"}
+		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateMember, eve.UserID.String(), ban); err != nil {
 			t.Fatalf("ban through the state endpoint: %v", err)
 		}
 		if _, err := eve.JoinRoom(c, room.RoomID.String(), nil); err == nil {
@@ -132,7 +134,7 @@ func TestClientCompat(t *testing.T) {
 		// history_visibility "invited": what was said between the invite and
 		// the join is visible, what came before the invite is not.
 		inv, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat",
-			InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": "invited"}}}}})
+			InitialState: historyVisibility("invited")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +160,7 @@ func TestClientCompat(t *testing.T) {
 
 		// A world-readable room can be read by anyone.
 		open, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat",
-			InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": "world_readable"}}}}})
+			InitialState: historyVisibility("world_readable")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +177,8 @@ func TestClientCompat(t *testing.T) {
 		if _, err := alice.CreateAlias(c, alias, room.RoomID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateCanonicalAlias, "", map[string]any{"alias": alias, "alt_aliases": []id.RoomAlias{alias}}); err != nil {
+		aliasContent := map[string]any{"alias": alias, "alt_aliases": []id.RoomAlias{alias}}
+		if _, err := alice.SendStateEvent(c, room.RoomID, event.StateCanonicalAlias, "", aliasContent); err != nil {
 			t.Fatalf("setting the canonical alias: %v", err)
 		}
 		if _, err := alice.DeleteAlias(c, alias); err != nil {
@@ -307,7 +310,8 @@ func TestUnsignedMembership(t *testing.T) {
 				t.Errorf("%s: saw %d of the %d events", where, seen, len(want))
 			}
 		}
-		r := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(room.RoomID.String())+"/messages?dir=b&limit=20", bob.AccessToken, nil)
+		messages := srv.ClientURL() + "/_matrix/client/v3/rooms/" + url.PathEscape(room.RoomID.String()) + "/messages?dir=b&limit=20"
+		r := do(t, http.MethodGet, messages, bob.AccessToken, nil)
 		chunk, _ := r.Body["chunk"].([]any)
 		check("/messages", chunk)
 		r = do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/sync", bob.AccessToken, nil)

@@ -40,11 +40,13 @@ func TestRoomAliases(t *testing.T) {
 		var canonical struct {
 			Alias string `json:"alias"`
 		}
-		if err := alice.StateEvent(ctx(t), tea.RoomID, event.StateCanonicalAlias, "", &canonical); err != nil || canonical.Alias != string(teaAlias) {
+		err = alice.StateEvent(ctx(t), tea.RoomID, event.StateCanonicalAlias, "", &canonical)
+		if err != nil || canonical.Alias != string(teaAlias) {
 			t.Fatalf("canonical alias = %q, %v", canonical.Alias, err)
 		}
 		// Resolving needs no access token.
-		if r := do(t, http.MethodGet, aliasURL(string(teaAlias)), "", nil); r.Status != http.StatusOK || r.Body["room_id"] != string(tea.RoomID) {
+		if r := do(t, http.MethodGet, aliasURL(string(teaAlias)), "", nil); r.Status != http.StatusOK ||
+			r.Body["room_id"] != string(tea.RoomID) {
 			t.Fatalf("unauthenticated resolve: %d %v", r.Status, r.Body)
 		}
 
@@ -82,10 +84,12 @@ func TestRoomAliases(t *testing.T) {
 		wantMatrixError(t, err, http.StatusBadRequest, "M_INVALID_PARAM")
 		_, err = alice.CreateAlias(ctx(t), "#ghost:localhost", "!ghost:localhost")
 		wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
-		if r := do(t, http.MethodPut, aliasURL("#noroom:localhost"), alice.AccessToken, map[string]any{}); r.Status != http.StatusBadRequest || r.errcode() != "M_MISSING_PARAM" {
+		r := do(t, http.MethodPut, aliasURL("#noroom:localhost"), alice.AccessToken, map[string]any{})
+		if r.Status != http.StatusBadRequest || r.errcode() != "M_MISSING_PARAM" {
 			t.Fatalf("PUT alias without room_id: %d %v", r.Status, r.Body)
 		}
-		if r := do(t, http.MethodPut, aliasURL("#anon:localhost"), "", map[string]any{"room_id": tea.RoomID}); r.Status != http.StatusUnauthorized {
+		anon := map[string]any{"room_id": tea.RoomID}
+		if r := do(t, http.MethodPut, aliasURL("#anon:localhost"), "", anon); r.Status != http.StatusUnauthorized {
 			t.Fatalf("PUT alias without a token: %d %v", r.Status, r.Body)
 		}
 		_, err = alice.ResolveAlias(ctx(t), "no-sigil:localhost")
@@ -102,12 +106,15 @@ func TestRoomAliases(t *testing.T) {
 		}
 		_, err = carol.GetAliases(ctx(t), tea.RoomID)
 		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
-		open, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{RoomAliasName: "open", InitialState: []*event.Event{{
-			Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": "world_readable"}}}}})
+		open, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{
+			RoomAliasName: "open",
+			InitialState:  historyVisibility("world_readable"),
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if list, err := carol.GetAliases(ctx(t), open.RoomID); err != nil || !slices.Equal(list.Aliases, []id.RoomAlias{"#open:localhost"}) {
+		list, err = carol.GetAliases(ctx(t), open.RoomID)
+		if err != nil || !slices.Equal(list.Aliases, []id.RoomAlias{"#open:localhost"}) {
 			t.Fatalf("world_readable room's aliases for a non-member = %+v, %v", list, err)
 		}
 
@@ -160,7 +167,12 @@ func TestPublicRooms(t *testing.T) {
 		visURL := func(room id.RoomID) string { return base + "/directory/list/room/" + url.PathEscape(string(room)) }
 
 		// Tea (three members) and five more published rooms, one private room.
-		tea, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Visibility: "public", RoomAliasName: "tea", Name: "Tea party", Topic: "Earl Grey only"})
+		tea, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{
+			Visibility:    "public",
+			RoomAliasName: "tea",
+			Name:          "Tea party",
+			Topic:         "Earl Grey only",
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,11 +204,13 @@ func TestPublicRooms(t *testing.T) {
 		var all mautrix.RespPublicRooms
 		getJSON(t, base+"/publicRooms", &all)
 		if len(all.Chunk) != len(published) || all.TotalRoomCountEstimate != len(published) || all.NextBatch != "" || all.PrevBatch != "" {
-			t.Fatalf("publicRooms = %d rooms (estimate %d, next %q, prev %q); want %d", len(all.Chunk), all.TotalRoomCountEstimate, all.NextBatch, all.PrevBatch, len(published))
+			t.Fatalf("publicRooms = %d rooms (estimate %d, next %q, prev %q); want %d",
+				len(all.Chunk), all.TotalRoomCountEstimate, all.NextBatch, all.PrevBatch, len(published))
 		}
 		first := all.Chunk[0] // the most members first
-		if first.RoomID != tea.RoomID || first.Name != "Tea party" || first.Topic != "Earl Grey only" || first.CanonicalAlias != "#tea:localhost" ||
-			first.NumJoinedMembers != 3 || first.JoinRule != "public" || first.WorldReadable || first.GuestCanJoin {
+		if first.RoomID != tea.RoomID || first.Name != "Tea party" || first.Topic != "Earl Grey only" ||
+			first.CanonicalAlias != "#tea:localhost" || first.NumJoinedMembers != 3 || first.JoinRule != "public" ||
+			first.WorldReadable || first.GuestCanJoin {
 			t.Fatalf("tea's entry = %+v", first)
 		}
 		for _, r := range all.Chunk {
@@ -239,7 +253,8 @@ func TestPublicRooms(t *testing.T) {
 		if len(seen) != len(published) || pages != 4 {
 			t.Fatalf("paging saw %d rooms in %d pages; want %d in 4", len(seen), pages, len(published))
 		}
-		if r := do(t, http.MethodGet, base+"/publicRooms?since=nonsense", "", nil); r.Status != http.StatusBadRequest || r.errcode() != "M_INVALID_PARAM" {
+		if r := do(t, http.MethodGet, base+"/publicRooms?since=nonsense", "", nil); r.Status != http.StatusBadRequest ||
+			r.errcode() != "M_INVALID_PARAM" {
 			t.Fatalf("bad since token: %d %v", r.Status, r.Body)
 		}
 		// Another server's directory goes through federation: one that
@@ -267,11 +282,13 @@ func TestPublicRooms(t *testing.T) {
 			return out
 		}
 		for _, term := range []string{"EARL grey", "tea PARTY", "#tea:"} {
-			if got := search(map[string]any{"generic_search_term": term}, 0); len(got.Chunk) != 1 || got.Chunk[0].RoomID != tea.RoomID || got.TotalRoomCountEstimate != 1 {
+			if got := search(map[string]any{"generic_search_term": term}, 0); len(got.Chunk) != 1 ||
+				got.Chunk[0].RoomID != tea.RoomID || got.TotalRoomCountEstimate != 1 {
 				t.Fatalf("search %q = %+v", term, got)
 			}
 		}
-		if got := search(map[string]any{"generic_search_term": "room"}, 3); len(got.Chunk) != 3 || got.TotalRoomCountEstimate != 5 || got.NextBatch == "" {
+		if got := search(map[string]any{"generic_search_term": "room"}, 3); len(got.Chunk) != 3 ||
+			got.TotalRoomCountEstimate != 5 || got.NextBatch == "" {
 			t.Fatalf("search \"room\" limit 3 = %+v", got)
 		}
 		if got := search(map[string]any{"generic_search_term": "no such room anywhere"}, 0); len(got.Chunk) != 0 || got.Chunk == nil {
@@ -296,29 +313,35 @@ func TestPublicRooms(t *testing.T) {
 		}
 		wantVisibility(tea.RoomID, "public")
 		wantVisibility(hidden.RoomID, "private")
-		if r := do(t, http.MethodGet, visURL("!ghost:localhost"), "", nil); r.Status != http.StatusNotFound || r.errcode() != "M_NOT_FOUND" {
+		if r := do(t, http.MethodGet, visURL("!ghost:localhost"), "", nil); r.Status != http.StatusNotFound ||
+			r.errcode() != "M_NOT_FOUND" {
 			t.Fatalf("visibility of an unknown room: %d %v", r.Status, r.Body)
 		}
 		for _, c := range []struct {
 			who  *mautrix.Client
 			room id.RoomID
 		}{{bob, tea.RoomID}, {carol, hidden.RoomID}} { // power 0; not a member
-			if r := do(t, http.MethodPut, visURL(c.room), c.who.AccessToken, map[string]any{"visibility": "private"}); r.Status != http.StatusForbidden || r.errcode() != "M_FORBIDDEN" {
+			r := do(t, http.MethodPut, visURL(c.room), c.who.AccessToken, map[string]any{"visibility": "private"})
+			if r.Status != http.StatusForbidden || r.errcode() != "M_FORBIDDEN" {
 				t.Fatalf("%s sets %s private: %d %v", c.who.UserID, c.room, r.Status, r.Body)
 			}
 		}
-		if r := do(t, http.MethodPut, visURL(tea.RoomID), alice.AccessToken, map[string]any{"visibility": "secret"}); r.Status != http.StatusBadRequest {
+		secret := map[string]any{"visibility": "secret"}
+		if r := do(t, http.MethodPut, visURL(tea.RoomID), alice.AccessToken, secret); r.Status != http.StatusBadRequest {
 			t.Fatalf("bad visibility: %d %v", r.Status, r.Body)
 		}
-		if r := do(t, http.MethodPut, visURL("!ghost:localhost"), alice.AccessToken, map[string]any{"visibility": "public"}); r.Status != http.StatusNotFound {
+		public := map[string]any{"visibility": "public"}
+		if r := do(t, http.MethodPut, visURL("!ghost:localhost"), alice.AccessToken, public); r.Status != http.StatusNotFound {
 			t.Fatalf("publishing an unknown room: %d %v", r.Status, r.Body)
 		}
-		if r := do(t, http.MethodPut, visURL(tea.RoomID), alice.AccessToken, map[string]any{"visibility": "private"}); r.Status != http.StatusOK {
+		private := map[string]any{"visibility": "private"}
+		if r := do(t, http.MethodPut, visURL(tea.RoomID), alice.AccessToken, private); r.Status != http.StatusOK {
 			t.Fatalf("alice unpublishes tea: %d %v", r.Status, r.Body)
 		}
 		wantVisibility(tea.RoomID, "private")
 		if got := search(map[string]any{"generic_search_term": "tea"}, 0); len(got.Chunk) != 0 {
-			t.Fatalf("unpublished room still listed: %s %q (tea %s, hidden %s)", got.Chunk[0].RoomID, got.Chunk[0].Name, tea.RoomID, hidden.RoomID)
+			t.Fatalf("unpublished room still listed: %s %q (tea %s, hidden %s)",
+				got.Chunk[0].RoomID, got.Chunk[0].Name, tea.RoomID, hidden.RoomID)
 		}
 		// Publishing (the default visibility of the PUT) brings it back.
 		if r := do(t, http.MethodPut, visURL(hidden.RoomID), alice.AccessToken, map[string]any{}); r.Status != http.StatusOK {
@@ -341,7 +364,12 @@ func TestDirectoryAfterRestart(t *testing.T) {
 		srv := startServer(t, cfg)
 		alice := register(t, srv, "alice", "long enough")
 		bob := register(t, srv, "bob", "long enough")
-		room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Visibility: "public", RoomAliasName: "lasting", Name: "Lasting", Topic: "survives restarts"})
+		room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{
+			Visibility:    "public",
+			RoomAliasName: "lasting",
+			Name:          "Lasting",
+			Topic:         "survives restarts",
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,7 +386,8 @@ func TestDirectoryAfterRestart(t *testing.T) {
 		var list mautrix.RespPublicRooms
 		getJSON(t, srv2.ClientURL()+"/_matrix/client/v3/publicRooms", &list)
 		if len(list.Chunk) != 1 || list.Chunk[0].RoomID != room.RoomID || list.Chunk[0].Name != "Lasting" ||
-			list.Chunk[0].Topic != "survives restarts" || list.Chunk[0].CanonicalAlias != "#lasting:localhost" || list.Chunk[0].NumJoinedMembers != 1 {
+			list.Chunk[0].Topic != "survives restarts" || list.Chunk[0].CanonicalAlias != "#lasting:localhost" ||
+			list.Chunk[0].NumJoinedMembers != 1 {
 			t.Fatalf("publicRooms after restart = %+v", list.Chunk)
 		}
 		if _, err := bob.JoinRoom(ctx(t), "#lasting:localhost", nil); err != nil {

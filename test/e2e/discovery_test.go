@@ -51,7 +51,8 @@ func TestDiscovery(t *testing.T) {
 	register(t, srv, "other", "long enough")
 	auth := map[string]any{"auth": map[string]any{"type": "m.login.password",
 		"identifier": map[string]string{"type": "m.id.user", "user": "other"}, "password": "long enough"}}
-	if r := do(t, "DELETE", srv.ClientURL()+"/_matrix/client/v3/devices/"+string(c.DeviceID), c.AccessToken, auth); r.Status != 403 || r.errcode() != "M_FORBIDDEN" {
+	device := srv.ClientURL() + "/_matrix/client/v3/devices/" + string(c.DeviceID)
+	if r := do(t, "DELETE", device, c.AccessToken, auth); r.Status != 403 || r.errcode() != "M_FORBIDDEN" {
 		t.Fatalf("UIA as another user: %d %v", r.Status, r.Body)
 	}
 	wk := do(t, "GET", srv.ClientURL()+"/.well-known/matrix/client", "", nil)

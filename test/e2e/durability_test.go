@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -35,7 +34,7 @@ func myelinBinary(t testing.TB) string {
 		binPath = filepath.Join(dir, "myelin")
 		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/myelin").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -54,7 +53,8 @@ type process struct {
 func startProcess(t testing.TB, dataDir, dbURL, addr string) *process {
 	t.Helper()
 	cfg := filepath.Join(dataDir, "myelin.yaml")
-	if err := os.WriteFile(cfg, []byte("user_api:\n  bcrypt_cost: 4\nclient_api:\n  rate_limits:\n    enabled: false\nfederation:\n  listen_addr: 127.0.0.1:0\n"), 0o600); err != nil {
+	yaml := "user_api:\n  bcrypt_cost: 4\nclient_api:\n  rate_limits:\n    enabled: false\nfederation:\n  listen_addr: 127.0.0.1:0\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dataDir, fmt.Sprintf("log-%d", time.Now().UnixNano()))
@@ -74,7 +74,9 @@ func startProcess(t testing.TB, dataDir, dbURL, addr string) *process {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_, _ = cmd.Process.Wait()
-		logFile.Close()
+		if err := logFile.Close(); err != nil {
+			t.Errorf("closing the server log: %v", err)
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			t.Logf("server log:\n%s", b)
@@ -83,7 +85,7 @@ func startProcess(t testing.TB, dataDir, dbURL, addr string) *process {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(p.url + "/ready"); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return p
 			}
@@ -101,8 +103,11 @@ func freeAddr(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // TestKillDuringSends kills the server (SIGKILL, no graceful stop) while
@@ -124,7 +129,7 @@ func TestKillDuringSends(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.SetCredentials(reg.UserID, reg.AccessToken)
+		c.UserID, c.AccessToken = reg.UserID, reg.AccessToken
 		room, err := c.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "private_chat"})
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +151,7 @@ func TestKillDuringSends(t *testing.T) {
 					default:
 					}
 					txn := fmt.Sprintf("w%d-%d", w, i)
-					resp, err := c.SendMessageEvent(ctx(t), room.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": txn}, mautrix.ReqSendEvent{TransactionID: txn})
+					resp, err := sendTextTxn(ctx(t), c, room.RoomID, txn, txn)
 					if err != nil {
 						return // the server died under this request
 					}
@@ -172,7 +177,7 @@ func TestKillDuringSends(t *testing.T) {
 		// Retrying acknowledged transactions returns the same events.
 		n := 0
 		for txn, evID := range acked {
-			resp, err := c.SendMessageEvent(ctx(t), room.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": txn}, mautrix.ReqSendEvent{TransactionID: txn})
+			resp, err := sendTextTxn(ctx(t), c, room.RoomID, txn, txn)
 			if err != nil || resp.EventID != evID {
 				t.Fatalf("retry of %s after restart = %v, %v; want %s", txn, resp, err, evID)
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"maunium.net/go/mautrix"
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -132,7 +131,7 @@ func TestFederationHostilePDUs(t *testing.T) {
 				} `json:"pdus"`
 			}
 			_ = json.NewDecoder(resp.Body).Decode(&res)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != 200 {
 				t.Fatalf("/send with bad PDUs: %d", resp.StatusCode)
 			}
@@ -203,7 +202,7 @@ func TestFederationVisibilityForServers(t *testing.T) {
 	c := ctx(t)
 	for _, hv := range []string{"joined", "shared"} {
 		room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat",
-			InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": hv}}}}})
+			InitialState: historyVisibility(hv)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +227,7 @@ func TestFederationVisibilityForServers(t *testing.T) {
 				PDUs []json.RawMessage `json:"pdus"`
 			}
 			_ = json.NewDecoder(resp.Body).Decode(&txn)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			found := false
 			for _, raw := range txn.PDUs {
 				var e struct {

@@ -34,7 +34,8 @@ func TestFederationBackfill(t *testing.T) {
 			var want []string
 			for i := 0; i < n; i++ {
 				if i == n/2 {
-					if _, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", map[string]any{"topic": "second topic"}); err != nil {
+					topic := map[string]any{"topic": "second topic"}
+					if _, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", topic); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -98,7 +99,9 @@ func TestFederationBackfill(t *testing.T) {
 			got, topics, last := page(bob)
 			slices.Reverse(got)
 			if !slices.Equal(got, want) {
-				t.Fatalf("bob's history: %d messages, want %d in order; first difference at %d: %v", len(got), len(want), firstDiff(got, want), got[max(0, firstDiff(got, want)-2):min(len(got), firstDiff(got, want)+3)])
+				d := firstDiff(got, want)
+				t.Fatalf("bob's history: %d messages, want %d in order; first difference at %d: %v",
+					len(got), len(want), d, got[max(0, d-2):min(len(got), d+3)])
 			}
 			if fmt.Sprint(topics) != "[second topic first topic]" {
 				t.Fatalf("topic changes in bob's history: %v", topics)

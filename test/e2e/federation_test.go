@@ -216,7 +216,7 @@ func TestFederationFoundation(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			var sk gomatrixserverlib.ServerKeys
 			if err := json.Unmarshal(raw, &sk); err != nil || sk.ServerName != "two.test" || len(sk.VerifyKeys) != 1 {
 				t.Fatalf("key answer %s: %v", raw, err)
@@ -249,8 +249,8 @@ func TestFederationFoundation(t *testing.T) {
 				t.Fatal(err)
 			}
 			var remote map[string]any
-			if _, err := alice.MakeRequest(c, http.MethodGet, alice.BuildClientURL("v3", "profile", "@bob:two.test"), nil, &remote); err != nil ||
-				remote["displayname"] != "Bob" || remote["im.myelin.signature"] != "hello from two" {
+			_, err = alice.MakeRequest(c, http.MethodGet, alice.BuildClientURL("v3", "profile", "@bob:two.test"), nil, &remote)
+			if err != nil || remote["displayname"] != "Bob" || remote["im.myelin.signature"] != "hello from two" {
 				t.Fatalf("remote profile through the client API: %v %v", remote, err)
 			}
 			if p, err := alice.GetProfile(c, "@bob:two.test"); err != nil || p.DisplayName != "Bob" {
@@ -269,7 +269,8 @@ func TestFederationFoundation(t *testing.T) {
 					DeviceID string `json:"device_id"`
 				} `json:"devices"`
 			}
-			dreq := fclient.NewFederationRequest(http.MethodGet, "one.test", "two.test", "/_matrix/federation/v1/user/devices/%40bob%3Atwo.test")
+			dreq := fclient.NewFederationRequest(http.MethodGet, "one.test", "two.test",
+				"/_matrix/federation/v1/user/devices/%40bob%3Atwo.test")
 			if err := dreq.Sign("one.test", gomatrixserverlib.KeyID(one.SigningKey.ID), one.SigningKey.Private); err != nil {
 				t.Fatal(err)
 			}
@@ -291,7 +292,8 @@ func TestFederationFoundation(t *testing.T) {
 
 			// Requests two must refuse.
 			get := func(auth string) (int, string) {
-				req, _ := http.NewRequest(http.MethodGet, "https://two.test/_matrix/federation/v1/query/profile?user_id=%40bob%3Atwo.test", nil)
+				const profile = "https://two.test/_matrix/federation/v1/query/profile?user_id=%40bob%3Atwo.test"
+				req, _ := http.NewRequest(http.MethodGet, profile, nil)
 				if auth != "" {
 					req.Header.Set("Authorization", auth)
 				}
@@ -299,7 +301,7 @@ func TestFederationFoundation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer resp.Body.Close()
+				defer func() { _ = resp.Body.Close() }()
 				var e struct {
 					ErrCode string `json:"errcode"`
 				}
@@ -343,36 +345,44 @@ func TestFederationFoundation(t *testing.T) {
 				ServerKeys []json.RawMessage `json:"server_keys"`
 			}
 			_ = json.NewDecoder(resp.Body).Decode(&notary)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if len(notary.ServerKeys) != 1 {
 				t.Fatalf("notary answer: %d entries", len(notary.ServerKeys))
 			}
 			oneKey := one.SigningKey.Private.Public().(ed25519.PublicKey)
-			if err := gomatrixserverlib.VerifyJSON("one.test", gomatrixserverlib.KeyID(one.SigningKey.ID), oneKey, notary.ServerKeys[0]); err != nil {
+			err = gomatrixserverlib.VerifyJSON("one.test", gomatrixserverlib.KeyID(one.SigningKey.ID), oneKey, notary.ServerKeys[0])
+			if err != nil {
 				t.Errorf("notary answer lost one's signature: %v", err)
 			}
 			twoKey := two.SigningKey.Private.Public().(ed25519.PublicKey)
-			if err := gomatrixserverlib.VerifyJSON("two.test", gomatrixserverlib.KeyID(two.SigningKey.ID), twoKey, notary.ServerKeys[0]); err != nil {
+			err = gomatrixserverlib.VerifyJSON("two.test", gomatrixserverlib.KeyID(two.SigningKey.ID), twoKey, notary.ServerKeys[0])
+			if err != nil {
 				t.Errorf("notary answer not signed by two: %v", err)
 			}
 
 			// Bad input in signed requests: Matrix errors with 4xx, never 500.
-			roomID := room.RoomID.String()
+			escRoom := url.PathEscape(room.RoomID.String())
 			for _, bad := range []struct {
 				method, path string
 				body         any
 				status       int
 				errcode      string
 			}{
-				{"GET", "/_matrix/federation/v1/make_join/" + url.PathEscape(roomID) + "/nobody", nil, 400, "M_BAD_JSON"},
-				{"GET", "/_matrix/federation/v1/make_join/" + url.PathEscape(roomID) + "/%40eve%3Athree.test", nil, 403, "M_FORBIDDEN"},
+				{"GET", "/_matrix/federation/v1/make_join/" + escRoom + "/nobody", nil, 400, "M_BAD_JSON"},
+				{"GET", "/_matrix/federation/v1/make_join/" + escRoom + "/%40eve%3Athree.test", nil, 403, "M_FORBIDDEN"},
 				{"GET", "/_matrix/federation/v1/make_join/%21nowhere%3Atwo.test/%40eve%3Aone.test", nil, 404, "M_NOT_FOUND"},
-				{"PUT", "/_matrix/federation/v2/send_join/" + url.PathEscape(roomID) + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
-				{"PUT", "/_matrix/federation/v1/send_join/" + url.PathEscape(roomID) + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
-				{"PUT", "/_matrix/federation/v1/send_leave/" + url.PathEscape(roomID) + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
+				{"PUT", "/_matrix/federation/v2/send_join/" + escRoom + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
+				{"PUT", "/_matrix/federation/v1/send_join/" + escRoom + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
+				{"PUT", "/_matrix/federation/v1/send_leave/" + escRoom + "/%24x", map[string]any{"type": 3}, 400, "M_BAD_JSON"},
 				{"PUT", "/_matrix/federation/v1/send/t1", map[string]any{"pdus": "nope"}, 400, "M_BAD_JSON"},
-				{"PUT", "/_matrix/federation/v2/invite/" + url.PathEscape(roomID) + "/%24x", map[string]any{"room_version": "999"}, 400, "M_INCOMPATIBLE_ROOM_VERSION"},
-				{"GET", "/_matrix/federation/v1/backfill/" + url.PathEscape(roomID) + "?limit=5", nil, 403, "M_FORBIDDEN"},
+				{
+					method:  "PUT",
+					path:    "/_matrix/federation/v2/invite/" + escRoom + "/%24x",
+					body:    map[string]any{"room_version": "999"},
+					status:  400,
+					errcode: "M_INCOMPATIBLE_ROOM_VERSION",
+				},
+				{"GET", "/_matrix/federation/v1/backfill/" + escRoom + "?limit=5", nil, 403, "M_FORBIDDEN"},
 				{"GET", "/_matrix/federation/v1/state_ids/%21nowhere%3Atwo.test?event_id=%24x", nil, 404, "M_NOT_FOUND"},
 				{"GET", "/_matrix/federation/v1/event/%24unknown", nil, 404, "M_NOT_FOUND"},
 				{"GET", "/_matrix/federation/v1/publicRooms?limit=abc", nil, 400, "M_INVALID_PARAM"},
@@ -384,7 +394,7 @@ func TestFederationFoundation(t *testing.T) {
 					ErrCode string `json:"errcode"`
 				}
 				_ = json.NewDecoder(resp.Body).Decode(&e)
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if resp.StatusCode != bad.status || e.ErrCode != bad.errcode {
 					t.Errorf("%s %s: %d %s, want %d %s", bad.method, bad.path, resp.StatusCode, e.ErrCode, bad.status, bad.errcode)
 				}
@@ -397,7 +407,7 @@ func TestFederationFoundation(t *testing.T) {
 			}
 			var v fclient.Version
 			_ = json.NewDecoder(resp.Body).Decode(&v)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if v.Server.Name != "Myelin" || v.Server.Version == "" {
 				t.Fatalf("version: %+v", v)
 			}
@@ -409,7 +419,7 @@ func TestFederationFoundation(t *testing.T) {
 				ErrCode string `json:"errcode"`
 			}
 			_ = json.NewDecoder(resp.Body).Decode(&e)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusNotFound || e.ErrCode != "M_UNRECOGNIZED" {
 				t.Errorf("unknown endpoint: %d %s", resp.StatusCode, e.ErrCode)
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/config"
@@ -122,6 +123,13 @@ func login(t *testing.T, srv *server.Server, user, password string) *mautrix.Cli
 	return c
 }
 
+// sendTextTxn sends a text message under transaction ID txn, which a test
+// can send again to retry it.
+func sendTextTxn(ctx context.Context, c *mautrix.Client, roomID id.RoomID, body, txn string) (*mautrix.RespSendEvent, error) {
+	content := map[string]any{"msgtype": "m.text", "body": body}
+	return c.SendMessageEvent(ctx, roomID, event.EventMessage, content, mautrix.ReqSendEvent{TransactionID: txn})
+}
+
 // register creates an account with dummy auth and returns its client.
 func register(t *testing.T, srv *server.Server, user, password string) *mautrix.Client {
 	t.Helper()
@@ -130,8 +138,9 @@ func register(t *testing.T, srv *server.Server, user, password string) *mautrix.
 	if err != nil {
 		t.Fatalf("register %s: %v", user, err)
 	}
-	c.SetCredentials(resp.UserID, resp.AccessToken)
-	c.DeviceID = resp.DeviceID
+	// What SetCredentials did: its replacement, ReqLogin.StoreCredentials,
+	// is for logging in, and registration has no such option.
+	c.UserID, c.AccessToken, c.DeviceID = resp.UserID, resp.AccessToken, resp.DeviceID
 	return c
 }
 
@@ -201,7 +210,7 @@ func do(t *testing.T, method, url, token string, body any) rawResponse {
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	out := rawResponse{Status: resp.StatusCode, Header: resp.Header}
 	if len(raw) > 0 {
@@ -229,28 +238,25 @@ func quietLogger() *logrus.Logger {
 
 func drain(r *http.Response) {
 	_, _ = io.Copy(io.Discard, r.Body)
-	r.Body.Close()
+	_ = r.Body.Close()
 }
 
-// benchDo sends a request with a JSON string body and decodes the JSON reply,
-// failing the benchmark on anything but 200.
-func benchDo(b *testing.B, method, url, token, body string) map[string]any {
+// benchPost POSTs a JSON string body without a token and decodes the JSON
+// reply, failing the benchmark on anything but 200.
+func benchPost(b *testing.B, url, body string) map[string]any {
 	b.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewBufferString(body))
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
 	if err != nil {
 		b.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var out map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-		b.Fatalf("%s %s: %d %v %v", method, url, resp.StatusCode, out, err)
+		b.Fatalf("POST %s: %d %v %v", url, resp.StatusCode, out, err)
 	}
 	return out
 }

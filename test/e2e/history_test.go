@@ -98,7 +98,9 @@ func histNearest(tl []histEvent, ts int64, forward bool) (histEvent, bool) {
 	return best, found
 }
 
-func histTSToEvent(t *testing.T, c *mautrix.Client, roomID id.RoomID, ts int64, dir mautrix.Direction) (*mautrix.RespTimestampToEvent, error) {
+func histTSToEvent(
+	t *testing.T, c *mautrix.Client, roomID id.RoomID, ts int64, dir mautrix.Direction,
+) (*mautrix.RespTimestampToEvent, error) {
 	t.Helper()
 	return c.TimestampToEvent(ctx(t), roomID, time.UnixMilli(ts), dir)
 }
@@ -107,9 +109,11 @@ func histBetweenURL(srv *server.Server, roomID id.RoomID, query string) string {
 	return srv.ClientURL() + "/_matrix/client/unstable/im.myelin/rooms/" + url.PathEscape(string(roomID)) + "/messages_between?" + query
 }
 
-// between calls messages_between once and returns the chunk's event IDs and
-// next_batch.
-func histBetween(t *testing.T, srv *server.Server, c *mautrix.Client, roomID id.RoomID, fromTS, toTS int64, limit int, from string) ([]id.EventID, string) {
+// histBetween calls messages_between once and returns the chunk's event IDs
+// and next_batch.
+func histBetween(
+	t *testing.T, srv *server.Server, c *mautrix.Client, roomID id.RoomID, fromTS, toTS int64, limit int, from string,
+) ([]id.EventID, string) {
 	t.Helper()
 	q := url.Values{"from_ts": {strconv.FormatInt(fromTS, 10)}, "to_ts": {strconv.FormatInt(toTS, 10)}}
 	if limit > 0 {
@@ -137,8 +141,10 @@ func histBetween(t *testing.T, srv *server.Server, c *mautrix.Client, roomID id.
 	return out, next
 }
 
-// betweenAll pages messages_between to the end, limit at a time.
-func histBetweenAll(t *testing.T, srv *server.Server, c *mautrix.Client, roomID id.RoomID, fromTS, toTS int64, limit int) ([]id.EventID, int) {
+// histBetweenAll pages messages_between to the end, limit at a time.
+func histBetweenAll(
+	t *testing.T, srv *server.Server, c *mautrix.Client, roomID id.RoomID, fromTS, toTS int64, limit int,
+) ([]id.EventID, int) {
 	t.Helper()
 	var all []id.EventID
 	from := ""
@@ -240,7 +246,8 @@ func TestHistoryEndpoints(t *testing.T) {
 					t.Fatalf("ts %d dir %c: %v", ts, dir, err)
 				}
 				if resp.EventID != want || resp.Timestamp.UnixMilli() != tl[index[want]].TS {
-					t.Fatalf("ts %d dir %c: got %s at %d, want %s at %d", ts, dir, resp.EventID, resp.Timestamp.UnixMilli(), want, tl[index[want]].TS)
+					t.Fatalf("ts %d dir %c: got %s at %d, want %s at %d",
+						ts, dir, resp.EventID, resp.Timestamp.UnixMilli(), want, tl[index[want]].TS)
 				}
 			}
 			// Exact hits: a group's first message forwards, its last
@@ -275,7 +282,8 @@ func TestHistoryEndpoints(t *testing.T) {
 			base := srv.ClientURL() + "/_matrix/client/v1/rooms/" + url.PathEscape(string(roomID)) + "/timestamp_to_event?"
 			for query, code := range map[string]string{"dir=f": "M_MISSING_PARAM", "ts=1": "M_MISSING_PARAM",
 				"ts=x&dir=f": "M_INVALID_PARAM", "ts=-5&dir=f": "M_INVALID_PARAM", "ts=1&dir=x": "M_INVALID_PARAM"} {
-				if r := do(t, http.MethodGet, base+query, alice.AccessToken, nil); r.Status != http.StatusBadRequest || r.errcode() != code {
+				r := do(t, http.MethodGet, base+query, alice.AccessToken, nil)
+				if r.Status != http.StatusBadRequest || r.errcode() != code {
 					t.Fatalf("%s: %d %v, want 400 %s", query, r.Status, r.Body, code)
 				}
 			}
@@ -341,7 +349,9 @@ func TestHistoryEndpoints(t *testing.T) {
 			histWantIDs(t, "default context continued", continued(def), histIDs(tl))
 
 			// limit=0: the event alone, tokens still seamless.
-			r0 := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(string(roomID))+"/context/"+url.PathEscape(string(target.ID))+"?limit=0", alice.AccessToken, nil)
+			contextURL := srv.ClientURL() + "/_matrix/client/v3/rooms/" + url.PathEscape(string(roomID)) +
+				"/context/" + url.PathEscape(string(target.ID))
+			r0 := do(t, http.MethodGet, contextURL+"?limit=0", alice.AccessToken, nil)
 			if r0.Status != http.StatusOK || len(r0.Body["events_before"].([]any)) != 0 || len(r0.Body["events_after"].([]any)) != 0 {
 				t.Fatalf("limit=0: %d %v", r0.Status, r0.Body)
 			}
@@ -390,7 +400,7 @@ func TestHistoryEndpoints(t *testing.T) {
 			if filtered.Event.ID != target.ID || len(filtered.State) != 0 {
 				t.Fatalf("filtered context: event %s, %d state events", filtered.Event.ID, len(filtered.State))
 			}
-			bad := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(string(roomID))+"/context/"+url.PathEscape(string(target.ID))+"?filter=%7B", alice.AccessToken, nil)
+			bad := do(t, http.MethodGet, contextURL+"?filter=%7B", alice.AccessToken, nil)
 			if bad.Status != http.StatusBadRequest || bad.errcode() != "M_BAD_JSON" {
 				t.Fatalf("bad filter: %d %v", bad.Status, bad.Body)
 			}
@@ -477,7 +487,8 @@ func TestHistoryEndpoints(t *testing.T) {
 				"from_ts=1&to_ts=5&from=bogus":  "M_INVALID_PARAM",
 				"from_ts=-1&to_ts=5&from=bogus": "M_INVALID_PARAM",
 			} {
-				if r := do(t, http.MethodGet, histBetweenURL(srv, roomID, query), alice.AccessToken, nil); r.Status != http.StatusBadRequest || r.errcode() != code {
+				r := do(t, http.MethodGet, histBetweenURL(srv, roomID, query), alice.AccessToken, nil)
+				if r.Status != http.StatusBadRequest || r.errcode() != code {
 					t.Fatalf("%s: %d %v, want 400 %s", query, r.Status, r.Body, code)
 				}
 			}
@@ -506,7 +517,8 @@ func TestHistoryEndpoints(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := alice.SendStateEvent(ctx(t), vis.RoomID, event.StateHistoryVisibility, "", map[string]any{"history_visibility": "joined"}); err != nil {
+			joined := map[string]any{"history_visibility": "joined"}
+			if _, err := alice.SendStateEvent(ctx(t), vis.RoomID, event.StateHistoryVisibility, "", joined); err != nil {
 				t.Fatal(err)
 			}
 			send := func(body string) id.EventID {
@@ -535,7 +547,8 @@ func TestHistoryEndpoints(t *testing.T) {
 				allIdx[e.ID] = i
 			}
 			seen := histTimeline(t, bob, vis.RoomID, "during")
-			if len(seen) == 0 || seen[0].Type != "m.room.member" || slices.ContainsFunc(seen, func(e histEvent) bool { return e.ID == before || e.ID == after }) {
+			outside := func(e histEvent) bool { return e.ID == before || e.ID == after }
+			if len(seen) == 0 || seen[0].Type != "m.room.member" || slices.ContainsFunc(seen, outside) {
 				t.Fatalf("bob's /messages: %+v", seen)
 			}
 			got, _ := histBetweenAll(t, srv, bob, vis.RoomID, 0, all[len(all)-1].TS+1000, 2)
@@ -549,7 +562,8 @@ func TestHistoryEndpoints(t *testing.T) {
 			}
 			_, err = histTSToEvent(t, bob, vis.RoomID, ts(after), mautrix.DirectionForward)
 			wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
-			if r, err := histTSToEvent(t, bob, vis.RoomID, ts(after), mautrix.DirectionBackward); err != nil || r.EventID != seen[len(seen)-1].ID {
+			r, err := histTSToEvent(t, bob, vis.RoomID, ts(after), mautrix.DirectionBackward)
+			if err != nil || r.EventID != seen[len(seen)-1].ID {
 				t.Fatalf("bob backwards from after his leave: %+v %v, want his leave %s", r, err, seen[len(seen)-1].ID)
 			}
 

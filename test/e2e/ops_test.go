@@ -34,7 +34,7 @@ func TestOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	text := string(body)
 	for _, want := range []string{
 		`myelin_http_requests_total{listener="client",method="GET",route="/_matrix/client/v3/account/whoami",status="200"} 3`,

@@ -34,7 +34,11 @@ func TestRegistrationTokenMode(t *testing.T) {
 		t.Fatalf("validity of unknown token: %d %v", v.Status, v.Body)
 	}
 	// Dummy auth is not offered in token mode.
-	first := do(t, "POST", reg, "", map[string]any{"username": "tina", "password": "long enough", "auth": map[string]string{"type": "m.login.dummy"}})
+	first := do(t, "POST", reg, "", map[string]any{
+		"username": "tina",
+		"password": "long enough",
+		"auth":     map[string]string{"type": "m.login.dummy"},
+	})
 	if first.Status != 401 || !strings.Contains(toJSON(first.Body["flows"]), "m.login.registration_token") {
 		t.Fatalf("dummy in token mode: %d %v", first.Status, first.Body)
 	}
@@ -64,7 +68,8 @@ func TestRegistrationDisabled(t *testing.T) {
 	cfg := testConfig(t, "")
 	cfg.ClientAPI.Registration = "disabled"
 	srv := startServer(t, cfg)
-	r := do(t, "POST", srv.ClientURL()+"/_matrix/client/v3/register", "", map[string]any{"username": "x", "auth": map[string]string{"type": "m.login.dummy"}})
+	dummy := map[string]any{"username": "x", "auth": map[string]string{"type": "m.login.dummy"}}
+	r := do(t, "POST", srv.ClientURL()+"/_matrix/client/v3/register", "", dummy)
 	if r.Status != 403 || r.errcode() != "M_FORBIDDEN" {
 		t.Fatalf("register when disabled: %d %v", r.Status, r.Body)
 	}
@@ -81,8 +86,14 @@ func TestRegistrationFeatures(t *testing.T) {
 	srv := startServer(t, testConfig(t, ""))
 	reg := srv.ClientURL() + "/_matrix/client/v3/register"
 
-	one := do(t, "POST", reg, "", map[string]any{"username": "uma", "password": "long enough", "auth": map[string]string{"type": "m.login.dummy"},
-		"device_id": "MYPHONE", "initial_device_display_name": "Uma's phone", "refresh_token": true})
+	one := do(t, "POST", reg, "", map[string]any{
+		"username":                    "uma",
+		"password":                    "long enough",
+		"auth":                        map[string]string{"type": "m.login.dummy"},
+		"device_id":                   "MYPHONE",
+		"initial_device_display_name": "Uma's phone",
+		"refresh_token":               true,
+	})
 	if one.Status != 200 || one.Body["device_id"] != "MYPHONE" || one.Body["refresh_token"] == nil || one.Body["expires_in_ms"] == nil {
 		t.Fatalf("one-shot dummy registration: %d %v", one.Status, one.Body)
 	}
@@ -94,11 +105,12 @@ func TestRegistrationFeatures(t *testing.T) {
 	}
 
 	// Refresh: a new pair; the old refresh token is spent.
-	ref := do(t, "POST", srv.ClientURL()+"/_matrix/client/v3/refresh", "", map[string]any{"refresh_token": one.Body["refresh_token"]})
+	refresh := srv.ClientURL() + "/_matrix/client/v3/refresh"
+	ref := do(t, "POST", refresh, "", map[string]any{"refresh_token": one.Body["refresh_token"]})
 	if ref.Status != 200 || ref.Body["access_token"] == one.Body["access_token"] || ref.Body["refresh_token"] == nil {
 		t.Fatalf("refresh: %d %v", ref.Status, ref.Body)
 	}
-	if again := do(t, "POST", srv.ClientURL()+"/_matrix/client/v3/refresh", "", map[string]any{"refresh_token": one.Body["refresh_token"]}); again.Status != 401 {
+	if again := do(t, "POST", refresh, "", map[string]any{"refresh_token": one.Body["refresh_token"]}); again.Status != 401 {
 		t.Fatalf("spent refresh token accepted: %d %v", again.Status, again.Body)
 	}
 	uma.AccessToken = ref.Body["access_token"].(string)
@@ -110,7 +122,12 @@ func TestRegistrationFeatures(t *testing.T) {
 		t.Fatalf("old access token still works: %d", r.Status)
 	}
 
-	inh := do(t, "POST", reg, "", map[string]any{"username": "vic", "password": "long enough", "inhibit_login": true, "auth": map[string]string{"type": "m.login.dummy"}})
+	inh := do(t, "POST", reg, "", map[string]any{
+		"username":      "vic",
+		"password":      "long enough",
+		"inhibit_login": true,
+		"auth":          map[string]string{"type": "m.login.dummy"},
+	})
 	if inh.Status != 200 || inh.Body["user_id"] != "@vic:localhost" || inh.Body["access_token"] != nil {
 		t.Fatalf("inhibit_login: %d %v", inh.Status, inh.Body)
 	}
@@ -159,7 +176,12 @@ func sharedSecretRegister(t *testing.T, srv interface{ ClientURL() string }, use
 func TestExpiredAccessToken(t *testing.T) {
 	cfg := testConfig(t, "")
 	srv := startServer(t, cfg)
-	r := do(t, "POST", srv.ClientURL()+"/_matrix/client/v3/register", "", map[string]any{"username": "yan", "password": "long enough", "refresh_token": true, "auth": map[string]string{"type": "m.login.dummy"}})
+	r := do(t, "POST", srv.ClientURL()+"/_matrix/client/v3/register", "", map[string]any{
+		"username":      "yan",
+		"password":      "long enough",
+		"refresh_token": true,
+		"auth":          map[string]string{"type": "m.login.dummy"},
+	})
 	tok := r.Body["access_token"].(string)
 	srv.UserAPI.SetClock(func() time.Time { return time.Now().Add(time.Hour) })
 	w := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/account/whoami", tok, nil)

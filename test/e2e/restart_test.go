@@ -38,7 +38,8 @@ func TestRestartKeepsData(t *testing.T) {
 			t.Fatalf("profile after restart: %+v %v", prof, err)
 		}
 		var sig map[string]string
-		if err := phone.GetProfileField(ctx(t), "@bob:localhost", "im.myelin.signature", &sig); err != nil || sig["im.myelin.signature"] != "still here" {
+		err = phone.GetProfileField(ctx(t), "@bob:localhost", "im.myelin.signature", &sig)
+		if err != nil || sig["im.myelin.signature"] != "still here" {
 			t.Fatalf("signature after restart: %v %v", sig, err)
 		}
 		devs, err := bob.GetDevicesInfo(ctx(t))

@@ -23,7 +23,11 @@ func TestRooms(t *testing.T) {
 		}
 
 		// A direct chat: alice invites bob (the friend request), bob joins.
-		dm, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{bob.UserID}})
+		dm, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{
+			Preset:   "trusted_private_chat",
+			IsDirect: true,
+			Invite:   []id.UserID{bob.UserID},
+		})
 		if err != nil {
 			t.Fatalf("createRoom: %v", err)
 		}
@@ -45,11 +49,11 @@ func TestRooms(t *testing.T) {
 		}
 
 		// Messages: a retried transaction returns the same event.
-		first, err := bob.SendMessageEvent(ctx(t), dm.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "hello 你好"}, mautrix.ReqSendEvent{TransactionID: "txn-1"})
+		first, err := sendTextTxn(ctx(t), bob, dm.RoomID, "hello 你好", "txn-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		retry, err := bob.SendMessageEvent(ctx(t), dm.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "hello 你好"}, mautrix.ReqSendEvent{TransactionID: "txn-1"})
+		retry, err := sendTextTxn(ctx(t), bob, dm.RoomID, "hello 你好", "txn-1")
 		if err != nil || retry.EventID != first.EventID {
 			t.Fatalf("retry = %v, %v; want %s", retry, err, first.EventID)
 		}
@@ -123,7 +127,8 @@ func TestRooms(t *testing.T) {
 			t.Fatal(err)
 		}
 		state, err := bob.State(ctx(t), group.RoomID)
-		if err != nil || state[event.StateTopic][""].Content.Raw["topic"] != "more tea" || len(state[event.StateMember]) != 6 { // five in, frank left
+		// Six members: five in, frank left.
+		if err != nil || state[event.StateTopic][""].Content.Raw["topic"] != "more tea" || len(state[event.StateMember]) != 6 {
 			t.Fatalf("state = %v, %v", state, err)
 		}
 		mem, err := bob.Members(ctx(t), group.RoomID, mautrix.ReqMembers{Membership: event.MembershipJoin})
@@ -153,7 +158,7 @@ func TestRooms(t *testing.T) {
 
 		// Leave and forget. A transaction sent before leaving, retried
 		// after, still returns its event.
-		before, err := bob.SendMessageEvent(ctx(t), group.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "bye"}, mautrix.ReqSendEvent{TransactionID: "txn-bye"})
+		before, err := sendTextTxn(ctx(t), bob, group.RoomID, "bye", "txn-bye")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +174,7 @@ func TestRooms(t *testing.T) {
 		}
 		_, err = bob.SendText(ctx(t), group.RoomID, "gone")
 		wantMatrixError(t, err, http.StatusForbidden, "M_FORBIDDEN")
-		after, err := bob.SendMessageEvent(ctx(t), group.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "bye"}, mautrix.ReqSendEvent{TransactionID: "txn-bye"})
+		after, err := sendTextTxn(ctx(t), bob, group.RoomID, "bye", "txn-bye")
 		if err != nil || after.EventID != before.EventID {
 			t.Fatalf("retry after leaving = %v, %v; want %s", after, err, before.EventID)
 		}
@@ -177,7 +182,8 @@ func TestRooms(t *testing.T) {
 		// Errors.
 		_, err = alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{RoomVersion: "999"})
 		wantMatrixError(t, err, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION")
-		_, err = alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{InitialState: []*event.Event{{Type: event.StatePowerLevels, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{}}}}})
+		emptyPowerLevels := []*event.Event{{Type: event.StatePowerLevels, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{}}}}
+		_, err = alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{InitialState: emptyPowerLevels})
 		wantMatrixError(t, err, http.StatusBadRequest, "M_INVALID_ROOM_STATE")
 		_, err = alice.SendText(ctx(t), "!nowhere:localhost", "hi")
 		wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
@@ -185,3 +191,13 @@ func TestRooms(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// historyVisibility is createRoom initial state that sets the room's
+// history visibility.
+func historyVisibility(visibility string) []*event.Event {
+	return []*event.Event{{
+		Type:     event.StateHistoryVisibility,
+		StateKey: ptr(""),
+		Content:  event.Content{Raw: map[string]any{"history_visibility": visibility}},
+	}}
+}

@@ -55,7 +55,11 @@ func TestSyncDirectChat(t *testing.T) {
 		go func() { bobNext <- syncOnce(t, bob, bobInit.NextBatch, 10*time.Second) }()
 		time.Sleep(100 * time.Millisecond)
 		start := time.Now()
-		dm, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{bob.UserID}})
+		dm, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{
+			Preset:   "trusted_private_chat",
+			IsDirect: true,
+			Invite:   []id.UserID{bob.UserID},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +73,8 @@ func TestSyncDirectChat(t *testing.T) {
 		}
 		sawInvite := false
 		for _, e := range room.State.Events {
-			if e.Type == event.StateMember && e.GetStateKey() == string(bob.UserID) && e.Content.Raw["membership"] == "invite" && e.Content.Raw["is_direct"] == true {
+			if e.Type == event.StateMember && e.GetStateKey() == string(bob.UserID) &&
+				e.Content.Raw["membership"] == "invite" && e.Content.Raw["is_direct"] == true {
 				sawInvite = true
 			}
 		}
@@ -120,7 +125,7 @@ func TestSyncDirectChat(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			start := time.Now()
 			body := "message " + string(rune('A'+i))
-			if _, err := pair.from.SendMessageEvent(ctx(t), dm.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": body}, mautrix.ReqSendEvent{TransactionID: "t" + body}); err != nil {
+			if _, err := sendTextTxn(ctx(t), pair.from, dm.RoomID, body, "t"+body); err != nil {
 				t.Fatal(err)
 			}
 			resp := <-next
@@ -341,7 +346,8 @@ func TestSyncAccountData(t *testing.T) {
 		go func() { next <- syncOnce(t, alice, init.NextBatch, 10*time.Second) }()
 		time.Sleep(100 * time.Millisecond)
 		start := time.Now()
-		if err := alice.SetRoomAccountData(ctx(t), room.RoomID, "m.tag", map[string]any{"tags": map[string]any{"u.work": map[string]any{}}}); err != nil {
+		tags := map[string]any{"tags": map[string]any{"u.work": map[string]any{}}}
+		if err := alice.SetRoomAccountData(ctx(t), room.RoomID, "m.tag", tags); err != nil {
 			t.Fatal(err)
 		}
 		got := <-next
@@ -373,7 +379,7 @@ func TestSyncVisibilityAndLazyLoading(t *testing.T) {
 	bob := register(t, srv, "bob", "long enough")
 	carol := register(t, srv, "carol", "long enough")
 	room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat",
-		InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: ptr(""), Content: event.Content{Raw: map[string]any{"history_visibility": "joined"}}}}})
+		InitialState: historyVisibility("joined")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +450,8 @@ func TestMembersAt(t *testing.T) {
 			t.Helper()
 			var out map[string]string
 			for i := 0; i < 100; i++ {
-				r := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(string(room.RoomID))+"/members"+query, c.AccessToken, nil)
+				members := srv.ClientURL() + "/_matrix/client/v3/rooms/" + url.PathEscape(string(room.RoomID)) + "/members"
+				r := do(t, "GET", members+query, c.AccessToken, nil)
 				if r.Status != 200 {
 					t.Fatalf("members%s: %d %v", query, r.Status, r.Body)
 				}

@@ -39,7 +39,7 @@ func dialWS(t *testing.T, base, token, since string) *websocket.Conn {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	t.Cleanup(func() { c.CloseNow() })
+	t.Cleanup(func() { _ = c.CloseNow() })
 	return c
 }
 
@@ -76,7 +76,11 @@ func TestWebSocketSync(t *testing.T) {
 			t.Fatal("initial frame without next_batch")
 		}
 
-		room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "private_chat", IsDirect: true, Invite: []id.UserID{bob.UserID}})
+		room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{
+			Preset:   "private_chat",
+			IsDirect: true,
+			Invite:   []id.UserID{bob.UserID},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +129,9 @@ func TestWebSocketSync(t *testing.T) {
 
 		// Disconnect; messages sent meanwhile arrive exactly once after a
 		// reconnect with the last next_batch.
-		ws.Close(websocket.StatusNormalClosure, "bye")
+		if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+			t.Fatalf("closing the WebSocket: %v", err)
+		}
 		for i := 0; i < 5; i++ {
 			if _, err := alice.SendText(ctx(t), room.RoomID, "offline "+string(rune('a'+i))); err != nil {
 				t.Fatal(err)

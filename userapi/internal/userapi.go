@@ -51,7 +51,9 @@ type UserAPI struct {
 var _ api.UserAPI = (*UserAPI)(nil)
 
 // New returns the user API over store, caching token lookups in c.
-func New(opts Options, store *storage.Storage, c cache.Cache, b bus.Bus, log logrus.FieldLogger, reg prometheus.Registerer) (*UserAPI, error) {
+func New(
+	opts Options, store *storage.Storage, c cache.Cache, b bus.Bus, log logrus.FieldLogger, reg prometheus.Registerer,
+) (*UserAPI, error) {
 	if opts.BcryptCost == 0 {
 		opts.BcryptCost = bcrypt.DefaultCost
 	}
@@ -114,7 +116,13 @@ func (u *UserAPI) CreateAccount(ctx context.Context, req api.CreateAccountReques
 	}
 	now := u.nowMs()
 	err := u.store.WithTx(ctx, func(ctx context.Context) error {
-		if err := u.store.InsertAccount(ctx, storage.AccountRow{Localpart: req.Localpart, PasswordHash: hash, CreatedTS: now, IsAdmin: req.IsAdmin}); err != nil {
+		err := u.store.InsertAccount(ctx, storage.AccountRow{
+			Localpart:    req.Localpart,
+			PasswordHash: hash,
+			CreatedTS:    now,
+			IsAdmin:      req.IsAdmin,
+		})
+		if err != nil {
 			return err
 		}
 		if req.RegistrationToken != "" {
@@ -143,7 +151,13 @@ func (u *UserAPI) Account(ctx context.Context, localpart api.Localpart) (*api.Ac
 	if err != nil {
 		return nil, err
 	}
-	return &api.Account{Localpart: a.Localpart, UserID: u.userID(a.Localpart), IsAdmin: a.IsAdmin, Deactivated: a.Deactivated, CreatedTS: a.CreatedTS}, nil
+	return &api.Account{
+		Localpart:   a.Localpart,
+		UserID:      u.userID(a.Localpart),
+		IsAdmin:     a.IsAdmin,
+		Deactivated: a.Deactivated,
+		CreatedTS:   a.CreatedTS,
+	}, nil
 }
 
 // dummyHash is compared against when an account does not exist, so a login
@@ -466,7 +480,14 @@ func (u *UserAPI) NewSession(ctx context.Context, req api.NewSessionRequest) (*a
 		if err := u.store.UpsertDevice(ctx, req.Localpart, id, req.DisplayName, now, req.IP, req.UserAgent); err != nil {
 			return err
 		}
-		if err := u.store.InsertAccessToken(ctx, storage.TokenRow{Hash: HashToken(access), Localpart: req.Localpart, DeviceID: id, CreatedTS: now, ExpiresTS: expires}); err != nil {
+		err = u.store.InsertAccessToken(ctx, storage.TokenRow{
+			Hash:      HashToken(access),
+			Localpart: req.Localpart,
+			DeviceID:  id,
+			CreatedTS: now,
+			ExpiresTS: expires,
+		})
+		if err != nil {
 			return err
 		}
 		if sess.RefreshToken != "" {
@@ -474,7 +495,13 @@ func (u *UserAPI) NewSession(ctx context.Context, req api.NewSessionRequest) (*a
 			if u.opts.RefreshTokenLifetime > 0 {
 				rexp = now + u.opts.RefreshTokenLifetime.Milliseconds()
 			}
-			return u.store.InsertRefreshToken(ctx, storage.TokenRow{Hash: HashToken(sess.RefreshToken), Localpart: req.Localpart, DeviceID: id, CreatedTS: now, ExpiresTS: rexp})
+			return u.store.InsertRefreshToken(ctx, storage.TokenRow{
+				Hash:      HashToken(sess.RefreshToken),
+				Localpart: req.Localpart,
+				DeviceID:  id,
+				CreatedTS: now,
+				ExpiresTS: rexp,
+			})
 		}
 		return nil
 	})
@@ -482,7 +509,14 @@ func (u *UserAPI) NewSession(ctx context.Context, req api.NewSessionRequest) (*a
 		return nil, err
 	}
 	u.forgetTokens(ctx, revoked)
-	sess.Device = api.Device{UserID: u.userID(req.Localpart), Localpart: req.Localpart, ID: id, ExpiresTS: expires, LastSeenTS: now, LastSeenIP: req.IP}
+	sess.Device = api.Device{
+		UserID:     u.userID(req.Localpart),
+		Localpart:  req.Localpart,
+		ID:         id,
+		ExpiresTS:  expires,
+		LastSeenTS: now,
+		LastSeenIP: req.IP,
+	}
 	if req.DisplayName != nil {
 		sess.Device.DisplayName = *req.DisplayName
 	}

@@ -21,13 +21,14 @@ func benchAPI(b *testing.B) *UserAPI {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
+	b.Cleanup(func() { _ = db.Close() })
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		b.Fatal(err)
 	}
 	log := logrus.New()
-	u, err := New(Options{ServerName: "bench.example", BcryptCost: bcrypt.MinCost}, store, cache.NewMemory(cache.MemoryOptions{}, nil), nil, log, nil)
+	c := cache.NewMemory(cache.MemoryOptions{}, nil)
+	u, err := New(Options{ServerName: "bench.example", BcryptCost: bcrypt.MinCost}, store, c, nil, log, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,12 +21,13 @@ func testAPI(t *testing.T) *UserAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() })
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := New(Options{ServerName: "example.org", BcryptCost: 4}, store, cache.NewMemory(cache.MemoryOptions{}, nil), nil, logrus.New(), nil)
+	c := cache.NewMemory(cache.MemoryOptions{}, nil)
+	u, err := New(Options{ServerName: "example.org", BcryptCost: 4}, store, c, nil, logrus.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,11 @@ import (
 
 // UpsertDevice creates a device, or updates the display name of an existing
 // one of the same user (when displayName is not nil).
-func (s *Storage) UpsertDevice(ctx context.Context, localpart api.Localpart, id api.DeviceID, displayName *string, nowMs int64, ip, userAgent string) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO userapi_devices (localpart, device_id, display_name, created_ts, last_seen_ts, last_seen_ip, user_agent)
+func (s *Storage) UpsertDevice(
+	ctx context.Context, localpart api.Localpart, id api.DeviceID, displayName *string, nowMs int64, ip, userAgent string,
+) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO userapi_devices
+			(localpart, device_id, display_name, created_ts, last_seen_ts, last_seen_ip, user_agent)
 		VALUES ($1, $2, $3, $4, $4, $5, $6)
 		ON CONFLICT (localpart, device_id) DO UPDATE SET
 			display_name = COALESCE(EXCLUDED.display_name, userapi_devices.display_name),
@@ -37,7 +40,8 @@ const deviceColumns = `localpart, device_id, display_name, last_seen_ts, last_se
 
 // Devices lists a user's devices.
 func (s *Storage) Devices(ctx context.Context, localpart api.Localpart) ([]api.Device, error) {
-	ds, err := sqlutil.Select(ctx, s.db, scanDevice, `SELECT `+deviceColumns+` FROM userapi_devices WHERE localpart = $1 ORDER BY created_ts, device_id`, localpart)
+	ds, err := sqlutil.Select(ctx, s.db, scanDevice, `SELECT `+deviceColumns+` FROM userapi_devices
+		WHERE localpart = $1 ORDER BY created_ts, device_id`, localpart)
 	if err != nil {
 		return nil, fmt.Errorf("storage: listing devices: %w", err)
 	}
@@ -46,7 +50,8 @@ func (s *Storage) Devices(ctx context.Context, localpart api.Localpart) ([]api.D
 
 // Device returns one device; api.ErrNoSuchDevice when there is none.
 func (s *Storage) Device(ctx context.Context, localpart api.Localpart, id api.DeviceID) (*api.Device, error) {
-	d, err := scanDevice(s.db.QueryRow(ctx, `SELECT `+deviceColumns+` FROM userapi_devices WHERE localpart = $1 AND device_id = $2`, localpart, id))
+	d, err := scanDevice(s.db.QueryRow(ctx, `SELECT `+deviceColumns+` FROM userapi_devices
+		WHERE localpart = $1 AND device_id = $2`, localpart, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, api.ErrNoSuchDevice
 	}
@@ -70,7 +75,8 @@ func (s *Storage) SetDeviceDisplayName(ctx context.Context, localpart api.Localp
 
 // TouchDevice records when and from where a device was last seen.
 func (s *Storage) TouchDevice(ctx context.Context, localpart api.Localpart, id api.DeviceID, nowMs int64, ip, userAgent string) error {
-	_, err := s.db.Exec(ctx, `UPDATE userapi_devices SET last_seen_ts = $3, last_seen_ip = $4, user_agent = $5 WHERE localpart = $1 AND device_id = $2`,
+	_, err := s.db.Exec(ctx, `UPDATE userapi_devices SET last_seen_ts = $3, last_seen_ip = $4, user_agent = $5
+		WHERE localpart = $1 AND device_id = $2`,
 		localpart, id, nowMs, ip, userAgent)
 	return err
 }
@@ -87,20 +93,23 @@ func (s *Storage) DeleteDevices(ctx context.Context, localpart api.Localpart, id
 			return h, sc.Scan(&h)
 		}
 		if ids == nil {
-			hashes, err = sqlutil.Select(ctx, s.db, scanHash, `SELECT token_hash FROM userapi_access_tokens WHERE localpart = $1 AND device_id <> $2`, localpart, except)
+			hashes, err = sqlutil.Select(ctx, s.db, scanHash, `SELECT token_hash FROM userapi_access_tokens
+				WHERE localpart = $1 AND device_id <> $2`, localpart, except)
 			if err != nil {
 				return err
 			}
 			for _, table := range []string{"userapi_access_tokens", "userapi_refresh_tokens", "userapi_devices"} {
 				// table is one of three constants above, never input.
-				if _, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE localpart = $1 AND device_id <> $2`, localpart, except); err != nil {
+				_, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE localpart = $1 AND device_id <> $2`, localpart, except)
+				if err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 		list := sqlutil.List(ids)
-		hashes, err = sqlutil.Select(ctx, s.db, scanHash, `SELECT token_hash FROM userapi_access_tokens WHERE localpart = $1 AND device_id = ANY($2)`, localpart, list)
+		hashes, err = sqlutil.Select(ctx, s.db, scanHash, `SELECT token_hash FROM userapi_access_tokens
+			WHERE localpart = $1 AND device_id = ANY($2)`, localpart, list)
 		if err != nil {
 			return err
 		}

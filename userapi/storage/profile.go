@@ -33,7 +33,9 @@ func (s *Storage) ProfileFields(ctx context.Context, localpart api.Localpart) (m
 
 // SetProfileField stores one field, after checking with check (inside the
 // same transaction) that the profile with the new value stays within limits.
-func (s *Storage) SetProfileField(ctx context.Context, localpart api.Localpart, key string, value json.RawMessage, check func(map[string]json.RawMessage) error) error {
+func (s *Storage) SetProfileField(
+	ctx context.Context, localpart api.Localpart, key string, value json.RawMessage, check func(map[string]json.RawMessage) error,
+) error {
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
 		fields, err := s.ProfileFields(ctx, localpart)
 		if err != nil {
@@ -83,13 +85,17 @@ func (s *Storage) AccountData(ctx context.Context, localpart api.Localpart, room
 
 // SetAccountData stores one account-data object with the next stream
 // position of that user, and returns the position.
-func (s *Storage) SetAccountData(ctx context.Context, localpart api.Localpart, roomID, dataType string, content json.RawMessage) (int64, error) {
+func (s *Storage) SetAccountData(
+	ctx context.Context, localpart api.Localpart, roomID, dataType string, content json.RawMessage,
+) (int64, error) {
 	var pos int64
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM userapi_account_data WHERE localpart = $1`, localpart).Scan(&pos); err != nil {
+		row := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM userapi_account_data WHERE localpart = $1`, localpart)
+		if err := row.Scan(&pos); err != nil {
 			return err
 		}
-		_, err := s.db.Exec(ctx, `INSERT INTO userapi_account_data (localpart, room_id, data_type, content, stream_pos) VALUES ($1, $2, $3, $4, $5)
+		_, err := s.db.Exec(ctx, `INSERT INTO userapi_account_data (localpart, room_id, data_type, content, stream_pos)
+			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (localpart, room_id, data_type) DO UPDATE SET content = EXCLUDED.content, stream_pos = EXCLUDED.stream_pos`,
 			localpart, roomID, dataType, string(content), pos)
 		return err
@@ -108,7 +114,8 @@ func (s *Storage) DeleteAccountData(ctx context.Context, localpart api.Localpart
 
 // InsertRegistrationToken creates a registration token.
 func (s *Storage) InsertRegistrationToken(ctx context.Context, token string, usesAllowed *int64, expiryTS *int64, nowMs int64) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO userapi_registration_tokens (token, uses_allowed, completed, expiry_ts, created_ts) VALUES ($1, $2, 0, $3, $4)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO userapi_registration_tokens (token, uses_allowed, completed, expiry_ts, created_ts)
+		VALUES ($1, $2, 0, $3, $4)`,
 		token, usesAllowed, expiryTS, nowMs)
 	if err != nil {
 		return fmt.Errorf("storage: inserting registration token: %w", err)
@@ -151,12 +158,14 @@ func (s *Storage) AccountDataSince(ctx context.Context, localpart api.Localpart,
 		err := sc.Scan(&e.RoomID, &e.Type, &content, &e.Pos)
 		e.Content = json.RawMessage(content)
 		return e, err
-	}, `SELECT room_id, data_type, content, stream_pos FROM userapi_account_data WHERE localpart = $1 AND stream_pos > $2 ORDER BY stream_pos`, localpart, since)
+	}, `SELECT room_id, data_type, content, stream_pos FROM userapi_account_data
+		WHERE localpart = $1 AND stream_pos > $2 ORDER BY stream_pos`, localpart, since)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: reading account data: %w", err)
 	}
 	var max int64
-	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM userapi_account_data WHERE localpart = $1`, localpart).Scan(&max); err != nil {
+	row := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM userapi_account_data WHERE localpart = $1`, localpart)
+	if err := row.Scan(&max); err != nil {
 		return nil, 0, err
 	}
 	return entries, max, nil

@@ -64,7 +64,8 @@ func (s *Storage) InsertAccount(ctx context.Context, a AccountRow) error {
 // Account returns an account; api.ErrNoSuchAccount when there is none.
 func (s *Storage) Account(ctx context.Context, localpart api.Localpart) (*AccountRow, error) {
 	a := AccountRow{Localpart: localpart}
-	err := s.db.QueryRow(ctx, `SELECT password_hash, created_ts, is_admin, deactivated FROM userapi_accounts WHERE localpart = $1`, localpart).
+	err := s.db.QueryRow(ctx, `SELECT password_hash, created_ts, is_admin, deactivated FROM userapi_accounts
+		WHERE localpart = $1`, localpart).
 		Scan(&a.PasswordHash, &a.CreatedTS, &a.IsAdmin, &a.Deactivated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, api.ErrNoSuchAccount

@@ -26,10 +26,12 @@ func TestAccounts(t *testing.T) {
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
 		ctx := context.Background()
 		s := open(t, db)
-		if err := s.InsertAccount(ctx, storage.AccountRow{Localpart: "alice", PasswordHash: "h1", CreatedTS: 5, IsAdmin: true}); err != nil {
+		alice := storage.AccountRow{Localpart: "alice", PasswordHash: "h1", CreatedTS: 5, IsAdmin: true}
+		if err := s.InsertAccount(ctx, alice); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.InsertAccount(ctx, storage.AccountRow{Localpart: "alice", PasswordHash: "h2", CreatedTS: 6}); !errors.Is(err, api.ErrUserInUse) {
+		again := storage.AccountRow{Localpart: "alice", PasswordHash: "h2", CreatedTS: 6}
+		if err := s.InsertAccount(ctx, again); !errors.Is(err, api.ErrUserInUse) {
 			t.Fatalf("duplicate insert: %v", err)
 		}
 		a, err := s.Account(ctx, "alice")
@@ -95,6 +97,12 @@ func TestDevicesAndTokens(t *testing.T) {
 		d, err := s.Device(ctx, "alice", "A")
 		if err != nil || d.DisplayName != "phone" || d.LastSeenTS != 20 || d.LastSeenIP != "10.0.0.1" {
 			t.Fatalf("device A = %+v, %v", d, err)
+		}
+		if err := s.TouchDevice(ctx, "alice", "A", 30, "10.0.0.2", "ua3"); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.Device(ctx, "alice", "A"); err != nil || d.LastSeenTS != 30 || d.LastSeenIP != "10.0.0.2" {
+			t.Fatalf("device A after touch = %+v, %v", d, err)
 		}
 		if err := s.SetDeviceDisplayName(ctx, "alice", "Z", "x"); !errors.Is(err, api.ErrNoSuchDevice) {
 			t.Fatalf("rename missing: %v", err)
@@ -183,6 +191,15 @@ func TestProfileAndAccountData(t *testing.T) {
 		p3, _ := s.SetAccountData(ctx, "alice", "", "m.direct", json.RawMessage(`{"a":2}`))
 		if p3 <= p2 {
 			t.Fatalf("overwrite did not advance the stream: %d after %d", p3, p2)
+		}
+		// Since p2: only the overwritten m.direct; since 0: the room tag, then it.
+		since, latest, err := s.AccountDataSince(ctx, "alice", p2)
+		if err != nil || latest != p3 || len(since) != 1 || since[0].Type != "m.direct" || string(since[0].Content) != `{"a":2}` {
+			t.Fatalf("account data since %d = %+v, latest %d, %v", p2, since, latest, err)
+		}
+		all, _, err := s.AccountDataSince(ctx, "alice", 0)
+		if err != nil || len(all) != 2 || all[0].Type != "m.tag" || all[0].RoomID != "!r:x" || all[1].Type != "m.direct" {
+			t.Fatalf("all account data = %+v, %v", all, err)
 		}
 		got, err := s.AccountData(ctx, "alice", "", "m.direct")
 		if err != nil || string(got) != `{"a":2}` {

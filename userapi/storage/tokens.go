@@ -21,7 +21,8 @@ type TokenRow struct {
 
 // InsertAccessToken stores an access token's hash.
 func (s *Storage) InsertAccessToken(ctx context.Context, t TokenRow) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO userapi_access_tokens (token_hash, localpart, device_id, created_ts, expires_ts) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO userapi_access_tokens (`+tokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5)`,
 		t.Hash, t.Localpart, t.DeviceID, t.CreatedTS, t.ExpiresTS)
 	if err != nil {
 		return fmt.Errorf("storage: inserting access token: %w", err)
@@ -31,13 +32,17 @@ func (s *Storage) InsertAccessToken(ctx context.Context, t TokenRow) error {
 
 // InsertRefreshToken stores a refresh token's hash.
 func (s *Storage) InsertRefreshToken(ctx context.Context, t TokenRow) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO userapi_refresh_tokens (token_hash, localpart, device_id, created_ts, expires_ts) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO userapi_refresh_tokens (`+tokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5)`,
 		t.Hash, t.Localpart, t.DeviceID, t.CreatedTS, t.ExpiresTS)
 	if err != nil {
 		return fmt.Errorf("storage: inserting refresh token: %w", err)
 	}
 	return nil
 }
+
+// tokenColumns are the columns of both token tables, in scanToken's order.
+const tokenColumns = `token_hash, localpart, device_id, created_ts, expires_ts`
 
 func scanToken(sc sqlutil.Scanner) (TokenRow, error) {
 	var t TokenRow
@@ -46,12 +51,12 @@ func scanToken(sc sqlutil.Scanner) (TokenRow, error) {
 
 // AccessToken finds an access token by hash; api.ErrUnknownToken if absent.
 func (s *Storage) AccessToken(ctx context.Context, hash string) (*TokenRow, error) {
-	return s.token(ctx, `SELECT token_hash, localpart, device_id, created_ts, expires_ts FROM userapi_access_tokens WHERE token_hash = $1`, hash)
+	return s.token(ctx, `SELECT `+tokenColumns+` FROM userapi_access_tokens WHERE token_hash = $1`, hash)
 }
 
 // RefreshToken finds a refresh token by hash; api.ErrUnknownToken if absent.
 func (s *Storage) RefreshToken(ctx context.Context, hash string) (*TokenRow, error) {
-	return s.token(ctx, `SELECT token_hash, localpart, device_id, created_ts, expires_ts FROM userapi_refresh_tokens WHERE token_hash = $1`, hash)
+	return s.token(ctx, `SELECT `+tokenColumns+` FROM userapi_refresh_tokens WHERE token_hash = $1`, hash)
 }
 
 func (s *Storage) token(ctx context.Context, query, hash string) (*TokenRow, error) {
@@ -65,7 +70,7 @@ func (s *Storage) token(ctx context.Context, query, hash string) (*TokenRow, err
 	return &t, nil
 }
 
-// DeviceTokens deletes every access and refresh token of a device and returns
+// DeleteDeviceTokens deletes every access and refresh token of a device and returns
 // the access token hashes removed.
 func (s *Storage) DeleteDeviceTokens(ctx context.Context, localpart api.Localpart, id api.DeviceID) ([]string, error) {
 	var hashes []string
@@ -78,7 +83,8 @@ func (s *Storage) DeleteDeviceTokens(ctx context.Context, localpart api.Localpar
 		if err != nil {
 			return err
 		}
-		if _, err := s.db.Exec(ctx, `DELETE FROM userapi_access_tokens WHERE localpart = $1 AND device_id = $2`, localpart, id); err != nil {
+		_, err = s.db.Exec(ctx, `DELETE FROM userapi_access_tokens WHERE localpart = $1 AND device_id = $2`, localpart, id)
+		if err != nil {
 			return err
 		}
 		_, err = s.db.Exec(ctx, `DELETE FROM userapi_refresh_tokens WHERE localpart = $1 AND device_id = $2`, localpart, id)

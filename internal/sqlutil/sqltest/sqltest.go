@@ -35,7 +35,11 @@ func Open(t testing.TB, d sqlutil.Dialect) *sqlutil.DB {
 	if err != nil {
 		t.Fatalf("opening %s: %v", d, err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("closing %s: %v", d, err)
+		}
+	})
 	return db
 }
 
@@ -60,7 +64,7 @@ func newPostgresDatabase(t testing.TB, base string) string {
 	if err != nil {
 		t.Fatalf("postgres: %v", err)
 	}
-	defer admin.Close()
+	defer func() { _ = admin.Close() }()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "myelin_t_" + hex.EncodeToString(b[:])
@@ -73,7 +77,7 @@ func newPostgresDatabase(t testing.TB, base string) string {
 		if err != nil {
 			return
 		}
-		defer a.Close()
+		defer func() { _ = a.Close() }()
 		_, _ = a.Exec(`DROP DATABASE IF EXISTS "` + name + `" WITH (FORCE)`)
 	})
 	u, err := url.Parse(base)
