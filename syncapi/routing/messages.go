@@ -82,25 +82,9 @@ func (rt *Routes) visibleRange(ctx context.Context, roomID, userID string, upto 
 // to catch up with the roomserver (/sync, which is eventually consistent by
 // design: the next sync carries what this one missed).
 func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upto int64) (int64, int64, error) {
-	m, mPos, err := rt.store.MembershipAt(ctx, roomID, userID, upto)
+	m, mPos, upto, err := rt.readableMembership(ctx, roomID, userID, upto)
 	if err != nil {
-		return 0, 0, err
-	}
-	if m != "join" && rt.rooms != nil {
-		// Read your writes: the stream may not have the user's join yet
-		// when the roomserver (authoritative) already has it.
-		if rm, err := rt.rooms.Membership(ctx, roomID, userID); err == nil && rm == "join" {
-			wctx, cancel := context.WithTimeout(ctx, catchUpWait)
-			for m != "join" && wctx.Err() == nil {
-				rt.notifier.Wait(wctx, userID, upto)
-				upto = rt.notifier.Pos()
-				if m, mPos, err = rt.store.MembershipAt(ctx, roomID, userID, upto); err != nil {
-					cancel()
-					return 0, 0, err
-				}
-			}
-			cancel()
-		}
+		return 0, 0, fmt.Errorf("membership: %w", err)
 	}
 	hi := upto
 	switch m {
@@ -117,12 +101,58 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 	default:
 		return rt.peek(ctx, roomID, upto)
 	}
-	hv := "shared"
-	state, err := rt.store.StateAt(ctx, roomID, hi)
+	hv, err := rt.historyVisibility(ctx, roomID, hi)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("history visibility: %w", err)
 	}
-	joinedPos := historyStart
+	if hv != "joined" && hv != "invited" {
+		return historyStart, hi, nil
+	}
+	// The latest join at or before hi starts what this user may see;
+	// with "invited", the invite that led to it.
+	joined, jPos, err := rt.lastJoin(ctx, roomID, userID, hi, hv == "invited")
+	if err != nil {
+		return 0, 0, fmt.Errorf("latest join: %w", err)
+	}
+	if !joined {
+		return historyStart, hi, nil
+	}
+	return jPos - 1, hi, nil
+}
+
+// readableMembership is the user's membership of the room as of upto and
+// the position of the event that set it. Read your writes: when the stream
+// does not have the user's join yet and the roomserver (authoritative)
+// does, it waits up to catchUpWait for the stream, and upto moves on with
+// it (the upto returned).
+func (rt *Routes) readableMembership(ctx context.Context, roomID, userID string, upto int64) (string, int64, int64, error) {
+	m, mPos, err := rt.store.MembershipAt(ctx, roomID, userID, upto)
+	if err != nil || m == "join" || rt.rooms == nil {
+		return m, mPos, upto, err
+	}
+	if rm, err := rt.rooms.Membership(ctx, roomID, userID); err != nil || rm != "join" {
+		return m, mPos, upto, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	for m != "join" && wctx.Err() == nil {
+		rt.notifier.Wait(wctx, userID, upto)
+		upto = rt.notifier.Pos()
+		if m, mPos, err = rt.store.MembershipAt(ctx, roomID, userID, upto); err != nil {
+			return "", 0, 0, err
+		}
+	}
+	return m, mPos, upto, nil
+}
+
+// historyVisibility is the room's history visibility in its state at pos:
+// "shared" when the state has none (spec: "History visibility").
+func (rt *Routes) historyVisibility(ctx context.Context, roomID string, pos int64) (string, error) {
+	state, err := rt.store.StateAt(ctx, roomID, pos)
+	if err != nil {
+		return "", err
+	}
+	hv := "shared"
 	for _, e := range state {
 		if e.Type == "m.room.history_visibility" {
 			var c struct {
@@ -134,16 +164,7 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 			hv = c.Content.HistoryVisibility
 		}
 	}
-	if hv == "joined" || hv == "invited" {
-		// The latest join at or before hi starts what this user may see;
-		// with "invited", the invite that led to it.
-		if jm, jPos, err := rt.lastJoin(ctx, roomID, userID, hi, hv == "invited"); err != nil {
-			return 0, 0, err
-		} else if jm {
-			joinedPos = jPos - 1
-		}
-	}
-	return joinedPos, hi, nil
+	return hv, nil
 }
 
 // forgotten reports whether the user forgot the room (false when the

@@ -168,17 +168,40 @@ func TestMessagesLazyMembers(t *testing.T) {
 	}
 }
 
-// TestMessagesWorldReadable: anyone may read a world-readable room without
-// joining it; its members' history stays theirs in a shared one.
-func TestMessagesWorldReadable(t *testing.T) {
+// TestMessagesHistoryVisibility: what a member reads of the time before
+// they joined follows the room's history visibility (spec: "History
+// visibility"), and anyone may read a world-readable room without joining.
+func TestMessagesHistoryVisibility(t *testing.T) {
 	e := newEnv(t)
-	state := []roomapi.StateEvent{{Type: "m.room.history_visibility", Content: json.RawMessage(`{"history_visibility":"world_readable"}`)}}
-	open := e.Room(t, e.alice, roomapi.CreateRoomRequest{Preset: "public_chat", InitialState: state})
-	e.waitStored(t, e.Send(t, e.alice, open, "for everyone"))
-	run(t, e.Fixture, http.MethodGet, []reqCase{
-		{name: "stranger reads a world-readable room", token: e.carol.Token, path: roomPath(open, "messages?dir=b") + onlyMessages,
-			status: http.StatusOK, check: wantBodies("for everyone")},
-		{name: "stranger may not read a shared room", token: e.carol.Token, path: roomPath(e.room, "messages?dir=b"),
-			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-	})
+	var cases []reqCase
+	for _, tc := range []struct {
+		visibility string
+		bobSees    []string
+	}{
+		{"shared", []string{"before the invite", "while invited", "after the join"}},
+		{"invited", []string{"while invited", "after the join"}},
+		{"joined", []string{"after the join"}},
+		{"world_readable", []string{"before the invite", "while invited", "after the join"}},
+	} {
+		content := json.RawMessage(`{"history_visibility":"` + tc.visibility + `"}`)
+		room := e.Room(t, e.alice, roomapi.CreateRoomRequest{
+			Preset:       "private_chat",
+			InitialState: []roomapi.StateEvent{{Type: "m.room.history_visibility", Content: content}},
+		})
+		e.Send(t, e.alice, room, "before the invite")
+		e.Invite(t, e.alice, e.bob, room)
+		e.Send(t, e.alice, room, "while invited")
+		e.Join(t, e.bob, room)
+		e.waitStored(t, e.Send(t, e.alice, room, "after the join"))
+		path := roomPath(room, "messages?dir=f&limit=100") + onlyMessages
+		cases = append(cases, reqCase{name: tc.visibility + ": member", token: e.bob.Token, path: path,
+			status: http.StatusOK, check: wantBodies(tc.bobSees...)})
+		stranger := reqCase{name: tc.visibility + ": stranger", token: e.carol.Token, path: path,
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"}
+		if tc.visibility == "world_readable" {
+			stranger.status, stranger.errcode, stranger.check = http.StatusOK, "", wantBodies(tc.bobSees...)
+		}
+		cases = append(cases, stranger)
+	}
+	run(t, e.Fixture, http.MethodGet, cases)
 }
