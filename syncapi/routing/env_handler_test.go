@@ -168,9 +168,39 @@ func run(t *testing.T, f *fixture.Fixture, method string, cases []reqCase) {
 // access token, and one the server never issued.
 func authCases(path string) []reqCase {
 	return []reqCase{
-		{name: "missing token", path: path, status: http.StatusUnauthorized, errcode: "M_MISSING_TOKEN"},
-		{name: "unknown token", token: "not-a-token", path: path, status: http.StatusUnauthorized, errcode: "M_UNKNOWN_TOKEN"},
+		refused("missing token", "", path, http.StatusUnauthorized, "M_MISSING_TOKEN"),
+		refused("unknown token", "not-a-token", path, http.StatusUnauthorized, "M_UNKNOWN_TOKEN"),
 	}
+}
+
+// refused is a case that must be answered with a Matrix error.
+func refused(name, token, path string, status int, errcode string) reqCase {
+	return reqCase{name: name, token: token, path: path, status: status, errcode: errcode}
+}
+
+// invalidParam is a case refused with 400 M_INVALID_PARAM.
+func invalidParam(name, token, path string) reqCase {
+	return refused(name, token, path, http.StatusBadRequest, "M_INVALID_PARAM")
+}
+
+// missingParam is a case refused with 400 M_MISSING_PARAM.
+func missingParam(name, token, path string) reqCase {
+	return refused(name, token, path, http.StatusBadRequest, "M_MISSING_PARAM")
+}
+
+// badJSON is a case refused with 400 M_BAD_JSON.
+func badJSON(name, token, path string) reqCase {
+	return refused(name, token, path, http.StatusBadRequest, "M_BAD_JSON")
+}
+
+// forbidden is a case refused with 403 M_FORBIDDEN.
+func forbidden(name, token, path string) reqCase {
+	return refused(name, token, path, http.StatusForbidden, "M_FORBIDDEN")
+}
+
+// notFound is a case refused with 404 M_NOT_FOUND.
+func notFound(name, token, path string) reqCase {
+	return refused(name, token, path, http.StatusNotFound, "M_NOT_FOUND")
 }
 
 // clientEvent is the part of a client event the tests look at.

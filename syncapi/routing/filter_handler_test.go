@@ -60,10 +60,10 @@ func TestGetFilter(t *testing.T) {
 	path := filterPath(e.bob.ID) + "/"
 	bob := e.bob.Token
 	cases := append(authCases(path+bobs), []reqCase{
-		{name: "another user's path", token: e.alice.Token, path: path + bobs, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "filter ID not a number", token: bob, path: path + "latest", status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "unknown filter ID", token: bob, path: path + "999999", status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "another user's filter ID", token: bob, path: path + alices, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		forbidden("another user's path", e.alice.Token, path+bobs),
+		notFound("filter ID not a number", bob, path+"latest"),
+		notFound("unknown filter ID", bob, path+"999999"),
+		notFound("another user's filter ID", bob, path+alices),
 		{name: "own filter", token: bob, path: path + bobs, status: http.StatusOK,
 			check: func(t *testing.T, res *fixture.Response) {
 				if string(res.Body) != def || res.Header.Get("Content-Type") != "application/json" {

@@ -30,17 +30,15 @@ func TestTimestampToEvent(t *testing.T) {
 	later := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
 	bob := e.bob.Token
 	cases := append(authCases(path+"?ts=0&dir=f"), []reqCase{
-		{name: "room ID without sigil", token: bob, path: "/_matrix/client/v1/rooms/room/timestamp_to_event?ts=0&dir=f",
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "ts missing", token: bob, path: path + "?dir=f", status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
-		{name: "ts negative", token: bob, path: path + "?ts=-1&dir=f", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "ts not a number", token: bob, path: path + "?ts=today&dir=f", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "dir missing", token: bob, path: path + "?ts=0", status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
-		{name: "dir neither f nor b", token: bob, path: path + "?ts=0&dir=up", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "never a member", token: e.carol.Token, path: path + "?ts=0&dir=f", status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "forgotten room", token: e.erin.Token, path: path + "?ts=0&dir=f", status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "nothing after the future", token: bob, path: path + "?dir=f&ts=" + later,
-			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		invalidParam("room ID without sigil", bob, "/_matrix/client/v1/rooms/room/timestamp_to_event?ts=0&dir=f"),
+		missingParam("ts missing", bob, path+"?dir=f"),
+		invalidParam("ts negative", bob, path+"?ts=-1&dir=f"),
+		invalidParam("ts not a number", bob, path+"?ts=today&dir=f"),
+		missingParam("dir missing", bob, path+"?ts=0"),
+		invalidParam("dir neither f nor b", bob, path+"?ts=0&dir=up"),
+		forbidden("never a member", e.carol.Token, path+"?ts=0&dir=f"),
+		forbidden("forgotten room", e.erin.Token, path+"?ts=0&dir=f"),
+		notFound("nothing after the future", bob, path+"?dir=f&ts="+later),
 		{name: "newest event", token: bob, path: path + "?dir=b&ts=" + later, status: http.StatusOK, check: wantEventID(e.late)},
 		{name: "left member's newest is before the leave", token: e.dave.Token, path: path + "?dir=b&ts=" + later,
 			status: http.StatusOK, check: func(t *testing.T, res *fixture.Response) {
@@ -63,17 +61,14 @@ func TestEventContext(t *testing.T) {
 	path := ctxPath(e.room, e.msgs[1])
 	bob := e.bob.Token
 	cases := append(authCases(path), []reqCase{
-		{name: "room ID without sigil", token: bob, path: ctxPath("room", e.msgs[1]),
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "negative limit", token: bob, path: path + "?limit=-2", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "filter not JSON", token: bob, path: path + "?filter=%5B", status: http.StatusBadRequest, errcode: "M_BAD_JSON"},
-		{name: "never a member", token: e.carol.Token, path: path, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "forgotten room", token: e.erin.Token, path: path, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "unknown event", token: bob, path: ctxPath(e.room, "$nope"), status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "event of another room", token: e.alice.Token, path: ctxPath(e.room, e.otherMsg),
-			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "event after the user left", token: e.dave.Token, path: ctxPath(e.room, e.late),
-			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		invalidParam("room ID without sigil", bob, ctxPath("room", e.msgs[1])),
+		invalidParam("negative limit", bob, path+"?limit=-2"),
+		badJSON("filter not JSON", bob, path+"?filter=%5B"),
+		forbidden("never a member", e.carol.Token, path),
+		forbidden("forgotten room", e.erin.Token, path),
+		notFound("unknown event", bob, ctxPath(e.room, "$nope")),
+		notFound("event of another room", e.alice.Token, ctxPath(e.room, e.otherMsg)),
+		notFound("event after the user left", e.dave.Token, ctxPath(e.room, e.late)),
 		{name: "one either side", token: bob, path: path + "?limit=2", status: http.StatusOK,
 			check: func(t *testing.T, res *fixture.Response) {
 				var b struct {
@@ -113,15 +108,12 @@ func TestGetEvent(t *testing.T) {
 	path := evPath(e.room, e.msgs[1])
 	bob := e.bob.Token
 	cases := append(authCases(path), []reqCase{
-		{name: "room ID without sigil", token: bob, path: evPath("room", e.msgs[1]),
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "never a member", token: e.carol.Token, path: path, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "forgotten room", token: e.erin.Token, path: path, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "unknown event", token: bob, path: evPath(e.room, "$nope"), status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "event of another room", token: e.alice.Token, path: evPath(e.room, e.otherMsg),
-			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "event after the user left", token: e.dave.Token, path: evPath(e.room, e.late),
-			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		invalidParam("room ID without sigil", bob, evPath("room", e.msgs[1])),
+		notFound("never a member", e.carol.Token, path),
+		notFound("forgotten room", e.erin.Token, path),
+		notFound("unknown event", bob, evPath(e.room, "$nope")),
+		notFound("event of another room", e.alice.Token, evPath(e.room, e.otherMsg)),
+		notFound("event after the user left", e.dave.Token, evPath(e.room, e.late)),
 		{name: "visible event", token: bob, path: path, status: http.StatusOK, check: wantEventID(e.msgs[1])},
 		{name: "event before the user left", token: e.dave.Token, path: path, status: http.StatusOK, check: wantEventID(e.msgs[1])},
 	}...)
@@ -147,19 +139,15 @@ func TestMessagesBetween(t *testing.T) {
 		t.Fatalf("first page: %d events, next_batch %q", len(page.Chunk), page.NextBatch)
 	}
 	cases := append(authCases(path+window), []reqCase{
-		{name: "room ID without sigil", token: bob, path: "/_matrix/client/unstable/im.myelin/rooms/room/messages_between" + window,
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "from_ts missing", token: bob, path: path + "?to_ts=1", status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
-		{name: "to_ts missing", token: bob, path: path + "?from_ts=1", status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
-		{name: "to_ts not a number", token: bob, path: path + "?from_ts=0&to_ts=soon",
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "window backwards", token: bob, path: path + "?from_ts=10&to_ts=5",
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "limit not a number", token: bob, path: path + window + "&limit=x",
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "from not a token", token: bob, path: path + window + "&from=x", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "never a member", token: e.carol.Token, path: path + window, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "forgotten room", token: e.erin.Token, path: path + window, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		invalidParam("room ID without sigil", bob, "/_matrix/client/unstable/im.myelin/rooms/room/messages_between"+window),
+		missingParam("from_ts missing", bob, path+"?to_ts=1"),
+		missingParam("to_ts missing", bob, path+"?from_ts=1"),
+		invalidParam("to_ts not a number", bob, path+"?from_ts=0&to_ts=soon"),
+		invalidParam("window backwards", bob, path+"?from_ts=10&to_ts=5"),
+		invalidParam("limit not a number", bob, path+window+"&limit=x"),
+		invalidParam("from not a token", bob, path+window+"&from=x"),
+		forbidden("never a member", e.carol.Token, path+window),
+		forbidden("forgotten room", e.erin.Token, path+window),
 		{name: "last page has no next_batch", token: bob, path: path + window + "&limit=1000", status: http.StatusOK,
 			check: func(t *testing.T, res *fixture.Response) {
 				if _, ok := res.JSON()["next_batch"]; ok {

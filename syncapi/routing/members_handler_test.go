@@ -44,15 +44,12 @@ func TestMembers(t *testing.T) {
 	res.Decode(t, &page)
 	a, b, d, er := e.alice.ID, e.bob.ID, e.dave.ID, e.erin.ID
 	cases := append(authCases(path), []reqCase{
-		{name: "room ID without sigil", token: bob, path: roomPath("room", "members"),
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "never a member", token: e.carol.Token, path: path, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "forgotten room", token: e.erin.Token, path: path, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "at not a token", token: bob, path: path + "?at=now", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "unknown membership", token: bob, path: path + "?membership=joined",
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "unknown not_membership", token: bob, path: path + "?not_membership=gone",
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+		invalidParam("room ID without sigil", bob, roomPath("room", "members")),
+		forbidden("never a member", e.carol.Token, path),
+		forbidden("forgotten room", e.erin.Token, path),
+		invalidParam("at not a token", bob, path+"?at=now"),
+		invalidParam("unknown membership", bob, path+"?membership=joined"),
+		invalidParam("unknown not_membership", bob, path+"?not_membership=gone"),
 		{name: "everyone with a membership", token: bob, path: path, status: http.StatusOK, check: wantMembers(a, b, d, er)},
 		{name: "joined members", token: bob, path: path + "?membership=join", status: http.StatusOK, check: wantMembers(a, b)},
 		{name: "all but joined members", token: bob, path: path + "?not_membership=join", status: http.StatusOK, check: wantMembers(d, er)},

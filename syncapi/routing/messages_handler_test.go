@@ -53,31 +53,22 @@ func TestMessages(t *testing.T) {
 		bob := e.bob.Token
 		wrongType := url.QueryEscape(`{"types":"m.room.message"}`)
 		cases := append(authCases(path+"?dir=b"), []reqCase{
-			{name: "room ID without sigil", token: bob, path: roomPath("room:test.local", "messages?dir=b"),
-				status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "room alias for an ID", token: bob, path: roomPath("#room:test.local", "messages?dir=b"),
-				status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "NUL in the room ID", token: bob, path: "/_matrix/client/v3/rooms/%21a%00b:test.local/messages?dir=b",
-				status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "never a member", token: e.carol.Token, path: path + "?dir=b", status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-			{name: "unknown room", token: bob, path: roomPath("!nope:test.local", "messages?dir=b"),
-				status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-			{name: "forgotten room", token: e.erin.Token, path: path + "?dir=b", status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-			{name: "non-member with a bad dir learns only 403", token: e.carol.Token, path: path + "?dir=x",
-				status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-			{name: "dir missing", token: bob, path: path, status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "dir neither b nor f", token: bob, path: path + "?dir=back", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "filter not JSON", token: bob, path: path + "?dir=b&filter=%7B", status: http.StatusBadRequest, errcode: "M_BAD_JSON"},
-			{name: "filter field of the wrong type", token: bob, path: path + "?dir=b&filter=" + wrongType,
-				status: http.StatusBadRequest, errcode: "M_BAD_JSON"},
-			{name: "negative limit", token: bob, path: path + "?dir=b&limit=-1", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "limit not a number", token: bob, path: path + "?dir=b&limit=ten",
-				status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "from not a token", token: bob, path: path + "?dir=b&from=yesterday",
-				status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "from at negative zero", token: bob, path: path + "?dir=b&from=s-0",
-				status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-			{name: "to not a token", token: bob, path: path + "?dir=f&to=s1_", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+			invalidParam("room ID without sigil", bob, roomPath("room:test.local", "messages?dir=b")),
+			invalidParam("room alias for an ID", bob, roomPath("#room:test.local", "messages?dir=b")),
+			invalidParam("NUL in the room ID", bob, "/_matrix/client/v3/rooms/%21a%00b:test.local/messages?dir=b"),
+			forbidden("never a member", e.carol.Token, path+"?dir=b"),
+			forbidden("unknown room", bob, roomPath("!nope:test.local", "messages?dir=b")),
+			forbidden("forgotten room", e.erin.Token, path+"?dir=b"),
+			forbidden("non-member with a bad dir learns only 403", e.carol.Token, path+"?dir=x"),
+			invalidParam("dir missing", bob, path),
+			invalidParam("dir neither b nor f", bob, path+"?dir=back"),
+			badJSON("filter not JSON", bob, path+"?dir=b&filter=%7B"),
+			badJSON("filter field of the wrong type", bob, path+"?dir=b&filter="+wrongType),
+			invalidParam("negative limit", bob, path+"?dir=b&limit=-1"),
+			invalidParam("limit not a number", bob, path+"?dir=b&limit=ten"),
+			invalidParam("from not a token", bob, path+"?dir=b&from=yesterday"),
+			invalidParam("from at negative zero", bob, path+"?dir=b&from=s-0"),
+			invalidParam("to not a token", bob, path+"?dir=f&to=s1_"),
 			{name: "member pages back", token: bob, path: path + "?dir=b&limit=100" + onlyMessages, status: http.StatusOK,
 				check: wantBodies("after dave left", "three", "two", "one")},
 			{name: "member pages forward", token: bob, path: path + "?dir=f&limit=100" + onlyMessages, status: http.StatusOK,
@@ -196,8 +187,7 @@ func TestMessagesHistoryVisibility(t *testing.T) {
 		path := roomPath(room, "messages?dir=f&limit=100") + onlyMessages
 		cases = append(cases, reqCase{name: tc.visibility + ": member", token: e.bob.Token, path: path,
 			status: http.StatusOK, check: wantBodies(tc.bobSees...)})
-		stranger := reqCase{name: tc.visibility + ": stranger", token: e.carol.Token, path: path,
-			status: http.StatusForbidden, errcode: "M_FORBIDDEN"}
+		stranger := forbidden(tc.visibility+": stranger", e.carol.Token, path)
 		if tc.visibility == "world_readable" {
 			stranger.status, stranger.errcode, stranger.check = http.StatusOK, "", wantBodies(tc.bobSees...)
 		}

@@ -24,15 +24,13 @@ func TestTokenParams(t *testing.T) {
 	var cases []reqCase
 	for _, name := range slices.Sorted(maps.Keys(params)) {
 		for _, tok := range []string{"t1", "s", "s1_", "s_1", "s1x", "s--1", "s-1_2", "s99999999999999999999"} {
-			cases = append(cases, reqCase{name: name + " " + tok, token: e.bob.Token, path: params[name] + url.QueryEscape(tok),
-				status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"})
+			cases = append(cases, invalidParam(name+" "+tok, e.bob.Token, params[name]+url.QueryEscape(tok)))
 		}
 	}
 	// Below zero is history backfilled from other servers: pagination
 	// tokens reach it, sync tokens never do.
 	cases = append(cases,
-		reqCase{name: "sync since below zero", token: e.bob.Token, path: syncPath + "?since=s-1",
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+		invalidParam("sync since below zero", e.bob.Token, syncPath+"?since=s-1"),
 		reqCase{name: "messages from below zero", token: e.bob.Token, path: roomPath(e.room, "messages?dir=b&from=s-1"),
 			status: http.StatusOK},
 	)

@@ -25,9 +25,9 @@ func TestWebSocketRequest(t *testing.T) {
 	e := newEnv(t)
 	bob := e.bob.Token
 	cases := append(authCases(wsPath), []reqCase{
-		{name: "since not a token", token: bob, path: wsPath + "?since=now", status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
-		{name: "unknown filter ID", token: bob, path: wsPath + "?filter=999999", status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
-		{name: "inline filter not JSON", token: bob, path: wsPath + "?filter=%7B", status: http.StatusBadRequest, errcode: "M_BAD_JSON"},
+		invalidParam("since not a token", bob, wsPath+"?since=now"),
+		notFound("unknown filter ID", bob, wsPath+"?filter=999999"),
+		badJSON("inline filter not JSON", bob, wsPath+"?filter=%7B"),
 		{name: "not a WebSocket handshake", token: bob, path: wsPath, status: http.StatusUpgradeRequired},
 	}...)
 	run(t, e.Fixture, http.MethodGet, cases)
