@@ -49,7 +49,9 @@ type pending struct {
 const maxBatch = 256
 
 // NewRoomserverConsumer returns the consumer.
-func NewRoomserverConsumer(store *storage.Storage, n *internal.Notifier, recent *internal.Recent, log logrus.FieldLogger) *RoomserverConsumer {
+func NewRoomserverConsumer(
+	store *storage.Storage, n *internal.Notifier, recent *internal.Recent, log logrus.FieldLogger,
+) *RoomserverConsumer {
 	return &RoomserverConsumer{store: store, notifier: n, recent: recent, log: log}
 }
 
@@ -63,11 +65,7 @@ func (c *RoomserverConsumer) Start(ctx context.Context, b bus.Bus) (bus.Subscrip
 func (c *RoomserverConsumer) handle(ctx context.Context, msgs []*bus.Message) error {
 	mine := make([]*pending, 0, len(msgs))
 	for _, msg := range msgs {
-		p, err := c.decode(msg)
-		if err != nil {
-			return err
-		}
-		if p != nil {
+		if p := c.decode(msg); p != nil {
 			mine = append(mine, p)
 		}
 	}
@@ -114,25 +112,25 @@ func (c *RoomserverConsumer) handle(ctx context.Context, msgs []*bus.Message) er
 // decode reads an output event; nil for messages that are not new room
 // events or that can never be read (logged and skipped, not retried
 // forever).
-func (c *RoomserverConsumer) decode(msg *bus.Message) (*pending, error) {
+func (c *RoomserverConsumer) decode(msg *bus.Message) *pending {
 	var out roomapi.OutputEvent
 	if err := json.Unmarshal(msg.Body, &out); err != nil {
 		c.log.WithError(err).WithField("msg_id", msg.ID).Error("unreadable output event")
-		return nil, nil
+		return nil
 	}
 	if out.Type != roomapi.OutputTypeNewRoomEvent {
-		return nil, nil
+		return nil
 	}
 	ev, err := internal.StorageEvent(out.EventID, out.RoomID, out.Event)
 	if err != nil {
 		c.log.WithError(err).WithField("event_id", out.EventID).Error("unreadable event")
-		return nil, nil
+		return nil
 	}
 	ev.TxnID, ev.DeviceID, ev.Outlier = out.TxnID, out.DeviceID, out.Outlier
 	if !out.Outlier {
 		ev.Push = internal.Summarize(ev.Type, ev.JSON)
 	}
-	return &pending{out: out, ev: ev, done: make(chan error, 1)}, nil
+	return &pending{out: out, ev: ev, done: make(chan error, 1)}
 }
 
 // writeBatch stores batch in one transaction, then updates memory and

@@ -49,8 +49,16 @@ type MemberRow struct {
 
 // NewNotifier starts at position pos with every current membership.
 func NewNotifier(pos int64, memberships []MemberRow) *Notifier {
-	n := &Notifier{pos: pos, startPos: pos, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{}, advanced: make(chan struct{}),
-		userRooms: map[string]map[string]Membership{}, roomLast: map[string]int64{}, adPos: map[string]int64{}}
+	n := &Notifier{
+		pos:       pos,
+		startPos:  pos,
+		members:   map[string]map[string]struct{}{},
+		waiters:   map[string]chan struct{}{},
+		advanced:  make(chan struct{}),
+		userRooms: map[string]map[string]Membership{},
+		roomLast:  map[string]int64{},
+		adPos:     map[string]int64{},
+	}
 	for _, m := range memberships {
 		n.setMembershipLocked(m.RoomID, m.UserID, m.Membership, m.Pos)
 	}

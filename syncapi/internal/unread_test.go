@@ -49,7 +49,11 @@ func TestUnreadCounts(t *testing.T) {
 		check(u, bob, 0, 0)
 		send(bob, "m.room.message", text("one"))
 		send(bob, "m.room.message", map[string]any{"msgtype": "m.notice", "body": "a bot"})
-		send(bob, "m.room.message", map[string]any{"msgtype": "m.text", "body": "hey alice", "m.mentions": map[string]any{"user_ids": []string{alice}}})
+		send(bob, "m.room.message", map[string]any{
+			"msgtype":    "m.text",
+			"body":       "hey alice",
+			"m.mentions": map[string]any{"user_ids": []string{alice}},
+		})
 		send(bob, "m.reaction", map[string]any{})
 		send(bob, "m.room.encrypted", map[string]any{"algorithm": "m.megolm.v1.aes-sha2"})
 		check(u, alice, 3, 1) // one, the mention, the encrypted event
@@ -63,8 +67,14 @@ func TestUnreadCounts(t *testing.T) {
 		check(u, bob, 1, 0)
 		// A redacted message no longer counts.
 		ev := send(bob, "m.room.message", text("oops"))
-		js, _ := json.Marshal(map[string]any{"event_id": ev.ID, "room_id": room, "sender": bob, "type": "m.room.message", "content": map[string]any{},
-			"unsigned": map[string]any{"redacted_because": map[string]any{"type": "m.room.redaction"}}})
+		js, _ := json.Marshal(map[string]any{
+			"event_id": ev.ID,
+			"room_id":  room,
+			"sender":   bob,
+			"type":     "m.room.message",
+			"content":  map[string]any{},
+			"unsigned": map[string]any{"redacted_because": map[string]any{"type": "m.room.redaction"}},
+		})
 		if err := store.ReplaceEventJSON(ctx, ev.ID, js); err != nil {
 			t.Fatal(err)
 		}

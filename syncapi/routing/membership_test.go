@@ -10,9 +10,15 @@ import (
 // the same JSON object otherwise.
 func TestWithMembership(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
-		{`{"type":"m.room.message","content":{"body":"hi"}}`, `{"content":{"body":"hi"},"type":"m.room.message","unsigned":{"membership":"join"}}`},
+		{
+			`{"type":"m.room.message","content":{"body":"hi"}}`,
+			`{"content":{"body":"hi"},"type":"m.room.message","unsigned":{"membership":"join"}}`,
+		},
 		{`{"type":"x","unsigned":{"transaction_id":"t1"}}`, `{"type":"x","unsigned":{"membership":"join","transaction_id":"t1"}}`},
-		{`{"type":"x","content":{"body":"the word \"unsigned\""}}`, `{"content":{"body":"the word \"unsigned\""},"type":"x","unsigned":{"membership":"join"}}`},
+		{
+			`{"type":"x","content":{"body":"the word \"unsigned\""}}`,
+			`{"content":{"body":"the word \"unsigned\""},"type":"x","unsigned":{"membership":"join"}}`,
+		},
 		{`{}`, `{"unsigned":{"membership":"join"}}`},
 	} {
 		got := withMembership(json.RawMessage(c.in), "join")

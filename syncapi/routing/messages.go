@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 	"time"
 
@@ -81,25 +82,9 @@ func (rt *Routes) visibleRange(ctx context.Context, roomID, userID string, upto 
 // to catch up with the roomserver (/sync, which is eventually consistent by
 // design: the next sync carries what this one missed).
 func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upto int64) (int64, int64, error) {
-	m, mPos, err := rt.store.MembershipAt(ctx, roomID, userID, upto)
+	m, mPos, upto, err := rt.readableMembership(ctx, roomID, userID, upto)
 	if err != nil {
-		return 0, 0, err
-	}
-	if m != "join" && rt.rooms != nil {
-		// Read your writes: the stream may not have the user's join yet
-		// when the roomserver (authoritative) already has it.
-		if rm, err := rt.rooms.Membership(ctx, roomID, userID); err == nil && rm == "join" {
-			wctx, cancel := context.WithTimeout(ctx, catchUpWait)
-			for m != "join" && wctx.Err() == nil {
-				rt.notifier.Wait(wctx, userID, upto)
-				upto = rt.notifier.Pos()
-				if m, mPos, err = rt.store.MembershipAt(ctx, roomID, userID, upto); err != nil {
-					cancel()
-					return 0, 0, err
-				}
-			}
-			cancel()
-		}
+		return 0, 0, fmt.Errorf("membership: %w", err)
 	}
 	hi := upto
 	switch m {
@@ -116,12 +101,58 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 	default:
 		return rt.peek(ctx, roomID, upto)
 	}
-	hv := "shared"
-	state, err := rt.store.StateAt(ctx, roomID, hi)
+	hv, err := rt.historyVisibility(ctx, roomID, hi)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("history visibility: %w", err)
 	}
-	joinedPos := historyStart
+	if hv != "joined" && hv != "invited" {
+		return historyStart, hi, nil
+	}
+	// The latest join at or before hi starts what this user may see;
+	// with "invited", the invite that led to it.
+	joined, jPos, err := rt.lastJoin(ctx, roomID, userID, hi, hv == "invited")
+	if err != nil {
+		return 0, 0, fmt.Errorf("latest join: %w", err)
+	}
+	if !joined {
+		return historyStart, hi, nil
+	}
+	return jPos - 1, hi, nil
+}
+
+// readableMembership is the user's membership of the room as of upto and
+// the position of the event that set it. Read your writes: when the stream
+// does not have the user's join yet and the roomserver (authoritative)
+// does, it waits up to catchUpWait for the stream, and upto moves on with
+// it (the upto returned).
+func (rt *Routes) readableMembership(ctx context.Context, roomID, userID string, upto int64) (string, int64, int64, error) {
+	m, mPos, err := rt.store.MembershipAt(ctx, roomID, userID, upto)
+	if err != nil || m == "join" || rt.rooms == nil {
+		return m, mPos, upto, err
+	}
+	if rm, err := rt.rooms.Membership(ctx, roomID, userID); err != nil || rm != "join" {
+		return m, mPos, upto, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	for m != "join" && wctx.Err() == nil {
+		rt.notifier.Wait(wctx, userID, upto)
+		upto = rt.notifier.Pos()
+		if m, mPos, err = rt.store.MembershipAt(ctx, roomID, userID, upto); err != nil {
+			return "", 0, 0, err
+		}
+	}
+	return m, mPos, upto, nil
+}
+
+// historyVisibility is the room's history visibility in its state at pos:
+// "shared" when the state has none (spec: "History visibility").
+func (rt *Routes) historyVisibility(ctx context.Context, roomID string, pos int64) (string, error) {
+	state, err := rt.store.StateAt(ctx, roomID, pos)
+	if err != nil {
+		return "", err
+	}
+	hv := "shared"
 	for _, e := range state {
 		if e.Type == "m.room.history_visibility" {
 			var c struct {
@@ -133,16 +164,7 @@ func (rt *Routes) visibleRangeAt(ctx context.Context, roomID, userID string, upt
 			hv = c.Content.HistoryVisibility
 		}
 	}
-	if hv == "joined" || hv == "invited" {
-		// The latest join at or before hi starts what this user may see;
-		// with "invited", the invite that led to it.
-		if jm, jPos, err := rt.lastJoin(ctx, roomID, userID, hi, hv == "invited"); err != nil {
-			return 0, 0, err
-		} else if jm {
-			joinedPos = jPos - 1
-		}
-	}
-	return joinedPos, hi, nil
+	return hv, nil
 }
 
 // forgotten reports whether the user forgot the room (false when the
@@ -209,76 +231,113 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID")
 	}
-	q := r.URL.Query()
+	ctx := r.Context()
 	// Access first: a non-member learns nothing, not even which
 	// parameters are wrong.
-	upto := rt.notifier.Pos()
-	lo, hi, err := rt.visibleRange(r.Context(), roomID, dev.UserID, upto)
+	lo, hi, err := rt.visibleRange(ctx, roomID, dev.UserID, rt.notifier.Pos())
+	if err != nil {
+		return fmt.Errorf("visible range: %w", err)
+	}
+	q, err := parseMessagesQuery(r.URL.Query(), lo, hi)
 	if err != nil {
 		return err
 	}
-	dir := q.Get("dir")
+	evs, err := rt.messagesPage(ctx, roomID, q, lo, hi)
+	if err != nil {
+		return fmt.Errorf("read page: %w", err)
+	}
+	resp, err := rt.messagesResponse(ctx, roomID, q, evs, dev)
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// messagesQuery is a /messages request's parameters, checked.
+type messagesQuery struct {
+	backwards bool
+	filter    *roomEventFilter
+	limit     int
+	// from is where the page starts: the from token, else the end of the
+	// visible range the page reads away from.
+	from int64
+	// to, when hasTo, is where the page must stop.
+	to    int64
+	hasTo bool
+}
+
+// parseMessagesQuery checks the query parameters, reporting the first
+// wrong one; lo and hi are the user's visible range, whose end a page
+// without a from token starts at.
+func parseMessagesQuery(v url.Values, lo, hi int64) (*messagesQuery, error) {
+	dir := v.Get("dir")
 	if dir != "b" && dir != "f" {
-		return httputil.InvalidParam("dir must be b or f")
+		return nil, httputil.InvalidParam("dir must be b or f")
 	}
-	filter, err := parseRoomEventFilter(q.Get("filter"))
-	if err != nil {
-		return err
+	q := &messagesQuery{backwards: dir == "b", from: hi}
+	if !q.backwards {
+		q.from = lo
 	}
-	limit := 10
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return httputil.InvalidParam("limit must be a non-negative integer")
-		}
-		limit = min(max(n, 1), 1000)
+	var err error
+	if q.filter, err = parseRoomEventFilter(v.Get("filter")); err != nil {
+		return nil, err
 	}
-	from := hi
-	if dir == "f" {
-		from = lo
+	if q.limit, err = limitParam(v, 10, 1); err != nil {
+		return nil, err
 	}
-	if s := q.Get("from"); s != "" {
-		if from, err = parseToken(s); err != nil {
-			return err
+	if s := v.Get("from"); s != "" {
+		if q.from, err = parseToken(s); err != nil {
+			return nil, err
 		}
 	}
-	var to int64
-	s := q.Get("to")
-	hasTo := s != ""
-	if hasTo {
-		if to, err = parseToken(s); err != nil {
-			return err
+	if s := v.Get("to"); s != "" {
+		q.hasTo = true
+		if q.to, err = parseToken(s); err != nil {
+			return nil, err
 		}
 	}
-	var evs []*storage.Event
-	if dir == "b" {
-		upper := min(from, hi)
-		lower := lo
-		if hasTo {
-			lower = max(lower, to)
-		}
-		evs, err = rt.store.RoomEvents(r.Context(), roomID, lower, upper, limit, true)
-		// A short page that reached the oldest event this server has, where
-		// history before it is visible: other servers may have more.
-		if err == nil && len(evs) < limit && lower == historyStart &&
-			rt.backfillHistory(r.Context(), roomID, limit-len(evs)) {
-			evs, err = rt.store.RoomEvents(r.Context(), roomID, lower, upper, limit, true)
-		}
-	} else {
-		lower := max(from, lo)
+	return q, nil
+}
+
+// messagesPage reads up to limit events from the query's from token
+// towards its to token, within the visible range (lo, hi]: newest first
+// going backwards, oldest first going forwards.
+func (rt *Routes) messagesPage(ctx context.Context, roomID string, q *messagesQuery, lo, hi int64) ([]*storage.Event, error) {
+	if !q.backwards {
 		upper := hi
-		if hasTo {
-			upper = min(upper, to)
+		if q.hasTo {
+			upper = min(upper, q.to)
 		}
-		evs, err = rt.store.RoomEvents(r.Context(), roomID, lower, upper, limit, false)
+		return rt.store.RoomEvents(ctx, roomID, max(q.from, lo), upper, q.limit, false)
 	}
+	upper := min(q.from, hi)
+	lower := lo
+	if q.hasTo {
+		lower = max(lower, q.to)
+	}
+	evs, err := rt.store.RoomEvents(ctx, roomID, lower, upper, q.limit, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	resp := map[string]any{"start": formatToken(from), "state": []json.RawMessage{}}
-	if len(evs) == limit {
+	// A short page that reached the oldest event this server has, where
+	// history before it is visible: other servers may have more.
+	if len(evs) < q.limit && lower == historyStart && rt.backfillHistory(ctx, roomID, q.limit-len(evs)) {
+		return rt.store.RoomEvents(ctx, roomID, lower, upper, q.limit, true)
+	}
+	return evs, nil
+}
+
+// messagesResponse is the /messages body for a page read: its tokens, the
+// events the filter keeps, and with lazy loading their senders' members.
+func (rt *Routes) messagesResponse(
+	ctx context.Context, roomID string, q *messagesQuery, evs []*storage.Event, dev *userapi.Device,
+) (map[string]any, error) {
+	resp := map[string]any{"start": formatToken(q.from), "state": []json.RawMessage{}}
+	if len(evs) == q.limit {
+		// A full page: more may follow, from just past its last event.
 		last := evs[len(evs)-1].Pos
-		if dir == "b" {
+		if q.backwards {
 			resp["end"] = formatToken(last - 1)
 		} else {
 			resp["end"] = formatToken(last)
@@ -286,28 +345,34 @@ func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.
 	}
 	// The filter applies to the page read (the tokens stay those of the
 	// whole page, so nothing is skipped).
-	evs = filter.apply(evs)
-	resp["chunk"] = rt.timelineEvents(r.Context(), roomID, evs, dev)
-	if filter.LazyLoadMembers && len(evs) > 0 {
-		// Spec: "Lazy-loading room members": the membership events of the
-		// chunk's senders, as of the chunk's start.
-		at := evs[0].Pos - 1
-		if dir == "b" {
-			at = evs[0].Pos
-		}
-		state, err := rt.store.StateAt(r.Context(), roomID, at)
+	evs = q.filter.apply(evs)
+	resp["chunk"] = rt.timelineEvents(ctx, roomID, evs, dev)
+	if q.filter.LazyLoadMembers && len(evs) > 0 {
+		members, err := rt.chunkMembers(ctx, roomID, q.backwards, evs)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("lazy-loaded members: %w", err)
 		}
-		members := lazyMembers(state, evs[0], evs)
-		var out []*storage.Event
-		for _, e := range members {
-			if e.Type == "m.room.member" {
-				out = append(out, e)
-			}
-		}
-		resp["state"] = clientEvents(out, dev)
+		resp["state"] = clientEvents(members, dev)
 	}
-	httputil.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return resp, nil
+}
+
+// chunkMembers returns the membership events of the chunk's senders as of
+// the chunk's start (spec: "Lazy-loading room members").
+func (rt *Routes) chunkMembers(ctx context.Context, roomID string, backwards bool, evs []*storage.Event) ([]*storage.Event, error) {
+	at := evs[0].Pos - 1
+	if backwards {
+		at = evs[0].Pos
+	}
+	state, err := rt.store.StateAt(ctx, roomID, at)
+	if err != nil {
+		return nil, err
+	}
+	var out []*storage.Event
+	for _, e := range lazyMembers(state, evs[0], evs) {
+		if e.Type == "m.room.member" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

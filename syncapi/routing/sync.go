@@ -3,11 +3,13 @@ package routing
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
@@ -84,13 +86,9 @@ type LeftRoom struct {
 // GET /v3/sync
 func (rt *Routes) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
 	q := r.URL.Query()
-	// No token: an initial sync, which answers at once.
-	since := syncToken{pos: -1, ad: -1}
-	if s := q.Get("since"); s != "" {
-		var err error
-		if since, err = parseSyncToken(s); err != nil {
-			return err
-		}
+	since, err := sinceParam(q)
+	if err != nil {
+		return err
 	}
 	timeout := time.Duration(0)
 	if s := q.Get("timeout"); s != "" {
@@ -122,7 +120,9 @@ func (rt *Routes) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Devi
 // SyncUntil builds the sync response for dev after since, waiting up to
 // timeout for something to arrive when there is nothing yet. It returns
 // early when ctx ends (the client went away).
-func (rt *Routes) SyncUntil(ctx context.Context, dev *userapi.Device, since syncToken, f *Filter, fullState bool, timeout time.Duration) (*Response, error) {
+func (rt *Routes) SyncUntil(
+	ctx context.Context, dev *userapi.Device, since syncToken, f *Filter, fullState bool, timeout time.Duration,
+) (*Response, error) {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
@@ -149,117 +149,209 @@ func (rt *Routes) SyncUntil(ctx context.Context, dev *userapi.Device, since sync
 	}
 }
 
+// syncWindow is the part of the stream one response covers: (since, upto],
+// since < 0 for an initial sync.
+type syncWindow struct {
+	since, upto int64
+	fullState   bool
+}
+
+func (w syncWindow) initial() bool { return w.since < 0 }
+
 // build computes the response for (since, upto]. empty reports that nothing
 // in it concerns the user.
-func (rt *Routes) build(ctx context.Context, dev *userapi.Device, tok syncToken, upto int64, f *Filter, fullState bool) (*Response, bool, error) {
-	since := tok.pos
-	resp := &Response{Rooms: Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{}},
-		AccountData: EventList{Events: []json.RawMessage{}}, Presence: EventList{Events: []json.RawMessage{}}, ToDevice: EventList{Events: []json.RawMessage{}},
-		DeviceLists: DeviceLists{Changed: []string{}, Left: []string{}}}
-	initial := since < 0
+func (rt *Routes) build(
+	ctx context.Context, dev *userapi.Device, tok syncToken, upto int64, f *Filter, fullState bool,
+) (*Response, bool, error) {
+	win := syncWindow{since: tok.pos, upto: upto, fullState: fullState}
+	resp := newResponse()
 	// Rooms to look at: every room with a current membership, plus rooms
 	// whose membership changed in the window.
 	current := rt.notifier.RoomsOf(dev.UserID)
-	empty := true
+	roomsAdded, err := rt.addRooms(ctx, resp, dev, current, win, f)
+	if err != nil {
+		return nil, false, fmt.Errorf("rooms: %w", err)
+	}
+	adPos, adAdded, err := rt.addAccountData(ctx, resp, dev, tok, current)
+	if err != nil {
+		return nil, false, fmt.Errorf("account data: %w", err)
+	}
+	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
+		return nil, false, fmt.Errorf("unread counts: %w", err)
+	}
+	resp.NextBatch = syncToken{pos: upto, ad: adPos}.String()
+	return resp, !roomsAdded && !adAdded, nil
+}
+
+// newResponse is a response with every section present and empty, as
+// clients expect them.
+func newResponse() *Response {
+	return &Response{
+		Rooms: Rooms{
+			Join:   map[string]*JoinedRoom{},
+			Invite: map[string]*InvitedRoom{},
+			Leave:  map[string]*LeftRoom{},
+		},
+		AccountData: EventList{Events: []json.RawMessage{}},
+		Presence:    EventList{Events: []json.RawMessage{}},
+		ToDevice:    EventList{Events: []json.RawMessage{}},
+		DeviceLists: DeviceLists{Changed: []string{}, Left: []string{}},
+	}
+}
+
+// addRooms puts each of the user's rooms in the section of their
+// membership as of the window's end, when the window has something of it
+// for them; it reports whether it added any.
+func (rt *Routes) addRooms(
+	ctx context.Context, resp *Response, dev *userapi.Device, current map[string]internal.Membership, win syncWindow, f *Filter,
+) (bool, error) {
+	added := false
 	for roomID, cur := range current {
 		m, mPos := cur.Membership, cur.Pos
-		if mPos > upto {
+		if mPos > win.upto {
 			// Changed after this response's position: look back.
 			var err error
-			if m, mPos, err = rt.store.MembershipAt(ctx, roomID, dev.UserID, upto); err != nil {
-				return nil, false, err
+			if m, mPos, err = rt.store.MembershipAt(ctx, roomID, dev.UserID, win.upto); err != nil {
+				return false, fmt.Errorf("membership in %s: %w", roomID, err)
 			}
 		}
-		changed := mPos > since
-		switch m {
-		case "join":
-			newlyJoined := changed && !initial
-			jr, err := rt.joinedRoom(ctx, dev, roomID, since, upto, f, initial || newlyJoined || fullState)
-			if err != nil {
-				return nil, false, err
-			}
-			if jr != nil {
-				resp.Rooms.Join[roomID] = jr
-				empty = false
-			}
-		case "invite":
-			if initial || changed || fullState {
-				ir, err := rt.invitedRoom(ctx, roomID, dev.UserID, upto)
-				if err != nil {
-					return nil, false, err
-				}
-				resp.Rooms.Invite[roomID] = ir
-				empty = false
-			}
-		case "leave", "ban":
-			// Spec (Filtering, include_leave): left rooms come with the
-			// initial and full-state syncs only when the filter asks.
-			if (changed && !initial) || ((initial || fullState) && f.Room.IncludeLeave && mPos > 0 && !rt.forgotten(ctx, roomID, dev.UserID)) {
-				lr, err := rt.leftRoom(ctx, dev, roomID, since, mPos, f)
-				if err != nil {
-					return nil, false, err
-				}
-				resp.Rooms.Leave[roomID] = lr
-				empty = false
-			}
+		ok, err := rt.addRoom(ctx, resp, dev, roomID, m, mPos, win, f)
+		if err != nil {
+			return false, fmt.Errorf("room %s: %w", roomID, err)
 		}
+		added = added || ok
 	}
-	// Account data: global at the top, per room inside the joined room.
-	adSince := tok.ad
-	if since < 0 {
-		adSince = -1
-	}
-	var entries []userapi.AccountDataEntry
-	adPos := adSince
-	if known, ok := rt.notifier.AccountDataPos(dev.UserID); !ok || adSince < 0 || known > adSince {
-		var err error
-		if entries, adPos, err = rt.users.AccountDataSince(ctx, dev.Localpart, adSince); err != nil {
-			return nil, false, err
+	return added, nil
+}
+
+// addRoom adds one room to the section of membership m (changed at mPos),
+// reporting whether it did: joined rooms with something new (or all of
+// them when the room is new to the client), invites and leaves that are
+// new, and left rooms the filter asks for.
+func (rt *Routes) addRoom(
+	ctx context.Context, resp *Response, dev *userapi.Device, roomID, m string, mPos int64, win syncWindow, f *Filter,
+) (bool, error) {
+	changed := mPos > win.since
+	switch m {
+	case "join":
+		// A room joined in the window comes whole, as in an initial sync.
+		jr, err := rt.joinedRoom(ctx, dev, roomID, win.since, win.upto, f, win.initial() || changed || win.fullState)
+		if err != nil || jr == nil {
+			return false, err
 		}
-		rt.notifier.SetAccountDataPos(dev.UserID, adPos)
-	}
-	joinedNow := map[string]bool{}
-	for roomID, m := range current {
-		if m.Membership == "join" {
-			joinedNow[roomID] = true
+		resp.Rooms.Join[roomID] = jr
+	case "invite":
+		if !win.initial() && !changed && !win.fullState {
+			return false, nil
 		}
+		ir, err := rt.invitedRoom(ctx, roomID, dev.UserID, win.upto)
+		if err != nil {
+			return false, err
+		}
+		resp.Rooms.Invite[roomID] = ir
+	case "leave", "ban":
+		if !rt.showLeft(ctx, roomID, dev.UserID, changed, mPos, win, f) {
+			return false, nil
+		}
+		lr, err := rt.leftRoom(ctx, dev, roomID, win.since, mPos, f)
+		if err != nil {
+			return false, err
+		}
+		resp.Rooms.Leave[roomID] = lr
+	default:
+		return false, nil
 	}
+	return true, nil
+}
+
+// showLeft reports whether a room the user left (at leavePos) belongs in
+// the leave section: when they left in the window, and (spec: Filtering,
+// include_leave) in initial and full-state syncs when the filter asks and
+// they have not forgotten it.
+func (rt *Routes) showLeft(ctx context.Context, roomID, userID string, changed bool, leavePos int64, win syncWindow, f *Filter) bool {
+	if changed && !win.initial() {
+		return true
+	}
+	return (win.initial() || win.fullState) && f.Room.IncludeLeave && leavePos > 0 && !rt.forgotten(ctx, roomID, userID)
+}
+
+// addAccountData puts the account data changed since the token in the
+// response: global at the top, per room inside the joined room (a joined
+// room with nothing else new is added for it). It returns the account-data
+// position for the next token and whether it added anything.
+func (rt *Routes) addAccountData(
+	ctx context.Context, resp *Response, dev *userapi.Device, tok syncToken, current map[string]internal.Membership,
+) (int64, bool, error) {
+	entries, adPos, err := rt.accountDataSince(ctx, dev, tok)
+	if err != nil {
+		return 0, false, err
+	}
+	added := false
 	for _, e := range entries {
 		obj, err := json.Marshal(map[string]any{"type": e.Type, "content": e.Content})
 		if err != nil {
-			return nil, false, err
+			return 0, false, fmt.Errorf("encode %s: %w", e.Type, err)
 		}
 		if e.RoomID == "" {
 			resp.AccountData.Events = append(resp.AccountData.Events, obj)
-			empty = false
+			added = true
 			continue
 		}
 		jr, ok := resp.Rooms.Join[e.RoomID]
 		if !ok {
-			if !joinedNow[e.RoomID] {
+			if current[e.RoomID].Membership != "join" {
 				continue
 			}
 			jr = emptyJoinedRoom()
 			resp.Rooms.Join[e.RoomID] = jr
 		}
 		jr.AccountData.Events = append(jr.AccountData.Events, obj)
-		empty = false
+		added = true
 	}
+	return adPos, added, nil
+}
+
+// accountDataSince reads the user's account data changed after the token
+// (all of it for an initial sync) and the position it reaches. The
+// notifier's position for the user, when it shows nothing newer, saves the
+// read.
+func (rt *Routes) accountDataSince(ctx context.Context, dev *userapi.Device, tok syncToken) ([]userapi.AccountDataEntry, int64, error) {
+	adSince := tok.ad
+	if tok.pos < 0 {
+		adSince = -1
+	}
+	if known, ok := rt.notifier.AccountDataPos(dev.UserID); ok && adSince >= 0 && known <= adSince {
+		return nil, adSince, nil
+	}
+	entries, adPos, err := rt.users.AccountDataSince(ctx, dev.Localpart, adSince)
+	if err != nil {
+		return nil, 0, err
+	}
+	rt.notifier.SetAccountDataPos(dev.UserID, adPos)
+	return entries, adPos, nil
+}
+
+// addUnreadCounts gives each joined room of the response its notification
+// counts as of upto.
+func (rt *Routes) addUnreadCounts(ctx context.Context, resp *Response, userID string, upto int64) error {
 	for roomID, jr := range resp.Rooms.Join {
-		n, h, err := rt.unread.Counts(ctx, roomID, dev.UserID, upto)
+		n, h, err := rt.unread.Counts(ctx, roomID, userID, upto)
 		if err != nil {
-			return nil, false, err
+			return fmt.Errorf("room %s: %w", roomID, err)
 		}
 		jr.UnreadNotifications = map[string]int{"highlight_count": h, "notification_count": n}
 	}
-	resp.NextBatch = syncToken{pos: upto, ad: adPos}.String()
-	return resp, empty, nil
+	return nil
 }
 
 func emptyJoinedRoom() *JoinedRoom {
-	return &JoinedRoom{Timeline: Timeline{Events: []json.RawMessage{}}, State: EventList{Events: []json.RawMessage{}},
-		AccountData: EventList{Events: []json.RawMessage{}}, Ephemeral: EventList{Events: []json.RawMessage{}},
-		UnreadNotifications: map[string]int{"highlight_count": 0, "notification_count": 0}}
+	return &JoinedRoom{
+		Timeline:            Timeline{Events: []json.RawMessage{}},
+		State:               EventList{Events: []json.RawMessage{}},
+		AccountData:         EventList{Events: []json.RawMessage{}},
+		Ephemeral:           EventList{Events: []json.RawMessage{}},
+		UnreadNotifications: map[string]int{"highlight_count": 0, "notification_count": 0},
+	}
 }
 
 // clientEvents turns stored events into client JSON, newest last, adding
@@ -317,7 +409,9 @@ func (rt *Routes) timeline(ctx context.Context, roomID string, from, to int64, l
 	return evs, limited, nil
 }
 
-func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID string, since, upto int64, f *Filter, full bool) (*JoinedRoom, error) {
+func (rt *Routes) joinedRoom(
+	ctx context.Context, dev *userapi.Device, roomID string, since, upto int64, f *Filter, full bool,
+) (*JoinedRoom, error) {
 	from := since
 	if full {
 		// The whole room, as far back as history visibility lets this user
@@ -350,44 +444,65 @@ func (rt *Routes) joinedRoom(ctx context.Context, dev *userapi.Device, roomID st
 	// State: the state at the start of the timeline — all of it for a full
 	// room, else what changed between the token and the timeline's start.
 	if full || limited {
-		state, err := rt.store.StateAt(ctx, roomID, start)
-		if err != nil {
-			return nil, err
-		}
-		// Lazy-loading members (spec: "Lazy-loading room members"): only
-		// the members who sent something in the timeline, and the user.
-		var senders map[string]bool
-		if f.Room.State.LazyLoadMembers {
-			senders = map[string]bool{dev.UserID: true}
-			for _, e := range evs {
-				senders[e.Sender] = true
-			}
-		}
-		for _, e := range state {
-			if senders != nil && e.Type == "m.room.member" && e.StateKey != nil && !senders[*e.StateKey] {
-				continue
-			}
-			if full || e.Pos > since {
-				jr.State.Events = append(jr.State.Events, e.JSON)
-			}
+		if jr.State.Events, err = rt.stateAtStart(ctx, roomID, start, since, full, lazySenders(f, dev.UserID, evs)); err != nil {
+			return nil, fmt.Errorf("state at the timeline's start: %w", err)
 		}
 	}
 	// The summary changes only with memberships: send it with the whole
 	// room or when the timeline holds a membership change (spec: the server
 	// may omit unchanged summary fields).
-	needSummary := full
-	for _, e := range evs {
-		if e.Type == "m.room.member" {
-			needSummary = true
-			break
-		}
-	}
-	if needSummary {
+	if full || hasMembership(evs) {
 		if jr.Summary, err = rt.summary(ctx, roomID, dev.UserID); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("summary: %w", err)
 		}
 	}
 	return jr, nil
+}
+
+// stateAtStart is a room's state at stream position start, all of it when
+// full, else what changed after since; with senders, of the membership
+// events only those of senders.
+func (rt *Routes) stateAtStart(
+	ctx context.Context, roomID string, start, since int64, full bool, senders map[string]bool,
+) ([]json.RawMessage, error) {
+	state, err := rt.store.StateAt(ctx, roomID, start)
+	if err != nil {
+		return nil, err
+	}
+	out := []json.RawMessage{}
+	for _, e := range state {
+		if senders != nil && e.Type == "m.room.member" && e.StateKey != nil && !senders[*e.StateKey] {
+			continue
+		}
+		if full || e.Pos > since {
+			out = append(out, e.JSON)
+		}
+	}
+	return out, nil
+}
+
+// lazySenders is, when the filter lazy-loads members (spec: "Lazy-loading
+// room members"), whose membership events the state needs: the members who
+// sent something in the timeline, and the user; nil for all members.
+func lazySenders(f *Filter, userID string, evs []*storage.Event) map[string]bool {
+	if !f.Room.State.LazyLoadMembers {
+		return nil
+	}
+	senders := map[string]bool{userID: true}
+	for _, e := range evs {
+		senders[e.Sender] = true
+	}
+	return senders
+}
+
+// hasMembership reports whether evs hold a membership change.
+func hasMembership(evs []*storage.Event) bool {
+	for _, e := range evs {
+		if e.Type == "m.room.member" {
+			return true
+		}
+	}
+	return false
 }
 
 // summary computes a room's member counts and heroes (spec: "m.heroes").
@@ -419,8 +534,15 @@ func (rt *Routes) summary(ctx context.Context, roomID, userID string) (Summary, 
 }
 
 // strippedTypes are the state events an invitee sees (spec: "Stripped state").
-var strippedTypes = map[string]bool{"m.room.create": true, "m.room.join_rules": true, "m.room.name": true, "m.room.avatar": true,
-	"m.room.canonical_alias": true, "m.room.encryption": true, "m.room.topic": true}
+var strippedTypes = map[string]bool{
+	"m.room.create":          true,
+	"m.room.join_rules":      true,
+	"m.room.name":            true,
+	"m.room.avatar":          true,
+	"m.room.canonical_alias": true,
+	"m.room.encryption":      true,
+	"m.room.topic":           true,
+}
 
 func (rt *Routes) invitedRoom(ctx context.Context, roomID, userID string, upto int64) (*InvitedRoom, error) {
 	state, err := rt.store.StateAt(ctx, roomID, upto)
@@ -482,8 +604,11 @@ func (rt *Routes) leftRoom(ctx context.Context, dev *userapi.Device, roomID stri
 	if err != nil {
 		return nil, err
 	}
-	lr := &LeftRoom{Timeline: Timeline{Events: rt.timelineEvents(ctx, roomID, evs, dev), Limited: limited}, State: EventList{Events: []json.RawMessage{}},
-		AccountData: EventList{Events: []json.RawMessage{}}}
+	lr := &LeftRoom{
+		Timeline:    Timeline{Events: rt.timelineEvents(ctx, roomID, evs, dev), Limited: limited},
+		State:       EventList{Events: []json.RawMessage{}},
+		AccountData: EventList{Events: []json.RawMessage{}},
+	}
 	if len(evs) > 0 {
 		lr.Timeline.PrevBatch = formatToken(evs[0].Pos - 1)
 	}

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,16 @@ func parseSyncToken(tok string) (syncToken, error) {
 		}
 	}
 	return t, nil
+}
+
+// sinceParam reads the since parameter of /sync and the WebSocket stream;
+// without one, the sync is an initial sync.
+func sinceParam(q url.Values) (syncToken, error) {
+	s := q.Get("since")
+	if s == "" {
+		return syncToken{pos: -1, ad: -1}, nil
+	}
+	return parseSyncToken(s)
 }
 
 func formatToken(pos int64) string { return syncToken{pos: pos, ad: -1}.String() }

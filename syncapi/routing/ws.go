@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	userapi "github.com/myelin-im/myelin/userapi/api"
@@ -36,15 +37,13 @@ type wsControl struct {
 	Filter json.RawMessage `json:"filter"`
 }
 
-// syncWebSocket serves the WebSocket stream.
+// syncWebSocket serves the WebSocket stream. Its parameters are checked
+// before the upgrade, so a bad one is an HTTP error like /sync's.
 func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
 	q := r.URL.Query()
-	since := syncToken{pos: -1, ad: -1}
-	if s := q.Get("since"); s != "" {
-		var err error
-		if since, err = parseSyncToken(s); err != nil {
-			return err
-		}
+	since, err := sinceParam(q)
+	if err != nil {
+		return err
 	}
 	f, err := rt.loadFilter(r, dev, q.Get("filter"))
 	if err != nil {
@@ -60,82 +59,137 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 		return nil
 	}
 	conn.SetReadLimit(wsMaxMessage)
-	log := httputil.Logger(r.Context())
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
-
-	st := &wsState{}
-	go st.read(ctx, cancel, conn)
-	go wsPinger(ctx, cancel, conn)
-
-	// apply takes a pending control message into since and f.
-	apply := func() bool {
-		c := st.take()
-		if c == nil {
-			return true
-		}
-		if c.Since != nil {
-			var err error
-			if since, err = parseSyncToken(*c.Since); err != nil {
-				conn.Close(websocket.StatusPolicyViolation, "invalid since token")
-				return false
-			}
-		}
-		if len(c.Filter) > 0 {
-			nf, err := rt.loadFilter(r, dev, string(c.Filter))
-			if err != nil {
-				conn.Close(websocket.StatusPolicyViolation, "invalid filter")
-				return false
-			}
-			f = nf
-		}
-		return true
+	s := &wsSession{
+		rt:     rt,
+		r:      r,
+		dev:    dev,
+		conn:   conn,
+		log:    httputil.Logger(r.Context()),
+		state:  &wsState{},
+		since:  since,
+		filter: f,
 	}
+	go s.state.read(ctx, cancel, conn)
+	go wsPinger(ctx, cancel, conn)
+	s.run(ctx)
+	return nil
+}
 
+// wsSession is one WebSocket connection's stream: where it stands (since)
+// and what it shows (filter), both of which the client may change.
+type wsSession struct {
+	rt    *Routes
+	r     *http.Request
+	dev   *userapi.Device
+	conn  *websocket.Conn
+	log   logrus.FieldLogger
+	state *wsState
+
+	since  syncToken
+	filter *Filter
+}
+
+// run sends a frame for each response that has something new, until the
+// connection ends or fails.
+func (s *wsSession) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		if !apply() {
-			return nil
+		if !s.applyControl() {
+			return
 		}
-		pollCtx, stopPoll := context.WithCancel(ctx)
-		st.setStop(stopPoll)
-		if st.hasPending() {
-			stopPoll() // arrived between apply and setStop
-		}
-		resp, err := rt.SyncUntil(pollCtx, dev, since, f, false, wsPollTimeout)
-		st.setStop(nil)
-		interrupted := pollCtx.Err() != nil && ctx.Err() == nil
-		stopPoll()
-		if interrupted || (err != nil && errors.Is(err, context.Canceled)) {
+		resp, interrupted, err := s.poll(ctx)
+		if interrupted || errors.Is(err, context.Canceled) {
 			continue // a control message arrived, or the connection is ending
 		}
 		if err != nil {
-			log.WithError(err).Warn("sync over WebSocket failed")
-			conn.Close(websocket.StatusInternalError, "sync failed")
-			return nil
+			s.log.WithError(err).Warn("sync over WebSocket failed")
+			closeConn(s.conn, websocket.StatusInternalError, "sync failed")
+			return
 		}
-		if since.pos >= 0 && isEmpty(resp) {
+		if s.since.pos >= 0 && isEmpty(resp) {
 			continue
 		}
-		frame, err := json.Marshal(resp)
-		if err != nil {
-			conn.Close(websocket.StatusInternalError, "encoding failed")
-			return nil
-		}
-		wctx, wcancel := context.WithTimeout(ctx, rt.wsWriteTimeout())
-		err = conn.Write(wctx, websocket.MessageText, frame)
-		wcancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				conn.Close(websocket.StatusPolicyViolation, "client too slow to read")
-			}
-			return nil
-		}
-		if since, err = parseSyncToken(resp.NextBatch); err != nil {
-			return nil
+		if !s.send(ctx, resp) {
+			return
 		}
 	}
-	conn.Close(websocket.StatusNormalClosure, "")
-	return nil
+	closeConn(s.conn, websocket.StatusNormalClosure, "")
+}
+
+// applyControl takes the client's latest control message, if any, into
+// since and the filter. An invalid one closes the connection (false).
+func (s *wsSession) applyControl() bool {
+	c := s.state.take()
+	if c == nil {
+		return true
+	}
+	if c.Since != nil {
+		since, err := parseSyncToken(*c.Since)
+		if err != nil {
+			closeConn(s.conn, websocket.StatusPolicyViolation, "invalid since token")
+			return false
+		}
+		s.since = since
+	}
+	if len(c.Filter) > 0 {
+		f, err := s.rt.loadFilter(s.r, s.dev, string(c.Filter))
+		if err != nil {
+			closeConn(s.conn, websocket.StatusPolicyViolation, "invalid filter")
+			return false
+		}
+		s.filter = f
+	}
+	return true
+}
+
+// poll waits for the next response after since (up to wsPollTimeout). A
+// control message arriving meanwhile interrupts it: interrupted says the
+// response, if any, is for the old since or filter.
+func (s *wsSession) poll(ctx context.Context) (resp *Response, interrupted bool, err error) {
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	s.state.setStop(stopPoll)
+	if s.state.hasPending() {
+		stopPoll() // arrived between applyControl and setStop
+	}
+	resp, err = s.rt.SyncUntil(pollCtx, s.dev, s.since, s.filter, false, wsPollTimeout)
+	s.state.setStop(nil)
+	return resp, pollCtx.Err() != nil && ctx.Err() == nil, err
+}
+
+// send writes resp as one frame and moves since to its next_batch. A
+// client that cannot take the frame within the write timeout is
+// disconnected; false: the connection is done.
+func (s *wsSession) send(ctx context.Context, resp *Response) bool {
+	frame, err := json.Marshal(resp)
+	if err != nil {
+		closeConn(s.conn, websocket.StatusInternalError, "encoding failed")
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.rt.wsWriteTimeout())
+	err = s.conn.Write(wctx, websocket.MessageText, frame)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			closeConn(s.conn, websocket.StatusPolicyViolation, "client too slow to read")
+		}
+		return false
+	}
+	since, err := parseSyncToken(resp.NextBatch)
+	if err != nil {
+		return false
+	}
+	s.since = since
+	return true
+}
+
+// closeConn closes the connection with a status and reason for the client.
+// Its error is dropped on purpose: it only says the close handshake did not
+// complete (the peer is gone or slow), and the connection is over either
+// way.
+func closeConn(conn *websocket.Conn, code websocket.StatusCode, reason string) {
+	_ = conn.Close(code, reason)
 }
 
 // wsState holds a connection's latest unapplied control message and the
@@ -180,7 +234,7 @@ func (s *wsState) read(ctx context.Context, cancel context.CancelFunc, conn *web
 		}
 		var c wsControl
 		if err := json.Unmarshal(data, &c); err != nil {
-			conn.Close(websocket.StatusUnsupportedData, "control messages are JSON objects")
+			closeConn(conn, websocket.StatusUnsupportedData, "control messages are JSON objects")
 			return
 		}
 		s.mu.Lock()

@@ -56,7 +56,8 @@ func (s *Storage) InsertHistory(ctx context.Context, evs []*Event) (int, error) 
 		for i, e := range todo {
 			pos := low + int64(len(todo)-1-i)
 			if moved[e.ID] {
-				if _, err := s.db.Exec(ctx, `UPDATE syncapi_events SET stream_pos = $2, outlier = 0 WHERE event_id = $1`, e.ID, pos); err != nil {
+				if _, err := s.db.Exec(ctx, `UPDATE syncapi_events SET stream_pos = $2, outlier = 0
+					WHERE event_id = $1`, e.ID, pos); err != nil {
 					return err
 				}
 				if _, err := s.db.Exec(ctx, `UPDATE syncapi_current_state SET stream_pos = $2 WHERE event_id = $1`, e.ID, pos); err != nil {
@@ -67,8 +68,8 @@ func (s *Storage) InsertHistory(ctx context.Context, evs []*Event) (int, error) 
 				if e.Membership != "" {
 					m = e.Membership
 				}
-				if _, err := s.db.Exec(ctx, `INSERT INTO syncapi_events (stream_pos, event_id, room_id, event_type, sender, state_key, membership,
-					origin_server_ts, txn_id, device_id, event_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', '', $9)`,
+				if _, err := s.db.Exec(ctx, `INSERT INTO syncapi_events (stream_pos, event_id, room_id, event_type, sender, state_key,
+					membership, origin_server_ts, txn_id, device_id, event_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', '', $9)`,
 					pos, e.ID, e.RoomID, e.Type, e.Sender, e.StateKey, m, e.TS, string(e.JSON)); err != nil {
 					return err
 				}

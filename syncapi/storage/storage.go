@@ -97,8 +97,9 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored 
 			if low, err = s.historyPositions(ctx, 1); err != nil {
 				return err
 			}
-			err = s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_events (stream_pos, event_id, room_id, event_type, sender, state_key, membership,
-				origin_server_ts, txn_id, device_id, event_json, outlier) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
+			err = s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_events (stream_pos, event_id, room_id, event_type, sender, state_key,
+				membership, origin_server_ts, txn_id, device_id, event_json, outlier)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
 				RETURNING stream_pos`,
 				low, e.ID, e.RoomID, e.Type, e.Sender, e.StateKey, m, e.TS, e.TxnID, e.DeviceID, string(e.JSON)).Scan(&pos)
 		} else {
@@ -154,7 +155,8 @@ func (s *Storage) MaxPos(ctx context.Context) (int64, error) {
 	return p, err
 }
 
-const eventColumns = `stream_pos, event_id, room_id, event_type, sender, state_key, COALESCE(membership, ''), origin_server_ts, txn_id, device_id, event_json`
+const eventColumns = `stream_pos, event_id, room_id, event_type, sender, state_key, COALESCE(membership, ''),
+	origin_server_ts, txn_id, device_id, event_json`
 
 func scanEvent(sc sqlutil.Scanner) (*Event, error) {
 	var e Event
@@ -175,8 +177,9 @@ func scanEvent(sc sqlutil.Scanner) (*Event, error) {
 func (s *Storage) MembershipAt(ctx context.Context, roomID, userID string, pos int64) (string, int64, error) {
 	var m string
 	var at int64
-	err := s.db.QueryRow(ctx, `SELECT COALESCE(membership, ''), stream_pos FROM syncapi_events WHERE room_id = $1 AND event_type = 'm.room.member'
-		AND state_key = $2 AND stream_pos <= $3 ORDER BY stream_pos DESC LIMIT 1`, roomID, userID, pos).Scan(&m, &at)
+	err := s.db.QueryRow(ctx, `SELECT COALESCE(membership, ''), stream_pos FROM syncapi_events
+		WHERE room_id = $1 AND event_type = 'm.room.member' AND state_key = $2 AND stream_pos <= $3
+		ORDER BY stream_pos DESC LIMIT 1`, roomID, userID, pos).Scan(&m, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "leave", 0, nil
 	}
@@ -192,7 +195,8 @@ func (s *Storage) RoomEvents(ctx context.Context, roomID string, from, to int64,
 	}
 	// order is one of two constants above.
 	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
-		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 AND outlier = 0 ORDER BY stream_pos `+order+` LIMIT $4`, roomID, from, to, limit)
+		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 AND outlier = 0
+		ORDER BY stream_pos `+order+` LIMIT $4`, roomID, from, to, limit)
 }
 
 // LastSentPos is the stream position of userID's newest event in roomID at
@@ -263,7 +267,8 @@ type RoomUserMembership struct {
 // InsertFilter stores a filter and returns its ID.
 func (s *Storage) InsertFilter(ctx context.Context, userID string, filterJSON []byte) (int64, error) {
 	var id int64
-	err := s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_filters (user_id, filter_json) VALUES ($1, $2) RETURNING filter_id`, userID, string(filterJSON)).Scan(&id)
+	err := s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_filters (user_id, filter_json) VALUES ($1, $2) RETURNING filter_id`,
+		userID, string(filterJSON)).Scan(&id)
 	return id, err
 }
 

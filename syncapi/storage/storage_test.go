@@ -21,7 +21,12 @@ func TestResolvedState(t *testing.T) {
 		}
 		empty := ""
 		topic := func(id string, notCurrent bool) *Event {
-			js, _ := json.Marshal(map[string]any{"event_id": id, "type": "m.room.topic", "state_key": "", "content": map[string]string{"topic": id}})
+			js, _ := json.Marshal(map[string]any{
+				"event_id":  id,
+				"type":      "m.room.topic",
+				"state_key": "",
+				"content":   map[string]string{"topic": id},
+			})
 			return &Event{ID: id, RoomID: "!r:x", Type: "m.room.topic", Sender: "@a:x", StateKey: &empty, JSON: js, NotCurrent: notCurrent}
 		}
 		current := func() string {
