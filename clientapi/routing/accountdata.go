@@ -61,7 +61,11 @@ func (rt *Routes) putAccountData(w http.ResponseWriter, r *http.Request, dev *ap
 		return err
 	}
 	if serverManagedAccountData[dataType] {
-		return &httputil.MatrixError{Status: http.StatusMethodNotAllowed, ErrCode: "M_BAD_JSON", Message: "Cannot set " + dataType + " through this API"}
+		return &httputil.MatrixError{
+			Status:  http.StatusMethodNotAllowed,
+			ErrCode: "M_BAD_JSON",
+			Message: "Cannot set " + dataType + " through this API",
+		}
 	}
 	body, err := httputil.ReadBody(r)
 	if err != nil {

@@ -440,7 +440,11 @@ func (rt *Routes) checkRoomAliasName(ctx context.Context, name string) (string, 
 	_, err := dir.ResolveAlias(ctx, alias)
 	switch {
 	case err == nil:
-		return "", &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_ROOM_IN_USE", Message: "Room alias " + alias + " already exists."}
+		return "", &httputil.MatrixError{
+			Status:  http.StatusBadRequest,
+			ErrCode: "M_ROOM_IN_USE",
+			Message: "Room alias " + alias + " already exists.",
+		}
 	case !errors.Is(err, roomapi.ErrAliasNotFound):
 		return "", err
 	}

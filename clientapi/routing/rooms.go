@@ -316,8 +316,15 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 				return httputil.Forbidden("%s is not in the room", target)
 			}
 		}
-		_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: target, Membership: membership, Reason: req.Reason})
-		if action == "leave" && (errors.Is(err, roomapi.ErrRoomNotFound) || errors.Is(err, roomapi.ErrNotInRoom)) && rt.opts.RemoteRooms != nil {
+		_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{
+			RoomID:     roomID,
+			Sender:     dev.UserID,
+			Target:     target,
+			Membership: membership,
+			Reason:     req.Reason,
+		})
+		notHere := errors.Is(err, roomapi.ErrRoomNotFound) || errors.Is(err, roomapi.ErrNotInRoom)
+		if action == "leave" && notHere && rt.opts.RemoteRooms != nil {
 			// Rejecting an invite to a room this server is not in.
 			if rerr := rt.opts.RemoteRooms.LeaveRemote(r.Context(), roomID, dev.UserID); rerr != nil {
 				httputil.Logger(r.Context()).WithError(rerr).Info("rejecting a remote invite failed")
@@ -364,7 +371,14 @@ func (rt *Routes) putState(w http.ResponseWriter, r *http.Request, dev *api.Devi
 	return rt.send(w, r, dev, v["roomId"], v["eventType"], &sk, "")
 }
 
-func (rt *Routes) send(w http.ResponseWriter, r *http.Request, dev *api.Device, roomID, evType string, stateKey *string, txnID string) error {
+func (rt *Routes) send(
+	w http.ResponseWriter,
+	r *http.Request,
+	dev *api.Device,
+	roomID, evType string,
+	stateKey *string,
+	txnID string,
+) error {
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -421,7 +435,8 @@ func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api
 	v := vars(r)
 	var ev roomapi.Event
 	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err == nil {
-		if ev, err = rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"]); errors.Is(err, roomapi.ErrEventNotFound) {
+		ev, err = rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"])
+		if errors.Is(err, roomapi.ErrEventNotFound) {
 			return httputil.NotFound("State event not found")
 		} else if err != nil {
 			return roomError(err)
