@@ -33,12 +33,12 @@ func testMalformedIdentifiers(t *testing.T, dialect sqlutil.Dialect) {
 	room := f.Room(t, alice)
 	inRoom := "/rooms/" + url.PathEscape(room)
 	long := strings.Repeat("a", 300)
-	login := func(user string) string {
+	loginAs := func(user string) string {
 		return `{"type":"m.login.password","identifier":{"type":"m.id.user","user":"` + user + `"},"password":"x"}`
 	}
 	run(t, f, []call{
 		// The requests of the hostile sweep (issue 11).
-		{"login NUL in user", "POST", "/login", "", login(`a\u0000b`), 403, "M_FORBIDDEN", nil},
+		{"login NUL in user", "POST", "/login", "", loginAs(`a\u0000b`), 403, "M_FORBIDDEN", nil},
 		{"alias to NUL room ID (another server's alias)", "PUT", "/directory/room/%23x%3Alocalhost", alice.Token,
 			`{"room_id":"!a\u0000b:localhost"}`, 400, "M_INVALID_PARAM", nil},
 		{"alias to NUL room ID", "PUT", "/directory/room/%23x%3Atest.local", alice.Token,
@@ -49,10 +49,10 @@ func testMalformedIdentifiers(t *testing.T, dialect sqlutil.Dialect) {
 		{"POST publicRooms server NUL", "POST", "/publicRooms?server=a%00b", alice.Token, `{}`, 400, "M_INVALID_PARAM", nil},
 
 		// The same kinds of identifier elsewhere.
-		{"login NUL in user ID", "POST", "/login", "", login(`@a\u0000b:test.local`), 403, "M_FORBIDDEN", nil},
+		{"login NUL in user ID", "POST", "/login", "", loginAs(`@a\u0000b:test.local`), 403, "M_FORBIDDEN", nil},
 		{"login legacy user NUL", "POST", "/login", "", `{"type":"m.login.password","user":"a\u0000b","password":"x"}`,
 			403, "M_FORBIDDEN", nil},
-		{"login user 300 bytes", "POST", "/login", "", login(long), 403, "M_FORBIDDEN", nil},
+		{"login user 300 bytes", "POST", "/login", "", loginAs(long), 403, "M_FORBIDDEN", nil},
 		{"register username NUL", "POST", "/register", "", `{"username":"a\u0000b","password":"long enough"}`,
 			400, "M_INVALID_USERNAME", nil},
 		{"register available NUL", "GET", "/register/available?username=a%00b", "", nil, 400, "M_INVALID_USERNAME", nil},

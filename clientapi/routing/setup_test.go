@@ -25,8 +25,9 @@ import (
 // serverOpts shape a test server.
 type serverOpts struct {
 	db *sqlutil.DB // nil: a fresh SQLite database
-	// federation wires a real federation API as the client API's remote
-	// (for requests that would leave the server); nil otherwise.
+	// federation wires a real federation API as the client API's remote,
+	// for requests that would leave the server (false: none, as in a
+	// process without federation).
 	federation bool
 	config     func(*config.Config) // changes the configuration before Setup
 }
@@ -152,6 +153,32 @@ func equals(key string, want any) func(t *testing.T, r *fixture.Response) {
 		t.Helper()
 		if got := r.JSON()[key]; got != want {
 			t.Fatalf("%s = %v, want %v; body %s", key, got, want, r.Body)
+		}
+	}
+}
+
+// passwordAuth is a UIA password stage for u, in a new session.
+func passwordAuth(u *fixture.User, password string) map[string]any {
+	return map[string]any{
+		"type":       "m.login.password",
+		"identifier": map[string]string{"type": "m.id.user", "user": u.ID},
+		"password":   password,
+	}
+}
+
+// challenge checks a 401 user-interactive auth challenge offering stage.
+func challenge(stage string) func(t *testing.T, r *fixture.Response) {
+	return func(t *testing.T, r *fixture.Response) {
+		t.Helper()
+		var c struct {
+			Flows []struct {
+				Stages []string `json:"stages"`
+			} `json:"flows"`
+			Session string `json:"session"`
+		}
+		r.Decode(t, &c)
+		if c.Session == "" || len(c.Flows) == 0 || len(c.Flows[0].Stages) == 0 || c.Flows[0].Stages[0] != stage {
+			t.Fatalf("not a challenge offering %s: %s", stage, r.Body)
 		}
 	}
 }
