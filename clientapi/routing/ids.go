@@ -16,56 +16,37 @@ import (
 // another answer (registration: M_INVALID_USERNAME; login: the answer for
 // an unknown user, see identifierLocalpart).
 
-// invalidParam turns an mxid refusal into 400 M_INVALID_PARAM, saying why.
+// invalidParam turns an mxid refusal into 400 M_INVALID_PARAM, saying why
+// (nil stays nil).
 func invalidParam(err error) error {
 	var e *mxid.Error
-	if errors.As(err, &e) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
 		return httputil.InvalidParam("Invalid %s %q: %s", e.Kind, e.ID, e.Reason)
 	}
 	return httputil.InvalidParam("%s", err)
 }
 
 // checkRoomID refuses a malformed room ID.
-func checkRoomID(id string) error {
-	if err := mxid.ValidateRoomID(id); err != nil {
-		return invalidParam(err)
-	}
-	return nil
-}
+func checkRoomID(id string) error { return invalidParam(mxid.ValidateRoomID(id)) }
 
 // checkUserID refuses a malformed user ID (historical localparts are
 // accepted: they may name existing users of other servers).
-func checkUserID(id string) error {
-	if err := mxid.ValidateUserID(id); err != nil {
-		return invalidParam(err)
-	}
-	return nil
-}
+func checkUserID(id string) error { return invalidParam(mxid.ValidateUserID(id)) }
 
 // checkEventID refuses a malformed event ID (of any room version).
-func checkEventID(id string) error {
-	if err := mxid.ValidateEventID(id); err != nil {
-		return invalidParam(err)
-	}
-	return nil
-}
+func checkEventID(id string) error { return invalidParam(mxid.ValidateEventID(id)) }
 
 // checkServerName refuses a malformed server name.
-func checkServerName(name string) error {
-	if err := mxid.ValidateServerName(name); err != nil {
-		return invalidParam(err)
-	}
-	return nil
-}
+func checkServerName(name string) error { return invalidParam(mxid.ValidateServerName(name)) }
 
 // parseAlias splits a room alias into its localpart and server name,
 // refusing a malformed one.
 func parseAlias(alias string) (local, server string, err error) {
 	local, server, err = mxid.ParseRoomAlias(alias)
-	if err != nil {
-		return "", "", invalidParam(err)
-	}
-	return local, server, nil
+	return local, server, invalidParam(err)
 }
 
 // queryServers returns the server names a query parameter lists (the via

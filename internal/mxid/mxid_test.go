@@ -6,6 +6,29 @@ import (
 	"testing"
 )
 
+// okCase is an identifier and whether it is well formed.
+type okCase struct {
+	id string
+	ok bool
+}
+
+// checkAll runs validate on each case: nil for the well-formed ones, an
+// error wrapping ErrInvalid for the others.
+func checkAll(t *testing.T, validate func(string) error, cases []okCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.id, func(t *testing.T) {
+			err := validate(tc.id)
+			if (err == nil) != tc.ok {
+				t.Fatalf("%q: %v, want ok=%v", tc.id, err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+		})
+	}
+}
+
 // long returns an identifier of exactly n bytes: sigil, filler,
 // ":example.org".
 func long(sigil string, n int) string {
@@ -13,10 +36,7 @@ func long(sigil string, n int) string {
 }
 
 func TestValidateServerName(t *testing.T) {
-	tests := []struct {
-		name string
-		ok   bool
-	}{
+	checkAll(t, ValidateServerName, []okCase{
 		// The appendix's examples.
 		{"matrix.org", true},
 		{"matrix.org:8888", true},
@@ -70,18 +90,7 @@ func TestValidateServerName(t *testing.T) {
 		{"[1.2.3.4]", false},
 		{"[::1%eth0]", false},
 		{"[::g]", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := ValidateServerName(tc.name)
-			if (err == nil) != tc.ok {
-				t.Fatalf("ValidateServerName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
-			}
-			if err != nil && !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %v does not wrap ErrInvalid", err)
-			}
-		})
-	}
+	})
 }
 
 func TestParseUserID(t *testing.T) {
@@ -137,10 +146,7 @@ func TestParseUserID(t *testing.T) {
 }
 
 func TestValidateLocalpart(t *testing.T) {
-	tests := []struct {
-		local string
-		ok    bool
-	}{
+	checkAll(t, ValidateLocalpart, []okCase{
 		{"alice", true},
 		{"a.b_c=d-e/f+g", true},
 		{"0123456789", true},
@@ -154,21 +160,11 @@ func TestValidateLocalpart(t *testing.T) {
 		{"ünïcødé", false},
 		{"alice!", false},
 		{"a@b", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.local, func(t *testing.T) {
-			if err := ValidateLocalpart(tc.local); (err == nil) != tc.ok {
-				t.Fatalf("ValidateLocalpart(%q) = %v, want ok=%v", tc.local, err, tc.ok)
-			}
-		})
-	}
+	})
 }
 
 func TestValidateRoomID(t *testing.T) {
-	tests := []struct {
-		id string
-		ok bool
-	}{
+	checkAll(t, ValidateRoomID, []okCase{
 		{"!opaque:example.org", true},
 		{"!opaque:example.org:8448", true},
 		{"!opaque:[1234:5678::abcd]:5678", true},
@@ -191,25 +187,11 @@ func TestValidateRoomID(t *testing.T) {
 		{"!abc=", false}, // unpadded
 		{"!a\xffb:example.org", false},
 		{long("!", 256), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.id, func(t *testing.T) {
-			err := ValidateRoomID(tc.id)
-			if (err == nil) != tc.ok {
-				t.Fatalf("ValidateRoomID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
-			}
-			if err != nil && !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error %v does not wrap ErrInvalid", err)
-			}
-		})
-	}
+	})
 }
 
 func TestValidateEventID(t *testing.T) {
-	tests := []struct {
-		id string
-		ok bool
-	}{
+	checkAll(t, ValidateEventID, []okCase{
 		{"$123456789abcdef:example.org", true},                 // room versions 1 and 2
 		{"$acR1l0raoZnm60CBwAVgqbZqoO/mYU81xysh1u7XcJk", true}, // version 3: standard base64
 		{"$Rqnc-F-dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zg", true}, // version 4 on: URL-safe
@@ -229,14 +211,7 @@ func TestValidateEventID(t *testing.T) {
 		{"$abc:", false},
 		{"$abc:bad server", false},
 		{"$" + strings.Repeat("A", 255), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.id, func(t *testing.T) {
-			if err := ValidateEventID(tc.id); (err == nil) != tc.ok {
-				t.Fatalf("ValidateEventID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
-			}
-		})
-	}
+	})
 }
 
 func TestParseRoomAlias(t *testing.T) {
@@ -289,10 +264,7 @@ func TestErrorSaysWhy(t *testing.T) {
 }
 
 func TestValidateOpaqueID(t *testing.T) {
-	tests := []struct {
-		id string
-		ok bool
-	}{
+	checkAll(t, func(id string) error { return ValidateOpaqueID(id, "registration token", 64) }, []okCase{
 		{"fBVFdqVE", true},
 		{"a-._~Z09", true},
 		{strings.Repeat("a", 64), true},
@@ -304,13 +276,5 @@ func TestValidateOpaqueID(t *testing.T) {
 		{"a/b", false},
 		{"a+b", false},
 		{"ü", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.id, func(t *testing.T) {
-			err := ValidateOpaqueID(tc.id, "registration token", 64)
-			if (err == nil) != tc.ok {
-				t.Fatalf("ValidateOpaqueID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
-			}
-		})
-	}
+	})
 }
