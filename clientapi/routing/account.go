@@ -184,6 +184,11 @@ func (rt *Routes) deleteDevices(w http.ResponseWriter, r *http.Request, dev *api
 	if req.Devices == nil {
 		return httputil.MissingParam("Missing devices")
 	}
+	for _, d := range req.Devices {
+		if err := checkDeviceFields(d, nil); err != nil {
+			return err
+		}
+	}
 	if err := rt.requirePassword(r, dev, "delete_devices", req.Auth); err != nil {
 		return err
 	}

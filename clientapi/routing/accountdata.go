@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/userapi/api"
@@ -25,8 +24,10 @@ func (rt *Routes) accountDataTarget(r *http.Request, dev *api.Device) (roomID, d
 		return "", "", httputil.Forbidden("Cannot access account data of other users")
 	}
 	roomID, dataType = v["roomId"], v["type"]
-	if _, ok := v["roomId"]; ok && (!strings.HasPrefix(roomID, "!") || len(roomID) < 2 || len(roomID) > 255) {
-		return "", "", httputil.InvalidParam("Invalid room ID %q", roomID)
+	if _, ok := v["roomId"]; ok {
+		if err := checkRoomID(roomID); err != nil {
+			return "", "", err
+		}
 	}
 	if dataType == "" || len(dataType) > 255 {
 		return "", "", httputil.InvalidParam("Invalid account data type")
@@ -60,7 +61,11 @@ func (rt *Routes) putAccountData(w http.ResponseWriter, r *http.Request, dev *ap
 		return err
 	}
 	if serverManagedAccountData[dataType] {
-		return &httputil.MatrixError{Status: http.StatusMethodNotAllowed, ErrCode: "M_BAD_JSON", Message: "Cannot set " + dataType + " through this API"}
+		return &httputil.MatrixError{
+			Status:  http.StatusMethodNotAllowed,
+			ErrCode: "M_BAD_JSON",
+			Message: "Cannot set " + dataType + " through this API",
+		}
 	}
 	body, err := httputil.ReadBody(r)
 	if err != nil {

@@ -103,7 +103,11 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 	if len(req.Password) > maxPasswordLength {
 		return httputil.InvalidParam("Password is too long")
 	}
-	acct, err := rt.users.CreateAccount(r.Context(), api.CreateAccountRequest{Localpart: api.Localpart(req.Username), Password: req.Password, IsAdmin: req.Admin})
+	acct, err := rt.users.CreateAccount(r.Context(), api.CreateAccountRequest{
+		Localpart: api.Localpart(req.Username),
+		Password:  req.Password,
+		IsAdmin:   req.Admin,
+	})
 	if errors.Is(err, api.ErrUserInUse) {
 		return httputil.UserInUse("User ID already taken")
 	}
@@ -116,7 +120,11 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 			return err
 		}
 	}
-	s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{Localpart: acct.Localpart, IP: httputil.ClientIP(r), UserAgent: r.UserAgent()})
+	s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{
+		Localpart: acct.Localpart,
+		IP:        httputil.ClientIP(r),
+		UserAgent: r.UserAgent(),
+	})
 	if err != nil {
 		return err
 	}

@@ -57,21 +57,6 @@ func (rt *Routes) setupDirectory(v3 prefixed) {
 	v3.Handle("/publicRooms", rt.authed(d.postPublicRooms)).Methods(http.MethodPost)
 }
 
-// parseAlias splits a room alias (spec appendices, "Room aliases":
-// #localpart:domain, at most 255 bytes, the localpart any non-surrogate code
-// points except ':' and NUL) into its localpart and server name.
-func parseAlias(alias string) (local, server string, err error) {
-	invalid := httputil.InvalidParam("Room alias invalid: %q", alias)
-	if len(alias) > 255 || !strings.HasPrefix(alias, "#") || !utf8.ValidString(alias) || strings.ContainsRune(alias, 0) {
-		return "", "", invalid
-	}
-	local, server, ok := strings.Cut(alias[1:], ":")
-	if !ok || local == "" || server == "" {
-		return "", "", invalid
-	}
-	return local, server, nil
-}
-
 // checkNewAliasLocalpart applies the rules for aliases this server creates:
 // the spec's, and no white space or control characters, which no one can
 // type or read back reliably (Synapse refuses white space too).
@@ -386,6 +371,11 @@ func (d *directoryRoutes) postPublicRooms(w http.ResponseWriter, r *http.Request
 // publicRooms answers both forms of /publicRooms (paging: see
 // roomapi.PublicRoomsPage).
 func (d *directoryRoutes) publicRooms(ctx context.Context, w http.ResponseWriter, req publicRoomsRequest) error {
+	if req.server != "" {
+		if err := checkServerName(req.server); err != nil {
+			return err
+		}
+	}
 	if req.server != "" && req.server != d.rt.opts.ServerName {
 		// Another server's directory, through federation.
 		if d.rt.opts.RemoteRooms == nil {
@@ -450,7 +440,11 @@ func (rt *Routes) checkRoomAliasName(ctx context.Context, name string) (string, 
 	_, err := dir.ResolveAlias(ctx, alias)
 	switch {
 	case err == nil:
-		return "", &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_ROOM_IN_USE", Message: "Room alias " + alias + " already exists."}
+		return "", &httputil.MatrixError{
+			Status:  http.StatusBadRequest,
+			ErrCode: "M_ROOM_IN_USE",
+			Message: "Room alias " + alias + " already exists.",
+		}
 	case !errors.Is(err, roomapi.ErrAliasNotFound):
 		return "", err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/mxid"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/userapi/api"
 )
@@ -23,12 +24,9 @@ var stringFields = map[string]bool{"displayname": true, "avatar_url": true, "m.t
 // is a user of this server; isLocal is false for a remote user. A malformed ID
 // is 400 M_INVALID_PARAM.
 func (rt *Routes) localUser(userID string) (l api.Localpart, isLocal bool, err error) {
-	if !strings.HasPrefix(userID, "@") {
-		return "", false, httputil.InvalidParam("Invalid user ID %q", userID)
-	}
-	local, server, ok := strings.Cut(userID[1:], ":")
-	if !ok || local == "" || server == "" || len(userID) > 255 {
-		return "", false, httputil.InvalidParam("Invalid user ID %q", userID)
+	local, server, err := mxid.ParseUserID(userID)
+	if err != nil {
+		return "", false, invalidParam(err)
 	}
 	return api.Localpart(local), server == rt.opts.ServerName, nil
 }

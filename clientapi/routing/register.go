@@ -1,23 +1,20 @@
 package routing
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/myelin-im/myelin/clientapi/auth"
 	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/mxid"
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
 // maxPasswordLength bounds passwords so hashing cost stays bounded.
 const maxPasswordLength = 512
-
-// localpartRe is the grammar of localparts of new user IDs (spec appendices,
-// "User Identifiers").
-var localpartRe = regexp.MustCompile(`^[a-z0-9._=\-/+]+$`)
 
 // validateLocalpart checks a requested localpart: M_INVALID_USERNAME when it
 // breaks the grammar or makes a user ID over 255 bytes.
@@ -25,7 +22,7 @@ func (rt *Routes) validateLocalpart(l string) error {
 	switch {
 	case l == "":
 		return httputil.InvalidUsername("User ID cannot be empty")
-	case !localpartRe.MatchString(l):
+	case mxid.ValidateLocalpart(l) != nil: // spec appendices, "User Identifiers"
 		return httputil.InvalidUsername("User ID can only contain characters a-z, 0-9, or '._=-/+'")
 	case l[0] == '_':
 		// Reserved for application services, as Synapse does.
@@ -212,6 +209,20 @@ func (rt *Routes) registerAvailable(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
+// maxRegistrationTokenLength is the spec's limit ("Token-authenticated
+// registration").
+const maxRegistrationTokenLength = 64
+
+// registrationTokenValid reports whether a registration token can be used.
+// One that breaks the spec's grammar for tokens (opaque identifier, at most
+// 64 characters) cannot, and is not looked up.
+func (rt *Routes) registrationTokenValid(ctx context.Context, token string) (bool, error) {
+	if mxid.ValidateOpaqueID(token, "registration token", maxRegistrationTokenLength) != nil {
+		return false, nil
+	}
+	return rt.users.RegistrationTokenValid(ctx, token)
+}
+
 // GET /v1/register/m.login.registration_token/validity
 func (rt *Routes) registrationTokenValidity(w http.ResponseWriter, r *http.Request) error {
 	if rt.opts.Registration == RegistrationDisabled {
@@ -227,7 +238,7 @@ func (rt *Routes) registrationTokenValidity(w http.ResponseWriter, r *http.Reque
 	valid := false
 	if rt.opts.Registration == RegistrationToken {
 		var err error
-		if valid, err = rt.users.RegistrationTokenValid(r.Context(), token); err != nil {
+		if valid, err = rt.registrationTokenValid(r.Context(), token); err != nil {
 			return err
 		}
 	}

@@ -61,22 +61,6 @@ func roomError(err error) error {
 	return err
 }
 
-// checkRoomID rejects path room IDs that cannot be room IDs.
-func checkRoomID(id string) error {
-	if !strings.HasPrefix(id, "!") || len(id) < 2 || len(id) > 255 {
-		return httputil.InvalidParam("Invalid room ID %q", id)
-	}
-	return nil
-}
-
-func checkUserID(id string) error {
-	local, server, ok := strings.Cut(strings.TrimPrefix(id, "@"), ":")
-	if !strings.HasPrefix(id, "@") || !ok || local == "" || server == "" || len(id) > 255 || strings.ContainsRune(id, 0) {
-		return httputil.InvalidParam("Invalid user ID %q", id)
-	}
-	return nil
-}
-
 // profileOfDevice returns the requester's display name and avatar, for
 // membership events.
 func (rt *Routes) profileOfDevice(ctx context.Context, dev *api.Device) (string, string) {
@@ -162,33 +146,55 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 // POST /v3/join/{roomIdOrAlias}
 func (rt *Routes) joinRoomIDOrAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
 	target := vars(r)["roomIdOrAlias"]
-	var servers []string
-	if strings.HasPrefix(target, "#") && rt.opts.RemoteRooms != nil && !strings.HasSuffix(target, ":"+rt.opts.ServerName) {
-		roomID, via, err := rt.opts.RemoteRooms.ResolveRemoteAlias(r.Context(), target)
+	via, err := queryServers(r, "via", "server_name")
+	if err != nil {
+		return err
+	}
+	remote, err := rt.isRemoteAlias(target)
+	if err != nil {
+		return err
+	}
+	if !remote {
+		roomID, err := rt.roomIDForJoin(r.Context(), target)
 		if err != nil {
-			return httputil.NotFound("Room alias %s not found", target)
-		}
-		target, servers = roomID, via
-	} else {
-		var err error
-		if target, err = rt.roomIDForJoin(r.Context(), target); err != nil {
 			return err
 		}
+		return rt.join(w, r, dev, roomID, via)
 	}
-	return rt.join(w, r, dev, target, servers)
+	roomID, servers, err := rt.opts.RemoteRooms.ResolveRemoteAlias(r.Context(), target)
+	if err != nil {
+		return httputil.NotFound("Room alias %s not found", target)
+	}
+	return rt.join(w, r, dev, roomID, append(servers, via...))
 }
 
 // POST /v3/rooms/{roomId}/join
 func (rt *Routes) joinRoom(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	return rt.join(w, r, dev, vars(r)["roomId"], nil)
+	via, err := queryServers(r, "via", "server_name")
+	if err != nil {
+		return err
+	}
+	return rt.join(w, r, dev, vars(r)["roomId"], via)
 }
 
-// joinServers are the servers to join a remote room through: those given,
-// then the via and server_name query parameters, then the room ID's own
-// server (room versions before 12 name one).
-func joinServers(r *http.Request, roomID string, given []string) []string {
-	q := r.URL.Query()
-	out := append(append(append([]string(nil), given...), q["via"]...), q["server_name"]...)
+// isRemoteAlias reports whether target is a well-formed alias of another
+// server that federation can resolve; a malformed alias is refused.
+func (rt *Routes) isRemoteAlias(target string) (bool, error) {
+	if !strings.HasPrefix(target, "#") {
+		return false, nil
+	}
+	_, server, err := parseAlias(target)
+	if err != nil {
+		return false, err
+	}
+	return rt.opts.RemoteRooms != nil && server != rt.opts.ServerName, nil
+}
+
+// joinServers are the servers to join a remote room through: those given
+// (an alias's servers, then the via and server_name query parameters), then
+// the room ID's own server (room versions before 12 name one), each once.
+func joinServers(roomID string, given []string) []string {
+	out := append([]string(nil), given...)
 	if _, server, ok := strings.Cut(roomID, ":"); ok {
 		out = append(out, server)
 	}
@@ -231,7 +237,7 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 	if (errors.Is(err, roomapi.ErrRoomNotFound) || errors.Is(err, roomapi.ErrNotInRoom)) && rt.opts.RemoteRooms != nil {
 		// A room this server is not in: join it through another server.
 		// The federation component adds the server of a pending invite.
-		via := joinServers(r, roomID, servers)
+		via := joinServers(roomID, servers)
 		content := map[string]any{}
 		for k, v := range extra {
 			content[k] = v
@@ -310,8 +316,15 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 				return httputil.Forbidden("%s is not in the room", target)
 			}
 		}
-		_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: target, Membership: membership, Reason: req.Reason})
-		if action == "leave" && (errors.Is(err, roomapi.ErrRoomNotFound) || errors.Is(err, roomapi.ErrNotInRoom)) && rt.opts.RemoteRooms != nil {
+		_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{
+			RoomID:     roomID,
+			Sender:     dev.UserID,
+			Target:     target,
+			Membership: membership,
+			Reason:     req.Reason,
+		})
+		notHere := errors.Is(err, roomapi.ErrRoomNotFound) || errors.Is(err, roomapi.ErrNotInRoom)
+		if action == "leave" && notHere && rt.opts.RemoteRooms != nil {
 			// Rejecting an invite to a room this server is not in.
 			if rerr := rt.opts.RemoteRooms.LeaveRemote(r.Context(), roomID, dev.UserID); rerr != nil {
 				httputil.Logger(r.Context()).WithError(rerr).Info("rejecting a remote invite failed")
@@ -358,7 +371,14 @@ func (rt *Routes) putState(w http.ResponseWriter, r *http.Request, dev *api.Devi
 	return rt.send(w, r, dev, v["roomId"], v["eventType"], &sk, "")
 }
 
-func (rt *Routes) send(w http.ResponseWriter, r *http.Request, dev *api.Device, roomID, evType string, stateKey *string, txnID string) error {
+func (rt *Routes) send(
+	w http.ResponseWriter,
+	r *http.Request,
+	dev *api.Device,
+	roomID, evType string,
+	stateKey *string,
+	txnID string,
+) error {
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -415,7 +435,8 @@ func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api
 	v := vars(r)
 	var ev roomapi.Event
 	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err == nil {
-		if ev, err = rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"]); errors.Is(err, roomapi.ErrEventNotFound) {
+		ev, err = rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"])
+		if errors.Is(err, roomapi.ErrEventNotFound) {
 			return httputil.NotFound("State event not found")
 		} else if err != nil {
 			return roomError(err)
@@ -536,8 +557,8 @@ func (rt *Routes) redact(w http.ResponseWriter, r *http.Request, dev *api.Device
 	if err := checkRoomID(v["roomId"]); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(v["eventId"], "$") {
-		return httputil.InvalidParam("Invalid event ID")
+	if err := checkEventID(v["eventId"]); err != nil {
+		return err
 	}
 	var req struct {
 		Reason string `json:"reason"`

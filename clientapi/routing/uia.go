@@ -8,6 +8,7 @@ import (
 
 	"github.com/myelin-im/myelin/clientapi/auth"
 	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/mxid"
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
@@ -110,7 +111,7 @@ func (rt *Routes) attemptStage(ctx context.Context, sess *auth.Session, req uiaR
 		if d.Token == "" {
 			return httputil.MissingParam("Missing registration token")
 		}
-		ok, err := rt.users.RegistrationTokenValid(ctx, d.Token)
+		ok, err := rt.registrationTokenValid(ctx, d.Token)
 		if err != nil {
 			return err
 		}
@@ -143,13 +144,17 @@ func (rt *Routes) identifierLocalpart(id *auth.Identifier, legacyUser string) (a
 	if user == "" {
 		return "", httputil.MissingParam("Missing user identifier")
 	}
-	if strings.HasPrefix(user, "@") {
-		local, server, ok := strings.Cut(user[1:], ":")
-		if !ok || server != rt.opts.ServerName {
-			return "", httputil.Forbidden("Invalid username or password")
-		}
-		user = local
+	userID := user
+	if !strings.HasPrefix(user, "@") {
+		userID = "@" + user + ":" + rt.opts.ServerName
+	}
+	// An identifier that cannot name a user of this server (malformed, or
+	// of another server) fails as an unknown user does: nothing is looked
+	// up (docs/decisions.md, "Malformed identifiers").
+	local, server, err := mxid.ParseUserID(userID)
+	if err != nil || server != rt.opts.ServerName {
+		return "", httputil.Forbidden("Invalid username or password")
 	}
 	// Synapse and Dendrite match user IDs case-insensitively at login.
-	return api.Localpart(strings.ToLower(user)), nil
+	return api.Localpart(strings.ToLower(local)), nil
 }

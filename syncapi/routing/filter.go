@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/mxid"
 	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
@@ -170,8 +171,8 @@ func validateFilter(body []byte) error {
 	}
 	for _, list := range rooms {
 		for _, id := range list {
-			if !strings.HasPrefix(id, "!") {
-				return httputil.InvalidParam("Invalid room ID %q in filter", id)
+			if err := mxid.ValidateRoomID(id); err != nil {
+				return httputil.InvalidParam("Filter holds an %s", err)
 			}
 		}
 	}
@@ -184,8 +185,8 @@ func validateFilter(body []byte) error {
 		}
 		for _, list := range [][]string{e.Senders, e.NotSenders} {
 			for _, id := range list {
-				if _, server, ok := strings.Cut(id, ":"); !strings.HasPrefix(id, "@") || !ok || server == "" {
-					return httputil.InvalidParam("Invalid user ID %q in filter", id)
+				if err := mxid.ValidateUserID(id); err != nil {
+					return httputil.InvalidParam("Filter holds an %s", err)
 				}
 			}
 		}

@@ -1,0 +1,82 @@
+package routing_test
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/myelin-im/myelin/internal/config"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/test/fixture"
+)
+
+// TestInfoHandlers covers info.go: /versions, the client well-known and
+// capabilities.
+func TestInfoHandlers(t *testing.T) {
+	f := newServer(t, serverOpts{})
+	alice := f.User(t, "alice")
+	run(t, f, []call{
+		{"versions", "GET", "/_matrix/client/versions", "", nil, 200, "", versions},
+		{"versions by POST", "POST", "/_matrix/client/versions", "", nil, 405, "M_UNRECOGNIZED", nil},
+		{"well-known from the request's host", "GET", "/.well-known/matrix/client", "", nil, 200, "", baseURL("http://example.com")},
+		{"capabilities without token", "GET", "/capabilities", "", nil, 401, "M_MISSING_TOKEN", nil},
+		{"capabilities", "GET", "/capabilities", alice.Token, nil, 200, "", capabilities},
+	})
+}
+
+// TestWellKnownConfigured: a configured base URL is advertised as it is,
+// without a trailing slash.
+func TestWellKnownConfigured(t *testing.T) {
+	f := newServer(t, serverOpts{config: func(c *config.Config) { c.ClientAPI.WellKnownBaseURL = "https://matrix.test.local/" }})
+	res := f.Do(t, http.MethodGet, "/.well-known/matrix/client", "", nil)
+	res.Want(t, http.StatusOK)
+	baseURL("https://matrix.test.local")(t, res)
+}
+
+func versions(t *testing.T, r *fixture.Response) {
+	t.Helper()
+	var body struct {
+		Versions []string        `json:"versions"`
+		Unstable map[string]bool `json:"unstable_features"`
+	}
+	r.Decode(t, &body)
+	if !slices.Contains(body.Versions, "v1.1") || !slices.Contains(body.Versions, "v1.10") || body.Unstable == nil {
+		t.Fatalf("versions %s", r.Body)
+	}
+}
+
+func baseURL(want string) func(t *testing.T, r *fixture.Response) {
+	return func(t *testing.T, r *fixture.Response) {
+		t.Helper()
+		var body struct {
+			Homeserver struct {
+				BaseURL string `json:"base_url"`
+			} `json:"m.homeserver"`
+		}
+		r.Decode(t, &body)
+		if body.Homeserver.BaseURL != want {
+			t.Fatalf("base_url %s, want %s", r.Body, want)
+		}
+	}
+}
+
+func capabilities(t *testing.T, r *fixture.Response) {
+	t.Helper()
+	var body struct {
+		Capabilities struct {
+			ChangePassword struct {
+				Enabled bool `json:"enabled"`
+			} `json:"m.change_password"`
+			RoomVersions struct {
+				Default   string            `json:"default"`
+				Available map[string]string `json:"available"`
+			} `json:"m.room_versions"`
+		} `json:"capabilities"`
+	}
+	r.Decode(t, &body)
+	c := body.Capabilities
+	if !c.ChangePassword.Enabled || c.RoomVersions.Default != roomapi.DefaultRoomVersion ||
+		c.RoomVersions.Available[roomapi.DefaultRoomVersion] != "stable" {
+		t.Fatalf("capabilities %s", r.Body)
+	}
+}

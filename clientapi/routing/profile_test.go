@@ -1,0 +1,80 @@
+package routing_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/myelin-im/myelin/test/fixture"
+)
+
+// TestProfileHandlers covers profile.go: reading any user's profile,
+// changing only one's own, and the change reaching the user's rooms.
+func TestProfileHandlers(t *testing.T) {
+	f := newServer(t, serverOpts{})
+	alice, bob := f.User(t, "alice"), f.User(t, "bob")
+	room := f.Room(t, alice)
+	name := "/profile/" + alice.ID + "/displayname"
+	longKey := "im.myelin." + strings.Repeat("k", 250)
+	run(t, f, []call{
+		{"malformed user", "GET", "/profile/alice", "", nil, 400, "M_INVALID_PARAM", nil},
+		{"user on a bad server", "GET", "/profile/" + url.PathEscape("@alice:bad server"), "", nil, 400, "M_INVALID_PARAM", nil},
+		{"unknown user", "GET", "/profile/@nobody:test.local", "", nil, 404, "M_NOT_FOUND", nil},
+		{"remote user (no federation)", "GET", "/profile/@alice:elsewhere.test", "", nil, 404, "M_NOT_FOUND", nil},
+		{"empty profile", "GET", "/profile/" + alice.ID, "", nil, 200, "", nil},
+		{"unset field", "GET", name, "", nil, 404, "M_NOT_FOUND", nil},
+		{"bad key", "GET", "/profile/" + alice.ID + "/Bad-Key", "", nil, 400, "M_INVALID_PARAM", nil},
+		{"key too long", "GET", "/profile/" + alice.ID + "/" + longKey, "", nil, 400, "M_KEY_TOO_LARGE", nil},
+
+		{"set without token", "PUT", name, "", `{"displayname":"A"}`, 401, "M_MISSING_TOKEN", nil},
+		{"set another user's", "PUT", "/profile/" + bob.ID + "/displayname", alice.Token, `{"displayname":"B"}`, 403, "M_FORBIDDEN", nil},
+		{"set for a malformed user", "PUT", "/profile/alice/displayname", alice.Token, `{"displayname":"A"}`, 400, "M_INVALID_PARAM", nil},
+		{"set not JSON", "PUT", name, alice.Token, `{nope`, 400, "M_NOT_JSON", nil},
+		{"set without the value", "PUT", name, alice.Token, `{}`, 400, "M_MISSING_PARAM", nil},
+		{"set a mistyped name", "PUT", name, alice.Token, `{"displayname":5}`, 400, "M_BAD_JSON", nil},
+		{"set a web avatar", "PUT", "/profile/" + alice.ID + "/avatar_url", alice.Token, `{"avatar_url":"http://x"}`,
+			400, "M_INVALID_PARAM", nil},
+		{"set too much", "PUT", "/profile/" + alice.ID + "/im.myelin.big", alice.Token,
+			map[string]string{"im.myelin.big": strings.Repeat("y", 70000)}, 400, "M_PROFILE_TOO_LARGE", nil},
+		{"set", "PUT", name, alice.Token, `{"displayname":"Alice"}`, 200, "", nil},
+		{"read", "GET", name, "", nil, 200, "", equals("displayname", "Alice")},
+		{"read whole", "GET", "/profile/" + alice.ID, "", nil, 200, "", equals("displayname", "Alice")},
+		{"set a custom field", "PUT", "/profile/" + alice.ID + "/im.myelin.signature", alice.Token,
+			`{"im.myelin.signature":{"text":"hi"}}`, 200, "", nil},
+		{"delete another user's", "DELETE", "/profile/" + bob.ID + "/displayname", alice.Token, nil, 403, "M_FORBIDDEN", nil},
+		{"delete", "DELETE", "/profile/" + alice.ID + "/im.myelin.signature", alice.Token, nil, 200, "", nil},
+		{"deleted", "GET", "/profile/" + alice.ID + "/im.myelin.signature", "", nil, 404, "M_NOT_FOUND", nil},
+	})
+
+	t.Run("name in the room's member event", func(t *testing.T) {
+		if got := memberName(t, f, room, alice.ID); got != "Alice" {
+			t.Fatalf("displayname in the member event %q, want Alice", got)
+		}
+	})
+	run(t, f, []call{{"clear with null", "PUT", name, alice.Token, `{"displayname":null}`, 200, "", nil}})
+	t.Run("name cleared in the room", func(t *testing.T) {
+		if got := memberName(t, f, room, alice.ID); got != "" {
+			t.Fatalf("displayname in the member event %q, want none", got)
+		}
+	})
+}
+
+// memberName reads the display name of userID's member event in roomID.
+func memberName(t *testing.T, f *fixture.Fixture, roomID, userID string) string {
+	t.Helper()
+	ev, err := f.Rooms.StateEvent(context.Background(), roomID, "m.room.member", userID)
+	if err != nil {
+		t.Fatalf("member event of %s: %v", userID, err)
+	}
+	ce, err := ev.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		DisplayName string `json:"displayname"`
+	}
+	_ = json.Unmarshal(ce.Content, &c)
+	return c.DisplayName
+}

@@ -1,0 +1,184 @@
+package routing_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/myelin-im/myelin/clientapi"
+	"github.com/myelin-im/myelin/federationapi"
+	"github.com/myelin-im/myelin/internal/config"
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/test/fixture"
+)
+
+// Handler tests: each file's tests drive its handlers through the client
+// API's routes, on the shared fixture's real user API and roomserver, with
+// requests passing through the production middleware.
+
+// serverOpts shape a test server.
+type serverOpts struct {
+	db *sqlutil.DB // nil: a fresh SQLite database
+	// federation wires a real federation API as the client API's remote,
+	// for requests that would leave the server (false: none, as in a
+	// process without federation).
+	federation bool
+	config     func(*config.Config) // changes the configuration before Setup
+}
+
+// newServer builds a fixture with the client API on its router. A line the
+// server logs at error level — what a 500 leaves — fails the test: every
+// request these tests send must get a deliberate answer.
+func newServer(t *testing.T, o serverOpts) *fixture.Fixture {
+	t.Helper()
+	f := newFixture(t, o.db)
+	if o.config != nil {
+		o.config(f.Config)
+	}
+	var remote clientapi.Remote
+	if o.federation {
+		remote = newFederation(t, f)
+	}
+	clientapi.Setup(f.Router, f.Config, f.Users, f.Rooms, f.Cache, remote, f.Log)
+	failOnErrorLogs(t, f.Log)
+	return f
+}
+
+func newFixture(t *testing.T, db *sqlutil.DB) *fixture.Fixture {
+	t.Helper()
+	if db == nil {
+		return fixture.New(t)
+	}
+	return fixture.NewOn(t, db)
+}
+
+// newFederation is the federation API a server runs beside the client API;
+// it is used here only for requests the client API sends out.
+func newFederation(t *testing.T, f *fixture.Fixture) *federationapi.FederationAPI {
+	t.Helper()
+	fed, err := federationapi.New(context.Background(), federationapi.Options{
+		ServerName: f.ServerName,
+		Key:        f.Key,
+		Config:     f.Config.FederationAPI,
+		DB:         f.DB,
+		Cache:      f.Cache,
+		Profiles:   f.Users,
+		Directory:  f.Rooms,
+		Rooms:      f.Rooms,
+		Log:        f.Log,
+	})
+	if err != nil {
+		t.Fatalf("federation API: %v", err)
+	}
+	return fed
+}
+
+// failOnErrorLogs fails t if log records an error by the time the test
+// ends: a request answered 500 does. Matrix errors with another 5xx status
+// are deliberate (502: a remote server could not be reached) and pass.
+func failOnErrorLogs(t *testing.T, log *logrus.Logger) {
+	t.Helper()
+	hook := logtest.NewLocal(log)
+	t.Cleanup(func() {
+		for _, e := range hook.AllEntries() {
+			err, _ := e.Data[logrus.ErrorKey].(error)
+			var me *httputil.MatrixError
+			if e.Level > logrus.ErrorLevel || errors.As(err, &me) && me.Status != http.StatusInternalServerError {
+				continue
+			}
+			t.Errorf("server logged at %s: %s %v", e.Level, e.Message, e.Data)
+		}
+	})
+}
+
+// call is one request of a handler table test and what it must get.
+type call struct {
+	name    string
+	method  string
+	path    string // under /_matrix/client/v3 unless it starts with /_ or /.
+	token   string
+	body    any // see fixture.Do
+	status  int
+	errcode string                                  // "" for a success
+	check   func(t *testing.T, r *fixture.Response) // more about a response
+}
+
+// run sends each call as a subtest.
+func run(t *testing.T, f *fixture.Fixture, calls []call) {
+	t.Helper()
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			res := f.Do(t, c.method, clientPath(c.path), c.token, c.body)
+			if c.errcode != "" {
+				res.Want(t, c.status, c.errcode)
+			} else {
+				res.Want(t, c.status)
+			}
+			if c.check != nil {
+				c.check(t, res)
+			}
+		})
+	}
+}
+
+func clientPath(p string) string {
+	if strings.HasPrefix(p, "/_") || strings.HasPrefix(p, "/.") {
+		return p
+	}
+	return "/_matrix/client/v3" + p
+}
+
+// hasKeys checks that a JSON object response has every key.
+func hasKeys(keys ...string) func(t *testing.T, r *fixture.Response) {
+	return func(t *testing.T, r *fixture.Response) {
+		t.Helper()
+		m := r.JSON()
+		for _, k := range keys {
+			if _, ok := m[k]; !ok {
+				t.Fatalf("response without %q: %s", k, r.Body)
+			}
+		}
+	}
+}
+
+// equals checks that a JSON object response has key = want.
+func equals(key string, want any) func(t *testing.T, r *fixture.Response) {
+	return func(t *testing.T, r *fixture.Response) {
+		t.Helper()
+		if got := r.JSON()[key]; got != want {
+			t.Fatalf("%s = %v, want %v; body %s", key, got, want, r.Body)
+		}
+	}
+}
+
+// passwordAuth is a UIA password stage for u, in a new session.
+func passwordAuth(u *fixture.User, password string) map[string]any {
+	return map[string]any{
+		"type":       "m.login.password",
+		"identifier": map[string]string{"type": "m.id.user", "user": u.ID},
+		"password":   password,
+	}
+}
+
+// challenge checks a 401 user-interactive auth challenge offering stage.
+func challenge(stage string) func(t *testing.T, r *fixture.Response) {
+	return func(t *testing.T, r *fixture.Response) {
+		t.Helper()
+		var c struct {
+			Flows []struct {
+				Stages []string `json:"stages"`
+			} `json:"flows"`
+			Session string `json:"session"`
+		}
+		r.Decode(t, &c)
+		if c.Session == "" || len(c.Flows) == 0 || len(c.Flows[0].Stages) == 0 || c.Flows[0].Stages[0] != stage {
+			t.Fatalf("not a challenge offering %s: %s", stage, r.Body)
+		}
+	}
+}
