@@ -105,7 +105,7 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 		return err
 	}
 	if err := f.opts.Rooms.ReceiveInvite(r.Context(), signed, req.InviteRoomState); err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"event": signed})
 	return nil

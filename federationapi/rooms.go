@@ -17,23 +17,6 @@ import (
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
-// roomError turns roomserver errors into Matrix errors.
-func roomError(err error) error {
-	var fe *roomapi.ForbiddenError
-	var be *roomapi.BadRequestError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &fe):
-		return httputil.Forbidden("%s", fe.Reason)
-	case errors.As(err, &be):
-		return httputil.BadJSON("%s", be.Reason)
-	case errors.Is(err, roomapi.ErrRoomNotFound):
-		return httputil.NotFound("this server is not in that room")
-	}
-	return err
-}
-
 func incompatibleVersion(v gomatrixserverlib.RoomVersion) error {
 	return (&httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_INCOMPATIBLE_ROOM_VERSION",
 		Message: "your server does not support the room's version"}).With("room_version", string(v))
@@ -67,7 +50,7 @@ func (f *FederationAPI) makeJoin(w http.ResponseWriter, r *http.Request, origin 
 	}
 	ver, proto, err := f.opts.Rooms.MakeJoin(r.Context(), roomID, userID)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	// Spec: "ver" lists the versions the joining server supports (v1 when
 	// none is given).
@@ -90,7 +73,7 @@ func (f *FederationAPI) makeLeave(w http.ResponseWriter, r *http.Request, origin
 	}
 	ver, proto, err := f.opts.Rooms.MakeLeave(r.Context(), roomID, userID)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_version": ver.Version(), "event": proto})
 	return nil
@@ -106,7 +89,7 @@ func (f *FederationAPI) sendLeave(w http.ResponseWriter, r *http.Request, origin
 		return err
 	}
 	if err := f.opts.Rooms.SendLeave(r.Context(), pdu); err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{})
 	return nil
@@ -121,7 +104,7 @@ func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerNam
 	}
 	ver, err := f.opts.Rooms.RoomVersion(r.Context(), v["roomId"])
 	if err != nil {
-		return nil, roomError(err)
+		return nil, err
 	}
 	pdu, err := untrustedPDU(ver, body)
 	if err != nil {
@@ -160,7 +143,7 @@ func (f *FederationAPI) sendJoin(w http.ResponseWriter, r *http.Request, origin 
 	}
 	state, chain, err := f.opts.Rooms.SendJoin(r.Context(), pdu)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{
 		"origin": f.name, "event": pdu, "state": jsonList(state), "auth_chain": jsonList(chain), "members_omitted": false,

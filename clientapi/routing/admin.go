@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -104,9 +103,6 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 		return httputil.InvalidParam("Password is too long")
 	}
 	acct, err := rt.users.CreateAccount(r.Context(), api.CreateAccountRequest{Localpart: api.Localpart(req.Username), Password: req.Password, IsAdmin: req.Admin})
-	if errors.Is(err, api.ErrUserInUse) {
-		return httputil.UserInUse("User ID already taken")
-	}
 	if err != nil {
 		return err
 	}

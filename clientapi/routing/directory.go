@@ -100,8 +100,8 @@ func (d *directoryRoutes) localAliasForCreate(alias string) error {
 	return checkNewAliasLocalpart(local)
 }
 
-// directoryError maps the directory's errors to the spec's, and the
-// roomserver's others as roomError does.
+// directoryError maps the directory's errors to the spec's, naming the
+// alias; the roomserver's other errors carry their own Matrix meaning.
 func directoryError(err error, alias string) error {
 	switch {
 	case errors.Is(err, roomapi.ErrAliasNotFound):
@@ -110,7 +110,7 @@ func directoryError(err error, alias string) error {
 		// Spec (PUT /directory/room): 409 with M_UNKNOWN.
 		return &httputil.MatrixError{Status: http.StatusConflict, ErrCode: "M_UNKNOWN", Message: "Room alias " + alias + " already exists."}
 	}
-	return roomError(err)
+	return err
 }
 
 // errRemoteAlias answers requests for other servers' aliases when this
@@ -265,7 +265,7 @@ func (d *directoryRoutes) roomAliases(w http.ResponseWriter, r *http.Request, de
 	}
 	aliases, err := d.dir.AliasesOf(r.Context(), roomID)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"aliases": aliases})
 	return nil
@@ -296,9 +296,6 @@ func (d *directoryRoutes) getVisibility(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	published, err := d.dir.IsPublished(r.Context(), roomID)
-	if errors.Is(err, roomapi.ErrRoomNotFound) {
-		return httputil.NotFound("Room not found")
-	}
 	if err != nil {
 		return err
 	}
@@ -331,12 +328,8 @@ func (d *directoryRoutes) putVisibility(w http.ResponseWriter, r *http.Request, 
 	default:
 		return httputil.InvalidParam("visibility must be public or private")
 	}
-	err := d.dir.SetPublished(r.Context(), roomID, dev.UserID, req.Visibility == "public")
-	if errors.Is(err, roomapi.ErrRoomNotFound) {
-		return httputil.NotFound("Room not found")
-	}
-	if err != nil {
-		return roomError(err)
+	if err := d.dir.SetPublished(r.Context(), roomID, dev.UserID, req.Visibility == "public"); err != nil {
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil

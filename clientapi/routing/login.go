@@ -55,14 +55,11 @@ func (rt *Routes) login(w http.ResponseWriter, r *http.Request) error {
 		return httputil.LimitExceeded(wait.Milliseconds() + 1)
 	}
 	acct, err := rt.users.CheckPassword(r.Context(), localpart, req.Password)
-	switch {
-	case errors.Is(err, api.ErrBadPassword):
+	if errors.Is(err, api.ErrBadPassword) {
 		rt.loginByUser.Allow(string(localpart))
 		rt.loginByIP.Allow(ip)
-		return httputil.Forbidden("Invalid username or password")
-	case errors.Is(err, api.ErrDeactivated):
-		return httputil.UserDeactivated("This account has been deactivated")
-	case err != nil:
+	}
+	if err != nil {
 		return err
 	}
 	s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{
@@ -108,9 +105,6 @@ func (rt *Routes) refresh(w http.ResponseWriter, r *http.Request) error {
 		return httputil.MissingParam("Missing refresh_token")
 	}
 	s, err := rt.users.Refresh(r.Context(), req.RefreshToken)
-	if errors.Is(err, api.ErrUnknownToken) {
-		return httputil.UnknownToken("Unknown refresh token").With("soft_logout", false)
-	}
 	if err != nil {
 		return err
 	}

@@ -153,13 +153,7 @@ func (rt *Routes) setProfileField(w http.ResponseWriter, r *http.Request, dev *a
 			return httputil.InvalidParam("avatar_url must be an mxc:// URI")
 		}
 	}
-	err := rt.users.SetProfileField(r.Context(), dev.Localpart, key, val)
-	switch {
-	case errors.Is(err, api.ErrProfileTooLarge):
-		return httputil.ProfileTooLarge("The profile would exceed 64 KiB")
-	case errors.Is(err, api.ErrKeyTooLarge):
-		return httputil.KeyTooLarge("Profile key is longer than 255 bytes")
-	case err != nil:
+	if err := rt.users.SetProfileField(r.Context(), dev.Localpart, key, val); err != nil {
 		return err
 	}
 	rt.profileToRooms(r.Context(), dev, key)

@@ -2,7 +2,6 @@ package routing
 
 import (
 	"crypto/rand"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -119,12 +118,7 @@ func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
 	acct, err := rt.users.CreateAccount(r.Context(), api.CreateAccountRequest{
 		Localpart: localpart, Password: req.Password, RegistrationToken: sess.Data["registration_token"],
 	})
-	switch {
-	case errors.Is(err, api.ErrUserInUse):
-		return httputil.UserInUse("Desired user ID is already taken")
-	case errors.Is(err, api.ErrBadRegToken):
-		return httputil.Unauthorized("Registration token is no longer valid")
-	case err != nil:
+	if err != nil {
 		return err
 	}
 	rt.uia.Delete(r.Context(), sess.ID)

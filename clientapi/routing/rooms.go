@@ -36,31 +36,6 @@ func (rt *Routes) setupRooms(v3 prefixed) {
 	room.Handle("/joined_members", rt.authed(rt.joinedMembers)).Methods(http.MethodGet)
 }
 
-// roomError maps roomserver errors to the spec's Matrix errors.
-func roomError(err error) error {
-	var fe *roomapi.ForbiddenError
-	var be *roomapi.BadRequestError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &fe):
-		return httputil.Forbidden("%s", fe.Reason)
-	case errors.As(err, &be):
-		return httputil.BadJSON("%s", be.Reason)
-	case errors.Is(err, roomapi.ErrRoomNotFound):
-		return httputil.NotFound("Unknown room")
-	case errors.Is(err, roomapi.ErrNotInRoom):
-		return httputil.Forbidden("This server is not in the room")
-	case errors.Is(err, roomapi.ErrEventNotFound):
-		return httputil.NotFound("Event not found")
-	case errors.Is(err, roomapi.ErrUnsupportedRoomVersion):
-		return &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_UNSUPPORTED_ROOM_VERSION", Message: "This server does not support that room version"}
-	case errors.Is(err, roomapi.ErrInvalidState):
-		return &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_INVALID_ROOM_STATE", Message: "initial_state may not contain m.room.create, m.room.member or m.room.power_levels"}
-	}
-	return err
-}
-
 // checkRoomID rejects path room IDs that cannot be room IDs.
 func checkRoomID(id string) error {
 	if !strings.HasPrefix(id, "!") || len(id) < 2 || len(id) > 255 {
@@ -152,7 +127,7 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 		CreatorDisplayName: name, CreatorAvatarURL: avatar, CanonicalAlias: alias,
 	})
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	rt.afterCreateRoom(r.Context(), roomID, dev.UserID, alias, req.Visibility == "public")
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
@@ -257,7 +232,7 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 		}
 	}
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
@@ -298,14 +273,14 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 		}
 		if action == "unban" {
 			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
-				return roomError(err)
+				return err
 			} else if m != "ban" {
 				return httputil.Forbidden("%s is not banned", target)
 			}
 		}
 		if action == "kick" {
 			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
-				return roomError(err)
+				return err
 			} else if m != "join" && m != "invite" && m != "knock" {
 				return httputil.Forbidden("%s is not in the room", target)
 			}
@@ -320,7 +295,7 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 			err = nil
 		}
 		if err != nil {
-			return roomError(err)
+			return err
 		}
 		httputil.WriteJSON(w, http.StatusOK, struct{}{})
 		return nil
@@ -339,7 +314,7 @@ func (rt *Routes) forget(w http.ResponseWriter, r *http.Request, dev *api.Device
 			// The spec's answer for a user still in the room.
 			return httputil.BadRequestUnknown("%s", be.Reason)
 		}
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
@@ -391,7 +366,7 @@ func (rt *Routes) send(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 	id, err := rt.rooms.SendEvent(r.Context(), roomapi.SendEventRequest{RoomID: roomID, Sender: dev.UserID, DeviceID: string(dev.ID),
 		TxnID: txnID, Type: evType, StateKey: stateKey, Content: body})
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": id})
 	return nil
@@ -418,7 +393,7 @@ func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api
 		if ev, err = rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"]); errors.Is(err, roomapi.ErrEventNotFound) {
 			return httputil.NotFound("State event not found")
 		} else if err != nil {
-			return roomError(err)
+			return err
 		}
 	} else {
 		// A departed member reads the state as it was when they left.
@@ -551,7 +526,7 @@ func (rt *Routes) redact(w http.ResponseWriter, r *http.Request, dev *api.Device
 	id, err := rt.rooms.Redact(r.Context(), roomapi.RedactRequest{RoomID: v["roomId"], Sender: dev.UserID, DeviceID: string(dev.ID),
 		TxnID: v["txnId"], EventID: v["eventId"], Reason: req.Reason})
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": id})
 	return nil
@@ -611,7 +586,7 @@ func (rt *Routes) visibleState(ctx context.Context, roomID, userID string) ([]ro
 	}
 	evs, err := rt.rooms.CurrentState(ctx, roomID)
 	if err != nil {
-		return nil, roomError(err)
+		return nil, err
 	}
 	return evs, nil
 }

@@ -6,8 +6,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 )
 
 // OutputTopic is the bus topic of the roomserver's output log, keyed by room
@@ -59,33 +57,6 @@ const DefaultRoomVersion = "12"
 
 // OutputTypeNewRoomEvent marks an event that became part of a room.
 const OutputTypeNewRoomEvent = "new_room_event"
-
-// Errors of the roomserver. Forbidden carries a reason a person can read.
-var (
-	ErrRoomNotFound  = errors.New("room not found")
-	ErrEventNotFound = errors.New("event not found")
-	// ErrNotInRoom: an event from another server for a room no user of this
-	// server is joined to (left, or only invited); it is not taken in.
-	ErrNotInRoom              = errors.New("no user of this server is in the room")
-	ErrUnsupportedRoomVersion = errors.New("unsupported room version")
-	ErrInvalidState           = errors.New("invalid room state")
-)
-
-// ForbiddenError is returned when the auth rules or the room's settings
-// refuse an action.
-type ForbiddenError struct{ Reason string }
-
-func (e *ForbiddenError) Error() string { return "forbidden: " + e.Reason }
-
-// Forbidden returns a ForbiddenError.
-func Forbidden(format string, args ...any) error {
-	return &ForbiddenError{Reason: fmt.Sprintf(format, args...)}
-}
-
-// BadRequestError is returned for requests that can never succeed as given.
-type BadRequestError struct{ Reason string }
-
-func (e *BadRequestError) Error() string { return "bad request: " + e.Reason }
 
 // CreateRoomRequest is POST /createRoom, already parsed.
 type CreateRoomRequest struct {

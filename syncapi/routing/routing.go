@@ -71,7 +71,7 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, dev *userapi.Dev
 
 func (rt *Routes) authed(h authedHandler) httputil.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		dev, _, err := userapi.Authenticate(r.Context(), r, rt.users)
+		dev, err := userapi.Authenticate(r.Context(), rt.users, httputil.AccessToken(r))
 		if err != nil {
 			return err
 		}

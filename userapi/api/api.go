@@ -6,7 +6,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 )
 
 // Localpart is the part of a local user ID between '@' and ':'.
@@ -14,21 +13,6 @@ type Localpart string
 
 // DeviceID names one of a user's devices (a login session).
 type DeviceID string
-
-// Errors returned by the user API. Callers test for them with errors.Is.
-var (
-	ErrUserInUse       = errors.New("user ID already taken")
-	ErrNoSuchAccount   = errors.New("no such account")
-	ErrBadPassword     = errors.New("wrong password")
-	ErrDeactivated     = errors.New("account deactivated")
-	ErrUnknownToken    = errors.New("unknown access token")
-	ErrTokenExpired    = errors.New("access token expired")
-	ErrNoSuchDevice    = errors.New("no such device")
-	ErrNotFound        = errors.New("not found")
-	ErrProfileTooLarge = errors.New("profile too large")
-	ErrKeyTooLarge     = errors.New("profile key too large")
-	ErrBadRegToken     = errors.New("registration token invalid or used up")
-)
 
 // Account is a local user account.
 type Account struct {
