@@ -32,8 +32,8 @@ import (
 	"github.com/myelin-im/myelin/internal/signingkey"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi"
-	"github.com/myelin-im/myelin/syncapi/routing"
 	"github.com/myelin-im/myelin/userapi"
 )
 
@@ -166,7 +166,7 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 		return errors.New("syncapi needs userapi in the same process in this version")
 	}
 	var err error
-	var rooms routing.RoomMemberships
+	var rooms roomapi.Sync
 	if s.Roomserver != nil {
 		rooms = s.Roomserver
 	}

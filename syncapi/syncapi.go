@@ -12,10 +12,12 @@ import (
 
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi/consumers"
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/routing"
 	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // SyncAPI is the running sync component.
@@ -29,7 +31,7 @@ type SyncAPI struct {
 
 // New migrates the sync tables, loads the notifier's view of rooms,
 // subscribes to the output log and registers the routes on router.
-func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users routing.Users, rooms routing.RoomMemberships, router *mux.Router, log logrus.FieldLogger) (*SyncAPI, error) {
+func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sync, rooms roomapi.Sync, router *mux.Router, log logrus.FieldLogger) (*SyncAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err

@@ -149,3 +149,18 @@ type Roomserver interface {
 	// Event returns an event by ID, or ErrEventNotFound.
 	Event(ctx context.Context, eventID string) (Event, error)
 }
+
+// Sync is the roomserver as the sync component uses it: the memberships it
+// checks reads against, and what lets a read right after a write wait for
+// the sync stream to catch up with the roomserver.
+type Sync interface {
+	// Membership returns the user's current membership ("leave" if none).
+	Membership(ctx context.Context, roomID, userID string) (string, error)
+	// LatestEventID is the room's newest event in the roomserver.
+	LatestEventID(ctx context.Context, roomID string) (string, error)
+	// LastEventOf is the newest event a user sent or that changed their
+	// membership ("" if none known).
+	LastEventOf(userID string) string
+	// Forgotten reports whether the user forgot the room (after leaving).
+	Forgotten(ctx context.Context, roomID, userID string) (bool, error)
+}

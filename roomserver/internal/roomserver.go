@@ -51,7 +51,10 @@ type Roomserver struct {
 
 type inviterBox struct{ api.RemoteInviter }
 
-var _ api.Roomserver = (*Roomserver)(nil)
+var (
+	_ api.Roomserver = (*Roomserver)(nil)
+	_ api.Sync       = (*Roomserver)(nil)
+)
 
 // New returns a roomserver over store that publishes its output log on b.
 func New(opts Options, store *storage.Storage, b bus.Bus, log logrus.FieldLogger) *Roomserver {

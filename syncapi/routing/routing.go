@@ -3,7 +3,6 @@
 package routing
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/internal/httputil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
@@ -22,10 +22,10 @@ type Routes struct {
 	notifier *internal.Notifier
 	recent   *internal.Recent
 	unread   *internal.Unread
-	users    Users
+	users    userapi.Sync
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
-	rooms RoomMemberships
+	rooms roomapi.Sync
 	log   logrus.FieldLogger
 	// wsTimeout overrides DefaultWSWriteTimeout when set (nanoseconds).
 	wsTimeout atomic.Int64
@@ -34,27 +34,8 @@ type Routes struct {
 	backfill   backfillState
 }
 
-// Users is what the sync routes need of the user API: token lookups and
-// account data.
-type Users interface {
-	userapi.Sessions
-	userapi.AccountData
-}
-
-// RoomMemberships is the roomserver query the sync routes use.
-type RoomMemberships interface {
-	Membership(ctx context.Context, roomID, userID string) (string, error)
-	// LatestEventID is the room's newest event in the roomserver.
-	LatestEventID(ctx context.Context, roomID string) (string, error)
-	// LastEventOf is the newest event a user sent or that changed their
-	// membership ("" if none known).
-	LastEventOf(userID string) string
-	// Forgotten reports whether the user forgot the room (after leaving).
-	Forgotten(ctx context.Context, roomID, userID string) (bool, error)
-}
-
 // Setup registers the sync endpoints on r.
-func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, users Users, rooms RoomMemberships, log logrus.FieldLogger) *Routes {
+func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, users userapi.Sync, rooms roomapi.Sync, log logrus.FieldLogger) *Routes {
 	rt := &Routes{store: store, notifier: n, recent: recent, unread: internal.NewUnread(store, recent), users: users, rooms: rooms, log: log}
 	const v3 = "/_matrix/client/v3"
 	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)

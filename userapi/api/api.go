@@ -140,6 +140,13 @@ type AccountData interface {
 	AccountDataSince(ctx context.Context, localpart Localpart, since int64) ([]AccountDataEntry, int64, error)
 }
 
+// Sync is the user API as the sync component uses it: token lookups and
+// account data.
+type Sync interface {
+	Sessions
+	AccountData
+}
+
 // UserAPI is the whole user API, as the client API uses it.
 type UserAPI interface {
 	Accounts
