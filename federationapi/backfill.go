@@ -8,6 +8,8 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 )
 
 // maxAuthFetch bounds the auth events fetched one by one for one backfill.
@@ -22,7 +24,7 @@ const maxAuthFetch = 50
 // so the caller can place any it lacks. No server to ask gives ErrNoServers.
 func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error) {
 	if f.opts.Rooms == nil {
-		return nil, ErrNoServers
+		return nil, fedapi.ErrNoServers
 	}
 	ver, err := f.opts.Rooms.RoomVersion(ctx, roomID)
 	if err != nil {
@@ -35,7 +37,7 @@ func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []stri
 	// Spread the load over the room's servers; any of them has the history
 	// the room shares (history visibility is applied by the asker).
 	rand.Shuffle(len(servers), func(i, j int) { servers[i], servers[j] = servers[j], servers[i] })
-	lastErr := ErrNoServers
+	lastErr := fedapi.ErrNoServers
 	for _, s := range servers {
 		if spec.ServerName(s) == f.name {
 			continue

@@ -14,7 +14,7 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
-// SendInvite implements roomapi.RemoteInviter: the invitee's server signs the
+// SendInvite implements fedapi.RemoteInviter: the invitee's server signs the
 // invite (spec: PUT /_matrix/federation/v2/invite/{roomId}/{eventId}).
 func (f *FederationAPI) SendInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) (gomatrixserverlib.PDU, error) {
 	_, server, ok := strings.Cut(*invite.StateKey(), ":")

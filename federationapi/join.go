@@ -12,10 +12,9 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-)
 
-// ErrNoServers means no server could be asked to join a room through.
-var ErrNoServers = errors.New("federationapi: no server to join through")
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
+)
 
 // joinClient adapts the federation client to gomatrixserverlib.PerformJoin.
 type joinClient struct{ c fclient.FederationClient }
@@ -52,7 +51,7 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 	if inv, err := f.store.InviteOf(ctx, roomID, userID); err == nil {
 		servers = append([]string{inv.Via}, servers...)
 	}
-	var lastErr error = ErrNoServers
+	var lastErr error = fedapi.ErrNoServers
 	for _, s := range servers {
 		if spec.ServerName(s) == f.name {
 			continue
@@ -137,7 +136,7 @@ func (f *FederationAPI) IsForbidden(err error) bool {
 func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) error {
 	inv, err := f.store.InviteOf(ctx, roomID, userID)
 	if err != nil {
-		return ErrNoServers
+		return fedapi.ErrNoServers
 	}
 	if err := f.leaveThrough(ctx, inv.Via, roomID, userID); err != nil {
 		// The invite must not outlive the inviting server: the leave is

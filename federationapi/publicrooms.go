@@ -12,6 +12,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
@@ -82,7 +83,7 @@ func (f *FederationAPI) RemotePublicRooms(ctx context.Context, server string, bo
 	}
 	var out json.RawMessage
 	if err := f.Client.DoRequestAndParseResponse(ctx, hr, &out); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrRemoteUnavailable, server, err)
+		return nil, fmt.Errorf("%w: %s: %v", fedapi.ErrRemoteUnavailable, server, err)
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/userapi/api"
@@ -48,7 +49,7 @@ func (rt *Routes) profileOf(r *http.Request, userID string) (map[string]json.Raw
 		switch {
 		case err == nil:
 			return p, nil
-		case rt.opts.RemoteProfiles.IsNotFound(err):
+		case errors.Is(err, fedapi.ErrRemoteNotFound):
 			return nil, httputil.NotFound("Profile not found")
 		default:
 			httputil.Logger(r.Context()).WithError(err).Info("remote profile unavailable")

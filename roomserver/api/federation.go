@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/matrix-org/gomatrixserverlib"
+
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 )
 
 // InputResult is what became of an event from another server.
@@ -110,12 +112,5 @@ type Federation interface {
 	VisibleToServer(ctx context.Context, roomID, server string, pdus []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error)
 	// SetInviter gives the roomserver the way to invite remote users.
 
-	SetInviter(inv RemoteInviter)
-}
-
-// RemoteInviter has an invite for a user of another server signed by that
-// server (spec: PUT /_matrix/federation/v2/invite), which then delivers it
-// to the user. The federation component implements it.
-type RemoteInviter interface {
-	SendInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) (gomatrixserverlib.PDU, error)
+	SetInviter(inv fedapi.RemoteInviter)
 }

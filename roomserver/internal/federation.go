@@ -14,6 +14,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
@@ -399,7 +400,7 @@ func (rs *Roomserver) hasLocalMember(r *room) bool {
 }
 
 // SetInviter implements api.Federation.
-func (rs *Roomserver) SetInviter(inv api.RemoteInviter) { rs.inviter.Store(&inviterBox{inv}) }
+func (rs *Roomserver) SetInviter(inv fedapi.RemoteInviter) { rs.inviter.Store(&inviterBox{inv}) }
 
 // remoteInvite has an invite of a user of another server signed by that
 // server before it is stored (spec: "Inviting to a room"); other events

@@ -18,6 +18,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver/api"
@@ -49,7 +50,7 @@ type Roomserver struct {
 	lastOf sync.Map
 }
 
-type inviterBox struct{ api.RemoteInviter }
+type inviterBox struct{ fedapi.RemoteInviter }
 
 var (
 	_ api.Roomserver = (*Roomserver)(nil)

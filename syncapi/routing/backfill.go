@@ -7,21 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/matrix-org/gomatrixserverlib"
-
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/storage"
 )
-
-// Backfiller fetches a room's history from before the oldest events this
-// server has, from the room's other servers; the federation component
-// implements it.
-type Backfiller interface {
-	// Backfill returns up to limit events before from (checked and stored
-	// by the roomserver), oldest first.
-	Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error)
-}
 
 const (
 	// backfillBatch is how many events one backfill request asks for.
@@ -44,7 +34,7 @@ type backfillState struct {
 }
 
 // SetBackfiller lets /messages fetch history from other servers.
-func (rt *Routes) SetBackfiller(b Backfiller) {
+func (rt *Routes) SetBackfiller(b fedapi.Backfiller) {
 	rt.backfill.mu.Lock()
 	defer rt.backfill.mu.Unlock()
 	rt.backfiller = b

@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi/internal"
@@ -30,7 +31,7 @@ type Routes struct {
 	// wsTimeout overrides DefaultWSWriteTimeout when set (nanoseconds).
 	wsTimeout atomic.Int64
 	// backfiller, when set, fetches history older than this server has.
-	backfiller Backfiller
+	backfiller fedapi.Backfiller
 	backfill   backfillState
 }
 
