@@ -21,7 +21,7 @@ import (
 
 // openUserAPI opens the user API of the configured database for an operator
 // tool. The server may be running: the tools only use the database.
-func openUserAPI(ctx context.Context, configPath string) (*userapi.UserAPI, func(), error) {
+func openUserAPI(ctx context.Context, configPath string) (api.UserAPI, func(), error) {
 	var cfg *config.Config
 	var err error
 	if configPath != "" {

@@ -150,6 +150,16 @@ type Roomserver interface {
 	Event(ctx context.Context, eventID string) (Event, error)
 }
 
+// RoomserverAPI is every method the roomserver offers other components
+// (what roomserver.New returns); each component uses the part named for
+// its need.
+type RoomserverAPI interface {
+	Roomserver
+	Directory
+	Federation
+	Sync
+}
+
 // Sync is the roomserver as the sync component uses it: the memberships it
 // checks reads against, and what lets a read right after a write wait for
 // the sync stream to catch up with the roomserver.

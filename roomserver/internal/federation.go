@@ -14,7 +14,6 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
-	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
@@ -399,9 +398,6 @@ func (rs *Roomserver) hasLocalMember(r *room) bool {
 	return false
 }
 
-// SetInviter implements api.Federation.
-func (rs *Roomserver) SetInviter(inv fedapi.RemoteInviter) { rs.inviter.Store(&inviterBox{inv}) }
-
 // remoteInvite has an invite of a user of another server signed by that
 // server before it is stored (spec: "Inviting to a room"); other events
 // are returned as they are. The caller holds r.mu.
@@ -412,11 +408,10 @@ func (rs *Roomserver) remoteInvite(ctx context.Context, r *room, ev gomatrixserv
 	if m, err := ev.Membership(); err != nil || m != spec.Invite {
 		return ev, nil
 	}
-	box := rs.inviter.Load()
-	if box == nil {
+	if rs.opts.Inviter == nil {
 		return nil, api.Forbidden("this server does not federate: users of other servers cannot be invited")
 	}
-	signed, err := box.SendInvite(ctx, ev, rs.strippedState(r))
+	signed, err := rs.opts.Inviter.SendInvite(ctx, ev, rs.strippedState(r))
 	if err != nil {
 		return nil, api.Forbidden("the invitee's server did not accept the invite: %v", err)
 	}

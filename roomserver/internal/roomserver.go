@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -31,9 +30,12 @@ type Options struct {
 	KeyID              gomatrixserverlib.KeyID
 	PrivateKey         ed25519.PrivateKey
 	DefaultRoomVersion gomatrixserverlib.RoomVersion
+	// Inviter has invites of users of other servers signed by their server
+	// (nil: without federation, such invites are refused).
+	Inviter fedapi.RemoteInviter
 }
 
-// Roomserver implements api.Roomserver.
+// Roomserver implements api.RoomserverAPI.
 type Roomserver struct {
 	opts  Options
 	store *storage.Storage
@@ -41,21 +43,13 @@ type Roomserver struct {
 	rooms *rooms
 	log   logrus.FieldLogger
 	now   func() time.Time
-	// inviter signs invites of remote users through their server (nil:
-	// without federation, such invites are refused).
-	inviter atomic.Pointer[inviterBox]
 	// lastOf remembers, per local user, the newest event they sent or
 	// that changed their membership (userID -> event ID), so that a read
 	// right after a write can wait for the sync stream to have it.
 	lastOf sync.Map
 }
 
-type inviterBox struct{ fedapi.RemoteInviter }
-
-var (
-	_ api.Roomserver = (*Roomserver)(nil)
-	_ api.Sync       = (*Roomserver)(nil)
-)
+var _ api.RoomserverAPI = (*Roomserver)(nil)
 
 // New returns a roomserver over store that publishes its output log on b.
 func New(opts Options, store *storage.Storage, b bus.Bus, log logrus.FieldLogger) *Roomserver {

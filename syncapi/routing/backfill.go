@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/storage"
@@ -31,15 +30,6 @@ type backfillState struct {
 	mu      sync.Mutex
 	rooms   map[string]*sync.Mutex
 	dryFrom map[string]time.Time // oldest event ID -> when backfill from it gave nothing
-}
-
-// SetBackfiller lets /messages fetch history from other servers.
-func (rt *Routes) SetBackfiller(b fedapi.Backfiller) {
-	rt.backfill.mu.Lock()
-	defer rt.backfill.mu.Unlock()
-	rt.backfiller = b
-	rt.backfill.rooms = map[string]*sync.Mutex{}
-	rt.backfill.dryFrom = map[string]time.Time{}
 }
 
 func (rt *Routes) roomBackfillLock(roomID string) *sync.Mutex {
@@ -77,9 +67,7 @@ func (rt *Routes) markDry(eventID string) {
 // missing events"). It reports whether any event was added; errors are
 // logged, not returned: the page is served with what this server has.
 func (rt *Routes) backfillHistory(ctx context.Context, roomID string, want int) bool {
-	rt.backfill.mu.Lock()
 	b := rt.backfiller
-	rt.backfill.mu.Unlock()
 	if b == nil || want <= 0 {
 		return false
 	}

@@ -4,7 +4,9 @@ package routing
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
@@ -30,14 +32,22 @@ type Routes struct {
 	log   logrus.FieldLogger
 	// wsTimeout overrides DefaultWSWriteTimeout when set (nanoseconds).
 	wsTimeout atomic.Int64
-	// backfiller, when set, fetches history older than this server has.
+	// backfiller, when federation runs in this process, fetches history
+	// older than this server has.
 	backfiller fedapi.Backfiller
 	backfill   backfillState
 }
 
-// Setup registers the sync endpoints on r.
-func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, users userapi.Sync, rooms roomapi.Sync, log logrus.FieldLogger) *Routes {
-	rt := &Routes{store: store, notifier: n, recent: recent, unread: internal.NewUnread(store, recent), users: users, rooms: rooms, log: log}
+// Setup registers the sync endpoints on r. rooms and backfiller may be nil
+// (no roomserver, no federation in this process).
+func Setup(
+	r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent,
+	users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller, log logrus.FieldLogger,
+) *Routes {
+	rt := &Routes{store: store, notifier: n, recent: recent, unread: internal.NewUnread(store, recent), users: users, rooms: rooms,
+		backfiller: backfiller, log: log}
+	rt.backfill.rooms = map[string]*sync.Mutex{}
+	rt.backfill.dryFrom = map[string]time.Time{}
 	const v3 = "/_matrix/client/v3"
 	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)
 	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)

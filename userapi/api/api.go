@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // Localpart is the part of a local user ID between '@' and ':'.
@@ -147,10 +148,19 @@ type Sync interface {
 	AccountData
 }
 
-// UserAPI is the whole user API, as the client API uses it.
+// Operator is what operators' tools do through the user API.
+type Operator interface {
+	// CreateRegistrationToken makes a new registration token that allows
+	// usesAllowed registrations (nil: unlimited) until expiry (nil: never).
+	CreateRegistrationToken(ctx context.Context, usesAllowed *int64, expiry *time.Time) (string, error)
+}
+
+// UserAPI is every method the user API offers (what userapi.New returns);
+// the client API uses all but Operator.
 type UserAPI interface {
 	Accounts
 	Sessions
 	Profiles
 	AccountData
+	Operator
 }
