@@ -10,6 +10,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
 // maxAuthFetch bounds the auth events fetched one by one for one backfill.
@@ -67,7 +68,7 @@ func (f *FederationAPI) backfillFrom(ctx context.Context, s spec.ServerName, ver
 		if err != nil || p.RoomID().String() != roomID || have[p.EventID()] {
 			continue
 		}
-		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender) != nil {
 			continue
 		}
 		have[p.EventID()] = true
@@ -143,7 +144,7 @@ func (f *FederationAPI) fetchEvent(ctx context.Context, s spec.ServerName, ver g
 	if err != nil || p.EventID() != id || p.RoomID().String() != roomID {
 		return nil, fmt.Errorf("event %s from %s is not what was asked for", id, s)
 	}
-	if err := gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender); err != nil {
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return nil, fmt.Errorf("event %s: %w", id, err)
 	}
 	return p, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
 // joinClient adapts the federation client to gomatrixserverlib.PerformJoin.
@@ -59,7 +60,7 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 		res, ferr := gomatrixserverlib.PerformJoin(ctx, joinClient{f.Client}, gomatrixserverlib.PerformJoinInput{
 			UserID: user, RoomID: room, ServerName: spec.ServerName(s), Content: content,
 			PrivateKey: f.opts.Key.Private, KeyID: gomatrixserverlib.KeyID(f.opts.Key.ID), KeyRing: f.keyRing,
-			EventProvider: f.eventProvider(ctx, spec.ServerName(s)), UserIDQuerier: userIDForSender,
+			EventProvider: f.eventProvider(ctx, spec.ServerName(s)), UserIDQuerier: roomapi.UserIDForSender,
 		})
 		if ferr != nil {
 			lastErr = fmt.Errorf("joining %s through %s: %w", roomID, s, ferr.Err)
@@ -200,7 +201,7 @@ func (f *FederationAPI) rejoinGap(ctx context.Context, s spec.ServerName, ver go
 		if p.RoomID().String() != roomID || p.EventID() == join.EventID() {
 			continue
 		}
-		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) == nil {
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender) == nil {
 			out = append(out, p)
 		}
 	}

@@ -126,7 +126,7 @@ func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerNam
 	if _, err := pdu.Membership(); err != nil {
 		return nil, httputil.BadJSON("no membership in the event: %v", err)
 	}
-	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, userIDForSender); err != nil {
+	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return nil, httputil.Forbidden("bad signature on the event: %v", err)
 	}
 	return pdu, nil
@@ -223,7 +223,7 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 	if err != nil {
 		return "", nil
 	}
-	if err := gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, userIDForSender); err != nil {
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return pdu.EventID(), fmt.Errorf("bad signature: %w", err)
 	}
 	res, err := f.opts.Rooms.InputEvent(ctx, pdu)
@@ -289,7 +289,7 @@ func (f *FederationAPI) fetchAuthChain(ctx context.Context, origin spec.ServerNa
 		if err != nil || p.RoomID().String() != roomID {
 			continue
 		}
-		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender) != nil {
 			continue
 		}
 		chain = append(chain, p)
@@ -314,7 +314,7 @@ func (f *FederationAPI) fetchMissing(ctx context.Context, origin spec.ServerName
 	evs := untrustedPDUs(ver, resp.Events)
 	slices.SortStableFunc(evs, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
 	for _, e := range evs {
-		if err := gomatrixserverlib.VerifyEventSignatures(ctx, e, f.keyRing, userIDForSender); err != nil {
+		if err := gomatrixserverlib.VerifyEventSignatures(ctx, e, f.keyRing, roomapi.UserIDForSender); err != nil {
 			continue
 		}
 		if _, err := f.opts.Rooms.InputEvent(ctx, e); err != nil {
@@ -387,12 +387,6 @@ func jsonList(pdus []gomatrixserverlib.PDU) []json.RawMessage {
 	return out
 }
 
-// userIDForSender: sender IDs are user IDs in every room version Myelin
-// joins (no pseudonymous IDs).
-func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) {
-	return spec.NewUserID(string(sender), true)
-}
-
 // inviteRescinded handles an event of a room this server is not in that
 // ends a local user's pending invite (spec: an invite is rescinded by a
 // leave or ban of the invitee; its server hears of it as the invitee's
@@ -433,7 +427,7 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 	if string(pdu.SenderID()) != *head.StateKey && inv.Inviter != "" && string(pdu.SenderID()) != inv.Inviter {
 		return pdu.EventID()
 	}
-	if gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, userIDForSender) != nil {
+	if gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, roomapi.UserIDForSender) != nil {
 		return pdu.EventID()
 	}
 	log := f.opts.Log.WithField("room_id", roomID).WithField("event_id", pdu.EventID())

@@ -101,7 +101,7 @@ func (rt *Routes) listDevices(w http.ResponseWriter, r *http.Request, dev *api.D
 
 // GET /v3/devices/{deviceId}
 func (rt *Routes) getDevice(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	d, err := rt.users.Device(r.Context(), dev.Localpart, api.DeviceID(vars(r)["deviceId"]))
+	d, err := rt.users.Device(r.Context(), dev.Localpart, api.DeviceID(httputil.Vars(r)["deviceId"]))
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (rt *Routes) updateDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
 	}
-	id := api.DeviceID(vars(r)["deviceId"])
+	id := api.DeviceID(httputil.Vars(r)["deviceId"])
 	if req.DisplayName == nil {
 		// Nothing to change, but the device must exist.
 		if _, err := rt.users.Device(r.Context(), dev.Localpart, id); err != nil {
@@ -144,7 +144,7 @@ func (rt *Routes) deleteDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
 	}
-	id := api.DeviceID(vars(r)["deviceId"])
+	id := api.DeviceID(httputil.Vars(r)["deviceId"])
 	if _, err := rt.users.Device(r.Context(), dev.Localpart, id); err != nil {
 		return err
 	}

@@ -121,7 +121,7 @@ func errRemoteAlias(alias string) error {
 
 // GET /v3/directory/room/{roomAlias}
 func (d *directoryRoutes) getAlias(w http.ResponseWriter, r *http.Request) error {
-	alias := vars(r)["roomAlias"]
+	alias := httputil.Vars(r)["roomAlias"]
 	if _, server, err := parseAlias(alias); err == nil && server != d.rt.opts.ServerName && d.rt.opts.RemoteRooms != nil {
 		// Another server's alias: asked of that server (spec: federation
 		// query/directory).
@@ -159,7 +159,7 @@ func (rt *Routes) resolveAlias(ctx context.Context, dir roomapi.Directory, alias
 
 // PUT /v3/directory/room/{roomAlias}
 func (d *directoryRoutes) putAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	alias := vars(r)["roomAlias"]
+	alias := httputil.Vars(r)["roomAlias"]
 	if err := d.localAliasForCreate(alias); err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (d *directoryRoutes) putAlias(w http.ResponseWriter, r *http.Request, dev *
 
 // DELETE /v3/directory/room/{roomAlias}
 func (d *directoryRoutes) deleteAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	alias := vars(r)["roomAlias"]
+	alias := httputil.Vars(r)["roomAlias"]
 	_, server, err := parseAlias(alias)
 	if err != nil {
 		return err
@@ -254,7 +254,7 @@ func (d *directoryRoutes) dropCanonical(ctx context.Context, roomID, alias, user
 // GET /v3/rooms/{roomId}/aliases: for members, and for anyone when the
 // room's history is world_readable.
 func (d *directoryRoutes) roomAliases(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func (rt *Routes) worldReadable(ctx context.Context, roomID string) bool {
 
 // GET /v3/directory/list/room/{roomId}
 func (d *directoryRoutes) getVisibility(w http.ResponseWriter, r *http.Request) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -311,7 +311,7 @@ func (d *directoryRoutes) getVisibility(w http.ResponseWriter, r *http.Request) 
 // m.room.canonical_alias (the spec lets servers choose; this is Synapse's
 // rule).
 func (d *directoryRoutes) putVisibility(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}

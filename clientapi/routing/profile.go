@@ -69,7 +69,7 @@ func (rt *Routes) profileOf(r *http.Request, userID string) (map[string]json.Raw
 
 // GET /v3/profile/{userId}
 func (rt *Routes) getProfile(w http.ResponseWriter, r *http.Request) error {
-	p, err := rt.profileOf(r, vars(r)["userId"])
+	p, err := rt.profileOf(r, httputil.Vars(r)["userId"])
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func checkProfileKey(key string) error {
 
 // GET /v3/profile/{userId}/{keyName}
 func (rt *Routes) getProfileField(w http.ResponseWriter, r *http.Request) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	if err := checkProfileKey(v["keyName"]); err != nil {
 		return err
 	}
@@ -107,10 +107,10 @@ func (rt *Routes) getProfileField(w http.ResponseWriter, r *http.Request) error 
 
 // ownProfile checks that the path's user is the requester (403 otherwise).
 func (rt *Routes) ownProfile(r *http.Request, dev *api.Device) error {
-	if _, _, err := rt.localUser(vars(r)["userId"]); err != nil {
+	if _, _, err := rt.localUser(httputil.Vars(r)["userId"]); err != nil {
 		return err
 	}
-	if vars(r)["userId"] != dev.UserID {
+	if httputil.Vars(r)["userId"] != dev.UserID {
 		return httputil.Forbidden("You cannot change another user's profile")
 	}
 	return nil
@@ -118,7 +118,7 @@ func (rt *Routes) ownProfile(r *http.Request, dev *api.Device) error {
 
 // PUT /v3/profile/{userId}/{keyName}
 func (rt *Routes) setProfileField(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	key := vars(r)["keyName"]
+	key := httputil.Vars(r)["keyName"]
 	if err := checkProfileKey(key); err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (rt *Routes) profileToRooms(ctx context.Context, dev *api.Device, key strin
 
 // DELETE /v3/profile/{userId}/{keyName}
 func (rt *Routes) deleteProfileField(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	key := vars(r)["keyName"]
+	key := httputil.Vars(r)["keyName"]
 	if err := checkProfileKey(key); err != nil {
 		return err
 	}

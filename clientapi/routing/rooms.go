@@ -136,7 +136,7 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 
 // POST /v3/join/{roomIdOrAlias}
 func (rt *Routes) joinRoomIDOrAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	target := vars(r)["roomIdOrAlias"]
+	target := httputil.Vars(r)["roomIdOrAlias"]
 	var servers []string
 	if strings.HasPrefix(target, "#") && rt.opts.RemoteRooms != nil && !strings.HasSuffix(target, ":"+rt.opts.ServerName) {
 		roomID, via, err := rt.opts.RemoteRooms.ResolveRemoteAlias(r.Context(), target)
@@ -155,7 +155,7 @@ func (rt *Routes) joinRoomIDOrAlias(w http.ResponseWriter, r *http.Request, dev 
 
 // POST /v3/rooms/{roomId}/join
 func (rt *Routes) joinRoom(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	return rt.join(w, r, dev, vars(r)["roomId"], nil)
+	return rt.join(w, r, dev, httputil.Vars(r)["roomId"], nil)
 }
 
 // joinServers are the servers to join a remote room through: those given,
@@ -241,7 +241,7 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 // membershipHandler serves /invite, /leave, /kick, /ban and /unban.
 func (rt *Routes) membershipHandler(action string) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-		roomID := vars(r)["roomId"]
+		roomID := httputil.Vars(r)["roomId"]
 		if err := checkRoomID(roomID); err != nil {
 			return err
 		}
@@ -304,7 +304,7 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 
 // POST /v3/rooms/{roomId}/forget
 func (rt *Routes) forget(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -322,13 +322,13 @@ func (rt *Routes) forget(w http.ResponseWriter, r *http.Request, dev *api.Device
 
 // PUT /v3/rooms/{roomId}/send/{eventType}/{txnId}
 func (rt *Routes) sendEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	return rt.send(w, r, dev, v["roomId"], v["eventType"], nil, v["txnId"])
 }
 
 // PUT /v3/rooms/{roomId}/state/{eventType}/{stateKey}
 func (rt *Routes) putState(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	sk := v["stateKey"]
 	return rt.send(w, r, dev, v["roomId"], v["eventType"], &sk, "")
 }
@@ -387,7 +387,7 @@ func (rt *Routes) requireJoined(ctx context.Context, roomID, userID string) erro
 
 // GET /v3/rooms/{roomId}/state/{eventType}/{stateKey}
 func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	var ev roomapi.Event
 	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err == nil {
 		if ev, err = rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"]); errors.Is(err, roomapi.ErrEventNotFound) {
@@ -428,7 +428,7 @@ func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api
 // currentState returns the current state of the path's room, in client
 // format, to a requester who is in the room.
 func (rt *Routes) currentState(r *http.Request, dev *api.Device) ([]roomapi.ClientEvent, error) {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	evs, err := rt.visibleState(r.Context(), roomID, dev.UserID)
 	if err != nil {
 		return nil, err
@@ -456,7 +456,7 @@ func (rt *Routes) getState(w http.ResponseWriter, r *http.Request, dev *api.Devi
 
 // GET /v3/rooms/{roomId}/joined_members
 func (rt *Routes) joinedMembers(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	if err := rt.requireJoined(r.Context(), vars(r)["roomId"], dev.UserID); err != nil {
+	if err := rt.requireJoined(r.Context(), httputil.Vars(r)["roomId"], dev.UserID); err != nil {
 		return err
 	}
 	state, err := rt.currentState(r, dev)
@@ -507,7 +507,7 @@ func (rt *Routes) joinedRooms(w http.ResponseWriter, r *http.Request, dev *api.D
 
 // PUT /v3/rooms/{roomId}/redact/{eventId}/{txnId}
 func (rt *Routes) redact(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	if err := checkRoomID(v["roomId"]); err != nil {
 		return err
 	}

@@ -128,6 +128,3 @@ type prefixed struct {
 func (p prefixed) Handle(path string, h http.Handler) *mux.Route {
 	return p.r.Handle(p.prefix+path, h)
 }
-
-// vars returns the route's unescaped path variables.
-func vars(r *http.Request) map[string]string { return httputil.Vars(r) }

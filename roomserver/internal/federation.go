@@ -119,7 +119,7 @@ func (rs *Roomserver) makeMembership(ctx context.Context, roomID, userID, member
 	if err != nil {
 		return nil, nil, &api.BadRequestError{Reason: err.Error()}
 	}
-	if err := gomatrixserverlib.Allowed(probe, r, userIDForSender); err != nil {
+	if err := gomatrixserverlib.Allowed(probe, r, api.UserIDForSender); err != nil {
 		return nil, nil, api.Forbidden("%s may not %s: %v", userID, membership, err)
 	}
 	proto.AuthEvents = b.AuthEvents
@@ -318,7 +318,7 @@ func (rs *Roomserver) ImportRoom(ctx context.Context, version gomatrixserverlib.
 			return err
 		}
 		r.snapshot = before
-		if err := gomatrixserverlib.Allowed(join, r, userIDForSender); err != nil {
+		if err := gomatrixserverlib.Allowed(join, r, api.UserIDForSender); err != nil {
 			return api.Forbidden("the join does not pass the room's state: %v", err)
 		}
 		// The state goes on the output log first, oldest first, so that the

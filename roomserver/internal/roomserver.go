@@ -61,12 +61,6 @@ func New(opts Options, store *storage.Storage, b bus.Bus, log logrus.FieldLogger
 		rooms: &rooms{store: store, byID: map[string]*room{}}}
 }
 
-// userIDForSender maps sender IDs to user IDs: they are the same in every
-// room version Myelin creates (no pseudonymous IDs).
-func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) {
-	return spec.NewUserID(string(sender), true)
-}
-
 // newEvent is an event to build in a room.
 type newEvent struct {
 	sender   string
@@ -121,7 +115,7 @@ func (rs *Roomserver) build(r *room, ne newEvent) (gomatrixserverlib.PDU, error)
 	if err != nil {
 		return nil, &api.BadRequestError{Reason: err.Error()}
 	}
-	if err := gomatrixserverlib.Allowed(ev, r, userIDForSender); err != nil {
+	if err := gomatrixserverlib.Allowed(ev, r, api.UserIDForSender); err != nil {
 		var na *gomatrixserverlib.NotAllowed
 		if errors.As(err, &na) {
 			return nil, api.Forbidden("%s", na.Message)

@@ -70,6 +70,3 @@ func (rt *Routes) authed(h authedHandler) httputil.Handler {
 		return h(w, r, dev)
 	}
 }
-
-// vars returns the route's unescaped path variables.
-func vars(r *http.Request) map[string]string { return httputil.Vars(r) }
