@@ -3,7 +3,6 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -56,9 +55,6 @@ func (f *FederationAPI) publicRooms(w http.ResponseWriter, r *http.Request, _ sp
 		limit = min(req.Limit, maxPublicRooms)
 	}
 	page, err := roomapi.PublicRoomsPage(r.Context(), f.opts.Directory, req.Since, limit, req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
-	if errors.Is(err, roomapi.ErrBadSince) {
-		return httputil.InvalidParam("Invalid since token")
-	}
 	if err != nil {
 		return err
 	}

@@ -112,12 +112,5 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 			return err
 		}
 	}
-	s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{Localpart: acct.Localpart, IP: httputil.ClientIP(r), UserAgent: r.UserAgent()})
-	if err != nil {
-		return err
-	}
-	resp := map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName}
-	addSession(resp, s)
-	httputil.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{Localpart: acct.Localpart, IP: httputil.ClientIP(r), UserAgent: r.UserAgent()})
 }

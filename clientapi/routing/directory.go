@@ -412,9 +412,6 @@ func (d *directoryRoutes) publicRooms(ctx context.Context, w http.ResponseWriter
 		return nil
 	}
 	page, err := roomapi.PublicRoomsPage(ctx, d.dir, req.Since, limit, req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
-	if errors.Is(err, roomapi.ErrBadSince) {
-		return httputil.InvalidParam("Invalid since token")
-	}
 	if err != nil {
 		return err
 	}

@@ -62,17 +62,10 @@ func (rt *Routes) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{
+	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
 		Localpart: acct.Localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
 		IP: ip, UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
 	})
-	if err != nil {
-		return err
-	}
-	resp := map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName}
-	addSession(resp, s)
-	httputil.WriteJSON(w, http.StatusOK, resp)
-	return nil
 }
 
 // POST /v3/logout

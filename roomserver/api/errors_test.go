@@ -29,6 +29,7 @@ func TestErrorsAnswerAsClientsExpect(t *testing.T) {
 			"initial_state may not contain m.room.create, m.room.member or m.room.power_levels"},
 		{api.Forbidden("%s may not ban", "@a:x"), 403, "M_FORBIDDEN", "@a:x may not ban"},
 		{&api.BadRequestError{Reason: "content is not JSON"}, 400, "M_BAD_JSON", "content is not JSON"},
+		{api.ErrBadSince, 400, "M_INVALID_PARAM", "invalid since token"},
 	} {
 		t.Run(tc.err.Error(), func(t *testing.T) {
 			wrapped := fmt.Errorf("perform membership: %w", tc.err)
@@ -47,7 +48,8 @@ func TestErrorsAnswerAsClientsExpect(t *testing.T) {
 }
 
 func TestSentinelsAreDistinct(t *testing.T) {
-	all := []error{api.ErrRoomNotFound, api.ErrEventNotFound, api.ErrNotInRoom, api.ErrUnsupportedRoomVersion, api.ErrInvalidState}
+	all := []error{api.ErrRoomNotFound, api.ErrEventNotFound, api.ErrNotInRoom, api.ErrUnsupportedRoomVersion, api.ErrInvalidState,
+		api.ErrBadSince}
 	for i, a := range all {
 		for j, b := range all {
 			if (i == j) != errors.Is(a, b) {
