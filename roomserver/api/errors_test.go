@@ -1,10 +1,8 @@
 package api_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/myelin-im/myelin/internal/httputil"
@@ -33,15 +31,9 @@ func TestErrorsAnswerAsClientsExpect(t *testing.T) {
 	} {
 		t.Run(tc.err.Error(), func(t *testing.T) {
 			wrapped := fmt.Errorf("perform membership: %w", tc.err)
-			if !errors.Is(wrapped, tc.err) {
-				t.Fatal("errors.Is does not find the error through a wrap")
-			}
-			w := httptest.NewRecorder()
-			httputil.WriteError(w, httptest.NewRequest("GET", "/", nil), wrapped)
-			var body struct{ ErrCode, Error string }
-			_ = json.Unmarshal(w.Body.Bytes(), &body)
-			if w.Code != tc.status || body.ErrCode != tc.errcode || body.Error != tc.message {
-				t.Fatalf("got %d %s, want %d %s %q", w.Code, w.Body, tc.status, tc.errcode, tc.message)
+			me, ok := httputil.AsMatrixError(wrapped)
+			if !ok || !errors.Is(wrapped, tc.err) || me.Status != tc.status || me.ErrCode != tc.errcode || me.Message != tc.message {
+				t.Fatalf("got %v %+v, want %d %s %q", ok, me, tc.status, tc.errcode, tc.message)
 			}
 		})
 	}
