@@ -17,7 +17,10 @@ import (
 
 // Setup registers the client API on router. remote may be nil (no
 // federation in this process).
-func Setup(router *mux.Router, cfg *config.Config, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache, remote fedapi.Remote, log logrus.FieldLogger) {
+func Setup(
+	router *mux.Router, cfg *config.Config, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache, remote fedapi.Remote,
+	log logrus.FieldLogger,
+) {
 	rl := cfg.ClientAPI.RateLimits
 	routing.Setup(router, routing.Options{
 		ServerName:               cfg.Global.ServerName,

@@ -52,7 +52,7 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 	if inv, err := f.store.InviteOf(ctx, roomID, userID); err == nil {
 		servers = append([]string{inv.Via}, servers...)
 	}
-	var lastErr error = fedapi.ErrNoServers
+	lastErr := fedapi.ErrNoServers
 	for _, s := range servers {
 		if spec.ServerName(s) == f.name {
 			continue

@@ -54,7 +54,7 @@ func (f *FederationAPI) RemoteProfile(ctx context.Context, userID string) (map[s
 		if errors.As(err, &he) && he.Code == http.StatusNotFound {
 			return nil, fmt.Errorf("%w: %s", fedapi.ErrRemoteNotFound, uid.String())
 		}
-		return nil, fmt.Errorf("%w: %s: %v", fedapi.ErrRemoteUnavailable, uid.Domain(), err)
+		return nil, fmt.Errorf("%w: %s: %w", fedapi.ErrRemoteUnavailable, uid.Domain(), err)
 	}
 	if p == nil {
 		p = map[string]json.RawMessage{}

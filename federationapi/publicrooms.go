@@ -79,7 +79,7 @@ func (f *FederationAPI) RemotePublicRooms(ctx context.Context, server string, bo
 	}
 	var out json.RawMessage
 	if err := f.Client.DoRequestAndParseResponse(ctx, hr, &out); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", fedapi.ErrRemoteUnavailable, server, err)
+		return nil, fmt.Errorf("%w: %s: %w", fedapi.ErrRemoteUnavailable, server, err)
 	}
 	return out, nil
 }

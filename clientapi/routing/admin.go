@@ -112,5 +112,9 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 			return err
 		}
 	}
-	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{Localpart: acct.Localpart, IP: httputil.ClientIP(r), UserAgent: r.UserAgent()})
+	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
+		Localpart: acct.Localpart,
+		IP:        httputil.ClientIP(r),
+		UserAgent: r.UserAgent(),
+	})
 }
