@@ -8,17 +8,12 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/clientapi/routing"
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/config"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/userapi/api"
 )
-
-// Remote is what the client API asks of federation.
-type Remote interface {
-	routing.RemoteProfiles
-	routing.RemoteRooms
-}
 
 // Setup registers the client API on router. remote may be nil (no
 // federation in this process).
@@ -28,7 +23,7 @@ func Setup(
 	users api.UserAPI,
 	rooms roomapi.Roomserver,
 	c cache.Cache,
-	remote Remote,
+	remote fedapi.Remote,
 	log logrus.FieldLogger,
 ) {
 	rl := cfg.ClientAPI.RateLimits

@@ -8,6 +8,9 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
 // maxAuthFetch bounds the auth events fetched one by one for one backfill.
@@ -22,7 +25,7 @@ const maxAuthFetch = 50
 // so the caller can place any it lacks. No server to ask gives ErrNoServers.
 func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error) {
 	if f.opts.Rooms == nil {
-		return nil, ErrNoServers
+		return nil, fedapi.ErrNoServers
 	}
 	ver, err := f.opts.Rooms.RoomVersion(ctx, roomID)
 	if err != nil {
@@ -35,7 +38,7 @@ func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []stri
 	// Spread the load over the room's servers; any of them has the history
 	// the room shares (history visibility is applied by the asker).
 	rand.Shuffle(len(servers), func(i, j int) { servers[i], servers[j] = servers[j], servers[i] })
-	lastErr := ErrNoServers
+	lastErr := fedapi.ErrNoServers
 	for _, s := range servers {
 		if spec.ServerName(s) == f.name {
 			continue
@@ -65,7 +68,7 @@ func (f *FederationAPI) backfillFrom(ctx context.Context, s spec.ServerName, ver
 		if err != nil || p.RoomID().String() != roomID || have[p.EventID()] {
 			continue
 		}
-		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender) != nil {
 			continue
 		}
 		have[p.EventID()] = true
@@ -141,7 +144,7 @@ func (f *FederationAPI) fetchEvent(ctx context.Context, s spec.ServerName, ver g
 	if err != nil || p.EventID() != id || p.RoomID().String() != roomID {
 		return nil, fmt.Errorf("event %s from %s is not what was asked for", id, s)
 	}
-	if err := gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender); err != nil {
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return nil, fmt.Errorf("event %s: %w", id, err)
 	}
 	return p, nil

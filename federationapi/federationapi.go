@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/federationapi/queue"
 	"github.com/myelin-im/myelin/federationapi/resolve"
 	"github.com/myelin-im/myelin/federationapi/storage"
@@ -72,6 +73,8 @@ type FederationAPI struct {
 	queues    *queue.Queues
 	outputSub bus.Subscription
 }
+
+var _ fedapi.FederationAPI = (*FederationAPI)(nil)
 
 // New builds the federation API on db.
 func New(ctx context.Context, opts Options) (*FederationAPI, error) {

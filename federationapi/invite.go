@@ -12,9 +12,10 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/myelin-im/myelin/internal/httputil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
-// SendInvite implements roomapi.RemoteInviter: the invitee's server signs the
+// SendInvite implements fedapi.RemoteInviter: the invitee's server signs the
 // invite (spec: PUT /_matrix/federation/v2/invite/{roomId}/{eventId}).
 func (f *FederationAPI) SendInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) (gomatrixserverlib.PDU, error) {
 	_, server, ok := strings.Cut(*invite.StateKey(), ":")
@@ -41,7 +42,7 @@ func (f *FederationAPI) SendInvite(ctx context.Context, invite gomatrixserverlib
 	if err != nil {
 		return nil, fmt.Errorf("federationapi: the signed invite from %s is unreadable: %w", server, err)
 	}
-	if err := gomatrixserverlib.VerifyEventSignatures(ctx, signed, f.keyRing, userIDForSender); err != nil {
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, signed, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return nil, fmt.Errorf("federationapi: the signed invite from %s does not verify: %w", server, err)
 	}
 	return signed, nil
@@ -98,14 +99,14 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	if err != nil {
 		return httputil.BadJSON("bad invite: %v", err)
 	}
-	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), signed, f.keyRing, userIDForSender); err != nil {
+	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), signed, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return httputil.Forbidden("bad signature on the invite: %v", err)
 	}
 	if err := f.store.RecordInvite(r.Context(), pdu.RoomID().String(), invitee.String(), string(origin), pdu.EventID(), string(ver.Version()), string(pdu.SenderID())); err != nil {
 		return err
 	}
 	if err := f.opts.Rooms.ReceiveInvite(r.Context(), signed, req.InviteRoomState); err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"event": signed})
 	return nil

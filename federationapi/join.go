@@ -12,10 +12,10 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
-)
 
-// ErrNoServers means no server could be asked to join a room through.
-var ErrNoServers = errors.New("federationapi: no server to join through")
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
+)
 
 // joinClient adapts the federation client to gomatrixserverlib.PerformJoin.
 type joinClient struct{ c fclient.FederationClient }
@@ -52,7 +52,7 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 	if inv, err := f.store.InviteOf(ctx, roomID, userID); err == nil {
 		servers = append([]string{inv.Via}, servers...)
 	}
-	var lastErr error = ErrNoServers
+	lastErr := fedapi.ErrNoServers
 	for _, s := range servers {
 		if spec.ServerName(s) == f.name {
 			continue
@@ -60,7 +60,7 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 		res, ferr := gomatrixserverlib.PerformJoin(ctx, joinClient{f.Client}, gomatrixserverlib.PerformJoinInput{
 			UserID: user, RoomID: room, ServerName: spec.ServerName(s), Content: content,
 			PrivateKey: f.opts.Key.Private, KeyID: gomatrixserverlib.KeyID(f.opts.Key.ID), KeyRing: f.keyRing,
-			EventProvider: f.eventProvider(ctx, spec.ServerName(s)), UserIDQuerier: userIDForSender,
+			EventProvider: f.eventProvider(ctx, spec.ServerName(s)), UserIDQuerier: roomapi.UserIDForSender,
 		})
 		if ferr != nil {
 			lastErr = fmt.Errorf("joining %s through %s: %w", roomID, s, ferr.Err)
@@ -137,7 +137,7 @@ func (f *FederationAPI) IsForbidden(err error) bool {
 func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) error {
 	inv, err := f.store.InviteOf(ctx, roomID, userID)
 	if err != nil {
-		return ErrNoServers
+		return fedapi.ErrNoServers
 	}
 	if err := f.leaveThrough(ctx, inv.Via, roomID, userID); err != nil {
 		// The invite must not outlive the inviting server: the leave is
@@ -201,7 +201,7 @@ func (f *FederationAPI) rejoinGap(ctx context.Context, s spec.ServerName, ver go
 		if p.RoomID().String() != roomID || p.EventID() == join.EventID() {
 			continue
 		}
-		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) == nil {
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender) == nil {
 			out = append(out, p)
 		}
 	}

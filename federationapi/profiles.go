@@ -13,18 +13,13 @@ import (
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 )
 
 // remoteProfileTTL is how long a remote profile is reused before it is
 // asked for again.
 const remoteProfileTTL = 5 * time.Minute
-
-// ErrRemoteNotFound means the remote server answered that the user or
-// profile does not exist.
-var ErrRemoteNotFound = errors.New("federationapi: not found on the remote server")
-
-// ErrRemoteUnavailable means the remote server could not be asked.
-var ErrRemoteUnavailable = errors.New("federationapi: remote server unavailable")
 
 // RemoteProfile returns the profile of a user of another server (spec:
 // GET /_matrix/federation/v1/query/profile), cached for a few minutes in
@@ -57,9 +52,9 @@ func (f *FederationAPI) RemoteProfile(ctx context.Context, userID string) (map[s
 	if err := f.Client.DoRequestAndParseResponse(ctx, hr, &p); err != nil {
 		var he gomatrix.HTTPError
 		if errors.As(err, &he) && he.Code == http.StatusNotFound {
-			return nil, fmt.Errorf("%w: %s", ErrRemoteNotFound, uid.String())
+			return nil, fmt.Errorf("%w: %s", fedapi.ErrRemoteNotFound, uid.String())
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrRemoteUnavailable, uid.Domain(), err)
+		return nil, fmt.Errorf("%w: %s: %w", fedapi.ErrRemoteUnavailable, uid.Domain(), err)
 	}
 	if p == nil {
 		p = map[string]json.RawMessage{}
@@ -71,7 +66,3 @@ func (f *FederationAPI) RemoteProfile(ctx context.Context, userID string) (map[s
 	}
 	return p, nil
 }
-
-// IsNotFound reports whether err says the remote user or profile does not
-// exist.
-func (f *FederationAPI) IsNotFound(err error) bool { return errors.Is(err, ErrRemoteNotFound) }

@@ -3,7 +3,6 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
@@ -55,9 +55,6 @@ func (f *FederationAPI) publicRooms(w http.ResponseWriter, r *http.Request, _ sp
 		limit = min(req.Limit, maxPublicRooms)
 	}
 	page, err := roomapi.PublicRoomsPage(r.Context(), f.opts.Directory, req.Since, limit, req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
-	if errors.Is(err, roomapi.ErrBadSince) {
-		return httputil.InvalidParam("Invalid since token")
-	}
 	if err != nil {
 		return err
 	}
@@ -82,7 +79,7 @@ func (f *FederationAPI) RemotePublicRooms(ctx context.Context, server string, bo
 	}
 	var out json.RawMessage
 	if err := f.Client.DoRequestAndParseResponse(ctx, hr, &out); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrRemoteUnavailable, server, err)
+		return nil, fmt.Errorf("%w: %s: %w", fedapi.ErrRemoteUnavailable, server, err)
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package federationapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/myelin-im/myelin/internal/httputil"
-	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
 // Limits of the read endpoints.
@@ -31,7 +29,7 @@ func (f *FederationAPI) mayRead(r *http.Request, origin spec.ServerName, roomID 
 	}
 	in, err := f.opts.Rooms.ServerInRoom(r.Context(), roomID, string(origin))
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	if !in {
 		return httputil.Forbidden("%s is not in the room", origin)
@@ -78,11 +76,8 @@ func (f *FederationAPI) getState(idsOnly bool) fedHandler {
 			return httputil.MissingParam("event_id is required")
 		}
 		state, chain, err := f.opts.Rooms.StateBefore(r.Context(), roomID, eventID)
-		if errors.Is(err, roomapi.ErrEventNotFound) {
-			return httputil.NotFound("event not found")
-		}
 		if err != nil {
-			return roomError(err)
+			return err
 		}
 		if idsOnly {
 			httputil.WriteJSON(w, http.StatusOK, map[string][]string{"pdu_ids": ids(state), "auth_chain_ids": ids(chain)})
@@ -100,11 +95,8 @@ func (f *FederationAPI) eventAuth(w http.ResponseWriter, r *http.Request, origin
 		return err
 	}
 	chain, err := f.opts.Rooms.AuthChain(r.Context(), v["roomId"], v["eventId"])
-	if errors.Is(err, roomapi.ErrEventNotFound) {
-		return httputil.NotFound("event not found")
-	}
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"auth_chain": jsonList(chain)})
 	return nil
@@ -127,10 +119,10 @@ func (f *FederationAPI) backfill(w http.ResponseWriter, r *http.Request, origin 
 	}
 	evs, err := f.opts.Rooms.WalkBack(r.Context(), roomID, from, nil, min(limit, maxBackfill), 0, true)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	if evs, err = f.opts.Rooms.VisibleToServer(r.Context(), roomID, string(origin), evs); err != nil {
-		return roomError(err)
+		return err
 	}
 	f.txnResponse(w, evs)
 	return nil
@@ -156,10 +148,10 @@ func (f *FederationAPI) getMissingEvents(w http.ResponseWriter, r *http.Request,
 	}
 	evs, err := f.opts.Rooms.WalkBack(r.Context(), roomID, req.Latest, req.Earliest, min(req.Limit, maxMissingEvents), req.MinDepth, false)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	if evs, err = f.opts.Rooms.VisibleToServer(r.Context(), roomID, string(origin), evs); err != nil {
-		return roomError(err)
+		return err
 	}
 	// Oldest first (spec: "in chronological order").
 	slices.Reverse(evs)

@@ -17,23 +17,6 @@ import (
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
-// roomError turns roomserver errors into Matrix errors.
-func roomError(err error) error {
-	var fe *roomapi.ForbiddenError
-	var be *roomapi.BadRequestError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &fe):
-		return httputil.Forbidden("%s", fe.Reason)
-	case errors.As(err, &be):
-		return httputil.BadJSON("%s", be.Reason)
-	case errors.Is(err, roomapi.ErrRoomNotFound):
-		return httputil.NotFound("this server is not in that room")
-	}
-	return err
-}
-
 func incompatibleVersion(v gomatrixserverlib.RoomVersion) error {
 	return (&httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_INCOMPATIBLE_ROOM_VERSION",
 		Message: "your server does not support the room's version"}).With("room_version", string(v))
@@ -67,7 +50,7 @@ func (f *FederationAPI) makeJoin(w http.ResponseWriter, r *http.Request, origin 
 	}
 	ver, proto, err := f.opts.Rooms.MakeJoin(r.Context(), roomID, userID)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	// Spec: "ver" lists the versions the joining server supports (v1 when
 	// none is given).
@@ -90,7 +73,7 @@ func (f *FederationAPI) makeLeave(w http.ResponseWriter, r *http.Request, origin
 	}
 	ver, proto, err := f.opts.Rooms.MakeLeave(r.Context(), roomID, userID)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"room_version": ver.Version(), "event": proto})
 	return nil
@@ -106,7 +89,7 @@ func (f *FederationAPI) sendLeave(w http.ResponseWriter, r *http.Request, origin
 		return err
 	}
 	if err := f.opts.Rooms.SendLeave(r.Context(), pdu); err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{})
 	return nil
@@ -121,7 +104,7 @@ func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerNam
 	}
 	ver, err := f.opts.Rooms.RoomVersion(r.Context(), v["roomId"])
 	if err != nil {
-		return nil, roomError(err)
+		return nil, err
 	}
 	pdu, err := untrustedPDU(ver, body)
 	if err != nil {
@@ -143,7 +126,7 @@ func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerNam
 	if _, err := pdu.Membership(); err != nil {
 		return nil, httputil.BadJSON("no membership in the event: %v", err)
 	}
-	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, userIDForSender); err != nil {
+	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return nil, httputil.Forbidden("bad signature on the event: %v", err)
 	}
 	return pdu, nil
@@ -160,7 +143,7 @@ func (f *FederationAPI) sendJoin(w http.ResponseWriter, r *http.Request, origin 
 	}
 	state, chain, err := f.opts.Rooms.SendJoin(r.Context(), pdu)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{
 		"origin": f.name, "event": pdu, "state": jsonList(state), "auth_chain": jsonList(chain), "members_omitted": false,
@@ -240,7 +223,7 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 	if err != nil {
 		return "", nil
 	}
-	if err := gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, userIDForSender); err != nil {
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return pdu.EventID(), fmt.Errorf("bad signature: %w", err)
 	}
 	res, err := f.opts.Rooms.InputEvent(ctx, pdu)
@@ -306,7 +289,7 @@ func (f *FederationAPI) fetchAuthChain(ctx context.Context, origin spec.ServerNa
 		if err != nil || p.RoomID().String() != roomID {
 			continue
 		}
-		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, userIDForSender) != nil {
+		if gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender) != nil {
 			continue
 		}
 		chain = append(chain, p)
@@ -331,7 +314,7 @@ func (f *FederationAPI) fetchMissing(ctx context.Context, origin spec.ServerName
 	evs := untrustedPDUs(ver, resp.Events)
 	slices.SortStableFunc(evs, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
 	for _, e := range evs {
-		if err := gomatrixserverlib.VerifyEventSignatures(ctx, e, f.keyRing, userIDForSender); err != nil {
+		if err := gomatrixserverlib.VerifyEventSignatures(ctx, e, f.keyRing, roomapi.UserIDForSender); err != nil {
 			continue
 		}
 		if _, err := f.opts.Rooms.InputEvent(ctx, e); err != nil {
@@ -404,12 +387,6 @@ func jsonList(pdus []gomatrixserverlib.PDU) []json.RawMessage {
 	return out
 }
 
-// userIDForSender: sender IDs are user IDs in every room version Myelin
-// joins (no pseudonymous IDs).
-func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) {
-	return spec.NewUserID(string(sender), true)
-}
-
 // inviteRescinded handles an event of a room this server is not in that
 // ends a local user's pending invite (spec: an invite is rescinded by a
 // leave or ban of the invitee; its server hears of it as the invitee's
@@ -450,7 +427,7 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 	if string(pdu.SenderID()) != *head.StateKey && inv.Inviter != "" && string(pdu.SenderID()) != inv.Inviter {
 		return pdu.EventID()
 	}
-	if gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, userIDForSender) != nil {
+	if gomatrixserverlib.VerifyEventSignatures(ctx, pdu, f.keyRing, roomapi.UserIDForSender) != nil {
 		return pdu.EventID()
 	}
 	log := f.opts.Log.WithField("room_id", roomID).WithField("event_id", pdu.EventID())

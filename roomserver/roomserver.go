@@ -11,6 +11,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/signingkey"
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -19,13 +20,13 @@ import (
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
 
-// Roomserver is the room component.
-type Roomserver = internal.Roomserver
-
-var _ api.Roomserver = (*Roomserver)(nil)
-
-// New migrates the roomserver's tables and returns the component.
-func New(ctx context.Context, serverName string, key *signingkey.Key, db *sqlutil.DB, b bus.Bus, log logrus.FieldLogger) (*Roomserver, error) {
+// New migrates the roomserver's tables and returns the component. inviter
+// reaches users of other servers for invites (nil: this process does not
+// federate, and such invites are refused).
+func New(
+	ctx context.Context, serverName string, key *signingkey.Key, db *sqlutil.DB, b bus.Bus, log logrus.FieldLogger,
+	inviter fedapi.RemoteInviter,
+) (api.RoomserverAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err
@@ -34,5 +35,6 @@ func New(ctx context.Context, serverName string, key *signingkey.Key, db *sqluti
 		ServerName: spec.ServerName(serverName),
 		KeyID:      gomatrixserverlib.KeyID(key.ID),
 		PrivateKey: key.Private,
+		Inviter:    inviter,
 	}, store, b, log), nil
 }

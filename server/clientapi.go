@@ -4,11 +4,12 @@ import (
 	"context"
 
 	"github.com/myelin-im/myelin/clientapi"
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
 func buildClientAPI(_ context.Context, s *Server) error {
-	var remote clientapi.Remote
+	var remote fedapi.Remote
 	if s.Federation != nil {
 		remote = s.Federation
 	}

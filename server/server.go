@@ -32,9 +32,10 @@ import (
 	"github.com/myelin-im/myelin/internal/signingkey"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi"
-	"github.com/myelin-im/myelin/syncapi/routing"
 	"github.com/myelin-im/myelin/userapi"
+	usersapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // Server is one Myelin process.
@@ -47,10 +48,13 @@ type Server struct {
 	Cache      cache.Cache
 	Bus        bus.Bus
 	SigningKey *signingkey.Key
-	UserAPI    *userapi.UserAPI
-	Roomserver *roomserver.Roomserver
+	UserAPI    usersapi.UserAPI
+	Roomserver roomapi.RoomserverAPI
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
+
+	// lateFed stands in for Federation to the components built before it.
+	lateFed lateFederation
 
 	clientRouter *mux.Router
 	clientSrv    *http.Server
@@ -91,7 +95,7 @@ func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (_ *Server
 	s := &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry(), serveErr: make(chan error, 2)}
 	defer func() {
 		if err != nil {
-			s.closeInfra()
+			err = errors.Join(err, s.closeInfra())
 		}
 	}()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -113,7 +117,8 @@ func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (_ *Server
 	if s.Cache, err = cache.Open(ctx, cfg.Global.Cache.URL, "myelin:"+cfg.Global.ServerName+":", s.registry); err != nil {
 		return nil, err
 	}
-	if s.Bus, err = bus.Open(ctx, cfg.Global.Bus.URL, s.DB, bus.Options{}, log.WithField(httputil.FieldComponent, "bus"), s.registry); err != nil {
+	busLog := log.WithField(httputil.FieldComponent, "bus")
+	if s.Bus, err = bus.Open(ctx, cfg.Global.Bus.URL, s.DB, bus.Options{}, busLog, s.registry); err != nil {
 		return nil, err
 	}
 	s.clientRouter = httputil.NewRouter()
@@ -143,7 +148,8 @@ func (s *Server) checkComponents() error {
 	// Until the component APIs are served
 	// over HTTP (split mode), the client API needs the user API in process.
 	if s.cfg.Runs(config.ComponentClientAPI) && (!s.cfg.Runs(config.ComponentUserAPI) || !s.cfg.Runs(config.ComponentRoomServer)) {
-		return errors.New("server: clientapi needs userapi and roomserver in the same process in this version (run --components clientapi,userapi,roomserver or all)")
+		return errors.New("server: clientapi needs userapi and roomserver in the same process in this version " +
+			"(run --components clientapi,userapi,roomserver or all)")
 	}
 	return nil
 }
@@ -151,13 +157,15 @@ func (s *Server) checkComponents() error {
 func buildUserAPI(ctx context.Context, s *Server) error {
 	var err error
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "userapi"}, s.registry)
-	s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, s.log.WithField(httputil.FieldComponent, "userapi"), reg)
+	s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus,
+		s.log.WithField(httputil.FieldComponent, "userapi"), reg)
 	return err
 }
 
 func buildRoomserver(ctx context.Context, s *Server) error {
 	var err error
-	s.Roomserver, err = roomserver.New(ctx, s.cfg.Global.ServerName, s.SigningKey, s.DB, s.Bus, s.log.WithField(httputil.FieldComponent, "roomserver"))
+	s.Roomserver, err = roomserver.New(ctx, s.cfg.Global.ServerName, s.SigningKey, s.DB, s.Bus,
+		s.log.WithField(httputil.FieldComponent, "roomserver"), s.inviter())
 	return err
 }
 
@@ -166,36 +174,33 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 		return errors.New("syncapi needs userapi in the same process in this version")
 	}
 	var err error
-	var rooms routing.RoomMemberships
-	if s.Roomserver != nil {
-		rooms = s.Roomserver
-	}
-	s.SyncAPI, err = syncapi.New(ctx, s.DB, s.Bus, s.UserAPI, rooms, s.clientRouter, s.log.WithField(httputil.FieldComponent, "syncapi"))
+	// A nil Roomserver (not in this process) is a nil roomapi.Sync.
+	s.SyncAPI, err = syncapi.New(ctx, s.DB, s.Bus, s.UserAPI, s.Roomserver, s.backfiller(), s.clientRouter,
+		s.log.WithField(httputil.FieldComponent, "syncapi"))
 	return err
 }
 
 func buildFederationAPI(ctx context.Context, s *Server) error {
-	opts := federationapi.Options{ServerName: s.cfg.Global.ServerName, Version: Version, Key: s.SigningKey,
-		Config: s.cfg.FederationAPI, DB: s.DB, Cache: s.Cache,
-		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry), Log: s.log.WithField(httputil.FieldComponent, "federationapi")}
-	if s.UserAPI != nil {
-		opts.Profiles = s.UserAPI
-	}
-	if s.Roomserver != nil {
-		opts.Directory = s.Roomserver
-		opts.Rooms = s.Roomserver
+	// Components not in this process are nil interfaces, which the
+	// federation API takes as absent.
+	opts := federationapi.Options{
+		ServerName: s.cfg.Global.ServerName,
+		Version:    Version,
+		Key:        s.SigningKey,
+		Config:     s.cfg.FederationAPI,
+		DB:         s.DB,
+		Cache:      s.Cache,
+		Profiles:   s.UserAPI,
+		Directory:  s.Roomserver,
+		Rooms:      s.Roomserver,
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry),
+		Log:        s.log.WithField(httputil.FieldComponent, "federationapi"),
 	}
 	var err error
 	if s.Federation, err = federationapi.New(ctx, opts); err != nil {
 		return err
 	}
-	if s.Roomserver != nil {
-		s.Roomserver.SetInviter(s.Federation)
-	}
-	if s.SyncAPI != nil {
-		// /messages backfills history older than the room's join.
-		s.SyncAPI.Routes.SetBackfiller(s.Federation)
-	}
+	s.lateFed.set(s.Federation)
 	if err := s.Federation.StartSending(ctx, s.Bus); err != nil {
 		return err
 	}

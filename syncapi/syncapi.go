@@ -10,12 +10,15 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi/consumers"
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/routing"
 	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // SyncAPI is the running sync component.
@@ -28,8 +31,13 @@ type SyncAPI struct {
 }
 
 // New migrates the sync tables, loads the notifier's view of rooms,
-// subscribes to the output log and registers the routes on router.
-func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users routing.Users, rooms routing.RoomMemberships, router *mux.Router, log logrus.FieldLogger) (*SyncAPI, error) {
+// subscribes to the output log and registers the routes on router. rooms
+// (the roomserver) and backfiller (federation, for history older than this
+// server has) may be nil when those components do not run in this process.
+func New(
+	ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller,
+	router *mux.Router, log logrus.FieldLogger,
+) (*SyncAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err
@@ -55,6 +63,6 @@ func New(ctx context.Context, db *sqlutil.DB, b bus.Bus, users routing.Users, ro
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to account data: %w", err)
 	}
-	s.Routes = routing.Setup(router, store, n, recent, users, rooms, log)
+	s.Routes = routing.Setup(router, store, n, recent, users, rooms, backfiller, log)
 	return s, nil
 }

@@ -19,22 +19,23 @@ import (
 	"github.com/myelin-im/myelin/userapi/storage"
 )
 
-// UserAPI is the user component. Besides api.UserAPI it offers operator
-// tooling (registration tokens, admin rights).
-type UserAPI = internal.UserAPI
-
-var _ api.UserAPI = (*UserAPI)(nil)
-
 // New migrates the user API's tables and returns the component.
-func New(ctx context.Context, serverName string, cfg config.UserAPI, db *sqlutil.DB, c cache.Cache, b bus.Bus, log logrus.FieldLogger, reg prometheus.Registerer) (*UserAPI, error) {
+func New(
+	ctx context.Context, serverName string, cfg config.UserAPI, db *sqlutil.DB, c cache.Cache, b bus.Bus,
+	log logrus.FieldLogger, reg prometheus.Registerer,
+) (api.UserAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return internal.New(internal.Options{
+	u, err := internal.New(internal.Options{
 		ServerName:           serverName,
 		BcryptCost:           cfg.BcryptCost,
 		AccessTokenLifetime:  time.Duration(cfg.AccessTokenLifetime),
 		RefreshTokenLifetime: time.Duration(cfg.RefreshTokenLifetime),
 	}, store, c, b, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }

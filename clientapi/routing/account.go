@@ -1,7 +1,6 @@
 package routing
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/myelin-im/myelin/clientapi/auth"
@@ -102,10 +101,7 @@ func (rt *Routes) listDevices(w http.ResponseWriter, r *http.Request, dev *api.D
 
 // GET /v3/devices/{deviceId}
 func (rt *Routes) getDevice(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	d, err := rt.users.Device(r.Context(), dev.Localpart, api.DeviceID(vars(r)["deviceId"]))
-	if errors.Is(err, api.ErrNoSuchDevice) {
-		return httputil.NotFound("Unknown device")
-	}
+	d, err := rt.users.Device(r.Context(), dev.Localpart, api.DeviceID(httputil.Vars(r)["deviceId"]))
 	if err != nil {
 		return err
 	}
@@ -121,13 +117,10 @@ func (rt *Routes) updateDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
 	}
-	id := api.DeviceID(vars(r)["deviceId"])
+	id := api.DeviceID(httputil.Vars(r)["deviceId"])
 	if req.DisplayName == nil {
 		// Nothing to change, but the device must exist.
 		if _, err := rt.users.Device(r.Context(), dev.Localpart, id); err != nil {
-			if errors.Is(err, api.ErrNoSuchDevice) {
-				return httputil.NotFound("Unknown device")
-			}
 			return err
 		}
 		httputil.WriteJSON(w, http.StatusOK, struct{}{})
@@ -136,11 +129,7 @@ func (rt *Routes) updateDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	if err := checkDeviceFields("", req.DisplayName); err != nil {
 		return err
 	}
-	err := rt.users.SetDeviceDisplayName(r.Context(), dev.Localpart, id, *req.DisplayName)
-	if errors.Is(err, api.ErrNoSuchDevice) {
-		return httputil.NotFound("Unknown device")
-	}
-	if err != nil {
+	if err := rt.users.SetDeviceDisplayName(r.Context(), dev.Localpart, id, *req.DisplayName); err != nil {
 		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
@@ -155,11 +144,8 @@ func (rt *Routes) deleteDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
 	}
-	id := api.DeviceID(vars(r)["deviceId"])
+	id := api.DeviceID(httputil.Vars(r)["deviceId"])
 	if _, err := rt.users.Device(r.Context(), dev.Localpart, id); err != nil {
-		if errors.Is(err, api.ErrNoSuchDevice) {
-			return httputil.NotFound("Unknown device")
-		}
 		return err
 	}
 	if err := rt.requirePassword(r, dev, "delete_devices", req.Auth); err != nil {

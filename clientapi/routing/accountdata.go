@@ -16,7 +16,7 @@ var serverManagedAccountData = map[string]bool{"m.fully_read": true, "m.push_rul
 // accountDataTarget checks the path of an account-data request and returns
 // the room ID ("" for global data) and type.
 func (rt *Routes) accountDataTarget(r *http.Request, dev *api.Device) (roomID, dataType string, err error) {
-	v := vars(r)
+	v := httputil.Vars(r)
 	if _, _, err := rt.localUser(v["userId"]); err != nil {
 		return "", "", err
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -108,9 +107,6 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 		Password:  req.Password,
 		IsAdmin:   req.Admin,
 	})
-	if errors.Is(err, api.ErrUserInUse) {
-		return httputil.UserInUse("User ID already taken")
-	}
 	if err != nil {
 		return err
 	}
@@ -120,16 +116,9 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 			return err
 		}
 	}
-	s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{
+	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
 		Localpart: acct.Localpart,
 		IP:        httputil.ClientIP(r),
 		UserAgent: r.UserAgent(),
 	})
-	if err != nil {
-		return err
-	}
-	resp := map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName}
-	addSession(resp, s)
-	httputil.WriteJSON(w, http.StatusOK, resp)
-	return nil
 }

@@ -17,7 +17,8 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, dev *api.Device)
 // 401 M_UNKNOWN_TOKEN, an expired one the same with soft_logout.
 func (rt *Routes) authed(h authedHandler) httputil.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		dev, tok, err := api.Authenticate(r.Context(), r, rt.users)
+		tok := httputil.AccessToken(r)
+		dev, err := api.Authenticate(r.Context(), rt.users, tok)
 		if err != nil {
 			return err
 		}

@@ -85,8 +85,8 @@ func (d *directoryRoutes) localAliasForCreate(alias string) error {
 	return checkNewAliasLocalpart(local)
 }
 
-// directoryError maps the directory's errors to the spec's, and the
-// roomserver's others as roomError does.
+// directoryError maps the directory's errors to the spec's, naming the
+// alias; the roomserver's other errors carry their own Matrix meaning.
 func directoryError(err error, alias string) error {
 	switch {
 	case errors.Is(err, roomapi.ErrAliasNotFound):
@@ -95,7 +95,7 @@ func directoryError(err error, alias string) error {
 		// Spec (PUT /directory/room): 409 with M_UNKNOWN.
 		return &httputil.MatrixError{Status: http.StatusConflict, ErrCode: "M_UNKNOWN", Message: "Room alias " + alias + " already exists."}
 	}
-	return roomError(err)
+	return err
 }
 
 // errRemoteAlias answers requests for other servers' aliases when this
@@ -106,7 +106,7 @@ func errRemoteAlias(alias string) error {
 
 // GET /v3/directory/room/{roomAlias}
 func (d *directoryRoutes) getAlias(w http.ResponseWriter, r *http.Request) error {
-	alias := vars(r)["roomAlias"]
+	alias := httputil.Vars(r)["roomAlias"]
 	if _, server, err := parseAlias(alias); err == nil && server != d.rt.opts.ServerName && d.rt.opts.RemoteRooms != nil {
 		// Another server's alias: asked of that server (spec: federation
 		// query/directory).
@@ -144,7 +144,7 @@ func (rt *Routes) resolveAlias(ctx context.Context, dir roomapi.Directory, alias
 
 // PUT /v3/directory/room/{roomAlias}
 func (d *directoryRoutes) putAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	alias := vars(r)["roomAlias"]
+	alias := httputil.Vars(r)["roomAlias"]
 	if err := d.localAliasForCreate(alias); err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (d *directoryRoutes) putAlias(w http.ResponseWriter, r *http.Request, dev *
 
 // DELETE /v3/directory/room/{roomAlias}
 func (d *directoryRoutes) deleteAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	alias := vars(r)["roomAlias"]
+	alias := httputil.Vars(r)["roomAlias"]
 	_, server, err := parseAlias(alias)
 	if err != nil {
 		return err
@@ -239,7 +239,7 @@ func (d *directoryRoutes) dropCanonical(ctx context.Context, roomID, alias, user
 // GET /v3/rooms/{roomId}/aliases: for members, and for anyone when the
 // room's history is world_readable.
 func (d *directoryRoutes) roomAliases(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (d *directoryRoutes) roomAliases(w http.ResponseWriter, r *http.Request, de
 	}
 	aliases, err := d.dir.AliasesOf(r.Context(), roomID)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"aliases": aliases})
 	return nil
@@ -276,14 +276,11 @@ func (rt *Routes) worldReadable(ctx context.Context, roomID string) bool {
 
 // GET /v3/directory/list/room/{roomId}
 func (d *directoryRoutes) getVisibility(w http.ResponseWriter, r *http.Request) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
 	published, err := d.dir.IsPublished(r.Context(), roomID)
-	if errors.Is(err, roomapi.ErrRoomNotFound) {
-		return httputil.NotFound("Room not found")
-	}
 	if err != nil {
 		return err
 	}
@@ -299,7 +296,7 @@ func (d *directoryRoutes) getVisibility(w http.ResponseWriter, r *http.Request) 
 // m.room.canonical_alias (the spec lets servers choose; this is Synapse's
 // rule).
 func (d *directoryRoutes) putVisibility(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -316,12 +313,8 @@ func (d *directoryRoutes) putVisibility(w http.ResponseWriter, r *http.Request, 
 	default:
 		return httputil.InvalidParam("visibility must be public or private")
 	}
-	err := d.dir.SetPublished(r.Context(), roomID, dev.UserID, req.Visibility == "public")
-	if errors.Is(err, roomapi.ErrRoomNotFound) {
-		return httputil.NotFound("Room not found")
-	}
-	if err != nil {
-		return roomError(err)
+	if err := d.dir.SetPublished(r.Context(), roomID, dev.UserID, req.Visibility == "public"); err != nil {
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
@@ -409,9 +402,6 @@ func (d *directoryRoutes) publicRooms(ctx context.Context, w http.ResponseWriter
 		return nil
 	}
 	page, err := roomapi.PublicRoomsPage(ctx, d.dir, req.Since, limit, req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
-	if errors.Is(err, roomapi.ErrBadSince) {
-		return httputil.InvalidParam("Invalid since token")
-	}
 	if err != nil {
 		return err
 	}

@@ -55,27 +55,17 @@ func (rt *Routes) login(w http.ResponseWriter, r *http.Request) error {
 		return httputil.LimitExceeded(wait.Milliseconds() + 1)
 	}
 	acct, err := rt.users.CheckPassword(r.Context(), localpart, req.Password)
-	switch {
-	case errors.Is(err, api.ErrBadPassword):
+	if errors.Is(err, api.ErrBadPassword) {
 		rt.loginByUser.Allow(string(localpart))
 		rt.loginByIP.Allow(ip)
-		return httputil.Forbidden("Invalid username or password")
-	case errors.Is(err, api.ErrDeactivated):
-		return httputil.UserDeactivated("This account has been deactivated")
-	case err != nil:
-		return err
 	}
-	s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{
-		Localpart: acct.Localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
-		IP: ip, UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
-	})
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName}
-	addSession(resp, s)
-	httputil.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
+		Localpart: acct.Localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
+		IP: ip, UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
+	})
 }
 
 // POST /v3/logout
@@ -108,9 +98,6 @@ func (rt *Routes) refresh(w http.ResponseWriter, r *http.Request) error {
 		return httputil.MissingParam("Missing refresh_token")
 	}
 	s, err := rt.users.Refresh(r.Context(), req.RefreshToken)
-	if errors.Is(err, api.ErrUnknownToken) {
-		return httputil.UnknownToken("Unknown refresh token").With("soft_logout", false)
-	}
 	if err != nil {
 		return err
 	}

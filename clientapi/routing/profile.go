@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/mxid"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -46,7 +47,7 @@ func (rt *Routes) profileOf(r *http.Request, userID string) (map[string]json.Raw
 		switch {
 		case err == nil:
 			return p, nil
-		case rt.opts.RemoteProfiles.IsNotFound(err):
+		case errors.Is(err, fedapi.ErrRemoteNotFound):
 			return nil, httputil.NotFound("Profile not found")
 		default:
 			httputil.Logger(r.Context()).WithError(err).Info("remote profile unavailable")
@@ -66,7 +67,7 @@ func (rt *Routes) profileOf(r *http.Request, userID string) (map[string]json.Raw
 
 // GET /v3/profile/{userId}
 func (rt *Routes) getProfile(w http.ResponseWriter, r *http.Request) error {
-	p, err := rt.profileOf(r, vars(r)["userId"])
+	p, err := rt.profileOf(r, httputil.Vars(r)["userId"])
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func checkProfileKey(key string) error {
 
 // GET /v3/profile/{userId}/{keyName}
 func (rt *Routes) getProfileField(w http.ResponseWriter, r *http.Request) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	if err := checkProfileKey(v["keyName"]); err != nil {
 		return err
 	}
@@ -104,10 +105,10 @@ func (rt *Routes) getProfileField(w http.ResponseWriter, r *http.Request) error 
 
 // ownProfile checks that the path's user is the requester (403 otherwise).
 func (rt *Routes) ownProfile(r *http.Request, dev *api.Device) error {
-	if _, _, err := rt.localUser(vars(r)["userId"]); err != nil {
+	if _, _, err := rt.localUser(httputil.Vars(r)["userId"]); err != nil {
 		return err
 	}
-	if vars(r)["userId"] != dev.UserID {
+	if httputil.Vars(r)["userId"] != dev.UserID {
 		return httputil.Forbidden("You cannot change another user's profile")
 	}
 	return nil
@@ -115,7 +116,7 @@ func (rt *Routes) ownProfile(r *http.Request, dev *api.Device) error {
 
 // PUT /v3/profile/{userId}/{keyName}
 func (rt *Routes) setProfileField(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	key := vars(r)["keyName"]
+	key := httputil.Vars(r)["keyName"]
 	if err := checkProfileKey(key); err != nil {
 		return err
 	}
@@ -151,13 +152,7 @@ func (rt *Routes) setProfileField(w http.ResponseWriter, r *http.Request, dev *a
 			return httputil.InvalidParam("avatar_url must be an mxc:// URI")
 		}
 	}
-	err := rt.users.SetProfileField(r.Context(), dev.Localpart, key, val)
-	switch {
-	case errors.Is(err, api.ErrProfileTooLarge):
-		return httputil.ProfileTooLarge("The profile would exceed 64 KiB")
-	case errors.Is(err, api.ErrKeyTooLarge):
-		return httputil.KeyTooLarge("Profile key is longer than 255 bytes")
-	case err != nil:
+	if err := rt.users.SetProfileField(r.Context(), dev.Localpart, key, val); err != nil {
 		return err
 	}
 	rt.profileToRooms(r.Context(), dev, key)
@@ -191,7 +186,7 @@ func (rt *Routes) profileToRooms(ctx context.Context, dev *api.Device, key strin
 
 // DELETE /v3/profile/{userId}/{keyName}
 func (rt *Routes) deleteProfileField(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	key := vars(r)["keyName"]
+	key := httputil.Vars(r)["keyName"]
 	if err := checkProfileKey(key); err != nil {
 		return err
 	}

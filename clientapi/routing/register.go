@@ -3,7 +3,6 @@ package routing
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -116,29 +115,19 @@ func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
 	acct, err := rt.users.CreateAccount(r.Context(), api.CreateAccountRequest{
 		Localpart: localpart, Password: req.Password, RegistrationToken: sess.Data["registration_token"],
 	})
-	switch {
-	case errors.Is(err, api.ErrUserInUse):
-		return httputil.UserInUse("Desired user ID is already taken")
-	case errors.Is(err, api.ErrBadRegToken):
-		return httputil.Unauthorized("Registration token is no longer valid")
-	case err != nil:
+	if err != nil {
 		return err
 	}
 	rt.uia.Delete(r.Context(), sess.ID)
 	httputil.Logger(r.Context()).WithField(httputil.FieldUserID, acct.UserID).Info("registered account")
-	resp := map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName}
-	if !req.InhibitLogin {
-		s, err := rt.users.NewSession(r.Context(), api.NewSessionRequest{
-			Localpart: localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
-			IP: httputil.ClientIP(r), UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
-		})
-		if err != nil {
-			return err
-		}
-		addSession(resp, s)
+	if req.InhibitLogin {
+		httputil.WriteJSON(w, http.StatusOK, map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName})
+		return nil
 	}
-	httputil.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
+		Localpart: localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
+		IP: httputil.ClientIP(r), UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
+	})
 }
 
 // checkDeviceFields validates a client-chosen device ID and display name.
@@ -152,14 +141,26 @@ func checkDeviceFields(deviceID string, displayName *string) error {
 	return nil
 }
 
-// addSession puts a new session's tokens in a register/login response.
-func addSession(resp map[string]any, s *api.Session) {
-	resp["access_token"] = s.AccessToken
-	resp["device_id"] = s.Device.ID
+// startSession logs userID in with a new session and answers with it, as
+// /register, /login and the admin registration do (spec: their common
+// response fields; refresh_token and expires_in_ms only when asked for).
+func (rt *Routes) startSession(w http.ResponseWriter, r *http.Request, userID string, req api.NewSessionRequest) error {
+	s, err := rt.users.NewSession(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{
+		"user_id":      userID,
+		"home_server":  rt.opts.ServerName,
+		"access_token": s.AccessToken,
+		"device_id":    s.Device.ID,
+	}
 	if s.RefreshToken != "" {
 		resp["refresh_token"] = s.RefreshToken
 		resp["expires_in_ms"] = s.ExpiresInMs
 	}
+	httputil.WriteJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // generateLocalpart picks a free random localpart for a registration that

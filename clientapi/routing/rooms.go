@@ -36,31 +36,6 @@ func (rt *Routes) setupRooms(v3 prefixed) {
 	room.Handle("/joined_members", rt.authed(rt.joinedMembers)).Methods(http.MethodGet)
 }
 
-// roomError maps roomserver errors to the spec's Matrix errors.
-func roomError(err error) error {
-	var fe *roomapi.ForbiddenError
-	var be *roomapi.BadRequestError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &fe):
-		return httputil.Forbidden("%s", fe.Reason)
-	case errors.As(err, &be):
-		return httputil.BadJSON("%s", be.Reason)
-	case errors.Is(err, roomapi.ErrRoomNotFound):
-		return httputil.NotFound("Unknown room")
-	case errors.Is(err, roomapi.ErrNotInRoom):
-		return httputil.Forbidden("This server is not in the room")
-	case errors.Is(err, roomapi.ErrEventNotFound):
-		return httputil.NotFound("Event not found")
-	case errors.Is(err, roomapi.ErrUnsupportedRoomVersion):
-		return &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_UNSUPPORTED_ROOM_VERSION", Message: "This server does not support that room version"}
-	case errors.Is(err, roomapi.ErrInvalidState):
-		return &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_INVALID_ROOM_STATE", Message: "initial_state may not contain m.room.create, m.room.member or m.room.power_levels"}
-	}
-	return err
-}
-
 // profileOfDevice returns the requester's display name and avatar, for
 // membership events.
 func (rt *Routes) profileOfDevice(ctx context.Context, dev *api.Device) (string, string) {
@@ -136,7 +111,7 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 		CreatorDisplayName: name, CreatorAvatarURL: avatar, CanonicalAlias: alias,
 	})
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	rt.afterCreateRoom(r.Context(), roomID, dev.UserID, alias, req.Visibility == "public")
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
@@ -145,7 +120,7 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 
 // POST /v3/join/{roomIdOrAlias}
 func (rt *Routes) joinRoomIDOrAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	target := vars(r)["roomIdOrAlias"]
+	target := httputil.Vars(r)["roomIdOrAlias"]
 	via, err := queryServers(r, "via", "server_name")
 	if err != nil {
 		return err
@@ -174,7 +149,7 @@ func (rt *Routes) joinRoom(w http.ResponseWriter, r *http.Request, dev *api.Devi
 	if err != nil {
 		return err
 	}
-	return rt.join(w, r, dev, vars(r)["roomId"], via)
+	return rt.join(w, r, dev, httputil.Vars(r)["roomId"], via)
 }
 
 // isRemoteAlias reports whether target is a well-formed alias of another
@@ -263,7 +238,7 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 		}
 	}
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
@@ -272,7 +247,7 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 // membershipHandler serves /invite, /leave, /kick, /ban and /unban.
 func (rt *Routes) membershipHandler(action string) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-		roomID := vars(r)["roomId"]
+		roomID := httputil.Vars(r)["roomId"]
 		if err := checkRoomID(roomID); err != nil {
 			return err
 		}
@@ -304,14 +279,14 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 		}
 		if action == "unban" {
 			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
-				return roomError(err)
+				return err
 			} else if m != "ban" {
 				return httputil.Forbidden("%s is not banned", target)
 			}
 		}
 		if action == "kick" {
 			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
-				return roomError(err)
+				return err
 			} else if m != "join" && m != "invite" && m != "knock" {
 				return httputil.Forbidden("%s is not in the room", target)
 			}
@@ -333,7 +308,7 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 			err = nil
 		}
 		if err != nil {
-			return roomError(err)
+			return err
 		}
 		httputil.WriteJSON(w, http.StatusOK, struct{}{})
 		return nil
@@ -342,7 +317,7 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 
 // POST /v3/rooms/{roomId}/forget
 func (rt *Routes) forget(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
@@ -352,7 +327,7 @@ func (rt *Routes) forget(w http.ResponseWriter, r *http.Request, dev *api.Device
 			// The spec's answer for a user still in the room.
 			return httputil.BadRequestUnknown("%s", be.Reason)
 		}
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
@@ -360,13 +335,13 @@ func (rt *Routes) forget(w http.ResponseWriter, r *http.Request, dev *api.Device
 
 // PUT /v3/rooms/{roomId}/send/{eventType}/{txnId}
 func (rt *Routes) sendEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	return rt.send(w, r, dev, v["roomId"], v["eventType"], nil, v["txnId"])
 }
 
 // PUT /v3/rooms/{roomId}/state/{eventType}/{stateKey}
 func (rt *Routes) putState(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	sk := v["stateKey"]
 	return rt.send(w, r, dev, v["roomId"], v["eventType"], &sk, "")
 }
@@ -411,7 +386,7 @@ func (rt *Routes) send(
 	id, err := rt.rooms.SendEvent(r.Context(), roomapi.SendEventRequest{RoomID: roomID, Sender: dev.UserID, DeviceID: string(dev.ID),
 		TxnID: txnID, Type: evType, StateKey: stateKey, Content: body})
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": id})
 	return nil
@@ -432,14 +407,14 @@ func (rt *Routes) requireJoined(ctx context.Context, roomID, userID string) erro
 
 // GET /v3/rooms/{roomId}/state/{eventType}/{stateKey}
 func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	var ev roomapi.Event
 	if err := rt.requireJoined(r.Context(), v["roomId"], dev.UserID); err == nil {
 		ev, err = rt.rooms.StateEvent(r.Context(), v["roomId"], v["eventType"], v["stateKey"])
 		if errors.Is(err, roomapi.ErrEventNotFound) {
 			return httputil.NotFound("State event not found")
 		} else if err != nil {
-			return roomError(err)
+			return err
 		}
 	} else {
 		// A departed member reads the state as it was when they left.
@@ -474,7 +449,7 @@ func (rt *Routes) getStateEvent(w http.ResponseWriter, r *http.Request, dev *api
 // currentState returns the current state of the path's room, in client
 // format, to a requester who is in the room.
 func (rt *Routes) currentState(r *http.Request, dev *api.Device) ([]roomapi.ClientEvent, error) {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	evs, err := rt.visibleState(r.Context(), roomID, dev.UserID)
 	if err != nil {
 		return nil, err
@@ -502,7 +477,7 @@ func (rt *Routes) getState(w http.ResponseWriter, r *http.Request, dev *api.Devi
 
 // GET /v3/rooms/{roomId}/joined_members
 func (rt *Routes) joinedMembers(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	if err := rt.requireJoined(r.Context(), vars(r)["roomId"], dev.UserID); err != nil {
+	if err := rt.requireJoined(r.Context(), httputil.Vars(r)["roomId"], dev.UserID); err != nil {
 		return err
 	}
 	state, err := rt.currentState(r, dev)
@@ -553,7 +528,7 @@ func (rt *Routes) joinedRooms(w http.ResponseWriter, r *http.Request, dev *api.D
 
 // PUT /v3/rooms/{roomId}/redact/{eventId}/{txnId}
 func (rt *Routes) redact(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	if err := checkRoomID(v["roomId"]); err != nil {
 		return err
 	}
@@ -572,7 +547,7 @@ func (rt *Routes) redact(w http.ResponseWriter, r *http.Request, dev *api.Device
 	id, err := rt.rooms.Redact(r.Context(), roomapi.RedactRequest{RoomID: v["roomId"], Sender: dev.UserID, DeviceID: string(dev.ID),
 		TxnID: v["txnId"], EventID: v["eventId"], Reason: req.Reason})
 	if err != nil {
-		return roomError(err)
+		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": id})
 	return nil
@@ -632,7 +607,7 @@ func (rt *Routes) visibleState(ctx context.Context, roomID, userID string) ([]ro
 	}
 	evs, err := rt.rooms.CurrentState(ctx, roomID)
 	if err != nil {
-		return nil, roomError(err)
+		return nil, err
 	}
 	return evs, nil
 }

@@ -3,8 +3,6 @@
 package routing
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/clientapi/auth"
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/ratelimit"
@@ -46,32 +45,10 @@ type Options struct {
 	Log                      logrus.FieldLogger
 	// RemoteProfiles, when federation runs in this process, fetches the
 	// profiles of other servers' users.
-	RemoteProfiles RemoteProfiles
+	RemoteProfiles fedapi.RemoteProfiles
 	// RemoteRooms, when federation runs in this process, joins rooms on
 	// other servers and resolves their aliases.
-	RemoteRooms RemoteRooms
-}
-
-// RemoteRooms joins rooms this server is not in.
-type RemoteRooms interface {
-	// JoinRemote joins userID to roomID through the first of servers that
-	// lets it, and returns the join event's ID.
-	JoinRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) (string, error)
-	// LeaveRemote rejects an invite to a room this server is not in.
-	LeaveRemote(ctx context.Context, roomID, userID string) error
-	// ResolveRemoteAlias asks the alias's server for its room and servers.
-	ResolveRemoteAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
-	// RemotePublicRooms asks another server for a page of its directory.
-	RemotePublicRooms(ctx context.Context, server string, body json.RawMessage) (json.RawMessage, error)
-	// IsForbidden reports whether a join error is a remote refusal.
-	IsForbidden(err error) bool
-}
-
-// RemoteProfiles fetches profiles from other servers: errors wrapping
-// ErrRemoteNotFound mean the user has none.
-type RemoteProfiles interface {
-	RemoteProfile(ctx context.Context, userID string) (map[string]json.RawMessage, error)
-	IsNotFound(err error) bool
+	RemoteRooms fedapi.RemoteRooms
 }
 
 // Routes serves the client API.
@@ -151,6 +128,3 @@ type prefixed struct {
 func (p prefixed) Handle(path string, h http.Handler) *mux.Route {
 	return p.r.Handle(p.prefix+path, h)
 }
-
-// vars returns the route's unescaped path variables.
-func vars(r *http.Request) map[string]string { return httputil.Vars(r) }

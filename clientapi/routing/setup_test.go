@@ -12,6 +12,7 @@ import (
 
 	"github.com/myelin-im/myelin/clientapi"
 	"github.com/myelin-im/myelin/federationapi"
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -41,7 +42,7 @@ func newServer(t *testing.T, o serverOpts) *fixture.Fixture {
 	if o.config != nil {
 		o.config(f.Config)
 	}
-	var remote clientapi.Remote
+	var remote fedapi.Remote
 	if o.federation {
 		remote = newFederation(t, f)
 	}

@@ -53,13 +53,12 @@ func (rt *Routes) runUIA(ctx context.Context, req uiaRequest) (*auth.Session, er
 		return nil, challenge(httputil.BadRequestUnknown("Authentication type %q is not offered here", req.dict.Type))
 	}
 	if err := rt.attemptStage(ctx, sess, req); err != nil {
-		var me *httputil.MatrixError
 		if errors.Is(err, errUIAWrongUser) {
 			// Authenticating as someone else is refused outright (403),
 			// not answered with another challenge (as Synapse does).
 			return nil, httputil.Forbidden("Authentication must be for the user making the request")
 		}
-		if errors.As(err, &me) && me.ErrCode != "M_LIMIT_EXCEEDED" && me.Status < 500 {
+		if me, ok := httputil.AsMatrixError(err); ok && me.ErrCode != "M_LIMIT_EXCEEDED" && me.Status < 500 {
 			return nil, challenge(me)
 		}
 		return nil, err
@@ -99,10 +98,6 @@ func (rt *Routes) attemptStage(ctx context.Context, sess *auth.Session, req uiaR
 		if _, err := rt.users.CheckPassword(ctx, localpart, d.Password); err != nil {
 			if errors.Is(err, api.ErrBadPassword) {
 				rt.loginByUser.Allow(string(localpart))
-				return httputil.Forbidden("Invalid password")
-			}
-			if errors.Is(err, api.ErrDeactivated) {
-				return httputil.UserDeactivated("This account has been deactivated")
 			}
 			return err
 		}

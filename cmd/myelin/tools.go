@@ -22,7 +22,7 @@ import (
 // openUserAPI opens the user API of the configured database for an operator
 // tool. The server may be running: the tools only use the database. The
 // returned func closes the database, telling stderr when that fails.
-func openUserAPI(ctx context.Context, configPath string, stderr io.Writer) (*userapi.UserAPI, func(), error) {
+func openUserAPI(ctx context.Context, configPath string, stderr io.Writer) (api.UserAPI, func(), error) {
 	var cfg *config.Config
 	var err error
 	if configPath != "" {

@@ -52,6 +52,42 @@ func (e *MatrixError) With(key string, value any) *MatrixError {
 	return &c
 }
 
+// CodedError is an error that knows its Matrix meaning: the status and
+// errcode a client (or another server) is answered with, its text being the
+// message. The components' api packages implement it on their errors with
+// the standard library only, so that a handler returns a component's error
+// as it is and WriteError maps it; no api package imports httputil.
+type CodedError interface {
+	error
+	MatrixCode() (status int, errcode string)
+}
+
+// ErrorFields is implemented by CodedErrors whose Matrix error body has
+// fields besides errcode and error (soft_logout on M_UNKNOWN_TOKEN).
+type ErrorFields interface {
+	MatrixExtra() map[string]any
+}
+
+// AsMatrixError finds the Matrix error err stands for: a *MatrixError in
+// its chain, else a CodedError, turned into a *MatrixError with the coded
+// error's own text as message (not the text of what wraps it, which names
+// the server's internal steps). ok is false when err has no Matrix meaning.
+func AsMatrixError(err error) (me *MatrixError, ok bool) {
+	if errors.As(err, &me) {
+		return me, true
+	}
+	var ce CodedError
+	if !errors.As(err, &ce) {
+		return nil, false
+	}
+	status, code := ce.MatrixCode()
+	me = &MatrixError{Status: status, ErrCode: code, Message: ce.Error()}
+	if ef, ok := ce.(ErrorFields); ok {
+		me.Extra = ef.MatrixExtra()
+	}
+	return me, true
+}
+
 func newErr(status int, code string) func(format string, args ...any) *MatrixError {
 	return func(format string, args ...any) *MatrixError {
 		return &MatrixError{Status: status, ErrCode: code, Message: fmt.Sprintf(format, args...)}

@@ -3,6 +3,7 @@ package httputil
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -159,8 +160,8 @@ func Wrap(router *mux.Router, opts Options) (http.Handler, error) {
 		}
 		defer func() {
 			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
+				if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					panic(p) // net/http's way to abort a response: let it through
 				}
 				Logger(ctx).WithField("panic", fmt.Sprint(p)).WithField("stack", string(debug.Stack())).Error("handler panicked")
 				if !sw.wrote {

@@ -22,18 +22,17 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// WriteError writes err as a Matrix error. A *MatrixError (found with
-// errors.As, so wrapped ones count) is written as it is; anything else is
-// logged with the request's logger and written as 500 M_UNKNOWN, without
-// details the client should not see.
+// WriteError writes err as a Matrix error. A *MatrixError or a CodedError
+// (found with errors.As, so wrapped ones count) is written with its status
+// and errcode; anything else is logged with the request's logger and written
+// as 500 M_UNKNOWN, without details the client should not see.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var resp ErrorResponse
 	if errors.As(err, &resp) {
 		resp.WriteResponse(w)
 		return
 	}
-	var me *MatrixError
-	if errors.As(err, &me) {
+	if me, ok := AsMatrixError(err); ok {
 		if me.Status >= 500 {
 			Logger(r.Context()).WithError(err).Error("request failed")
 		}

@@ -6,8 +6,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 )
 
 // OutputTopic is the bus topic of the roomserver's output log, keyed by room
@@ -59,33 +57,6 @@ const DefaultRoomVersion = "12"
 
 // OutputTypeNewRoomEvent marks an event that became part of a room.
 const OutputTypeNewRoomEvent = "new_room_event"
-
-// Errors of the roomserver. Forbidden carries a reason a person can read.
-var (
-	ErrRoomNotFound  = errors.New("room not found")
-	ErrEventNotFound = errors.New("event not found")
-	// ErrNotInRoom: an event from another server for a room no user of this
-	// server is joined to (left, or only invited); it is not taken in.
-	ErrNotInRoom              = errors.New("no user of this server is in the room")
-	ErrUnsupportedRoomVersion = errors.New("unsupported room version")
-	ErrInvalidState           = errors.New("invalid room state")
-)
-
-// ForbiddenError is returned when the auth rules or the room's settings
-// refuse an action.
-type ForbiddenError struct{ Reason string }
-
-func (e *ForbiddenError) Error() string { return "forbidden: " + e.Reason }
-
-// Forbidden returns a ForbiddenError.
-func Forbidden(format string, args ...any) error {
-	return &ForbiddenError{Reason: fmt.Sprintf(format, args...)}
-}
-
-// BadRequestError is returned for requests that can never succeed as given.
-type BadRequestError struct{ Reason string }
-
-func (e *BadRequestError) Error() string { return "bad request: " + e.Reason }
 
 // CreateRoomRequest is POST /createRoom, already parsed.
 type CreateRoomRequest struct {
@@ -177,4 +148,29 @@ type Roomserver interface {
 	Members(ctx context.Context, roomID, membership string) ([]string, error)
 	// Event returns an event by ID, or ErrEventNotFound.
 	Event(ctx context.Context, eventID string) (Event, error)
+}
+
+// RoomserverAPI is every method the roomserver offers other components
+// (what roomserver.New returns); each component uses the part named for
+// its need.
+type RoomserverAPI interface {
+	Roomserver
+	Directory
+	Federation
+	Sync
+}
+
+// Sync is the roomserver as the sync component uses it: the memberships it
+// checks reads against, and what lets a read right after a write wait for
+// the sync stream to catch up with the roomserver.
+type Sync interface {
+	// Membership returns the user's current membership ("leave" if none).
+	Membership(ctx context.Context, roomID, userID string) (string, error)
+	// LatestEventID is the room's newest event in the roomserver.
+	LatestEventID(ctx context.Context, roomID string) (string, error)
+	// LastEventOf is the newest event a user sent or that changed their
+	// membership ("" if none known).
+	LastEventOf(userID string) string
+	// Forgotten reports whether the user forgot the room (after leaving).
+	Forgotten(ctx context.Context, roomID, userID string) (bool, error)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -91,8 +92,9 @@ type PublicRoomsPaging struct {
 	Total     int          `json:"total_room_count_estimate"`
 }
 
-// ErrBadSince is returned for a pagination token that is not one.
-var ErrBadSince = errors.New("invalid since token")
+// ErrBadSince is returned for a pagination token that is not one (400
+// M_INVALID_PARAM to clients and servers alike).
+var ErrBadSince = &Error{"invalid since token", http.StatusBadRequest, "M_INVALID_PARAM"}
 
 // PublicRoomsPage reads the page of the directory after since (a token of
 // an earlier page, or "") holding at most limit rooms.

@@ -82,7 +82,10 @@ type Federation interface {
 	// had and left): the state and auth chain from send_join, the events
 	// between what this server had and the join (gap, on a rejoin), then
 	// the join event. History before that comes on demand (StoreHistory).
-	ImportRoom(ctx context.Context, version gomatrixserverlib.IRoomVersion, state, authChain, gap []gomatrixserverlib.PDU, join gomatrixserverlib.PDU) error
+	ImportRoom(
+		ctx context.Context, version gomatrixserverlib.IRoomVersion,
+		state, authChain, gap []gomatrixserverlib.PDU, join gomatrixserverlib.PDU,
+	) error
 	// ReceiveInvite delivers an invite for a local user from another server,
 	// already signed by this server: to the room when this server is in it,
 	// else to the user's sync with the room's stripped state.
@@ -104,18 +107,10 @@ type Federation interface {
 	AuthChain(ctx context.Context, roomID, eventID string) ([]gomatrixserverlib.PDU, error)
 	// WalkBack follows prev_events back from events (backfill,
 	// get_missing_events).
-	WalkBack(ctx context.Context, roomID string, from, stop []string, limit int, minDepth int64, includeStart bool) ([]gomatrixserverlib.PDU, error)
+	WalkBack(
+		ctx context.Context, roomID string, from, stop []string, limit int, minDepth int64, includeStart bool,
+	) ([]gomatrixserverlib.PDU, error)
 	// VisibleToServer gives pdus as a server may see them under the
 	// room's history visibility (redacted where it may not).
 	VisibleToServer(ctx context.Context, roomID, server string, pdus []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error)
-	// SetInviter gives the roomserver the way to invite remote users.
-
-	SetInviter(inv RemoteInviter)
-}
-
-// RemoteInviter has an invite for a user of another server signed by that
-// server (spec: PUT /_matrix/federation/v2/invite), which then delivers it
-// to the user. The federation component implements it.
-type RemoteInviter interface {
-	SendInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) (gomatrixserverlib.PDU, error)
 }

@@ -68,10 +68,7 @@ func (rs *Roomserver) DeleteAlias(ctx context.Context, alias, requester string) 
 		if err != nil {
 			return err
 		}
-		r.mu.Lock()
-		err = r.mayEditDirectory(requester)
-		r.mu.Unlock()
-		if err != nil {
+		if err := r.mayEditDirectory(requester); err != nil {
 			return err
 		}
 	}
@@ -102,10 +99,7 @@ func (rs *Roomserver) SetPublished(ctx context.Context, roomID, requester string
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	err = r.mayEditDirectory(requester)
-	r.mu.Unlock()
-	if err != nil {
+	if err := r.mayEditDirectory(requester); err != nil {
 		return err
 	}
 	return rs.store.SetPublished(ctx, r.id, published, rs.now().UnixMilli())
@@ -166,8 +160,10 @@ func (rs *Roomserver) PublicRooms(ctx context.Context, req api.PublicRoomsReques
 
 // mayEditDirectory checks that a user may change a room's aliases and its
 // directory listing: a joined member with the power to send
-// m.room.canonical_alias. The caller holds r.mu.
+// m.room.canonical_alias. It takes r.mu.
 func (r *room) mayEditDirectory(userID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.membership(userID) != spec.Join {
 		return api.Forbidden("you are not in this room")
 	}

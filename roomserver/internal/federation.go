@@ -128,7 +128,7 @@ func (rs *Roomserver) makeMembership(
 	if err != nil {
 		return nil, nil, &api.BadRequestError{Reason: err.Error()}
 	}
-	if err := gomatrixserverlib.Allowed(probe, r, userIDForSender); err != nil {
+	if err := gomatrixserverlib.Allowed(probe, r, api.UserIDForSender); err != nil {
 		return nil, nil, api.Forbidden("%s may not %s: %v", userID, membership, err)
 	}
 	proto.AuthEvents = b.AuthEvents
@@ -331,7 +331,7 @@ func (rs *Roomserver) importJoined(
 	if err != nil {
 		return err
 	}
-	if err := gomatrixserverlib.Allowed(join, r, userIDForSender); err != nil {
+	if err := gomatrixserverlib.Allowed(join, r, api.UserIDForSender); err != nil {
 		return api.Forbidden("the join does not pass the room's state: %v", err)
 	}
 	// The state goes on the output log first, oldest first, so that the
@@ -479,9 +479,6 @@ func (rs *Roomserver) hasLocalMember(r *room) bool {
 	return false
 }
 
-// SetInviter implements api.Federation.
-func (rs *Roomserver) SetInviter(inv api.RemoteInviter) { rs.inviter.Store(&inviterBox{inv}) }
-
 // remoteInvite has an invite of a user of another server signed by that
 // server before it is stored (spec: "Inviting to a room"); other events
 // are returned as they are. The caller holds r.mu.
@@ -492,11 +489,10 @@ func (rs *Roomserver) remoteInvite(ctx context.Context, r *room, ev gomatrixserv
 	if m, err := ev.Membership(); err != nil || m != spec.Invite {
 		return ev, nil
 	}
-	box := rs.inviter.Load()
-	if box == nil {
+	if rs.opts.Inviter == nil {
 		return nil, api.Forbidden("this server does not federate: users of other servers cannot be invited")
 	}
-	signed, err := box.SendInvite(ctx, ev, rs.strippedState(r))
+	signed, err := rs.opts.Inviter.SendInvite(ctx, ev, rs.strippedState(r))
 	if err != nil {
 		return nil, api.Forbidden("the invitee's server did not accept the invite: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib"
 
+	"github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
 
@@ -85,7 +86,7 @@ func (rs *Roomserver) storeHistory(ctx context.Context, r *room, pdus []gomatrix
 			}
 			if !rejected {
 				provider, err := gomatrixserverlib.NewAuthEvents(auth)
-				rejected = err != nil || gomatrixserverlib.Allowed(p, provider, userIDForSender) != nil
+				rejected = err != nil || gomatrixserverlib.Allowed(p, provider, api.UserIDForSender) != nil
 			}
 			row := eventRow(r.nid, p)
 			row.Outlier, row.Rejected = true, rejected

@@ -104,7 +104,7 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 		provider, err := gomatrixserverlib.NewAuthEvents(authPDUs)
 		if err != nil {
 			rejected = true
-		} else if gomatrixserverlib.Allowed(pdu, provider, userIDForSender) != nil {
+		} else if gomatrixserverlib.Allowed(pdu, provider, api.UserIDForSender) != nil {
 			rejected = true
 		}
 	}
@@ -125,7 +125,7 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 	switch {
 	case rejected:
 		result = api.InputRejected
-	case gomatrixserverlib.Allowed(pdu, r, userIDForSender) != nil:
+	case gomatrixserverlib.Allowed(pdu, r, api.UserIDForSender) != nil:
 		result = api.InputSoftFailed
 	}
 	return result, rs.storeInput(ctx, r, pdu, before, result, relay)
@@ -406,7 +406,7 @@ func (rs *Roomserver) allowedAt(ctx context.Context, r *room, pdu gomatrixserver
 	if err != nil {
 		return err
 	}
-	return gomatrixserverlib.Allowed(pdu, provider, userIDForSender)
+	return gomatrixserverlib.Allowed(pdu, provider, api.UserIDForSender)
 }
 
 // stateAfter is the room state after event e: the state before it, plus e
@@ -456,7 +456,7 @@ func (rs *Roomserver) resolve(ctx context.Context, r *room, sets []stateMap) (st
 	for _, ps := range pduSets {
 		flat = append(flat, ps...)
 	}
-	resolved, err := gomatrixserverlib.ResolveConflicts(r.version.Version(), flat, chain, userIDForSender,
+	resolved, err := gomatrixserverlib.ResolveConflicts(r.version.Version(), flat, chain, api.UserIDForSender,
 		func(eventID string) bool { return rejected[eventID] })
 	if err != nil {
 		return nil, fmt.Errorf("resolving the state of %s: %w", r.id, err)

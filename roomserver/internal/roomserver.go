@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver/api"
@@ -30,9 +30,12 @@ type Options struct {
 	KeyID              gomatrixserverlib.KeyID
 	PrivateKey         ed25519.PrivateKey
 	DefaultRoomVersion gomatrixserverlib.RoomVersion
+	// Inviter has invites of users of other servers signed by their server
+	// (nil: without federation, such invites are refused).
+	Inviter fedapi.RemoteInviter
 }
 
-// Roomserver implements api.Roomserver.
+// Roomserver implements api.RoomserverAPI.
 type Roomserver struct {
 	opts  Options
 	store *storage.Storage
@@ -40,18 +43,13 @@ type Roomserver struct {
 	rooms *rooms
 	log   logrus.FieldLogger
 	now   func() time.Time
-	// inviter signs invites of remote users through their server (nil:
-	// without federation, such invites are refused).
-	inviter atomic.Pointer[inviterBox]
 	// lastOf remembers, per local user, the newest event they sent or
 	// that changed their membership (userID -> event ID), so that a read
 	// right after a write can wait for the sync stream to have it.
 	lastOf sync.Map
 }
 
-type inviterBox struct{ api.RemoteInviter }
-
-var _ api.Roomserver = (*Roomserver)(nil)
+var _ api.RoomserverAPI = (*Roomserver)(nil)
 
 // New returns a roomserver over store that publishes its output log on b.
 func New(opts Options, store *storage.Storage, b bus.Bus, log logrus.FieldLogger) *Roomserver {
@@ -61,12 +59,6 @@ func New(opts Options, store *storage.Storage, b bus.Bus, log logrus.FieldLogger
 	}
 	return &Roomserver{opts: opts, store: store, bus: b, log: log, now: time.Now,
 		rooms: &rooms{store: store, byID: map[string]*room{}}}
-}
-
-// userIDForSender maps sender IDs to user IDs: they are the same in every
-// room version Myelin creates (no pseudonymous IDs).
-func userIDForSender(_ spec.RoomID, sender spec.SenderID) (*spec.UserID, error) {
-	return spec.NewUserID(string(sender), true)
 }
 
 // newEvent is an event to build in a room.
@@ -123,7 +115,7 @@ func (rs *Roomserver) build(r *room, ne newEvent) (gomatrixserverlib.PDU, error)
 	if err != nil {
 		return nil, &api.BadRequestError{Reason: err.Error()}
 	}
-	if err := gomatrixserverlib.Allowed(ev, r, userIDForSender); err != nil {
+	if err := gomatrixserverlib.Allowed(ev, r, api.UserIDForSender); err != nil {
 		var na *gomatrixserverlib.NotAllowed
 		if errors.As(err, &na) {
 			return nil, api.Forbidden("%s", na.Message)

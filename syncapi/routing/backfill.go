@@ -7,21 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/matrix-org/gomatrixserverlib"
-
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/storage"
 )
-
-// Backfiller fetches a room's history from before the oldest events this
-// server has, from the room's other servers; the federation component
-// implements it.
-type Backfiller interface {
-	// Backfill returns up to limit events before from (checked and stored
-	// by the roomserver), oldest first.
-	Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error)
-}
 
 const (
 	// backfillBatch is how many events one backfill request asks for.
@@ -41,15 +30,6 @@ type backfillState struct {
 	mu      sync.Mutex
 	rooms   map[string]*sync.Mutex
 	dryFrom map[string]time.Time // oldest event ID -> when backfill from it gave nothing
-}
-
-// SetBackfiller lets /messages fetch history from other servers.
-func (rt *Routes) SetBackfiller(b Backfiller) {
-	rt.backfill.mu.Lock()
-	defer rt.backfill.mu.Unlock()
-	rt.backfiller = b
-	rt.backfill.rooms = map[string]*sync.Mutex{}
-	rt.backfill.dryFrom = map[string]time.Time{}
 }
 
 func (rt *Routes) roomBackfillLock(roomID string) *sync.Mutex {
@@ -87,9 +67,7 @@ func (rt *Routes) markDry(eventID string) {
 // missing events"). It reports whether any event was added; errors are
 // logged, not returned: the page is served with what this server has.
 func (rt *Routes) backfillHistory(ctx context.Context, roomID string, want int) bool {
-	rt.backfill.mu.Lock()
 	b := rt.backfiller
-	rt.backfill.mu.Unlock()
 	if b == nil || want <= 0 {
 		return false
 	}

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matrix-org/gomatrixserverlib"
-
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -42,15 +40,14 @@ type env struct {
 // newEnv builds env on a fresh SQLite database.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	return newEnvOn(t, sqltest.Open(t, sqlutil.SQLite), nil)
+	return newEnvOn(t, sqltest.Open(t, sqlutil.SQLite))
 }
 
-// newEnvOn builds env on db; b, when not nil, is the sync component's way
-// to other servers' history.
-func newEnvOn(t testing.TB, db *sqlutil.DB, b backfiller) *env {
+// newEnvOn builds env on db.
+func newEnvOn(t testing.TB, db *sqlutil.DB) *env {
 	t.Helper()
 	f := fixture.NewOn(t, db)
-	e := &env{Fixture: f, sync: startSync(t, f, b)}
+	e := &env{Fixture: f, sync: startSync(t, f)}
 	e.alice, e.bob, e.carol = f.User(t, "alice"), f.User(t, "bob"), f.User(t, "carol")
 	e.dave, e.erin = f.User(t, "dave"), f.User(t, "erin")
 	e.room = f.Room(t, e.alice)
@@ -76,22 +73,13 @@ func newEnvOn(t testing.TB, db *sqlutil.DB, b backfiller) *env {
 	return e
 }
 
-// backfiller is what the sync component fetches other servers' history
-// through (the federation component in a server).
-type backfiller interface {
-	Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error)
-}
-
 // startSync starts the sync component on f with its real constructor, as
-// the server wires it.
-func startSync(t testing.TB, f *fixture.Fixture, b backfiller) *syncapi.SyncAPI {
+// the server wires it without federation (no backfill).
+func startSync(t testing.TB, f *fixture.Fixture) *syncapi.SyncAPI {
 	t.Helper()
-	s, err := syncapi.New(context.Background(), f.DB, f.Bus, f.Users, f.Rooms, f.Router, f.Log)
+	s, err := syncapi.New(context.Background(), f.DB, f.Bus, f.Users, f.Rooms, nil, f.Router, f.Log)
 	if err != nil {
 		t.Fatalf("starting the sync component: %v", err)
-	}
-	if b != nil {
-		s.Routes.SetBackfiller(b)
 	}
 	return s
 }

@@ -43,7 +43,7 @@ func (f *Filter) timelineLimit() int {
 
 // POST /v3/user/{userId}/filter
 func (rt *Routes) postFilter(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	if vars(r)["userId"] != dev.UserID {
+	if httputil.Vars(r)["userId"] != dev.UserID {
 		return httputil.Forbidden("Cannot create filters for other users")
 	}
 	body, err := httputil.ReadBody(r)
@@ -67,7 +67,7 @@ func (rt *Routes) postFilter(w http.ResponseWriter, r *http.Request, dev *userap
 
 // GET /v3/user/{userId}/filter/{filterId}
 func (rt *Routes) getFilter(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	if v["userId"] != dev.UserID {
 		return httputil.Forbidden("Cannot read filters of other users")
 	}

@@ -37,7 +37,7 @@ func (rt *Routes) setupHistory(r *mux.Router) {
 
 // GET /v1/rooms/{roomId}/timestamp_to_event
 func (rt *Routes) timestampToEvent(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID")
 	}
@@ -80,7 +80,7 @@ func (rt *Routes) timestampToEvent(w http.ResponseWriter, r *http.Request, dev *
 // that sent it; 404 for any other (spec: "M_NOT_FOUND if the event was not
 // found or you do not have permission to read this event").
 func (rt *Routes) getEvent(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	roomID, eventID := v["roomId"], v["eventId"]
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID")
@@ -125,7 +125,7 @@ func (rt *Routes) visibleEvent(ctx context.Context, roomID, eventID, userID stri
 // sees neither gaps nor duplicates. state is the room state at the last
 // event returned, as the spec says (the event itself when nothing follows).
 func (rt *Routes) eventContext(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	v := vars(r)
+	v := httputil.Vars(r)
 	roomID, eventID := v["roomId"], v["eventId"]
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID")
@@ -191,7 +191,7 @@ func (rt *Routes) eventContext(w http.ResponseWriter, r *http.Request, dev *user
 // order, limit at a time; next_batch is the stream token after the last
 // event returned, present only when more events match.
 func (rt *Routes) messagesBetween(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID")
 	}

@@ -14,7 +14,7 @@ import (
 // sees the members as of their leave (spec: "If the user has left the room
 // then this API returns the members at the time they left").
 func (rt *Routes) members(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID")
 	}

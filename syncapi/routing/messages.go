@@ -227,7 +227,7 @@ func (rt *Routes) lastJoin(ctx context.Context, roomID, userID string, at int64,
 
 // GET /v3/rooms/{roomId}/messages
 func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	roomID := vars(r)["roomId"]
+	roomID := httputil.Vars(r)["roomId"]
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID")
 	}

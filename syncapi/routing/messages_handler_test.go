@@ -48,7 +48,7 @@ func wantBodies(want ...string) func(t *testing.T, res *fixture.Response) {
 // what the user may see.
 func TestMessages(t *testing.T) {
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
-		e := newEnvOn(t, db, nil)
+		e := newEnvOn(t, db)
 		path := roomPath(e.room, "messages")
 		bob := e.bob.Token
 		wrongType := url.QueryEscape(`{"types":"m.room.message"}`)

@@ -3,14 +3,17 @@
 package routing
 
 import (
-	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
@@ -22,40 +25,29 @@ type Routes struct {
 	notifier *internal.Notifier
 	recent   *internal.Recent
 	unread   *internal.Unread
-	users    Users
+	users    userapi.Sync
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
-	rooms RoomMemberships
+	rooms roomapi.Sync
 	log   logrus.FieldLogger
 	// wsTimeout overrides DefaultWSWriteTimeout when set (nanoseconds).
 	wsTimeout atomic.Int64
-	// backfiller, when set, fetches history older than this server has.
-	backfiller Backfiller
+	// backfiller, when federation runs in this process, fetches history
+	// older than this server has.
+	backfiller fedapi.Backfiller
 	backfill   backfillState
 }
 
-// Users is what the sync routes need of the user API: token lookups and
-// account data.
-type Users interface {
-	userapi.Sessions
-	userapi.AccountData
-}
-
-// RoomMemberships is the roomserver query the sync routes use.
-type RoomMemberships interface {
-	Membership(ctx context.Context, roomID, userID string) (string, error)
-	// LatestEventID is the room's newest event in the roomserver.
-	LatestEventID(ctx context.Context, roomID string) (string, error)
-	// LastEventOf is the newest event a user sent or that changed their
-	// membership ("" if none known).
-	LastEventOf(userID string) string
-	// Forgotten reports whether the user forgot the room (after leaving).
-	Forgotten(ctx context.Context, roomID, userID string) (bool, error)
-}
-
-// Setup registers the sync endpoints on r.
-func Setup(r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, users Users, rooms RoomMemberships, log logrus.FieldLogger) *Routes {
-	rt := &Routes{store: store, notifier: n, recent: recent, unread: internal.NewUnread(store, recent), users: users, rooms: rooms, log: log}
+// Setup registers the sync endpoints on r. rooms and backfiller may be nil
+// (no roomserver, no federation in this process).
+func Setup(
+	r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent,
+	users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller, log logrus.FieldLogger,
+) *Routes {
+	rt := &Routes{store: store, notifier: n, recent: recent, unread: internal.NewUnread(store, recent), users: users, rooms: rooms,
+		backfiller: backfiller, log: log}
+	rt.backfill.rooms = map[string]*sync.Mutex{}
+	rt.backfill.dryFrom = map[string]time.Time{}
 	const v3 = "/_matrix/client/v3"
 	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)
 	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)
@@ -71,13 +63,10 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, dev *userapi.Dev
 
 func (rt *Routes) authed(h authedHandler) httputil.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		dev, _, err := userapi.Authenticate(r.Context(), r, rt.users)
+		dev, err := userapi.Authenticate(r.Context(), rt.users, httputil.AccessToken(r))
 		if err != nil {
 			return err
 		}
 		return h(w, r, dev)
 	}
 }
-
-// vars returns the route's unescaped path variables.
-func vars(r *http.Request) map[string]string { return httputil.Vars(r) }

@@ -69,7 +69,7 @@ func postFilter(t *testing.T, f *fixture.Fixture, u *fixture.User, filter string
 // membership.
 func TestSync(t *testing.T) {
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
-		e := newEnvOn(t, db, nil)
+		e := newEnvOn(t, db)
 		alicesFilter := postFilter(t, e.Fixture, e.alice, `{"room":{"timeline":{"limit":1}}}`)
 		bob := e.bob.Token
 		includeLeave := url.QueryEscape(`{"room":{"include_leave":true}}`)

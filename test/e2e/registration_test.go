@@ -183,7 +183,8 @@ func TestExpiredAccessToken(t *testing.T) {
 		"auth":          map[string]string{"type": "m.login.dummy"},
 	})
 	tok := r.Body["access_token"].(string)
-	srv.UserAPI.SetClock(func() time.Time { return time.Now().Add(time.Hour) })
+	// SetClock is the user API's test hook, outside its api interface.
+	srv.UserAPI.(interface{ SetClock(func() time.Time) }).SetClock(func() time.Time { return time.Now().Add(time.Hour) })
 	w := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/account/whoami", tok, nil)
 	if w.Status != http.StatusUnauthorized || w.errcode() != "M_UNKNOWN_TOKEN" || w.Body["soft_logout"] != true {
 		t.Fatalf("expired token: %d %v", w.Status, w.Body)

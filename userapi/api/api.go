@@ -6,7 +6,7 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"time"
 )
 
 // Localpart is the part of a local user ID between '@' and ':'.
@@ -14,21 +14,6 @@ type Localpart string
 
 // DeviceID names one of a user's devices (a login session).
 type DeviceID string
-
-// Errors returned by the user API. Callers test for them with errors.Is.
-var (
-	ErrUserInUse       = errors.New("user ID already taken")
-	ErrNoSuchAccount   = errors.New("no such account")
-	ErrBadPassword     = errors.New("wrong password")
-	ErrDeactivated     = errors.New("account deactivated")
-	ErrUnknownToken    = errors.New("unknown access token")
-	ErrTokenExpired    = errors.New("access token expired")
-	ErrNoSuchDevice    = errors.New("no such device")
-	ErrNotFound        = errors.New("not found")
-	ErrProfileTooLarge = errors.New("profile too large")
-	ErrKeyTooLarge     = errors.New("profile key too large")
-	ErrBadRegToken     = errors.New("registration token invalid or used up")
-)
 
 // Account is a local user account.
 type Account struct {
@@ -156,10 +141,26 @@ type AccountData interface {
 	AccountDataSince(ctx context.Context, localpart Localpart, since int64) ([]AccountDataEntry, int64, error)
 }
 
-// UserAPI is the whole user API, as the client API uses it.
+// Sync is the user API as the sync component uses it: token lookups and
+// account data.
+type Sync interface {
+	Sessions
+	AccountData
+}
+
+// Operator is what operators' tools do through the user API.
+type Operator interface {
+	// CreateRegistrationToken makes a new registration token that allows
+	// usesAllowed registrations (nil: unlimited) until expiry (nil: never).
+	CreateRegistrationToken(ctx context.Context, usesAllowed *int64, expiry *time.Time) (string, error)
+}
+
+// UserAPI is every method the user API offers (what userapi.New returns);
+// the client API uses all but Operator.
 type UserAPI interface {
 	Accounts
 	Sessions
 	Profiles
 	AccountData
+	Operator
 }

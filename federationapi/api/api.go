@@ -1,0 +1,80 @@
+// Package api is what other components may know of the federation
+// component: the interfaces through which they reach other servers, each
+// named for the need of the component that calls it, and the errors those
+// return. It imports no other Myelin package, so any component's internals
+// (the roomserver's included) may use it without a cycle.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/matrix-org/gomatrixserverlib"
+)
+
+// Errors of the federation component, compared with errors.Is.
+var (
+	// ErrRemoteNotFound means the remote server answered that the user or
+	// profile does not exist.
+	ErrRemoteNotFound = errors.New("federationapi: not found on the remote server")
+	// ErrRemoteUnavailable means the remote server could not be asked.
+	ErrRemoteUnavailable = errors.New("federationapi: remote server unavailable")
+	// ErrNoServers means no server could be asked to join a room through,
+	// to reject an invite through, or for a room's history.
+	ErrNoServers = errors.New("federationapi: no server to join through")
+)
+
+// RemoteRooms joins and leaves rooms this server is not in, and reads other
+// servers' directories (the client API uses it).
+type RemoteRooms interface {
+	// JoinRemote joins userID to roomID through the first of servers that
+	// lets it, and returns the join event's ID.
+	JoinRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) (string, error)
+	// LeaveRemote rejects an invite to a room this server is not in.
+	LeaveRemote(ctx context.Context, roomID, userID string) error
+	// ResolveRemoteAlias asks the alias's server for its room and servers.
+	ResolveRemoteAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
+	// RemotePublicRooms asks another server for a page of its directory.
+	RemotePublicRooms(ctx context.Context, server string, body json.RawMessage) (json.RawMessage, error)
+	// IsForbidden reports whether a join error is a remote refusal.
+	IsForbidden(err error) bool
+}
+
+// RemoteProfiles fetches profiles from other servers (the client API uses
+// it): errors wrapping ErrRemoteNotFound mean the user has none, others
+// (ErrRemoteUnavailable) that the server could not say.
+type RemoteProfiles interface {
+	RemoteProfile(ctx context.Context, userID string) (map[string]json.RawMessage, error)
+}
+
+// Remote is the federation component as the client API uses it.
+type Remote interface {
+	RemoteRooms
+	RemoteProfiles
+}
+
+// RemoteInviter has an invite for a user of another server signed by that
+// server (spec: PUT /_matrix/federation/v2/invite), which then delivers it
+// to the user (the roomserver uses it).
+type RemoteInviter interface {
+	SendInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) (gomatrixserverlib.PDU, error)
+}
+
+// Backfiller fetches a room's history from before the oldest events this
+// server has, from the room's other servers (the sync component uses it
+// for /messages).
+type Backfiller interface {
+	// Backfill returns up to limit events before from (checked and stored
+	// by the roomserver), oldest first; ErrNoServers when no server can be
+	// asked.
+	Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error)
+}
+
+// FederationAPI is every method the federation component offers other
+// components.
+type FederationAPI interface {
+	Remote
+	RemoteInviter
+	Backfiller
+}
