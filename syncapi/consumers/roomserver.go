@@ -182,15 +182,17 @@ func (c *RoomserverConsumer) published(p *pending, r inserted) {
 		return
 	}
 	c.recent.Add(p.ev)
-	c.notifier.NoteUserEvent(p.ev.Sender, p.ev.ID)
-	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil {
-		c.notifier.NoteUserEvent(*p.ev.StateKey, p.ev.ID)
-	}
 	target := ""
 	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil && !p.ev.NotCurrent {
 		target = *p.ev.StateKey
 	}
 	c.notifier.OnEvent(p.ev.RoomID, r.pos, target, p.ev.Membership)
+	// Only now, so that HasUserEvent implies the notifier has the event
+	// (a sync that finds it there reads the membership it changed).
+	c.notifier.NoteUserEvent(p.ev.Sender, p.ev.ID)
+	if p.ev.Type == "m.room.member" && p.ev.StateKey != nil {
+		c.notifier.NoteUserEvent(*p.ev.StateKey, p.ev.ID)
+	}
 }
 
 // insert writes batch in one group-commit transaction.

@@ -34,13 +34,16 @@ func (rt *Routes) catchUp(ctx context.Context, roomID string) {
 }
 
 // waitForEvent waits, up to catchUpWait, until the sync stream has stored
-// eventID.
+// eventID and the notifier has taken it in. Stored is not enough: the
+// consumer commits a batch before it tells the notifier, and a sync built
+// in between would miss the memberships the event changed. A room's events
+// reach the notifier in stream order, so the room's last position tells.
 func (rt *Routes) waitForEvent(ctx context.Context, eventID string) {
 	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
 	for wctx.Err() == nil {
 		pos := rt.notifier.Pos()
-		if _, err := rt.store.EventByID(ctx, eventID); err == nil {
+		if ev, err := rt.store.EventByID(ctx, eventID); err == nil && rt.notifier.RoomLast(ev.RoomID) >= ev.Pos {
 			return
 		}
 		rt.notifier.WaitAdvance(wctx, pos)
