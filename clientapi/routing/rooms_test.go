@@ -33,6 +33,9 @@ func TestCreateRoom(t *testing.T) {
 		{"alias name too long", "POST", "/createRoom", alice.Token, map[string]string{"room_alias_name": strings.Repeat("a", 250)},
 			400, "M_INVALID_PARAM", nil},
 		{"creates", "POST", "/createRoom", alice.Token, `{"name":"Lobby"}`, 200, "", roomIDAnswer},
+		// null is an absent object, not a 500 (it used to panic on a nil map).
+		{"null creation content and override", "POST", "/createRoom", alice.Token,
+			`{"creation_content":null,"power_level_content_override":null}`, 200, "", roomIDAnswer},
 		{"creates with an alias, published", "POST", "/createRoom", alice.Token, `{"room_alias_name":"lobby","visibility":"public"}`,
 			200, "", roomIDAnswer},
 		{"alias name taken", "POST", "/createRoom", alice.Token, `{"room_alias_name":"lobby"}`, 400, "M_ROOM_IN_USE", nil},

@@ -165,6 +165,9 @@ func createContent(req api.CreateRoomRequest, ver gomatrixserverlib.IRoomVersion
 		if err := json.Unmarshal(req.CreationContent, &create); err != nil {
 			return nil, &api.BadRequestError{Reason: "creation_content must be an object"}
 		}
+		if create == nil { // "creation_content": null is no creation content
+			create = map[string]any{}
+		}
 	}
 	create["room_version"] = string(ver.Version())
 	if ver.CreatorInCreateEvent() {
