@@ -57,7 +57,7 @@ func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []stri
 func (f *FederationAPI) backfillFrom(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error) {
 	txn, err := f.Client.Backfill(ctx, f.name, s, roomID, limit, from)
 	if err != nil {
-		return nil, fmt.Errorf("backfill from %s: %w", s, err)
+		return nil, fmt.Errorf("backfill from %s: %w", s, remoteError(s, err))
 	}
 	var pdus []gomatrixserverlib.PDU
 	have := map[string]bool{}
@@ -135,7 +135,7 @@ func (f *FederationAPI) fetchAuthEvents(ctx context.Context, s spec.ServerName, 
 func (f *FederationAPI) fetchEvent(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID, id string) (gomatrixserverlib.PDU, error) {
 	txn, err := f.Client.GetEvent(ctx, f.name, s, id)
 	if err != nil {
-		return nil, fmt.Errorf("event %s from %s: %w", id, s, err)
+		return nil, fmt.Errorf("event %s from %s: %w", id, s, remoteError(s, err))
 	}
 	if len(txn.PDUs) != 1 {
 		return nil, fmt.Errorf("event %s from %s: %d events in the answer", id, s, len(txn.PDUs))
