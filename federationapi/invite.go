@@ -136,14 +136,17 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	// The signed copy is read again from its JSON: PDU.Sign's result keeps
 	// no room ID in room version 12 (derived from the create event), and
 	// the auth rules compare it.
-	signed, err := ver.NewEventFromTrustedJSON(pdu.Sign(string(f.name), gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private).JSON(), false)
+	ours := pdu.Sign(string(f.name), gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private)
+	signed, err := ver.NewEventFromTrustedJSON(ours.JSON(), false)
 	if err != nil {
 		return httputil.BadJSON("bad invite: %v", err)
 	}
 	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), signed, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return httputil.Forbidden("bad signature on the invite: %v", err)
 	}
-	if err := f.store.RecordInvite(r.Context(), pdu.RoomID().String(), invitee.String(), string(origin), pdu.EventID(), string(ver.Version()), string(pdu.SenderID())); err != nil {
+	err = f.store.RecordInvite(r.Context(), pdu.RoomID().String(), invitee.String(), string(origin),
+		pdu.EventID(), string(ver.Version()), string(pdu.SenderID()))
+	if err != nil {
 		return err
 	}
 	if err := f.opts.Rooms.ReceiveInvite(r.Context(), signed, req.InviteRoomState); err != nil {

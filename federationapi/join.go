@@ -18,12 +18,22 @@ import (
 // joinClient adapts the federation client to gomatrixserverlib.PerformJoin.
 type joinClient struct{ c fclient.FederationClient }
 
-func (j joinClient) MakeJoin(ctx context.Context, origin, s spec.ServerName, roomID, userID string) (gomatrixserverlib.MakeJoinResponse, error) {
+// MakeJoin implements gomatrixserverlib.FederatedJoinClient.
+func (j joinClient) MakeJoin(
+	ctx context.Context,
+	origin, s spec.ServerName,
+	roomID, userID string,
+) (gomatrixserverlib.MakeJoinResponse, error) {
 	res, err := j.c.MakeJoin(ctx, origin, s, roomID, userID)
 	return &res, err
 }
 
-func (j joinClient) SendJoin(ctx context.Context, origin, s spec.ServerName, event gomatrixserverlib.PDU) (gomatrixserverlib.SendJoinResponse, error) {
+// SendJoin implements gomatrixserverlib.FederatedJoinClient.
+func (j joinClient) SendJoin(
+	ctx context.Context,
+	origin, s spec.ServerName,
+	event gomatrixserverlib.PDU,
+) (gomatrixserverlib.SendJoinResponse, error) {
 	res, err := j.c.SendJoin(ctx, origin, s, event)
 	return &res, err
 }
@@ -182,7 +192,12 @@ const maxRejoinGap = 100
 // between its last ones and the join (spec: POST
 // /_matrix/federation/v1/get_missing_events), signatures checked; nil for a
 // room new to it, or when s does not answer (the timeline then has a gap).
-func (f *FederationAPI) rejoinGap(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, join gomatrixserverlib.PDU) []gomatrixserverlib.PDU {
+func (f *FederationAPI) rejoinGap(
+	ctx context.Context,
+	s spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	join gomatrixserverlib.PDU,
+) []gomatrixserverlib.PDU {
 	roomID := join.RoomID().String()
 	latest, err := f.opts.Rooms.LatestEventIDs(ctx, roomID)
 	if err != nil || len(latest) == 0 {

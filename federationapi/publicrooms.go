@@ -51,7 +51,8 @@ func (f *FederationAPI) publicRooms(w http.ResponseWriter, r *http.Request, _ sp
 	if req.Limit > 0 {
 		limit = min(req.Limit, maxPublicRooms)
 	}
-	page, err := roomapi.PublicRoomsPage(r.Context(), f.opts.Directory, req.Since, limit, req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
+	page, err := roomapi.PublicRoomsPage(r.Context(), f.opts.Directory, req.Since, limit,
+		req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
 	if err != nil {
 		return err
 	}
