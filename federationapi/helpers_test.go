@@ -54,21 +54,7 @@ func newFedWith(t *testing.T, remoteAddr, caFile string) *fed {
 	cfg := f.Config.FederationAPI
 	cfg.Hosts = map[string]string{"remote.test": remoteAddr, stranger: closedPort(t)}
 	cfg.TLSCA = caFile
-	api, err := federationapi.New(context.Background(), federationapi.Options{
-		ServerName: f.ServerName,
-		Version:    "test",
-		Key:        f.Key,
-		Config:     cfg,
-		DB:         f.DB,
-		Cache:      f.Cache,
-		Profiles:   f.Users,
-		Directory:  f.Rooms,
-		Rooms:      f.Rooms,
-		Log:        f.Log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := f.Federation(t, cfg)
 	f.Router = api.Router()
 	remote := fixture.NewServer(t, "remote.test")
 	knowKey(t, f, remote)
@@ -168,9 +154,9 @@ func (f *fed) publicRoom(t *testing.T, alice *fixture.User) string {
 	return f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "public_chat"})
 }
 
-// makeJoin asks for a join template for user (of remote.test) and builds
-// the join event from it, signed by remote.test.
-func (f *fed) makeJoin(t *testing.T, roomID, user string) gomatrixserverlib.PDU {
+// template is the make_join template for user (of remote.test) and its
+// room version.
+func (f *fed) template(t *testing.T, roomID, user string) (gomatrixserverlib.RoomVersion, gomatrixserverlib.ProtoEvent) {
 	t.Helper()
 	res := f.DoSigned(t, f.remote, http.MethodGet, "/_matrix/federation/v1/make_join/"+esc(roomID)+"/"+esc(user)+"?ver=10&ver=12", nil)
 	res.Want(t, http.StatusOK)
@@ -179,21 +165,54 @@ func (f *fed) makeJoin(t *testing.T, roomID, user string) gomatrixserverlib.PDU 
 		Event       gomatrixserverlib.ProtoEvent  `json:"event"`
 	}
 	res.Decode(t, &tmpl)
-	return f.remoteEvent(t, tmpl.RoomVersion, &tmpl.Event)
+	return tmpl.RoomVersion, tmpl.Event
+}
+
+// makeJoin builds user's join from its template, signed by remote.test.
+func (f *fed) makeJoin(t *testing.T, roomID, user string) gomatrixserverlib.PDU {
+	t.Helper()
+	ver, proto := f.template(t, roomID, user)
+	return f.remoteEvent(t, ver, &proto)
 }
 
 // remoteEvent builds proto as an event of remote.test, signed by it.
 func (f *fed) remoteEvent(t *testing.T, ver gomatrixserverlib.RoomVersion, proto *gomatrixserverlib.ProtoEvent) gomatrixserverlib.PDU {
 	t.Helper()
+	return buildEvent(t, ver, proto, f.remote)
+}
+
+// impostorEvent is proto built as remote.test's event, but signed with
+// another key under remote.test's key ID.
+func impostorEvent(t *testing.T, ver gomatrixserverlib.RoomVersion, proto gomatrixserverlib.ProtoEvent) gomatrixserverlib.PDU {
+	t.Helper()
+	return buildEvent(t, ver, &proto, fixture.NewServer(t, "remote.test"))
+}
+
+// buildEvent builds proto in room version ver, signed by s.
+func buildEvent(
+	t *testing.T,
+	ver gomatrixserverlib.RoomVersion,
+	proto *gomatrixserverlib.ProtoEvent,
+	s *fixture.Server,
+) gomatrixserverlib.PDU {
+	t.Helper()
 	impl, err := gomatrixserverlib.GetRoomVersion(ver)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := impl.NewEventBuilderFromProtoEvent(proto).Build(time.Now(), f.remote.Name, f.remote.KeyID, f.remote.Private)
+	ev, err := impl.NewEventBuilderFromProtoEvent(proto).Build(time.Now(), s.Name, s.KeyID, s.Private)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// perVersion runs fn for the v2 endpoint and its deprecated v1 twin, each
+// with its own user of remote.test.
+func perVersion(t *testing.T, fn func(t *testing.T, v, user string)) {
+	for _, v := range []string{"v2", "v1"} {
+		t.Run(v, func(t *testing.T) { fn(t, v, remoteUser("rita"+v)) })
+	}
 }
 
 // joinRemote joins user (of remote.test) to roomID through make_join and

@@ -25,14 +25,7 @@ func TestNotaryRefusals(t *testing.T) {
 	for i := range 51 {
 		many[fmt.Sprintf("s%d.test", i)] = map[string]any{}
 	}
-	tests := []struct {
-		name    string
-		method  string
-		path    string
-		body    any
-		status  int
-		errcode string
-	}{
+	tests := []refusal{
 		{"not JSON", http.MethodPost, "/_matrix/key/v2/query", "{", http.StatusBadRequest, "M_NOT_JSON"},
 		{"not an object", http.MethodPost, "/_matrix/key/v2/query", `["x"]`, http.StatusBadRequest, "M_BAD_JSON"},
 		{"over 50 servers", http.MethodPost, "/_matrix/key/v2/query", map[string]any{"server_keys": many},
@@ -40,6 +33,7 @@ func TestNotaryRefusals(t *testing.T) {
 		{"minimum_valid_until_ts not a number", http.MethodGet, "/_matrix/key/v2/query/remote.test?minimum_valid_until_ts=soon", nil,
 			http.StatusBadRequest, "M_INVALID_PARAM"},
 	}
+	// The key endpoints need no signature.
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f.Do(t, tc.method, tc.path, "", tc.body).Want(t, tc.status, tc.errcode)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -81,7 +80,7 @@ func TestSendJoinRefusals(t *testing.T) {
 	room := f.publicRoom(t, alice)
 	denied := f.aclRoom(t, alice, "remote.test")
 	join := f.makeJoin(t, room, remoteUser("rita"))
-	tmpl := f.template(t, room, remoteUser("rita"))
+	_, tmpl := f.template(t, room, remoteUser("rita"))
 	build := func(change func(p *gomatrixserverlib.ProtoEvent)) gomatrixserverlib.PDU {
 		p := tmpl
 		change(&p)
@@ -121,40 +120,37 @@ func TestSendJoin(t *testing.T) {
 	f := newFed(t)
 	alice := f.User(t, "alice")
 	room := f.publicRoom(t, alice)
-	for _, v := range []string{"v2", "v1"} {
-		t.Run(v, func(t *testing.T) {
-			user := remoteUser("rita" + v)
-			join := f.makeJoin(t, room, user)
-			res := f.DoSigned(t, f.remote, http.MethodPut, "/_matrix/federation/"+v+"/send_join/"+esc(room)+"/"+esc(join.EventID()),
-				json.RawMessage(join.JSON()))
-			res.Want(t, http.StatusOK)
-			body := res.Body
-			if v == "v1" {
-				var pair []json.RawMessage
-				res.Decode(t, &pair)
-				if len(pair) != 2 || string(pair[0]) != "200" {
-					t.Fatalf("v1 answer %s", res.Body)
-				}
-				body = pair[1]
+	perVersion(t, func(t *testing.T, v, user string) {
+		join := f.makeJoin(t, room, user)
+		res := f.DoSigned(t, f.remote, http.MethodPut, "/_matrix/federation/"+v+"/send_join/"+esc(room)+"/"+esc(join.EventID()),
+			json.RawMessage(join.JSON()))
+		res.Want(t, http.StatusOK)
+		body := res.Body
+		if v == "v1" {
+			var pair []json.RawMessage
+			res.Decode(t, &pair)
+			if len(pair) != 2 || string(pair[0]) != "200" {
+				t.Fatalf("v1 answer %s", res.Body)
 			}
-			var answer struct {
-				Origin    string            `json:"origin"`
-				Event     json.RawMessage   `json:"event"`
-				State     []json.RawMessage `json:"state"`
-				AuthChain []json.RawMessage `json:"auth_chain"`
-			}
-			if err := json.Unmarshal(body, &answer); err != nil {
-				t.Fatal(err)
-			}
-			if answer.Origin != "test.local" || len(answer.Event) == 0 || !hasEvent(answer.State, spec.MRoomCreate) ||
-				!hasEvent(answer.State, spec.MRoomPowerLevels) || hasEvent(answer.State, "m.room.message") {
-				t.Fatalf("send_join answer %s", body)
-			}
-			if m, err := f.Rooms.Membership(context.Background(), room, user); err != nil || m != "join" {
-				t.Fatalf("%s's membership %q (%v)", user, m, err)
-			}
-		})
-	}
+			body = pair[1]
+		}
+		var answer struct {
+			Origin    string            `json:"origin"`
+			Event     json.RawMessage   `json:"event"`
+			State     []json.RawMessage `json:"state"`
+			AuthChain []json.RawMessage `json:"auth_chain"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			t.Fatal(err)
+		}
+		if answer.Origin != "test.local" || len(answer.Event) == 0 || !hasEvent(answer.State, spec.MRoomCreate) ||
+			!hasEvent(answer.State, spec.MRoomPowerLevels) || hasEvent(answer.State, "m.room.message") {
+			t.Fatalf("send_join answer %s", body)
+		}
+		if m, err := f.Rooms.Membership(context.Background(), room, user); err != nil || m != "join" {
+			t.Fatalf("%s's membership %q (%v)", user, m, err)
+		}
+	})
 }
 
 // TestLeave: make_leave gives a leave template to a joined user of the
@@ -164,33 +160,30 @@ func TestLeave(t *testing.T) {
 	f := newFed(t)
 	alice := f.User(t, "alice")
 	room := f.publicRoom(t, alice)
-	for _, v := range []string{"v2", "v1"} {
-		t.Run(v, func(t *testing.T) {
-			user := remoteUser("rita" + v)
-			join := f.joinRemote(t, room, user)
-			send := "/_matrix/federation/" + v + "/send_leave/" + esc(room) + "/"
-			f.DoSigned(t, f.remote, http.MethodPut, send+esc(join.EventID()), json.RawMessage(join.JSON())).
-				Want(t, http.StatusBadRequest, "M_BAD_JSON")
-			res := f.DoSigned(t, f.remote, http.MethodGet, "/_matrix/federation/v1/make_leave/"+esc(room)+"/"+esc(user), nil)
-			res.Want(t, http.StatusOK)
-			var tmpl struct {
-				RoomVersion gomatrixserverlib.RoomVersion `json:"room_version"`
-				Event       gomatrixserverlib.ProtoEvent  `json:"event"`
-			}
-			res.Decode(t, &tmpl)
-			leave := f.remoteEvent(t, tmpl.RoomVersion, &tmpl.Event)
-			res = f.DoSigned(t, f.remote, http.MethodPut, send+esc(leave.EventID()), json.RawMessage(leave.JSON()))
-			res.Want(t, http.StatusOK)
-			want := `{}`
-			if v == "v1" {
-				want = `[200,{}]`
-			}
-			wantJSON(t, res.Body, want)
-			if m, _ := f.Rooms.Membership(context.Background(), room, user); m != "leave" {
-				t.Fatalf("%s's membership %q after the leave", user, m)
-			}
-		})
-	}
+	perVersion(t, func(t *testing.T, v, user string) {
+		join := f.joinRemote(t, room, user)
+		send := "/_matrix/federation/" + v + "/send_leave/" + esc(room) + "/"
+		f.DoSigned(t, f.remote, http.MethodPut, send+esc(join.EventID()), json.RawMessage(join.JSON())).
+			Want(t, http.StatusBadRequest, "M_BAD_JSON")
+		res := f.DoSigned(t, f.remote, http.MethodGet, "/_matrix/federation/v1/make_leave/"+esc(room)+"/"+esc(user), nil)
+		res.Want(t, http.StatusOK)
+		var tmpl struct {
+			RoomVersion gomatrixserverlib.RoomVersion `json:"room_version"`
+			Event       gomatrixserverlib.ProtoEvent  `json:"event"`
+		}
+		res.Decode(t, &tmpl)
+		leave := f.remoteEvent(t, tmpl.RoomVersion, &tmpl.Event)
+		res = f.DoSigned(t, f.remote, http.MethodPut, send+esc(leave.EventID()), json.RawMessage(leave.JSON()))
+		res.Want(t, http.StatusOK)
+		want := `{}`
+		if v == "v1" {
+			want = `[200,{}]`
+		}
+		wantJSON(t, res.Body, want)
+		if m, _ := f.Rooms.Membership(context.Background(), room, user); m != "leave" {
+			t.Fatalf("%s's membership %q after the leave", user, m)
+		}
+	})
 	f.runRefusals(t, []refusal{
 		{name: "make_leave: a user of another server", path: "/_matrix/federation/v1/make_leave/" + esc(room) + "/" + esc("@x:other.test"),
 			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
@@ -222,31 +215,6 @@ func (f *fed) state(t *testing.T, u *fixture.User, room, evType string, content 
 		t.Fatalf("%s in %s: %v", evType, room, err)
 	}
 	return id
-}
-
-// template is the make_join template for user.
-func (f *fed) template(t *testing.T, room, user string) gomatrixserverlib.ProtoEvent {
-	t.Helper()
-	res := f.DoSigned(t, f.remote, http.MethodGet, "/_matrix/federation/v1/make_join/"+esc(room)+"/"+esc(user)+"?ver=12", nil)
-	res.Want(t, http.StatusOK)
-	var tmpl struct {
-		Event gomatrixserverlib.ProtoEvent `json:"event"`
-	}
-	res.Decode(t, &tmpl)
-	return tmpl.Event
-}
-
-// impostorEvent is proto built as remote.test's event in room version
-// ver, but signed with another key under remote.test's key ID.
-func impostorEvent(t *testing.T, ver gomatrixserverlib.RoomVersion, proto gomatrixserverlib.ProtoEvent) gomatrixserverlib.PDU {
-	t.Helper()
-	impostor := fixture.NewServer(t, "remote.test")
-	ev, err := gomatrixserverlib.MustGetRoomVersion(ver).NewEventBuilderFromProtoEvent(&proto).
-		Build(time.Now(), impostor.Name, impostor.KeyID, impostor.Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }
 
 // with names a refusal and sets its body (nil: keep it) and answer.
