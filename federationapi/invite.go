@@ -99,12 +99,15 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	if err := json.Unmarshal(body, &req); err != nil {
 		return httputil.BadJSON("bad invite: %v", err)
 	}
-	if req.RoomVersion == "" || len(req.Event) == 0 {
-		return httputil.MissingParam("an invite needs room_version and event")
+	if req.RoomVersion == "" {
+		return httputil.MissingParam("an invite needs room_version")
 	}
 	ver, err := gomatrixserverlib.GetRoomVersion(req.RoomVersion)
 	if err != nil || !gomatrixserverlib.StableRoomVersion(req.RoomVersion) {
 		return incompatibleVersion(req.RoomVersion)
+	}
+	if len(req.Event) == 0 {
+		return httputil.MissingParam("an invite needs event")
 	}
 	pdu, err := untrustedPDU(ver, req.Event)
 	if err != nil {

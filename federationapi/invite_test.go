@@ -91,6 +91,10 @@ func TestReceiveInviteRefusals(t *testing.T) {
 			wantError(t, res, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION", map[string]any{"room_version": ver})
 		})
 	}
+	t.Run("room version 99, no event", func(t *testing.T) {
+		res := f.DoSigned(t, f.remote, http.MethodPut, invitePath(good), map[string]any{"room_version": "99"})
+		wantError(t, res, http.StatusBadRequest, "M_INCOMPATIBLE_ROOM_VERSION", map[string]any{"room_version": "99"})
+	})
 }
 
 // TestReceiveInvite: an invite of a local user is answered signed by both
