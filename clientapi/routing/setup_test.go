@@ -57,7 +57,6 @@ func newFixture(t *testing.T, db *sqlutil.DB) *fixture.Fixture {
 	return fixture.NewOn(t, db)
 }
 
-
 // failOnErrorLogs fails t if log records an error by the time the test
 // ends: a request answered 500 does. Matrix errors with another 5xx status
 // are deliberate (502: a remote server could not be reached) and pass.
