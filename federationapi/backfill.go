@@ -54,10 +54,17 @@ func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []stri
 	return nil, lastErr
 }
 
-func (f *FederationAPI) backfillFrom(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error) {
+func (f *FederationAPI) backfillFrom(
+	ctx context.Context,
+	s spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	roomID string,
+	from []string,
+	limit int,
+) ([]gomatrixserverlib.PDU, error) {
 	txn, err := f.Client.Backfill(ctx, f.name, s, roomID, limit, from)
 	if err != nil {
-		return nil, fmt.Errorf("backfill from %s: %w", s, err)
+		return nil, fmt.Errorf("backfill from %s: %w", s, remoteError(s, err))
 	}
 	var pdus []gomatrixserverlib.PDU
 	have := map[string]bool{}
@@ -85,7 +92,14 @@ func (f *FederationAPI) backfillFrom(ctx context.Context, s spec.ServerName, ver
 
 // fetchAuthEvents stores, as outliers, the auth events of pdus that are
 // neither among them nor stored, fetched from s.
-func (f *FederationAPI) fetchAuthEvents(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID string, pdus []gomatrixserverlib.PDU, have map[string]bool) error {
+func (f *FederationAPI) fetchAuthEvents(
+	ctx context.Context,
+	s spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	roomID string,
+	pdus []gomatrixserverlib.PDU,
+	have map[string]bool,
+) error {
 	var want []string
 	for _, p := range pdus {
 		for _, id := range p.AuthEventIDs() {
@@ -132,10 +146,15 @@ func (f *FederationAPI) fetchAuthEvents(ctx context.Context, s spec.ServerName, 
 // fetchEvent gets one event of a room from s (spec: GET
 // /_matrix/federation/v1/event/{eventId}): the event asked for, of that
 // room, with valid signatures.
-func (f *FederationAPI) fetchEvent(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, roomID, id string) (gomatrixserverlib.PDU, error) {
+func (f *FederationAPI) fetchEvent(
+	ctx context.Context,
+	s spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	roomID, id string,
+) (gomatrixserverlib.PDU, error) {
 	txn, err := f.Client.GetEvent(ctx, f.name, s, id)
 	if err != nil {
-		return nil, fmt.Errorf("event %s from %s: %w", id, s, err)
+		return nil, fmt.Errorf("event %s from %s: %w", id, s, remoteError(s, err))
 	}
 	if len(txn.PDUs) != 1 {
 		return nil, fmt.Errorf("event %s from %s: %d events in the answer", id, s, len(txn.PDUs))

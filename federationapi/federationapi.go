@@ -90,7 +90,11 @@ func New(ctx context.Context, opts Options) (*FederationAPI, error) {
 		opts.Log = logrus.StandardLogger()
 	}
 	f := &FederationAPI{opts: opts, name: spec.ServerName(opts.ServerName), store: store, now: time.Now}
-	f.resolver = resolve.New(resolve.Options{Hosts: opts.Config.Hosts, AllowPrivateNetworks: opts.Config.AllowPrivateNetworks, RootCAs: cas})
+	f.resolver = resolve.New(resolve.Options{
+		Hosts:                opts.Config.Hosts,
+		AllowPrivateNetworks: opts.Config.AllowPrivateNetworks,
+		RootCAs:              cas,
+	})
 	f.Client = fclient.NewFederationClient(
 		[]*fclient.SigningIdentity{{ServerName: f.name, KeyID: gomatrixserverlib.KeyID(opts.Key.ID), PrivateKey: opts.Key.Private}},
 		fclient.WithTransport(f.resolver.Transport()), fclient.WithTimeout(30*time.Second),
@@ -100,8 +104,16 @@ func New(ctx context.Context, opts Options) (*FederationAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.keys = &keys{serverName: f.name, keyID: gomatrixserverlib.KeyID(opts.Key.ID), private: opts.Key.Private, own: own,
-		store: store, client: f.Client, now: f.now, cache: map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult{}}
+	f.keys = &keys{
+		serverName: f.name,
+		keyID:      gomatrixserverlib.KeyID(opts.Key.ID),
+		private:    opts.Key.Private,
+		own:        own,
+		store:      store,
+		client:     f.Client,
+		now:        f.now,
+		cache:      keyResults{},
+	}
 	// This server's own key needs no fetching.
 	f.keys.remember(gomatrixserverlib.PublicKeyLookupRequest{ServerName: f.name, KeyID: gomatrixserverlib.KeyID(opts.Key.ID)},
 		gomatrixserverlib.PublicKeyLookupResult{VerifyKey: gomatrixserverlib.VerifyKey{Key: spec.Base64Bytes(pub)},

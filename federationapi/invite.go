@@ -3,25 +3,63 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"net/url"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
 // SendInvite implements fedapi.RemoteInviter: the invitee's server signs the
-// invite (spec: PUT /_matrix/federation/v2/invite/{roomId}/{eventId}).
-func (f *FederationAPI) SendInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) (gomatrixserverlib.PDU, error) {
-	_, server, ok := strings.Cut(*invite.StateKey(), ":")
-	if !ok {
-		return nil, fmt.Errorf("federationapi: %q is not a user ID", *invite.StateKey())
+// invite (spec: PUT /_matrix/federation/v2/invite/{roomId}/{eventId}). Its
+// refusal, or an answer that is not the invite signed, is a
+// *fedapi.RemoteError.
+func (f *FederationAPI) SendInvite(
+	ctx context.Context,
+	invite gomatrixserverlib.PDU,
+	inviteRoomState []json.RawMessage,
+) (gomatrixserverlib.PDU, error) {
+	invitee, err := spec.NewUserID(*invite.StateKey(), true)
+	if err != nil {
+		return nil, fmt.Errorf("federationapi: the invitee %q: %w", *invite.StateKey(), err)
 	}
+	server := invitee.Domain()
+	ver, err := gomatrixserverlib.GetRoomVersion(invite.Version())
+	if err != nil {
+		return nil, err
+	}
+	raw, err := f.askToSign(ctx, server, invite, inviteRoomState)
+	if err != nil {
+		return nil, fmt.Errorf("federationapi: inviting %s: %w", invitee.String(), err)
+	}
+	signed, err := untrustedPDU(ver, raw)
+	if err != nil {
+		return nil, badAnswer(server, "the signed invite is unreadable", err)
+	}
+	if err := gomatrixserverlib.VerifyEventSignatures(ctx, signed, f.keyRing, roomapi.UserIDForSender); err != nil {
+		return nil, badAnswer(server, "the signed invite does not verify", err)
+	}
+	return signed, nil
+}
+
+// askToSign sends the invite to the invitee's server and returns the
+// event it signed. The v1 endpoint is tried only where the spec says to:
+// for rooms of versions 1 and 2, when v2 answers 400 or 404 (a server
+// that predates it). In any other room a 404 is the server's answer (no
+// such user), not a sign of an old server.
+func (f *FederationAPI) askToSign(
+	ctx context.Context,
+	server spec.ServerName,
+	invite gomatrixserverlib.PDU,
+	inviteRoomState []json.RawMessage,
+) (json.RawMessage, error) {
 	var stripped []gomatrixserverlib.InviteStrippedState
 	if b, err := json.Marshal(inviteRoomState); err == nil {
 		_ = json.Unmarshal(b, &stripped)
@@ -30,22 +68,22 @@ func (f *FederationAPI) SendInvite(ctx context.Context, invite gomatrixserverlib
 	if err != nil {
 		return nil, err
 	}
-	res, err := f.Client.SendInviteV2(ctx, f.name, spec.ServerName(server), req)
-	if err != nil {
-		return nil, err
+	ids := url.PathEscape(invite.RoomID().String()) + "/" + url.PathEscape(invite.EventID())
+	var res fclient.RespInviteV2
+	err = f.ask(ctx, http.MethodPut, server, "/_matrix/federation/v2/invite/"+ids, req, &res)
+	var re *fedapi.RemoteError
+	if errors.As(err, &re) && (re.Status == http.StatusBadRequest || re.Status == http.StatusNotFound) &&
+		(invite.Version() == gomatrixserverlib.RoomVersionV1 || invite.Version() == gomatrixserverlib.RoomVersionV2) {
+		var v1 fclient.RespInvite
+		err = f.ask(ctx, http.MethodPut, server, "/_matrix/federation/v1/invite/"+ids, invite, &v1)
+		return json.RawMessage(v1.Event), err
 	}
-	ver, err := gomatrixserverlib.GetRoomVersion(invite.Version())
-	if err != nil {
-		return nil, err
-	}
-	signed, err := untrustedPDU(ver, res.Event)
-	if err != nil {
-		return nil, fmt.Errorf("federationapi: the signed invite from %s is unreadable: %w", server, err)
-	}
-	if err := gomatrixserverlib.VerifyEventSignatures(ctx, signed, f.keyRing, roomapi.UserIDForSender); err != nil {
-		return nil, fmt.Errorf("federationapi: the signed invite from %s does not verify: %w", server, err)
-	}
-	return signed, nil
+	return json.RawMessage(res.Event), err
+}
+
+// badAnswer is a remote server's answer that is not what was asked for.
+func badAnswer(server spec.ServerName, what string, err error) error {
+	return &fedapi.RemoteError{Server: string(server), Status: http.StatusOK, Message: what + ": " + err.Error(), Err: err}
 }
 
 // PUT /_matrix/federation/v2/invite/{roomId}/{eventId}
@@ -61,9 +99,15 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	if err := json.Unmarshal(body, &req); err != nil {
 		return httputil.BadJSON("bad invite: %v", err)
 	}
+	if req.RoomVersion == "" {
+		return httputil.MissingParam("an invite needs room_version")
+	}
 	ver, err := gomatrixserverlib.GetRoomVersion(req.RoomVersion)
 	if err != nil || !gomatrixserverlib.StableRoomVersion(req.RoomVersion) {
 		return incompatibleVersion(req.RoomVersion)
+	}
+	if len(req.Event) == 0 {
+		return httputil.MissingParam("an invite needs event")
 	}
 	pdu, err := untrustedPDU(ver, req.Event)
 	if err != nil {
@@ -95,14 +139,17 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	// The signed copy is read again from its JSON: PDU.Sign's result keeps
 	// no room ID in room version 12 (derived from the create event), and
 	// the auth rules compare it.
-	signed, err := ver.NewEventFromTrustedJSON(pdu.Sign(string(f.name), gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private).JSON(), false)
+	ours := pdu.Sign(string(f.name), gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private)
+	signed, err := ver.NewEventFromTrustedJSON(ours.JSON(), false)
 	if err != nil {
 		return httputil.BadJSON("bad invite: %v", err)
 	}
 	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), signed, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return httputil.Forbidden("bad signature on the invite: %v", err)
 	}
-	if err := f.store.RecordInvite(r.Context(), pdu.RoomID().String(), invitee.String(), string(origin), pdu.EventID(), string(ver.Version()), string(pdu.SenderID())); err != nil {
+	err = f.store.RecordInvite(r.Context(), pdu.RoomID().String(), invitee.String(), string(origin),
+		pdu.EventID(), string(ver.Version()), string(pdu.SenderID()))
+	if err != nil {
 		return err
 	}
 	if err := f.opts.Rooms.ReceiveInvite(r.Context(), signed, req.InviteRoomState); err != nil {

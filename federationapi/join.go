@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/matrix-org/gomatrix"
-
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -20,12 +18,22 @@ import (
 // joinClient adapts the federation client to gomatrixserverlib.PerformJoin.
 type joinClient struct{ c fclient.FederationClient }
 
-func (j joinClient) MakeJoin(ctx context.Context, origin, s spec.ServerName, roomID, userID string) (gomatrixserverlib.MakeJoinResponse, error) {
+// MakeJoin implements gomatrixserverlib.FederatedJoinClient.
+func (j joinClient) MakeJoin(
+	ctx context.Context,
+	origin, s spec.ServerName,
+	roomID, userID string,
+) (gomatrixserverlib.MakeJoinResponse, error) {
 	res, err := j.c.MakeJoin(ctx, origin, s, roomID, userID)
 	return &res, err
 }
 
-func (j joinClient) SendJoin(ctx context.Context, origin, s spec.ServerName, event gomatrixserverlib.PDU) (gomatrixserverlib.SendJoinResponse, error) {
+// SendJoin implements gomatrixserverlib.FederatedJoinClient.
+func (j joinClient) SendJoin(
+	ctx context.Context,
+	origin, s spec.ServerName,
+	event gomatrixserverlib.PDU,
+) (gomatrixserverlib.SendJoinResponse, error) {
 	res, err := j.c.SendJoin(ctx, origin, s, event)
 	return &res, err
 }
@@ -34,8 +42,8 @@ func (j joinClient) SendJoin(ctx context.Context, origin, s spec.ServerName, eve
 // first of servers that lets it (spec: "Joining Rooms": make_join, then
 // send_join; the returned state and auth chain are checked — signatures,
 // hashes, auth rules — before the room is stored). It returns the join
-// event's ID. A ForbiddenError-like refusal of every server is returned as
-// the last error.
+// event's ID. When no server lets it, the last server's refusal (a
+// *fedapi.RemoteError when it answered) is returned.
 func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) (string, error) {
 	if f.opts.Rooms == nil {
 		return "", errors.New("federationapi: no roomserver in this process")
@@ -63,7 +71,7 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 			EventProvider: f.eventProvider(ctx, spec.ServerName(s)), UserIDQuerier: roomapi.UserIDForSender,
 		})
 		if ferr != nil {
-			lastErr = fmt.Errorf("joining %s through %s: %w", roomID, s, ferr.Err)
+			lastErr = fmt.Errorf("joining %s through %s: %w", roomID, s, remoteError(spec.ServerName(s), ferr.Err))
 			continue
 		}
 		ver, err := gomatrixserverlib.GetRoomVersion(res.JoinEvent.Version())
@@ -115,7 +123,7 @@ func (f *FederationAPI) ResolveRemoteAlias(ctx context.Context, alias string) (s
 	}
 	res, err := f.Client.LookupRoomAlias(ctx, f.name, spec.ServerName(server), alias)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("federationapi: resolving %s: %w", alias, remoteError(spec.ServerName(server), err))
 	}
 	servers := make([]string, len(res.Servers))
 	for i, s := range res.Servers {
@@ -127,8 +135,8 @@ func (f *FederationAPI) ResolveRemoteAlias(ctx context.Context, alias string) (s
 // IsForbidden reports whether a remote join failed because the room's
 // server refused it (403).
 func (f *FederationAPI) IsForbidden(err error) bool {
-	var he gomatrix.HTTPError
-	return errors.As(err, &he) && he.Code == http.StatusForbidden
+	var re *fedapi.RemoteError
+	return errors.As(err, &re) && re.Status == http.StatusForbidden
 }
 
 // LeaveRemote rejects an invite to a room this server is not in, through
@@ -155,7 +163,7 @@ func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) 
 func (f *FederationAPI) leaveThrough(ctx context.Context, via, roomID, userID string) error {
 	res, err := f.Client.MakeLeave(ctx, f.name, spec.ServerName(via), roomID, userID)
 	if err != nil {
-		return fmt.Errorf("make_leave through %s: %w", via, err)
+		return fmt.Errorf("make_leave through %s: %w", via, remoteError(spec.ServerName(via), err))
 	}
 	ver, err := gomatrixserverlib.GetRoomVersion(res.RoomVersion)
 	if err != nil {
@@ -172,7 +180,7 @@ func (f *FederationAPI) leaveThrough(ctx context.Context, via, roomID, userID st
 		return err
 	}
 	if err := f.Client.SendLeave(ctx, f.name, spec.ServerName(via), ev); err != nil {
-		return fmt.Errorf("send_leave through %s: %w", via, err)
+		return fmt.Errorf("send_leave through %s: %w", via, remoteError(spec.ServerName(via), err))
 	}
 	return f.opts.Rooms.RejectInvite(ctx, ev)
 }
@@ -184,7 +192,12 @@ const maxRejoinGap = 100
 // between its last ones and the join (spec: POST
 // /_matrix/federation/v1/get_missing_events), signatures checked; nil for a
 // room new to it, or when s does not answer (the timeline then has a gap).
-func (f *FederationAPI) rejoinGap(ctx context.Context, s spec.ServerName, ver gomatrixserverlib.IRoomVersion, join gomatrixserverlib.PDU) []gomatrixserverlib.PDU {
+func (f *FederationAPI) rejoinGap(
+	ctx context.Context,
+	s spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	join gomatrixserverlib.PDU,
+) []gomatrixserverlib.PDU {
 	roomID := join.RoomID().String()
 	latest, err := f.opts.Rooms.LatestEventIDs(ctx, roomID)
 	if err != nil || len(latest) == 0 {

@@ -35,8 +35,16 @@ type keys struct {
 	now        func() time.Time
 
 	mu    sync.RWMutex
-	cache map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult
+	cache keyResults
 }
+
+// keyRequests and keyResults are what gomatrixserverlib's key fetchers and
+// key database take and give: keys asked for (with the time they must be
+// valid at) and keys found.
+type (
+	keyRequests = map[gomatrixserverlib.PublicKeyLookupRequest]spec.Timestamp
+	keyResults  = map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult
+)
 
 // ownAnswer is this server's signed key answer, valid for keyValidity.
 func (k *keys) ownAnswer() ([]byte, error) {
@@ -50,7 +58,10 @@ func (k *keys) ownAnswer() ([]byte, error) {
 		if o.ExpiredTS == 0 && gomatrixserverlib.KeyID(o.KeyID) == k.keyID {
 			verify[k.keyID] = gomatrixserverlib.VerifyKey{Key: pub}
 		} else if o.ExpiredTS > 0 {
-			old[gomatrixserverlib.KeyID(o.KeyID)] = gomatrixserverlib.OldVerifyKey{VerifyKey: gomatrixserverlib.VerifyKey{Key: pub}, ExpiredTS: spec.Timestamp(o.ExpiredTS)}
+			old[gomatrixserverlib.KeyID(o.KeyID)] = gomatrixserverlib.OldVerifyKey{
+				VerifyKey: gomatrixserverlib.VerifyKey{Key: pub},
+				ExpiredTS: spec.Timestamp(o.ExpiredTS),
+			}
 		}
 	}
 	body, err := json.Marshal(gomatrixserverlib.ServerKeyFields{
@@ -70,8 +81,8 @@ func (k *keys) FetcherName() string { return "myelin-database" }
 
 // FetchKeys implements gomatrixserverlib.KeyFetcher from memory and the
 // database.
-func (k *keys) FetchKeys(ctx context.Context, reqs map[gomatrixserverlib.PublicKeyLookupRequest]spec.Timestamp) (map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult, error) {
-	out := map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult{}
+func (k *keys) FetchKeys(ctx context.Context, reqs keyRequests) (keyResults, error) {
+	out := keyResults{}
 	byServer := map[spec.ServerName][]string{}
 	k.mu.RLock()
 	for req := range reqs {
@@ -106,7 +117,7 @@ func (k *keys) FetchKeys(ctx context.Context, reqs map[gomatrixserverlib.PublicK
 }
 
 // StoreKeys implements gomatrixserverlib.KeyDatabase.
-func (k *keys) StoreKeys(ctx context.Context, results map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult) error {
+func (k *keys) StoreKeys(ctx context.Context, results keyResults) error {
 	var rows []storage.ServerKey
 	for req, res := range results {
 		expired := int64(res.ExpiredTS)
@@ -137,8 +148,8 @@ type directFetcher struct{ k *keys }
 func (d directFetcher) FetcherName() string { return "direct" }
 
 // FetchKeys implements gomatrixserverlib.KeyFetcher.
-func (d directFetcher) FetchKeys(ctx context.Context, reqs map[gomatrixserverlib.PublicKeyLookupRequest]spec.Timestamp) (map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult, error) {
-	out := map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult{}
+func (d directFetcher) FetchKeys(ctx context.Context, reqs keyRequests) (keyResults, error) {
+	out := keyResults{}
 	servers := map[spec.ServerName]bool{}
 	for req := range reqs {
 		servers[req.ServerName] = true

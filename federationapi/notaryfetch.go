@@ -22,8 +22,8 @@ type notaryFetcher struct {
 
 func (n notaryFetcher) FetcherName() string { return "notary" }
 
-func (n notaryFetcher) FetchKeys(ctx context.Context, reqs map[gomatrixserverlib.PublicKeyLookupRequest]spec.Timestamp) (map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult, error) {
-	out := map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult{}
+func (n notaryFetcher) FetchKeys(ctx context.Context, reqs keyRequests) (keyResults, error) {
+	out := keyResults{}
 	var errs []error
 	for _, notary := range n.notaries {
 		ask := map[gomatrixserverlib.PublicKeyLookupRequest]spec.Timestamp{}
@@ -46,7 +46,7 @@ func (n notaryFetcher) FetchKeys(ctx context.Context, reqs map[gomatrixserverlib
 }
 
 // ask queries one notary and adds what checks out to out.
-func (n notaryFetcher) ask(ctx context.Context, notary spec.ServerName, reqs map[gomatrixserverlib.PublicKeyLookupRequest]spec.Timestamp, out map[gomatrixserverlib.PublicKeyLookupRequest]gomatrixserverlib.PublicKeyLookupResult) error {
+func (n notaryFetcher) ask(ctx context.Context, notary spec.ServerName, reqs keyRequests, out keyResults) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	answers, err := n.f.Client.LookupServerKeys(ctx, notary, reqs)

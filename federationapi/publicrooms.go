@@ -7,11 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/matrix-org/gomatrixserverlib"
-	"github.com/matrix-org/gomatrixserverlib/fclient"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
-	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
@@ -54,7 +51,8 @@ func (f *FederationAPI) publicRooms(w http.ResponseWriter, r *http.Request, _ sp
 	if req.Limit > 0 {
 		limit = min(req.Limit, maxPublicRooms)
 	}
-	page, err := roomapi.PublicRoomsPage(r.Context(), f.opts.Directory, req.Since, limit, req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
+	page, err := roomapi.PublicRoomsPage(r.Context(), f.opts.Directory, req.Since, limit,
+		req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
 	if err != nil {
 		return err
 	}
@@ -66,20 +64,9 @@ func (f *FederationAPI) publicRooms(w http.ResponseWriter, r *http.Request, _ sp
 // client API's /publicRooms?server=). body is the client's request body
 // (limit, since, filter, …).
 func (f *FederationAPI) RemotePublicRooms(ctx context.Context, server string, body json.RawMessage) (json.RawMessage, error) {
-	req := fclient.NewFederationRequest(http.MethodPost, f.name, spec.ServerName(server), "/_matrix/federation/v1/publicRooms")
-	if err := req.SetContent(body); err != nil {
-		return nil, err
-	}
-	if err := req.Sign(f.name, gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private); err != nil {
-		return nil, err
-	}
-	hr, err := req.HTTPRequest()
-	if err != nil {
-		return nil, err
-	}
 	var out json.RawMessage
-	if err := f.Client.DoRequestAndParseResponse(ctx, hr, &out); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", fedapi.ErrRemoteUnavailable, server, err)
+	if err := f.ask(ctx, http.MethodPost, spec.ServerName(server), "/_matrix/federation/v1/publicRooms", body, &out); err != nil {
+		return nil, fmt.Errorf("federationapi: public rooms of %s: %w", server, err)
 	}
 	return out, nil
 }

@@ -60,6 +60,11 @@ func (f *FederationAPI) getEvent(w http.ResponseWriter, r *http.Request, origin 
 	if err != nil || len(evs) == 0 {
 		return httputil.NotFound("event not found")
 	}
+	// As /backfill: an event the origin's users may not see under the
+	// room's history visibility is given redacted.
+	if evs, err = f.opts.Rooms.VisibleToServer(r.Context(), roomID, string(origin), evs); err != nil {
+		return err
+	}
 	f.txnResponse(w, evs)
 	return nil
 }

@@ -274,7 +274,12 @@ const maxAuthChain = 2000
 // /_matrix/federation/v1/event_auth) and has the roomserver check and
 // store it (signatures checked here; each event against its auth events
 // there, rejected ones kept as rejected).
-func (f *FederationAPI) fetchAuthChain(ctx context.Context, origin spec.ServerName, ver gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
+func (f *FederationAPI) fetchAuthChain(
+	ctx context.Context,
+	origin spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	pdu gomatrixserverlib.PDU,
+) error {
 	roomID := pdu.RoomID().String()
 	res, err := f.Client.GetEventAuth(ctx, f.name, origin, ver.Version(), roomID, pdu.EventID())
 	if err != nil {
@@ -301,7 +306,12 @@ func (f *FederationAPI) fetchAuthChain(ctx context.Context, origin spec.ServerNa
 // fetchMissing asks origin for the events between what this server has
 // and pdu (spec: POST /_matrix/federation/v1/get_missing_events) and inputs
 // them oldest first.
-func (f *FederationAPI) fetchMissing(ctx context.Context, origin spec.ServerName, ver gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) error {
+func (f *FederationAPI) fetchMissing(
+	ctx context.Context,
+	origin spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	pdu gomatrixserverlib.PDU,
+) error {
 	latest, err := f.opts.Rooms.LatestEventIDs(ctx, pdu.RoomID().String())
 	if err != nil {
 		return err
@@ -333,7 +343,12 @@ const maxStateFetch = 500
 // inputWithRemoteState inputs pdu with the state before it as origin gives
 // it: the state and auth chain IDs from /state_ids, the events this server
 // lacks fetched with /event (signatures checked) and stored as outliers.
-func (f *FederationAPI) inputWithRemoteState(ctx context.Context, origin spec.ServerName, ver gomatrixserverlib.IRoomVersion, pdu gomatrixserverlib.PDU) (roomapi.InputResult, error) {
+func (f *FederationAPI) inputWithRemoteState(
+	ctx context.Context,
+	origin spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	pdu gomatrixserverlib.PDU,
+) (roomapi.InputResult, error) {
 	roomID := pdu.RoomID().String()
 	ids, err := f.Client.LookupStateIDs(ctx, f.name, origin, roomID, pdu.EventID())
 	if err != nil {
@@ -444,7 +459,7 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 // v1Answer serves a v1 send_join or send_leave with its v2 handler: a
 // success is answered as [200, body] (spec: "PUT
 // /_matrix/federation/v1/send_join", deprecated), errors as they are.
-func v1Answer(h func(w http.ResponseWriter, r *http.Request, origin spec.ServerName, body []byte) error) func(http.ResponseWriter, *http.Request, spec.ServerName, []byte) error {
+func v1Answer(h fedHandler) fedHandler {
 	return func(w http.ResponseWriter, r *http.Request, origin spec.ServerName, body []byte) error {
 		rec := &v1Recorder{header: http.Header{}}
 		if err := h(rec, r, origin, body); err != nil {

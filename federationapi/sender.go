@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/matrix-org/gomatrix"
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/federationapi/queue"
 	"github.com/myelin-im/myelin/internal/bus"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -124,12 +124,13 @@ func (s txnSender) Send(ctx context.Context, txn queue.Transaction) error {
 		}
 	}
 	_, err := s.f.Client.SendTransaction(ctx, t)
-	var he gomatrix.HTTPError
+	err = remoteError(t.Destination, err)
+	var re *fedapi.RemoteError
 	// Refused for good: a malformed or oversized transaction, a server ACL,
 	// an endpoint the remote lacks. 401 (the remote could not check our key
 	// yet), 408 and 429 are worth retrying.
-	if errors.As(err, &he) {
-		switch he.Code {
+	if errors.As(err, &re) {
+		switch re.Status {
 		case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusRequestEntityTooLarge:
 			return fmt.Errorf("%w: %w", queue.ErrRejected, err)
 		}

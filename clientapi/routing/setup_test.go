@@ -1,7 +1,6 @@
 package routing_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/myelin-im/myelin/clientapi"
-	"github.com/myelin-im/myelin/federationapi"
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/httputil"
@@ -44,7 +42,7 @@ func newServer(t *testing.T, o serverOpts) *fixture.Fixture {
 	}
 	var remote fedapi.Remote
 	if o.federation {
-		remote = newFederation(t, f)
+		remote = f.Federation(t, f.Config.FederationAPI)
 	}
 	clientapi.Setup(f.Router, f.Config, f.Users, f.Rooms, f.Cache, remote, f.Log)
 	failOnErrorLogs(t, f.Log)
@@ -57,27 +55,6 @@ func newFixture(t *testing.T, db *sqlutil.DB) *fixture.Fixture {
 		return fixture.New(t)
 	}
 	return fixture.NewOn(t, db)
-}
-
-// newFederation is the federation API a server runs beside the client API;
-// it is used here only for requests the client API sends out.
-func newFederation(t *testing.T, f *fixture.Fixture) *federationapi.FederationAPI {
-	t.Helper()
-	fed, err := federationapi.New(context.Background(), federationapi.Options{
-		ServerName: f.ServerName,
-		Key:        f.Key,
-		Config:     f.Config.FederationAPI,
-		DB:         f.DB,
-		Cache:      f.Cache,
-		Profiles:   f.Users,
-		Directory:  f.Rooms,
-		Rooms:      f.Rooms,
-		Log:        f.Log,
-	})
-	if err != nil {
-		t.Fatalf("federation API: %v", err)
-	}
-	return fed
 }
 
 // failOnErrorLogs fails t if log records an error by the time the test

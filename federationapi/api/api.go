@@ -15,10 +15,11 @@ import (
 
 // Errors of the federation component, compared with errors.Is.
 var (
-	// ErrRemoteNotFound means the remote server answered that the user or
-	// profile does not exist.
+	// ErrRemoteNotFound means the remote server answered 404: the user,
+	// profile, alias or room does not exist there.
 	ErrRemoteNotFound = errors.New("federationapi: not found on the remote server")
-	// ErrRemoteUnavailable means the remote server could not be asked.
+	// ErrRemoteUnavailable means the remote server could not be asked, or
+	// gave no answer a client could act on (see RemoteError).
 	ErrRemoteUnavailable = errors.New("federationapi: remote server unavailable")
 	// ErrNoServers means no server could be asked to join a room through,
 	// to reject an invite through, or for a room's history.
@@ -43,7 +44,8 @@ type RemoteRooms interface {
 
 // RemoteProfiles fetches profiles from other servers (the client API uses
 // it): errors wrapping ErrRemoteNotFound mean the user has none, others
-// (ErrRemoteUnavailable) that the server could not say.
+// (a *RemoteError, ErrRemoteUnavailable among them) that the server could
+// not or would not say.
 type RemoteProfiles interface {
 	RemoteProfile(ctx context.Context, userID string) (map[string]json.RawMessage, error)
 }
@@ -56,7 +58,8 @@ type Remote interface {
 
 // RemoteInviter has an invite for a user of another server signed by that
 // server (spec: PUT /_matrix/federation/v2/invite), which then delivers it
-// to the user (the roomserver uses it).
+// to the user (the roomserver uses it). A refusal, or no usable answer, is
+// a *RemoteError, which callers pass through to the client.
 type RemoteInviter interface {
 	SendInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) (gomatrixserverlib.PDU, error)
 }

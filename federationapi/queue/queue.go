@@ -288,7 +288,8 @@ func (q *Queues) enqueued(k kind, dests []string, dropped []int) {
 		if dropped[i] > 0 {
 			if d.dropped[kindPDU]+d.dropped[kindEDU] == 0 {
 				q.log.WithFields(logrus.Fields{"destination": name, "max_queued": q.opts.MaxQueued}).
-					Warn("destination's queue is full; dropping its oldest entries (it catches up with get_missing_events/backfill when back)")
+					Warn("destination's queue is full; dropping its oldest entries " +
+						"(it catches up with get_missing_events/backfill when back)")
 			}
 			d.dropped[k] += dropped[i]
 		}

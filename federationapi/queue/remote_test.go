@@ -33,7 +33,12 @@ type attempt struct {
 }
 
 func newRemote() *remote {
-	return &remote{delivered: map[string][]Transaction{}, fail: map[string]bool{}, refuse: map[string]bool{}, gates: map[string]chan struct{}{}}
+	return &remote{
+		delivered: map[string][]Transaction{},
+		fail:      map[string]bool{},
+		refuse:    map[string]bool{},
+		gates:     map[string]chan struct{}{},
+	}
 }
 
 func (r *remote) Send(ctx context.Context, txn Transaction) error {
@@ -170,7 +175,7 @@ func start(t *testing.T, db *sqlutil.DB, r Sender, tune func(*Options)) *Queues 
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { q.Close() })
+	t.Cleanup(func() { _ = q.Close() })
 	return q
 }
 

@@ -351,7 +351,7 @@ func (r *Resolver) srvTargets(ctx context.Context, hostname string) ([]Target, t
 			return targets, ttl
 		}
 		var dnsErr *net.DNSError
-		if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
+		if err != nil && (!errors.As(err, &dnsErr) || !dnsErr.IsNotFound) {
 			ttl = srvErrorTTL
 		}
 	}

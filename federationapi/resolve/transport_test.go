@@ -76,7 +76,8 @@ func TestTransportTriesTargetsInOrder(t *testing.T) {
 		Dial:                 routes{"fed.test:8448": ts.Listener.Addr().String()}.dial,
 		LookupSRV:            srv.lookup,
 	})
-	req, err := http.NewRequest(http.MethodPut, "matrix-federation://hs1.test/_matrix/federation/v1/send/1", strings.NewReader(`{"pdus":[]}`))
+	const send = "matrix-federation://hs1.test/_matrix/federation/v1/send/"
+	req, err := http.NewRequest(http.MethodPut, send+"1", strings.NewReader(`{"pdus":[]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,14 @@ func TestTransportTriesTargetsInOrder(t *testing.T) {
 		t.Fatalf("PUT: %v", err)
 	}
 	_ = resp.Body.Close()
-	want := seen{Host: "hs1.test", SNI: "hs1.test", Method: "PUT", Path: "/_matrix/federation/v1/send/1", Body: `{"pdus":[]}`, ProtoMajor: 2}
+	want := seen{
+		Host:       "hs1.test",
+		SNI:        "hs1.test",
+		Method:     "PUT",
+		Path:       "/_matrix/federation/v1/send/1",
+		Body:       `{"pdus":[]}`,
+		ProtoMajor: 2,
+	}
 	if got := ts.last(); got != want {
 		t.Errorf("server saw %+v, want %+v", got, want)
 	}
@@ -94,7 +102,7 @@ func TestTransportTriesTargetsInOrder(t *testing.T) {
 	}
 
 	// A body that cannot be rewound is not resent.
-	req, err = http.NewRequest(http.MethodPut, "matrix-federation://hs1.test/_matrix/federation/v1/send/2", io.NopCloser(strings.NewReader("{}")))
+	req, err = http.NewRequest(http.MethodPut, send+"2", io.NopCloser(strings.NewReader("{}")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +126,8 @@ func TestTransportForgetsAfterFailure(t *testing.T) {
 	})
 	client := &http.Client{Transport: r.Transport()}
 	for i := 1; i <= 2; i++ {
-		if _, err := get(client, "matrix-federation://hs1.test/x"); err == nil || !strings.Contains(err.Error(), "no route to dead.test:8448") {
+		_, err := get(client, "matrix-federation://hs1.test/x")
+		if err == nil || !strings.Contains(err.Error(), "no route to dead.test:8448") {
 			t.Fatalf("request %d: %v, want a dial failure", i, err)
 		}
 		if n := ts.hits.Load(); n != int32(i) {

@@ -69,7 +69,8 @@ func (s *Storage) StoreServerKeys(ctx context.Context, keys []ServerKey) error {
 				ON CONFLICT (server_name, key_id) DO UPDATE SET public_key = excluded.public_key,
 					valid_until_ts = CASE WHEN excluded.valid_until_ts > federation_server_keys.valid_until_ts
 						THEN excluded.valid_until_ts ELSE federation_server_keys.valid_until_ts END,
-					expired_ts = CASE WHEN federation_server_keys.expired_ts > 0 THEN federation_server_keys.expired_ts ELSE excluded.expired_ts END`,
+					expired_ts = CASE WHEN federation_server_keys.expired_ts > 0
+						THEN federation_server_keys.expired_ts ELSE excluded.expired_ts END`,
 				k.ServerName, k.KeyID, k.PublicKey, k.ValidUntilTS, k.ExpiredTS); err != nil {
 				return fmt.Errorf("federationapi storage: storing a key of %s: %w", k.ServerName, err)
 			}
@@ -94,7 +95,8 @@ func (s *Storage) StoreKeyResponse(ctx context.Context, serverName string, respo
 func (s *Storage) KeyResponse(ctx context.Context, serverName string) ([]byte, int64, error) {
 	var resp string
 	var until int64
-	err := s.db.QueryRow(ctx, `SELECT response, valid_until_ts FROM federation_key_responses WHERE server_name = $1`, serverName).Scan(&resp, &until)
+	err := s.db.QueryRow(ctx, `SELECT response, valid_until_ts FROM federation_key_responses WHERE server_name = $1`, serverName).
+		Scan(&resp, &until)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, ErrNotFound
 	}
@@ -120,7 +122,8 @@ func (s *Storage) RecordOwnKey(ctx context.Context, keyID, publicKey string, now
 			ON CONFLICT (key_id) DO UPDATE SET expired_ts = 0`, keyID, publicKey); err != nil {
 			return err
 		}
-		if _, err := s.db.Exec(ctx, `UPDATE federation_own_keys SET expired_ts = $2 WHERE key_id <> $1 AND expired_ts = 0`, keyID, nowMs); err != nil {
+		if _, err := s.db.Exec(ctx, `UPDATE federation_own_keys SET expired_ts = $2 WHERE key_id <> $1 AND expired_ts = 0`,
+			keyID, nowMs); err != nil {
 			return err
 		}
 		var err error
@@ -138,7 +141,8 @@ func (s *Storage) RecordOwnKey(ctx context.Context, keyID, publicKey string, now
 
 // RecordInvite remembers the server an invite came through.
 func (s *Storage) RecordInvite(ctx context.Context, roomID, userID, via, eventID, roomVersion, inviter string) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO federation_invites (room_id, user_id, via, event_id, room_version, inviter) VALUES ($1, $2, $3, $4, $5, $6)
+	_, err := s.db.Exec(ctx, `INSERT INTO federation_invites (room_id, user_id, via, event_id, room_version, inviter)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (room_id, user_id) DO UPDATE SET via = excluded.via, event_id = excluded.event_id,
 			room_version = excluded.room_version, inviter = excluded.inviter`,
 		roomID, userID, via, eventID, roomVersion, inviter)

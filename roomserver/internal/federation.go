@@ -481,7 +481,8 @@ func (rs *Roomserver) hasLocalMember(r *room) bool {
 
 // remoteInvite has an invite of a user of another server signed by that
 // server before it is stored (spec: "Inviting to a room"); other events
-// are returned as they are. The caller holds r.mu.
+// are returned as they are. That server's refusal is returned wrapped, as
+// the federation component gave it. The caller holds r.mu.
 func (rs *Roomserver) remoteInvite(ctx context.Context, r *room, ev gomatrixserverlib.PDU) (gomatrixserverlib.PDU, error) {
 	if ev.Type() != spec.MRoomMember || ev.StateKey() == nil || rs.isLocalUser(*ev.StateKey()) {
 		return ev, nil
@@ -494,7 +495,10 @@ func (rs *Roomserver) remoteInvite(ctx context.Context, r *room, ev gomatrixserv
 	}
 	signed, err := rs.opts.Inviter.SendInvite(ctx, ev, rs.strippedState(r))
 	if err != nil {
-		return nil, api.Forbidden("the invitee's server did not accept the invite: %v", err)
+		// The invitee's server's own answer (fedapi.RemoteError), which the
+		// client gets as that server gave it (spec: PUT
+		// /_matrix/federation/v2/invite, "passed through to clients").
+		return nil, fmt.Errorf("the invitee's server did not sign the invite: %w", err)
 	}
 	if signed.EventID() != ev.EventID() {
 		return nil, api.Forbidden("the invitee's server changed the invite")

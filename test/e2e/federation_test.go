@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -120,10 +121,25 @@ func (f *federation) stop(t *testing.T, name string) {
 // startFederation starts one server per name, each on its own database.
 func startFederation(t *testing.T, dbURL func(t *testing.T) string, names ...string) *federation {
 	t.Helper()
-	ca := newTestCA(t)
+	return startFederationBeside(t, newTestCA(t), nil, dbURL, names...)
+}
+
+// startFederationBeside is startFederation with certificates from ca and
+// other servers, not Myelin, in the override table (name → host:port).
+func startFederationBeside(
+	t *testing.T,
+	ca *testCA,
+	others map[string]string,
+	dbURL func(t *testing.T) string,
+	names ...string,
+) *federation {
+	t.Helper()
 	// Listeners opened first, so every server knows every address and no
 	// other process can take a port between choosing and binding it.
-	addrs, lns := map[string]string{}, map[string]net.Listener{}
+	addrs, lns := maps.Clone(others), map[string]net.Listener{}
+	if addrs == nil {
+		addrs = map[string]string{}
+	}
 	for _, n := range names {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
