@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -130,13 +129,6 @@ func (f *FederationAPI) ResolveRemoteAlias(ctx context.Context, alias string) (s
 		servers[i] = string(s)
 	}
 	return res.RoomID, servers, nil
-}
-
-// IsForbidden reports whether a remote join failed because the room's
-// server refused it (403).
-func (f *FederationAPI) IsForbidden(err error) bool {
-	var re *fedapi.RemoteError
-	return errors.As(err, &re) && re.Status == http.StatusForbidden
 }
 
 // LeaveRemote rejects an invite to a room this server is not in, through

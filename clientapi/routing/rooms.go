@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/userapi/api"
@@ -228,10 +229,14 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 			content["reason"] = req.Reason
 		}
 		_, err = rt.opts.RemoteRooms.JoinRemote(r.Context(), roomID, dev.UserID, via, content)
+		var refused *fedapi.RemoteError
 		switch {
 		case err == nil:
-		case rt.opts.RemoteRooms.IsForbidden(err):
-			return httputil.Forbidden("The room's server refused the join")
+		case errors.As(err, &refused) && refused.PassedThrough():
+			// Spec (server-server API, make_join): the resident server's
+			// error "should be passed through to clients" (a refusal, an
+			// incompatible room version).
+			return err
 		default:
 			httputil.Logger(r.Context()).WithError(err).Info("remote join failed")
 			return httputil.NotFound("Could not join %s through any known server", roomID)

@@ -38,8 +38,6 @@ type RemoteRooms interface {
 	ResolveRemoteAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
 	// RemotePublicRooms asks another server for a page of its directory.
 	RemotePublicRooms(ctx context.Context, server string, body json.RawMessage) (json.RawMessage, error)
-	// IsForbidden reports whether a join error is a remote refusal.
-	IsForbidden(err error) bool
 }
 
 // RemoteProfiles fetches profiles from other servers (the client API uses

@@ -49,6 +49,29 @@ func TestFederationInviteRefused(t *testing.T) {
 	}
 }
 
+// TestFederationJoinRefused: one refuses bob's join of an invite-only
+// room; bob's client gets one's own refusal (403 M_FORBIDDEN, naming one),
+// passed through as the spec asks of make_join errors. Once invited, the
+// same join goes through.
+func TestFederationJoinRefused(t *testing.T) {
+	_, alice, bob := startPair(t, sqlutil.SQLite)
+	c := ctx(t)
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}})
+	if msg := wantRemoteError(t, err, http.StatusForbidden, "M_FORBIDDEN"); !strings.Contains(msg, "one.test") {
+		t.Fatalf("bob reads %q: want one's own refusal, naming one", msg)
+	}
+	if _, err := alice.InviteUser(c, room.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+		t.Fatalf("joining once invited: %v", err)
+	}
+}
+
 // TestFederationInviteStandIn: the invitee's server answers the spec's
 // 400 to PUT /_matrix/federation/v2/invite. M_INCOMPATIBLE_ROOM_VERSION
 // (with room_version) is passed through to the inviting client; for
