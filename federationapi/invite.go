@@ -130,7 +130,10 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	}
 	if f.opts.Profiles != nil {
 		if acct, err := f.opts.Profiles.Account(r.Context(), localpart(*invitee)); err != nil || acct.Deactivated {
-			return httputil.NotFound("no such user")
+			// 403, not 404: the spec gives /v2/invite only 400 and 403, and
+			// a gomatrixserverlib sender (Dendrite) takes a 404 as "no v2"
+			// and retries on v1.
+			return httputil.Forbidden("no such user")
 		}
 	}
 	// An invite is checked for the signatures of both servers (spec:

@@ -81,8 +81,8 @@ func TestReceiveInviteRefusals(t *testing.T) {
 		put("a join", join, nil, http.StatusBadRequest, "M_BAD_JSON"),
 		put("a user of another server", elsewhere, nil, http.StatusBadRequest, "M_BAD_JSON"),
 		put("sent for a user of another server", otherSender, nil, http.StatusForbidden, "M_FORBIDDEN"),
-		put("no such user", nobody, nil, http.StatusNotFound, "M_NOT_FOUND"),
-		put("a deactivated user", deactivated, nil, http.StatusNotFound, "M_NOT_FOUND"),
+		put("no such user", nobody, nil, http.StatusForbidden, "M_FORBIDDEN"),
+		put("a deactivated user", deactivated, nil, http.StatusForbidden, "M_FORBIDDEN"),
 		put("not signed by the origin's key", forged, nil, http.StatusForbidden, "M_FORBIDDEN"),
 	})
 	for _, ver := range []string{"99", "org.example.unstable"} {

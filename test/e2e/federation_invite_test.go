@@ -28,7 +28,7 @@ import (
 )
 
 // TestFederationInviteRefused: two refuses an invite of alice's to a user
-// it does not have; alice's client gets two's own error (404 M_NOT_FOUND,
+// it does not have; alice's client gets two's own error (403 M_FORBIDDEN,
 // two's message, naming two), not a re-labelled 403 with the body's bytes,
 // and the room holds no invite. An invite two accepts still goes through.
 func TestFederationInviteRefused(t *testing.T) {
@@ -39,7 +39,7 @@ func TestFederationInviteRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = alice.InviteUser(c, room.RoomID, &mautrix.ReqInviteUser{UserID: "@nobody:two.test"})
-	msg := wantRemoteError(t, err, http.StatusNotFound, "M_NOT_FOUND")
+	msg := wantRemoteError(t, err, http.StatusForbidden, "M_FORBIDDEN")
 	if !strings.Contains(msg, "two.test") || !strings.Contains(msg, "no such user") {
 		t.Fatalf("the client reads %q: want two's own words, naming two", msg)
 	}
