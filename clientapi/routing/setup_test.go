@@ -93,11 +93,7 @@ func run(t *testing.T, f *fixture.Fixture, calls []call) {
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
 			res := f.Do(t, c.method, clientPath(c.path), c.token, c.body)
-			if c.errcode != "" {
-				res.Want(t, c.status, c.errcode)
-			} else {
-				res.Want(t, c.status)
-			}
+			res.Want(t, c.status, c.errcode)
 			if c.check != nil {
 				c.check(t, res)
 			}

@@ -1,9 +1,8 @@
 // Package mxid checks Matrix identifiers — server names, user IDs and
 // localparts, room IDs, room aliases, event IDs and opaque identifiers —
 // against the grammar of the spec's appendix "Identifier Grammar", so that
-// handlers refuse a
-// malformed identifier where it enters the server instead of letting it
-// reach a database or another server.
+// handlers refuse a malformed identifier where it enters the server instead
+// of letting it reach a database or another server.
 //
 //	if err := mxid.ValidateRoomID(req.RoomID); err != nil {
 //		return httputil.InvalidParam("%s", err)

@@ -140,11 +140,7 @@ func run(t *testing.T, f *fixture.Fixture, method string, cases []reqCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			res := f.Do(t, method, tc.path, tc.token, tc.body)
-			if tc.errcode != "" {
-				res.Want(t, tc.status, tc.errcode)
-			} else {
-				res.Want(t, tc.status)
-			}
+			res.Want(t, tc.status, tc.errcode)
 			if tc.check != nil {
 				tc.check(t, res)
 			}
