@@ -67,12 +67,12 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	var req struct {
-		Nonce       string  `json:"nonce"`
-		Username    string  `json:"username"`
-		Password    string  `json:"password"`
-		Admin       bool    `json:"admin"`
-		MAC         string  `json:"mac"`
-		DisplayName *string `json:"displayname"`
+		Nonce       string `json:"nonce"`
+		Username    string `json:"username"`
+		Password    string `json:"password"`
+		Admin       bool   `json:"admin"`
+		MAC         string `json:"mac"`
+		DisplayName string `json:"displayname"`
 	}
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
@@ -103,18 +103,13 @@ func (rt *Routes) sharedSecretRegister(w http.ResponseWriter, r *http.Request) e
 		return httputil.InvalidParam("Password is too long")
 	}
 	acct, err := rt.users.CreateAccount(r.Context(), api.CreateAccountRequest{
-		Localpart: api.Localpart(req.Username),
-		Password:  req.Password,
-		IsAdmin:   req.Admin,
+		Localpart:   api.Localpart(req.Username),
+		Password:    req.Password,
+		IsAdmin:     req.Admin,
+		DisplayName: req.DisplayName,
 	})
 	if err != nil {
 		return err
-	}
-	if req.DisplayName != nil {
-		b, _ := jsonString(*req.DisplayName)
-		if err := rt.users.SetProfileField(r.Context(), acct.Localpart, "displayname", b); err != nil {
-			return err
-		}
 	}
 	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
 		Localpart: acct.Localpart,

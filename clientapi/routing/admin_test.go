@@ -2,6 +2,7 @@ package routing_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/myelin-im/myelin/clientapi/routing"
@@ -38,6 +39,10 @@ func TestSharedSecretRegistration(t *testing.T) {
 		}
 	}
 	reused := signed("erin", "long enough", false)
+	unnamed := signed("gina", "long enough", false)
+	delete(unnamed, "displayname")
+	huge := signed("hugo", "long enough", false)
+	huge["displayname"] = strings.Repeat("n", 70000)
 	run(t, f, []call{
 		{"not JSON", "POST", adminRegister, "", `{nope`, 400, "M_NOT_JSON", nil},
 		{"missing nonce", "POST", adminRegister, "", `{"username":"x","password":"y","mac":"z"}`, 400, "M_MISSING_PARAM", nil},
@@ -51,6 +56,10 @@ func TestSharedSecretRegistration(t *testing.T) {
 		{"registers", "POST", adminRegister, "", signed("dan", "long enough", true), 200, "",
 			hasKeys("user_id", "access_token", "device_id", "home_server")},
 		{"display name set", "GET", "/profile/@dan:test.local/displayname", "", nil, 200, "", equals("displayname", "Dan")},
+		{"without a display name", "POST", adminRegister, "", unnamed, 200, "", equals("user_id", "@gina:test.local")},
+		{"named after the localpart", "GET", "/profile/@gina:test.local/displayname", "", nil, 200, "", equals("displayname", "gina")},
+		{"display name over the profile limit", "POST", adminRegister, "", huge, 400, "M_PROFILE_TOO_LARGE", nil},
+		{"no account without its name", "GET", "/register/available?username=hugo", "", nil, 200, "", equals("available", true)},
 		{"nonce used once", "POST", adminRegister, "", reused, 200, "", equals("user_id", "@erin:test.local")},
 		{"nonce used twice", "POST", adminRegister, "", reused, 400, "M_UNKNOWN", nil},
 		{"username lowered after the MAC", "POST", adminRegister, "", signed("Frank", "long enough", false), 200, "",

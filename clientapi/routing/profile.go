@@ -200,8 +200,3 @@ func (rt *Routes) deleteProfileField(w http.ResponseWriter, r *http.Request, dev
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
 }
-
-func jsonString(s string) (json.RawMessage, error) {
-	b, err := json.Marshal(s)
-	return b, err
-}

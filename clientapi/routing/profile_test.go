@@ -23,8 +23,8 @@ func TestProfileHandlers(t *testing.T) {
 		{"user on a bad server", "GET", "/profile/" + url.PathEscape("@alice:bad server"), "", nil, 400, "M_INVALID_PARAM", nil},
 		{"unknown user", "GET", "/profile/@nobody:test.local", "", nil, 404, "M_NOT_FOUND", nil},
 		{"remote user (no federation)", "GET", "/profile/@alice:elsewhere.test", "", nil, 404, "M_NOT_FOUND", nil},
-		{"empty profile", "GET", "/profile/" + alice.ID, "", nil, 200, "", nil},
-		{"unset field", "GET", name, "", nil, 404, "M_NOT_FOUND", nil},
+		{"named after the localpart", "GET", "/profile/" + alice.ID, "", nil, 200, "", equals("displayname", "alice")},
+		{"unset field", "GET", "/profile/" + alice.ID + "/avatar_url", "", nil, 404, "M_NOT_FOUND", nil},
 		{"bad key", "GET", "/profile/" + alice.ID + "/Bad-Key", "", nil, 400, "M_INVALID_PARAM", nil},
 		{"key too long", "GET", "/profile/" + alice.ID + "/" + longKey, "", nil, 400, "M_KEY_TOO_LARGE", nil},
 

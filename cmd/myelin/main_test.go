@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/myelin-im/myelin/internal/config"
+	"github.com/myelin-im/myelin/userapi/api"
 )
 
 // docs/configuration.md shows the generated config; keep them in step.
@@ -82,11 +85,36 @@ func TestCreateAccount(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut.String(), "already taken") {
 		t.Fatalf("duplicate create-account: %d %q", code, errOut.String())
 	}
+	code = run([]string{"create-account", "--config", cfgPath, "--username", "ops", "--password", "x", "--displayname", "Operations"},
+		nil, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("create-account --displayname: %d %q", code, errOut.String())
+	}
+	for user, want := range map[api.Localpart]string{"root": `"root"`, "ops": `"Operations"`} {
+		if got := displayName(t, cfgPath, user); got != want {
+			t.Errorf("display name of %s = %s, want %s", user, got, want)
+		}
+	}
 	out.Reset()
 	code = run([]string{"create-registration-token", "--config", cfgPath, "--uses", "2"}, nil, &out, &errOut)
 	if code != 0 || len(strings.TrimSpace(out.String())) < 10 {
 		t.Fatalf("create-registration-token: %d %q %q", code, out.String(), errOut.String())
 	}
+}
+
+// displayName reads a user's display name (JSON) from the configured database.
+func displayName(t *testing.T, cfgPath string, user api.Localpart) string {
+	t.Helper()
+	u, closeDB, err := openUserAPI(context.Background(), cfgPath, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB()
+	p, err := u.Profile(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(p["displayname"])
 }
 
 // TestServeStopsOnSIGTERM runs the server as the binary does and sends the

@@ -62,6 +62,7 @@ func createAccount(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	username := fs.String("username", "", "localpart of the new user (required)")
 	password := fs.String("password", "", "password; read from standard input when empty")
 	admin := fs.Bool("admin", false, "make the user a server admin")
+	displayName := fs.String("displayname", "", "display name (default: the username)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -89,9 +90,10 @@ func createAccount(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	defer closeDB()
 	acct, err := u.CreateAccount(ctx, api.CreateAccountRequest{
-		Localpart: api.Localpart(strings.ToLower(*username)),
-		Password:  *password,
-		IsAdmin:   *admin,
+		Localpart:   api.Localpart(strings.ToLower(*username)),
+		Password:    *password,
+		IsAdmin:     *admin,
+		DisplayName: *displayName,
 	})
 	if errors.Is(err, api.ErrUserInUse) {
 		fmt.Fprintf(stderr, "create-account: %s is already taken\n", *username)

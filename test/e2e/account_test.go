@@ -22,6 +22,10 @@ func TestAccountLifecycle(t *testing.T) {
 		if reg.UserID != "@alice:localhost" {
 			t.Fatalf("registered as %s", reg.UserID)
 		}
+		// Named after the localpart until she picks a name.
+		if p, err := reg.GetProfile(ctx(t), reg.UserID); err != nil || p.DisplayName != "alice" {
+			t.Fatalf("profile after registration = %+v, %v", p, err)
+		}
 		devA := login(t, srv, "alice", pw1)
 		devB := login(t, srv, "@alice:localhost", pw1) // full user ID works too
 		if devA.DeviceID == devB.DeviceID || devA.DeviceID == reg.DeviceID {

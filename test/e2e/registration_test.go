@@ -148,6 +148,9 @@ func TestRegistrationFeatures(t *testing.T) {
 	if err != nil || !acct.IsAdmin {
 		t.Fatalf("wendy admin: %+v %v", acct, err)
 	}
+	if p := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/profile/@wendy:localhost", "", nil); p.Body["displayname"] != "wendy" {
+		t.Fatalf("wendy's profile: %d %v", p.Status, p.Body)
+	}
 	if r := sharedSecretRegister(t, srv, "wendy", "long enough", false); r.Status != 400 || r.errcode() != "M_USER_IN_USE" {
 		t.Fatalf("duplicate shared-secret register: %d %v", r.Status, r.Body)
 	}

@@ -61,6 +61,9 @@ type CreateAccountRequest struct {
 	Localpart Localpart
 	Password  string // empty: no password login
 	IsAdmin   bool
+	// DisplayName starts the profile; empty: the localpart, as Synapse and
+	// Dendrite do, so clients show a name rather than a bare user ID.
+	DisplayName string
 	// RegistrationToken, when set, is consumed in the same transaction.
 	RegistrationToken string
 }

@@ -125,6 +125,9 @@ func (u *UserAPI) CreateAccount(ctx context.Context, req api.CreateAccountReques
 		if err != nil {
 			return err
 		}
+		if err := u.setInitialDisplayName(ctx, req); err != nil {
+			return err
+		}
 		if req.RegistrationToken != "" {
 			return u.store.UseRegistrationToken(ctx, req.RegistrationToken, now)
 		}
@@ -134,6 +137,21 @@ func (u *UserAPI) CreateAccount(ctx context.Context, req api.CreateAccountReques
 		return nil, err
 	}
 	return &api.Account{Localpart: req.Localpart, UserID: u.userID(req.Localpart), IsAdmin: req.IsAdmin, CreatedTS: now}, nil
+}
+
+// setInitialDisplayName gives a new account its display name (the
+// localpart unless the request names one), inside CreateAccount's
+// transaction so that no path creates an account without one.
+func (u *UserAPI) setInitialDisplayName(ctx context.Context, req api.CreateAccountRequest) error {
+	name := req.DisplayName
+	if name == "" {
+		name = string(req.Localpart)
+	}
+	b, err := json.Marshal(name)
+	if err != nil {
+		return fmt.Errorf("userapi: encoding the display name: %w", err)
+	}
+	return u.SetProfileField(ctx, req.Localpart, "displayname", b)
 }
 
 // LocalpartAvailable implements api.Accounts.

@@ -4,25 +4,32 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/userapi/api"
 	"github.com/myelin-im/myelin/userapi/storage"
 )
 
 func testAPI(t *testing.T) *UserAPI {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlutil.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "u.db"), sqlutil.Options{})
+	db, err := sqlutil.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "u.db"), sqlutil.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	store, err := storage.New(ctx, db)
+	return testAPIOn(t, db)
+}
+
+// testAPIOn returns a user API on db.
+func testAPIOn(t *testing.T, db *sqlutil.DB) *UserAPI {
+	t.Helper()
+	store, err := storage.New(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,4 +99,38 @@ func TestEvictionAfterCommit(t *testing.T) {
 	if d, err := u.QueryAccessToken(ctx, s.AccessToken); err != nil || d.ID != s.Device.ID {
 		t.Fatalf("token after rolled-back logout: %v %v", d, err)
 	}
+}
+
+// A new account has a display name from the start — the localpart unless
+// the request names one — written with the account, so a name the profile
+// cannot hold leaves no account behind.
+func TestCreateAccountDisplayName(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		u := testAPIOn(t, db)
+		ctx := context.Background()
+		for _, tc := range []struct {
+			localpart api.Localpart
+			name      string
+			want      string
+		}{
+			{"alice", "", `"alice"`},
+			{"bob", "Bob 鲍勃", `"Bob 鲍勃"`},
+		} {
+			if _, err := u.CreateAccount(ctx, api.CreateAccountRequest{Localpart: tc.localpart, DisplayName: tc.name}); err != nil {
+				t.Fatal(err)
+			}
+			p, err := u.Profile(ctx, tc.localpart)
+			if err != nil || string(p["displayname"]) != tc.want || len(p) != 1 {
+				t.Fatalf("profile of %s = %s, %v; want displayname %s", tc.localpart, p, err, tc.want)
+			}
+		}
+		huge := strings.Repeat("n", MaxProfileBytes)
+		_, err := u.CreateAccount(ctx, api.CreateAccountRequest{Localpart: "carol", DisplayName: huge})
+		if !errors.Is(err, api.ErrProfileTooLarge) {
+			t.Fatalf("a display name over the profile limit: %v", err)
+		}
+		if free, err := u.LocalpartAvailable(ctx, "carol"); err != nil || !free {
+			t.Fatalf("carol exists after a refused creation: free %v, %v", free, err)
+		}
+	})
 }
