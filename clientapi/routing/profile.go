@@ -6,7 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"strings"
+	"unicode/utf8"
 
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
@@ -103,6 +103,30 @@ func (rt *Routes) getProfileField(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// maxAvatarURLLength bounds avatar_url in characters, as Synapse does;
+// spec v1.16 "PUT /profile/{userId}/{keyName}": servers MAY limit fields.
+const maxAvatarURLLength = 1000
+
+// checkProfileValue checks the value of one of the fields the spec types:
+// displayname, avatar_url and m.tz are strings, and an avatar_url fits in a
+// member event. Custom fields take any JSON.
+func checkProfileValue(key string, val json.RawMessage) error {
+	if !stringFields[key] {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(val, &s); err != nil {
+		return httputil.BadJSON("%s must be a string", key)
+	}
+	// NOTSPEC: the spec says avatar_url MUST be an MXC URI; Myelin takes
+	// any string, as Synapse and Dendrite do (clients and Complement's
+	// TestAvatarUrlUpdate set other ones), and clients only load mxc:// ones.
+	if key == "avatar_url" && utf8.RuneCountInString(s) > maxAvatarURLLength {
+		return httputil.InvalidParam("avatar_url is longer than %d characters", maxAvatarURLLength)
+	}
+	return nil
+}
+
 // ownProfile checks that the path's user is the requester (403 otherwise).
 func (rt *Routes) ownProfile(r *http.Request, dev *api.Device) error {
 	if _, _, err := rt.localUser(httputil.Vars(r)["userId"]); err != nil {
@@ -140,17 +164,8 @@ func (rt *Routes) setProfileField(w http.ResponseWriter, r *http.Request, dev *a
 		httputil.WriteJSON(w, http.StatusOK, struct{}{})
 		return nil
 	}
-	if stringFields[key] {
-		var s string
-		if err := json.Unmarshal(val, &s); err != nil {
-			return httputil.BadJSON("%s must be a string", key)
-		}
-		// NOTSPEC-adjacent: the spec types avatar_url as a URI; Myelin
-		// takes only mxc:// ones, the only kind clients load (Synapse takes
-		// any string, and Complement's TestAvatarUrlUpdate sends one).
-		if key == "avatar_url" && s != "" && !strings.HasPrefix(s, "mxc://") {
-			return httputil.InvalidParam("avatar_url must be an mxc:// URI")
-		}
+	if err := checkProfileValue(key, val); err != nil {
+		return err
 	}
 	if err := rt.users.SetProfileField(r.Context(), dev.Localpart, key, val); err != nil {
 		return err

@@ -17,6 +17,7 @@ func TestProfileHandlers(t *testing.T) {
 	alice, bob := f.User(t, "alice"), f.User(t, "bob")
 	room := f.Room(t, alice)
 	name := "/profile/" + alice.ID + "/displayname"
+	avatar := "/profile/" + alice.ID + "/avatar_url"
 	longKey := "im.myelin." + strings.Repeat("k", 250)
 	run(t, f, []call{
 		{"malformed user", "GET", "/profile/alice", "", nil, 400, "M_INVALID_PARAM", nil},
@@ -34,8 +35,13 @@ func TestProfileHandlers(t *testing.T) {
 		{"set not JSON", "PUT", name, alice.Token, `{nope`, 400, "M_NOT_JSON", nil},
 		{"set without the value", "PUT", name, alice.Token, `{}`, 400, "M_MISSING_PARAM", nil},
 		{"set a mistyped name", "PUT", name, alice.Token, `{"displayname":5}`, 400, "M_BAD_JSON", nil},
-		{"set a web avatar", "PUT", "/profile/" + alice.ID + "/avatar_url", alice.Token, `{"avatar_url":"http://x"}`,
+		{"set a mistyped avatar", "PUT", avatar, alice.Token, `{"avatar_url":["mxc://a/b"]}`, 400, "M_BAD_JSON", nil},
+		{"set too long an avatar", "PUT", avatar, alice.Token, map[string]string{"avatar_url": strings.Repeat("é", 1001)},
 			400, "M_INVALID_PARAM", nil},
+		{"set the longest avatar", "PUT", avatar, alice.Token, map[string]string{"avatar_url": strings.Repeat("é", 1000)},
+			200, "", nil},
+		{"set a plain-word avatar", "PUT", avatar, alice.Token, `{"avatar_url":"LemurLover"}`, 200, "", nil},
+		{"read the avatar", "GET", avatar, "", nil, 200, "", equals("avatar_url", "LemurLover")},
 		{"set too much", "PUT", "/profile/" + alice.ID + "/im.myelin.big", alice.Token,
 			map[string]string{"im.myelin.big": strings.Repeat("y", 70000)}, 400, "M_PROFILE_TOO_LARGE", nil},
 		{"set", "PUT", name, alice.Token, `{"displayname":"Alice"}`, 200, "", nil},

@@ -155,11 +155,11 @@ func testBadInput(t *testing.T, dbURL string) {
 		{"profile mistyped", "PUT", "/v3/profile/@carol:localhost/displayname", tok, map[string]any{"displayname": 5}, 400, "M_BAD_JSON"},
 		{"profile missing value", "PUT", "/v3/profile/@carol:localhost/displayname", tok, map[string]any{}, 400, "M_MISSING_PARAM"},
 		{
-			name:    "profile bad avatar",
+			name:    "profile avatar too long",
 			method:  "PUT",
 			path:    "/v3/profile/@carol:localhost/avatar_url",
 			token:   tok,
-			body:    map[string]any{"avatar_url": "http://evil"},
+			body:    map[string]any{"avatar_url": "https://evil/" + strings.Repeat("x", 1000)},
 			status:  400,
 			errcode: "M_INVALID_PARAM",
 		},
