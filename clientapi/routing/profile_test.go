@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/test/fixture"
 )
 
@@ -67,8 +68,51 @@ func TestProfileHandlers(t *testing.T) {
 	})
 }
 
-// memberName reads the display name of userID's member event in roomID.
-func memberName(t *testing.T, f *fixture.Fixture, roomID, userID string) string {
+// TestProfileReachesMemberEvents: a new avatar, like a new display name,
+// goes into the user's member event in every room they are joined to, and
+// deleting it takes it out; rooms they left are not touched.
+func TestProfileReachesMemberEvents(t *testing.T) {
+	f := newServer(t, serverOpts{})
+	alice, bob := f.User(t, "alice"), f.User(t, "bob")
+	own := f.Room(t, alice)
+	f.Invite(t, alice, bob, own)
+	f.Join(t, bob, own)
+	joined := f.Room(t, bob, roomapi.CreateRoomRequest{Preset: "public_chat"})
+	f.Join(t, alice, joined)
+	left := f.Room(t, bob, roomapi.CreateRoomRequest{Preset: "public_chat"})
+	f.Join(t, alice, left)
+	f.Leave(t, alice, left)
+	avatar := "/profile/" + alice.ID + "/avatar_url"
+	wantMember := func(t *testing.T, room, membership, avatarURL string) {
+		t.Helper()
+		c := memberContent(t, f, room, alice.ID)
+		got, _ := c["avatar_url"].(string)
+		if c["membership"] != membership || got != avatarURL || (membership == "join" && c["displayname"] != "alice") {
+			t.Fatalf("alice's member event in %s = %v, want %s with avatar %q and her name", room, c, membership, avatarURL)
+		}
+	}
+	steps := []struct {
+		call
+		avatar string // alice's avatar in the member events afterwards
+	}{
+		{call{"set", "PUT", avatar, alice.Token, `{"avatar_url":"mxc://test.local/lemur"}`, 200, "", nil}, "mxc://test.local/lemur"},
+		{call{"set a plain word", "PUT", avatar, alice.Token, `{"avatar_url":"LemurLover"}`, 200, "", nil}, "LemurLover"},
+		{call{"delete", "DELETE", avatar, alice.Token, nil, 200, "", nil}, ""},
+		{call{"set again", "PUT", avatar, alice.Token, `{"avatar_url":"mxc://test.local/again"}`, 200, "", nil}, "mxc://test.local/again"},
+		{call{"clear with null", "PUT", avatar, alice.Token, `{"avatar_url":null}`, 200, "", nil}, ""},
+	}
+	for _, st := range steps {
+		run(t, f, []call{st.call})
+		t.Run(st.name+" reaches the rooms", func(t *testing.T) {
+			wantMember(t, own, "join", st.avatar)
+			wantMember(t, joined, "join", st.avatar)
+			wantMember(t, left, "leave", "")
+		})
+	}
+}
+
+// memberContent reads the content of userID's member event in roomID.
+func memberContent(t *testing.T, f *fixture.Fixture, roomID, userID string) map[string]any {
 	t.Helper()
 	ev, err := f.Rooms.StateEvent(context.Background(), roomID, "m.room.member", userID)
 	if err != nil {
@@ -78,9 +122,16 @@ func memberName(t *testing.T, f *fixture.Fixture, roomID, userID string) string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c struct {
-		DisplayName string `json:"displayname"`
+	var c map[string]any
+	if err := json.Unmarshal(ce.Content, &c); err != nil {
+		t.Fatalf("member event content %s: %v", ce.Content, err)
 	}
-	_ = json.Unmarshal(ce.Content, &c)
-	return c.DisplayName
+	return c
+}
+
+// memberName reads the display name of userID's member event in roomID.
+func memberName(t *testing.T, f *fixture.Fixture, roomID, userID string) string {
+	t.Helper()
+	name, _ := memberContent(t, f, roomID, userID)["displayname"].(string)
+	return name
 }
