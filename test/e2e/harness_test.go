@@ -144,6 +144,21 @@ func register(t *testing.T, srv *server.Server, user, password string) *mautrix.
 	return c
 }
 
+// publicRoom has creator make a public room that each of joiners joins.
+func publicRoom(t *testing.T, creator *mautrix.Client, joiners ...*mautrix.Client) id.RoomID {
+	t.Helper()
+	room, err := creator.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatalf("%s creating a room: %v", creator.UserID, err)
+	}
+	for _, j := range joiners {
+		if _, err := j.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+			t.Fatalf("%s joining %s: %v", j.UserID, room.RoomID, err)
+		}
+	}
+	return room.RoomID
+}
+
 // passwordAuth is the UIA dict for m.login.password.
 func passwordAuth(user id.UserID, password, session string) map[string]any {
 	return map[string]any{

@@ -19,14 +19,8 @@ func TestProfileReachesOtherMembers(t *testing.T) {
 	srv := startServer(t, testConfig(t, ""))
 	alice := register(t, srv, "alice", "long enough")
 	bob := register(t, srv, "bob", "long enough")
-	room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.JoinRoomByID(ctx(t), room.RoomID); err != nil {
-		t.Fatal(err)
-	}
-	jm, err := bob.JoinedMembers(ctx(t), room.RoomID)
+	room := publicRoom(t, alice, bob)
+	jm, err := bob.JoinedMembers(ctx(t), room)
 	if err != nil || jm.Joined[alice.UserID].DisplayName != "alice" || jm.Joined[bob.UserID].DisplayName != "bob" {
 		t.Fatalf("joined members named %+v, %v; want their localparts", jm, err)
 	}
@@ -46,7 +40,7 @@ func TestProfileReachesOtherMembers(t *testing.T) {
 			if r := do(t, step.method, avatar, alice.AccessToken, step.body); r.Status != http.StatusOK {
 				t.Fatalf("%s avatar_url: %d %v", step.method, r.Status, r.Body)
 			}
-			since = waitForMember(t, bob, since, room.RoomID, alice.UserID, func(c map[string]any) bool {
+			since = waitForMember(t, bob, since, room, alice.UserID, func(c map[string]any) bool {
 				got, has := c["avatar_url"]
 				return c["membership"] == "join" && c["displayname"] == "alice" &&
 					(step.want == "" && !has || step.want != "" && got == step.want)

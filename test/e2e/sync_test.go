@@ -439,18 +439,12 @@ func TestMembersAt(t *testing.T) {
 		bob := register(t, srv, "bob", "long enough")
 		dave := register(t, srv, "dave", "long enough")
 		erin := register(t, srv, "erin", "long enough")
-		room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bob.JoinRoomByID(ctx(t), room.RoomID); err != nil {
-			t.Fatal(err)
-		}
+		room := publicRoom(t, alice, bob)
 		members := func(c *mautrix.Client, query string) map[string]string {
 			t.Helper()
 			var out map[string]string
 			for i := 0; i < 100; i++ {
-				members := srv.ClientURL() + "/_matrix/client/v3/rooms/" + url.PathEscape(string(room.RoomID)) + "/members"
+				members := srv.ClientURL() + "/_matrix/client/v3/rooms/" + url.PathEscape(string(room)) + "/members"
 				r := do(t, "GET", members+query, c.AccessToken, nil)
 				if r.Status != 200 {
 					t.Fatalf("members%s: %d %v", query, r.Status, r.Body)
@@ -471,12 +465,12 @@ func TestMembersAt(t *testing.T) {
 		for i := 0; i < 100; i++ {
 			s := syncOnce(t, bob, "", 0)
 			token = s.NextBatch
-			if jr := s.Rooms.Join[room.RoomID]; jr != nil {
+			if jr := s.Rooms.Join[room]; jr != nil {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		if _, err := dave.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+		if _, err := dave.JoinRoomByID(ctx(t), room); err != nil {
 			t.Fatal(err)
 		}
 		// Wait for dave's join to reach the stream.
@@ -489,13 +483,13 @@ func TestMembersAt(t *testing.T) {
 		if then := members(alice, "?at="+url.QueryEscape(token)); len(then) != 2 || then[string(dave.UserID)] != "" {
 			t.Fatalf("members at the earlier token: %v", then)
 		}
-		if _, err := bob.LeaveRoom(ctx(t), room.RoomID); err != nil {
+		if _, err := bob.LeaveRoom(ctx(t), room); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < 100 && members(alice, "")[string(bob.UserID)] != "leave"; i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if _, err := erin.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+		if _, err := erin.JoinRoomByID(ctx(t), room); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < 100 && len(members(alice, "")) < 4; i++ {
@@ -512,7 +506,7 @@ func TestMembersAt(t *testing.T) {
 			t.Fatalf("not_membership=join: %v", notJoined)
 		}
 		eve := register(t, srv, "eve", "long enough")
-		r := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(string(room.RoomID))+"/members", eve.AccessToken, nil)
+		r := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/rooms/"+url.PathEscape(string(room))+"/members", eve.AccessToken, nil)
 		if r.Status != 403 {
 			t.Fatalf("non-member: %d %v", r.Status, r.Body)
 		}

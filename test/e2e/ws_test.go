@@ -191,18 +191,12 @@ func TestWebSocketSlowClient(t *testing.T) {
 	srv.SyncAPI.Routes.SetWSWriteTimeout(300 * time.Millisecond)
 	alice := register(t, srv, "alice", "long enough")
 	bob := register(t, srv, "bob", "long enough")
-	room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{Preset: "public_chat"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.JoinRoomByID(ctx(t), room.RoomID); err != nil {
-		t.Fatal(err)
-	}
+	room := publicRoom(t, alice, bob)
 	ws := dialWS(t, srv.ClientURL(), bob.AccessToken, "")
 	readFrame(t, ws) // the initial frame; after this bob reads nothing
 	big := strings.Repeat("x", 60000)
 	for i := 0; i < 400; i++ {
-		if _, err := alice.SendText(ctx(t), room.RoomID, big); err != nil {
+		if _, err := alice.SendText(ctx(t), room, big); err != nil {
 			t.Fatal(err)
 		}
 	}
