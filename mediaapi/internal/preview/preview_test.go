@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"image"
 	"io"
 	"maps"
 	"net/http"
@@ -221,5 +223,57 @@ func TestResponse(t *testing.T) {
 				t.Fatalf("Response =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPreviewThenImage runs the whole flow the media component runs, on a
+// page shaped like Complement's TestUrlPreview: the page's OpenGraph data,
+// its relative image fetched, "stored" and described in the answer.
+func TestPreviewThenImage(t *testing.T) {
+	img := pngImage(t, 279, 129)
+	s := serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/test.png" {
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write(img)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, `<html prefix="og: http://ogp.me/ns#"><head><title>The Rock (1996)</title>
+<meta property="og:title" content="The Rock" /><meta property="og:type" content="video.movie" />
+<meta property="og:url" content="http://www.imdb.com/title/tt0117500/" /><meta property="og:image" content="test.png" />
+</head><body></body></html>`)
+	}))
+	f := newFetcher(t, Config{IPRangeWhitelist: loopback})
+	p, err := f.Preview(context.Background(), s.URL+"/test.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, ct, err := f.FetchImage(context.Background(), p.ImageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = body.Close() }()
+	stored, err := io.ReadAll(body) // the media component streams it into its store
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(stored))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(p.Response(&Image{
+		MXC:         "mxc://hs1/preview1",
+		ContentType: ct,
+		Size:        int64(len(stored)),
+		Width:       cfg.Width,
+		Height:      cfg.Height,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"matrix:image:size":%d,"og:image":"mxc://hs1/preview1","og:image:height":129,"og:image:type":"image/png",`+
+		`"og:image:width":279,"og:title":"The Rock","og:type":"video.movie","og:url":"http://www.imdb.com/title/tt0117500/"}`, len(img))
+	if string(got) != want {
+		t.Fatalf("answer =\n%s\nwant\n%s", got, want)
 	}
 }
