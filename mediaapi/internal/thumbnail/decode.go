@@ -2,6 +2,7 @@ package thumbnail
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"image"
 	"image/gif"
@@ -102,11 +103,15 @@ func checkDecoded(b image.Rectangle, lim Limits) error {
 	return nil
 }
 
+// errPanicked marks an error recovered from a panic, so that the fuzz
+// test can tell a crash from an ordinary refusal.
+var errPanicked = errors.New("decoder panicked")
+
 // recoverDecoder turns a panic in a decoder (or in drawing what it
 // returned) on hostile input into ErrCorrupt.
 func recoverDecoder(err *error) {
 	if r := recover(); r != nil {
-		*err = fmt.Errorf("%w: decoder failed: %v", ErrCorrupt, r)
+		*err = fmt.Errorf("%w: %w: %v", ErrCorrupt, errPanicked, r)
 	}
 }
 

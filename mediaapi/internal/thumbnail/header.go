@@ -199,6 +199,10 @@ func (h *header) gifBlock(b []byte) error {
 	case 0x3b: // trailer
 		h.scan.finish()
 	default:
+		if h.gif == gifCount { // Probe counts what a viewer would show
+			h.scan.finish()
+			return nil
+		}
 		return h.corrupt(fmt.Sprintf("unknown block 0x%02x", b[0]))
 	}
 	return nil
