@@ -13,18 +13,20 @@ type span struct {
 	weights []float32
 }
 
-// spans divides size source pixels evenly among n output pixels.
+// spans divides size source pixels evenly among n output pixels. The
+// weights of all spans share one allocation.
 func spans(size, n int) []span {
 	step := float64(size) / float64(n)
 	out := make([]span, n)
+	weights := make([]float32, 0, n*(int(step)+2))
 	for j := range out {
 		lo, hi := float64(j)*step, float64(j+1)*step
-		first := int(lo)
-		for i := first; i < size && float64(i) < hi; i++ {
+		start := len(weights)
+		for i := int(lo); i < size && float64(i) < hi; i++ {
 			overlap := min(hi, float64(i+1)) - max(lo, float64(i))
-			out[j].weights = append(out[j].weights, float32(overlap/step))
+			weights = append(weights, float32(overlap/step))
 		}
-		out[j].first = first
+		out[j] = span{first: int(lo), weights: weights[start:len(weights):len(weights)]}
 	}
 	return out
 }

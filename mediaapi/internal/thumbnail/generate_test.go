@@ -86,6 +86,7 @@ func TestGenerateRefuses(t *testing.T) {
 		{"animated webp", animatedWebP(t), thumb, ErrUnsupported},
 		{"truncated jpeg", fixture(t, "truncated.jpg"), thumb, ErrCorrupt},
 		{"jpeg without frame", []byte("\xff\xd8\xff\xda\x00\x02"), thumb, ErrCorrupt},
+		{"arithmetic-coded jpeg", patchJPEGMarker(t, encodeJPEG(t, photo(16, 16)), 0xc9), thumb, ErrUnsupported},
 		{"png without IHDR", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIDATxxxxxxxxxxxxx"), thumb, ErrCorrupt},
 		{"zero width png", pngHeader(0, 10), thumb, ErrCorrupt},
 		{"webp with oversized VP8 chunk", oversizedVP8(t), thumb, ErrCorrupt},

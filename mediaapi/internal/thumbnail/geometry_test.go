@@ -72,3 +72,26 @@ func TestSizesPick(t *testing.T) {
 		})
 	}
 }
+
+// TestSpans: each output pixel's weights add up to one, and together they
+// cover every source pixel exactly once.
+func TestSpans(t *testing.T) {
+	for _, tc := range []struct{ size, n int }{{10, 3}, {4000, 640}, {7, 7}, {1000, 999}, {3, 1}} {
+		cover := make([]float64, tc.size)
+		for j, sp := range spans(tc.size, tc.n) {
+			var sum float64
+			for k, w := range sp.weights {
+				sum += float64(w)
+				cover[sp.first+k] += float64(w) * float64(tc.size) / float64(tc.n)
+			}
+			if sum < 0.9999 || sum > 1.0001 {
+				t.Errorf("%d into %d: span %d weighs %f", tc.size, tc.n, j, sum)
+			}
+		}
+		for i, c := range cover {
+			if c < 0.9999 || c > 1.0001 {
+				t.Errorf("%d into %d: source pixel %d covered %f times", tc.size, tc.n, i, c)
+			}
+		}
+	}
+}

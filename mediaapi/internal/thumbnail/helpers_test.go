@@ -226,6 +226,18 @@ func patchJPEGSize(t testing.TB, jpg []byte, w, h uint16) []byte {
 	return out
 }
 
+// patchJPEGMarker turns a JPEG's baseline frame header into another SOF.
+func patchJPEGMarker(t testing.TB, jpg []byte, marker byte) []byte {
+	t.Helper()
+	out := bytes.Clone(jpg)
+	i := bytes.Index(out, []byte{0xff, 0xc0})
+	if i < 0 {
+		t.Fatal("no SOF0 marker")
+	}
+	out[i+1] = marker
+	return out
+}
+
 // patchGIFScreen rewrites a GIF's logical screen size.
 func patchGIFScreen(g []byte, w, h uint16) []byte {
 	out := bytes.Clone(g)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"image/jpeg"
+	"image/png"
 	"io"
 )
 
@@ -135,10 +137,16 @@ func (g *guard) Read(p []byte) (int, error) {
 
 // explain turns a decoder's error into this package's: the guard's own
 // error when it stopped the stream (the decoder may have flattened it into
-// text), else ErrCorrupt.
+// text), ErrUnsupported for a variant the decoder does not implement (an
+// arithmetic-coded JPEG), else ErrCorrupt.
 func (g *guard) explain(err error) error {
-	if g.err != nil {
+	var jpegUnsupported jpeg.UnsupportedError
+	var pngUnsupported png.UnsupportedError
+	switch {
+	case g.err != nil:
 		return g.err
+	case errors.As(err, &jpegUnsupported), errors.As(err, &pngUnsupported):
+		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	return fmt.Errorf("%w: %w", ErrCorrupt, err)
 }
