@@ -240,9 +240,15 @@ func patchJPEGMarker(t testing.TB, jpg []byte, marker byte) []byte {
 
 // patchGIFScreen rewrites a GIF's logical screen size.
 func patchGIFScreen(g []byte, w, h uint16) []byte {
-	out := bytes.Clone(g)
-	binary.LittleEndian.PutUint16(out[6:], w)
-	binary.LittleEndian.PutUint16(out[8:], h)
+	return patchLE16Size(g, 6, w, h)
+}
+
+// patchLE16Size rewrites a width and a height stored as consecutive
+// little-endian 16-bit integers at offset at.
+func patchLE16Size(b []byte, at int, w, h uint16) []byte {
+	out := bytes.Clone(b)
+	binary.LittleEndian.PutUint16(out[at:], w)
+	binary.LittleEndian.PutUint16(out[at+2:], h)
 	return out
 }
 
@@ -273,10 +279,7 @@ func patchVP8LSize(webp []byte, w, h uint32) []byte {
 
 // patchVP8Size rewrites the size of a WebP whose first chunk is VP8.
 func patchVP8Size(webp []byte, w, h uint16) []byte {
-	out := bytes.Clone(webp)
-	binary.LittleEndian.PutUint16(out[26:], w)
-	binary.LittleEndian.PutUint16(out[28:], h)
-	return out
+	return patchLE16Size(webp, 26, w, h)
 }
 
 // oversizedVP8 claims 100 MB of VP8 data in a 356-byte file: the decoder
