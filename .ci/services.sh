@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts the services the test suite needs:
-# PostgreSQL, Redis and RabbitMQ from Debian's packages. Idempotent: running it
-# twice leaves one of each running. Prints the environment variables the tests
-# read, as `export` lines, on stdout; progress goes to stderr.
+# PostgreSQL, Redis and RabbitMQ from Debian's packages, and installs the
+# programs the media tests run (ffmpeg; pocketsphinx with its US English model,
+# the default transcription engine; espeak-ng, which speaks the test
+# sentences). Idempotent: running it twice leaves one of each running. Prints
+# the environment variables the tests read, as `export` lines, on stdout;
+# progress goes to stderr.
 set -euo pipefail
 log() { echo "services: $*" >&2; }
 
@@ -10,6 +13,10 @@ need=()
 command -v pg_ctlcluster >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v pocketsphinx_continuous >/dev/null 2>&1 || need+=(pocketsphinx)
+[ -f /usr/share/pocketsphinx/model/en-us/en-us.lm.bin ] || need+=(pocketsphinx-en-us)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,57 @@
+//go:build unix
+
+package transcribe
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkPocketsphinx transcribes the three test sentences (an operation
+// is all three) as WAV and as Ogg/Opus, conversion included, and reports
+// the seconds of work per second of audio: wall-clock (s/audio-s; below 1
+// is faster than real time) and the CPU time of ffmpeg and pocketsphinx
+// (cpu-s/audio-s, what a loaded machine does not distort). Each
+// transcription starts pocketsphinx, which loads its model anew.
+func BenchmarkPocketsphinx(b *testing.B) {
+	requirePocketsphinx(b)
+	eng, err := New(Config{Engine: EnginePocketsphinx})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	for _, f := range speechFormats {
+		var audio []Audio
+		var played time.Duration
+		for _, s := range sentences {
+			wav, d := speak(b, dir, s.name, s.text)
+			audio = append(audio, Audio{Path: encode(b, wav, f), ContentType: f.contentType})
+			played += d
+		}
+		b.Run(f.name, func(b *testing.B) {
+			cpu := childrenCPU(b)
+			for b.Loop() {
+				for _, a := range audio {
+					if _, err := eng.Transcribe(context.Background(), a); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/played.Seconds(), "s/audio-s")
+			b.ReportMetric((childrenCPU(b)-cpu).Seconds()/float64(b.N)/played.Seconds(), "cpu-s/audio-s")
+			b.ReportMetric(played.Seconds(), "audio-s/op")
+		})
+	}
+}
+
+// childrenCPU is the user and system CPU time of the child processes that
+// have ended so far.
+func childrenCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
