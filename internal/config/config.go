@@ -15,11 +15,12 @@
 // key (for example `client_api.registration: must be one of open, token,
 // disabled (got "maybe")`).
 //
-// Every struct has a Defaults method that fills its zero fields. Two settings
+// Every struct has a Defaults method that fills its zero fields. Four settings
 // have a zero value that means something, so Defaults leaves them alone and
 // only [Default] (the base every loader starts from) sets them:
-// [RateLimits.Enabled] (false turns rate limiting off) and
-// [UserAPI.RefreshTokenLifetime] (0 means refresh tokens never expire).
+// [RateLimits.Enabled] (false turns rate limiting off),
+// [UserAPI.RefreshTokenLifetime] (0 means refresh tokens never expire),
+// [LegacyMedia.Enabled] and [URLPreview.Enabled] (false turns them off).
 //
 // [GenerateYAML] writes a complete, commented configuration file with every
 // setting at its default.
@@ -108,6 +109,7 @@ type Config struct {
 	ClientAPI     ClientAPI     `yaml:"client_api"`
 	UserAPI       UserAPI       `yaml:"user_api"`
 	FederationAPI FederationAPI `yaml:"federation"`
+	MediaAPI      MediaAPI      `yaml:"media_api"`
 }
 
 // Global holds the settings shared by every component.
@@ -250,17 +252,21 @@ func Default() *Config {
 	c := &Config{}
 	c.ClientAPI.RateLimits.Enabled = true
 	c.UserAPI.RefreshTokenLifetime = Duration(DefaultRefreshTokenLifetime)
+	c.MediaAPI.LegacyMedia.Enabled = true
+	c.MediaAPI.URLPreview.Enabled = true
 	c.Defaults()
 	return c
 }
 
-// Defaults fills every zero field with its default, except the two whose zero
-// value is meaningful (RateLimits.Enabled, UserAPI.RefreshTokenLifetime).
+// Defaults fills every zero field with its default, except those whose zero
+// value is meaningful (RateLimits.Enabled, UserAPI.RefreshTokenLifetime,
+// LegacyMedia.Enabled, URLPreview.Enabled).
 func (c *Config) Defaults() {
 	c.Global.Defaults()
 	c.ClientAPI.Defaults()
 	c.UserAPI.Defaults()
 	c.FederationAPI.Defaults()
+	c.MediaAPI.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -367,6 +373,7 @@ func (c *Config) Verify() error {
 	c.ClientAPI.Verify(errs)
 	c.UserAPI.Verify(errs)
 	c.FederationAPI.Verify(errs)
+	c.MediaAPI.Verify(errs)
 	return errs.Err()
 }
 

@@ -72,6 +72,15 @@ func TestDefault(t *testing.T) {
 		{"user_api.access_token_lifetime", c.UserAPI.AccessTokenLifetime, Duration(5 * time.Minute)},
 		{"user_api.refresh_token_lifetime", c.UserAPI.RefreshTokenLifetime, Duration(720 * time.Hour)},
 		{"federation.listen_addr", c.FederationAPI.ListenAddr, ":8448"},
+		{"media_api.base_path", c.MediaAPI.BasePath, ""},
+		{"media_api.max_upload_bytes", c.MediaAPI.MaxUploadBytes, int64(100 << 20)},
+		{"media_api.user_quota_bytes", c.MediaAPI.UserQuotaBytes, int64(0)},
+		{"media_api.unused_upload_expiry", c.MediaAPI.UnusedUploadExpiry, Duration(24 * time.Hour)},
+		{"media_api.max_pending_uploads", c.MediaAPI.MaxPendingUploads, 5},
+		{"media_api.legacy_media", c.MediaAPI.LegacyMedia, LegacyMedia{Enabled: true}},
+		{"media_api.thumbnail_sizes", len(c.MediaAPI.ThumbnailSizes), 5},
+		{"media_api.url_preview.enabled", c.MediaAPI.URLPreview.Enabled, true},
+		{"media_api.transcription.engine", c.MediaAPI.Transcription.Engine, ""},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -82,12 +91,14 @@ func TestDefault(t *testing.T) {
 		t.Errorf("Default().Verify() = %v", err)
 	}
 
-	// Defaults on a zero Config fills everything but the two fields whose
-	// zero value means something.
+	// Defaults on a zero Config fills everything but the fields whose zero
+	// value means something.
 	var zero Config
 	zero.Defaults()
 	zero.ClientAPI.RateLimits.Enabled = true
 	zero.UserAPI.RefreshTokenLifetime = Duration(DefaultRefreshTokenLifetime)
+	zero.MediaAPI.LegacyMedia.Enabled = true
+	zero.MediaAPI.URLPreview.Enabled = true
 	if !reflect.DeepEqual(&zero, c) {
 		t.Errorf("Config{}.Defaults() = %+v, want %+v", zero, *c)
 	}
@@ -444,6 +455,34 @@ func TestVerifyEachCheck(t *testing.T) {
 		{"user_api.refresh_token_lifetime", func(c *Config) { c.UserAPI.RefreshTokenLifetime = -1 }},
 		{"", func(c *Config) { c.UserAPI.RefreshTokenLifetime = 0 }},
 		{"federation.listen_addr", func(c *Config) { c.FederationAPI.ListenAddr = "" }},
+		{"media_api.base_path", func(c *Config) { c.MediaAPI.BasePath = " " }},
+		{"media_api.max_upload_bytes", func(c *Config) { c.MediaAPI.MaxUploadBytes = 0 }},
+		{"media_api.user_quota_bytes", func(c *Config) { c.MediaAPI.UserQuotaBytes = -1 }},
+		{"", func(c *Config) { c.MediaAPI.UserQuotaBytes = 1 << 30 }},
+		{"media_api.unused_upload_expiry", func(c *Config) { c.MediaAPI.UnusedUploadExpiry = Duration(time.Second) }},
+		{"media_api.max_pending_uploads", func(c *Config) { c.MediaAPI.MaxPendingUploads = 0 }},
+		{"media_api.legacy_media.frozen_after", func(c *Config) { c.MediaAPI.LegacyMedia.FrozenAfter = "2024-09-01" }},
+		{"", func(c *Config) { c.MediaAPI.LegacyMedia.FrozenAfter = "2024-09-01T00:00:00Z" }},
+		{"media_api.max_thumbnail_pixels", func(c *Config) { c.MediaAPI.MaxThumbnailPixels = -1 }},
+		{"media_api.thumbnail_sizes[1]", func(c *Config) { c.MediaAPI.ThumbnailSizes[1].Height = 0 }},
+		{"media_api.thumbnail_sizes[0].method", func(c *Config) { c.MediaAPI.ThumbnailSizes[0].Method = "stretch" }},
+		{"media_api.url_preview.ip_range_whitelist", func(c *Config) { c.MediaAPI.URLPreview.IPRangeWhitelist = []string{"10.0.0.0/33"} }},
+		{"", func(c *Config) { c.MediaAPI.URLPreview.IPRangeWhitelist = []string{"10.0.0.0/8", "::1", "fe80::/10"} }},
+		{"media_api.url_preview.ip_range_blacklist", func(c *Config) { c.MediaAPI.URLPreview.IPRangeBlacklist = []string{"example.com"} }},
+		{"media_api.url_preview.max_bytes", func(c *Config) { c.MediaAPI.URLPreview.MaxBytes = 0 }},
+		{"media_api.url_preview.timeout", func(c *Config) { c.MediaAPI.URLPreview.Timeout = 0 }},
+		{"media_api.url_preview.cache_ttl", func(c *Config) { c.MediaAPI.URLPreview.CacheTTL = -1 }},
+		{"media_api.transcription.engine", func(c *Config) { c.MediaAPI.Transcription.Engine = "whisper" }},
+		{"media_api.transcription.timeout", func(c *Config) { c.MediaAPI.Transcription.Timeout = 0 }},
+		{"media_api.transcription.max_concurrent", func(c *Config) { c.MediaAPI.Transcription.MaxConcurrent = 0 }},
+		{"media_api.transcription.openai.url", func(c *Config) { c.MediaAPI.Transcription.Engine = "openai" }},
+		{"", func(c *Config) {
+			c.MediaAPI.Transcription.Engine = "openai"
+			c.MediaAPI.Transcription.OpenAI.URL = "http://127.0.0.1:8080"
+		}},
+		{"media_api.transcription.openai.url", func(c *Config) { c.MediaAPI.Transcription.OpenAI.URL = "127.0.0.1:8080" }},
+		{"media_api.transcription.baidu", func(c *Config) { c.MediaAPI.Transcription.Engine = "baidu" }},
+		{"media_api.transcription.baidu.token_url", func(c *Config) { c.MediaAPI.Transcription.Baidu.TokenURL = "ftp://x" }},
 	}
 	for i, tt := range tests {
 		c := Default()
@@ -634,6 +673,24 @@ func TestZeroValuesThatMeanSomethingSurvive(t *testing.T) {
 			name: "enabled: false",
 			yaml: "client_api:\n  rate_limits:\n    enabled: false\n",
 			get:  func(c *Config) any { return c.ClientAPI.RateLimits.Enabled },
+			want: false,
+		},
+		{
+			name: "legacy media absent",
+			yaml: "media_api: {}\n",
+			get:  func(c *Config) any { return c.MediaAPI.LegacyMedia.Enabled },
+			want: true,
+		},
+		{
+			name: "legacy media enabled: false",
+			yaml: "media_api:\n  legacy_media:\n    enabled: false\n",
+			get:  func(c *Config) any { return c.MediaAPI.LegacyMedia.Enabled },
+			want: false,
+		},
+		{
+			name: "url previews enabled: false",
+			yaml: "media_api:\n  url_preview:\n    enabled: false\n",
+			get:  func(c *Config) any { return c.MediaAPI.URLPreview.Enabled },
 			want: false,
 		},
 		{

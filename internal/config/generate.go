@@ -98,6 +98,68 @@ var docs = map[string]string{
 		"against their own keys and the keys' owner's signatures.",
 	"federation.well_known_server": "If set, /.well-known/matrix/server answers " +
 		"m.server with it (host:port), delegating federation to that address.",
+
+	"media_api": "The content repository: uploads and downloads of files, thumbnails, " +
+		"URL previews and voice-message transcription.",
+	"media_api.base_path": "Directory media files are kept in, each file once under the " +
+		"SHA-256 of its content. Empty means the directory " + DefaultMediaDirName + " in data_dir.",
+	"media_api.max_upload_bytes": "Largest file accepted, in bytes; clients are told it " +
+		"(m.upload.size). At least 1.",
+	"media_api.user_quota_bytes": "Bytes each user may upload in total, counting every " +
+		"upload even when the same file is already stored. 0 means no quota.",
+	"media_api.unused_upload_expiry": "How long a media ID created for a later upload " +
+		"(POST /_matrix/media/v1/create) waits for its content before it expires. At least 1m.",
+	"media_api.max_pending_uploads": "How many created media IDs still waiting for their " +
+		"content a user may hold at once. At least 1.",
+	"media_api.legacy_media": "The deprecated unauthenticated download paths " +
+		"(/_matrix/media/v3/download), which older clients still use.",
+	"media_api.legacy_media.enabled": "false serves media only on the authenticated paths " +
+		"(/_matrix/client/v1/media/download).",
+	"media_api.legacy_media.frozen_after": "An RFC 3339 time such as 2024-09-01T00:00:00Z: " +
+		"media stored after it is served only on the authenticated paths (the spec's freeze). " +
+		"Empty means no freeze.",
+	"media_api.max_thumbnail_pixels": "Largest image, in pixels (width times height), that " +
+		"is thumbnailed. At least 1.",
+	"media_api.thumbnail_sizes": "Thumbnails made when an image is uploaded: width, height " +
+		"and method (crop or scale). Other sizes are made when asked for. An empty list " +
+		"means the default: 32x32 crop, 96x96 crop, 320x240 scale, 640x480 scale, 800x600 scale.",
+	"media_api.url_preview": "URL previews (GET /_matrix/client/v1/media/preview_url): the " +
+		"server fetches a page a client names and returns its title, description and image.",
+	"media_api.url_preview.enabled": "false turns URL previews off.",
+	"media_api.url_preview.ip_range_whitelist": "Addresses (CIDR ranges or single " +
+		"addresses) previews may fetch although they are private, loopback, link-local " +
+		"or blacklisted. Private addresses are refused unless listed here.",
+	"media_api.url_preview.ip_range_blacklist": "Addresses refused besides the private, " +
+		"loopback and link-local ranges, which are always refused.",
+	"media_api.url_preview.max_bytes": "Most bytes of a page or image fetched for a preview. At least 1.",
+	"media_api.url_preview.timeout":   "Time limit of one fetch. More than 0.",
+	"media_api.url_preview.cache_ttl": "How long a preview is reused before the page is fetched again.",
+	"media_api.transcription":         "Voice-message transcription (the im.myelin.transcribe extension).",
+	"media_api.transcription.engine": "pocketsphinx (offline), openai (an OpenAI-compatible " +
+		"server) or baidu; off turns transcription off. Empty means pocketsphinx when its " +
+		"programs are installed.",
+	"media_api.transcription.timeout":              "Time limit of one transcription. More than 0.",
+	"media_api.transcription.max_concurrent":       "Transcriptions that may run at once. At least 1.",
+	"media_api.transcription.pocketsphinx":         "The offline engine: Debian's pocketsphinx and pocketsphinx-en-us, with ffmpeg.",
+	"media_api.transcription.pocketsphinx.program": "The pocketsphinx command.",
+	"media_api.transcription.pocketsphinx.ffmpeg":  "The ffmpeg command, which converts audio to 16 kHz mono WAV.",
+	"media_api.transcription.pocketsphinx.model": "Acoustic model directory. Empty means " +
+		"pocketsphinx's own (US English from pocketsphinx-en-us).",
+	"media_api.transcription.pocketsphinx.dictionary":     "Pronunciation dictionary. Empty means the model's own.",
+	"media_api.transcription.pocketsphinx.language_model": "Language model. Empty means the model's own.",
+	"media_api.transcription.openai": "An OpenAI-compatible speech-to-text server (whisper.cpp, " +
+		"faster-whisper or the hosted API).",
+	"media_api.transcription.openai.url": "The server's base URL, such as https://api.openai.com; " +
+		"/v1/audio/transcriptions is added. Needed when engine is openai.",
+	"media_api.transcription.openai.model":   "The model asked for.",
+	"media_api.transcription.openai.api_key": "Sent as a Bearer token. Empty sends none. Keep it secret.",
+	"media_api.transcription.baidu":          "Baidu's speech recognition REST API.",
+	"media_api.transcription.baidu.api_key":  "The application's API key. Needed when engine is baidu.",
+	"media_api.transcription.baidu.secret_key": "The application's secret key. Needed when " +
+		"engine is baidu. Keep it secret.",
+	"media_api.transcription.baidu.token_url":     "Where access tokens are obtained.",
+	"media_api.transcription.baidu.recognize_url": "Where audio is sent for recognition.",
+	"media_api.transcription.baidu.dev_pid":       "Language model: 1537 Mandarin, 1737 English, 1637 Cantonese.",
 }
 
 func init() {
@@ -153,7 +215,21 @@ func annotate(n *yaml.Node, path string) {
 			}
 		}
 		k.HeadComment = strings.Join(wrap(text, 76), "\n")
+		flowItems(v)
 		annotate(v, p)
+	}
+}
+
+// flowItems writes the sections in a list one per line ({width: 32, …}),
+// which keeps every key of the file on a line of its own.
+func flowItems(v *yaml.Node) {
+	if v.Kind != yaml.SequenceNode {
+		return
+	}
+	for _, item := range v.Content {
+		if item.Kind == yaml.MappingNode {
+			item.Style = yaml.FlowStyle
+		}
 	}
 }
 
@@ -168,6 +244,9 @@ func defaultText(v *yaml.Node) (string, bool) {
 	case yaml.SequenceNode:
 		items := make([]string, len(v.Content))
 		for i, c := range v.Content {
+			if c.Kind != yaml.ScalarNode {
+				return "", false // a list of sections shows itself
+			}
 			items[i] = c.Value
 		}
 		return "[" + strings.Join(items, ", ") + "]", true
