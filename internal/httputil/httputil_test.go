@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -168,5 +169,52 @@ func TestMatrixErrorIs(t *testing.T) {
 	b, _ := json.Marshal(le.Body())
 	if le.Status != 429 || !strings.Contains(string(b), `"retry_after_ms":1500`) {
 		t.Fatalf("limit exceeded: %d %s", le.Status, b)
+	}
+}
+
+// TestBodyLimitPerRoute: a route with WithBodyLimit takes bodies up to its
+// own limit, declared or streamed, while the others keep the listener's.
+func TestBodyLimitPerRoute(t *testing.T) {
+	r := NewRouter()
+	count := Handler(func(w http.ResponseWriter, r *http.Request) error {
+		body, err := ReadBody(r)
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, map[string]int{"n": len(body)})
+		return nil
+	})
+	r.Handle("/small", count).Methods("POST")
+	r.Handle("/large", WithBodyLimit(1000, count)).Methods("POST")
+	h, err := Wrap(r, Options{Name: "test", MaxBodyBytes: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// unsized hides the length, as a chunked upload does.
+	type unsized struct{ io.Reader }
+	for _, tc := range []struct {
+		name   string
+		path   string
+		body   io.Reader
+		status int
+	}{
+		{"small route, small body", "/small", strings.NewReader(strings.Repeat("x", 64)), 200},
+		{"small route, large body", "/small", strings.NewReader(strings.Repeat("x", 65)), 413},
+		{"small route, large unsized body", "/small", unsized{strings.NewReader(strings.Repeat("x", 65))}, 413},
+		{"large route, body over the listener's limit", "/large", strings.NewReader(strings.Repeat("x", 1000)), 200},
+		{"large route, unsized body over the listener's limit", "/large", unsized{strings.NewReader(strings.Repeat("x", 999))}, 200},
+		{"large route, body over its limit", "/large", strings.NewReader(strings.Repeat("x", 1001)), 413},
+		{"large route, unsized body over its limit", "/large", unsized{strings.NewReader(strings.Repeat("x", 1001))}, 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("POST", tc.path, tc.body))
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d (%s)", w.Code, tc.status, w.Body)
+			}
+			if tc.status == 413 && !strings.Contains(w.Body.String(), "M_TOO_LARGE") {
+				t.Fatalf("body %s, want M_TOO_LARGE", w.Body)
+			}
+		})
 	}
 }

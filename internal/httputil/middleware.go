@@ -1,10 +1,12 @@
 package httputil
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,8 +24,8 @@ import (
 type Options struct {
 	// Name labels metrics and logs ("client", "federation", …).
 	Name string
-	// MaxBodyBytes limits request bodies (0: 1 MiB). Handlers that accept
-	// larger bodies (media uploads) raise it per route with http.MaxBytesReader.
+	// MaxBodyBytes limits request bodies (0: 1 MiB). Routes that accept
+	// larger bodies (media uploads) raise it with WithBodyLimit.
 	MaxBodyBytes int64
 	// Logger is the base logger; request loggers derive from it.
 	Logger *logrus.Logger
@@ -116,6 +118,49 @@ type routeHolder struct{ template string }
 
 type routeKey struct{}
 
+// bodyKey finds a request's body as one Wrap received it; each Wrap has its
+// own key, so a router mounted inside another (federation paths on the
+// client listener) keeps the outer listener's limits.
+type bodyKey struct{ name string }
+
+// WithBodyLimit serves h with request bodies of up to limit bytes instead
+// of the listener's MaxBodyBytes: a route that takes files (media uploads)
+// raises the limit for itself while every other route keeps the small one.
+func WithBodyLimit(limit int64, h http.Handler) http.Handler { return &bodyLimited{limit: limit, h: h} }
+
+type bodyLimited struct {
+	limit int64
+	h     http.Handler
+}
+
+func (b *bodyLimited) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.h.ServeHTTP(w, r) }
+
+// bodyLimit is the body limit of the route r matched: its WithBodyLimit,
+// else def.
+func bodyLimit(r *http.Request, def int64) int64 {
+	if route := mux.CurrentRoute(r); route != nil {
+		if b, ok := route.GetHandler().(*bodyLimited); ok {
+			return b.limit
+		}
+	}
+	return def
+}
+
+// limitBody applies the matched route's body limit: a declared
+// Content-Length over it is refused at once (413 M_TOO_LARGE), and reading
+// past it fails with *http.MaxBytesError, which WriteError answers the same.
+func limitBody(w http.ResponseWriter, r *http.Request, key *bodyKey, def int64) (*http.Request, bool) {
+	limit := bodyLimit(r, def)
+	if r.ContentLength > limit {
+		WriteJSON(w, http.StatusRequestEntityTooLarge, TooLarge("Request body is larger than %d bytes", limit).Body())
+		return r, false
+	}
+	if raw, ok := r.Context().Value(key).(io.ReadCloser); ok && limit != def {
+		r.Body = http.MaxBytesReader(w, raw, limit)
+	}
+	return r, true
+}
+
 // Wrap puts the middleware chain around a router: request ID and logger,
 // metrics, panic recovery, CORS (and OPTIONS answered without running the
 // endpoint, per the spec's "Web Browser Clients"), and the body limit.
@@ -130,12 +175,17 @@ func Wrap(router *mux.Router, opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	bodies := &bodyKey{name: opts.Name}
 	router.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if h, ok := r.Context().Value(routeKey{}).(*routeHolder); ok {
 				if route := mux.CurrentRoute(r); route != nil {
 					h.template, _ = route.GetPathTemplate()
 				}
+			}
+			r, ok := limitBody(w, r, bodies, opts.MaxBodyBytes)
+			if !ok {
+				return
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -184,6 +234,8 @@ func Wrap(router *mux.Router, opts Options) (http.Handler, error) {
 			return
 		}
 		if r.Body != nil {
+			// Kept for routes that raise the limit (WithBodyLimit).
+			r = r.WithContext(context.WithValue(r.Context(), bodies, r.Body))
 			r.Body = http.MaxBytesReader(sw, r.Body, opts.MaxBodyBytes)
 		}
 		// No Matrix identifier holds a NUL, and PostgreSQL cannot store one
@@ -192,10 +244,8 @@ func Wrap(router *mux.Router, opts Options) (http.Handler, error) {
 			WriteJSON(sw, http.StatusBadRequest, InvalidParam("The request path contains a NUL character").Body())
 			return
 		}
-		if r.ContentLength > opts.MaxBodyBytes {
-			WriteJSON(sw, http.StatusRequestEntityTooLarge, TooLarge("Request body is larger than %d bytes", opts.MaxBodyBytes).Body())
-			return
-		}
+		// The Content-Length is checked once the route, and so its limit,
+		// is known (limitBody).
 		router.ServeHTTP(sw, r)
 	}), nil
 }
