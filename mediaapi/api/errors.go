@@ -1,0 +1,75 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Error is a media component failure with one meaning for clients: the
+// Matrix status and errcode of MatrixCode (httputil.CodedError), its text as
+// the message. The sentinels below are its only values, compared with
+// errors.Is.
+type Error struct {
+	text    string
+	status  int
+	errcode string
+}
+
+func (e *Error) Error() string { return e.text }
+
+// MatrixCode is the status and errcode clients are answered with.
+func (e *Error) MatrixCode() (status int, errcode string) { return e.status, e.errcode }
+
+// Errors of the media component, each with the answer the spec gives it
+// (client-server API, content repository).
+var (
+	ErrNotFound = &Error{"media not found", http.StatusNotFound, "M_NOT_FOUND"}
+	// ErrTooLarge: an upload over media_api.max_upload_bytes.
+	ErrTooLarge = &Error{"the file is larger than this server accepts", http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
+	// ErrCannotOverwrite: PUT /upload/{serverName}/{mediaId} for an ID
+	// that already has content.
+	ErrCannotOverwrite = &Error{"media already uploaded", http.StatusConflict, "M_CANNOT_OVERWRITE_MEDIA"}
+	// ErrNotYetUploaded: a download of a created ID whose content did not
+	// arrive within timeout_ms.
+	ErrNotYetUploaded = &Error{"the content has not been uploaded yet", http.StatusGatewayTimeout, "M_NOT_YET_UPLOADED"}
+	// ErrTooManyPending: POST /create by a user already holding
+	// media_api.max_pending_uploads created IDs without content.
+	ErrTooManyPending = &Error{"too many media IDs waiting for their upload; upload to them or wait for them to expire",
+		http.StatusTooManyRequests, "M_LIMIT_EXCEEDED"}
+	// ErrQuotaExceeded: an upload that would take its uploader past
+	// media_api.user_quota_bytes. The upload endpoints answer a reached
+	// quota with 403 M_FORBIDDEN (content-repo.yaml, POST /upload);
+	// M_USER_LIMIT_EXCEEDED (v1.18) also needs an info_uri this server
+	// does not have.
+	ErrQuotaExceeded = &Error{"this upload would exceed your storage quota", http.StatusForbidden, "M_FORBIDDEN"}
+	// ErrNotUploader: PUT /upload/{serverName}/{mediaId} by another user
+	// than the one who created the ID.
+	ErrNotUploader = &Error{"only the user who created this media ID may upload to it", http.StatusForbidden, "M_FORBIDDEN"}
+)
+
+// InvalidParamError is a malformed media ID, server name, file name or
+// query parameter: 400 M_INVALID_PARAM, Reason saying what is wrong.
+type InvalidParamError struct {
+	Reason string
+	err    error // what it wraps, if anything (ErrInvalidMXC)
+}
+
+func (e *InvalidParamError) Error() string { return e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalidMXC) hold for a bad mxc:// URI.
+func (e *InvalidParamError) Unwrap() error { return e.err }
+
+// MatrixCode is 400 M_INVALID_PARAM.
+func (e *InvalidParamError) MatrixCode() (status int, errcode string) {
+	return http.StatusBadRequest, "M_INVALID_PARAM"
+}
+
+// InvalidParam returns an InvalidParamError.
+func InvalidParam(format string, args ...any) error {
+	return &InvalidParamError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// invalidMXC is an InvalidParamError for a bad mxc:// URI or part of one.
+func invalidMXC(format string, args ...any) error {
+	return &InvalidParamError{Reason: "invalid mxc:// URI: " + fmt.Sprintf(format, args...), err: ErrInvalidMXC}
+}

@@ -1,0 +1,251 @@
+package internal
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// ErrBody wraps a failure to read an upload's content from its sender (a
+// connection cut, a body over the request limit): the sender's fault, not
+// the server's.
+var ErrBody = errors.New("reading the upload")
+
+// files is the content-addressed store: every file lives once, at
+// sha256/<2 hex>/<2 hex>/<64 hex> under the base directory, named by the
+// SHA-256 of its content. Uploads arrive in tmp/ (the same file system, so
+// moving one into place is an atomic rename). No path is ever built from
+// anything a request says: only from a hash this process computed.
+type files struct {
+	base string
+	// locks serialise, per first byte of the hash, a file's move into
+	// place with the commit of its metadata and the clean-up when that
+	// fails, so an upload never removes a file another has just recorded.
+	locks [256]sync.Mutex
+}
+
+const (
+	filesDir = "sha256"
+	tmpDir   = "tmp"
+	// copyBuffer is the size of the buffer uploads are streamed through.
+	copyBuffer = 256 << 10
+)
+
+var copyBuffers = sync.Pool{New: func() any { return new([copyBuffer]byte) }}
+
+// openFiles prepares the store under base, removing what an interrupted
+// upload left in tmp/.
+func openFiles(base string) (*files, error) {
+	for _, dir := range []string{filesDir, tmpDir} {
+		if err := os.MkdirAll(filepath.Join(base, dir), 0o700); err != nil {
+			return nil, fmt.Errorf("media: creating the store: %w", err)
+		}
+	}
+	stale, err := os.ReadDir(filepath.Join(base, tmpDir))
+	if err != nil {
+		return nil, fmt.Errorf("media: listing temporary files: %w", err)
+	}
+	for _, e := range stale {
+		if err := os.Remove(filepath.Join(base, tmpDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("media: removing a temporary file: %w", err)
+		}
+	}
+	return &files{base: base}, nil
+}
+
+// path is where the file with hex SHA-256 sum lives.
+func (f *files) path(sum string) (string, error) {
+	if len(sum) != sha256.Size*2 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("media: %q is not a hex SHA-256", sum)
+	}
+	return filepath.Join(f.base, filesDir, sum[0:2], sum[2:4], sum), nil
+}
+
+// open opens the file with hex SHA-256 sum.
+func (f *files) open(sum string) (*os.File, error) {
+	p, err := f.path(sum)
+	if err != nil {
+		return nil, err
+	}
+	file, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("media: opening stored file: %w", err)
+	}
+	return file, nil
+}
+
+// received is an upload streamed to a temporary file, on disk (fsynced),
+// not yet in place.
+type received struct {
+	tmp    *os.File
+	size   int64
+	sha256 string
+}
+
+// discard removes the temporary file.
+func (r *received) discard() {
+	name := r.tmp.Name()
+	_ = r.tmp.Close()
+	_ = os.Remove(name)
+}
+
+// receive streams body into a temporary file while hashing it, never
+// holding it whole in memory. Past limit bytes it stops and returns
+// limitErr, the temporary file removed; a failure to read body wraps
+// ErrBody.
+func (f *files) receive(body io.Reader, limit int64, limitErr error) (*received, error) {
+	tmp, err := os.CreateTemp(filepath.Join(f.base, tmpDir), "upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("media: creating a temporary file: %w", err)
+	}
+	r := &received{tmp: tmp}
+	if err := r.fill(body, limit, limitErr); err != nil {
+		r.discard()
+		return nil, err
+	}
+	return r, nil
+}
+
+// fill copies at most limit bytes of body into the temporary file and
+// fsyncs it.
+func (r *received) fill(body io.Reader, limit int64, limitErr error) error {
+	h := sha256.New()
+	src := &readErr{r: io.LimitReader(body, limit+1)}
+	buf := copyBuffers.Get().(*[copyBuffer]byte)
+	defer copyBuffers.Put(buf)
+	n, err := io.CopyBuffer(io.MultiWriter(r.tmp, h), src, buf[:])
+	switch {
+	case src.err != nil:
+		return fmt.Errorf("%w: %w", ErrBody, src.err)
+	case err != nil:
+		return fmt.Errorf("media: writing a temporary file: %w", err)
+	case n > limit:
+		return limitErr
+	}
+	if err := r.tmp.Sync(); err != nil {
+		return fmt.Errorf("media: syncing a temporary file: %w", err)
+	}
+	r.size, r.sha256 = n, hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// readErr remembers a read error, to tell the sender's failures from the
+// disk's.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
+}
+
+// keep moves r into place, unless a file with the same content is already
+// there (then r is dropped: the same bytes are stored once), and runs
+// record, which commits the metadata naming it. When record fails, a file
+// this call put in place is removed again unless referenced (some metadata
+// row names it) says otherwise. r is consumed either way.
+func (f *files) keep(r *received, record func() error, referenced func() (bool, error)) (added bool, err error) {
+	dst, err := f.path(r.sha256)
+	if err != nil {
+		r.discard()
+		return false, err
+	}
+	lock := &f.locks[hashByte(r.sha256)]
+	lock.Lock()
+	defer lock.Unlock()
+	if added, err = f.place(r, dst); err != nil {
+		return false, err
+	}
+	if err := record(); err != nil {
+		if added {
+			f.removeUnreferenced(dst, referenced)
+		}
+		return false, err
+	}
+	return added, nil
+}
+
+// place renames r to dst and makes the rename durable, or drops r when dst
+// exists already.
+func (f *files) place(r *received, dst string) (added bool, err error) {
+	if _, err := os.Stat(dst); err == nil {
+		r.discard()
+		return false, nil
+	}
+	dir := filepath.Dir(dst)
+	if err := f.makeDirs(dir); err != nil {
+		r.discard()
+		return false, err
+	}
+	if err := r.tmp.Close(); err != nil {
+		r.discard()
+		return false, fmt.Errorf("media: closing a temporary file: %w", err)
+	}
+	if err := os.Rename(r.tmp.Name(), dst); err != nil {
+		_ = os.Remove(r.tmp.Name())
+		return false, fmt.Errorf("media: moving an upload into place: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		_ = os.Remove(dst) // not durable: as if never placed
+		return false, err
+	}
+	return true, nil
+}
+
+// makeDirs creates dir (sha256/ab/cd) and its parent if missing, syncing
+// the directories that gained an entry so the new ones survive a crash.
+func (f *files) makeDirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("media: creating a directory: %w", err)
+	}
+	parent := filepath.Dir(dir)
+	for _, d := range []string{parent, filepath.Dir(parent)} {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeUnreferenced removes the file at path unless referenced says a
+// metadata row names it (or cannot tell: then it stays).
+func (f *files) removeUnreferenced(path string, referenced func() (bool, error)) {
+	if ref, err := referenced(); err == nil && !ref {
+		_ = os.Remove(path)
+	}
+}
+
+// syncDir fsyncs a directory, making the entries created in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("media: opening a directory to sync: %w", err)
+	}
+	defer func() { _ = d.Close() }()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("media: syncing a directory: %w", err)
+	}
+	return nil
+}
+
+// hashByte is the first byte of a hex hash checked by path (it picks the
+// hash's lock).
+func hashByte(sum string) byte {
+	b, _ := hex.DecodeString(sum[:2])
+	return b[0]
+}

@@ -1,0 +1,225 @@
+// Package internal is the media component's implementation: the
+// content-addressed file store, uploads (streamed to disk while hashed,
+// size- and quota-limited, acknowledged once file and metadata are
+// durable), media IDs created for later uploads and their expiry, and
+// reading media back.
+//
+// The parts that come later (thumbnails, URL previews, transcription, batch
+// transfer, remote media) build on these operations of Media:
+//
+//   - Upload stores a file from an io.Reader as a given user, with its
+//     content type and file name (a preview's image, each part of a batch);
+//   - Open finds media by mxc:// URI, waiting a bounded time for a pending
+//     upload, and opens its content with its metadata (thumbnailing,
+//     transcribing, batch download); OpenLocal does the same for this
+//     server's media only (the federation media endpoints);
+//   - CheckDownload says whether a user may download a given mxc:// URI
+//     (transcription only works on audio its caller may download).
+//
+// Remote media reaches Open through Options.Remote, an api.RemoteFetcher
+// that federation provides; while it is nil, other servers' media is not
+// found.
+package internal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/mediaapi/api"
+	"github.com/myelin-im/myelin/mediaapi/storage"
+)
+
+// Options configure the media component.
+type Options struct {
+	// ServerName is this server's name: the origin of local media.
+	ServerName string
+	// BasePath is the directory of the file store.
+	BasePath string
+	// MaxUploadBytes bounds one file.
+	MaxUploadBytes int64
+	// UserQuotaBytes bounds what one user uploads in total; 0 is no quota.
+	UserQuotaBytes int64
+	// UnusedUploadExpiry is how long a created media ID waits for content.
+	UnusedUploadExpiry time.Duration
+	// MaxPendingUploads bounds a user's created IDs waiting for content.
+	MaxPendingUploads int
+	// SweepInterval is how often expired media IDs are removed (0: a
+	// minute).
+	SweepInterval time.Duration
+	// Remote fetches other servers' media; nil until federation provides
+	// it, and then remote media is not found.
+	Remote api.RemoteFetcher
+	// Now is the clock (nil: time.Now); tests move it.
+	Now func() time.Time
+}
+
+// Media is the media component.
+type Media struct {
+	opts    Options
+	store   *storage.Storage
+	files   *files
+	log     logrus.FieldLogger
+	uploads signal
+	metrics *metrics
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	swept    sync.WaitGroup
+}
+
+var _ api.MediaAPI = (*Media)(nil)
+
+// New opens the file store under opts.BasePath and starts the sweep of
+// expired media IDs; Close stops it.
+func New(opts Options, store *storage.Storage, log logrus.FieldLogger, reg prometheus.Registerer) (*Media, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Minute
+	}
+	f, err := openFiles(opts.BasePath)
+	if err != nil {
+		return nil, err
+	}
+	met, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	m := &Media{opts: opts, store: store, files: f, log: log, metrics: met, stop: make(chan struct{})}
+	m.uploads.init()
+	m.swept.Add(1)
+	go m.sweepLoop()
+	return m, nil
+}
+
+// Close stops the sweep.
+func (m *Media) Close() error {
+	m.stopOnce.Do(func() { close(m.stop) })
+	m.swept.Wait()
+	return nil
+}
+
+// ServerName is the origin of local media.
+func (m *Media) ServerName() string { return m.opts.ServerName }
+
+// MaxUploadBytes is the largest file accepted (m.upload.size).
+func (m *Media) MaxUploadBytes() int64 { return m.opts.MaxUploadBytes }
+
+// nowMs is the clock in milliseconds since the epoch.
+func (m *Media) nowMs() int64 { return m.opts.Now().UnixMilli() }
+
+// newMediaID returns a fresh media ID: 144 random bits in URL-safe base64
+// (24 characters of [A-Za-z0-9_-], the spec's grammar).
+func newMediaID() api.MediaID {
+	var b [18]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return api.MediaID(base64.RawURLEncoding.EncodeToString(b[:]))
+}
+
+// Create makes a media ID for uploader to upload to later (POST
+// /_matrix/media/v1/create) and says when it expires (ms since the epoch).
+func (m *Media) Create(ctx context.Context, uploader string) (api.MXC, int64, error) {
+	now := m.nowMs()
+	p := storage.Pending{
+		MediaID:   newMediaID(),
+		Uploader:  uploader,
+		CreatedTS: now,
+		ExpiresTS: now + m.opts.UnusedUploadExpiry.Milliseconds(),
+	}
+	if err := m.store.CreatePending(ctx, p, m.opts.MaxPendingUploads); err != nil {
+		return api.MXC{}, 0, err
+	}
+	return api.MXC{ServerName: m.opts.ServerName, MediaID: p.MediaID}, p.ExpiresTS, nil
+}
+
+// SweepExpired removes the media IDs whose time to be uploaded to has
+// passed.
+func (m *Media) SweepExpired(ctx context.Context) (int64, error) {
+	return m.store.DeleteExpiredPending(ctx, m.nowMs())
+}
+
+// sweepLoop runs SweepExpired every SweepInterval until Close.
+func (m *Media) sweepLoop() {
+	defer m.swept.Done()
+	t := time.NewTicker(m.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			n, err := m.SweepExpired(context.Background())
+			if err != nil {
+				m.log.WithError(err).Warn("removing expired media IDs failed")
+			} else if n > 0 {
+				m.log.WithField("count", n).Debug("removed expired media IDs")
+			}
+		}
+	}
+}
+
+// signal wakes downloads waiting for pending uploads: each completed upload
+// closes the current channel and opens the next; a waiter takes the channel
+// before it looks at the database, so it cannot miss the upload it waits
+// for.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (s *signal) init() { s.ch = make(chan struct{}) }
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
+func (s *signal) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.ch)
+	s.ch = make(chan struct{})
+}
+
+// errStopped is what a wait gets when the component closes.
+var errStopped = errors.New("media: stopped")
+
+// waitTick bounds how long a waiting download goes without looking at the
+// database, for uploads another process completes.
+const waitTick = time.Second
+
+// waitForUpload waits until lookup stops answering api.ErrNotYetUploaded,
+// for at most wait: then it answers api.ErrNotYetUploaded.
+func (m *Media) waitForUpload(ctx context.Context, wait time.Duration, lookup func() (*api.Metadata, error)) (*api.Metadata, error) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(waitTick)
+	defer tick.Stop()
+	for {
+		woken := m.uploads.wait()
+		md, err := lookup()
+		if !errors.Is(err, api.ErrNotYetUploaded) {
+			return md, err
+		}
+		select {
+		case <-woken:
+		case <-tick.C:
+		case <-deadline.C:
+			return nil, api.ErrNotYetUploaded
+		case <-ctx.Done():
+			return nil, fmt.Errorf("media: waiting for an upload: %w", ctx.Err())
+		case <-m.stop:
+			return nil, errStopped
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package internal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/myelin-im/myelin/mediaapi/api"
+)
+
+// LocalMetadata implements api.MediaAPI: the metadata of this server's
+// media, api.ErrNotYetUploaded for a created ID still waiting for content,
+// api.ErrNotFound otherwise.
+func (m *Media) LocalMetadata(ctx context.Context, id api.MediaID) (*api.Metadata, error) {
+	md, err := m.store.Media(ctx, m.opts.ServerName, id)
+	if !errors.Is(err, api.ErrNotFound) {
+		return md, err
+	}
+	switch _, err := m.store.Pending(ctx, id, m.nowMs()); {
+	case err == nil:
+		return nil, api.ErrNotYetUploaded
+	case errors.Is(err, api.ErrNotFound):
+		return nil, api.ErrNotFound
+	default:
+		return nil, err
+	}
+}
+
+// OpenLocal implements api.MediaAPI: LocalMetadata and the opened content.
+func (m *Media) OpenLocal(ctx context.Context, id api.MediaID) (*api.Metadata, api.Content, error) {
+	md, err := m.LocalMetadata(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.openContent(md)
+}
+
+// Metadata finds media by URI. A local ID created for an upload still to
+// come is waited for up to wait (then api.ErrNotYetUploaded).
+func (m *Media) Metadata(ctx context.Context, mxc api.MXC, wait time.Duration) (*api.Metadata, error) {
+	if mxc.ServerName != m.opts.ServerName {
+		return m.remoteMetadata(ctx, mxc)
+	}
+	return m.waitForUpload(ctx, wait, func() (*api.Metadata, error) { return m.LocalMetadata(ctx, mxc.MediaID) })
+}
+
+// Open is Metadata and the opened content; the caller closes it.
+func (m *Media) Open(ctx context.Context, mxc api.MXC, wait time.Duration) (*api.Metadata, api.Content, error) {
+	md, err := m.Metadata(ctx, mxc, wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.openContent(md)
+}
+
+// CheckDownload says whether user may download mxc, with its metadata:
+// every user of this server may download any media this server has or can
+// fetch (the spec gives media no access rules of its own), so it is
+// api.ErrNotFound for media that does not exist (or not yet) and nil
+// otherwise. Extensions acting on media for a user (transcription) ask it
+// first.
+func (m *Media) CheckDownload(ctx context.Context, user string, mxc api.MXC) (*api.Metadata, error) {
+	md, err := m.Metadata(ctx, mxc, 0)
+	if err != nil {
+		return nil, fmt.Errorf("media: %s may not download %s: %w", user, mxc, err)
+	}
+	return md, nil
+}
+
+// remoteMetadata finds another server's media among what this server has
+// fetched before. Fetching it from its origin comes with federation
+// (Options.Remote, nil until then): until then such media is not found.
+func (m *Media) remoteMetadata(ctx context.Context, mxc api.MXC) (*api.Metadata, error) {
+	return m.store.Media(ctx, mxc.ServerName, mxc.MediaID)
+}
+
+// openContent opens the file md names.
+func (m *Media) openContent(md *api.Metadata) (*api.Metadata, api.Content, error) {
+	f, err := m.files.open(md.SHA256)
+	if err != nil {
+		return nil, nil, fmt.Errorf("media: %s: %w", md.MXC(), err)
+	}
+	return md, f, nil
+}
