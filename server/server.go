@@ -31,6 +31,7 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/signingkey"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/mediaapi"
 	"github.com/myelin-im/myelin/roomserver"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi"
@@ -52,6 +53,7 @@ type Server struct {
 	Roomserver roomapi.RoomserverAPI
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
+	Media      *mediaapi.MediaAPI
 
 	// lateFed stands in for Federation to the components built before it.
 	lateFed lateFederation
@@ -78,14 +80,13 @@ type component struct {
 	build func(ctx context.Context, s *Server) error
 }
 
-// components is the construction table, in dependency order. Components that
-// later issues bring (roomserver, syncapi, federationapi, mediaapi) join it
-// in their place.
+// components is the construction table, in dependency order.
 var components = []component{
 	{config.ComponentUserAPI, buildUserAPI},
 	{config.ComponentRoomServer, buildRoomserver},
 	{config.ComponentSyncAPI, buildSyncAPI},
 	{config.ComponentFederationAPI, buildFederationAPI},
+	{config.ComponentMediaAPI, buildMediaAPI},
 	{config.ComponentClientAPI, buildClientAPI},
 }
 
@@ -215,6 +216,26 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 	return nil
 }
 
+func buildMediaAPI(ctx context.Context, s *Server) error {
+	if s.UserAPI == nil {
+		return errors.New("mediaapi needs userapi in the same process in this version")
+	}
+	var err error
+	// Remote media comes with federation's media endpoints; until then
+	// other servers' media is not found.
+	s.Media, err = mediaapi.New(ctx, mediaapi.Options{
+		ServerName: s.cfg.Global.ServerName,
+		Config:     s.cfg.MediaAPI,
+		BasePath:   s.cfg.MediaBasePath(),
+		DB:         s.DB,
+		Users:      s.UserAPI,
+		Router:     s.clientRouter,
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "mediaapi"}, s.registry),
+		Log:        s.log.WithField(httputil.FieldComponent, "mediaapi"),
+	})
+	return err
+}
+
 // UseFederationListener makes Start serve federation on ln, already open,
 // instead of opening the configured address (tests that must know every
 // server's address before starting any, without a window in which another
@@ -233,9 +254,11 @@ func (s *Server) Start() error {
 		if err != nil {
 			return err
 		}
-		// r0 is the name of the client API before v3 (spec v1.1); clients and
-		// test suites still use it, and every v3 endpoint answers there.
+		// r0 is the name of the client and media APIs before v3 (spec v1.1);
+		// clients and test suites still use it, and every v3 endpoint
+		// answers there.
 		h = httputil.AliasPrefix(h, "/_matrix/client/r0/", "/_matrix/client/v3/")
+		h = httputil.AliasPrefix(h, "/_matrix/media/r0/", "/_matrix/media/v3/")
 		if s.clientLn, err = net.Listen("tcp", s.cfg.ClientAPI.ListenAddr); err != nil {
 			return fmt.Errorf("server: client API listener: %w", err)
 		}
@@ -350,6 +373,9 @@ func (s *Server) closeInfra() error {
 	var errs []error
 	if s.Federation != nil {
 		errs = append(errs, s.Federation.Close())
+	}
+	if s.Media != nil {
+		errs = append(errs, s.Media.Close())
 	}
 	if s.Bus != nil {
 		errs = append(errs, s.Bus.Close())

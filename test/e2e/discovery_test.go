@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"testing"
+
+	"maunium.net/go/mautrix"
 )
 
 // TestDiscovery: /versions, /.well-known/matrix/client and /capabilities as
@@ -13,6 +15,10 @@ func TestDiscovery(t *testing.T) {
 	v, err := c.Versions(ctx(t))
 	if err != nil || len(v.Versions) == 0 {
 		t.Fatalf("versions: %+v %v", v, err)
+	}
+	// v1.11: clients switch to authenticated media downloads.
+	if !v.Supports(mautrix.FeatureAuthenticatedMedia) {
+		t.Fatalf("versions %v: mautrix does not see authenticated media", v.Versions)
 	}
 	caps, err := c.Capabilities(ctx(t))
 	if err != nil {
