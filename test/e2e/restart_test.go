@@ -8,7 +8,8 @@ import (
 )
 
 // TestRestartKeepsData stops a server and starts another on the same data
-// directory and database: accounts, devices, tokens and profiles survive.
+// directory and database: accounts, devices, tokens, profiles and media
+// survive.
 func TestRestartKeepsData(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		cfg := testConfig(t, dbURL)
@@ -21,6 +22,10 @@ func TestRestartKeepsData(t *testing.T) {
 			t.Fatal(err)
 		}
 		phone := login(t, srv, "bob", "password-one")
+		avatar, err := bob.UploadBytesWithName(ctx(t), []byte("an avatar"), "image/png", "me.png")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := srv.Shutdown(context.Background()); err != nil {
 			t.Fatalf("shutdown: %v", err)
 		}
@@ -45,6 +50,9 @@ func TestRestartKeepsData(t *testing.T) {
 		devs, err := bob.GetDevicesInfo(ctx(t))
 		if err != nil || len(devs.Devices) != 2 {
 			t.Fatalf("devices after restart: %+v %v", devs, err)
+		}
+		if got, res := download(t, phone, avatar.ContentURI); string(got) != "an avatar" || res.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("media after restart: %q %v", got, res.Header)
 		}
 		login(t, srv2, "bob", "password-one")
 	})
