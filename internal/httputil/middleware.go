@@ -102,6 +102,18 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
+// ReadFrom lets a file copied into the response go by sendfile(2), as
+// net/http does when nothing wraps its writer (media downloads).
+func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !s.wrote {
+		s.status, s.wrote = http.StatusOK, true
+	}
+	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(s.ResponseWriter, r)
+}
+
 // Flush lets long-lived responses stream.
 func (s *statusWriter) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {

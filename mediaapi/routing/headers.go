@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -137,4 +138,13 @@ func (w *matrixErrorWriter) Write(p []byte) (int, error) {
 		return len(p), nil // ServeContent's text; the JSON is written
 	}
 	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom passes the file on to the writer's own ReadFrom, which sends it
+// with sendfile(2) where the connection allows.
+func (w *matrixErrorWriter) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && !w.failed {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{w}, r)
 }
