@@ -210,16 +210,19 @@ func (f *files) makeDirs(dir string) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
+	parent := filepath.Dir(dir)
+	_, err := os.Stat(parent)
+	parentExisted := err == nil
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("media: creating a directory: %w", err)
 	}
-	parent := filepath.Dir(dir)
-	for _, d := range []string{parent, filepath.Dir(parent)} {
-		if err := syncDir(d); err != nil {
-			return err
-		}
+	if err := syncDir(parent); err != nil {
+		return err
 	}
-	return nil
+	if parentExisted {
+		return nil
+	}
+	return syncDir(filepath.Dir(parent))
 }
 
 // removeUnreferenced removes the file at path unless referenced says a
