@@ -23,6 +23,7 @@ import (
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/mediaapi/api"
 	"github.com/myelin-im/myelin/mediaapi/storage"
+	"github.com/myelin-im/myelin/test/fixture"
 )
 
 const (
@@ -104,20 +105,12 @@ func (e *env) upload(t *testing.T, user string, content []byte) *api.Metadata {
 // storedFiles lists the files under the store's sha256/ and tmp/.
 func (e *env) storedFiles(t *testing.T) (stored, tmp []string) {
 	t.Helper()
-	err := filepath.WalkDir(e.base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(e.base, p)
-		if strings.HasPrefix(rel, tmpDir+string(filepath.Separator)) {
-			tmp = append(tmp, rel)
+	for _, f := range fixture.Files(t, e.base) {
+		if strings.HasPrefix(f, tmpDir+"/") {
+			tmp = append(tmp, f)
 		} else {
-			stored = append(stored, rel)
+			stored = append(stored, f)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return stored, tmp
 }
@@ -148,7 +141,7 @@ func TestUploadStoresByHashOnce(t *testing.T) {
 		}
 		stored, tmp := e.storedFiles(t)
 		sum := hexSum(content)
-		want := filepath.Join(filesDir, sum[:2], sum[2:4], sum)
+		want := filesDir + "/" + sum[:2] + "/" + sum[2:4] + "/" + sum
 		if len(stored) != 1 || stored[0] != want || len(tmp) != 0 {
 			t.Fatalf("files %v, temporary %v; want only %s", stored, tmp, want)
 		}

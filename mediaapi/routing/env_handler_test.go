@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -132,20 +131,12 @@ func (e *env) download(t testing.TB, u *fixture.User, mxc api.MXC, suffix string
 // files lists what the store holds: stored files and temporary ones.
 func (e *env) files(t testing.TB) (stored, tmp []string) {
 	t.Helper()
-	err := filepath.WalkDir(e.base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(e.base, p)
-		if strings.HasPrefix(rel, "tmp"+string(filepath.Separator)) {
-			tmp = append(tmp, rel)
+	for _, f := range fixture.Files(t, e.base) {
+		if strings.HasPrefix(f, "tmp/") {
+			tmp = append(tmp, f)
 		} else {
-			stored = append(stored, rel)
+			stored = append(stored, f)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return stored, tmp
 }

@@ -14,31 +14,8 @@ import (
 	"time"
 
 	"github.com/myelin-im/myelin/internal/config"
+	"github.com/myelin-im/myelin/test/fixture"
 )
-
-// generated is a body of n pseudo-random bytes made as it is read, so the
-// test itself never holds it.
-type generated struct {
-	left  int64
-	state uint64
-}
-
-func (g *generated) Read(p []byte) (int, error) {
-	if g.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > g.left {
-		p = p[:g.left]
-	}
-	for i := range p {
-		g.state ^= g.state << 13
-		g.state ^= g.state >> 7
-		g.state ^= g.state << 17
-		p[i] = byte(g.state)
-	}
-	g.left -= int64(len(p))
-	return len(p), nil
-}
 
 // heapPeak samples the heap in use until stopped and reports the highest.
 func heapPeak() (stop func() uint64) {
@@ -83,8 +60,7 @@ func TestLargeFileStreams(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	stopPeak := heapPeak()
 
-	body := &generated{left: size, state: 88172645463325252}
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/_matrix/media/v3/upload", body)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/_matrix/media/v3/upload", fixture.Generated(size, 1))
 	req.ContentLength = size
 	req.Header.Set("Authorization", "Bearer "+e.alice.Token)
 	res, err := http.DefaultClient.Do(req)
@@ -101,7 +77,7 @@ func TestLargeFileStreams(t *testing.T) {
 	}
 
 	want := sha256.New()
-	_, _ = io.Copy(want, &generated{left: size, state: 88172645463325252})
+	_, _ = io.Copy(want, fixture.Generated(size, 1))
 	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/_matrix/client/v1/media/download/"+strings.TrimPrefix(up.ContentURI, "mxc://"), nil)
 	req.Header.Set("Authorization", "Bearer "+e.bob.Token)
 	res, err = http.DefaultClient.Do(req)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/server"
+	"github.com/myelin-im/myelin/test/fixture"
 )
 
 // The media benchmarks upload and download through a real server on
@@ -32,24 +33,11 @@ const (
 	smallFiles = 1000
 )
 
-// mediaBenchServer is benchServer with uploads of up to limit bytes.
+// mediaBenchServer is benchServer with uploads of up to limit bytes, and
+// the access token of a user on it.
 func mediaBenchServer(b *testing.B, limit int64) (*server.Server, string) {
 	b.Helper()
-	cfg := config.Default()
-	cfg.Global.DataDir = b.TempDir()
-	cfg.ClientAPI.ListenAddr = "127.0.0.1:0"
-	cfg.FederationAPI.ListenAddr = "127.0.0.1:0"
-	cfg.UserAPI.BcryptCost = 4
-	cfg.ClientAPI.RateLimits.Enabled = false
-	cfg.MediaAPI.MaxUploadBytes = limit
-	srv, err := server.New(b.Context(), cfg, quietLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Shutdown(b.Context()) })
+	srv := benchServer(b, func(c *config.Config) { c.MediaAPI.MaxUploadBytes = limit })
 	resp := benchPost(b, srv.ClientURL()+"/_matrix/client/v3/register",
 		`{"username":"bench","password":"benchmark-password","auth":{"type":"m.login.dummy"}}`)
 	return srv, resp["access_token"].(string)
@@ -247,7 +235,7 @@ func BenchmarkMediaStream1GB(b *testing.B) {
 	b.SetBytes(2 * size)
 	b.ResetTimer()
 	for i := range b.N {
-		path := benchUpload(b, srv, token, &patternReader{left: size, seed: uint64(i) + 1}, size)
+		path := benchUpload(b, srv, token, fixture.Generated(size, uint64(i)+1), size)
 		if n := benchDownload(b, srv, token, path); n != size {
 			b.Fatalf("downloaded %d bytes", n)
 		}
@@ -255,27 +243,6 @@ func BenchmarkMediaStream1GB(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(procStatusKB(b, "VmHWM"))/1024, "peak-RSS-MiB")
 	b.ReportMetric(float64(before)/1024, "start-RSS-MiB")
-}
-
-// patternReader makes n bytes as they are read.
-type patternReader struct {
-	left int64
-	seed uint64
-}
-
-func (p *patternReader) Read(buf []byte) (int, error) {
-	if p.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(buf)) > p.left {
-		buf = buf[:p.left]
-	}
-	for i := range buf {
-		p.seed = p.seed*6364136223846793005 + 1442695040888963407
-		buf[i] = byte(p.seed >> 56)
-	}
-	p.left -= int64(len(buf))
-	return len(buf), nil
 }
 
 // resetPeakRSS resets VmHWM to the current RSS (Linux: writing 5 to

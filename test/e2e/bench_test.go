@@ -11,14 +11,18 @@ import (
 
 // benchServer starts a server on SQLite for benchmarks, with rate limits off
 // and bcrypt at cost 4 so that password hashing (measured on its own by
-// userapi/internal BenchmarkBcrypt) does not hide everything else.
-func benchServer(b *testing.B) *server.Server {
+// userapi/internal BenchmarkBcrypt) does not hide everything else; change
+// adjusts the configuration further.
+func benchServer(b *testing.B, change ...func(*config.Config)) *server.Server {
 	cfg := config.Default()
 	cfg.Global.DataDir = b.TempDir()
 	cfg.ClientAPI.ListenAddr = "127.0.0.1:0"
 	cfg.FederationAPI.ListenAddr = "127.0.0.1:0"
 	cfg.UserAPI.BcryptCost = 4
 	cfg.ClientAPI.RateLimits.Enabled = false
+	for _, c := range change {
+		c(cfg)
+	}
 	if err := cfg.Verify(); err != nil {
 		b.Fatal(err)
 	}
