@@ -474,12 +474,13 @@ func TestVerifyEachCheck(t *testing.T) {
 		{"media_api.url_preview.cache_ttl", func(c *Config) { c.MediaAPI.URLPreview.CacheTTL = -1 }},
 		{"media_api.transcription.engine", func(c *Config) { c.MediaAPI.Transcription.Engine = "whisper" }},
 		{"media_api.transcription.timeout", func(c *Config) { c.MediaAPI.Transcription.Timeout = 0 }},
-		{"media_api.transcription.max_concurrent", func(c *Config) { c.MediaAPI.Transcription.MaxConcurrent = 0 }},
-		{"media_api.transcription.openai.url", func(c *Config) { c.MediaAPI.Transcription.Engine = "openai" }},
+		{"media_api.transcription.max_concurrent", func(c *Config) { c.MediaAPI.Transcription.MaxConcurrent = -1 }},
 		{"", func(c *Config) {
 			c.MediaAPI.Transcription.Engine = "openai"
 			c.MediaAPI.Transcription.OpenAI.URL = "http://127.0.0.1:8080"
 		}},
+		{"", func(c *Config) { c.MediaAPI.Transcription.Engine = "pocketsphinx" }},
+		{"media_api.transcription.engine", func(c *Config) { c.MediaAPI.Transcription.Engine = "off" }},
 		{"media_api.transcription.openai.url", func(c *Config) { c.MediaAPI.Transcription.OpenAI.URL = "127.0.0.1:8080" }},
 		{"media_api.transcription.baidu", func(c *Config) { c.MediaAPI.Transcription.Engine = "baidu" }},
 		{"media_api.transcription.baidu.token_url", func(c *Config) { c.MediaAPI.Transcription.Baidu.TokenURL = "ftp://x" }},

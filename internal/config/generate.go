@@ -136,21 +136,21 @@ var docs = map[string]string{
 	"media_api.url_preview.cache_ttl": "How long a preview is reused before the page is fetched again.",
 	"media_api.transcription":         "Voice-message transcription (the im.myelin.transcribe extension).",
 	"media_api.transcription.engine": "pocketsphinx (offline), openai (an OpenAI-compatible " +
-		"server) or baidu; off turns transcription off. Empty means pocketsphinx when its " +
-		"programs are installed.",
-	"media_api.transcription.timeout":              "Time limit of one transcription. More than 0.",
-	"media_api.transcription.max_concurrent":       "Transcriptions that may run at once. At least 1.",
-	"media_api.transcription.pocketsphinx":         "The offline engine: Debian's pocketsphinx and pocketsphinx-en-us, with ffmpeg.",
-	"media_api.transcription.pocketsphinx.program": "The pocketsphinx command.",
-	"media_api.transcription.pocketsphinx.ffmpeg":  "The ffmpeg command, which converts audio to 16 kHz mono WAV.",
-	"media_api.transcription.pocketsphinx.model": "Acoustic model directory. Empty means " +
-		"pocketsphinx's own (US English from pocketsphinx-en-us).",
-	"media_api.transcription.pocketsphinx.dictionary":     "Pronunciation dictionary. Empty means the model's own.",
-	"media_api.transcription.pocketsphinx.language_model": "Language model. Empty means the model's own.",
+		"server) or baidu. Empty means pocketsphinx when its programs are installed, else none.",
+	"media_api.transcription.timeout": "Time limit of one transcription, waiting for a free slot included. More than 0.",
+	"media_api.transcription.max_concurrent": "Transcriptions that may run at once; more wait. " +
+		"0 means half the CPUs, at least one.",
+	"media_api.transcription.pocketsphinx": "The offline engine: Debian's pocketsphinx and pocketsphinx-en-us, " +
+		"with ffmpeg (from PATH). Each empty setting takes the US English model of pocketsphinx-en-us.",
+	"media_api.transcription.pocketsphinx.binary": "The pocketsphinx_continuous program, a path or a name " +
+		"looked up in PATH. Empty means pocketsphinx_continuous.",
+	"media_api.transcription.pocketsphinx.hmm":      "Acoustic model directory (-hmm).",
+	"media_api.transcription.pocketsphinx.lm":       "Language model (-lm).",
+	"media_api.transcription.pocketsphinx.dict":     "Pronunciation dictionary (-dict).",
+	"media_api.transcription.pocketsphinx.language": "The model's language (ISO 639-1); requests for another are refused.",
 	"media_api.transcription.openai": "An OpenAI-compatible speech-to-text server (whisper.cpp, " +
 		"faster-whisper or the hosted API).",
-	"media_api.transcription.openai.url": "The server's base URL, such as https://api.openai.com; " +
-		"/v1/audio/transcriptions is added. Needed when engine is openai.",
+	"media_api.transcription.openai.url":     "The server's base URL; /v1/audio/transcriptions is added.",
 	"media_api.transcription.openai.model":   "The model asked for.",
 	"media_api.transcription.openai.api_key": "Sent as a Bearer token. Empty sends none. Keep it secret.",
 	"media_api.transcription.baidu":          "Baidu's speech recognition REST API.",

@@ -12,23 +12,21 @@ import (
 
 // Defaults of the media settings.
 const (
-	DefaultMediaDirName          = "media"
-	DefaultMaxUploadBytes        = 100 << 20
-	DefaultUnusedUploadExpiry    = 24 * time.Hour
-	MinUnusedUploadExpiry        = time.Minute
-	DefaultMaxPendingUploads     = 5
-	DefaultMaxThumbnailPixels    = 32_000_000
-	DefaultURLPreviewMaxBytes    = 10 << 20
-	DefaultURLPreviewTimeout     = 10 * time.Second
-	DefaultURLPreviewCacheTTL    = time.Hour
-	DefaultTranscriptionTimeout  = time.Minute
-	DefaultTranscriptionParallel = 2
-	DefaultPocketsphinxProgram   = "pocketsphinx"
-	DefaultFFmpegProgram         = "ffmpeg"
-	DefaultOpenAIModel           = "whisper-1"
-	DefaultBaiduTokenURL         = "https://aip.baidubce.com/oauth/2.0/token"
-	DefaultBaiduRecognizeURL     = "https://vop.baidu.com/server_api"
-	DefaultBaiduDevPID           = 1537
+	DefaultMediaDirName         = "media"
+	DefaultMaxUploadBytes       = 100 << 20
+	DefaultUnusedUploadExpiry   = 24 * time.Hour
+	MinUnusedUploadExpiry       = time.Minute
+	DefaultMaxPendingUploads    = 5
+	DefaultMaxThumbnailPixels   = 32_000_000
+	DefaultURLPreviewMaxBytes   = 10 << 20
+	DefaultURLPreviewTimeout    = 10 * time.Second
+	DefaultURLPreviewCacheTTL   = time.Hour
+	DefaultTranscriptionTimeout = 2 * time.Minute
+	DefaultOpenAIURL            = "https://api.openai.com"
+	DefaultOpenAIModel          = "whisper-1"
+	DefaultBaiduTokenURL        = "https://aip.baidubce.com/oauth/2.0/token"
+	DefaultBaiduRecognizeURL    = "https://vop.baidu.com/server_api"
+	DefaultBaiduDevPID          = 1537
 )
 
 // Thumbnail methods (ThumbnailSize.Method), as the spec names them
@@ -44,12 +42,11 @@ const (
 	TranscriptionPocketsphinx = "pocketsphinx"
 	TranscriptionOpenAI       = "openai"
 	TranscriptionBaidu        = "baidu"
-	TranscriptionOff          = "off"
 )
 
 var (
 	thumbnailMethods     = []string{ThumbnailCrop, ThumbnailScale}
-	transcriptionEngines = []string{TranscriptionAuto, TranscriptionPocketsphinx, TranscriptionOpenAI, TranscriptionBaidu, TranscriptionOff}
+	transcriptionEngines = []string{TranscriptionAuto, TranscriptionPocketsphinx, TranscriptionOpenAI, TranscriptionBaidu}
 )
 
 // DefaultThumbnailSizes are the sizes the spec recommends servers produce
@@ -131,37 +128,45 @@ type URLPreview struct {
 	CacheTTL Duration `yaml:"cache_ttl"`
 }
 
-// Transcription configures voice-message transcription.
+// Transcription configures voice-message transcription
+// (mediaapi/internal/transcribe, whose Config it fills).
 type Transcription struct {
-	// Engine is "" (pocketsphinx when installed), pocketsphinx, openai,
-	// baidu or off.
+	// Engine is "" (pocketsphinx when installed), pocketsphinx, openai or
+	// baidu.
 	Engine string `yaml:"engine"`
-	// Timeout bounds one transcription. Default 1m.
+	// Timeout bounds one transcription, waiting for a free slot included.
+	// Default 2m.
 	Timeout Duration `yaml:"timeout"`
-	// MaxConcurrent bounds transcriptions running at once. Default 2.
+	// MaxConcurrent bounds transcriptions running at once; 0 (the
+	// default) means half the CPUs, at least one.
 	MaxConcurrent int                `yaml:"max_concurrent"`
 	Pocketsphinx  PocketsphinxEngine `yaml:"pocketsphinx"`
 	OpenAI        OpenAIEngine       `yaml:"openai"`
 	Baidu         BaiduEngine        `yaml:"baidu"`
 }
 
-// PocketsphinxEngine is the offline engine (Debian's pocketsphinx).
+// PocketsphinxEngine is the offline engine (Debian's pocketsphinx and
+// pocketsphinx-en-us; ffmpeg from PATH). Each empty field takes the
+// transcribe package's default: pocketsphinx_continuous and the US
+// English model of pocketsphinx-en-us.
 type PocketsphinxEngine struct {
-	// Program is the pocketsphinx command. Default "pocketsphinx".
-	Program string `yaml:"program"`
-	// FFmpeg converts audio to 16 kHz mono WAV. Default "ffmpeg".
-	FFmpeg string `yaml:"ffmpeg"`
-	// Model, Dictionary and LanguageModel override the acoustic model
-	// directory, pronunciation dictionary and language model; "" uses
-	// pocketsphinx's own (US English with pocketsphinx-en-us).
-	Model         string `yaml:"model"`
-	Dictionary    string `yaml:"dictionary"`
-	LanguageModel string `yaml:"language_model"`
+	// Binary is the pocketsphinx_continuous program, a path or a name in
+	// PATH.
+	Binary string `yaml:"binary"`
+	// HMM is the acoustic model's directory (-hmm).
+	HMM string `yaml:"hmm"`
+	// LM is the language model (-lm).
+	LM string `yaml:"lm"`
+	// Dict is the pronunciation dictionary (-dict).
+	Dict string `yaml:"dict"`
+	// Language is the model's language (ISO 639-1); others are refused.
+	Language string `yaml:"language"`
 }
 
 // OpenAIEngine is an OpenAI-compatible /v1/audio/transcriptions server.
 type OpenAIEngine struct {
 	// URL is the server's base URL (…/v1/audio/transcriptions is added).
+	// Default https://api.openai.com.
 	URL string `yaml:"url"`
 	// Model is the model asked for. Default "whisper-1".
 	Model string `yaml:"model"`
@@ -209,9 +214,7 @@ func (u *URLPreview) Defaults() {
 // Defaults fills the zero fields of t.
 func (t *Transcription) Defaults() {
 	setDefault(&t.Timeout, Duration(DefaultTranscriptionTimeout))
-	setDefault(&t.MaxConcurrent, DefaultTranscriptionParallel)
-	setDefault(&t.Pocketsphinx.Program, DefaultPocketsphinxProgram)
-	setDefault(&t.Pocketsphinx.FFmpeg, DefaultFFmpegProgram)
+	setDefault(&t.OpenAI.URL, DefaultOpenAIURL)
 	setDefault(&t.OpenAI.Model, DefaultOpenAIModel)
 	setDefault(&t.Baidu.TokenURL, DefaultBaiduTokenURL)
 	setDefault(&t.Baidu.RecognizeURL, DefaultBaiduRecognizeURL)
@@ -310,15 +313,10 @@ func (t *Transcription) Verify(errs *Errors) {
 	if t.Timeout <= 0 {
 		errs.Add("media_api.transcription.timeout", "must be > 0 (got %s)", t.Timeout)
 	}
-	if t.MaxConcurrent < 1 {
-		errs.Add("media_api.transcription.max_concurrent", "must be >= 1 (got %d)", t.MaxConcurrent)
+	if t.MaxConcurrent < 0 {
+		errs.Add("media_api.transcription.max_concurrent", "must be >= 0, where 0 means half the CPUs (got %d)", t.MaxConcurrent)
 	}
-	if t.Engine == TranscriptionOpenAI && t.OpenAI.URL == "" {
-		errs.Add("media_api.transcription.openai.url", "must be set when engine is openai")
-	}
-	if t.OpenAI.URL != "" {
-		checkHTTPURL(errs, "media_api.transcription.openai.url", t.OpenAI.URL)
-	}
+	checkHTTPURL(errs, "media_api.transcription.openai.url", t.OpenAI.URL)
 	if t.Engine == TranscriptionBaidu && (t.Baidu.APIKey == "" || t.Baidu.SecretKey == "") {
 		errs.Add("media_api.transcription.baidu", "api_key and secret_key must be set when engine is baidu")
 	}
