@@ -337,18 +337,27 @@ func (rt *Routes) messagesResponse(
 	ctx context.Context, roomID string, q *messagesQuery, evs []*storage.Event, dev *userapi.Device,
 ) (map[string]any, error) {
 	resp := map[string]any{"start": formatToken(q.from), "state": []json.RawMessage{}}
-	if len(evs) == q.limit {
-		// A full page: more may follow, from just past its last event.
-		last := evs[len(evs)-1].Pos
+	full := len(evs) == q.limit
+	var last int64
+	if len(evs) > 0 {
+		last = evs[len(evs)-1].Pos
+	}
+	// The filter applies to the page read (the tokens stay those of the
+	// whole page, so nothing is skipped).
+	evs = q.filter.apply(evs)
+	// A full page: more may follow, from just past its last event.
+	// NOTSPEC: a short page that still has events gets an end too, as
+	// Synapse's does; the spec omits it when no further events are
+	// available, but clients and Complement (TestRoomImageRoundtrip) expect
+	// one with every non-empty chunk. The next page is then empty, without
+	// an end.
+	if full || len(evs) > 0 {
 		if q.backwards {
 			resp["end"] = formatToken(last - 1)
 		} else {
 			resp["end"] = formatToken(last)
 		}
 	}
-	// The filter applies to the page read (the tokens stay those of the
-	// whole page, so nothing is skipped).
-	evs = q.filter.apply(evs)
 	resp["chunk"] = rt.timelineEvents(ctx, roomID, evs, dev)
 	if q.filter.LazyLoadMembers && len(evs) > 0 {
 		members, err := rt.chunkMembers(ctx, roomID, q.backwards, evs)

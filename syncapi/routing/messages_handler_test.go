@@ -111,8 +111,14 @@ func TestMessagesPages(t *testing.T) {
 	if _, hasEnd := raw["end"]; !hasEnd {
 		t.Fatal("a full page without end")
 	}
-	if _, whole := get(t, "dir=b&limit=1000"); whole["end"] != nil {
-		t.Fatalf("a short page with end %v", whole["end"])
+	// A short page that reached the room's start still has an end (as
+	// Synapse's), and the page after it is empty, without one.
+	whole, wholeRaw := get(t, "dir=b&limit=1000")
+	if wholeRaw["end"] == nil {
+		t.Fatal("a short page with events but no end")
+	}
+	if after, afterRaw := get(t, "dir=b&limit=1000&from="+whole.End); len(after.Chunk) != 0 || afterRaw["end"] != nil {
+		t.Fatalf("past the room's start: %d events, end %v; want none and no end", len(after.Chunk), afterRaw["end"])
 	}
 	bounded, _ := get(t, "dir=b&limit=100&to="+first.End)
 	if !slices.Equal(ids(bounded.Chunk), ids(first.Chunk)) {
