@@ -118,7 +118,24 @@ func TestUnsupportedURLs(t *testing.T) {
 			wantError(t, err, tc.want, http.StatusBadRequest)
 			_, _, err = f.FetchImage(context.Background(), tc.url)
 			wantError(t, err, tc.want, http.StatusBadRequest)
+			_, err = CanonicalURL(tc.url)
+			wantError(t, err, tc.want, http.StatusBadRequest)
 		})
+	}
+}
+
+func TestCanonicalURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://example.org/page", "https://example.org/page"},
+		{"https://example.org/page#section", "https://example.org/page"},
+		{"https://example.org/page?q=1#", "https://example.org/page?q=1"},
+		{"http://EXAMPLE.org:8080/a%20b", "http://EXAMPLE.org:8080/a%20b"},
+	}
+	for _, tc := range tests {
+		got, err := CanonicalURL(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("CanonicalURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
 	}
 }
 
