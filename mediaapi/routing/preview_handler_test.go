@@ -3,16 +3,10 @@ package routing_test
 import (
 	"bytes"
 	"context"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,18 +14,17 @@ import (
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/mediaapi/api"
+	"github.com/myelin-im/myelin/test/fixture"
 )
 
 // site is a web server on loopback with a page naming an image: the
 // /page.html it serves has OpenGraph tags and og:image "cover.png"
 // (relative), /cover.png is a 40 × 20 PNG, /no-image.html names
-// /missing.png, which is not there. It counts the connections it accepts
-// and the requests per path; while gate is open (not nil), page requests
+// /missing.png, which is not there. It counts the requests per path; while gate is open (not nil), page requests
 // wait for it to close.
 type site struct {
-	*httptest.Server
+	*fixture.WebServer
 	image []byte
-	conns atomic.Int64
 
 	mu       sync.Mutex
 	requests map[string]int
@@ -47,15 +40,8 @@ const sitePage = `<html><head><title>Fallback title</title>
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	s := &site{image: testPNG(t, 40, 20), requests: map[string]int{}}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			s.conns.Add(1)
-		}
-	}
-	s.Start()
-	t.Cleanup(s.Close)
+	s := &site{image: fixture.PNG(t, 40, 20), requests: map[string]int{}}
+	s.WebServer = fixture.NewWebServer(t, "127.0.0.1:0", http.HandlerFunc(s.serve))
 	return s
 }
 
@@ -98,20 +84,6 @@ func (s *site) hold() (release func()) {
 	s.gate = make(chan struct{})
 	gate := s.gate
 	return func() { close(gate) }
-}
-
-// testPNG encodes a w × h PNG.
-func testPNG(t testing.TB, w, h int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for x := range w {
-		img.Set(x, x%h, color.NRGBA{G: 180, A: 255})
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // allowLoopback whitelists the loopback range the test sites listen on.
@@ -177,7 +149,7 @@ func TestPreviewForbiddenAddress(t *testing.T) {
 		e.Do(t, http.MethodGet, previewPath(s.URL+"/page.html", legacy), e.alice.Token, nil).
 			Want(t, http.StatusForbidden, "M_FORBIDDEN")
 	}
-	if n := s.conns.Load(); n != 0 {
+	if n := s.Conns(); n != 0 {
 		t.Fatalf("the site accepted %d connections", n)
 	}
 }
@@ -300,7 +272,7 @@ func TestPreviewBadRequests(t *testing.T) {
 			tc.env.Do(t, method, tc.path, tc.token, nil).Want(t, tc.status, tc.errcode)
 		})
 	}
-	if n := s.conns.Load(); n != 0 {
+	if n := s.Conns(); n != 0 {
 		t.Fatalf("the site accepted %d connections", n)
 	}
 }
