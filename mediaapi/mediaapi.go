@@ -16,6 +16,7 @@ import (
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/mediaapi/api"
 	"github.com/myelin-im/myelin/mediaapi/internal"
+	"github.com/myelin-im/myelin/mediaapi/internal/preview"
 	"github.com/myelin-im/myelin/mediaapi/routing"
 	"github.com/myelin-im/myelin/mediaapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
@@ -43,6 +44,7 @@ type Options struct {
 // components use, and Close.
 type MediaAPI struct {
 	*internal.Media
+	previews *internal.URLPreviews // nil when URL previews are off
 }
 
 var _ api.MediaAPI = (*MediaAPI)(nil)
@@ -70,9 +72,40 @@ func New(ctx context.Context, opts Options) (*MediaAPI, error) {
 	if err != nil {
 		return nil, err
 	}
+	previews, err := newURLPreviews(m, opts.Config.URLPreview)
+	if err != nil {
+		_ = m.Close()
+		return nil, err
+	}
 	routing.Setup(opts.Router, m, opts.Users, routing.Options{
 		LegacyEnabled: opts.Config.LegacyMedia.Enabled,
 		FrozenAfter:   frozen,
+		Previews:      previews,
 	})
-	return &MediaAPI{Media: m}, nil
+	return &MediaAPI{Media: m, previews: previews}, nil
+}
+
+// newURLPreviews is the preview_url service cfg describes, nil when it is
+// off.
+func newURLPreviews(m *internal.Media, cfg config.URLPreview) (*internal.URLPreviews, error) {
+	if !cfg.Enabled {
+		return nil, nil
+	}
+	return internal.NewURLPreviews(m, internal.PreviewOptions{
+		Fetch: preview.Config{
+			IPRangeWhitelist: cfg.IPRangeWhitelist,
+			IPRangeBlacklist: cfg.IPRangeBlacklist,
+			MaxBytes:         cfg.MaxBytes,
+			Timeout:          time.Duration(cfg.Timeout),
+		},
+		CacheTTL: time.Duration(cfg.CacheTTL),
+	})
+}
+
+// Close stops the component.
+func (a *MediaAPI) Close() error {
+	if a.previews != nil {
+		a.previews.Close()
+	}
+	return a.Media.Close()
 }

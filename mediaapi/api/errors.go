@@ -42,6 +42,11 @@ var (
 	// M_USER_LIMIT_EXCEEDED (v1.18) also needs an info_uri this server
 	// does not have.
 	ErrQuotaExceeded = &Error{"this upload would exceed your storage quota", http.StatusForbidden, "M_FORBIDDEN"}
+	// ErrTooManyPreviews: a user already waits for as many URL previews
+	// being fetched as one user may (spec: 429 is preview_url's one listed
+	// error).
+	ErrTooManyPreviews = &Error{"too many URL previews are being fetched for you at once; try again shortly",
+		http.StatusTooManyRequests, "M_LIMIT_EXCEEDED"}
 	// ErrNotUploader: PUT /upload/{serverName}/{mediaId} by another user
 	// than the one who created the ID.
 	ErrNotUploader = &Error{"only the user who created this media ID may upload to it", http.StatusForbidden, "M_FORBIDDEN"}

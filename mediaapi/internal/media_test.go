@@ -240,6 +240,26 @@ func TestUploadLimits(t *testing.T) {
 	}
 }
 
+// TestUploadForNoOne: a file stored for no user (a URL preview's image) is
+// held to the size limit, not to a quota smaller than it.
+func TestUploadForNoOne(t *testing.T) {
+	e := newEnv(t, sqltest.Open(t, sqlutil.SQLite), func(o *Options) {
+		o.MaxUploadBytes = 100
+		o.UserQuotaBytes = 50
+	})
+	ctx := context.Background()
+	for i := range 3 {
+		md, err := e.Upload(ctx, Upload{Body: bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 80)), ContentLength: -1})
+		if err != nil || md.Uploader != "" {
+			t.Fatalf("upload %d for no one: %+v, %v", i, md, err)
+		}
+	}
+	_, err := e.Upload(ctx, Upload{Body: bytes.NewReader(make([]byte, 101)), ContentLength: -1})
+	if !errors.Is(err, api.ErrTooLarge) {
+		t.Fatalf("over the size limit for no one: %v", err)
+	}
+}
+
 // TestFailedRecordRemovesNewFileOnly: when the metadata cannot be
 // committed, the file the upload added goes, but a file another row names
 // stays.

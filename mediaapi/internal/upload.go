@@ -22,7 +22,8 @@ const maxUploadName = 255
 // Upload is a file to store.
 type Upload struct {
 	// Uploader is the local user ID the file is stored for (and counted
-	// against).
+	// against); "" stores it for no one and against no quota (a URL
+	// preview's image, fetched by the server).
 	Uploader string
 	// ContentType is the declared type; "" or one that does not parse as
 	// a media type is stored as application/octet-stream.
@@ -92,7 +93,7 @@ func (m *Media) uploadLimit(ctx context.Context, uploader string, declared int64
 	if declared > l.bytes {
 		return l, api.ErrTooLarge
 	}
-	if m.opts.UserQuotaBytes <= 0 {
+	if m.opts.UserQuotaBytes <= 0 || uploader == "" {
 		return l, nil
 	}
 	used, err := m.store.Usage(ctx, uploader)

@@ -1,10 +1,10 @@
 // Package routing serves the media component's client endpoints (client-
 // server API, "Content repository"): uploads (upload.go), downloads
-// (download.go, with the response headers of headers.go) and the
-// repository's configuration (config.go). Each area has its own file, so
-// thumbnails, URL previews, transcription and batch transfer join as
-// thumbnail.go, preview.go, transcribe.go and batch.go, registered from
-// Setup.
+// (download.go, with the response headers of headers.go), the
+// repository's configuration (config.go) and URL previews (preview.go).
+// Each area has its own file, so thumbnails, transcription and batch
+// transfer join as thumbnail.go, transcribe.go and batch.go, registered
+// from Setup.
 package routing
 
 import (
@@ -36,6 +36,10 @@ type Options struct {
 	// FrozenAfter, when not zero, keeps media stored from then on off the
 	// unauthenticated paths (the spec's freeze).
 	FrozenAfter time.Time
+	// Previews answers preview_url; nil when URL previews are off, and
+	// then its paths are not served (404 M_UNRECOGNIZED, as for any
+	// endpoint a server does not offer).
+	Previews *internal.URLPreviews
 }
 
 // Routes serves the media endpoints.
@@ -59,6 +63,11 @@ func Setup(r *mux.Router, media *internal.Media, users userapi.Sessions, opts Op
 
 	r.Handle(clientMedia+"/config", rt.authed(rt.config)).Methods(http.MethodGet)
 	r.Handle(legacyMedia+"/v3/config", rt.authed(rt.config)).Methods(http.MethodGet)
+
+	if opts.Previews != nil {
+		r.Handle(clientMedia+"/preview_url", rt.authed(rt.previewURL)).Methods(http.MethodGet)
+		r.Handle(legacyMedia+"/v3/preview_url", rt.authed(rt.previewURL)).Methods(http.MethodGet)
+	}
 
 	for _, p := range []string{"/download/{serverName}/{mediaId}", "/download/{serverName}/{mediaId}/{fileName}"} {
 		r.Handle(clientMedia+p, rt.authed(rt.downloadAuthed)).Methods(http.MethodGet, http.MethodHead)

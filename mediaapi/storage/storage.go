@@ -1,7 +1,7 @@
 // Package storage keeps the media component's records: the metadata of
 // every mxc:// URI with content, the media IDs created for uploads still to
-// come, and each user's bytes uploaded. The files themselves are kept by
-// mediaapi/internal. Every query is written once and runs on SQLite and
+// come, each user's bytes uploaded, and URL previews answered lately
+// (previews.go). The files themselves are kept by mediaapi/internal. Every query is written once and runs on SQLite and
 // PostgreSQL.
 package storage
 

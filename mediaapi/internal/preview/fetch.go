@@ -90,6 +90,18 @@ func parseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// CanonicalURL is rawURL as a fetch would request it (its fragment, which
+// never reaches the remote server, dropped), or the error Preview would fail
+// with before connecting: the key a caller caches previews under, so that
+// links differing only after '#' share one.
+func CanonicalURL(rawURL string) (string, error) {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("preview: reading the URL: %w", err)
+	}
+	return u.String(), nil
+}
+
 // checkURL refuses URLs without a scheme and host, or with a scheme other
 // than http and https.
 func checkURL(u *url.URL) error {

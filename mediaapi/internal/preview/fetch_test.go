@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/myelin-im/myelin/test/fixture"
 )
 
 const page = `<html><head><title>Hello</title></head><body></body></html>`
@@ -23,12 +25,12 @@ var htmlHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) 
 })
 
 func TestForbiddenAddresses(t *testing.T) {
-	v4 := serve(t, "127.0.0.1:0", htmlHandler)
+	v4 := fixture.NewWebServer(t, "127.0.0.1:0", htmlHandler)
 	v4port := v4.Listener.Addr().(*net.TCPAddr).Port
 	tests := []struct {
 		name string
 		url  string
-		srv  *server // nil: nothing listens there
+		srv  *fixture.WebServer // nil: nothing listens there
 	}{
 		{"IPv4 loopback", v4.URL, v4},
 		{"localhost, resolving to loopback", fmt.Sprintf("http://localhost:%d/", v4port), v4},
@@ -51,36 +53,36 @@ func TestForbiddenAddresses(t *testing.T) {
 		})
 	}
 	t.Run("IPv6 loopback", func(t *testing.T) {
-		v6 := serve(t, "[::1]:0", htmlHandler)
+		v6 := fixture.NewWebServer(t, "[::1]:0", htmlHandler)
 		_, err := f.Preview(context.Background(), v6.URL)
 		wantError(t, err, ErrForbiddenAddress, http.StatusForbidden)
-		if n := v6.conns.Load(); n != 0 {
+		if n := v6.Conns(); n != 0 {
 			t.Fatalf("the server accepted %d connections", n)
 		}
 	})
 	t.Run("numeric host forms never connect", func(t *testing.T) {
 		for _, host := range []string{"2130706433", "0x7f.1", "017700000001"} {
 			_, err := f.Preview(context.Background(), fmt.Sprintf("http://%s:%d/", host, v4port))
-			if err == nil || v4.conns.Load() != 0 {
-				t.Fatalf("%s: err = %v, %d connections", host, err, v4.conns.Load())
+			if err == nil || v4.Conns() != 0 {
+				t.Fatalf("%s: err = %v, %d connections", host, err, v4.Conns())
 			}
 		}
 	})
 }
 
 // conns is how many connections s has accepted (0 without a server).
-func conns(s *server) int64 {
+func conns(s *fixture.WebServer) int64 {
 	if s == nil {
 		return 0
 	}
-	return s.conns.Load()
+	return s.Conns()
 }
 
 func TestWhitelistAllowsLoopback(t *testing.T) {
-	v4 := serve(t, "127.0.0.1:0", htmlHandler)
-	v6 := serve(t, "[::1]:0", htmlHandler)
+	v4 := fixture.NewWebServer(t, "127.0.0.1:0", htmlHandler)
+	v6 := fixture.NewWebServer(t, "[::1]:0", htmlHandler)
 	f := newFetcher(t, Config{IPRangeWhitelist: loopback})
-	for _, s := range []*server{v4, v6} {
+	for _, s := range []*fixture.WebServer{v4, v6} {
 		p, err := f.Preview(context.Background(), s.URL+"/page")
 		if err != nil {
 			t.Fatalf("Preview(%s): %v", s.URL, err)
@@ -118,14 +120,31 @@ func TestUnsupportedURLs(t *testing.T) {
 			wantError(t, err, tc.want, http.StatusBadRequest)
 			_, _, err = f.FetchImage(context.Background(), tc.url)
 			wantError(t, err, tc.want, http.StatusBadRequest)
+			_, err = CanonicalURL(tc.url)
+			wantError(t, err, tc.want, http.StatusBadRequest)
 		})
 	}
 }
 
+func TestCanonicalURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://example.org/page", "https://example.org/page"},
+		{"https://example.org/page#section", "https://example.org/page"},
+		{"https://example.org/page?q=1#", "https://example.org/page?q=1"},
+		{"http://EXAMPLE.org:8080/a%20b", "http://EXAMPLE.org:8080/a%20b"},
+	}
+	for _, tc := range tests {
+		got, err := CanonicalURL(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("CanonicalURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
 func TestRedirects(t *testing.T) {
-	forbidden := serve(t, "127.0.0.2:0", htmlHandler)
-	final := serve(t, "127.0.0.1:0", htmlHandler)
-	redirector := serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	forbidden := fixture.NewWebServer(t, "127.0.0.2:0", htmlHandler)
+	final := fixture.NewWebServer(t, "127.0.0.1:0", htmlHandler)
+	redirector := fixture.NewWebServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/to-forbidden":
 			http.Redirect(w, r, forbidden.URL+"/secret", http.StatusFound)
@@ -144,7 +163,7 @@ func TestRedirects(t *testing.T) {
 	t.Run("to a forbidden address", func(t *testing.T) {
 		_, err := f.Preview(context.Background(), redirector.URL+"/to-forbidden")
 		wantError(t, err, ErrForbiddenAddress, http.StatusForbidden)
-		if n := forbidden.conns.Load(); n != 0 {
+		if n := forbidden.Conns(); n != 0 {
 			t.Fatalf("the forbidden server accepted %d connections", n)
 		}
 	})
@@ -168,7 +187,7 @@ func TestRedirects(t *testing.T) {
 }
 
 func TestUpstreamStatus(t *testing.T) {
-	s := serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := fixture.NewWebServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
 		w.WriteHeader(status)
 	}))
@@ -191,7 +210,7 @@ func TestUpstreamStatus(t *testing.T) {
 		})
 	}
 	t.Run("connection refused", func(t *testing.T) {
-		closed := serve(t, "127.0.0.1:0", htmlHandler)
+		closed := fixture.NewWebServer(t, "127.0.0.1:0", htmlHandler)
 		closed.Close()
 		_, err := f.Preview(context.Background(), closed.URL)
 		wantError(t, err, ErrUpstream, http.StatusBadGateway)
@@ -200,9 +219,9 @@ func TestUpstreamStatus(t *testing.T) {
 
 func TestSizeLimit(t *testing.T) {
 	const limit = 4096
-	img := pngImage(t, 10, 10)
+	img := fixture.PNG(t, 10, 10)
 	big := append(bytes.Clone(img), make([]byte, limit)...) // a valid PNG followed by padding
-	s := serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := fixture.NewWebServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/big.png": // with a Content-Length
 			w.Header().Set("Content-Type", "image/png")
@@ -274,8 +293,8 @@ func TestSizeLimit(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	release := make(chan struct{})
-	partial := pngImage(t, 4, 4)[:20]
-	s := serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	partial := fixture.PNG(t, 4, 4)[:20]
+	s := fixture.NewWebServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/mid-body.html":
 			w.Header().Set("Content-Type", "text/html")

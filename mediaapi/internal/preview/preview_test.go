@@ -13,13 +13,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/myelin-im/myelin/test/fixture"
 )
 
 // pageServer serves the pages of testdata/ at /pages/<file> with the
 // Content-Type given by the ct query parameter (text/html by default).
-func pageServer(t *testing.T) *server {
+func pageServer(t *testing.T) *fixture.WebServer {
 	t.Helper()
-	return serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return fixture.NewWebServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, err := os.ReadFile(filepath.Join("testdata", filepath.Base(r.URL.Path)))
 		if err != nil {
 			http.NotFound(w, r)
@@ -129,8 +131,8 @@ func TestPreviewOpenGraph(t *testing.T) {
 }
 
 func TestPreviewImage(t *testing.T) {
-	img := pngImage(t, 32, 16)
-	s := serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	img := fixture.PNG(t, 32, 16)
+	s := fixture.NewWebServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/typed.png":
 			w.Header().Set("Content-Type", "image/png")
@@ -230,8 +232,8 @@ func TestResponse(t *testing.T) {
 // page shaped like Complement's TestUrlPreview: the page's OpenGraph data,
 // its relative image fetched, "stored" and described in the answer.
 func TestPreviewThenImage(t *testing.T) {
-	img := pngImage(t, 279, 129)
-	s := serve(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	img := fixture.PNG(t, 279, 129)
+	s := fixture.NewWebServer(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/test.png" {
 			w.Header().Set("Content-Type", "image/png")
 			_, _ = w.Write(img)

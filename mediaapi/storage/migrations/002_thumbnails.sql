@@ -1,0 +1,3 @@
+-- Version 2 belongs to thumbnails, which another branch adds; this file
+-- only keeps the versions without a gap on the branch that adds URL
+-- previews (003), and gives way to the thumbnails' migration.
