@@ -45,6 +45,9 @@ func (rt *Routes) downloadBatch(w http.ResponseWriter, r *http.Request, _ *usera
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	for _, mxc := range uris {
+		if err := r.Context().Err(); err != nil {
+			abortBatch(r, err) // the client has gone: no part to write for it
+		}
 		rt.writeBatchPart(r, mw, mxc)
 		_ = rc.Flush() // each part reaches the client as soon as it is whole
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -432,10 +431,7 @@ func TestBatchStreams(t *testing.T) {
 	srv := httptest.NewServer(e.Handler(t))
 	defer srv.Close()
 
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	stopPeak := heapPeak()
+	checkMemory := watchMemory(t)
 
 	var up []fixture.FilePart
 	want := make([][]byte, files)
@@ -476,15 +472,7 @@ func TestBatchStreams(t *testing.T) {
 		}
 	}
 
-	peak := stopPeak()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	allocated := after.TotalAlloc - before.TotalAlloc
-	t.Logf("3 × 50 MiB up and down in batches: %.1f MiB allocated, heap in use peaked %.1f MiB above the start",
-		float64(allocated)/(1<<20), (float64(peak)-float64(before.HeapInuse))/(1<<20))
-	if allocated > bound || peak > before.HeapInuse+bound {
-		t.Fatalf("allocated %d bytes, heap peak %d (from %d): the files were held in memory", allocated, peak, before.HeapInuse)
-	}
+	checkMemory("3 × 50 MiB up and down in batches", bound)
 }
 
 // postRaw sends body to url as token and returns the response.
