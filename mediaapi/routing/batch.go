@@ -53,19 +53,8 @@ func (rt *Routes) uploadBatch(w http.ResponseWriter, r *http.Request, dev *usera
 		return err
 	}
 	defer batch.Discard()
-	for i := 0; ; i++ {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return partError(&internal.PartError{Index: i, Err: fmt.Errorf("%w: %w", internal.ErrBody, err)})
-		}
-		err = addPart(batch, i, part)
-		_ = part.Close()
-		if err != nil {
-			return partError(err)
-		}
+	if err := addParts(batch, mr); err != nil {
+		return partError(err)
 	}
 	mds, err := batch.Commit(r.Context())
 	if err != nil {
@@ -87,6 +76,25 @@ func formDataReader(r *http.Request) (*multipart.Reader, error) {
 		return nil, api.InvalidParam("the body must be multipart/form-data with a boundary")
 	}
 	return multipart.NewReader(r.Body, params["boundary"]), nil
+}
+
+// addParts adds the files of mr's parts to batch, one after the other,
+// until the body ends or a part fails.
+func addParts(batch *internal.Batch, mr *multipart.Reader) error {
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return &internal.PartError{Index: i, Err: fmt.Errorf("%w: %w", internal.ErrBody, err)}
+		}
+		err = addPart(batch, i, part)
+		_ = part.Close()
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // addPart adds the file of part i to batch. A part must be a file (a
