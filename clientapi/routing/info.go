@@ -23,7 +23,7 @@ import (
 var SupportedVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"}
 
 // UnstableFeatures lists the unstable features advertised by /versions.
-var UnstableFeatures = map[string]bool{"im.myelin.sync_ws": true}
+var UnstableFeatures = map[string]bool{"im.myelin.sync_ws": true, "im.myelin.media_batch": true}
 
 // GET /_matrix/client/versions
 func (rt *Routes) versions(w http.ResponseWriter, r *http.Request) error {

@@ -26,6 +26,10 @@ var (
 	ErrNotFound = &Error{"media not found", http.StatusNotFound, "M_NOT_FOUND"}
 	// ErrTooLarge: an upload over media_api.max_upload_bytes.
 	ErrTooLarge = &Error{"the file is larger than this server accepts", http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
+	// ErrBatchTooLarge: a batch upload whose files together pass its limit
+	// (ten times media_api.max_upload_bytes).
+	ErrBatchTooLarge = &Error{"the files of this batch together are larger than this server accepts in one request",
+		http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
 	// ErrCannotOverwrite: PUT /upload/{serverName}/{mediaId} for an ID
 	// that already has content.
 	ErrCannotOverwrite = &Error{"media already uploaded", http.StatusConflict, "M_CANNOT_OVERWRITE_MEDIA"}

@@ -151,30 +151,75 @@ func (e *readErr) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// keep moves r into place, unless a file with the same content is already
-// there (then r is dropped: the same bytes are stored once), and runs
-// record, which commits the metadata naming it. When record fails, a file
-// this call put in place is removed again unless referenced (some metadata
-// row names it) says otherwise. r is consumed either way.
-func (f *files) keep(r *received, record func() error, referenced func() (bool, error)) (added bool, err error) {
-	dst, err := f.path(r.sha256)
-	if err != nil {
-		r.discard()
-		return false, err
+// keep moves each of rs into place, unless a file with the same content is
+// already there (then it is dropped: the same bytes are stored once, also
+// within rs), and runs record, which commits the metadata naming them.
+// When placing or record fails, the files this call put in place are
+// removed again unless referenced (some metadata row names the hash) says
+// otherwise. rs are consumed either way; added says which were new.
+func (f *files) keep(rs []*received, record func() error, referenced func(sum string) (bool, error)) (added []bool, err error) {
+	dsts := make([]string, len(rs))
+	for i, r := range rs {
+		if dsts[i], err = f.path(r.sha256); err != nil {
+			discardAll(rs)
+			return nil, err
+		}
 	}
-	lock := &f.locks[hashByte(r.sha256)]
-	lock.Lock()
-	defer lock.Unlock()
-	if added, err = f.place(r, dst); err != nil {
-		return false, err
+	defer f.lock(rs)()
+	added = make([]bool, len(rs))
+	for i, r := range rs {
+		if added[i], err = f.place(r, dsts[i]); err != nil {
+			discardAll(rs[i+1:])
+			f.removeAdded(dsts, added, rs, referenced)
+			return nil, err
+		}
 	}
 	if err := record(); err != nil {
-		if added {
-			f.removeUnreferenced(dst, referenced)
-		}
-		return false, err
+		f.removeAdded(dsts, added, rs, referenced)
+		return nil, err
 	}
 	return added, nil
+}
+
+// lock takes the locks of the hashes of rs, each once and in ascending
+// order (so two batches never wait for each other in a cycle), and returns
+// what releases them.
+func (f *files) lock(rs []*received) (unlock func()) {
+	var held [256]bool
+	for _, r := range rs {
+		held[hashByte(r.sha256)] = true
+	}
+	for b, h := range held {
+		if h {
+			f.locks[b].Lock()
+		}
+	}
+	return func() {
+		for b, h := range held {
+			if h {
+				f.locks[b].Unlock()
+			}
+		}
+	}
+}
+
+// discardAll removes the temporary files of rs.
+func discardAll(rs []*received) {
+	for _, r := range rs {
+		r.discard()
+	}
+}
+
+// removeAdded removes the files at dsts that were added, unless referenced
+// says a metadata row names them (or cannot tell: then they stay).
+func (f *files) removeAdded(dsts []string, added []bool, rs []*received, referenced func(sum string) (bool, error)) {
+	for i, dst := range dsts {
+		if added[i] {
+			if ref, err := referenced(rs[i].sha256); err == nil && !ref {
+				_ = os.Remove(dst)
+			}
+		}
+	}
 }
 
 // place renames r to dst and makes the rename durable, or drops r when dst
@@ -223,14 +268,6 @@ func (f *files) makeDirs(dir string) error {
 		return nil
 	}
 	return syncDir(filepath.Dir(parent))
-}
-
-// removeUnreferenced removes the file at path unless referenced says a
-// metadata row names it (or cannot tell: then it stays).
-func (f *files) removeUnreferenced(path string, referenced func() (bool, error)) {
-	if ref, err := referenced(); err == nil && !ref {
-		_ = os.Remove(path)
-	}
 }
 
 // syncDir fsyncs a directory, making the entries created in it durable.

@@ -272,8 +272,8 @@ func TestFailedRecordRemovesNewFileOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		referenced := func() (bool, error) { return e.store.FileReferenced(context.Background(), r.sha256) }
-		if _, err := e.files.keep(r, func() error { return failing }, referenced); !errors.Is(err, failing) {
+		referenced := func(sum string) (bool, error) { return e.store.FileReferenced(context.Background(), sum) }
+		if _, err := e.files.keep([]*received{r}, func() error { return failing }, referenced); !errors.Is(err, failing) {
 			t.Fatalf("keep: %v", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"strings"
 	"unicode"
@@ -86,6 +87,14 @@ type limit struct {
 	err   error
 }
 
+// tighter is l, or bytes with err when that is less.
+func (l limit) tighter(bytes int64, err error) limit {
+	if bytes < l.bytes {
+		return limit{max(bytes, 0), err}
+	}
+	return l
+}
+
 // uploadLimit is the size limit, or what is left of the uploader's quota
 // when that is less. A declared length over it is refused before reading.
 func (m *Media) uploadLimit(ctx context.Context, uploader string, declared int64) (limit, error) {
@@ -93,20 +102,28 @@ func (m *Media) uploadLimit(ctx context.Context, uploader string, declared int64
 	if declared > l.bytes {
 		return l, api.ErrTooLarge
 	}
-	if m.opts.UserQuotaBytes <= 0 || uploader == "" {
-		return l, nil
-	}
-	used, err := m.store.Usage(ctx, uploader)
+	left, err := m.quotaLeft(ctx, uploader)
 	if err != nil {
 		return l, err
 	}
-	if left := m.opts.UserQuotaBytes - used; left < l.bytes {
-		l = limit{max(left, 0), api.ErrQuotaExceeded}
-	}
+	l = l.tighter(left, api.ErrQuotaExceeded)
 	if declared > l.bytes {
 		return l, l.err
 	}
 	return l, nil
+}
+
+// quotaLeft is how many more bytes uploader may upload (math.MaxInt64
+// without a quota, or for media stored for no one: preview images).
+func (m *Media) quotaLeft(ctx context.Context, uploader string) (int64, error) {
+	if m.opts.UserQuotaBytes <= 0 || uploader == "" {
+		return math.MaxInt64, nil
+	}
+	used, err := m.store.Usage(ctx, uploader)
+	if err != nil {
+		return 0, err
+	}
+	return m.opts.UserQuotaBytes - used, nil
 }
 
 // record moves r into place and commits md (a new media ID, or the pending
@@ -126,16 +143,22 @@ func (m *Media) record(ctx context.Context, r *received, md *api.Metadata) error
 			}
 		}
 	}
-	referenced := func() (bool, error) { return m.store.FileReferenced(context.WithoutCancel(ctx), r.sha256) }
-	added, err := m.files.keep(r, commit, referenced)
+	added, err := m.files.keep([]*received{r}, commit, m.referenced(ctx))
 	if err != nil {
 		return err
 	}
-	m.metrics.uploaded(added, md.Size)
+	m.metrics.uploaded(added[0], md.Size)
 	if !newID {
 		m.uploads.notify()
 	}
 	return nil
+}
+
+// referenced is what keep asks before it removes a file whose metadata
+// failed to commit: whether some row names it. It asks even when ctx is
+// cancelled, so that a request cut short cleans up after itself.
+func (m *Media) referenced(ctx context.Context) func(sum string) (bool, error) {
+	return func(sum string) (bool, error) { return m.store.FileReferenced(context.WithoutCancel(ctx), sum) }
 }
 
 // CheckPendingUpload says whether uploader may upload to id now:

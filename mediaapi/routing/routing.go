@@ -73,6 +73,7 @@ func Setup(r *mux.Router, media *internal.Media, users userapi.Sessions, opts Op
 		r.Handle(clientMedia+p, rt.authed(rt.downloadAuthed)).Methods(http.MethodGet, http.MethodHead)
 		r.Handle(legacyMedia+"/v3"+p, httputil.Handler(rt.downloadLegacy)).Methods(http.MethodGet, http.MethodHead)
 	}
+	rt.setupBatch(r)
 	return rt
 }
 

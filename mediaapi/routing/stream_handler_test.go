@@ -41,6 +41,28 @@ func heapPeak() (stop func() uint64) {
 	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
 }
 
+// watchMemory starts measuring what the process allocates and the heap it
+// uses. The function it returns stops, logs both for what, and fails the
+// test when either grew by more than bound: the data was held in memory.
+func watchMemory(t *testing.T) (check func(what string, bound uint64)) {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stopPeak := heapPeak()
+	return func(what string, bound uint64) {
+		t.Helper()
+		peak := stopPeak()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		allocated := after.TotalAlloc - before.TotalAlloc
+		t.Logf("%s: %.1f MiB allocated, heap in use peaked %.1f MiB above the start",
+			what, float64(allocated)/(1<<20), (float64(peak)-float64(before.HeapInuse))/(1<<20))
+		if allocated > bound || peak > before.HeapInuse+bound {
+			t.Fatalf("%s: allocated %d bytes, heap peak %d (from %d): held in memory", what, allocated, peak, before.HeapInuse)
+		}
+	}
+}
+
 // TestLargeFileStreams sends 200 MiB up and back down through a real
 // listener and checks that neither direction holds the file in memory:
 // what the process allocates and the heap it uses stay a small fraction of
@@ -55,10 +77,7 @@ func TestLargeFileStreams(t *testing.T) {
 	srv := httptest.NewServer(e.Handler(t))
 	defer srv.Close()
 
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	stopPeak := heapPeak()
+	checkMemory := watchMemory(t)
 
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/_matrix/media/v3/upload", fixture.Generated(size, 1))
 	req.ContentLength = size
@@ -91,12 +110,5 @@ func TestLargeFileStreams(t *testing.T) {
 		t.Fatalf("download: %d bytes, %v, same bytes %v", n, err, string(got.Sum(nil)) == string(want.Sum(nil)))
 	}
 
-	peak := stopPeak()
-	runtime.ReadMemStats(&after)
-	allocated := after.TotalAlloc - before.TotalAlloc
-	t.Logf("200 MiB up and down: %.1f MiB allocated, heap in use peaked %.1f MiB above the start",
-		float64(allocated)/(1<<20), (float64(peak)-float64(before.HeapInuse))/(1<<20))
-	if allocated > bound || peak > before.HeapInuse+bound {
-		t.Fatalf("allocated %d bytes, heap peak %d (from %d): the file was held in memory", allocated, peak, before.HeapInuse)
-	}
+	checkMemory("200 MiB up and down", bound)
 }

@@ -73,13 +73,37 @@ func (s *Storage) FileReferenced(ctx context.Context, sha256 string) (bool, erro
 // one) in one transaction: api.ErrCannotOverwrite when the URI already has
 // content, api.ErrQuotaExceeded when the upload would pass the quota.
 func (s *Storage) InsertMedia(ctx context.Context, m *api.Metadata, quota int64) error {
+	return s.InsertMediaBatch(ctx, []*api.Metadata{m}, quota)
+}
+
+// InsertMediaBatch records every row of ms as InsertMedia records one, all
+// in one transaction: all of them, or none when one fails. The failure of
+// a row is a *RowError naming it (and wrapping InsertMedia's errors).
+func (s *Storage) InsertMediaBatch(ctx context.Context, ms []*api.Metadata, quota int64) error {
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := s.insertMedia(ctx, m); err != nil {
-			return err
+		for i, m := range ms {
+			if err := s.insertMedia(ctx, m); err != nil {
+				return &RowError{Index: i, Err: err}
+			}
+			if err := s.addUsage(ctx, m.Uploader, m.Size, quota); err != nil {
+				return &RowError{Index: i, Err: err}
+			}
 		}
-		return s.addUsage(ctx, m.Uploader, m.Size, quota)
+		return nil
 	})
 }
+
+// RowError is the failure of one row of InsertMediaBatch: its index in the
+// batch and why.
+type RowError struct {
+	Index int
+	Err   error
+}
+
+func (e *RowError) Error() string { return fmt.Sprintf("row %d: %v", e.Index, e.Err) }
+
+// Unwrap gives errors.Is the row's own error (api.ErrQuotaExceeded, …).
+func (e *RowError) Unwrap() error { return e.Err }
 
 func (s *Storage) insertMedia(ctx context.Context, m *api.Metadata) error {
 	res, err := s.db.Exec(ctx, `INSERT INTO mediaapi_media (`+mediaColumns+`)

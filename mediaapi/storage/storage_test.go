@@ -108,6 +108,49 @@ func TestQuota(t *testing.T) {
 	})
 }
 
+// TestInsertMediaBatch: a batch's rows are recorded all together or not at
+// all, and a refused row is named.
+func TestInsertMediaBatch(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		s := open(t, db)
+		if err := s.InsertMedia(ctx, media("taken", bob, "aa", 1), 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name  string
+			rows  []*api.Metadata
+			index int
+			want  error
+		}{
+			{"the third over quota",
+				[]*api.Metadata{media("b1", alice, "aa", 40), media("b2", alice, "bb", 40), media("b3", alice, "cc", 40)},
+				2, api.ErrQuotaExceeded},
+			{"the second's ID taken",
+				[]*api.Metadata{media("b1", alice, "aa", 1), media("taken", alice, "bb", 1)},
+				1, api.ErrCannotOverwrite},
+		} {
+			var row *storage.RowError
+			err := s.InsertMediaBatch(ctx, tc.rows, 100)
+			if !errors.As(err, &row) || row.Index != tc.index || !errors.Is(err, tc.want) {
+				t.Fatalf("%s: %v, want row %d: %v", tc.name, err, tc.index, tc.want)
+			}
+			if _, err := s.Media(ctx, origin, "b1"); !errors.Is(err, api.ErrNotFound) {
+				t.Fatalf("%s: the first row of a refused batch was recorded (%v)", tc.name, err)
+			}
+			if u, _ := s.Usage(ctx, alice); u != 0 {
+				t.Fatalf("%s: a refused batch counted %d bytes", tc.name, u)
+			}
+		}
+		if err := s.InsertMediaBatch(ctx, []*api.Metadata{media("b1", alice, "aa", 50), media("b2", alice, "aa", 50)}, 100); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := s.Usage(ctx, alice); u != 100 {
+			t.Fatalf("usage %d after a batch of 100 bytes", u)
+		}
+	})
+}
+
 func TestPending(t *testing.T) {
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
 		ctx := context.Background()
