@@ -23,7 +23,14 @@ func TestConcurrencyLimit(t *testing.T) {
 		n := inFlight.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
-		time.Sleep(400 * time.Millisecond)
+		// Hold the request until a second one is in flight too (or a
+		// while has passed), so that a busy machine's slow conversions
+		// cannot keep the requests from overlapping, then a little
+		// longer, for a third to show up if the limit let it in.
+		for wait := time.Now().Add(10 * time.Second); inFlight.Load() < 2 && time.Now().Before(wait); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
 		inFlight.Add(-1)
 		writeJSON(w, http.StatusOK, `{"text":"please call me tomorrow morning"}`)
 	}))
@@ -87,25 +94,34 @@ func TestCallerGivesUpWaiting(t *testing.T) {
 func must(path string, _ time.Duration) string { return path }
 
 // TestTimeoutRemoteEngine: a server that does not answer in time is
-// ErrTimeout, and the request to it is cancelled.
+// ErrTimeout, and the request to it is cancelled. The limit leaves the
+// conversion before the request ample time on a busy machine: the limit
+// covers it too, and a request never sent could not be cancelled.
 func TestTimeoutRemoteEngine(t *testing.T) {
 	requirePrograms(t, "ffmpeg", "espeak-ng")
-	cancelled := make(chan struct{})
+	const limit = 3 * time.Second
+	reached, cancelled := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		readWhisperRequest(t, r)
+		close(reached)
 		<-r.Context().Done()
 		close(cancelled)
 	}))
 	defer srv.Close()
-	eng := newTestOpenAI(t, Config{Timeout: 700 * time.Millisecond, OpenAI: OpenAIConfig{URL: srv.URL}})
+	eng := newTestOpenAI(t, Config{Timeout: limit, OpenAI: OpenAIConfig{URL: srv.URL}})
 	audio := Audio{Path: must(speak(t, t.TempDir(), "call", sentences[0].text)), ContentType: "audio/wav"}
 	start := time.Now()
 	_, err := eng.Transcribe(context.Background(), audio)
-	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "openai did not finish within 700ms") {
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "openai did not finish within 3s") {
 		t.Fatalf("Transcribe: %v, want ErrTimeout", err)
 	}
-	if elapsed := time.Since(start); elapsed > 3*time.Second {
-		t.Errorf("Transcribe returned after %v with a 700ms timeout", elapsed)
+	if elapsed := time.Since(start); elapsed > limit+2*time.Second {
+		t.Errorf("Transcribe returned after %v with a %v timeout", elapsed, limit)
+	}
+	select {
+	case <-reached:
+	default:
+		t.Fatal("the time limit passed before the request reached the engine")
 	}
 	select {
 	case <-cancelled:
