@@ -17,17 +17,20 @@ import (
 // once; the others wait for a slot and then succeed.
 func TestConcurrencyLimit(t *testing.T) {
 	requirePrograms(t, "ffmpeg", "espeak-ng")
-	var inFlight, most atomic.Int32
+	const requests = 6
+	var inFlight, most, arrived atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		readWhisperRequest(t, r)
+		arrived.Add(1)
 		n := inFlight.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
-		// Hold the request until a second one is in flight too (or a
-		// while has passed), so that a busy machine's slow conversions
-		// cannot keep the requests from overlapping, then a little
-		// longer, for a third to show up if the limit let it in.
-		for wait := time.Now().Add(10 * time.Second); inFlight.Load() < 2 && time.Now().Before(wait); {
+		// Hold the request until a second one is in flight too (unless
+		// every request has arrived: the last may be alone), so that a
+		// busy machine's slow conversions cannot keep the requests from
+		// overlapping, then a little longer, for a third to show up if
+		// the limit let it in.
+		for wait := time.Now().Add(10 * time.Second); inFlight.Load() < 2 && arrived.Load() < requests && time.Now().Before(wait); {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -38,7 +41,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	eng := newTestOpenAI(t, Config{MaxConcurrent: 2, OpenAI: OpenAIConfig{URL: srv.URL}})
 	wav, _ := speak(t, t.TempDir(), "call", sentences[0].text)
 	var wg sync.WaitGroup
-	for range 6 {
+	for range requests {
 		wg.Go(func() {
 			if _, err := eng.Transcribe(context.Background(), Audio{Path: wav, ContentType: "audio/wav"}); err != nil {
 				t.Errorf("Transcribe: %v", err)
