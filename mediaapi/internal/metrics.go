@@ -24,15 +24,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Bytes uploaded, deduplicated or not.",
 		}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.uploads, m.bytes} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("media: registering metrics: %w", err)
-		}
-	}
-	return m, nil
+	return m, register(reg, m.uploads, m.bytes)
 }
 
 // uploaded counts one upload of size bytes; added says its file was new.
@@ -43,4 +35,49 @@ func (m *metrics) uploaded(added bool, size int64) {
 	}
 	m.uploads.WithLabelValues(result).Inc()
 	m.bytes.Add(float64(size))
+}
+
+// transcriptionMetrics count how transcription requests were answered:
+// by running the engine or from the kept transcriptions.
+type transcriptionMetrics struct {
+	runs      *prometheus.CounterVec
+	cacheHits *prometheus.CounterVec
+}
+
+// newTranscriptionMetrics registers the transcription metrics on reg (nil:
+// none kept).
+func newTranscriptionMetrics(reg prometheus.Registerer) (*transcriptionMetrics, error) {
+	m := &transcriptionMetrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myelin_media_transcription_runs_total",
+			Help: "Times a transcription engine ran, by engine and result (ok or error).",
+		}, []string{"engine", "result"}),
+		cacheHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myelin_media_transcription_cache_hits_total",
+			Help: "Transcriptions answered from those kept in the database, without running the engine.",
+		}, []string{"engine"}),
+	}
+	return m, register(reg, m.runs, m.cacheHits)
+}
+
+// ran counts one run of engine that ended with err.
+func (m *transcriptionMetrics) ran(engine string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.runs.WithLabelValues(engine, result).Inc()
+}
+
+// register registers cs on reg (nil: nothing to do).
+func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("media: registering metrics: %w", err)
+		}
+	}
+	return nil
 }

@@ -75,6 +75,14 @@ func (m *Media) remoteMetadata(ctx context.Context, mxc api.MXC) (*api.Metadata,
 	return m.store.Media(ctx, mxc.ServerName, mxc.MediaID)
 }
 
+// FilePath is where the content md names lies on disk, for programs that
+// read files rather than streams (ffmpeg, for transcription). The path is
+// built from the hash this server computed when it stored the file, never
+// from anything a request says.
+func (m *Media) FilePath(md *api.Metadata) (string, error) {
+	return m.files.path(md.SHA256)
+}
+
 // openContent opens the file md names.
 func (m *Media) openContent(md *api.Metadata) (*api.Metadata, api.Content, error) {
 	f, err := m.files.open(md.SHA256)

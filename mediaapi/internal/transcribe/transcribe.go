@@ -177,7 +177,7 @@ func (p *pipeline) Transcribe(ctx context.Context, audio Audio) (Result, error) 
 	if err := checkAudio(audio); err != nil {
 		return Result{}, err
 	}
-	language, err := p.rec.language(primaryLanguage(audio.Language))
+	language, err := p.rec.language(PrimaryLanguage(audio.Language))
 	if err != nil {
 		return Result{}, err
 	}
@@ -248,9 +248,11 @@ func checkAudio(audio Audio) error {
 	return nil
 }
 
-// primaryLanguage is the primary subtag of a BCP 47 tag, lower case: the
-// ISO 639 code engines know ("zh-CN" → "zh").
-func primaryLanguage(tag string) string {
+// PrimaryLanguage is the primary subtag of a BCP 47 tag, lower case: the
+// ISO 639 code engines know ("zh-CN" → "zh"), and all of a requested
+// language that changes what an engine does (so, what a kept
+// transcription is found by).
+func PrimaryLanguage(tag string) string {
 	primary, _, _ := strings.Cut(strings.TrimSpace(tag), "-")
 	primary, _, _ = strings.Cut(primary, "_")
 	return strings.ToLower(primary)
