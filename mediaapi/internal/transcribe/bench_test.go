@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/myelin-im/myelin/test/speech"
 )
 
 // BenchmarkPocketsphinx transcribes the three test sentences (an operation
@@ -22,15 +24,15 @@ func BenchmarkPocketsphinx(b *testing.B) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	for _, f := range speechFormats {
+	for _, f := range speech.Formats {
 		var audio []Audio
 		var played time.Duration
-		for _, s := range sentences {
-			wav, d := speak(b, dir, s.name, s.text)
-			audio = append(audio, Audio{Path: encode(b, wav, f), ContentType: f.contentType})
+		for _, s := range speech.Sentences {
+			wav, d := speech.Speak(b, dir, s.Name, s.Text)
+			audio = append(audio, Audio{Path: speech.Encode(b, wav, f), ContentType: f.ContentType})
 			played += d
 		}
-		b.Run(f.name, func(b *testing.B) {
+		b.Run(f.Name, func(b *testing.B) {
 			cpu := childrenCPU(b)
 			for b.Loop() {
 				for _, a := range audio {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/test/speech"
 )
 
 // TestErrorsAnswerClients: each error reaches the client with its status,
@@ -52,12 +53,12 @@ func TestErrorsAnswerClients(t *testing.T) {
 // TestNotAudio: files that are not audio, or that ffmpeg cannot decode, are
 // refused with ErrNotAudio before any engine is asked.
 func TestNotAudio(t *testing.T) {
-	requirePrograms(t, "ffmpeg")
+	speech.Require(t, "ffmpeg")
 	tmp := isolateTemp(t)
 	var asked atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		asked.Add(1)
-		writeJSON(w, http.StatusOK, `{"text":"hello"}`)
+		speech.WriteJSON(w, http.StatusOK, `{"text":"hello"}`)
 	}))
 	defer srv.Close()
 	eng := newTestOpenAI(t, Config{OpenAI: OpenAIConfig{URL: srv.URL}})
@@ -70,7 +71,7 @@ func TestNotAudio(t *testing.T) {
 		return path
 	}
 	videoOnly := filepath.Join(dir, "video.mp4")
-	ffmpeg(t, "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5", "-t", "1", "-an", videoOnly)
+	speech.FFmpeg(t, "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5", "-t", "1", "-an", videoOnly)
 	for _, tc := range []struct {
 		name  string
 		audio Audio
@@ -108,7 +109,7 @@ func TestNotAudio(t *testing.T) {
 // TestNewRefusesBadConfig: a configuration that cannot work is an error at
 // startup, not ErrNoEngine at the first request.
 func TestNewRefusesBadConfig(t *testing.T) {
-	requirePrograms(t, "ffmpeg")
+	speech.Require(t, "ffmpeg")
 	for _, tc := range []struct {
 		name string
 		cfg  Config

@@ -11,16 +11,18 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/myelin-im/myelin/test/speech"
 )
 
 // TestConcurrencyLimit: no more than MaxConcurrent transcriptions run at
 // once; the others wait for a slot and then succeed.
 func TestConcurrencyLimit(t *testing.T) {
-	requirePrograms(t, "ffmpeg", "espeak-ng")
+	speech.Require(t, "ffmpeg", "espeak-ng")
 	const requests = 6
 	var inFlight, most, arrived atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		readWhisperRequest(t, r)
+		speech.ReadWhisperRequest(t, r)
 		arrived.Add(1)
 		n := inFlight.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
@@ -35,11 +37,11 @@ func TestConcurrencyLimit(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 		inFlight.Add(-1)
-		writeJSON(w, http.StatusOK, `{"text":"please call me tomorrow morning"}`)
+		speech.WriteJSON(w, http.StatusOK, `{"text":"please call me tomorrow morning"}`)
 	}))
 	defer srv.Close()
 	eng := newTestOpenAI(t, Config{MaxConcurrent: 2, OpenAI: OpenAIConfig{URL: srv.URL}})
-	wav, _ := speak(t, t.TempDir(), "call", sentences[0].text)
+	wav, _ := speech.Speak(t, t.TempDir(), "call", speech.Sentences[0].Text)
 	var wg sync.WaitGroup
 	for range requests {
 		wg.Go(func() {
@@ -58,20 +60,20 @@ func TestConcurrencyLimit(t *testing.T) {
 // caller's context ends, with the caller's error (not ErrTimeout: the
 // engine did not time out), and never reaches the engine.
 func TestCallerGivesUpWaiting(t *testing.T) {
-	requirePrograms(t, "ffmpeg", "espeak-ng")
+	speech.Require(t, "ffmpeg", "espeak-ng")
 	arrived, release := make(chan struct{}), make(chan struct{})
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		readWhisperRequest(t, r)
+		speech.ReadWhisperRequest(t, r)
 		if requests.Add(1) == 1 {
 			close(arrived)
 		}
 		<-release
-		writeJSON(w, http.StatusOK, `{"text":"please call me tomorrow morning"}`)
+		speech.WriteJSON(w, http.StatusOK, `{"text":"please call me tomorrow morning"}`)
 	}))
 	defer srv.Close()
 	eng := newTestOpenAI(t, Config{MaxConcurrent: 1, OpenAI: OpenAIConfig{URL: srv.URL}})
-	audio := Audio{Path: must(speak(t, t.TempDir(), "call", sentences[0].text)), ContentType: "audio/wav"}
+	audio := Audio{Path: must(speech.Speak(t, t.TempDir(), "call", speech.Sentences[0].Text)), ContentType: "audio/wav"}
 	first := make(chan error)
 	go func() {
 		_, err := eng.Transcribe(context.Background(), audio)
@@ -101,18 +103,18 @@ func must(path string, _ time.Duration) string { return path }
 // conversion before the request ample time on a busy machine: the limit
 // covers it too, and a request never sent could not be cancelled.
 func TestTimeoutRemoteEngine(t *testing.T) {
-	requirePrograms(t, "ffmpeg", "espeak-ng")
+	speech.Require(t, "ffmpeg", "espeak-ng")
 	const limit = 3 * time.Second
 	reached, cancelled := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		readWhisperRequest(t, r)
+		speech.ReadWhisperRequest(t, r)
 		close(reached)
 		<-r.Context().Done()
 		close(cancelled)
 	}))
 	defer srv.Close()
 	eng := newTestOpenAI(t, Config{Timeout: limit, OpenAI: OpenAIConfig{URL: srv.URL}})
-	audio := Audio{Path: must(speak(t, t.TempDir(), "call", sentences[0].text)), ContentType: "audio/wav"}
+	audio := Audio{Path: must(speech.Speak(t, t.TempDir(), "call", speech.Sentences[0].Text)), ContentType: "audio/wav"}
 	start := time.Now()
 	_, err := eng.Transcribe(context.Background(), audio)
 	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "openai did not finish within 3s") {
@@ -140,9 +142,9 @@ func TestTimeoutKillsPrograms(t *testing.T) {
 	requirePocketsphinx(t)
 	dir := t.TempDir()
 	silence := filepath.Join(dir, "silence.ogg") // ten minutes: ffmpeg needs about a second
-	ffmpeg(t, "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "600", "-c:a", "libopus", "-b:a", "24k", silence)
+	speech.FFmpeg(t, "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "600", "-c:a", "libopus", "-b:a", "24k", silence)
 	noise := filepath.Join(dir, "noise.wav") // five minutes of noise: converted at once, pocketsphinx needs seconds
-	ffmpeg(t, "-f", "lavfi", "-i", "anoisesrc=r=16000:a=0.1:d=300", "-ac", "1", noise)
+	speech.FFmpeg(t, "-f", "lavfi", "-i", "anoisesrc=r=16000:a=0.1:d=300", "-ac", "1", noise)
 	for _, tc := range []struct {
 		name    string
 		audio   Audio

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/myelin-im/myelin/test/speech"
 )
 
 // TestPocketsphinxTranscribesSpeech transcribes three sentences spoken by
@@ -27,28 +29,28 @@ func TestPocketsphinxTranscribesSpeech(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var report []string
-	for _, s := range sentences {
-		wav, duration := speak(t, dir, s.name, s.text)
-		for _, f := range speechFormats {
-			t.Run(s.name+"/"+f.name, func(t *testing.T) {
-				res, err := eng.Transcribe(context.Background(), Audio{Path: encode(t, wav, f), ContentType: f.contentType})
+	for _, s := range speech.Sentences {
+		wav, duration := speech.Speak(t, dir, s.Name, s.Text)
+		for _, f := range speech.Formats {
+			t.Run(s.Name+"/"+f.Name, func(t *testing.T) {
+				res, err := eng.Transcribe(context.Background(), Audio{Path: speech.Encode(t, wav, f), ContentType: f.ContentType})
 				if err != nil {
 					t.Fatalf("Transcribe: %v", err)
 				}
-				wer := wordErrorRate(s.text, res.Text)
-				report = append(report, fmt.Sprintf("%-8s %-8s WER %.2f  %q", s.name, f.name, wer, res.Text))
-				t.Logf("heard %q for %q: WER %.2f", res.Text, s.text, wer)
+				wer := speech.WordErrorRate(s.Text, res.Text)
+				report = append(report, fmt.Sprintf("%-8s %-8s WER %.2f  %q", s.Name, f.Name, wer, res.Text))
+				t.Logf("heard %q for %q: WER %.2f", res.Text, s.Text, wer)
 				assertResult(t, res, duration)
-				heard := words(res.Text)
-				for _, k := range s.keys {
+				heard := speech.Words(res.Text)
+				for _, k := range s.Keys {
 					if !slices.Contains(heard, k) {
-						t.Errorf("%q not heard in %q (said %q)", k, res.Text, s.text)
+						t.Errorf("%q not heard in %q (said %q)", k, res.Text, s.Text)
 					}
 				}
 			})
 		}
 	}
-	t.Logf("word error rates (pocketsphinx en-us, espeak-ng %s at %s wpm):\n%s", espeakVoice, espeakSpeed, strings.Join(report, "\n"))
+	t.Logf("word error rates (pocketsphinx en-us, espeak-ng %s at %s wpm):\n%s", speech.Voice, speech.Speed, strings.Join(report, "\n"))
 	assertNothingLeft(t, tmp)
 }
 
@@ -70,7 +72,7 @@ func TestPocketsphinxRefusesOtherLanguages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wav, _ := speak(t, t.TempDir(), "call", sentences[0].text)
+	wav, _ := speech.Speak(t, t.TempDir(), "call", speech.Sentences[0].Text)
 	_, err = eng.Transcribe(context.Background(), Audio{Path: wav, ContentType: "audio/wav", Language: "zh-CN"})
 	if !errors.Is(err, ErrLanguage) {
 		t.Fatalf("Transcribe in zh-CN: %v, want ErrLanguage", err)
@@ -85,7 +87,7 @@ func TestPocketsphinxRefusesOtherLanguages(t *testing.T) {
 // available; New answers ErrNoEngine, whose message says what to install,
 // whether pocketsphinx was named or picked by default.
 func TestPocketsphinxMissing(t *testing.T) {
-	requirePrograms(t, "ffmpeg")
+	speech.Require(t, "ffmpeg")
 	for _, tc := range []struct {
 		name string
 		cfg  PocketsphinxConfig
@@ -122,7 +124,7 @@ func TestPocketsphinxFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wav, _ := speak(t, t.TempDir(), "call", sentences[0].text)
+	wav, _ := speech.Speak(t, t.TempDir(), "call", speech.Sentences[0].Text)
 	_, err = eng.Transcribe(context.Background(), Audio{Path: wav, ContentType: "audio/wav"})
 	if !errors.Is(err, ErrEngine) || !strings.Contains(err.Error(), "pocketsphinx_continuous: FATAL: ") ||
 		strings.Contains(err.Error(), "INFO") {
