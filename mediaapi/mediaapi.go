@@ -17,6 +17,7 @@ import (
 	"github.com/myelin-im/myelin/mediaapi/api"
 	"github.com/myelin-im/myelin/mediaapi/internal"
 	"github.com/myelin-im/myelin/mediaapi/internal/preview"
+	"github.com/myelin-im/myelin/mediaapi/internal/transcribe"
 	"github.com/myelin-im/myelin/mediaapi/routing"
 	"github.com/myelin-im/myelin/mediaapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
@@ -41,16 +42,29 @@ type Options struct {
 }
 
 // MediaAPI is the running media component: the api.MediaAPI other
-// components use, and Close.
+// components use, the unstable features it offers, and Close.
 type MediaAPI struct {
 	*internal.Media
-	previews *internal.URLPreviews // nil when URL previews are off
+	previews    *internal.URLPreviews // nil when URL previews are off
+	transcriber *internal.Transcriber
+}
+
+// FeatureTranscribe is the unstable feature of voice-message transcription
+// (POST /_matrix/client/unstable/im.myelin/media/transcribe/...).
+const FeatureTranscribe = "im.myelin.transcribe"
+
+// UnstableFeatures are the client API's unstable features this component
+// serves, for /versions: transcription is true only when an engine can run
+// (without one every request answers 501), false otherwise.
+func (m *MediaAPI) UnstableFeatures() map[string]bool {
+	return map[string]bool{FeatureTranscribe: m.transcriber.Available()}
 }
 
 var _ api.MediaAPI = (*MediaAPI)(nil)
 
 // New migrates the media tables, opens the file store, starts the sweep of
-// expired media IDs and registers the client endpoints.
+// expired media IDs, builds the transcription engine the configuration
+// chooses and registers the client endpoints.
 func New(ctx context.Context, opts Options) (*MediaAPI, error) {
 	store, err := storage.New(ctx, opts.DB)
 	if err != nil {
@@ -77,12 +91,21 @@ func New(ctx context.Context, opts Options) (*MediaAPI, error) {
 		_ = m.Close()
 		return nil, err
 	}
+	tr, err := internal.NewTranscriber(m, transcribeConfig(opts.Config.Transcription), opts.Registerer)
+	if err != nil {
+		if previews != nil {
+			previews.Close()
+		}
+		_ = m.Close()
+		return nil, err
+	}
 	routing.Setup(opts.Router, m, opts.Users, routing.Options{
 		LegacyEnabled: opts.Config.LegacyMedia.Enabled,
 		FrozenAfter:   frozen,
 		Previews:      previews,
+		Transcriber:   tr,
 	})
-	return &MediaAPI{Media: m, previews: previews}, nil
+	return &MediaAPI{Media: m, previews: previews, transcriber: tr}, nil
 }
 
 // newURLPreviews is the preview_url service cfg describes, nil when it is
@@ -102,10 +125,37 @@ func newURLPreviews(m *internal.Media, cfg config.URLPreview) (*internal.URLPrev
 	})
 }
 
-// Close stops the component.
+// Close stops the component: URL previews, the transcriptions still
+// running, the sweep of expired media IDs.
 func (a *MediaAPI) Close() error {
 	if a.previews != nil {
 		a.previews.Close()
 	}
+	a.transcriber.Close()
 	return a.Media.Close()
+}
+
+// transcribeConfig is the transcription section of the configuration as the
+// transcribe package takes it.
+func transcribeConfig(c config.Transcription) transcribe.Config {
+	return transcribe.Config{
+		Engine:        c.Engine,
+		Timeout:       time.Duration(c.Timeout),
+		MaxConcurrent: c.MaxConcurrent,
+		Pocketsphinx: transcribe.PocketsphinxConfig{
+			Binary:   c.Pocketsphinx.Binary,
+			HMM:      c.Pocketsphinx.HMM,
+			LM:       c.Pocketsphinx.LM,
+			Dict:     c.Pocketsphinx.Dict,
+			Language: c.Pocketsphinx.Language,
+		},
+		OpenAI: transcribe.OpenAIConfig{URL: c.OpenAI.URL, Model: c.OpenAI.Model, APIKey: c.OpenAI.APIKey},
+		Baidu: transcribe.BaiduConfig{
+			APIKey:       c.Baidu.APIKey,
+			SecretKey:    c.Baidu.SecretKey,
+			TokenURL:     c.Baidu.TokenURL,
+			RecognizeURL: c.Baidu.RecognizeURL,
+			DevPID:       c.Baidu.DevPID,
+		},
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
@@ -28,6 +30,7 @@ import (
 type env struct {
 	*fixture.Fixture
 	media        *mediaapi.MediaAPI
+	metrics      *prometheus.Registry // the component's metrics
 	base         string
 	alice, bob   *fixture.User
 	serverPrefix string // mxc://test.local/
@@ -49,6 +52,7 @@ func newEnvOn(t testing.TB, db *sqlutil.DB, change ...func(*config.MediaAPI)) *e
 		c(&cfg)
 	}
 	base := filepath.Join(t.TempDir(), "media")
+	reg := prometheus.NewRegistry()
 	m, err := mediaapi.New(context.Background(), mediaapi.Options{
 		ServerName: f.ServerName,
 		Config:     cfg,
@@ -56,6 +60,7 @@ func newEnvOn(t testing.TB, db *sqlutil.DB, change ...func(*config.MediaAPI)) *e
 		DB:         f.DB,
 		Users:      f.Users,
 		Router:     f.Router,
+		Registerer: reg,
 		Log:        f.Log,
 	})
 	if err != nil {
@@ -65,6 +70,7 @@ func newEnvOn(t testing.TB, db *sqlutil.DB, change ...func(*config.MediaAPI)) *e
 	return &env{
 		Fixture:      f,
 		media:        m,
+		metrics:      reg,
 		base:         base,
 		alice:        f.User(t, "alice"),
 		bob:          f.User(t, "bob"),
@@ -139,4 +145,24 @@ func (e *env) files(t testing.TB) (stored, tmp []string) {
 		}
 	}
 	return stored, tmp
+}
+
+// counter is the sum of the metric name over its labels (0 when it has no
+// series yet).
+func (e *env) counter(t testing.TB, name string) float64 {
+	t.Helper()
+	families, err := e.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
 }

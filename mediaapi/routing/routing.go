@@ -1,10 +1,10 @@
 // Package routing serves the media component's client endpoints (client-
 // server API, "Content repository"): uploads (upload.go), downloads
 // (download.go, with the response headers of headers.go), the
-// repository's configuration (config.go) and URL previews (preview.go).
-// Each area has its own file, so thumbnails, transcription and batch
-// transfer join as thumbnail.go, transcribe.go and batch.go, registered
-// from Setup.
+// repository's configuration (config.go), URL previews (preview.go), and
+// Myelin's extensions: batch transfer (batch.go) and voice-message
+// transcription (transcribe.go). Each area has its own file, so thumbnails
+// join as thumbnail.go, registered from Setup.
 package routing
 
 import (
@@ -40,6 +40,8 @@ type Options struct {
 	// then its paths are not served (404 M_UNRECOGNIZED, as for any
 	// endpoint a server does not offer).
 	Previews *internal.URLPreviews
+	// Transcriber serves voice-message transcription.
+	Transcriber *internal.Transcriber
 }
 
 // Routes serves the media endpoints.
@@ -74,6 +76,7 @@ func Setup(r *mux.Router, media *internal.Media, users userapi.Sessions, opts Op
 		r.Handle(legacyMedia+"/v3"+p, httputil.Handler(rt.downloadLegacy)).Methods(http.MethodGet, http.MethodHead)
 	}
 	rt.setupBatch(r)
+	rt.setupTranscribe(r)
 	return rt
 }
 
