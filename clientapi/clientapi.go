@@ -16,7 +16,9 @@ import (
 )
 
 // Setup registers the client API on router. remote may be nil (no
-// federation in this process).
+// federation in this process); features are the unstable features the
+// other components of this process serve (nil: none), advertised by
+// /versions beside the client API's own.
 func Setup(
 	router *mux.Router,
 	cfg *config.Config,
@@ -24,6 +26,7 @@ func Setup(
 	rooms roomapi.Roomserver,
 	c cache.Cache,
 	remote fedapi.Remote,
+	features map[string]bool,
 	log logrus.FieldLogger,
 ) {
 	rl := cfg.ClientAPI.RateLimits
@@ -40,5 +43,6 @@ func Setup(
 		Log:                      log,
 		RemoteProfiles:           remote,
 		RemoteRooms:              remote,
+		UnstableFeatures:         features,
 	}, users, rooms, c)
 }

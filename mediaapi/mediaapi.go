@@ -49,15 +49,21 @@ type MediaAPI struct {
 	transcriber *internal.Transcriber
 }
 
-// FeatureTranscribe is the unstable feature of voice-message transcription
-// (POST /_matrix/client/unstable/im.myelin/media/transcribe/...).
-const FeatureTranscribe = "im.myelin.transcribe"
+// The unstable features of the media component's extensions
+// (docs/api-extensions.md).
+const (
+	// FeatureBatch: upload_batch and download_batch.
+	FeatureBatch = "im.myelin.media_batch"
+	// FeatureTranscribe: voice-message transcription.
+	FeatureTranscribe = "im.myelin.transcribe"
+)
 
 // UnstableFeatures are the client API's unstable features this component
-// serves, for /versions: transcription is true only when an engine can run
-// (without one every request answers 501), false otherwise.
-func (m *MediaAPI) UnstableFeatures() map[string]bool {
-	return map[string]bool{FeatureTranscribe: m.transcriber.Available()}
+// serves, for /versions: batch transfer always; transcription true only
+// when an engine can run (without one every request answers 501), false
+// otherwise.
+func (a *MediaAPI) UnstableFeatures() map[string]bool {
+	return map[string]bool{FeatureBatch: true, FeatureTranscribe: a.transcriber.Available()}
 }
 
 var _ api.MediaAPI = (*MediaAPI)(nil)

@@ -13,6 +13,11 @@ func buildClientAPI(_ context.Context, s *Server) error {
 	if s.Federation != nil {
 		remote = s.Federation
 	}
-	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Roomserver, s.Cache, remote, s.log.WithField(httputil.FieldComponent, "clientapi"))
+	var features map[string]bool
+	if s.Media != nil {
+		features = s.Media.UnstableFeatures()
+	}
+	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Roomserver, s.Cache, remote, features,
+		s.log.WithField(httputil.FieldComponent, "clientapi"))
 	return nil
 }

@@ -22,12 +22,13 @@ import (
 // capability.
 var SupportedVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"}
 
-// UnstableFeatures lists the unstable features advertised by /versions.
-var UnstableFeatures = map[string]bool{"im.myelin.sync_ws": true, "im.myelin.media_batch": true}
+// UnstableFeatures lists the client API's own unstable features, advertised
+// by /versions with those of the other components (Options.UnstableFeatures).
+var UnstableFeatures = map[string]bool{"im.myelin.sync_ws": true}
 
 // GET /_matrix/client/versions
 func (rt *Routes) versions(w http.ResponseWriter, r *http.Request) error {
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"versions": SupportedVersions, "unstable_features": UnstableFeatures})
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"versions": SupportedVersions, "unstable_features": rt.unstable})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package routing_test
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"testing"
@@ -31,6 +32,25 @@ func TestWellKnownConfigured(t *testing.T) {
 	res := f.Do(t, http.MethodGet, "/.well-known/matrix/client", "", nil)
 	res.Want(t, http.StatusOK)
 	baseURL("https://matrix.test.local")(t, res)
+}
+
+// TestVersionsOtherComponentsFeatures: the unstable features other
+// components serve (the media component's transcription, true or false)
+// are advertised beside the client API's own.
+func TestVersionsOtherComponentsFeatures(t *testing.T) {
+	for _, available := range []bool{true, false} {
+		f := newServer(t, serverOpts{features: map[string]bool{"im.myelin.transcribe": available}})
+		res := f.Do(t, http.MethodGet, "/_matrix/client/versions", "", nil)
+		res.Want(t, http.StatusOK)
+		var body struct {
+			Unstable map[string]bool `json:"unstable_features"`
+		}
+		res.Decode(t, &body)
+		want := map[string]bool{"im.myelin.sync_ws": true, "im.myelin.transcribe": available}
+		if !maps.Equal(body.Unstable, want) {
+			t.Errorf("unstable_features %v, want %v", body.Unstable, want)
+		}
+	}
 }
 
 func versions(t *testing.T, r *fixture.Response) {

@@ -3,6 +3,7 @@
 package routing
 
 import (
+	"maps"
 	"net/http"
 	"time"
 
@@ -49,6 +50,10 @@ type Options struct {
 	// RemoteRooms, when federation runs in this process, joins rooms on
 	// other servers and resolves their aliases.
 	RemoteRooms fedapi.RemoteRooms
+	// UnstableFeatures are the other components' unstable features
+	// (im.myelin.transcribe), advertised by /versions beside
+	// UnstableFeatures.
+	UnstableFeatures map[string]bool
 }
 
 // Routes serves the client API.
@@ -58,6 +63,8 @@ type Routes struct {
 	rooms roomapi.Roomserver
 	cache cache.Cache
 	uia   *auth.Sessions
+	// unstable is what /versions advertises in unstable_features.
+	unstable map[string]bool
 
 	loginByUser, loginByIP, registerByIP, requests *ratelimit.Limiter
 }
@@ -65,6 +72,8 @@ type Routes struct {
 // Setup registers every client API route on r.
 func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomserver, c cache.Cache) *Routes {
 	rt := &Routes{opts: opts, users: users, rooms: rooms, cache: c, uia: auth.NewSessions(c, 30*time.Minute)}
+	rt.unstable = maps.Clone(UnstableFeatures)
+	maps.Copy(rt.unstable, opts.UnstableFeatures)
 	if opts.RateLimitsEnabled {
 		rt.loginByUser = ratelimit.New(opts.LoginLimit.PerSecond, opts.LoginLimit.Burst)
 		rt.loginByIP = ratelimit.New(opts.LoginLimit.PerSecond, opts.LoginLimit.Burst)

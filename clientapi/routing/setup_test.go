@@ -29,6 +29,8 @@ type serverOpts struct {
 	// process without federation).
 	federation bool
 	config     func(*config.Config) // changes the configuration before Setup
+	// features are the other components' unstable features (nil: none).
+	features map[string]bool
 }
 
 // newServer builds a fixture with the client API on its router. A line the
@@ -44,7 +46,7 @@ func newServer(t *testing.T, o serverOpts) *fixture.Fixture {
 	if o.federation {
 		remote = f.Federation(t, f.Config.FederationAPI)
 	}
-	clientapi.Setup(f.Router, f.Config, f.Users, f.Rooms, f.Cache, remote, f.Log)
+	clientapi.Setup(f.Router, f.Config, f.Users, f.Rooms, f.Cache, remote, o.features, f.Log)
 	failOnErrorLogs(t, f.Log)
 	return f
 }
