@@ -4,7 +4,6 @@ package transcribe
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,7 +32,7 @@ func BenchmarkPocketsphinx(b *testing.B) {
 			played += d
 		}
 		b.Run(f.Name, func(b *testing.B) {
-			cpu := childrenCPU(b)
+			cpu := speech.ChildrenCPU(b)
 			for b.Loop() {
 				for _, a := range audio {
 					if _, err := eng.Transcribe(context.Background(), a); err != nil {
@@ -42,18 +41,8 @@ func BenchmarkPocketsphinx(b *testing.B) {
 				}
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/played.Seconds(), "s/audio-s")
-			b.ReportMetric((childrenCPU(b)-cpu).Seconds()/float64(b.N)/played.Seconds(), "cpu-s/audio-s")
+			b.ReportMetric((speech.ChildrenCPU(b)-cpu).Seconds()/float64(b.N)/played.Seconds(), "cpu-s/audio-s")
 			b.ReportMetric(played.Seconds(), "audio-s/op")
 		})
 	}
-}
-
-// childrenCPU is the user and system CPU time of the child processes that
-// have ended so far.
-func childrenCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
