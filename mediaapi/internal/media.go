@@ -14,7 +14,9 @@
 //     transcribing, batch download); OpenLocal does the same for this
 //     server's media only (the federation media endpoints);
 //   - CheckDownload says whether a user may download a given mxc:// URI
-//     (transcription only works on audio its caller may download).
+//     (transcription only works on audio its caller may download);
+//   - FilePath is where a stored file lies on disk, derived from its hash,
+//     for programs that read files (the Transcriber's ffmpeg).
 //
 // Remote media reaches Open through Options.Remote, an api.RemoteFetcher
 // that federation provides; while it is nil, other servers' media is not
