@@ -312,7 +312,7 @@ func TestTranscribeOnce(t *testing.T) {
 // the engine is asked.
 func TestTranscribeNotAudio(t *testing.T) {
 	e, srv, voice := newOpenAIEnv(t)
-	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01")
+	png := fixture.PNG(t, 64, 48)
 	ogg := e.download(t, e.alice, voice, "").Body
 	for _, tc := range []struct {
 		name        string
