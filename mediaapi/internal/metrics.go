@@ -6,11 +6,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics counts what uploads stored.
+// metrics counts what uploads stored and the thumbnails made.
 type metrics struct {
-	uploads *prometheus.CounterVec
-	bytes   prometheus.Counter
+	uploads    *prometheus.CounterVec
+	bytes      prometheus.Counter
+	thumbnails *prometheus.CounterVec
 }
+
+// Where a thumbnail came from (the source label).
+const (
+	sourceUpload  = "upload"  // pre-generated after an upload
+	sourceRequest = "request" // made when first asked for
+	sourceRemote  = "remote"  // fetched from the media's server
+)
 
 // newMetrics registers the media metrics on reg (nil: none kept).
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -23,11 +31,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "myelin_media_upload_bytes_total",
 			Help: "Bytes uploaded, deduplicated or not.",
 		}),
+		thumbnails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myelin_media_thumbnails_total",
+			Help: "Thumbnails made, by source: pre-generated after an upload, made on request, or fetched from a remote server.",
+		}, []string{"source"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.uploads, m.bytes} {
+	for _, c := range []prometheus.Collector{m.uploads, m.bytes, m.thumbnails} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("media: registering metrics: %w", err)
 		}
@@ -43,4 +55,9 @@ func (m *metrics) uploaded(added bool, size int64) {
 	}
 	m.uploads.WithLabelValues(result).Inc()
 	m.bytes.Add(float64(size))
+}
+
+// thumbnailMade counts one thumbnail made (or fetched) from source.
+func (m *metrics) thumbnailMade(source string) {
+	m.thumbnails.WithLabelValues(source).Inc()
 }

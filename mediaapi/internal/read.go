@@ -83,12 +83,3 @@ func (m *Media) openContent(md *api.Metadata) (*api.Metadata, api.Content, error
 	}
 	return md, f, nil
 }
-
-// LocalThumbnail implements api.MediaAPI. Thumbnails are wired in next;
-// until then no content can be thumbnailed.
-func (m *Media) LocalThumbnail(ctx context.Context, id api.MediaID, want api.ThumbnailSpec) (*api.Metadata, api.Content, error) {
-	if _, err := m.LocalMetadata(ctx, id); err != nil {
-		return nil, nil, err
-	}
-	return nil, nil, api.ErrCannotThumbnail
-}
