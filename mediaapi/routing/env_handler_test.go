@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
@@ -29,6 +31,7 @@ type env struct {
 	*fixture.Fixture
 	media        *mediaapi.MediaAPI
 	base         string
+	reg          *prometheus.Registry
 	alice, bob   *fixture.User
 	serverPrefix string // mxc://test.local/
 }
@@ -49,6 +52,7 @@ func newEnvOn(t testing.TB, db *sqlutil.DB, change ...func(*config.MediaAPI)) *e
 		c(&cfg)
 	}
 	base := filepath.Join(t.TempDir(), "media")
+	reg := prometheus.NewRegistry()
 	m, err := mediaapi.New(context.Background(), mediaapi.Options{
 		ServerName: f.ServerName,
 		Config:     cfg,
@@ -56,6 +60,7 @@ func newEnvOn(t testing.TB, db *sqlutil.DB, change ...func(*config.MediaAPI)) *e
 		DB:         f.DB,
 		Users:      f.Users,
 		Router:     f.Router,
+		Registerer: reg,
 		Log:        f.Log,
 	})
 	if err != nil {
@@ -66,6 +71,7 @@ func newEnvOn(t testing.TB, db *sqlutil.DB, change ...func(*config.MediaAPI)) *e
 		Fixture:      f,
 		media:        m,
 		base:         base,
+		reg:          reg,
 		alice:        f.User(t, "alice"),
 		bob:          f.User(t, "bob"),
 		serverPrefix: "mxc://" + f.ServerName + "/",

@@ -1,10 +1,10 @@
 // Package routing serves the media component's client endpoints (client-
 // server API, "Content repository"): uploads (upload.go), downloads
-// (download.go, with the response headers of headers.go) and the
-// repository's configuration (config.go). Each area has its own file, so
-// thumbnails, URL previews, transcription and batch transfer join as
-// thumbnail.go, preview.go, transcribe.go and batch.go, registered from
-// Setup.
+// (download.go, with the response headers of headers.go), thumbnails
+// (thumbnail.go, served as downloads are) and the repository's
+// configuration (config.go). Each area has its own file, so URL previews,
+// transcription and batch transfer join as preview.go, transcribe.go and
+// batch.go, registered from Setup.
 package routing
 
 import (
@@ -31,7 +31,7 @@ const (
 // Options configure the media routes.
 type Options struct {
 	// LegacyEnabled serves the unauthenticated /_matrix/media/v3/download
-	// paths.
+	// and /_matrix/media/v3/thumbnail paths.
 	LegacyEnabled bool
 	// FrozenAfter, when not zero, keeps media stored from then on off the
 	// unauthenticated paths (the spec's freeze).
@@ -64,6 +64,9 @@ func Setup(r *mux.Router, media *internal.Media, users userapi.Sessions, opts Op
 		r.Handle(clientMedia+p, rt.authed(rt.downloadAuthed)).Methods(http.MethodGet, http.MethodHead)
 		r.Handle(legacyMedia+"/v3"+p, httputil.Handler(rt.downloadLegacy)).Methods(http.MethodGet, http.MethodHead)
 	}
+	const thumbnail = "/thumbnail/{serverName}/{mediaId}"
+	r.Handle(clientMedia+thumbnail, rt.authed(rt.thumbnailAuthed)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(legacyMedia+"/v3"+thumbnail, httputil.Handler(rt.thumbnailLegacy)).Methods(http.MethodGet, http.MethodHead)
 	return rt
 }
 
