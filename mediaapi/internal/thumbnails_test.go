@@ -28,7 +28,7 @@ func (e *env) uploadImage(t *testing.T, content []byte) *api.Metadata {
 }
 
 // thumbnailRows is how many thumbnails origin's id has stored.
-func (e *env) thumbnailRows(t *testing.T, origin string, id api.MediaID) int {
+func (e *env) thumbnailRows(t testing.TB, origin string, id api.MediaID) int {
 	t.Helper()
 	rows, err := e.store.Thumbnails(context.Background(), origin, id)
 	if err != nil {
