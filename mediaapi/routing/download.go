@@ -30,25 +30,32 @@ var errLegacyOff = httputil.NotFound("Unauthenticated media downloads are turned
 // freeze.
 var errFrozen = httputil.NotFound("This media is only served on the authenticated endpoints under /_matrix/client/v1/media")
 
-// GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]
-// (spec v1.11): authenticated.
-func (rt *Routes) downloadAuthed(w http.ResponseWriter, r *http.Request, _ *userapi.Device) error {
-	return rt.download(w, r, false)
+// mediaRead answers a read of media (a download, a thumbnail) on an
+// authenticated path or, legacy, an unauthenticated one.
+type mediaRead func(w http.ResponseWriter, r *http.Request, legacy bool) error
+
+// authedRead serves read on its authenticated path
+// (/_matrix/client/v1/media/..., spec v1.11).
+func (rt *Routes) authedRead(read mediaRead) httputil.Handler {
+	return rt.authed(func(w http.ResponseWriter, r *http.Request, _ *userapi.Device) error { return read(w, r, false) })
 }
 
-// GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}]:
-// unauthenticated and deprecated (spec v1.11), served while
-// legacy_media.enabled and only for media stored before the freeze.
-func (rt *Routes) downloadLegacy(w http.ResponseWriter, r *http.Request) error {
-	if !rt.opts.LegacyEnabled {
-		return errLegacyOff
+// legacyRead serves read on its unauthenticated, deprecated path
+// (/_matrix/media/v3/..., spec v1.11) while legacy_media.enabled, and only
+// for media stored before the freeze.
+func (rt *Routes) legacyRead(read mediaRead) httputil.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !rt.opts.LegacyEnabled {
+			return errLegacyOff
+		}
+		return read(w, r, true)
 	}
-	return rt.download(w, r, true)
 }
 
-// download serves a file, waiting for a created media ID's upload as long
-// as timeout_ms says, named by the path's file name or else the uploaded
-// one.
+// GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]
+// and GET /_matrix/media/v3/download/...: download serves a file, waiting
+// for a created media ID's upload as long as timeout_ms says, named by the
+// path's file name or else the uploaded one.
 func (rt *Routes) download(w http.ResponseWriter, r *http.Request, legacy bool) error {
 	name, overridden := httputil.Vars(r)["fileName"]
 	if err := internal.CheckUploadName(name); err != nil {

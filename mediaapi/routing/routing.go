@@ -61,12 +61,12 @@ func Setup(r *mux.Router, media *internal.Media, users userapi.Sessions, opts Op
 	r.Handle(legacyMedia+"/v3/config", rt.authed(rt.config)).Methods(http.MethodGet)
 
 	for _, p := range []string{"/download/{serverName}/{mediaId}", "/download/{serverName}/{mediaId}/{fileName}"} {
-		r.Handle(clientMedia+p, rt.authed(rt.downloadAuthed)).Methods(http.MethodGet, http.MethodHead)
-		r.Handle(legacyMedia+"/v3"+p, httputil.Handler(rt.downloadLegacy)).Methods(http.MethodGet, http.MethodHead)
+		r.Handle(clientMedia+p, rt.authedRead(rt.download)).Methods(http.MethodGet, http.MethodHead)
+		r.Handle(legacyMedia+"/v3"+p, rt.legacyRead(rt.download)).Methods(http.MethodGet, http.MethodHead)
 	}
 	const thumbnail = "/thumbnail/{serverName}/{mediaId}"
-	r.Handle(clientMedia+thumbnail, rt.authed(rt.thumbnailAuthed)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle(legacyMedia+"/v3"+thumbnail, httputil.Handler(rt.thumbnailLegacy)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(clientMedia+thumbnail, rt.authedRead(rt.thumbnail)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(legacyMedia+"/v3"+thumbnail, rt.legacyRead(rt.thumbnail)).Methods(http.MethodGet, http.MethodHead)
 	return rt
 }
 

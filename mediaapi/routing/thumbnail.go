@@ -12,7 +12,6 @@ import (
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/mediaapi/api"
-	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // errRemoteTooLarge answers a thumbnail of remote media over the pixel
@@ -24,24 +23,11 @@ var errRemoteTooLarge = &httputil.MatrixError{
 	Message: "The remote content is too large to thumbnail",
 }
 
-// GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId} (spec
-// v1.11): authenticated.
-func (rt *Routes) thumbnailAuthed(w http.ResponseWriter, r *http.Request, _ *userapi.Device) error {
-	return rt.thumbnail(w, r, false)
-}
-
-// GET /_matrix/media/v3/thumbnail/{serverName}/{mediaId}: unauthenticated
-// and deprecated, served as the legacy downloads are.
-func (rt *Routes) thumbnailLegacy(w http.ResponseWriter, r *http.Request) error {
-	if !rt.opts.LegacyEnabled {
-		return errLegacyOff
-	}
-	return rt.thumbnail(w, r, true)
-}
-
-// thumbnail serves a thumbnail (spec: client-server API, "Thumbnails") with
-// a download's checks and headers, inline and named thumbnail.<type> (the
-// authenticated endpoint's Content-Disposition, required since v1.12).
+// GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId} and GET
+// /_matrix/media/v3/thumbnail/...: thumbnail serves a thumbnail (spec:
+// client-server API, "Thumbnails") with a download's checks and headers,
+// inline and named thumbnail.<type> (the authenticated endpoint's
+// Content-Disposition, required since v1.12).
 func (rt *Routes) thumbnail(w http.ResponseWriter, r *http.Request, legacy bool) error {
 	want, err := parseThumbnailQuery(r.URL.Query())
 	if err != nil {
