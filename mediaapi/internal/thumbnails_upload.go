@@ -29,7 +29,12 @@ func (m *Media) pregenerate(md *api.Metadata) {
 	}
 	go func() {
 		defer m.thumbs.tasks.done()
-		if err := m.pregenerateNow(md); err != nil {
+		err := m.pregenerateNow(md)
+		switch {
+		case err == nil:
+		case m.ctx.Err() != nil:
+			log.WithError(err).Debug("shutting down: this upload's thumbnails are made when asked for")
+		default:
 			logThumbnailFailure(log, err)
 		}
 	}()
@@ -43,9 +48,7 @@ func logThumbnailFailure(log logrus.FieldLogger, err error) {
 		log.WithError(err).Info("no thumbnails for this upload")
 		return
 	}
-	if !errors.Is(err, errStopped) {
-		log.WithError(err).Warn("making an upload's thumbnails failed")
-	}
+	log.WithError(err).Warn("making an upload's thumbnails failed")
 }
 
 // pregenerateNow decodes md's content once, in a slot, and makes each
