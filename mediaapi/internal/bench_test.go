@@ -27,8 +27,8 @@ func BenchmarkUploadThumbnails(b *testing.B) {
 		name    string
 		content []byte
 	}{
-		{"jpeg-4000x3000", fixture.JPEG(b, fixture.Photo(4000, 3000))},
-		{"png-2310x1732", fixture.PNG(b, fixture.Photo(2310, 1732))},
+		{"jpeg-4000x3000", fixture.EncodeJPEG(b, fixture.Photo(4000, 3000))},
+		{"png-2310x1732", fixture.EncodePNG(b, fixture.Photo(2310, 1732))},
 	} {
 		b.Run(img.name, func(b *testing.B) {
 			e := newEnv(b, sqltest.Open(b, sqlutil.SQLite), bigUploads)

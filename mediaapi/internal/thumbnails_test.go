@@ -49,7 +49,7 @@ func TestUploadAnswersBeforeThumbnails(t *testing.T) {
 	for range cap(e.thumbs.slots) {
 		e.thumbs.slots <- struct{}{}
 	}
-	picture := fixture.PNG(t, fixture.Photo(1000, 800))
+	picture := fixture.EncodePNG(t, fixture.Photo(1000, 800))
 	uploaded := make(chan *api.Metadata, 1)
 	go func() {
 		md, err := e.Upload(context.Background(), Upload{Uploader: alice, Body: bytes.NewReader(picture), ContentLength: -1})
@@ -93,7 +93,7 @@ func TestCloseStopsWaitingThumbnails(t *testing.T) {
 	for range cap(e.thumbs.slots) {
 		e.thumbs.slots <- struct{}{}
 	}
-	md := e.uploadImage(t, fixture.PNG(t, fixture.Photo(200, 200)))
+	md := e.uploadImage(t, fixture.EncodePNG(t, fixture.Photo(200, 200)))
 	closed := make(chan error, 1)
 	go func() { closed <- e.Close() }()
 	select {
@@ -114,7 +114,7 @@ func TestCloseStopsWaitingThumbnails(t *testing.T) {
 func TestLocalThumbnail(t *testing.T) {
 	e := newEnv(t, sqltest.Open(t, sqlutil.SQLite), bigUploads)
 	ctx := context.Background()
-	pic := e.uploadImage(t, fixture.PNG(t, fixture.Photo(400, 300)))
+	pic := e.uploadImage(t, fixture.EncodePNG(t, fixture.Photo(400, 300)))
 	text := e.upload(t, alice, []byte("text"))
 	created, _, err := e.Create(ctx, alice)
 	if err != nil {
@@ -209,7 +209,7 @@ func TestRemoteThumbnails(t *testing.T) {
 		origin := newEnv(t, sqltest.Open(t, sqlutil.SQLite), bigUploads, func(o *Options) { o.ServerName = "origin.test" })
 		fetcher := &mediaFetcher{origin: origin, thumbnails: true}
 		e := newEnv(t, db, bigUploads, func(o *Options) { o.Remote = fetcher })
-		pic := origin.uploadImage(t, fixture.PNG(t, fixture.Photo(600, 400)))
+		pic := origin.uploadImage(t, fixture.EncodePNG(t, fixture.Photo(600, 400)))
 		want := api.ThumbnailSpec{Width: 96, Height: 96, Method: api.ThumbnailCrop}
 		_, direct, err := origin.LocalThumbnail(ctx, pic.MediaID, want)
 		if err != nil {
@@ -228,7 +228,7 @@ func TestRemoteThumbnails(t *testing.T) {
 		}
 
 		fetcher.thumbnails = false
-		other := fixture.PNG(t, fixture.Photo(500, 500))
+		other := fixture.EncodePNG(t, fixture.Photo(500, 500))
 		e.cacheRemote(t, "origin.test", "cached", other)
 		md, content, err := e.Thumbnail(ctx, api.MXC{ServerName: "origin.test", MediaID: "cached"}, want, 0)
 		if err != nil || md.ContentType != "image/png" || hexSum(readAll(t, content)) == hexSum(other) {

@@ -132,8 +132,8 @@ func TestThumbnailDefaultSizes(t *testing.T) {
 		// thumbnail made of it.
 		own, still string
 	}{
-		{"png", "application/octet-stream", fixture.PNG(t, fixture.Photo(1500, 1000)), 1500, 1000, "image/png", "image/png"},
-		{"jpeg", "image/jpeg", fixture.JPEG(t, fixture.Photo(1000, 1500)), 1000, 1500, "image/jpeg", "image/jpeg"},
+		{"png", "application/octet-stream", fixture.EncodePNG(t, fixture.Photo(1500, 1000)), 1500, 1000, "image/png", "image/png"},
+		{"jpeg", "image/jpeg", fixture.EncodeJPEG(t, fixture.Photo(1000, 1500)), 1000, 1500, "image/jpeg", "image/jpeg"},
 		{"still gif", "image/gif", fixture.GIF(t, 900, 600, 1), 900, 600, "image/gif", "image/jpeg"},
 		{"animated gif", "image/gif", fixture.GIF(t, 400, 300, 3), 400, 300, "", "image/jpeg"},
 		{"webp", "application/octet-stream", thumbnailTestdata(t, "photo.webp"), 120, 80, "image/webp", "image/jpeg"},
@@ -165,7 +165,7 @@ func TestThumbnailAnimated(t *testing.T) {
 	e := newEnv(t)
 	anim := fixture.GIF(t, 400, 300, 3)
 	mxc := e.upload(t, e.alice, anim, "image/gif", "")
-	still := e.upload(t, e.alice, fixture.PNG(t, fixture.Photo(400, 300)), "image/png", "")
+	still := e.upload(t, e.alice, fixture.EncodePNG(t, fixture.Photo(400, 300)), "image/png", "")
 	for _, tc := range []struct {
 		name   string
 		mxc    api.MXC
@@ -205,8 +205,8 @@ func TestThumbnailRefusals(t *testing.T) {
 	svg := e.upload(t, e.alice, []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), "image/svg+xml", "")
 	bomb := e.upload(t, e.alice, thumbnailTestdata(t, "bomb.png"), "image/png", "")
 	truncated := e.upload(t, e.alice, thumbnailTestdata(t, "truncated.jpg"), "image/jpeg", "")
-	pic := e.upload(t, e.alice, fixture.PNG(t, fixture.Photo(200, 100)), "image/png", "")
-	overLimit := small.upload(t, small.alice, fixture.PNG(t, fixture.Photo(200, 100)), "image/png", "")
+	pic := e.upload(t, e.alice, fixture.EncodePNG(t, fixture.Photo(200, 100)), "image/png", "")
+	overLimit := small.upload(t, small.alice, fixture.EncodePNG(t, fixture.Photo(200, 100)), "image/png", "")
 	remote := api.MXC{ServerName: "other.example", MediaID: "abc"}
 	ok := "width=32&height=32"
 	for _, tc := range []struct {
@@ -249,7 +249,7 @@ func TestThumbnailRefusals(t *testing.T) {
 // rules: served while enabled, not at all when turned off, and not for
 // media stored since the freeze.
 func TestLegacyThumbnails(t *testing.T) {
-	picture := fixture.PNG(t, fixture.Photo(300, 200))
+	picture := fixture.EncodePNG(t, fixture.Photo(300, 200))
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
 		on := newEnvOn(t, db)
 		mxc := on.upload(t, on.alice, picture, "image/png", "")
@@ -342,12 +342,12 @@ func (e *env) thumbnailsMade(t testing.TB, source string) float64 {
 func TestThumbnailsPregeneratedAndOnDemand(t *testing.T) {
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
 		e := newEnvOn(t, db)
-		mxc := e.upload(t, e.alice, fixture.PNG(t, fixture.Photo(1600, 1200)), "image/png", "")
+		mxc := e.upload(t, e.alice, fixture.EncodePNG(t, fixture.Photo(1600, 1200)), "image/png", "")
 		want := []string{"32x32 crop false", "96x96 crop false", "320x240 scale false", "640x480 scale false", "800x600 scale false"}
 		if got := e.waitForThumbnails(t, mxc, len(want)); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("pre-generated %v, want %v", got, want)
 		}
-		small := e.upload(t, e.alice, fixture.PNG(t, fixture.Photo(500, 400)), "image/png", "")
+		small := e.upload(t, e.alice, fixture.EncodePNG(t, fixture.Photo(500, 400)), "image/png", "")
 		text := e.upload(t, e.alice, []byte("words"), "text/plain", "")
 		e.waitForThumbnails(t, small, 3)
 
@@ -396,7 +396,7 @@ func TestThumbnailsPregeneratedAndOnDemand(t *testing.T) {
 // crop), and one no stored size answers gets its own.
 func TestThumbnailsServeStoredSizes(t *testing.T) {
 	e := newEnv(t)
-	mxc := e.upload(t, e.alice, fixture.JPEG(t, fixture.Photo(2000, 1500)), "image/jpeg", "")
+	mxc := e.upload(t, e.alice, fixture.EncodeJPEG(t, fixture.Photo(2000, 1500)), "image/jpeg", "")
 	e.waitForThumbnails(t, mxc, len(defaultSizes))
 	for _, tc := range []struct {
 		query string

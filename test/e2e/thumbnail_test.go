@@ -69,7 +69,7 @@ func TestThumbnails(t *testing.T) {
 		alice := register(t, srv, "alice", "password-alice")
 		bob := register(t, srv, "bob", "password-bob")
 
-		photo, err := alice.UploadBytesWithName(ctx(t), fixture.JPEG(t, fixture.Photo(1600, 1200)), "image/jpeg", "photo.jpg")
+		photo, err := alice.UploadBytesWithName(ctx(t), fixture.EncodeJPEG(t, fixture.Photo(1600, 1200)), "image/jpeg", "photo.jpg")
 		if err != nil {
 			t.Fatal(err)
 		}
