@@ -17,6 +17,7 @@ import (
 	"github.com/myelin-im/myelin/mediaapi/api"
 	"github.com/myelin-im/myelin/mediaapi/internal"
 	"github.com/myelin-im/myelin/mediaapi/internal/preview"
+	"github.com/myelin-im/myelin/mediaapi/internal/thumbnail"
 	"github.com/myelin-im/myelin/mediaapi/internal/transcribe"
 	"github.com/myelin-im/myelin/mediaapi/routing"
 	"github.com/myelin-im/myelin/mediaapi/storage"
@@ -88,6 +89,8 @@ func New(ctx context.Context, opts Options) (*MediaAPI, error) {
 		UnusedUploadExpiry: time.Duration(opts.Config.UnusedUploadExpiry),
 		MaxPendingUploads:  opts.Config.MaxPendingUploads,
 		Remote:             opts.Remote,
+		ThumbnailSizes:     thumbnailSizes(opts.Config.ThumbnailSizes),
+		ThumbnailLimits:    thumbnail.Limits{MaxPixels: opts.Config.MaxThumbnailPixels},
 	}, store, opts.Log, opts.Registerer)
 	if err != nil {
 		return nil, err
@@ -164,4 +167,14 @@ func transcribeConfig(c config.Transcription) transcribe.Config {
 			DevPID:       c.Baidu.DevPID,
 		},
 	}
+}
+
+// thumbnailSizes are the configured sizes (media_api.thumbnail_sizes) in
+// the thumbnail package's terms.
+func thumbnailSizes(configured []config.ThumbnailSize) thumbnail.Sizes {
+	sizes := make(thumbnail.Sizes, 0, len(configured))
+	for _, s := range configured {
+		sizes = append(sizes, thumbnail.Size{Width: s.Width, Height: s.Height, Method: thumbnail.Method(s.Method)})
+	}
+	return sizes
 }

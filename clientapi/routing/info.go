@@ -13,14 +13,17 @@ import (
 // SupportedVersions lists the spec versions advertised by /versions.
 //
 // NOTSPEC: a version is advertised once the endpoints a client relies on for
-// it work. v1.11 is authenticated media (the media component). v1.12 makes
-// the authenticated thumbnail endpoint's Content-Disposition required and
-// expects the unauthenticated media freeze, so it waits for thumbnails;
-// v1.13 and v1.14 add content reporting (/report), v1.15 room summaries,
-// later ones room version 12, which are not served yet. Profile fields
-// (v1.16) work regardless and are advertised through the m.profile_fields
-// capability.
-var SupportedVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"}
+// it work. v1.11 is authenticated media (the media component). v1.12 is
+// thumbnails with their required Content-Type and Content-Disposition;
+// the rest of it is served (via on joins, unread markers as account data)
+// or concerns what this server does not have (guest access to media,
+// account locking), the 403 for profile lookups is optional, and the
+// freeze of the unauthenticated media paths is a SHOULD left to
+// legacy_media. v1.13 and
+// v1.14 add content reporting (/report), v1.15 room summaries, later ones
+// room version 12, which are not served yet. Profile fields (v1.16) work
+// regardless and are advertised through the m.profile_fields capability.
+var SupportedVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"}
 
 // UnstableFeatures lists the client API's own unstable features, advertised
 // by /versions with those of the other components (Options.UnstableFeatures).

@@ -60,9 +60,10 @@ func versions(t *testing.T, r *fixture.Response) {
 		Unstable map[string]bool `json:"unstable_features"`
 	}
 	r.Decode(t, &body)
-	// v1.11 is authenticated media; v1.12 needs thumbnails (see SupportedVersions).
-	advertised := slices.Contains(body.Versions, "v1.1") && slices.Contains(body.Versions, "v1.11")
-	if !advertised || slices.Contains(body.Versions, "v1.12") || body.Unstable == nil {
+	// v1.11 is authenticated media, v1.12 thumbnails; v1.13 needs content
+	// reporting (see SupportedVersions).
+	advertised := slices.Contains(body.Versions, "v1.1") && slices.Contains(body.Versions, "v1.12")
+	if !advertised || slices.Contains(body.Versions, "v1.13") || body.Unstable == nil {
 		t.Fatalf("versions %s", r.Body)
 	}
 }

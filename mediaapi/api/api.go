@@ -114,6 +114,33 @@ type MediaAPI interface {
 	// uploaded to this server, with LocalMetadata's errors. The caller
 	// closes the content.
 	OpenLocal(ctx context.Context, id MediaID) (*Metadata, Content, error)
+	// LocalThumbnail returns a thumbnail of media uploaded to this server
+	// (spec: "Thumbnails"): its metadata (ContentType and Size are the
+	// thumbnail's) and opened content, a stored one or one made now; the
+	// original itself when it is already small enough and not an animation
+	// the request did not ask for. LocalMetadata's errors, and
+	// ErrCannotThumbnail for content that is not a thumbnailable image.
+	LocalThumbnail(ctx context.Context, id MediaID, want ThumbnailSpec) (*Metadata, Content, error)
+}
+
+// ThumbnailMethod is how a thumbnail fits its box (spec: "Thumbnails").
+type ThumbnailMethod string
+
+// The thumbnail methods.
+const (
+	// ThumbnailCrop fills the box exactly, cropping what overflows.
+	ThumbnailCrop ThumbnailMethod = "crop"
+	// ThumbnailScale fits inside the box, keeping the aspect ratio.
+	ThumbnailScale ThumbnailMethod = "scale"
+)
+
+// ThumbnailSpec is a requested thumbnail: the box, the method, and whether
+// an animated original may give an animated thumbnail.
+type ThumbnailSpec struct {
+	Width    int
+	Height   int
+	Method   ThumbnailMethod
+	Animated bool
 }
 
 // RemoteMedia is media another server answered with.
@@ -130,4 +157,6 @@ type RemoteMedia struct {
 // from then on; until federation provides one, remote media is not found.
 type RemoteFetcher interface {
 	FetchMedia(ctx context.Context, m MXC) (*RemoteMedia, error)
+	// FetchThumbnail asks the media's server for a thumbnail of it.
+	FetchThumbnail(ctx context.Context, m MXC, want ThumbnailSpec) (*RemoteMedia, error)
 }

@@ -54,6 +54,13 @@ var (
 	// ErrNotUploader: PUT /upload/{serverName}/{mediaId} by another user
 	// than the one who created the ID.
 	ErrNotUploader = &Error{"only the user who created this media ID may upload to it", http.StatusForbidden, "M_FORBIDDEN"}
+	// ErrCannotThumbnail: the content is not an image this server
+	// thumbnails (authed-content-repo.yaml, thumbnail: 400, the example's
+	// M_UNKNOWN).
+	ErrCannotThumbnail = &Error{"cannot generate thumbnails for the requested content", http.StatusBadRequest, "M_UNKNOWN"}
+	// ErrTooLargeToThumbnail: an image over media_api.max_thumbnail_pixels
+	// (thumbnail: 413).
+	ErrTooLargeToThumbnail = &Error{"the image is too large to thumbnail", http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
 )
 
 // InvalidParamError is a malformed media ID, server name, file name or

@@ -134,6 +134,7 @@ func (b *Batch) Commit(ctx context.Context) ([]*api.Metadata, error) {
 	}
 	for i, md := range mds {
 		b.m.metrics.uploaded(added[i], md.Size)
+		b.m.pregenerate(md)
 	}
 	return mds, nil
 }

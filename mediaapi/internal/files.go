@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -81,10 +82,12 @@ func (f *files) open(sum string) (*os.File, error) {
 	return file, nil
 }
 
-// received is an upload streamed to a temporary file, on disk (fsynced),
-// not yet in place.
+// received is content written to a temporary file (an upload streamed in,
+// a thumbnail encoded into it), hashed as it is written; once sealed it is
+// on disk (fsynced), not yet in place.
 type received struct {
 	tmp    *os.File
+	hash   hash.Hash
 	size   int64
 	sha256 string
 }
@@ -96,16 +99,44 @@ func (r *received) discard() {
 	_ = os.Remove(name)
 }
 
+// temp creates an empty temporary file to write content into.
+func (f *files) temp() (*received, error) {
+	tmp, err := os.CreateTemp(filepath.Join(f.base, tmpDir), "upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("media: creating a temporary file: %w", err)
+	}
+	return &received{tmp: tmp, hash: sha256.New()}, nil
+}
+
+// Write appends p to the temporary file and to the hash.
+func (r *received) Write(p []byte) (int, error) {
+	n, err := r.tmp.Write(p)
+	r.hash.Write(p[:n])
+	r.size += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("media: writing a temporary file: %w", err)
+	}
+	return n, nil
+}
+
+// seal fsyncs what was written and names it by its hash.
+func (r *received) seal() error {
+	if err := r.tmp.Sync(); err != nil {
+		return fmt.Errorf("media: syncing a temporary file: %w", err)
+	}
+	r.sha256 = hex.EncodeToString(r.hash.Sum(nil))
+	return nil
+}
+
 // receive streams body into a temporary file while hashing it, never
 // holding it whole in memory. Past limit bytes it stops and returns
 // limitErr, the temporary file removed; a failure to read body wraps
 // ErrBody.
 func (f *files) receive(body io.Reader, limit int64, limitErr error) (*received, error) {
-	tmp, err := os.CreateTemp(filepath.Join(f.base, tmpDir), "upload-*")
+	r, err := f.temp()
 	if err != nil {
-		return nil, fmt.Errorf("media: creating a temporary file: %w", err)
+		return nil, err
 	}
-	r := &received{tmp: tmp}
 	if err := r.fill(body, limit, limitErr); err != nil {
 		r.discard()
 		return nil, err
@@ -114,26 +145,21 @@ func (f *files) receive(body io.Reader, limit int64, limitErr error) (*received,
 }
 
 // fill copies at most limit bytes of body into the temporary file and
-// fsyncs it.
+// seals it.
 func (r *received) fill(body io.Reader, limit int64, limitErr error) error {
-	h := sha256.New()
 	src := &readErr{r: io.LimitReader(body, limit+1)}
 	buf := copyBuffers.Get().(*[copyBuffer]byte)
 	defer copyBuffers.Put(buf)
-	n, err := io.CopyBuffer(io.MultiWriter(r.tmp, h), src, buf[:])
+	n, err := io.CopyBuffer(r, src, buf[:])
 	switch {
 	case src.err != nil:
 		return fmt.Errorf("%w: %w", ErrBody, src.err)
 	case err != nil:
-		return fmt.Errorf("media: writing a temporary file: %w", err)
+		return err
 	case n > limit:
 		return limitErr
 	}
-	if err := r.tmp.Sync(); err != nil {
-		return fmt.Errorf("media: syncing a temporary file: %w", err)
-	}
-	r.size, r.sha256 = n, hex.EncodeToString(h.Sum(nil))
-	return nil
+	return r.seal()
 }
 
 // readErr remembers a read error, to tell the sender's failures from the

@@ -4,8 +4,15 @@
 // durable), media IDs created for later uploads and their expiry, and
 // reading media back.
 //
-// The parts that come later (thumbnails, URL previews, transcription, batch
-// transfer, remote media) build on these operations of Media:
+// Thumbnails (thumbnails*.go): an uploaded JPEG, PNG, GIF or WebP gets the
+// configured sizes made in the background once the upload is durable;
+// other sizes, animated ones and thumbnails of remote media are made (or
+// fetched from the media's server) when first asked for, once however many
+// ask at the same time, and stored like files (content-addressed) with a
+// row each in the thumbnails table. A bounded number are made at once.
+//
+// The parts that come later (URL previews, transcription, batch transfer,
+// remote media) build on these operations of Media:
 //
 //   - Upload stores a file from an io.Reader as a given user, with its
 //     content type and file name (a preview's image, each part of a batch);
@@ -36,6 +43,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/mediaapi/api"
+	"github.com/myelin-im/myelin/mediaapi/internal/thumbnail"
 	"github.com/myelin-im/myelin/mediaapi/storage"
 )
 
@@ -59,6 +67,15 @@ type Options struct {
 	// Remote fetches other servers' media; nil until federation provides
 	// it, and then remote media is not found.
 	Remote api.RemoteFetcher
+	// ThumbnailSizes are made of every uploaded image (nil:
+	// thumbnail.DefaultSizes()).
+	ThumbnailSizes thumbnail.Sizes
+	// ThumbnailLimits bound the images thumbnailed (zero fields: the
+	// thumbnail package's defaults).
+	ThumbnailLimits thumbnail.Limits
+	// ThumbnailConcurrency bounds the thumbnails made at once (0:
+	// DefaultThumbnailConcurrency).
+	ThumbnailConcurrency int
 	// Now is the clock (nil: time.Now); tests move it.
 	Now func() time.Time
 }
@@ -71,7 +88,12 @@ type Media struct {
 	log     logrus.FieldLogger
 	uploads signal
 	metrics *metrics
+	thumbs  *thumbnails
 
+	// ctx is the component's lifetime, for the work that outlives a
+	// request (thumbnails); Close cancels it.
+	ctx      context.Context
+	cancel   context.CancelFunc
 	stop     chan struct{}
 	stopOnce sync.Once
 	swept    sync.WaitGroup
@@ -96,17 +118,23 @@ func New(opts Options, store *storage.Storage, log logrus.FieldLogger, reg prome
 	if err != nil {
 		return nil, err
 	}
-	m := &Media{opts: opts, store: store, files: f, log: log, metrics: met, stop: make(chan struct{})}
+	m := &Media{opts: opts, store: store, files: f, log: log, metrics: met, thumbs: newThumbnails(opts), stop: make(chan struct{})}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.uploads.init()
 	m.swept.Add(1)
 	go m.sweepLoop()
 	return m, nil
 }
 
-// Close stops the sweep.
+// Close stops the sweep and the thumbnail work (a thumbnail being encoded
+// is finished first).
 func (m *Media) Close() error {
-	m.stopOnce.Do(func() { close(m.stop) })
+	m.stopOnce.Do(func() {
+		close(m.stop)
+		m.cancel()
+	})
 	m.swept.Wait()
+	m.thumbs.tasks.close()
 	return nil
 }
 

@@ -59,7 +59,7 @@ type env struct {
 
 // newEnv builds the component on db with a store in a temporary directory;
 // change adjusts its options.
-func newEnv(t *testing.T, db *sqlutil.DB, change ...func(*Options)) *env {
+func newEnv(t testing.TB, db *sqlutil.DB, change ...func(*Options)) *env {
 	t.Helper()
 	st, err := storage.New(context.Background(), db)
 	if err != nil {

@@ -6,11 +6,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics counts what uploads stored.
+// metrics counts what uploads stored and the thumbnails made.
 type metrics struct {
-	uploads *prometheus.CounterVec
-	bytes   prometheus.Counter
+	uploads    *prometheus.CounterVec
+	bytes      prometheus.Counter
+	thumbnails *prometheus.CounterVec
 }
+
+// Where a thumbnail came from (the source label).
+const (
+	sourceUpload  = "upload"  // pre-generated after an upload
+	sourceRequest = "request" // made when first asked for
+	sourceRemote  = "remote"  // fetched from the media's server
+)
 
 // newMetrics registers the media metrics on reg (nil: none kept).
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -23,8 +31,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "myelin_media_upload_bytes_total",
 			Help: "Bytes uploaded, deduplicated or not.",
 		}),
+		thumbnails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myelin_media_thumbnails_total",
+			Help: "Thumbnails made, by source: pre-generated after an upload, made on request, or fetched from a remote server.",
+		}, []string{"source"}),
 	}
-	return m, register(reg, m.uploads, m.bytes)
+	return m, register(reg, m.uploads, m.bytes, m.thumbnails)
 }
 
 // uploaded counts one upload of size bytes; added says its file was new.
@@ -35,6 +47,11 @@ func (m *metrics) uploaded(added bool, size int64) {
 	}
 	m.uploads.WithLabelValues(result).Inc()
 	m.bytes.Add(float64(size))
+}
+
+// thumbnailMade counts one thumbnail made (or fetched) from source.
+func (m *metrics) thumbnailMade(source string) {
+	m.thumbnails.WithLabelValues(source).Inc()
 }
 
 // transcriptionMetrics count how transcription requests were answered:

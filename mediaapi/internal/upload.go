@@ -46,7 +46,8 @@ type Upload struct {
 // quota (api.ErrQuotaExceeded), fsynced, moved into place (or dropped when
 // the same bytes are stored already) and recorded; it returns once both
 // file and record are durable. For a MediaID, the errors of
-// CheckPendingUpload come before the body is read.
+// CheckPendingUpload come before the body is read. An image's thumbnails
+// are made afterwards, in the background (pregenerate).
 func (m *Media) Upload(ctx context.Context, up Upload) (*api.Metadata, error) {
 	if err := CheckUploadName(up.UploadName); err != nil {
 		return nil, err
@@ -77,6 +78,7 @@ func (m *Media) Upload(ctx context.Context, up Upload) (*api.Metadata, error) {
 	if err := m.record(ctx, r, md); err != nil {
 		return nil, err
 	}
+	m.pregenerate(md)
 	return md, nil
 }
 

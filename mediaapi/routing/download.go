@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -23,37 +24,64 @@ const (
 // errLegacyOff answers the unauthenticated paths when they are turned off
 // (spec: they MAY answer 404 M_NOT_FOUND).
 var errLegacyOff = httputil.NotFound("Unauthenticated media downloads are turned off on this server: " +
-	"use /_matrix/client/v1/media/download")
+	"use the authenticated ones under /_matrix/client/v1/media")
 
 // errFrozen answers the unauthenticated paths for media stored since the
 // freeze.
-var errFrozen = httputil.NotFound("This media is only served on /_matrix/client/v1/media/download")
+var errFrozen = httputil.NotFound("This media is only served on the authenticated endpoints under /_matrix/client/v1/media")
+
+// mediaRead answers a read of media (a download, a thumbnail) on an
+// authenticated path or, legacy, an unauthenticated one.
+type mediaRead func(w http.ResponseWriter, r *http.Request, legacy bool) error
+
+// authedRead serves read on its authenticated path
+// (/_matrix/client/v1/media/..., spec v1.11).
+func (rt *Routes) authedRead(read mediaRead) httputil.Handler {
+	return rt.authed(func(w http.ResponseWriter, r *http.Request, _ *userapi.Device) error { return read(w, r, false) })
+}
+
+// legacyRead serves read on its unauthenticated, deprecated path
+// (/_matrix/media/v3/..., spec v1.11) while legacy_media.enabled, and only
+// for media stored before the freeze.
+func (rt *Routes) legacyRead(read mediaRead) httputil.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !rt.opts.LegacyEnabled {
+			return errLegacyOff
+		}
+		return read(w, r, true)
+	}
+}
 
 // GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]
-// (spec v1.11): authenticated.
-func (rt *Routes) downloadAuthed(w http.ResponseWriter, r *http.Request, _ *userapi.Device) error {
-	return rt.download(w, r, false)
-}
-
-// GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}]:
-// unauthenticated and deprecated (spec v1.11), served while
-// legacy_media.enabled and only for media stored before the freeze.
-func (rt *Routes) downloadLegacy(w http.ResponseWriter, r *http.Request) error {
-	if !rt.opts.LegacyEnabled {
-		return errLegacyOff
-	}
-	return rt.download(w, r, true)
-}
-
-// download serves a file, waiting for a created media ID's upload as long
-// as timeout_ms says.
+// and GET /_matrix/media/v3/download/...: download serves a file, waiting
+// for a created media ID's upload as long as timeout_ms says, named by the
+// path's file name or else the uploaded one.
 func (rt *Routes) download(w http.ResponseWriter, r *http.Request, legacy bool) error {
-	mxc, err := mxcFromPath(r)
-	if err != nil {
-		return err
-	}
 	name, overridden := httputil.Vars(r)["fileName"]
 	if err := internal.CheckUploadName(name); err != nil {
+		return err
+	}
+	nameOf := func(md *api.Metadata) string {
+		if overridden {
+			return name
+		}
+		return md.UploadName
+	}
+	return rt.serveMedia(w, r, legacy, rt.media.Open, nameOf)
+}
+
+// opener opens what a request reads of the media an mxc:// URI names (the
+// file, a thumbnail of it), waiting up to wait for a created media ID's
+// upload.
+type opener func(ctx context.Context, mxc api.MXC, wait time.Duration) (*api.Metadata, api.Content, error)
+
+// serveMedia answers a read of media, downloads and thumbnails alike: the
+// path's mxc:// URI and the query's timeout_ms and allow_remote, the
+// unauthenticated paths' freeze (legacy), then open's answer, named by
+// nameOf.
+func (rt *Routes) serveMedia(w http.ResponseWriter, r *http.Request, legacy bool, open opener, nameOf func(*api.Metadata) string) error {
+	mxc, err := mxcFromPath(r)
+	if err != nil {
 		return err
 	}
 	q, err := parseDownloadQuery(r)
@@ -67,7 +95,7 @@ func (rt *Routes) download(w http.ResponseWriter, r *http.Request, legacy bool) 
 	if frozenNow {
 		q.wait = 0 // whatever is uploaded from now on is frozen
 	}
-	md, content, err := rt.media.Open(r.Context(), mxc, q.wait)
+	md, content, err := open(r.Context(), mxc, q.wait)
 	if frozenNow && errors.Is(err, api.ErrNotYetUploaded) {
 		return errFrozen
 	}
@@ -78,10 +106,7 @@ func (rt *Routes) download(w http.ResponseWriter, r *http.Request, legacy bool) 
 	if legacy && rt.frozen(md.CreatedTS) {
 		return errFrozen
 	}
-	if !overridden {
-		name = md.UploadName
-	}
-	serveContent(w, r, md, content, name, legacy)
+	serveContent(w, r, md, content, nameOf(md), legacy)
 	return nil
 }
 

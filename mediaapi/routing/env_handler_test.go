@@ -32,6 +32,7 @@ type env struct {
 	media        *mediaapi.MediaAPI
 	metrics      *prometheus.Registry // the component's metrics
 	base         string
+	reg          *prometheus.Registry
 	alice, bob   *fixture.User
 	serverPrefix string // mxc://test.local/
 }
@@ -72,6 +73,7 @@ func newEnvOn(t testing.TB, db *sqlutil.DB, change ...func(*config.MediaAPI)) *e
 		media:        m,
 		metrics:      reg,
 		base:         base,
+		reg:          reg,
 		alice:        f.User(t, "alice"),
 		bob:          f.User(t, "bob"),
 		serverPrefix: "mxc://" + f.ServerName + "/",

@@ -1,10 +1,10 @@
 // Package routing serves the media component's client endpoints (client-
 // server API, "Content repository"): uploads (upload.go), downloads
-// (download.go, with the response headers of headers.go), the
-// repository's configuration (config.go), URL previews (preview.go), and
-// Myelin's extensions: batch transfer (batch.go) and voice-message
-// transcription (transcribe.go). Each area has its own file, so thumbnails
-// join as thumbnail.go, registered from Setup.
+// (download.go, with the response headers of headers.go), thumbnails
+// (thumbnail.go, served as downloads are), the repository's configuration
+// (config.go), URL previews (preview.go), and Myelin's extensions: batch
+// transfer (batch.go) and voice-message transcription (transcribe.go), each
+// registered from Setup.
 package routing
 
 import (
@@ -31,7 +31,7 @@ const (
 // Options configure the media routes.
 type Options struct {
 	// LegacyEnabled serves the unauthenticated /_matrix/media/v3/download
-	// paths.
+	// and /_matrix/media/v3/thumbnail paths.
 	LegacyEnabled bool
 	// FrozenAfter, when not zero, keeps media stored from then on off the
 	// unauthenticated paths (the spec's freeze).
@@ -72,9 +72,12 @@ func Setup(r *mux.Router, media *internal.Media, users userapi.Sessions, opts Op
 	}
 
 	for _, p := range []string{"/download/{serverName}/{mediaId}", "/download/{serverName}/{mediaId}/{fileName}"} {
-		r.Handle(clientMedia+p, rt.authed(rt.downloadAuthed)).Methods(http.MethodGet, http.MethodHead)
-		r.Handle(legacyMedia+"/v3"+p, httputil.Handler(rt.downloadLegacy)).Methods(http.MethodGet, http.MethodHead)
+		r.Handle(clientMedia+p, rt.authedRead(rt.download)).Methods(http.MethodGet, http.MethodHead)
+		r.Handle(legacyMedia+"/v3"+p, rt.legacyRead(rt.download)).Methods(http.MethodGet, http.MethodHead)
 	}
+	const thumbnail = "/thumbnail/{serverName}/{mediaId}"
+	r.Handle(clientMedia+thumbnail, rt.authedRead(rt.thumbnail)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(legacyMedia+"/v3"+thumbnail, rt.legacyRead(rt.thumbnail)).Methods(http.MethodGet, http.MethodHead)
 	rt.setupBatch(r)
 	rt.setupTranscribe(r)
 	return rt

@@ -1,8 +1,9 @@
 // Package storage keeps the media component's records: the metadata of
 // every mxc:// URI with content, the media IDs created for uploads still to
-// come, each user's bytes uploaded, and URL previews answered lately
-// (previews.go). The files themselves are kept by mediaapi/internal. Every query is written once and runs on SQLite and
-// PostgreSQL.
+// come, each user's bytes uploaded, URL previews answered lately
+// (previews.go) and the thumbnails made of media. The files themselves are
+// kept by mediaapi/internal. Every query is written once and runs on SQLite
+// and PostgreSQL.
 package storage
 
 import (
@@ -54,11 +55,12 @@ func (s *Storage) Media(ctx context.Context, origin string, id api.MediaID) (*ap
 	return m, nil
 }
 
-// FileReferenced reports whether any media row names the file with this
-// SHA-256.
+// FileReferenced reports whether any media or thumbnail row names the file
+// with this SHA-256 (a thumbnail may have the same bytes as an original).
 func (s *Storage) FileReferenced(ctx context.Context, sha256 string) (bool, error) {
 	var one int
-	err := s.db.QueryRow(ctx, `SELECT 1 FROM mediaapi_media WHERE sha256 = $1 LIMIT 1`, sha256).Scan(&one)
+	err := s.db.QueryRow(ctx, `SELECT 1 FROM mediaapi_media WHERE sha256 = $1
+		UNION ALL SELECT 1 FROM mediaapi_thumbnails WHERE sha256 = $1 LIMIT 1`, sha256).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -20,6 +20,10 @@ func TestDiscovery(t *testing.T) {
 	if !v.Supports(mautrix.FeatureAuthenticatedMedia) {
 		t.Fatalf("versions %v: mautrix does not see authenticated media", v.Versions)
 	}
+	// v1.12: thumbnails with their required Content-Disposition.
+	if !v.Contains(mautrix.SpecV112) || v.ContainsGreaterOrEqual(mautrix.SpecV113) {
+		t.Fatalf("versions %v: want up to v1.12", v.Versions)
+	}
 	caps, err := c.Capabilities(ctx(t))
 	if err != nil {
 		t.Fatal(err)

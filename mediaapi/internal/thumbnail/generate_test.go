@@ -32,12 +32,12 @@ func TestGenerate(t *testing.T) {
 		{"jpeg crop wide", landscape, crop(300, 50), "image/jpeg", 300, 50, 1},
 		{"jpeg never enlarged", encodeJPEG(t, photo(300, 200)), scale(800, 600), "image/jpeg", 300, 200, 1},
 		{"jpeg grey", encodeJPEG(t, toGray(photo(400, 400))), crop(96, 96), "image/jpeg", 96, 96, 1},
-		{"opaque png becomes jpeg", encodePNG(t, photo(2000, 500)), crop(96, 96), "image/jpeg", 96, 96, 1},
+		{"opaque png stays png", encodePNG(t, photo(2000, 500)), crop(96, 96), "image/png", 96, 96, 1},
 		{"transparent png stays png", encodePNG(t, withTransparency(500, 500)), scale(64, 64), "image/png", 64, 64, 1},
 		{"small png crop keeps aspect", encodePNG(t, withTransparency(50, 20)), crop(96, 96), "image/png", 20, 20, 1},
 		{"tall png crop", encodePNG(t, withTransparency(100, 1000)), crop(64, 32), "image/png", 64, 32, 1},
 		{"16-bit png", encodePNG(t, toRGBA64(withTransparency(300, 300))), crop(32, 32), "image/png", 32, 32, 1},
-		{"paletted png", encodePNG(t, toPaletted(photo(300, 300))), scale(100, 50), "image/jpeg", 50, 50, 1},
+		{"paletted png", encodePNG(t, toPaletted(photo(300, 300))), scale(100, 50), "image/png", 50, 50, 1},
 		{"still gif", animatedGIF(t, 200, 100, 1, false), scale(50, 50), "image/jpeg", 50, 25, 1},
 		{"animated gif animated", animatedGIF(t, 200, 200, 3, false), animated(scale(64, 64)), "image/gif", 64, 64, 3},
 		{"animated gif cropped", animatedGIF(t, 200, 100, 4, true), animated(crop(32, 32)), "image/gif", 32, 32, 4},
@@ -166,7 +166,7 @@ func TestGenerateLimits(t *testing.T) {
 		err      error
 		wantType string
 	}{
-		{"under the pixel limit", encodePNG(t, photo(100, 100)), Limits{MaxPixels: 10000}, nil, "image/jpeg"},
+		{"under the pixel limit", encodePNG(t, photo(100, 100)), Limits{MaxPixels: 10000}, nil, "image/png"},
 		{"over the pixel limit", encodePNG(t, photo(101, 100)), Limits{MaxPixels: 10000}, ErrTooLarge, ""},
 		{"at the frame limit", anim, Limits{MaxFrames: 10}, nil, "image/gif"},
 		{"over the frame limit", anim, Limits{MaxFrames: 9}, nil, "image/jpeg"},

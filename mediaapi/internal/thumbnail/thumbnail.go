@@ -32,8 +32,10 @@ var resampler draw.Interpolator = draw.CatmullRom
 const maxInterpolated = 4
 
 // Thumbnail writes a thumbnail for want to dst. An animated GIF decoded for
-// animation gets an animated GIF when want.Animated is set; anything else
-// gets a still JPEG when it is opaque (or was a JPEG), else a PNG, which
+// animation gets an animated GIF when want.Animated is set. A JPEG gets a
+// JPEG and a PNG a PNG (lossless stays lossless, and clients and
+// Complement's TestFederationThumbnail expect a PNG's thumbnail to be one);
+// a still GIF or a WebP gets a JPEG when it is opaque, else a PNG, which
 // keeps transparency.
 func (m *Image) Thumbnail(want Spec, dst io.Writer) (res Result, err error) {
 	if err := want.validate(); err != nil {
@@ -57,7 +59,7 @@ func (m *Image) stillThumbnail(want Spec, dst io.Writer) (Result, error) {
 	p := planFor(b.Dx(), b.Dy(), w, h, want.Method)
 	p.src = p.src.Add(b.Min)
 	thumb := orient(resample(m.still, p), m.orientation)
-	if m.info.Format == JPEG || thumb.Opaque() {
+	if m.info.Format == JPEG || m.info.Format != PNG && thumb.Opaque() {
 		return encode(dst, thumb, "image/jpeg", func(w io.Writer) error {
 			return jpeg.Encode(w, thumb, &jpeg.Options{Quality: jpegQuality})
 		})
