@@ -52,6 +52,15 @@ var (
 	// ErrTooLargeToThumbnail: an image over media_api.max_thumbnail_pixels
 	// (thumbnail: 413).
 	ErrTooLargeToThumbnail = &Error{"the image is too large to thumbnail", http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
+	// ErrRemoteTooLarge: another server's media larger than
+	// media_api.max_upload_bytes, which this server neither fetches nor
+	// serves (content repository, "Security considerations": 502
+	// M_TOO_LARGE).
+	ErrRemoteTooLarge = &Error{"the media on its server is larger than this server fetches", http.StatusBadGateway, "M_TOO_LARGE"}
+	// ErrRemoteTimeout: another server did not send its media in time.
+	// 504 with M_NOT_YET_UPLOADED, the download endpoints' only 504: the
+	// content is not available here yet, and a client may ask again.
+	ErrRemoteTimeout = &Error{"the media's server did not send it in time", http.StatusGatewayTimeout, "M_NOT_YET_UPLOADED"}
 )
 
 // InvalidParamError is a malformed media ID, server name, file name or
