@@ -17,8 +17,10 @@
 //     (transcription only works on audio its caller may download).
 //
 // Remote media reaches Open through Options.Remote, an api.RemoteFetcher
-// that federation provides; while it is nil, other servers' media is not
-// found.
+// that federation provides (remote.go): the first request for another
+// server's media fetches it from its origin and keeps a copy, which later
+// requests are served from; while Remote is nil, other servers' media is
+// not found.
 package internal
 
 import (
@@ -32,6 +34,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/myelin-im/myelin/mediaapi/api"
 	"github.com/myelin-im/myelin/mediaapi/storage"
@@ -54,8 +57,9 @@ type Options struct {
 	// SweepInterval is how often expired media IDs are removed (0: a
 	// minute).
 	SweepInterval time.Duration
-	// Remote fetches other servers' media; nil until federation provides
-	// it, and then remote media is not found.
+	// Remote fetches other servers' media (the federation component); nil
+	// in a process without federation: their media is then not found
+	// unless a copy is kept.
 	Remote api.RemoteFetcher
 	// Now is the clock (nil: time.Now); tests move it.
 	Now func() time.Time
@@ -69,6 +73,11 @@ type Media struct {
 	log     logrus.FieldLogger
 	uploads signal
 	metrics *metrics
+	// fetches shares a fetch of remote media among the requests for it.
+	fetches singleflight.Group
+	// life ends at Close, stopping the fetches in progress.
+	life    context.Context
+	endLife context.CancelFunc
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -95,14 +104,16 @@ func New(opts Options, store *storage.Storage, log logrus.FieldLogger, reg prome
 		return nil, err
 	}
 	m := &Media{opts: opts, store: store, files: f, log: log, metrics: met, stop: make(chan struct{})}
+	m.life, m.endLife = context.WithCancel(context.Background())
 	m.uploads.init()
 	m.swept.Add(1)
 	go m.sweepLoop()
 	return m, nil
 }
 
-// Close stops the sweep.
+// Close stops the sweep and the fetches of remote media.
 func (m *Media) Close() error {
+	m.endLife()
 	m.stopOnce.Do(func() { close(m.stop) })
 	m.swept.Wait()
 	return nil

@@ -3,21 +3,12 @@ package routing
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/mediaapi/api"
 	"github.com/myelin-im/myelin/mediaapi/internal"
 	userapi "github.com/myelin-im/myelin/userapi/api"
-)
-
-// How long a download waits for content a created media ID has not
-// received yet: timeout_ms, 20 seconds when absent (the spec's default),
-// never more than a minute (the spec asks for a maximum).
-const (
-	defaultWait = 20 * time.Second
-	maxWait     = time.Minute
 )
 
 // errLegacyOff answers the unauthenticated paths when they are turned off
@@ -46,7 +37,10 @@ func (rt *Routes) downloadLegacy(w http.ResponseWriter, r *http.Request) error {
 }
 
 // download serves a file, waiting for a created media ID's upload as long
-// as timeout_ms says.
+// as timeout_ms says. Other servers' media is fetched from its origin when
+// this server has no copy yet, unless allow_remote=false (spec: "to
+// prevent routing loops") or the unauthenticated paths are frozen (a copy
+// made now would be frozen): then only a copy already here is served.
 func (rt *Routes) download(w http.ResponseWriter, r *http.Request, legacy bool) error {
 	mxc, err := mxcFromPath(r)
 	if err != nil {
@@ -60,14 +54,15 @@ func (rt *Routes) download(w http.ResponseWriter, r *http.Request, legacy bool) 
 	if err != nil {
 		return err
 	}
-	if mxc.ServerName != rt.media.ServerName() && !q.allowRemote {
-		return api.ErrNotFound
-	}
 	frozenNow := legacy && rt.frozen(time.Now().UnixMilli())
 	if frozenNow {
 		q.wait = 0 // whatever is uploaded from now on is frozen
 	}
-	md, content, err := rt.media.Open(r.Context(), mxc, q.wait)
+	open := rt.media.Open
+	if !q.allowRemote || frozenNow {
+		open = rt.media.OpenStored
+	}
+	md, content, err := open(r.Context(), mxc, q.wait)
 	if frozenNow && errors.Is(err, api.ErrNotYetUploaded) {
 		return errFrozen
 	}
@@ -102,31 +97,14 @@ type downloadQuery struct {
 // (which is checked but changes nothing: this server never redirects).
 func parseDownloadQuery(r *http.Request) (downloadQuery, error) {
 	query := r.URL.Query()
-	q := downloadQuery{wait: defaultWait, allowRemote: true}
-	if v := query.Get("timeout_ms"); v != "" {
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms < 0 {
-			return q, api.InvalidParam("timeout_ms must be a whole number of milliseconds, 0 or more")
-		}
-		q.wait = time.Duration(min(ms, maxWait.Milliseconds())) * time.Millisecond
-	}
+	var q downloadQuery
 	var err error
-	if q.allowRemote, err = boolParam(query.Get("allow_remote"), "allow_remote"); err != nil {
+	if q.wait, err = api.ParseTimeout(query.Get("timeout_ms")); err != nil {
 		return q, err
 	}
-	if _, err = boolParam(query.Get("allow_redirect"), "allow_redirect"); err != nil {
+	if q.allowRemote, err = api.ParseBool(query.Get("allow_remote"), "allow_remote", true); err != nil {
 		return q, err
 	}
-	return q, nil
-}
-
-// boolParam reads a boolean query parameter that is true when absent.
-func boolParam(v, name string) (bool, error) {
-	switch v {
-	case "", "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, api.InvalidParam("%s must be true or false", name)
+	_, err = api.ParseBool(query.Get("allow_redirect"), "allow_redirect", true)
+	return q, err
 }
