@@ -27,46 +27,42 @@ const mediaPollInterval = 250 * time.Millisecond
 
 // GET /_matrix/federation/v1/media/download/{mediaId} (spec v1.11,
 // server-server API "Content Repository"): this server's media, as the
-// spec's multipart/mixed answer, waiting up to timeout_ms for the upload to
-// a created media ID.
+// spec's multipart/mixed answer.
 func (f *FederationAPI) mediaDownload(w http.ResponseWriter, r *http.Request, _ spec.ServerName, _ []byte) error {
-	id, wait, err := mediaRequest(r)
-	if err != nil {
-		return err
-	}
-	if f.opts.Media == nil {
-		return errNoMedia
-	}
-	ctx := r.Context()
-	md, content, err := waitForMedia(ctx, wait, func() (*mediaapi.Metadata, mediaapi.Content, error) {
+	return f.serveMedia(w, r, func(ctx context.Context, id mediaapi.MediaID) (*mediaapi.Metadata, mediaapi.Content, error) {
 		return f.opts.Media.OpenLocal(ctx, id)
 	})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = content.Close() }()
-	writeMediaAnswer(w, r, md, content)
-	return nil
 }
 
 // GET /_matrix/federation/v1/media/thumbnail/{mediaId}?width&height&method&animated
 // (spec v1.11): a thumbnail of this server's media (client-server API,
 // "Thumbnails"), answered like a download.
 func (f *FederationAPI) mediaThumbnail(w http.ResponseWriter, r *http.Request, _ spec.ServerName, _ []byte) error {
-	id, wait, err := mediaRequest(r)
+	want, err := mediaapi.ParseThumbnailSpec(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	want, err := mediaapi.ParseThumbnailSpec(r.URL.Query())
+	return f.serveMedia(w, r, func(ctx context.Context, id mediaapi.MediaID) (*mediaapi.Metadata, mediaapi.Content, error) {
+		return f.opts.Media.LocalThumbnail(ctx, id, want)
+	})
+}
+
+// openFunc opens this server's media id (or a thumbnail of it).
+type openFunc func(ctx context.Context, id mediaapi.MediaID) (*mediaapi.Metadata, mediaapi.Content, error)
+
+// serveMedia answers a media request with what open gives for the path's
+// {mediaId}, waiting up to timeout_ms for the upload to a created media
+// ID.
+func (f *FederationAPI) serveMedia(w http.ResponseWriter, r *http.Request, open openFunc) error {
+	id, wait, err := mediaRequest(r)
 	if err != nil {
 		return err
 	}
 	if f.opts.Media == nil {
 		return errNoMedia
 	}
-	ctx := r.Context()
-	md, content, err := waitForMedia(ctx, wait, func() (*mediaapi.Metadata, mediaapi.Content, error) {
-		return f.opts.Media.LocalThumbnail(ctx, id, want)
+	md, content, err := waitForMedia(r.Context(), wait, func() (*mediaapi.Metadata, mediaapi.Content, error) {
+		return open(r.Context(), id)
 	})
 	if err != nil {
 		return err

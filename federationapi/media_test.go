@@ -68,7 +68,7 @@ func TestMediaEndpoints(t *testing.T) {
 		{name: "bad timeout_ms", path: download + string(mxc.MediaID) + "?timeout_ms=soon",
 			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
 		{name: "thumbnail without a width", path: thumbnail + string(text.MediaID) + "?height=32",
-			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+			status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
 		{name: "thumbnail of negative size", path: thumbnail + string(text.MediaID) + "?width=-1&height=32",
 			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
 		{name: "thumbnail by an unknown method", path: thumbnail + string(text.MediaID) + "?width=32&height=32&method=stretch",

@@ -30,6 +30,7 @@ func TestErrorsAnswerAsClientsExpect(t *testing.T) {
 		{api.ErrRemoteTooLarge, 502, "M_TOO_LARGE"},
 		{api.ErrRemoteTimeout, 504, "M_NOT_YET_UPLOADED"},
 		{api.InvalidParam("timeout_ms must be a number"), 400, "M_INVALID_PARAM"},
+		{&api.MissingParamError{Reason: "width is required"}, 400, "M_MISSING_PARAM"},
 		{badID, 400, "M_INVALID_PARAM"},
 	} {
 		t.Run(tc.err.Error(), func(t *testing.T) {

@@ -80,6 +80,19 @@ func (e *InvalidParamError) MatrixCode() (status int, errcode string) {
 	return http.StatusBadRequest, "M_INVALID_PARAM"
 }
 
+// MissingParamError is a required parameter a request lacks: 400
+// M_MISSING_PARAM, Reason naming it.
+type MissingParamError struct {
+	Reason string
+}
+
+func (e *MissingParamError) Error() string { return e.Reason }
+
+// MatrixCode is 400 M_MISSING_PARAM.
+func (e *MissingParamError) MatrixCode() (status int, errcode string) {
+	return http.StatusBadRequest, "M_MISSING_PARAM"
+}
+
 // InvalidParam returns an InvalidParamError.
 func InvalidParam(format string, args ...any) error {
 	return &InvalidParamError{Reason: fmt.Sprintf(format, args...)}

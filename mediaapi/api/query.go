@@ -48,10 +48,10 @@ const maxThumbnailSide = 1 << 16
 
 // ParseThumbnailSpec reads a thumbnail request's query (client-server and
 // server-server content repository, thumbnail: width and height required,
-// whole numbers of pixels; method crop or scale, scale when absent;
-// animated true or false, false when absent). A bad one is an
-// InvalidParamError: the spec's 400 for "non-integer dimensions or
-// negatively-sized images".
+// whole numbers of pixels; method crop or scale, scale when absent, as
+// Synapse; animated true or false, false when absent). A missing width or
+// height is a MissingParamError, a bad parameter an InvalidParamError: the
+// spec's 400 for "non-integer dimensions or negatively-sized images".
 func ParseThumbnailSpec(q url.Values) (ThumbnailSpec, error) {
 	var s ThumbnailSpec
 	var err error
@@ -77,7 +77,7 @@ func ParseThumbnailSpec(q url.Values) (ThumbnailSpec, error) {
 func thumbnailSide(q url.Values, name string) (int, error) {
 	v := q.Get(name)
 	if v == "" {
-		return 0, InvalidParam("%s is required", name)
+		return 0, &MissingParamError{Reason: name + " is required"}
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > maxThumbnailSide {

@@ -3,15 +3,17 @@ package api_test
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/myelin-im/myelin/mediaapi/api"
 )
 
-// TestParseThumbnailSpec: the spec's parameters are read, and what does
-// not make sense (non-integer or non-positive sizes, an unknown method, a
-// non-boolean animated) is a 400 M_INVALID_PARAM.
+// TestParseThumbnailSpec: the spec's parameters are read; a missing size
+// is 400 M_MISSING_PARAM, and what does not make sense (non-integer or
+// non-positive sizes, an unknown method, a non-boolean animated) 400
+// M_INVALID_PARAM.
 func TestParseThumbnailSpec(t *testing.T) {
 	for _, tc := range []struct {
 		query string
@@ -36,7 +38,10 @@ func TestParseThumbnailSpec(t *testing.T) {
 		q, _ := url.ParseQuery(tc.query)
 		got, err := api.ParseThumbnailSpec(q)
 		var bad *api.InvalidParamError
-		if tc.ok != (err == nil) || (!tc.ok && !errors.As(err, &bad)) || (tc.ok && got != tc.want) {
+		var missing *api.MissingParamError
+		wantMissing := !strings.Contains(tc.query, "width") || !strings.Contains(tc.query, "height")
+		badKind := wantMissing && !errors.As(err, &missing) || !wantMissing && !errors.As(err, &bad)
+		if tc.ok != (err == nil) || (!tc.ok && badKind) || (tc.ok && got != tc.want) {
 			t.Errorf("ParseThumbnailSpec(%s) = %+v, %v; want %+v ok=%v", tc.query, got, err, tc.want, tc.ok)
 		}
 		if tc.ok {

@@ -75,9 +75,10 @@ type Media struct {
 	metrics *metrics
 	// fetches shares a fetch of remote media among the requests for it.
 	fetches singleflight.Group
-	// life ends at Close, stopping the fetches in progress.
-	life    context.Context
-	endLife context.CancelFunc
+	// ctx is the component's lifetime, for the work that outlives a
+	// request (fetches of remote media); Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -104,7 +105,7 @@ func New(opts Options, store *storage.Storage, log logrus.FieldLogger, reg prome
 		return nil, err
 	}
 	m := &Media{opts: opts, store: store, files: f, log: log, metrics: met, stop: make(chan struct{})}
-	m.life, m.endLife = context.WithCancel(context.Background())
+	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.uploads.init()
 	m.swept.Add(1)
 	go m.sweepLoop()
@@ -113,8 +114,10 @@ func New(opts Options, store *storage.Storage, log logrus.FieldLogger, reg prome
 
 // Close stops the sweep and the fetches of remote media.
 func (m *Media) Close() error {
-	m.endLife()
-	m.stopOnce.Do(func() { close(m.stop) })
+	m.stopOnce.Do(func() {
+		close(m.stop)
+		m.cancel()
+	})
 	m.swept.Wait()
 	return nil
 }

@@ -44,7 +44,7 @@ func (m *Media) fetchOnce(ctx context.Context, mxc api.MXC) (*api.Metadata, erro
 func (m *Media) fetchRemote(ctx context.Context, mxc api.MXC) (*api.Metadata, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(m.life, cancel)()
+	defer context.AfterFunc(m.ctx, cancel)()
 	md, result, err := m.copyRemote(ctx, mxc)
 	m.metrics.fetched(result)
 	if err != nil {
