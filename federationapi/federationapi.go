@@ -30,6 +30,7 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/signingkey"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	mediaapi "github.com/myelin-im/myelin/mediaapi/api"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
@@ -54,6 +55,13 @@ type Options struct {
 	Rooms      roomapi.Federation // nil: room endpoints answer 404
 	Registerer prometheus.Registerer
 	Log        logrus.FieldLogger
+
+	// Media serves this server's media to other servers; nil: the media
+	// endpoints answer 404.
+	Media mediaapi.MediaAPI
+	// MaxMediaBytes bounds the media fetched from other servers
+	// (media_api.max_upload_bytes; 0: its default).
+	MaxMediaBytes int64
 }
 
 // FederationAPI serves the Server-Server API and holds the federation client.
@@ -69,6 +77,10 @@ type FederationAPI struct {
 	router *mux.Router
 	now    func() time.Time
 	txns   txnMemory
+
+	// mediaClient sends the requests for remote media, whose answers are
+	// streamed (Client reads answers whole, within 30 s).
+	mediaClient *http.Client
 
 	queues    *queue.Queues
 	outputSub bus.Subscription
@@ -99,6 +111,14 @@ func New(ctx context.Context, opts Options) (*FederationAPI, error) {
 		[]*fclient.SigningIdentity{{ServerName: f.name, KeyID: gomatrixserverlib.KeyID(opts.Key.ID), PrivateKey: opts.Key.Private}},
 		fclient.WithTransport(f.resolver.Transport()), fclient.WithTimeout(30*time.Second),
 		fclient.WithUserAgent("Myelin/"+opts.Version))
+	f.mediaClient = &http.Client{
+		Transport: f.resolver.Transport(),
+		// A federation answer is the media or an error: never followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if f.opts.MaxMediaBytes <= 0 {
+		f.opts.MaxMediaBytes = config.DefaultMaxUploadBytes
+	}
 	pub := opts.Key.Private.Public().(ed25519.PublicKey)
 	own, err := store.RecordOwnKey(ctx, opts.Key.ID, base64.RawStdEncoding.EncodeToString(pub), f.now().UnixMilli())
 	if err != nil {
@@ -185,6 +205,8 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/backfill/{roomId}", f.authed(f.backfill)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/get_missing_events/{roomId}", f.authed(f.getMissingEvents)).Methods(http.MethodPost)
 	r.Handle("/_matrix/federation/v2/invite/{roomId}/{eventId}", f.authed(f.receiveInvite)).Methods(http.MethodPut)
+	r.Handle("/_matrix/federation/v1/media/download/{mediaId}", f.authed(f.mediaDownload)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/media/thumbnail/{mediaId}", f.authed(f.mediaThumbnail)).Methods(http.MethodGet)
 }
 
 // GET /_matrix/federation/v1/version

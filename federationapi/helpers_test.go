@@ -2,6 +2,7 @@ package federationapi_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -73,22 +74,30 @@ type answering struct {
 // newFedAnswering is newFed with remote.test answering.
 func newFedAnswering(t *testing.T) (*fed, *answering) {
 	t.Helper()
+	a := &answering{status: http.StatusOK, body: "{}"}
+	addr, certPath := serveHTTPS(t, "remote.test", http.HandlerFunc(a.serve))
+	return newFedWith(t, addr, certPath), a
+}
+
+// serveHTTPS serves h over HTTPS on loopback, with a self-signed
+// certificate of name, until the test ends; it returns the address and
+// the certificate's file (to trust as its own CA).
+func serveHTTPS(t *testing.T, name string, h http.Handler) (addr, certPath string) {
+	t.Helper()
 	dir := t.TempDir()
-	certPath, keyPath := filepath.Join(dir, "remote.crt"), filepath.Join(dir, "remote.key")
-	// Self-signed, and trusted as its own CA.
-	if err := federationapi.IssueCertificate(certPath, keyPath, "remote.test", time.Hour, nil, nil); err != nil {
+	certPath, keyPath := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	if err := federationapi.IssueCertificate(certPath, keyPath, name, time.Hour, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &answering{status: http.StatusOK, body: "{}"}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
+	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return newFedWith(t, srv.Listener.Addr().String(), certPath), a
+	return srv.Listener.Addr().String(), certPath
 }
 
 // answer sets what the next requests get.
@@ -118,15 +127,21 @@ func (a *answering) serve(w http.ResponseWriter, r *http.Request) {
 // where a key fetched from s would be.
 func knowKey(t *testing.T, f *fixture.Fixture, s *fixture.Server) {
 	t.Helper()
+	storeKey(t, f, string(s.Name), string(s.KeyID), s.Public())
+}
+
+// storeKey puts server's key keyID in f's key store (valid for an hour).
+func storeKey(t *testing.T, f *fixture.Fixture, server, keyID string, public ed25519.PublicKey) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := storage.New(ctx, f.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := store.StoreServerKeys(ctx, []storage.ServerKey{{
-		ServerName:   string(s.Name),
-		KeyID:        string(s.KeyID),
-		PublicKey:    base64.RawStdEncoding.EncodeToString(s.Public()),
+		ServerName:   server,
+		KeyID:        keyID,
+		PublicKey:    base64.RawStdEncoding.EncodeToString(public),
 		ValidUntilTS: time.Now().Add(time.Hour).UnixMilli(),
 	}}); err != nil {
 		t.Fatal(err)

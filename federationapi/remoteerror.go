@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 
 	"github.com/matrix-org/gomatrix"
@@ -66,18 +69,52 @@ func readMatrixError(body []byte, re *fedapi.RemoteError) {
 // answer into out; a failure is mapped by
 // remoteError.
 func (f *FederationAPI) ask(ctx context.Context, method string, server spec.ServerName, path string, body, out any) error {
-	req := fclient.NewFederationRequest(method, f.name, server, path)
-	if body != nil {
-		if err := req.SetContent(body); err != nil {
-			return err
-		}
-	}
-	if err := req.Sign(f.name, gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private); err != nil {
-		return err
-	}
-	hr, err := req.HTTPRequest()
+	hr, err := f.signedRequest(method, server, path, body)
 	if err != nil {
 		return err
 	}
 	return remoteError(server, f.Client.DoRequestAndParseResponse(ctx, hr, out))
+}
+
+// signedRequest is a request from this server to server, signed with
+// X-Matrix (spec: server-server API, "Request Authentication"), with body
+// as its JSON content (nil: none).
+func (f *FederationAPI) signedRequest(method string, server spec.ServerName, path string, body any) (*http.Request, error) {
+	req := fclient.NewFederationRequest(method, f.name, server, path)
+	if body != nil {
+		if err := req.SetContent(body); err != nil {
+			return nil, err
+		}
+	}
+	if err := req.Sign(f.name, gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private); err != nil {
+		return nil, err
+	}
+	return req.HTTPRequest()
+}
+
+// maxErrorBody bounds the error body read from an answer remoteError is
+// not given by the federation client.
+const maxErrorBody = 64 << 10
+
+// answerError is remoteError for a non-2xx answer read here rather than by
+// the federation client (media answers, which are streamed): its body, up
+// to maxErrorBody, read as the remote's Matrix error. It closes the body.
+func answerError(server spec.ServerName, resp *http.Response) error {
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return remoteError(server, gomatrix.HTTPError{
+		Code:     resp.StatusCode,
+		Message:  fmt.Sprintf("%s answered %d", server, resp.StatusCode),
+		Contents: body,
+	})
+}
+
+// unusableAnswer is the remote's failure to answer in the spec's format: a
+// 2xx answer (status) this server cannot use, why says how, err is what
+// failed reading it (nil: nothing did).
+func unusableAnswer(server spec.ServerName, status int, why string, err error) error {
+	if err != nil {
+		why += ": " + err.Error()
+	}
+	return &fedapi.RemoteError{Server: string(server), Status: status, Message: why, Err: err}
 }

@@ -35,8 +35,8 @@ type Options struct {
 	Users userapi.Sessions
 	// Router gets the client endpoints.
 	Router *mux.Router
-	// Remote fetches other servers' media; nil (until federation provides
-	// it) leaves their media not found.
+	// Remote fetches other servers' media (the federation component);
+	// nil, in a process without federation, leaves their media not found.
 	Remote     api.RemoteFetcher
 	Registerer prometheus.Registerer
 	Log        logrus.FieldLogger

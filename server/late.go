@@ -11,13 +11,16 @@ import (
 	"github.com/myelin-im/myelin/federationapi"
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/config"
+	mediasapi "github.com/myelin-im/myelin/mediaapi/api"
 )
 
 // lateFederation stands in for the federation component to the components
 // built before it: the roomserver invites users of other servers through
-// it, and the sync component backfills history. The federation component
-// needs the roomserver, so it comes later in the construction table; it
-// is set here once built, before any listener starts.
+// it, the sync component backfills history, and the media component
+// fetches other servers' media. The federation component needs the
+// roomserver and serves the media component's files, so it comes later in
+// the construction table; it is set here once built, before any listener
+// starts.
 type lateFederation struct {
 	fed atomic.Pointer[federationapi.FederationAPI]
 }
@@ -25,6 +28,7 @@ type lateFederation struct {
 var _ interface {
 	fedapi.RemoteInviter
 	fedapi.Backfiller
+	mediasapi.RemoteFetcher
 } = (*lateFederation)(nil)
 
 // errFederationNotBuilt is what a call gets before the federation
@@ -53,6 +57,26 @@ func (l *lateFederation) Backfill(ctx context.Context, roomID string, from []str
 	return f.Backfill(ctx, roomID, from, limit)
 }
 
+// FetchMedia implements mediasapi.RemoteFetcher.
+func (l *lateFederation) FetchMedia(ctx context.Context, m mediasapi.MXC) (*mediasapi.RemoteMedia, error) {
+	f := l.fed.Load()
+	if f == nil {
+		return nil, errFederationNotBuilt
+	}
+	return f.FetchMedia(ctx, m)
+}
+
+// FetchThumbnail implements mediasapi.RemoteFetcher.
+func (l *lateFederation) FetchThumbnail(
+	ctx context.Context, m mediasapi.MXC, want mediasapi.ThumbnailSpec,
+) (*mediasapi.RemoteMedia, error) {
+	f := l.fed.Load()
+	if f == nil {
+		return nil, errFederationNotBuilt
+	}
+	return f.FetchThumbnail(ctx, m, want)
+}
+
 // inviter is what the roomserver invites remote users through: nil when
 // this process runs no federation (such invites are then refused).
 func (s *Server) inviter() fedapi.RemoteInviter {
@@ -65,6 +89,16 @@ func (s *Server) inviter() fedapi.RemoteInviter {
 // backfiller is what /messages fetches older history through: nil when
 // this process runs no federation.
 func (s *Server) backfiller() fedapi.Backfiller {
+	if !s.cfg.Runs(config.ComponentFederationAPI) {
+		return nil
+	}
+	return &s.lateFed
+}
+
+// mediaFetcher is what the media component fetches other servers' media
+// through: nil when this process runs no federation (their media is then
+// not found).
+func (s *Server) mediaFetcher() mediasapi.RemoteFetcher {
 	if !s.cfg.Runs(config.ComponentFederationAPI) {
 		return nil
 	}

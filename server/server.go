@@ -85,8 +85,8 @@ var components = []component{
 	{config.ComponentUserAPI, buildUserAPI},
 	{config.ComponentRoomServer, buildRoomserver},
 	{config.ComponentSyncAPI, buildSyncAPI},
-	{config.ComponentFederationAPI, buildFederationAPI},
 	{config.ComponentMediaAPI, buildMediaAPI},
+	{config.ComponentFederationAPI, buildFederationAPI},
 	{config.ComponentClientAPI, buildClientAPI},
 }
 
@@ -196,6 +196,11 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 		Rooms:      s.Roomserver,
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry),
 		Log:        s.log.WithField(httputil.FieldComponent, "federationapi"),
+
+		MaxMediaBytes: s.cfg.MediaAPI.MaxUploadBytes,
+	}
+	if s.Media != nil {
+		opts.Media = s.Media
 	}
 	var err error
 	if s.Federation, err = federationapi.New(ctx, opts); err != nil {
@@ -221,8 +226,6 @@ func buildMediaAPI(ctx context.Context, s *Server) error {
 		return errors.New("mediaapi needs userapi in the same process in this version")
 	}
 	var err error
-	// Remote media comes with federation's media endpoints; until then
-	// other servers' media is not found.
 	s.Media, err = mediaapi.New(ctx, mediaapi.Options{
 		ServerName: s.cfg.Global.ServerName,
 		Config:     s.cfg.MediaAPI,
@@ -230,6 +233,7 @@ func buildMediaAPI(ctx context.Context, s *Server) error {
 		DB:         s.DB,
 		Users:      s.UserAPI,
 		Router:     s.clientRouter,
+		Remote:     s.mediaFetcher(),
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "mediaapi"}, s.registry),
 		Log:        s.log.WithField(httputil.FieldComponent, "mediaapi"),
 	})

@@ -133,6 +133,7 @@ type Resolver struct {
 	now          func() time.Time
 	timeout      time.Duration
 	wellKnown    *http.Client
+	https        *http.Client
 
 	mu         sync.Mutex
 	cache      *lru[string, entry]
@@ -193,9 +194,20 @@ func New(opts Options) *Resolver {
 	}
 	r.cache = newLRU[string, entry](size, nil)
 	r.transports = newLRU(size, func(_ transportKey, t *http.Transport) { t.CloseIdleConnections() })
-	r.wellKnown = r.newWellKnownClient()
+	r.wellKnown = r.newHTTPSClient(false) // one fetch per host a day: no pool worth keeping
+	r.https = r.newHTTPSClient(true)
 	return r
 }
+
+// HTTPSClient is a client for plain HTTPS fetches beside the federation
+// requests, of URLs another server points to (the Location of a
+// federation media answer): unsigned, through no proxy, trusting
+// Options.RootCAs, refusing non-public addresses unless
+// Options.AllowPrivateNetworks (the Hosts table does not apply: these are
+// not server names), following at most 5 redirects, HTTPS only, never in
+// a loop. It has no overall timeout: callers bound requests with their
+// contexts.
+func (r *Resolver) HTTPSClient() *http.Client { return r.https }
 
 // Resolve returns the targets to try, in order, for a server name. It
 // fails only for an invalid server name, a malformed Options.Hosts entry,

@@ -17,35 +17,41 @@ const (
 	maxRedirects     = 5
 )
 
-// newWellKnownClient returns the client for well-known fetches: the
-// resolver's CAs and private-network check, no proxy, and redirects
-// followed (spec step 3: "30x redirects should be followed, however
-// redirection loops should be avoided") up to maxRedirects, HTTPS only,
-// never to a URL already visited.
-func (r *Resolver) newWellKnownClient() *http.Client {
+// newHTTPSClient returns a client for plain HTTPS fetches (well-known,
+// and what HTTPSClient is for): the resolver's CAs and private-network
+// check, no proxy, and redirects followed (spec step 3: "30x redirects
+// should be followed, however redirection loops should be avoided") up to
+// maxRedirects, HTTPS only, never to a URL already visited. keepAlives
+// pools connections.
+func (r *Resolver) newHTTPSClient(keepAlives bool) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			DialContext:         r.dialer(r.allowPrivate),
 			TLSClientConfig:     &tls.Config{RootCAs: r.rootCAs, MinVersion: tls.VersionTLS12},
 			TLSHandshakeTimeout: r.timeout,
 			ForceAttemptHTTP2:   true,
-			DisableKeepAlives:   true, // one fetch per host a day: no pool worth keeping
+			DisableKeepAlives:   !keepAlives,
+			IdleConnTimeout:     90 * time.Second,
 		},
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > maxRedirects {
-				return fmt.Errorf("resolve: more than %d redirects", maxRedirects)
-			}
-			if req.URL.Scheme != "https" {
-				return fmt.Errorf("resolve: redirect to non-HTTPS %s", req.URL.Redacted())
-			}
-			for _, v := range via {
-				if v.URL.String() == req.URL.String() {
-					return fmt.Errorf("resolve: redirect loop at %s", req.URL.Redacted())
-				}
-			}
-			return nil
-		},
+		CheckRedirect: checkRedirect,
 	}
+}
+
+// checkRedirect follows a redirect unless it is the (maxRedirects+1)th,
+// not HTTPS, or back to a URL already visited.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return fmt.Errorf("resolve: more than %d redirects", maxRedirects)
+	}
+	if req.URL.Scheme != "https" {
+		return fmt.Errorf("resolve: redirect to non-HTTPS %s", req.URL.Redacted())
+	}
+	for _, v := range via {
+		if v.URL.String() == req.URL.String() {
+			return fmt.Errorf("resolve: redirect loop at %s", req.URL.Redacted())
+		}
+	}
+	return nil
 }
 
 // fetchWellKnown runs step 3's request for hostname and says how long its

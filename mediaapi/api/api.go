@@ -146,16 +146,27 @@ type ThumbnailSpec struct {
 // RemoteMedia is media another server answered with.
 type RemoteMedia struct {
 	ContentType string
-	UploadName  string
+	// UploadName is the file name the server gave (its
+	// Content-Disposition's), as sent: "" when none.
+	UploadName string
 	// Size is the announced size, -1 when unknown.
 	Size int64
+	// Body is the content; reading it past the fetcher's size limit fails
+	// with ErrRemoteTooLarge. Closing it ends the fetch.
 	Body io.ReadCloser
 }
 
 // RemoteFetcher fetches media held by other servers (the federation media
 // endpoints). The media component stores what it returns and serves it
 // from then on; until federation provides one, remote media is not found.
+//
+// A fetcher bounds each fetch in size (ErrRemoteTooLarge) and time
+// (ErrRemoteTimeout) itself. Its errors carry their answer for clients:
+// ErrNotFound when the media's server has no such media,
+// ErrNotYetUploaded when it has not received it yet, ErrRemoteTooLarge,
+// ErrRemoteTimeout, and otherwise the server's failure (502).
 type RemoteFetcher interface {
+	// FetchMedia asks the media's server for it.
 	FetchMedia(ctx context.Context, m MXC) (*RemoteMedia, error)
 	// FetchThumbnail asks the media's server for a thumbnail of it.
 	FetchThumbnail(ctx context.Context, m MXC, want ThumbnailSpec) (*RemoteMedia, error)

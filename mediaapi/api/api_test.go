@@ -27,7 +27,10 @@ func TestErrorsAnswerAsClientsExpect(t *testing.T) {
 		{api.ErrTooManyPending, 429, "M_LIMIT_EXCEEDED"},
 		{api.ErrQuotaExceeded, 403, "M_FORBIDDEN"},
 		{api.ErrNotUploader, 403, "M_FORBIDDEN"},
+		{api.ErrRemoteTooLarge, 502, "M_TOO_LARGE"},
+		{api.ErrRemoteTimeout, 504, "M_NOT_YET_UPLOADED"},
 		{api.InvalidParam("timeout_ms must be a number"), 400, "M_INVALID_PARAM"},
+		{&api.MissingParamError{Reason: "width is required"}, 400, "M_MISSING_PARAM"},
 		{badID, 400, "M_INVALID_PARAM"},
 	} {
 		t.Run(tc.err.Error(), func(t *testing.T) {

@@ -61,6 +61,19 @@ var (
 	// ErrTooLargeToThumbnail: an image over media_api.max_thumbnail_pixels
 	// (thumbnail: 413).
 	ErrTooLargeToThumbnail = &Error{"the image is too large to thumbnail", http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
+	// ErrRemoteTooLarge: another server's media larger than
+	// media_api.max_upload_bytes, which this server neither fetches nor
+	// serves (content repository, "Security considerations": 502
+	// M_TOO_LARGE).
+	ErrRemoteTooLarge = &Error{"the media on its server is larger than this server fetches", http.StatusBadGateway, "M_TOO_LARGE"}
+	// ErrRemoteTooLargeToThumbnail: another server's image over
+	// media_api.max_thumbnail_pixels (thumbnail: 502 M_TOO_LARGE for remote
+	// content, where local content is 413).
+	ErrRemoteTooLargeToThumbnail = &Error{"the remote image is too large to thumbnail", http.StatusBadGateway, "M_TOO_LARGE"}
+	// ErrRemoteTimeout: another server did not send its media in time.
+	// 504 with M_NOT_YET_UPLOADED, the download endpoints' only 504: the
+	// content is not available here yet, and a client may ask again.
+	ErrRemoteTimeout = &Error{"the media's server did not send it in time", http.StatusGatewayTimeout, "M_NOT_YET_UPLOADED"}
 )
 
 // InvalidParamError is a malformed media ID, server name, file name or
@@ -78,6 +91,19 @@ func (e *InvalidParamError) Unwrap() error { return e.err }
 // MatrixCode is 400 M_INVALID_PARAM.
 func (e *InvalidParamError) MatrixCode() (status int, errcode string) {
 	return http.StatusBadRequest, "M_INVALID_PARAM"
+}
+
+// MissingParamError is a required parameter a request lacks: 400
+// M_MISSING_PARAM, Reason naming it.
+type MissingParamError struct {
+	Reason string
+}
+
+func (e *MissingParamError) Error() string { return e.Reason }
+
+// MatrixCode is 400 M_MISSING_PARAM.
+func (e *MissingParamError) MatrixCode() (status int, errcode string) {
+	return http.StatusBadRequest, "M_MISSING_PARAM"
 }
 
 // InvalidParam returns an InvalidParamError.

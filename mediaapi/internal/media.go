@@ -26,8 +26,10 @@
 //     for programs that read files (the Transcriber's ffmpeg).
 //
 // Remote media reaches Open through Options.Remote, an api.RemoteFetcher
-// that federation provides; while it is nil, other servers' media is not
-// found.
+// that federation provides (remote.go): the first request for another
+// server's media fetches it from its origin and keeps a copy, which later
+// requests are served from; while Remote is nil, other servers' media is
+// not found.
 package internal
 
 import (
@@ -41,6 +43,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/myelin-im/myelin/mediaapi/api"
 	"github.com/myelin-im/myelin/mediaapi/internal/thumbnail"
@@ -64,8 +67,9 @@ type Options struct {
 	// SweepInterval is how often expired media IDs are removed (0: a
 	// minute).
 	SweepInterval time.Duration
-	// Remote fetches other servers' media; nil until federation provides
-	// it, and then remote media is not found.
+	// Remote fetches other servers' media (the federation component); nil
+	// in a process without federation: their media is then not found
+	// unless a copy is kept.
 	Remote api.RemoteFetcher
 	// ThumbnailSizes are made of every uploaded image (nil:
 	// thumbnail.DefaultSizes()).
@@ -89,9 +93,11 @@ type Media struct {
 	uploads signal
 	metrics *metrics
 	thumbs  *thumbnails
+	// fetches shares a fetch of remote media among the requests for it.
+	fetches singleflight.Group
 
 	// ctx is the component's lifetime, for the work that outlives a
-	// request (thumbnails); Close cancels it.
+	// request (thumbnails, fetches of remote media); Close cancels it.
 	ctx      context.Context
 	cancel   context.CancelFunc
 	stop     chan struct{}
@@ -126,8 +132,8 @@ func New(opts Options, store *storage.Storage, log logrus.FieldLogger, reg prome
 	return m, nil
 }
 
-// Close stops the sweep and the thumbnail work (a thumbnail being encoded
-// is finished first).
+// Close stops the sweep, the thumbnail work (a thumbnail being encoded is
+// finished first) and the fetches of remote media.
 func (m *Media) Close() error {
 	m.stopOnce.Do(func() {
 		close(m.stop)

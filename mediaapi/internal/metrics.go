@@ -6,11 +6,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics counts what uploads stored and the thumbnails made.
+// metrics counts what uploads and fetches of remote media stored, and the
+// thumbnails made.
 type metrics struct {
 	uploads    *prometheus.CounterVec
 	bytes      prometheus.Counter
 	thumbnails *prometheus.CounterVec
+	remote     *prometheus.CounterVec
 }
 
 // Where a thumbnail came from (the source label).
@@ -35,8 +37,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "myelin_media_thumbnails_total",
 			Help: "Thumbnails made, by source: pre-generated after an upload, made on request, or fetched from a remote server.",
 		}, []string{"source"}),
+		remote: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myelin_media_remote_fetches_total",
+			Help: "Fetches of other servers' media, by whether their content was new (stored), " +
+				"already stored (deduplicated), or not fetched (failed).",
+		}, []string{"result"}),
 	}
-	return m, register(reg, m.uploads, m.bytes, m.thumbnails)
+	return m, register(reg, m.uploads, m.bytes, m.thumbnails, m.remote)
 }
 
 // uploaded counts one upload of size bytes; added says its file was new.
@@ -47,6 +54,14 @@ func (m *metrics) uploaded(added bool, size int64) {
 	}
 	m.uploads.WithLabelValues(result).Inc()
 	m.bytes.Add(float64(size))
+}
+
+// fetched counts a fetch of remote media with its outcome ("": none, a
+// copy was there already).
+func (m *metrics) fetched(result string) {
+	if result != "" {
+		m.remote.WithLabelValues(result).Inc()
+	}
 }
 
 // thumbnailMade counts one thumbnail made (or fetched) from source.

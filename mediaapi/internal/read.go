@@ -37,21 +37,40 @@ func (m *Media) OpenLocal(ctx context.Context, id api.MediaID) (*api.Metadata, a
 }
 
 // Metadata finds media by URI. A local ID created for an upload still to
-// come is waited for up to wait (then api.ErrNotYetUploaded).
+// come is waited for up to wait (then api.ErrNotYetUploaded); another
+// server's media this server has no copy of yet is fetched from its origin
+// and kept (remote.go).
 func (m *Media) Metadata(ctx context.Context, mxc api.MXC, wait time.Duration) (*api.Metadata, error) {
-	if mxc.ServerName != m.opts.ServerName {
-		return m.remoteMetadata(ctx, mxc)
-	}
-	return m.waitForUpload(ctx, wait, func() (*api.Metadata, error) { return m.LocalMetadata(ctx, mxc.MediaID) })
+	return m.find(ctx, mxc, wait, true)
 }
 
 // Open is Metadata and the opened content; the caller closes it.
 func (m *Media) Open(ctx context.Context, mxc api.MXC, wait time.Duration) (*api.Metadata, api.Content, error) {
-	md, err := m.Metadata(ctx, mxc, wait)
+	return m.open(ctx, mxc, wait, true)
+}
+
+// OpenStored is Open without fetching: another server's media is found
+// only when this server already has a copy (a download with
+// allow_remote=false).
+func (m *Media) OpenStored(ctx context.Context, mxc api.MXC, wait time.Duration) (*api.Metadata, api.Content, error) {
+	return m.open(ctx, mxc, wait, false)
+}
+
+// open finds mxc (fetching it when fetch allows) and opens its content.
+func (m *Media) open(ctx context.Context, mxc api.MXC, wait time.Duration, fetch bool) (*api.Metadata, api.Content, error) {
+	md, err := m.find(ctx, mxc, wait, fetch)
 	if err != nil {
 		return nil, nil, err
 	}
 	return m.openContent(md)
+}
+
+// find is Metadata, fetching other servers' media only when fetch says.
+func (m *Media) find(ctx context.Context, mxc api.MXC, wait time.Duration, fetch bool) (*api.Metadata, error) {
+	if mxc.ServerName != m.opts.ServerName {
+		return m.remoteMetadata(ctx, mxc, fetch)
+	}
+	return m.waitForUpload(ctx, wait, func() (*api.Metadata, error) { return m.LocalMetadata(ctx, mxc.MediaID) })
 }
 
 // CheckDownload says whether user may download mxc, with its metadata:
@@ -66,13 +85,6 @@ func (m *Media) CheckDownload(ctx context.Context, user string, mxc api.MXC) (*a
 		return nil, fmt.Errorf("media: %s may not download %s: %w", user, mxc, err)
 	}
 	return md, nil
-}
-
-// remoteMetadata finds another server's media among what this server has
-// fetched before. Fetching it from its origin comes with federation
-// (Options.Remote, nil until then): until then such media is not found.
-func (m *Media) remoteMetadata(ctx context.Context, mxc api.MXC) (*api.Metadata, error) {
-	return m.store.Media(ctx, mxc.ServerName, mxc.MediaID)
 }
 
 // FilePath is where the content md names lies on disk, for programs that

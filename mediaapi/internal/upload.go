@@ -61,22 +61,20 @@ func (m *Media) Upload(ctx context.Context, up Upload) (*api.Metadata, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := m.files.receive(up.Body, limit.bytes, limit.err)
-	if err != nil {
-		return nil, err
-	}
 	md := &api.Metadata{
 		Origin:      m.opts.ServerName,
 		MediaID:     up.MediaID,
 		ContentType: NormalizeContentType(up.ContentType),
 		UploadName:  up.UploadName,
-		Size:        r.size,
-		SHA256:      r.sha256,
 		Uploader:    up.Uploader,
-		CreatedTS:   m.nowMs(),
 	}
-	if err := m.record(ctx, r, md); err != nil {
+	added, err := m.keepContent(ctx, up.Body, limit, md, m.commitUpload(ctx, md))
+	if err != nil {
 		return nil, err
+	}
+	m.metrics.uploaded(added, md.Size)
+	if up.MediaID != "" {
+		m.uploads.notify() // wake the downloads waiting for it
 	}
 	m.pregenerate(md)
 	return md, nil
@@ -128,14 +126,32 @@ func (m *Media) quotaLeft(ctx context.Context, uploader string) (int64, error) {
 	return m.opts.UserQuotaBytes - used, nil
 }
 
-// record moves r into place and commits md (a new media ID, or the pending
-// one md names), then wakes downloads waiting for it.
-func (m *Media) record(ctx context.Context, r *received, md *api.Metadata) error {
-	newID := md.MediaID == ""
-	commit := func() error {
-		if !newID {
-			return m.store.CompletePending(ctx, md, m.opts.UserQuotaBytes)
-		}
+// keepContent streams body into the store as md's content, filling in
+// its Size, SHA256 and CreatedTS, and records it with commit: at most l
+// bytes (else l.err), fsynced, moved into place (or dropped when the same
+// bytes are stored already), and kept only if commit succeeds. It says
+// whether the file was new. Uploads and copies of other servers' media
+// are stored through it alike.
+func (m *Media) keepContent(ctx context.Context, body io.Reader, l limit, md *api.Metadata, commit func() error) (bool, error) {
+	r, err := m.files.receive(body, l.bytes, l.err)
+	if err != nil {
+		return false, err
+	}
+	md.Size, md.SHA256, md.CreatedTS = r.size, r.sha256, m.nowMs()
+	added, err := m.files.keep([]*received{r}, commit, m.referenced(ctx))
+	if err != nil {
+		return false, err
+	}
+	return added[0], nil
+}
+
+// commitUpload is the commit of an upload's metadata md: the pending
+// media ID md names, or a fresh one.
+func (m *Media) commitUpload(ctx context.Context, md *api.Metadata) func() error {
+	if md.MediaID != "" {
+		return func() error { return m.store.CompletePending(ctx, md, m.opts.UserQuotaBytes) }
+	}
+	return func() error {
 		// A fresh random ID that is taken (2^-144) is drawn again.
 		for {
 			md.MediaID = newMediaID()
@@ -145,15 +161,6 @@ func (m *Media) record(ctx context.Context, r *received, md *api.Metadata) error
 			}
 		}
 	}
-	added, err := m.files.keep([]*received{r}, commit, m.referenced(ctx))
-	if err != nil {
-		return err
-	}
-	m.metrics.uploaded(added[0], md.Size)
-	if !newID {
-		m.uploads.notify()
-	}
-	return nil
 }
 
 // referenced is what keep asks before it removes a file whose metadata

@@ -96,7 +96,7 @@ func (rt *Routes) writeBatchPart(r *http.Request, mw *multipart.Writer, mxc api.
 	defer func() { _ = content.Close() }()
 	h := partHeader(mxc)
 	h.Set("Content-Type", md.ContentType)
-	h.Set("Content-Disposition", contentDisposition(md.ContentType, md.UploadName))
+	h.Set("Content-Disposition", api.ContentDisposition(md.ContentType, md.UploadName))
 	h.Set("Content-Length", strconv.FormatInt(md.Size, 10))
 	pw, err := mw.CreatePart(h)
 	if err != nil {

@@ -4,21 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/mediaapi/api"
 	"github.com/myelin-im/myelin/mediaapi/internal"
 	userapi "github.com/myelin-im/myelin/userapi/api"
-)
-
-// How long a download waits for content a created media ID has not
-// received yet: timeout_ms, 20 seconds when absent (the spec's default),
-// never more than a minute (the spec asks for a maximum).
-const (
-	defaultWait = 20 * time.Second
-	maxWait     = time.Minute
 )
 
 // errLegacyOff answers the unauthenticated paths when they are turned off
@@ -67,18 +58,28 @@ func (rt *Routes) download(w http.ResponseWriter, r *http.Request, legacy bool) 
 		}
 		return md.UploadName
 	}
-	return rt.serveMedia(w, r, legacy, rt.media.Open, nameOf)
+	open := func(ctx context.Context, mxc api.MXC, wait time.Duration, fetch bool) (*api.Metadata, api.Content, error) {
+		if fetch {
+			return rt.media.Open(ctx, mxc, wait)
+		}
+		return rt.media.OpenStored(ctx, mxc, wait)
+	}
+	return rt.serveMedia(w, r, legacy, open, nameOf)
 }
 
 // opener opens what a request reads of the media an mxc:// URI names (the
 // file, a thumbnail of it), waiting up to wait for a created media ID's
-// upload.
-type opener func(ctx context.Context, mxc api.MXC, wait time.Duration) (*api.Metadata, api.Content, error)
+// upload, and fetching other servers' media from its origin when fetch
+// says so (else only what this server already has).
+type opener func(ctx context.Context, mxc api.MXC, wait time.Duration, fetch bool) (*api.Metadata, api.Content, error)
 
 // serveMedia answers a read of media, downloads and thumbnails alike: the
 // path's mxc:// URI and the query's timeout_ms and allow_remote, the
 // unauthenticated paths' freeze (legacy), then open's answer, named by
-// nameOf.
+// nameOf. Other servers' media is fetched from its origin when this
+// server has no copy yet, unless allow_remote=false (spec: "to prevent
+// routing loops") or the unauthenticated paths are frozen (a copy made now
+// would be frozen).
 func (rt *Routes) serveMedia(w http.ResponseWriter, r *http.Request, legacy bool, open opener, nameOf func(*api.Metadata) string) error {
 	mxc, err := mxcFromPath(r)
 	if err != nil {
@@ -88,14 +89,11 @@ func (rt *Routes) serveMedia(w http.ResponseWriter, r *http.Request, legacy bool
 	if err != nil {
 		return err
 	}
-	if mxc.ServerName != rt.media.ServerName() && !q.allowRemote {
-		return api.ErrNotFound
-	}
 	frozenNow := legacy && rt.frozen(time.Now().UnixMilli())
 	if frozenNow {
 		q.wait = 0 // whatever is uploaded from now on is frozen
 	}
-	md, content, err := open(r.Context(), mxc, q.wait)
+	md, content, err := open(r.Context(), mxc, q.wait, q.allowRemote && !frozenNow)
 	if frozenNow && errors.Is(err, api.ErrNotYetUploaded) {
 		return errFrozen
 	}
@@ -127,31 +125,14 @@ type downloadQuery struct {
 // (which is checked but changes nothing: this server never redirects).
 func parseDownloadQuery(r *http.Request) (downloadQuery, error) {
 	query := r.URL.Query()
-	q := downloadQuery{wait: defaultWait, allowRemote: true}
-	if v := query.Get("timeout_ms"); v != "" {
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms < 0 {
-			return q, api.InvalidParam("timeout_ms must be a whole number of milliseconds, 0 or more")
-		}
-		q.wait = time.Duration(min(ms, maxWait.Milliseconds())) * time.Millisecond
-	}
+	var q downloadQuery
 	var err error
-	if q.allowRemote, err = boolParam(query.Get("allow_remote"), "allow_remote"); err != nil {
+	if q.wait, err = api.ParseTimeout(query.Get("timeout_ms")); err != nil {
 		return q, err
 	}
-	if _, err = boolParam(query.Get("allow_redirect"), "allow_redirect"); err != nil {
+	if q.allowRemote, err = api.ParseBool(query.Get("allow_remote"), "allow_remote", true); err != nil {
 		return q, err
 	}
-	return q, nil
-}
-
-// boolParam reads a boolean query parameter that is true when absent.
-func boolParam(v, name string) (bool, error) {
-	switch v {
-	case "", "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, api.InvalidParam("%s must be true or false", name)
+	_, err = api.ParseBool(query.Get("allow_redirect"), "allow_redirect", true)
+	return q, err
 }

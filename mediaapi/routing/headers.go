@@ -2,9 +2,7 @@ package routing
 
 import (
 	"io"
-	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/myelin-im/myelin/internal/httputil"
@@ -25,19 +23,6 @@ const (
 	cachePublic  = "public, max-age=86400, immutable"
 )
 
-// inlineTypes are the types the spec lists as safe to serve with
-// Content-Disposition: inline ("Serving inline content"); everything else
-// is an attachment. SVG and HTML, which can run scripts, are not among
-// them.
-var inlineTypes = map[string]bool{
-	"text/css": true, "text/plain": true, "text/csv": true,
-	"application/json": true, "application/ld+json": true,
-	"image/jpeg": true, "image/gif": true, "image/png": true, "image/apng": true, "image/webp": true, "image/avif": true,
-	"video/mp4": true, "video/webm": true, "video/ogg": true, "video/quicktime": true,
-	"audio/mp4": true, "audio/webm": true, "audio/aac": true, "audio/mpeg": true, "audio/ogg": true,
-	"audio/wave": true, "audio/wav": true, "audio/x-wav": true, "audio/x-pn-wav": true, "audio/flac": true, "audio/x-flac": true,
-}
-
 // serveContent answers with the file: its type, disposition, the spec's
 // security headers, caching, and what http.ServeContent adds (ranges for
 // audio and video, If-None-Match and If-Modified-Since, HEAD). Errors
@@ -46,7 +31,7 @@ func serveContent(w http.ResponseWriter, r *http.Request, md *api.Metadata, cont
 	h := w.Header()
 	// Set before ServeContent, which then neither sniffs nor replaces it.
 	h.Set("Content-Type", md.ContentType)
-	h.Set("Content-Disposition", contentDisposition(md.ContentType, name))
+	h.Set("Content-Disposition", api.ContentDisposition(md.ContentType, name))
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -56,59 +41,6 @@ func serveContent(w http.ResponseWriter, r *http.Request, md *api.Metadata, cont
 		h.Set("Cache-Control", cachePublic)
 	}
 	http.ServeContent(&matrixErrorWriter{ResponseWriter: w}, r, "", time.UnixMilli(md.CreatedTS), content)
-}
-
-// contentDisposition is inline for the safe types and attachment for the
-// rest (spec: download, Content-Disposition), with the file name when
-// there is one: as a quoted string when it is printable ASCII, else
-// encoded as RFC 8187 says (filename*=utf-8”…), as RFC 6266 asks for
-// names outside ISO-8859-1.
-func contentDisposition(contentType, name string) string {
-	disposition := "attachment"
-	if mt, _, err := mime.ParseMediaType(contentType); err == nil && inlineTypes[mt] {
-		disposition = "inline"
-	}
-	switch {
-	case name == "":
-		return disposition
-	case isPrintableASCII(name):
-		return disposition + `; filename="` + quoteEscaper.Replace(name) + `"`
-	default:
-		return disposition + "; filename*=utf-8''" + encodeRFC8187(name)
-	}
-}
-
-var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-
-func isPrintableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// encodeRFC8187 percent-encodes the UTF-8 bytes of s that are not
-// attr-char (RFC 8187, section 3.2.1).
-func encodeRFC8187(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if isAttrChar(c) {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&0xf])
-	}
-	return b.String()
-}
-
-func isAttrChar(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0
 }
 
 // matrixErrorWriter turns the plain-text errors http.ServeContent writes

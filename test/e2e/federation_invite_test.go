@@ -159,16 +159,18 @@ func wantNoMember(t *testing.T, c *mautrix.Client, room id.RoomID, user string) 
 
 // standIn is another implementation's federation listener, as much of it
 // as an invite needs: PUT /_matrix/federation/v2/invite, refused with the
-// error it is told.
+// error it is told. Tests that need more of it add routes to mux.
 type standIn struct {
 	name   string
 	addr   string
-	origin atomic.Pointer[federation] // the inviting servers, for their keys
+	origin atomic.Pointer[federation] // the servers asking, for their keys
+	mux    *http.ServeMux
 
 	mu      sync.Mutex
 	errcode string
 	message string
 	last    receivedInvite
+	media   []string // the media requests asked, in order (serveMedia)
 }
 
 // receivedInvite is what the stand-in read of the last invite.
@@ -186,10 +188,9 @@ func startStandIn(t *testing.T, ca *testCA, name string) *standIn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &standIn{name: name}
-	mux := http.NewServeMux()
-	mux.HandleFunc("PUT /_matrix/federation/v2/invite/{roomId}/{eventId}", s.invite)
-	srv := httptest.NewUnstartedServer(mux)
+	s := &standIn{name: name, mux: http.NewServeMux()}
+	s.mux.HandleFunc("PUT /_matrix/federation/v2/invite/{roomId}/{eventId}", s.invite)
+	srv := httptest.NewUnstartedServer(s.mux)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -215,9 +216,8 @@ func (s *standIn) lastInvite() receivedInvite {
 // invite_room_state), gets the spec's 400 (errcode, error, and
 // room_version for M_INCOMPATIBLE_ROOM_VERSION).
 func (s *standIn) invite(w http.ResponseWriter, r *http.Request) {
-	fr, refused := fclient.VerifyHTTPRequest(r, time.Now(), spec.ServerName(s.name), nil, publishedKeys{s})
+	fr := s.signed(w, r)
 	if fr == nil {
-		writeJSON(w, refused.Code, refused.JSON)
 		return
 	}
 	var req struct {
@@ -242,6 +242,16 @@ func (s *standIn) invite(w http.ResponseWriter, r *http.Request) {
 		body["room_version"] = req.RoomVersion
 	}
 	writeJSON(w, http.StatusBadRequest, body)
+}
+
+// signed checks r's X-Matrix signature with its origin's published key,
+// answering the spec's 401 (and returning nil) when it fails.
+func (s *standIn) signed(w http.ResponseWriter, r *http.Request) *fclient.FederationRequest {
+	fr, refused := fclient.VerifyHTTPRequest(r, time.Now(), spec.ServerName(s.name), nil, publishedKeys{s})
+	if fr == nil {
+		writeJSON(w, refused.Code, refused.JSON)
+	}
+	return fr
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
