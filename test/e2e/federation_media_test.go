@@ -21,6 +21,7 @@ import (
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/server"
+	"github.com/myelin-im/myelin/test/fixture"
 )
 
 // TestFederationMedia: alice on one downloads a file bob uploaded on two,
@@ -250,4 +251,36 @@ func (c *cdn) hits() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
+}
+
+// TestFederationThumbnailAcross: alice on one asks for thumbnails of a
+// photograph bob uploaded to two. one asks two's federation thumbnail
+// endpoint once per size and keeps what it gets: the sizes and types are
+// those asked for, and asking again (even with two stopped) is answered
+// from one's copy.
+func TestFederationThumbnailAcross(t *testing.T) {
+	f, alice, bob := startPair(t, sqlutil.SQLite)
+	two := f.servers["two.test"]
+	up, err := bob.UploadBytesWithName(ctx(t), fixture.EncodePNG(t, fixture.Photo(640, 480)), "image/png", "photo.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const route = "/_matrix/federation/v1/media/thumbnail/{mediaId}"
+	crop := mautrix.DownloadThumbnailExtra{Method: "crop"}
+	for i := range 2 {
+		if got := thumbnail(t, alice, up.ContentURI, 96, 96, crop); got.w != 96 || got.h != 96 || got.format != "png" {
+			t.Fatalf("round %d: crop 96x96 across servers is %+v", i, got)
+		}
+		if n := counted(t, two, "myelin_http_requests_total", map[string]string{"listener": "federation", "route": route}); n != 1 {
+			t.Fatalf("round %d: two served %v federation thumbnails, want 1", i, n)
+		}
+	}
+	if got := thumbnail(t, alice, up.ContentURI, 320, 240, mautrix.DownloadThumbnailExtra{}); got.w > 320 || got.h > 240 ||
+		(got.w != 320 && got.h != 240) {
+		t.Fatalf("scale 320x240 across servers is %+v", got)
+	}
+	f.stop(t, "two.test")
+	if got := thumbnail(t, alice, up.ContentURI, 96, 96, crop); got.w != 96 || got.h != 96 {
+		t.Fatalf("crop 96x96 with two stopped is %+v", got)
+	}
 }
