@@ -143,15 +143,20 @@ func TestTimeoutKillsPrograms(t *testing.T) {
 	dir := t.TempDir()
 	silence := filepath.Join(dir, "silence.ogg") // ten minutes: ffmpeg needs about a second
 	speech.FFmpeg(t, "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "600", "-c:a", "libopus", "-b:a", "24k", silence)
-	noise := filepath.Join(dir, "noise.wav") // five minutes of noise: converted at once, pocketsphinx needs seconds
-	speech.FFmpeg(t, "-f", "lavfi", "-i", "anoisesrc=r=16000:a=0.1:d=300", "-ac", "1", noise)
+	// About two minutes of speech: converted at once, and pocketsphinx
+	// needs about as long to recognize it. (Noise is no good here: on some
+	// machines its voice detection drops the whole of it in a second.)
+	long, spoken := speech.Speak(t, dir, "long", strings.Repeat("please call me tomorrow morning about the meeting. ", 40))
+	if spoken < time.Minute {
+		t.Fatalf("the long recording plays for %v, want over a minute", spoken)
+	}
 	for _, tc := range []struct {
 		name    string
 		audio   Audio
 		timeout time.Duration
 	}{
 		{"ffmpeg", Audio{Path: silence, ContentType: "audio/ogg"}, 200 * time.Millisecond},
-		{"pocketsphinx", Audio{Path: noise, ContentType: "audio/wav"}, 1500 * time.Millisecond},
+		{"pocketsphinx", Audio{Path: long, ContentType: "audio/wav"}, 1500 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmp := isolateTemp(t)
