@@ -54,9 +54,10 @@ func (e *MatrixError) With(key string, value any) *MatrixError {
 
 // CodedError is an error that knows its Matrix meaning: the status and
 // errcode a client (or another server) is answered with, its text being the
-// message. The components' api packages implement it on their errors with
-// the standard library only, so that a handler returns a component's error
-// as it is and WriteError maps it; no api package imports httputil.
+// message. The components' api packages declare their errors with
+// internal/coded, which implements it with the standard library only, so
+// that a handler returns a component's error as it is and WriteError maps
+// it; no api package imports httputil.
 type CodedError interface {
 	error
 	MatrixCode() (status int, errcode string)

@@ -3,77 +3,65 @@ package api
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/myelin-im/myelin/internal/coded"
 )
 
-// Error is a media component failure with one meaning for clients: the
-// Matrix status and errcode of MatrixCode (httputil.CodedError), its text as
-// the message. The sentinels below are its only values, compared with
-// errors.Is.
-type Error struct {
-	text    string
-	status  int
-	errcode string
-}
-
-func (e *Error) Error() string { return e.text }
-
-// MatrixCode is the status and errcode clients are answered with.
-func (e *Error) MatrixCode() (status int, errcode string) { return e.status, e.errcode }
-
 // Errors of the media component, each with the answer the spec gives it
-// (client-server API, content repository).
+// (client-server API, content repository; internal/coded, compared with
+// errors.Is).
 var (
-	ErrNotFound = &Error{"media not found", http.StatusNotFound, "M_NOT_FOUND"}
+	ErrNotFound = coded.New("media not found", http.StatusNotFound, "M_NOT_FOUND")
 	// ErrTooLarge: an upload over media_api.max_upload_bytes.
-	ErrTooLarge = &Error{"the file is larger than this server accepts", http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
+	ErrTooLarge = coded.New("the file is larger than this server accepts", http.StatusRequestEntityTooLarge, "M_TOO_LARGE")
 	// ErrBatchTooLarge: a batch upload whose files together pass its limit
 	// (ten times media_api.max_upload_bytes).
-	ErrBatchTooLarge = &Error{"the files of this batch together are larger than this server accepts in one request",
-		http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
+	ErrBatchTooLarge = coded.New("the files of this batch together are larger than this server accepts in one request",
+		http.StatusRequestEntityTooLarge, "M_TOO_LARGE")
 	// ErrCannotOverwrite: PUT /upload/{serverName}/{mediaId} for an ID
 	// that already has content.
-	ErrCannotOverwrite = &Error{"media already uploaded", http.StatusConflict, "M_CANNOT_OVERWRITE_MEDIA"}
+	ErrCannotOverwrite = coded.New("media already uploaded", http.StatusConflict, "M_CANNOT_OVERWRITE_MEDIA")
 	// ErrNotYetUploaded: a download of a created ID whose content did not
 	// arrive within timeout_ms.
-	ErrNotYetUploaded = &Error{"the content has not been uploaded yet", http.StatusGatewayTimeout, "M_NOT_YET_UPLOADED"}
+	ErrNotYetUploaded = coded.New("the content has not been uploaded yet", http.StatusGatewayTimeout, "M_NOT_YET_UPLOADED")
 	// ErrTooManyPending: POST /create by a user already holding
 	// media_api.max_pending_uploads created IDs without content.
-	ErrTooManyPending = &Error{"too many media IDs waiting for their upload; upload to them or wait for them to expire",
-		http.StatusTooManyRequests, "M_LIMIT_EXCEEDED"}
+	ErrTooManyPending = coded.New("too many media IDs waiting for their upload; upload to them or wait for them to expire",
+		http.StatusTooManyRequests, "M_LIMIT_EXCEEDED")
 	// ErrQuotaExceeded: an upload that would take its uploader past
 	// media_api.user_quota_bytes. The upload endpoints answer a reached
 	// quota with 403 M_FORBIDDEN (content-repo.yaml, POST /upload);
 	// M_USER_LIMIT_EXCEEDED (v1.18) also needs an info_uri this server
 	// does not have.
-	ErrQuotaExceeded = &Error{"this upload would exceed your storage quota", http.StatusForbidden, "M_FORBIDDEN"}
+	ErrQuotaExceeded = coded.New("this upload would exceed your storage quota", http.StatusForbidden, "M_FORBIDDEN")
 	// ErrTooManyPreviews: a user already waits for as many URL previews
 	// being fetched as one user may (spec: 429 is preview_url's one listed
 	// error).
-	ErrTooManyPreviews = &Error{"too many URL previews are being fetched for you at once; try again shortly",
-		http.StatusTooManyRequests, "M_LIMIT_EXCEEDED"}
+	ErrTooManyPreviews = coded.New("too many URL previews are being fetched for you at once; try again shortly",
+		http.StatusTooManyRequests, "M_LIMIT_EXCEEDED")
 	// ErrNotUploader: PUT /upload/{serverName}/{mediaId} by another user
 	// than the one who created the ID.
-	ErrNotUploader = &Error{"only the user who created this media ID may upload to it", http.StatusForbidden, "M_FORBIDDEN"}
+	ErrNotUploader = coded.New("only the user who created this media ID may upload to it", http.StatusForbidden, "M_FORBIDDEN")
 	// ErrCannotThumbnail: the content is not an image this server
 	// thumbnails (authed-content-repo.yaml, thumbnail: 400, the example's
 	// M_UNKNOWN).
-	ErrCannotThumbnail = &Error{"cannot generate thumbnails for the requested content", http.StatusBadRequest, "M_UNKNOWN"}
+	ErrCannotThumbnail = coded.New("cannot generate thumbnails for the requested content", http.StatusBadRequest, "M_UNKNOWN")
 	// ErrTooLargeToThumbnail: an image over media_api.max_thumbnail_pixels
 	// (thumbnail: 413).
-	ErrTooLargeToThumbnail = &Error{"the image is too large to thumbnail", http.StatusRequestEntityTooLarge, "M_TOO_LARGE"}
+	ErrTooLargeToThumbnail = coded.New("the image is too large to thumbnail", http.StatusRequestEntityTooLarge, "M_TOO_LARGE")
 	// ErrRemoteTooLarge: another server's media larger than
 	// media_api.max_upload_bytes, which this server neither fetches nor
 	// serves (content repository, "Security considerations": 502
 	// M_TOO_LARGE).
-	ErrRemoteTooLarge = &Error{"the media on its server is larger than this server fetches", http.StatusBadGateway, "M_TOO_LARGE"}
+	ErrRemoteTooLarge = coded.New("the media on its server is larger than this server fetches", http.StatusBadGateway, "M_TOO_LARGE")
 	// ErrRemoteTooLargeToThumbnail: another server's image over
 	// media_api.max_thumbnail_pixels (thumbnail: 502 M_TOO_LARGE for remote
 	// content, where local content is 413).
-	ErrRemoteTooLargeToThumbnail = &Error{"the remote image is too large to thumbnail", http.StatusBadGateway, "M_TOO_LARGE"}
+	ErrRemoteTooLargeToThumbnail = coded.New("the remote image is too large to thumbnail", http.StatusBadGateway, "M_TOO_LARGE")
 	// ErrRemoteTimeout: another server did not send its media in time.
 	// 504 with M_NOT_YET_UPLOADED, the download endpoints' only 504: the
 	// content is not available here yet, and a client may ask again.
-	ErrRemoteTimeout = &Error{"the media's server did not send it in time", http.StatusGatewayTimeout, "M_NOT_YET_UPLOADED"}
+	ErrRemoteTimeout = coded.New("the media's server did not send it in time", http.StatusGatewayTimeout, "M_NOT_YET_UPLOADED")
 )
 
 // InvalidParamError is a malformed media ID, server name, file name or

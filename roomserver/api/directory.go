@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/myelin-im/myelin/internal/coded"
 )
 
 // Errors of the directory.
@@ -94,7 +96,7 @@ type PublicRoomsPaging struct {
 
 // ErrBadSince is returned for a pagination token that is not one (400
 // M_INVALID_PARAM to clients and servers alike).
-var ErrBadSince = &Error{"invalid since token", http.StatusBadRequest, "M_INVALID_PARAM"}
+var ErrBadSince = coded.New("invalid since token", http.StatusBadRequest, "M_INVALID_PARAM")
 
 // PublicRoomsPage reads the page of the directory after since (a token of
 // an earlier page, or "") holding at most limit rooms.
