@@ -26,7 +26,10 @@ func (rt *Routes) setupKeys(v3 prefixed) {
 
 // remoteKeysFailure is the failures entry of another server's users: key
 // queries and claims over federation come in a later step.
-var remoteKeysFailure = map[string]any{"status": http.StatusServiceUnavailable, "message": "keys of other servers' users are not available yet"}
+var remoteKeysFailure = map[string]any{
+	"status":  http.StatusServiceUnavailable,
+	"message": "keys of other servers' users are not available yet",
+}
 
 // POST /v3/keys/upload
 func (rt *Routes) uploadKeys(w http.ResponseWriter, r *http.Request, dev *api.Device) error {

@@ -74,8 +74,9 @@ func TestKeysHandlers(t *testing.T) {
 				if got := at(r, "device_keys", alice.ID, alice.Device, "keys", "ed25519:"+alice.Device); got != "ed-"+alice.Device {
 					t.Fatalf("alice's ed25519 key %v: %s", got, r.Body)
 				}
-				if got := at(r, "device_keys", alice.ID, alice.Device, "signatures", alice.ID, "ed25519:"+alice.Device); got != "sig-"+alice.Device {
-					t.Fatalf("signature %v: %s", got, r.Body)
+				sig := at(r, "device_keys", alice.ID, alice.Device, "signatures", alice.ID, "ed25519:"+alice.Device)
+				if sig != "sig-"+alice.Device {
+					t.Fatalf("signature %v: %s", sig, r.Body)
 				}
 			}},
 		{"query: one device", "POST", "/keys/query", bob.Token,

@@ -38,7 +38,8 @@ func keysAPI(t *testing.T) (*UserAPI, <-chan api.DeviceListChange) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := New(Options{ServerName: "example.org", BcryptCost: 4}, store, cache.NewMemory(cache.MemoryOptions{}, nil), b, logrus.New(), nil)
+	c := cache.NewMemory(cache.MemoryOptions{}, nil)
+	u, err := New(Options{ServerName: "example.org", BcryptCost: 4}, store, c, b, logrus.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +58,11 @@ func keysAPI(t *testing.T) (*UserAPI, <-chan api.DeviceListChange) {
 	return u, changes
 }
 
-// expectChange waits for the next announced change and checks its user;
-// it returns its position.
-func expectChange(t *testing.T, changes <-chan api.DeviceListChange, userID string) int64 {
+// expectChange waits for the next announced change, checks that it is
+// alice's (the one user of these tests) and returns its position.
+func expectChange(t *testing.T, changes <-chan api.DeviceListChange) int64 {
 	t.Helper()
+	const userID = "@alice:example.org"
 	select {
 	case c := <-changes:
 		if c.UserID != userID {
@@ -105,7 +107,7 @@ func TestDeviceListStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p1 := expectChange(t, changes, alice)
+	p1 := expectChange(t, changes)
 	if _, err := u.NewSession(ctx, api.NewSessionRequest{Localpart: "alice", DeviceID: "D1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestDeviceListStream(t *testing.T) {
 	if _, err := u.UploadKeys(ctx, "alice", "D1", up); err != nil {
 		t.Fatal(err)
 	}
-	p2 := expectChange(t, changes, alice)
+	p2 := expectChange(t, changes)
 	if _, err := u.UploadKeys(ctx, "alice", "D1", up); err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +124,11 @@ func TestDeviceListStream(t *testing.T) {
 	if _, err := u.UploadKeys(ctx, "alice", "D1", api.KeyUpload{DeviceKeys: deviceKeys(alice, "D1", "k2")}); err != nil {
 		t.Fatal(err)
 	}
-	p3 := expectChange(t, changes, alice)
+	p3 := expectChange(t, changes)
 	if err := u.Logout(ctx, "alice", "D1"); err != nil {
 		t.Fatal(err)
 	}
-	p4 := expectChange(t, changes, alice)
+	p4 := expectChange(t, changes)
 	if err := u.Logout(ctx, "alice", "D1"); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,8 @@ func TestUploadKeysRules(t *testing.T) {
 		{"nothing", api.KeyUpload{}, nil, map[string]int{"signed_curve25519": 0}},
 		{"another user's keys", api.KeyUpload{DeviceKeys: deviceKeys("@bob:example.org", "D1", "k")}, api.ErrKeysNotYours, nil},
 		{"another device's keys", api.KeyUpload{DeviceKeys: deviceKeys(alice, "D2", "k")}, api.ErrKeysNotYours, nil},
-		{"no algorithms", api.KeyUpload{DeviceKeys: json.RawMessage(`{"user_id":"` + alice + `","device_id":"D1"}`)}, api.ErrBadDeviceKeys, nil},
+		{"no algorithms", api.KeyUpload{DeviceKeys: json.RawMessage(`{"user_id":"` + alice + `","device_id":"D1"}`)},
+			api.ErrBadDeviceKeys, nil},
 		{"device keys not an object", api.KeyUpload{DeviceKeys: json.RawMessage(`[1]`)}, api.ErrBadDeviceKeys, nil},
 		{"key without algorithm", otk(map[string]string{"AAAA": `"k"`}), api.ErrBadKeyID, nil},
 		{"key a number", otk(map[string]string{"curve25519:AAAA": `1`}), api.ErrBadKeyID, nil},
@@ -171,7 +174,8 @@ func TestUploadKeysRules(t *testing.T) {
 			nil, map[string]int{"signed_curve25519": 1, "curve25519": 1}},
 		{"same keys again, re-signed", otk(map[string]string{"signed_curve25519:A": `{ "signatures":{"x":{"y":"2"}}, "key":"a" }`}),
 			nil, map[string]int{"signed_curve25519": 1, "curve25519": 1}},
-		{"a key ID again with another key", otk(map[string]string{"signed_curve25519:A": `{"key":"z"}`, "signed_curve25519:C": `{"key":"c"}`}),
+		{"a key ID again with another key",
+			otk(map[string]string{"signed_curve25519:A": `{"key":"z"}`, "signed_curve25519:C": `{"key":"c"}`}),
 			api.ErrKeyConflict, nil},
 		{"two fallback keys of one algorithm", api.KeyUpload{FallbackKeys: map[string]json.RawMessage{
 			"signed_curve25519:F1": json.RawMessage(`{"key":"f1"}`), "signed_curve25519:F2": json.RawMessage(`{"key":"f2"}`)}},

@@ -232,7 +232,9 @@ func (s *Storage) claimKey(ctx context.Context, localpart api.Localpart, id api.
 	}
 }
 
-func (s *Storage) useFallbackKey(ctx context.Context, localpart api.Localpart, id api.DeviceID, algorithm string) (OneTimeKey, bool, error) {
+func (s *Storage) useFallbackKey(
+	ctx context.Context, localpart api.Localpart, id api.DeviceID, algorithm string,
+) (OneTimeKey, bool, error) {
 	k := OneTimeKey{Algorithm: algorithm}
 	var key string
 	err := s.db.QueryRow(ctx, `UPDATE userapi_fallback_keys SET used = TRUE

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -46,7 +47,8 @@ func TestDeviceKeys(t *testing.T) {
 			t.Fatalf("keys of B = %s, %v", k, err)
 		}
 		all, err := s.QueryDeviceKeys(ctx, "alice", nil)
-		if err != nil || len(all) != 2 || all[0].DeviceID != "A" || all[0].DisplayName != "phone" || string(all[0].KeyJSON) != string(keysA) {
+		if err != nil || len(all) != 2 || all[0].DeviceID != "A" || all[0].DisplayName != "phone" ||
+			string(all[0].KeyJSON) != string(keysA) {
 			t.Fatalf("all device keys = %+v, %v", all, err)
 		}
 		some, err := s.QueryDeviceKeys(ctx, "alice", []api.DeviceID{"B", "C", "Z"})
@@ -65,7 +67,8 @@ func TestOneTimeAndFallbackKeys(t *testing.T) {
 		s := open(t, db)
 		// Two uploads: the first call's keys are claimed before the second's,
 		// whatever their IDs.
-		if err := s.InsertOneTimeKeys(ctx, "alice", "A", []storage.OneTimeKey{otk("signed_curve25519", "9"), otk("curve25519", "c")}); err != nil {
+		first := []storage.OneTimeKey{otk("signed_curve25519", "9"), otk("curve25519", "c")}
+		if err := s.InsertOneTimeKeys(ctx, "alice", "A", first); err != nil {
 			t.Fatal(err)
 		}
 		again := otk("signed_curve25519", "9")
@@ -192,7 +195,7 @@ func TestDeviceListChanges(t *testing.T) {
 			}
 			return boom
 		})
-		if err != boom {
+		if !errors.Is(err, boom) {
 			t.Fatalf("rolled back transaction: %v", err)
 		}
 		if _, latest, _ := s.DeviceListChanges(ctx, 0, -1); latest != last {
