@@ -165,5 +165,6 @@ type UserAPI interface {
 	Sessions
 	Profiles
 	AccountData
+	Keys
 	Operator
 }

@@ -213,7 +213,7 @@ func (u *UserAPI) SetPassword(ctx context.Context, localpart api.Localpart, pass
 			return err
 		}
 		if logoutOthers {
-			revoked, err = u.store.DeleteDevices(ctx, localpart, nil, keep)
+			revoked, err = u.deleteDevices(ctx, localpart, nil, keep)
 		}
 		return err
 	})
@@ -232,7 +232,7 @@ func (u *UserAPI) Deactivate(ctx context.Context, localpart api.Localpart) error
 			return err
 		}
 		var err error
-		if revoked, err = u.store.DeleteDevices(ctx, localpart, nil, ""); err != nil {
+		if revoked, err = u.deleteDevices(ctx, localpart, nil, ""); err != nil {
 			return err
 		}
 		if err := u.store.DeleteProfile(ctx, localpart); err != nil {
@@ -495,8 +495,20 @@ func (u *UserAPI) NewSession(ctx context.Context, req api.NewSessionRequest) (*a
 		if revoked, err = u.store.DeleteDeviceTokens(ctx, req.Localpart, id); err != nil {
 			return err
 		}
+		_, err = u.store.Device(ctx, req.Localpart, id)
+		isNew := errors.Is(err, api.ErrNoSuchDevice)
+		if err != nil && !isNew {
+			return err
+		}
 		if err := u.store.UpsertDevice(ctx, req.Localpart, id, req.DisplayName, now, req.IP, req.UserAgent); err != nil {
 			return err
+		}
+		// A new device is a device-list change others must hear of
+		// (spec: "Tracking the device list for a user").
+		if isNew {
+			if err := u.deviceListChanged(ctx, req.Localpart); err != nil {
+				return err
+			}
 		}
 		err = u.store.InsertAccessToken(ctx, storage.TokenRow{
 			Hash:      HashToken(access),
@@ -576,7 +588,7 @@ func (u *UserAPI) Logout(ctx context.Context, localpart api.Localpart, device ap
 
 // LogoutAll implements api.Sessions.
 func (u *UserAPI) LogoutAll(ctx context.Context, localpart api.Localpart) error {
-	revoked, err := u.store.DeleteDevices(ctx, localpart, nil, "")
+	revoked, err := u.deleteDevices(ctx, localpart, nil, "")
 	if err != nil {
 		return err
 	}
@@ -589,7 +601,7 @@ func (u *UserAPI) DeleteDevices(ctx context.Context, localpart api.Localpart, id
 	if len(ids) == 0 {
 		return nil
 	}
-	revoked, err := u.store.DeleteDevices(ctx, localpart, ids, "")
+	revoked, err := u.deleteDevices(ctx, localpart, ids, "")
 	if err != nil {
 		return err
 	}

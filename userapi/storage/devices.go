@@ -81,12 +81,23 @@ func (s *Storage) TouchDevice(ctx context.Context, localpart api.Localpart, id a
 	return err
 }
 
-// DeleteDevices removes devices and every token that belongs to them, and
-// returns the hashes of the access tokens removed (so caches can forget them).
-// ids nil means every device of the user; except, when not empty, is kept.
-func (s *Storage) DeleteDevices(ctx context.Context, localpart api.Localpart, ids []api.DeviceID, except api.DeviceID) ([]string, error) {
-	var hashes []string
-	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+// deviceTables hold rows that belong to one device, removed with it: its
+// tokens, its encryption keys, and last the device itself (whose count
+// DeleteDevices reports).
+var deviceTables = []string{
+	"userapi_access_tokens", "userapi_refresh_tokens",
+	"userapi_device_keys", "userapi_one_time_keys", "userapi_fallback_keys",
+	"userapi_devices",
+}
+
+// DeleteDevices removes devices, every token and key that belongs to them,
+// and returns the hashes of the access tokens removed (so caches can forget
+// them) and how many devices were removed. ids nil means every device of
+// the user; except, when not empty, is kept.
+func (s *Storage) DeleteDevices(
+	ctx context.Context, localpart api.Localpart, ids []api.DeviceID, except api.DeviceID,
+) (hashes []string, devices int64, err error) {
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		var err error
 		scanHash := func(sc sqlutil.Scanner) (string, error) {
 			var h string
@@ -98,14 +109,8 @@ func (s *Storage) DeleteDevices(ctx context.Context, localpart api.Localpart, id
 			if err != nil {
 				return err
 			}
-			for _, table := range []string{"userapi_access_tokens", "userapi_refresh_tokens", "userapi_devices"} {
-				// table is one of three constants above, never input.
-				_, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE localpart = $1 AND device_id <> $2`, localpart, except)
-				if err != nil {
-					return err
-				}
-			}
-			return nil
+			devices, err = s.deleteDeviceRows(ctx, `localpart = $1 AND device_id <> $2`, localpart, except)
+			return err
 		}
 		list := sqlutil.List(ids)
 		hashes, err = sqlutil.Select(ctx, s.db, scanHash, `SELECT token_hash FROM userapi_access_tokens
@@ -113,15 +118,26 @@ func (s *Storage) DeleteDevices(ctx context.Context, localpart api.Localpart, id
 		if err != nil {
 			return err
 		}
-		for _, table := range []string{"userapi_access_tokens", "userapi_refresh_tokens", "userapi_devices"} {
-			if _, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE localpart = $1 AND device_id = ANY($2)`, localpart, list); err != nil {
-				return err
-			}
-		}
-		return nil
+		devices, err = s.deleteDeviceRows(ctx, `localpart = $1 AND device_id = ANY($2)`, localpart, list)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage: deleting devices: %w", err)
+		return nil, 0, fmt.Errorf("storage: deleting devices: %w", err)
 	}
-	return hashes, nil
+	return hashes, devices, nil
+}
+
+// deleteDeviceRows deletes the rows of deviceTables that match where, and
+// returns how many devices it deleted.
+func (s *Storage) deleteDeviceRows(ctx context.Context, where string, args ...any) (int64, error) {
+	var n int64
+	for _, table := range deviceTables {
+		// table and where are constants of this file, never input.
+		res, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE `+where, args...)
+		if err != nil {
+			return 0, err
+		}
+		n, _ = res.RowsAffected()
+	}
+	return n, nil
 }

@@ -115,17 +115,17 @@ func TestDevicesAndTokens(t *testing.T) {
 			t.Fatalf("unknown token: %v", err)
 		}
 
-		hashes, err := s.DeleteDevices(ctx, "alice", []api.DeviceID{"B"}, "")
-		if err != nil || !slices.Equal(hashes, []string{"aB"}) {
-			t.Fatalf("delete B: %v %v", hashes, err)
+		hashes, n, err := s.DeleteDevices(ctx, "alice", []api.DeviceID{"B"}, "")
+		if err != nil || !slices.Equal(hashes, []string{"aB"}) || n != 1 {
+			t.Fatalf("delete B: %v %d %v", hashes, n, err)
 		}
 		if _, err := s.RefreshToken(ctx, "rB"); !errors.Is(err, api.ErrUnknownToken) {
 			t.Fatal("refresh token of deleted device survives")
 		}
 		// Every device but A.
-		hashes, err = s.DeleteDevices(ctx, "alice", nil, "A")
-		if err != nil || !slices.Equal(hashes, []string{"aC"}) {
-			t.Fatalf("delete all but A: %v %v", hashes, err)
+		hashes, n, err = s.DeleteDevices(ctx, "alice", nil, "A")
+		if err != nil || !slices.Equal(hashes, []string{"aC"}) || n != 1 {
+			t.Fatalf("delete all but A: %v %d %v", hashes, n, err)
 		}
 		ds, err := s.Devices(ctx, "alice")
 		if err != nil || len(ds) != 1 || ds[0].ID != "A" {
