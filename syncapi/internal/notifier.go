@@ -30,6 +30,9 @@ type Notifier struct {
 	adPos map[string]int64
 	// waiters holds, per user, a channel closed at the user's next wake-up.
 	waiters map[string]chan struct{}
+	// wakes counts each user's wake-ups, so that a wake-up between a
+	// /sync's look at its streams and its wait is not lost (WaitWoken).
+	wakes map[string]uint64
 	// advanced is closed (and replaced) whenever the position moves.
 	advanced chan struct{}
 }
@@ -54,6 +57,7 @@ func NewNotifier(pos int64, memberships []MemberRow) *Notifier {
 		startPos:  pos,
 		members:   map[string]map[string]struct{}{},
 		waiters:   map[string]chan struct{}{},
+		wakes:     map[string]uint64{},
 		advanced:  make(chan struct{}),
 		userRooms: map[string]map[string]Membership{},
 		roomLast:  map[string]int64{},
@@ -203,18 +207,41 @@ func (n *Notifier) WakeUser(userID string, pos int64) {
 }
 
 func (n *Notifier) wakeLocked(userID string) {
+	n.wakes[userID]++
 	if ch, ok := n.waiters[userID]; ok {
 		close(ch)
 		delete(n.waiters, userID)
 	}
 }
 
+// Wakes is the number of times the user has been woken; a caller reads it
+// before looking at the user's streams and passes it to WaitWoken.
+func (n *Notifier) Wakes(userID string) uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.wakes[userID]
+}
+
 // Wait blocks until the user is woken after position since, or ctx ends.
 // It returns at once when something newer than since may already concern
 // the user (the caller checks).
 func (n *Notifier) Wait(ctx context.Context, userID string, since int64) {
+	n.wait(ctx, userID, since, func(uint64) bool { return false })
+}
+
+// WaitWoken is Wait that also returns at once when the user has been woken
+// since Wakes returned wakes: per-user streams (account data, to-device
+// messages, device lists) wake a user without moving the event position,
+// and such a wake-up may come before the caller starts waiting.
+func (n *Notifier) WaitWoken(ctx context.Context, userID string, since int64, wakes uint64) {
+	n.wait(ctx, userID, since, func(now uint64) bool { return now != wakes })
+}
+
+// wait blocks as Wait does; woken says, under the lock, whether the user's
+// wake count shows a wake-up the caller has not yet seen.
+func (n *Notifier) wait(ctx context.Context, userID string, since int64, woken func(uint64) bool) {
 	n.mu.Lock()
-	if n.pos > since {
+	if n.pos > since || woken(n.wakes[userID]) {
 		n.mu.Unlock()
 		return
 	}

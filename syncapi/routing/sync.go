@@ -132,6 +132,7 @@ func (rt *Routes) SyncUntil(
 			// database): answer as an initial sync rather than wait forever.
 			since = syncToken{pos: -1, ad: -1}
 		}
+		wakes := rt.notifier.Wakes(dev.UserID)
 		resp, empty, err := rt.build(ctx, dev, since, upto, f, fullState)
 		if err != nil {
 			return nil, err
@@ -139,7 +140,7 @@ func (rt *Routes) SyncUntil(
 		if !empty || since.pos < 0 || fullState || wctx.Err() != nil {
 			return resp, nil
 		}
-		rt.notifier.Wait(wctx, dev.UserID, upto)
+		rt.notifier.WaitWoken(wctx, dev.UserID, upto, wakes)
 		if wctx.Err() != nil && rt.notifier.Pos() == upto {
 			return resp, nil
 		}
