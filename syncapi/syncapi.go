@@ -6,6 +6,7 @@ package syncapi
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
@@ -28,6 +29,7 @@ type SyncAPI struct {
 	Routes   *routing.Routes
 	sub      bus.Subscription
 	adSub    bus.Subscription
+	dlSub    bus.Subscription
 }
 
 // New migrates the sync tables, loads the notifier's view of rooms,
@@ -62,6 +64,15 @@ func New(
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to account data: %w", err)
+	}
+	// No change lies after MaxInt64: this reads only the latest position.
+	_, dlPos, err := users.DeviceListChanges(ctx, math.MaxInt64, -1)
+	if err != nil {
+		return nil, fmt.Errorf("syncapi: reading the device-list position: %w", err)
+	}
+	n.SetDeviceListPos(dlPos)
+	if s.dlSub, err = consumers.StartDeviceLists(ctx, b, n, log); err != nil {
+		return nil, fmt.Errorf("syncapi: subscribing to device lists: %w", err)
 	}
 	s.Routes = routing.Setup(router, store, n, recent, users, rooms, backfiller, log)
 	return s, nil

@@ -35,6 +35,8 @@ type Notifier struct {
 	wakes map[string]uint64
 	// advanced is closed (and replaced) whenever the position moves.
 	advanced chan struct{}
+	// dlPos is the device-list stream's latest position (userapi).
+	dlPos int64
 }
 
 // Membership is a user's membership of a room and the position where it
@@ -270,4 +272,52 @@ func (n *Notifier) WaitAdvance(ctx context.Context, since int64) {
 	case <-ch:
 	case <-ctx.Done():
 	}
+}
+
+// Peers is the set of users who share a joined room with userID, userID
+// included: the users whose clients track userID's devices (spec: "Tracking
+// the device list for a user").
+func (n *Notifier) Peers(userID string) map[string]struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.peersLocked(userID)
+}
+
+func (n *Notifier) peersLocked(userID string) map[string]struct{} {
+	out := map[string]struct{}{userID: {}}
+	for roomID, m := range n.userRooms[userID] {
+		if m.Membership != "join" {
+			continue
+		}
+		for u := range n.members[roomID] {
+			out[u] = struct{}{}
+		}
+	}
+	return out
+}
+
+// OnDeviceListChange records the device-list stream's position pos (it
+// never moves back) and wakes userID and every user sharing a room with
+// them.
+func (n *Notifier) OnDeviceListChange(userID string, pos int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.dlPos = max(n.dlPos, pos)
+	for u := range n.peersLocked(userID) {
+		n.wakeLocked(u)
+	}
+}
+
+// DeviceListPos is the latest device-list stream position seen.
+func (n *Notifier) DeviceListPos() int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.dlPos
+}
+
+// SetDeviceListPos starts the device-list position at start-up.
+func (n *Notifier) SetDeviceListPos(pos int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.dlPos = max(n.dlPos, pos)
 }

@@ -149,6 +149,7 @@ type AccountData interface {
 type Sync interface {
 	Sessions
 	AccountData
+	Keys
 }
 
 // Operator is what operators' tools do through the user API.
