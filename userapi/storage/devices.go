@@ -87,6 +87,10 @@ func (s *Storage) TouchDevice(ctx context.Context, localpart api.Localpart, id a
 func (s *Storage) DeleteDevices(ctx context.Context, localpart api.Localpart, ids []api.DeviceID, except api.DeviceID) ([]string, error) {
 	var hashes []string
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		// A device's undelivered to-device messages go with it.
+		if err := s.deleteToDevice(ctx, localpart, ids, except); err != nil {
+			return err
+		}
 		var err error
 		scanHash := func(sc sqlutil.Scanner) (string, error) {
 			var h string
