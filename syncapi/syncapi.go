@@ -28,6 +28,7 @@ type SyncAPI struct {
 	Routes   *routing.Routes
 	sub      bus.Subscription
 	adSub    bus.Subscription
+	tdSub    bus.Subscription
 }
 
 // New migrates the sync tables, loads the notifier's view of rooms,
@@ -62,6 +63,9 @@ func New(
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to account data: %w", err)
+	}
+	if s.tdSub, err = consumers.StartToDevice(ctx, b, n, log); err != nil {
+		return nil, fmt.Errorf("syncapi: subscribing to to-device notices: %w", err)
 	}
 	s.Routes = routing.Setup(router, store, n, recent, users, rooms, backfiller, log)
 	return s, nil

@@ -28,6 +28,9 @@ type Notifier struct {
 	startPos  int64
 	// adPos is each user's latest account-data position, once known.
 	adPos map[string]int64
+	// inboxes holds, per device ("user\x00device"), what is known of its
+	// to-device inbox.
+	inboxes map[string]*inbox
 	// waiters holds, per user, a channel closed at the user's next wake-up.
 	waiters map[string]chan struct{}
 	// advanced is closed (and replaced) whenever the position moves.
@@ -58,6 +61,7 @@ func NewNotifier(pos int64, memberships []MemberRow) *Notifier {
 		userRooms: map[string]map[string]Membership{},
 		roomLast:  map[string]int64{},
 		adPos:     map[string]int64{},
+		inboxes:   map[string]*inbox{},
 	}
 	for _, m := range memberships {
 		n.setMembershipLocked(m.RoomID, m.UserID, m.Membership, m.Pos)
@@ -206,6 +210,32 @@ func (n *Notifier) wakeLocked(userID string) {
 	if ch, ok := n.waiters[userID]; ok {
 		close(ch)
 		delete(n.waiters, userID)
+	}
+}
+
+// WaitDevice is Wait for one device of the user that has received its
+// to-device messages up to toDeviceSince: it also returns at once when a
+// later one is known. The check and the sleep are under one lock with
+// OnToDevice, so a message announced meanwhile is never missed.
+func (n *Notifier) WaitDevice(ctx context.Context, userID, deviceID string, since, toDeviceSince int64) {
+	n.mu.Lock()
+	if n.pos > since {
+		n.mu.Unlock()
+		return
+	}
+	if in := n.inboxes[inboxKey(userID, deviceID)]; in != nil && in.latest > toDeviceSince {
+		n.mu.Unlock()
+		return
+	}
+	ch, ok := n.waiters[userID]
+	if !ok {
+		ch = make(chan struct{})
+		n.waiters[userID] = ch
+	}
+	n.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
 	}
 }
 
