@@ -54,7 +54,8 @@ func sendToDevice(t *testing.T, f *fixture.Fixture, from, to *fixture.User, firs
 	t.Helper()
 	for i := first; i < end; i++ {
 		msgs := map[string]map[string]json.RawMessage{to.ID: {to.Device: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}}
-		if _, err := f.Users.SendToDevice(context.Background(), from.ID, userapi.DeviceID(from.Device), fmt.Sprint("t", i), "m.test", msgs); err != nil {
+		_, err := f.Users.SendToDevice(context.Background(), from.ID, userapi.DeviceID(from.Device), fmt.Sprint("t", i), "m.test", msgs)
+		if err != nil {
 			t.Fatal(err)
 		}
 	}

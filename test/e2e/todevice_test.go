@@ -81,7 +81,8 @@ func TestToDeviceAcrossRestart(t *testing.T) {
 		// The last one before the restart under a transaction ID of our
 		// own, to send it again after.
 		retried := fmt.Sprintf("/_matrix/client/v3/sendToDevice/%s/retried", url.PathEscape(testToDeviceType.Type))
-		body := map[string]any{"messages": map[string]any{bob.UserID.String(): map[string]any{bob.DeviceID.String(): map[string]any{"i": 499}}}}
+		toBob := map[string]any{bob.DeviceID.String(): map[string]any{"i": 499}}
+		body := map[string]any{"messages": map[string]any{bob.UserID.String(): toBob}}
 		if res := do(t, "PUT", srv.ClientURL()+retried, alice.AccessToken, body); res.Status != 200 {
 			t.Fatalf("raw send: %d %v", res.Status, res.Body)
 		}

@@ -40,7 +40,9 @@ func sendToDevice(t *testing.T, s *storage.Storage, txnID string, to ...[2]strin
 	return fresh
 }
 
-func inbox(t *testing.T, s *storage.Storage, localpart api.Localpart, device api.DeviceID, since int64, limit int) ([]api.ToDeviceMessage, int64) {
+func inbox(
+	t *testing.T, s *storage.Storage, localpart api.Localpart, device api.DeviceID, since int64, limit int,
+) ([]api.ToDeviceMessage, int64) {
 	t.Helper()
 	msgs, latest, err := s.ToDeviceSince(context.Background(), localpart, device, since, limit)
 	if err != nil {
