@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -21,7 +22,7 @@ func (u *UserAPI) SendToDevice(
 	ctx context.Context, sender string, senderDevice api.DeviceID, txnID, eventType string,
 	messages map[string]map[string]json.RawMessage,
 ) (api.RemoteToDevice, error) {
-	senderLocal, ok := u.localpartOf(sender)
+	senderLocal, ok := u.recipientLocalpart(sender)
 	if !ok {
 		return nil, fmt.Errorf("userapi: to-device sender %q is not a local user", sender)
 	}
@@ -32,7 +33,7 @@ func (u *UserAPI) SendToDevice(
 		if fresh, err = u.store.ClaimToDeviceTxn(ctx, senderLocal, senderDevice, txnID, u.nowMs()); err != nil || !fresh {
 			return err
 		}
-		for _, userID := range sortedKeys(local) {
+		for _, userID := range slices.Sorted(maps.Keys(local)) {
 			row := storage.ToDeviceRow{Sender: sender, SenderDevice: senderDevice, TxnID: txnID, Type: eventType}
 			if err := u.storeForUser(ctx, userID, row, local[userID]); err != nil {
 				return err
@@ -50,7 +51,7 @@ func (u *UserAPI) SendToDevice(
 // byDevice names (api.AllDevices: all of them) and announces each. Devices
 // the user does not have get nothing: no one could ever collect it.
 func (u *UserAPI) storeForUser(ctx context.Context, userID string, row storage.ToDeviceRow, byDevice map[string]json.RawMessage) error {
-	localpart, _ := u.localpartOf(userID)
+	localpart, _ := u.recipientLocalpart(userID)
 	devices, err := u.store.Devices(ctx, localpart)
 	if err != nil {
 		return err
@@ -98,7 +99,7 @@ func (u *UserAPI) splitRecipients(
 	local := map[string]map[string]json.RawMessage{}
 	var remote api.RemoteToDevice
 	for userID, byDevice := range messages {
-		if _, ok := u.localpartOf(userID); ok {
+		if _, ok := u.recipientLocalpart(userID); ok {
 			local[userID] = byDevice
 			continue
 		}
@@ -114,8 +115,9 @@ func (u *UserAPI) splitRecipients(
 	return local, remote
 }
 
-// localpartOf returns the localpart of one of this server's user IDs.
-func (u *UserAPI) localpartOf(userID string) (api.Localpart, bool) {
+// recipientLocalpart returns the localpart of one of this server's user
+// IDs.
+func (u *UserAPI) recipientLocalpart(userID string) (api.Localpart, bool) {
 	rest, ok := strings.CutPrefix(userID, "@")
 	if !ok {
 		return "", false
@@ -125,15 +127,6 @@ func (u *UserAPI) localpartOf(userID string) (api.Localpart, bool) {
 		return "", false
 	}
 	return api.Localpart(local), true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // ToDeviceSince implements api.ToDevice.

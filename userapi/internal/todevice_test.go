@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
@@ -67,4 +69,65 @@ func TestSendToDevice(t *testing.T) {
 	if _, err := u.SendToDevice(ctx, "@alice:remote.test", "A1", "t2", "m.test", msgs); err == nil {
 		t.Fatal("a remote sender was accepted")
 	}
+}
+
+// TestToDeviceGoesWithDevice: a device's inbox is deleted with the device
+// (logout, device deletion, logging out everywhere), and the transaction
+// IDs of a deleted sending device are free again for a new device of that
+// name; on both databases.
+func TestToDeviceGoesWithDevice(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		u := testAPIOn(t, db)
+		ctx := context.Background()
+		for _, s := range []struct{ local, dev string }{{"alice", "A1"}, {"bob", "B1"}, {"bob", "B2"}, {"bob", "B3"}, {"carol", "B1"}} {
+			if _, err := u.NewSession(ctx, api.NewSessionRequest{Localpart: api.Localpart(s.local), DeviceID: api.DeviceID(s.dev)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := json.RawMessage(`{}`)
+		send := func(txn string) api.RemoteToDevice {
+			t.Helper()
+			msgs := map[string]map[string]json.RawMessage{"@bob:example.org": {"*": c}, "@carol:example.org": {"B1": c}}
+			r, err := u.SendToDevice(ctx, "@alice:example.org", "A1", txn, "m.test", msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		count := func(l api.Localpart, d api.DeviceID) int {
+			t.Helper()
+			msgs, _, err := u.ToDeviceSince(ctx, l, d, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(msgs)
+		}
+		send("t1")
+		if err := u.Logout(ctx, "bob", "B1"); err != nil {
+			t.Fatal(err)
+		}
+		if count("bob", "B1") != 0 || count("bob", "B2") != 1 || count("carol", "B1") != 1 {
+			t.Fatal("logging B1 out did not delete exactly its inbox")
+		}
+		if err := u.DeleteDevices(ctx, "bob", []api.DeviceID{"B2"}); err != nil {
+			t.Fatal(err)
+		}
+		if count("bob", "B2") != 0 || count("bob", "B3") != 1 {
+			t.Fatal("deleting B2 did not delete exactly its inbox")
+		}
+		if err := u.LogoutAll(ctx, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if count("bob", "B3") != 0 || count("carol", "B1") != 1 {
+			t.Fatal("logging out everywhere did not delete exactly bob's inboxes")
+		}
+		// The sending device goes: its transaction IDs go with it.
+		if err := u.Logout(ctx, "alice", "A1"); err != nil {
+			t.Fatal(err)
+		}
+		send("t1")
+		if count("carol", "B1") != 2 {
+			t.Fatal("transaction ID of a deleted device still taken")
+		}
+	})
 }
