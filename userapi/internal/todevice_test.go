@@ -80,7 +80,8 @@ func TestToDeviceGoesWithDevice(t *testing.T) {
 		u := testAPIOn(t, db)
 		ctx := context.Background()
 		for _, s := range []struct{ local, dev string }{{"alice", "A1"}, {"bob", "B1"}, {"bob", "B2"}, {"bob", "B3"}, {"carol", "B1"}} {
-			if _, err := u.NewSession(ctx, api.NewSessionRequest{Localpart: api.Localpart(s.local), DeviceID: api.DeviceID(s.dev)}); err != nil {
+			req := api.NewSessionRequest{Localpart: api.Localpart(s.local), DeviceID: api.DeviceID(s.dev)}
+			if _, err := u.NewSession(ctx, req); err != nil {
 				t.Fatal(err)
 			}
 		}

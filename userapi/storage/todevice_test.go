@@ -40,11 +40,10 @@ func sendToDevice(t *testing.T, s *storage.Storage, txnID string, to ...[2]strin
 	return fresh
 }
 
-func inbox(
-	t *testing.T, s *storage.Storage, localpart api.Localpart, device api.DeviceID, since int64, limit int,
-) ([]api.ToDeviceMessage, int64) {
+// inbox reads bob's device's messages after since.
+func inbox(t *testing.T, s *storage.Storage, device api.DeviceID, since int64, limit int) ([]api.ToDeviceMessage, int64) {
 	t.Helper()
-	msgs, latest, err := s.ToDeviceSince(context.Background(), localpart, device, since, limit)
+	msgs, latest, err := s.ToDeviceSince(context.Background(), "bob", device, since, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +66,7 @@ func TestToDevice(t *testing.T) {
 		if sendToDevice(t, s, "t0", [2]string{"bob", "B1"}) {
 			t.Fatal("retried transaction stored again")
 		}
-		msgs, latest := inbox(t, s, "bob", "B1", 0, 3)
+		msgs, latest := inbox(t, s, "B1", 0, 3)
 		if len(msgs) != 3 {
 			t.Fatalf("first page: %+v latest %d", msgs, latest)
 		}
@@ -80,11 +79,11 @@ func TestToDevice(t *testing.T) {
 				t.Fatalf("positions out of order: %+v", msgs)
 			}
 		}
-		rest, latest2 := inbox(t, s, "bob", "B1", msgs[2].Pos, 100)
+		rest, latest2 := inbox(t, s, "B1", msgs[2].Pos, 100)
 		if len(rest) != 2 || latest2 != rest[1].Pos || latest != latest2 {
 			t.Fatalf("second page: %+v latest %d (first said %d)", rest, latest2, latest)
 		}
-		if none, l := inbox(t, s, "bob", "B1", latest2, 100); len(none) != 0 || l != latest2 {
+		if none, l := inbox(t, s, "B1", latest2, 100); len(none) != 0 || l != latest2 {
 			t.Fatalf("after the end: %+v latest %d", none, l)
 		}
 		// Acknowledging deletes up to and including the position, on that
@@ -92,10 +91,10 @@ func TestToDevice(t *testing.T) {
 		if err := s.AckToDevice(ctx, "bob", "B1", msgs[2].Pos); err != nil {
 			t.Fatal(err)
 		}
-		if left, _ := inbox(t, s, "bob", "B1", 0, 100); len(left) != 2 || left[0].Pos != rest[0].Pos {
+		if left, _ := inbox(t, s, "B1", 0, 100); len(left) != 2 || left[0].Pos != rest[0].Pos {
 			t.Fatalf("after ack: %+v", left)
 		}
-		if b2, _ := inbox(t, s, "bob", "B2", 0, 100); len(b2) != 5 {
+		if b2, _ := inbox(t, s, "B2", 0, 100); len(b2) != 5 {
 			t.Fatalf("B2 affected by B1's ack: %d messages", len(b2))
 		}
 		// Positions are never reused, even once every message is deleted.
@@ -106,7 +105,7 @@ func TestToDevice(t *testing.T) {
 			t.Fatal(err)
 		}
 		sendToDevice(t, s, "t9", [2]string{"bob", "B1"})
-		if after, _ := inbox(t, s, "bob", "B1", latest2, 100); len(after) != 1 {
+		if after, _ := inbox(t, s, "B1", latest2, 100); len(after) != 1 {
 			t.Fatalf("message after a full ack not found above the old position: %+v", after)
 		}
 	})
