@@ -30,6 +30,7 @@ type SyncAPI struct {
 	sub      bus.Subscription
 	adSub    bus.Subscription
 	dlSub    bus.Subscription
+	tdSub    bus.Subscription
 }
 
 // New migrates the sync tables, loads the notifier's view of rooms,
@@ -73,6 +74,9 @@ func New(
 	n.SetDeviceListPos(dlPos)
 	if s.dlSub, err = consumers.StartDeviceLists(ctx, b, n, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to device lists: %w", err)
+	}
+	if s.tdSub, err = consumers.StartToDevice(ctx, b, n, log); err != nil {
+		return nil, fmt.Errorf("syncapi: subscribing to to-device notices: %w", err)
 	}
 	s.Routes = routing.Setup(router, store, n, recent, users, rooms, backfiller, log)
 	return s, nil

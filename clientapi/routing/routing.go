@@ -120,6 +120,8 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	v3.Handle("/user/{userId}/rooms/{roomId}/account_data/{type}", rt.authed(rt.getAccountData)).Methods(http.MethodGet)
 	v3.Handle("/user/{userId}/rooms/{roomId}/account_data/{type}", rt.authed(rt.putAccountData)).Methods(http.MethodPut)
 
+	v3.Handle("/sendToDevice/{eventType}/{txnId}", rt.authed(rt.sendToDevice)).Methods(http.MethodPut)
+
 	rt.setupRooms(v3)
 	rt.setupDirectory(v3)
 	rt.setupKeys(v3)

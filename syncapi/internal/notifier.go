@@ -28,6 +28,9 @@ type Notifier struct {
 	startPos  int64
 	// adPos is each user's latest account-data position, once known.
 	adPos map[string]int64
+	// inboxes holds, per device ("user\x00device"), what is known of its
+	// to-device inbox.
+	inboxes map[string]*inbox
 	// waiters holds, per user, a channel closed at the user's next wake-up.
 	waiters map[string]chan struct{}
 	// wakes counts each user's wake-ups, so that a wake-up between a
@@ -64,6 +67,7 @@ func NewNotifier(pos int64, memberships []MemberRow) *Notifier {
 		userRooms: map[string]map[string]Membership{},
 		roomLast:  map[string]int64{},
 		adPos:     map[string]int64{},
+		inboxes:   map[string]*inbox{},
 	}
 	for _, m := range memberships {
 		n.setMembershipLocked(m.RoomID, m.UserID, m.Membership, m.Pos)

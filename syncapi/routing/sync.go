@@ -26,6 +26,8 @@ type Response struct {
 	Presence    EventList   `json:"presence"`
 	ToDevice    EventList   `json:"to_device"`
 	DeviceLists DeviceLists `json:"device_lists"`
+	// next is NextBatch before it is written.
+	next syncToken
 }
 
 // DeviceLists is empty until end-to-end encryption lands.
@@ -109,6 +111,9 @@ func (rt *Routes) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Devi
 	}
 	fullState := q.Get("full_state") == "true"
 	rt.catchUpUser(r.Context(), dev.UserID)
+	if err := rt.ackToDevice(r.Context(), dev, since); err != nil {
+		return err
+	}
 	resp, err := rt.SyncUntil(r.Context(), dev, since, f, fullState, timeout)
 	if err != nil {
 		return err
@@ -130,7 +135,7 @@ func (rt *Routes) SyncUntil(
 		if upto < since.pos {
 			// A token from the future (another server's, or a wiped
 			// database): answer as an initial sync rather than wait forever.
-			since = syncToken{pos: -1, ad: -1}
+			since = initialToken()
 		}
 		wakes := rt.notifier.Wakes(dev.UserID)
 		resp, empty, err := rt.build(ctx, dev, since, upto, f, fullState)
@@ -140,6 +145,9 @@ func (rt *Routes) SyncUntil(
 		if !empty || since.pos < 0 || fullState || wctx.Err() != nil {
 			return resp, nil
 		}
+		// Nothing yet: wait for what comes after the positions this build
+		// reached (a to-device message or device-list change wakes it too).
+		since.ad, since.td = resp.next.ad, resp.next.td
 		rt.notifier.WaitWoken(wctx, dev.UserID, upto, wakes)
 		if wctx.Err() != nil && rt.notifier.Pos() == upto {
 			return resp, nil
@@ -177,11 +185,16 @@ func (rt *Routes) build(
 	if err != nil {
 		return nil, false, fmt.Errorf("account data: %w", err)
 	}
+	tdPos, tdAdded, err := rt.addToDevice(ctx, resp, dev, tok)
+	if err != nil {
+		return nil, false, fmt.Errorf("to-device messages: %w", err)
+	}
 	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
-	resp.NextBatch = syncToken{pos: upto, ad: adPos}.String()
-	return resp, !roomsAdded && !adAdded, nil
+	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos}
+	resp.NextBatch = resp.next.String()
+	return resp, !roomsAdded && !adAdded && !tdAdded, nil
 }
 
 // newResponse is a response with every section present and empty, as

@@ -8,23 +8,46 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
-// A sync token "s<N>_<A>" stands after event stream position N and after
-// position A of the user's account-data stream; "s<N>" is the same with A
-// unknown. /sync returns what comes after it. Pagination tokens of
-// /messages are "s<N>", the point between positions N and N+1; a sync token
-// works as one too. N is negative in history backfilled from other servers
+// A sync token "s<N>_<A>_<T>" stands after event stream position N, after
+// position A of the user's account-data stream and after position T of the
+// device's to-device inbox. The per-user and per-device positions follow N
+// in the order of syncToken.streams; a token may end early (older tokens:
+// "s<N>_<A>", "s<N>"), the positions it lacks being unknown, and a missing
+// one inside the token is written 0, which means the same: before the first.
+// A new stream's position is added at the end of streams. /sync returns
+// what comes after the token. Pagination tokens of /messages are "s<N>",
+// the point between positions N and N+1; a sync token works as one too. N
+// is negative in history backfilled from other servers
 // (storage.InsertHistory), which only pagination tokens reach. Tokens are
 // opaque to clients (spec: "Syncing").
 type syncToken struct {
 	pos int64 // -1: none (initial sync)
 	ad  int64 // -1: none
+	// td is the last to-device position the device received: a sync with
+	// the token acknowledges the messages up to it. -1: none, so whatever
+	// is waiting is delivered.
+	td int64
 }
 
+// initialToken is where an initial sync starts.
+func initialToken() syncToken { return syncToken{pos: -1, ad: -1, td: -1} }
+
+// streams are the token's positions after N, in the order it writes them.
+func (t *syncToken) streams() [2]*int64 { return [2]*int64{&t.ad, &t.td} }
+
 func (t syncToken) String() string {
-	if t.ad < 0 {
-		return "s" + strconv.FormatInt(t.pos, 10)
+	b := append(make([]byte, 0, 32), 's')
+	b = strconv.AppendInt(b, t.pos, 10)
+	streams := t.streams()
+	n := len(streams)
+	for n > 0 && *streams[n-1] < 0 {
+		n--
 	}
-	return "s" + strconv.FormatInt(t.pos, 10) + "_" + strconv.FormatInt(t.ad, 10)
+	for _, p := range streams[:n] {
+		b = append(b, '_')
+		b = strconv.AppendInt(b, max(*p, 0), 10)
+	}
+	return string(b)
 }
 
 func parseSyncToken(tok string) (syncToken, error) {
@@ -33,14 +56,18 @@ func parseSyncToken(tok string) (syncToken, error) {
 	if !ok {
 		return syncToken{}, bad
 	}
-	posStr, adStr, hasAD := strings.Cut(rest, "_")
-	pos, err := strconv.ParseInt(posStr, 10, 64)
-	if err != nil || pos < 0 {
+	parts := strings.Split(rest, "_")
+	t := initialToken()
+	streams := t.streams()
+	if len(parts)-1 > len(streams) {
 		return syncToken{}, bad
 	}
-	t := syncToken{pos: pos, ad: -1}
-	if hasAD {
-		if t.ad, err = strconv.ParseInt(adStr, 10, 64); err != nil || t.ad < 0 {
+	var err error
+	if t.pos, err = strconv.ParseInt(parts[0], 10, 64); err != nil || t.pos < 0 {
+		return syncToken{}, bad
+	}
+	for i, part := range parts[1:] {
+		if *streams[i], err = strconv.ParseInt(part, 10, 64); err != nil || *streams[i] < 0 {
 			return syncToken{}, bad
 		}
 	}
@@ -52,12 +79,12 @@ func parseSyncToken(tok string) (syncToken, error) {
 func sinceParam(q url.Values) (syncToken, error) {
 	s := q.Get("since")
 	if s == "" {
-		return syncToken{pos: -1, ad: -1}, nil
+		return initialToken(), nil
 	}
 	return parseSyncToken(s)
 }
 
-func formatToken(pos int64) string { return syncToken{pos: pos, ad: -1}.String() }
+func formatToken(pos int64) string { return syncToken{pos: pos, ad: -1, td: -1}.String() }
 
 // parseToken reads a pagination token (or a sync token used as one).
 func parseToken(tok string) (int64, error) {

@@ -23,3 +23,32 @@ func TestPaginationTokens(t *testing.T) {
 		t.Error("a negative sync token was accepted")
 	}
 }
+
+// TestSyncTokenStreams: the to-device position follows the account-data
+// one; tokens without it (older ones) still parse, and a position a token
+// lacks in the middle is written 0.
+func TestSyncTokenStreams(t *testing.T) {
+	for tok, want := range map[string]syncToken{
+		"s5":       {pos: 5, ad: -1, td: -1},
+		"s5_3":     {pos: 5, ad: 3, td: -1},
+		"s5_3_7":   {pos: 5, ad: 3, td: 7},
+		"s5_0_0":   {pos: 5, ad: 0, td: 0},
+		"s0_12_99": {pos: 0, ad: 12, td: 99},
+	} {
+		got, err := parseSyncToken(tok)
+		if err != nil || got != want {
+			t.Errorf("parseSyncToken(%q) = %+v, %v; want %+v", tok, got, err, want)
+		}
+		if got.String() != tok {
+			t.Errorf("%+v written %q, want %q", got, got.String(), tok)
+		}
+	}
+	if s := (syncToken{pos: 5, ad: -1, td: 7}).String(); s != "s5_0_7" {
+		t.Errorf("missing account-data position written %q", s)
+	}
+	for _, tok := range []string{"s5_3_7_1", "s5__7", "s5_3_", "s5_3_-1", "s5_3_x"} {
+		if _, err := parseSyncToken(tok); err == nil {
+			t.Errorf("parseSyncToken(%q) accepted", tok)
+		}
+	}
+}

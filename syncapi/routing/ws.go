@@ -18,7 +18,12 @@ import (
 // WebSocket push: GET /_matrix/client/unstable/im.myelin/sync/ws. Each
 // server frame is an incremental /sync response (the same JSON, with
 // next_batch). The client may send {"since": …, "filter": …} at any time to
-// resume from a token or change its filter. Frames are computed one at a
+// resume from a token or change its filter. A token the client gives (here
+// or in the URL) acknowledges the to-device messages before it, as /sync's
+// since does; a frame the server wrote does not, since the connection may
+// end before the client has read it: a client that wants its delivered
+// to-device messages deleted while it stays connected sends
+// {"since": <the next_batch it has processed>}. Frames are computed one at a
 // time when the previous one has been written, so a slow reader holds at
 // most one frame in memory; one that cannot take a frame within
 // the write timeout (DefaultWSWriteTimeout) is disconnected with a close reason.
@@ -47,6 +52,9 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 	}
 	f, err := rt.loadFilter(r, dev, q.Get("filter"))
 	if err != nil {
+		return err
+	}
+	if err := rt.ackToDevice(r.Context(), dev, since); err != nil {
 		return err
 	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
@@ -128,6 +136,11 @@ func (s *wsSession) applyControl() bool {
 		since, err := parseSyncToken(*c.Since)
 		if err != nil {
 			closeConn(s.conn, websocket.StatusPolicyViolation, "invalid since token")
+			return false
+		}
+		if err := s.rt.ackToDevice(s.r.Context(), s.dev, since); err != nil {
+			s.log.WithError(err).Warn("acknowledging to-device messages over WebSocket failed")
+			closeConn(s.conn, websocket.StatusInternalError, "sync failed")
 			return false
 		}
 		s.since = since
@@ -288,5 +301,6 @@ func wsPinger(ctx context.Context, cancel context.CancelFunc, conn *websocket.Co
 }
 
 func isEmpty(r *Response) bool {
-	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.AccountData.Events) == 0
+	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.AccountData.Events) == 0 &&
+		len(r.ToDevice.Events) == 0
 }

@@ -59,17 +59,24 @@ func dialWS(t *testing.T, f *fixture.Fixture, u *fixture.User, query string) *ws
 // frame reads the next frame (within 5s) as a sync response.
 func (c *wsClient) frame() syncBody {
 	c.t.Helper()
+	data := c.frameRaw()
+	var b syncBody
+	if err := json.Unmarshal(data, &b); err != nil {
+		c.t.Fatalf("frame %s: %v", data, err)
+	}
+	return b
+}
+
+// frameRaw reads the next frame (within 5s).
+func (c *wsClient) frameRaw() []byte {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, data, err := c.conn.Read(ctx)
 	if err != nil {
 		c.t.Fatalf("reading a frame: %v", err)
 	}
-	var b syncBody
-	if err := json.Unmarshal(data, &b); err != nil {
-		c.t.Fatalf("frame %s: %v", data, err)
-	}
-	return b
+	return data
 }
 
 // send writes a control message.

@@ -144,12 +144,13 @@ type AccountData interface {
 	AccountDataSince(ctx context.Context, localpart Localpart, since int64) ([]AccountDataEntry, int64, error)
 }
 
-// Sync is the user API as the sync component uses it: token lookups and
-// account data.
+// Sync is the user API as the sync component uses it: token lookups,
+// account data and to-device messages.
 type Sync interface {
 	Sessions
 	AccountData
 	Keys
+	ToDevice
 }
 
 // Operator is what operators' tools do through the user API.
@@ -167,5 +168,6 @@ type UserAPI interface {
 	Profiles
 	AccountData
 	Keys
+	ToDevice
 	Operator
 }
