@@ -1,12 +1,10 @@
 package routing
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/mxid"
@@ -21,7 +19,6 @@ func (rt *Routes) setupKeys(v3 prefixed) {
 	v3.Handle("/keys/upload", rt.authed(rt.uploadKeys)).Methods(http.MethodPost)
 	v3.Handle("/keys/query", rt.authed(rt.queryKeys)).Methods(http.MethodPost)
 	v3.Handle("/keys/claim", rt.authed(rt.claimKeys)).Methods(http.MethodPost)
-	v3.Handle("/keys/changes", rt.authed(rt.keyChanges)).Methods(http.MethodGet)
 }
 
 // remoteKeysFailure is the failures entry of another server's users: key
@@ -134,81 +131,4 @@ func (rt *Routes) claimKeys(w http.ResponseWriter, r *http.Request, _ *api.Devic
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"one_time_keys": keys, "failures": failures})
 	return nil
-}
-
-// GET /v3/keys/changes?from=&to=: the users whose device lists changed
-// between two /sync tokens, among those who share a room with the caller
-// (spec: "GET /keys/changes"; "Tracking the device list for a user").
-func (rt *Routes) keyChanges(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	q := r.URL.Query()
-	from, err := deviceListPos(q.Get("from"), "from")
-	if err != nil {
-		return err
-	}
-	to, err := deviceListPos(q.Get("to"), "to")
-	if err != nil {
-		return err
-	}
-	users, _, err := rt.users.DeviceListChanges(r.Context(), from, to)
-	if err != nil {
-		return err
-	}
-	shared, err := rt.sharedRoomUsers(r.Context(), dev.UserID)
-	if err != nil {
-		return err
-	}
-	changed := []string{}
-	for _, u := range users {
-		if shared[u] {
-			changed = append(changed, u)
-		}
-	}
-	// TODO(device lists): "left" needs the users who stopped sharing a room
-	// with the caller between the tokens, from the sync stream's membership
-	// changes; none are reported yet.
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"changed": changed, "left": []string{}})
-	return nil
-}
-
-// deviceListPos reads the device-list position of a /sync token given as
-// parameter name.
-//
-// TODO(device lists): the sync token ("s<N>_<A>", syncapi/routing/tokens.go)
-// does not carry a device-list position yet; it is being extended. Until
-// it does, a well-formed token reads as "unknown", and unknown positions
-// widen the answer (from: the stream's start; to: its end). Naming too many
-// users is safe, since a client only queries their keys again; naming too
-// few would leave it encrypting for devices it does not know.
-func deviceListPos(tok, name string) (int64, error) {
-	if tok == "" {
-		return 0, httputil.MissingParam("The %s parameter is required", name)
-	}
-	rest, ok := strings.CutPrefix(tok, "s")
-	if !ok || rest == "" || strings.Trim(rest, "0123456789_-") != "" {
-		return 0, httputil.InvalidParam("Invalid sync token %q", tok)
-	}
-	if name == "from" {
-		return 0, nil
-	}
-	return -1, nil
-}
-
-// sharedRoomUsers returns the users joined to a room the user is joined
-// to, and the user.
-func (rt *Routes) sharedRoomUsers(ctx context.Context, userID string) (map[string]bool, error) {
-	rooms, err := rt.rooms.JoinedRooms(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	users := map[string]bool{userID: true}
-	for _, room := range rooms {
-		members, err := rt.rooms.Members(ctx, room, "join")
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range members {
-			users[m] = true
-		}
-	}
-	return users, nil
 }

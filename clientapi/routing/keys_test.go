@@ -155,35 +155,3 @@ func TestKeysClaimExactlyOnce(t *testing.T) {
 		t.Errorf("fallback key handed out %d times, want %d (%v)", seen["FB"], claimers-5, seen)
 	}
 }
-
-// TestKeyChangesHandler: /keys/changes names the users sharing a room with
-// the caller whose device lists changed, and the caller.
-func TestKeyChangesHandler(t *testing.T) {
-	f := newServer(t, serverOpts{})
-	alice, bob, carol := f.User(t, "alice"), f.User(t, "bob"), f.User(t, "carol")
-	room := f.Room(t, alice)
-	f.Invite(t, alice, bob, room)
-	f.Join(t, bob, room)
-	for _, u := range []*fixture.User{bob, carol} {
-		f.Do(t, "POST", clientPath("/keys/upload"), u.Token, map[string]any{"device_keys": deviceKeysOf(u.ID, u.Device)}).
-			Want(t, http.StatusOK)
-	}
-	run(t, f, []call{
-		{"without from", "GET", "/keys/changes?to=s5", alice.Token, nil, 400, "M_MISSING_PARAM", nil},
-		{"malformed token", "GET", "/keys/changes?from=x&to=s5", alice.Token, nil, 400, "M_INVALID_PARAM", nil},
-		{"changes", "GET", "/keys/changes?from=s0_0&to=s100_3", alice.Token, nil, 200, "",
-			func(t *testing.T, r *fixture.Response) {
-				changed, _ := r.JSON()["changed"].([]any)
-				has := map[any]bool{}
-				for _, u := range changed {
-					has[u] = true
-				}
-				if !has[bob.ID] || !has[alice.ID] || has[carol.ID] {
-					t.Fatalf("changed = %v: want bob and alice, not carol, who shares no room", changed)
-				}
-				if left, ok := r.JSON()["left"].([]any); !ok || len(left) != 0 {
-					t.Fatalf("left = %v", r.JSON()["left"])
-				}
-			}},
-	})
-}

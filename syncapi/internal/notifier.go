@@ -325,3 +325,14 @@ func (n *Notifier) SetDeviceListPos(pos int64) {
 	defer n.mu.Unlock()
 	n.dlPos = max(n.dlPos, pos)
 }
+
+// JoinedMembers lists the users joined to a room.
+func (n *Notifier) JoinedMembers(roomID string) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]string, 0, len(n.members[roomID]))
+	for u := range n.members[roomID] {
+		out = append(out, u)
+	}
+	return out
+}

@@ -50,6 +50,7 @@ func Setup(
 	rt.backfill.dryFrom = map[string]time.Time{}
 	const v3 = "/_matrix/client/v3"
 	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)
+	r.Handle(v3+"/keys/changes", rt.authed(rt.keyChanges)).Methods(http.MethodGet)
 	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)
 	r.Handle(v3+"/user/{userId}/filter/{filterId}", rt.authed(rt.getFilter)).Methods(http.MethodGet)
 	r.Handle(v3+"/rooms/{roomId}/messages", rt.authed(rt.messages)).Methods(http.MethodGet)

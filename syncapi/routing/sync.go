@@ -26,11 +26,16 @@ type Response struct {
 	Presence    EventList   `json:"presence"`
 	ToDevice    EventList   `json:"to_device"`
 	DeviceLists DeviceLists `json:"device_lists"`
+	// OneTimeKeysCount and UnusedFallbackKeyTypes are the syncing device's
+	// (spec: GET /sync; an empty list says fallback keys are supported).
+	OneTimeKeysCount       map[string]int `json:"device_one_time_keys_count"`
+	UnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types"`
 	// next is NextBatch before it is written.
 	next syncToken
 }
 
-// DeviceLists is empty until end-to-end encryption lands.
+// DeviceLists are the users whose devices the client must query again, and
+// those it no longer needs to track (devicelists.go).
 type DeviceLists struct {
 	Changed []string `json:"changed"`
 	Left    []string `json:"left"`
@@ -143,14 +148,14 @@ func (rt *Routes) SyncUntil(
 			return nil, err
 		}
 		if !empty || since.pos < 0 || fullState || wctx.Err() != nil {
-			return resp, nil
+			return resp, rt.addKeyCounts(ctx, resp, dev)
 		}
 		// Nothing yet: wait for what comes after the positions this build
 		// reached (a to-device message or device-list change wakes it too).
-		since.ad, since.td = resp.next.ad, resp.next.td
+		since.ad, since.td, since.dl = resp.next.ad, resp.next.td, resp.next.dl
 		rt.notifier.WaitWoken(wctx, dev.UserID, upto, wakes)
 		if wctx.Err() != nil && rt.notifier.Pos() == upto {
-			return resp, nil
+			return resp, rt.addKeyCounts(ctx, resp, dev)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -189,12 +194,16 @@ func (rt *Routes) build(
 	if err != nil {
 		return nil, false, fmt.Errorf("to-device messages: %w", err)
 	}
+	dlPos, dlAdded, err := rt.addDeviceLists(ctx, resp, dev, tok, win)
+	if err != nil {
+		return nil, false, fmt.Errorf("device lists: %w", err)
+	}
 	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
-	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos}
+	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos}
 	resp.NextBatch = resp.next.String()
-	return resp, !roomsAdded && !adAdded && !tdAdded, nil
+	return resp, !roomsAdded && !adAdded && !tdAdded && !dlAdded, nil
 }
 
 // newResponse is a response with every section present and empty, as

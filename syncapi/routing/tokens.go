@@ -8,9 +8,10 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
-// A sync token "s<N>_<A>_<T>" stands after event stream position N, after
-// position A of the user's account-data stream and after position T of the
-// device's to-device inbox. The per-user and per-device positions follow N
+// A sync token "s<N>_<A>_<T>_<D>" stands after event stream position N,
+// after position A of the user's account-data stream, after position T of
+// the device's to-device inbox and after position D of the device-list
+// stream. The per-user and per-device positions follow N
 // in the order of syncToken.streams; a token may end early (older tokens:
 // "s<N>_<A>", "s<N>"), the positions it lacks being unknown, and a missing
 // one inside the token is written 0, which means the same: before the first.
@@ -27,13 +28,17 @@ type syncToken struct {
 	// the token acknowledges the messages up to it. -1: none, so whatever
 	// is waiting is delivered.
 	td int64
+	// dl is the device-list stream position the device's client has heard
+	// of: the next incremental sync lists the users changed after it.
+	// -1: none (an older token), so every change is listed again.
+	dl int64
 }
 
 // initialToken is where an initial sync starts.
-func initialToken() syncToken { return syncToken{pos: -1, ad: -1, td: -1} }
+func initialToken() syncToken { return syncToken{pos: -1, ad: -1, td: -1, dl: -1} }
 
 // streams are the token's positions after N, in the order it writes them.
-func (t *syncToken) streams() [2]*int64 { return [2]*int64{&t.ad, &t.td} }
+func (t *syncToken) streams() [3]*int64 { return [3]*int64{&t.ad, &t.td, &t.dl} }
 
 func (t syncToken) String() string {
 	b := append(make([]byte, 0, 32), 's')
@@ -84,7 +89,7 @@ func sinceParam(q url.Values) (syncToken, error) {
 	return parseSyncToken(s)
 }
 
-func formatToken(pos int64) string { return syncToken{pos: pos, ad: -1, td: -1}.String() }
+func formatToken(pos int64) string { return syncToken{pos: pos, ad: -1, td: -1, dl: -1}.String() }
 
 // parseToken reads a pagination token (or a sync token used as one).
 func parseToken(tok string) (int64, error) {

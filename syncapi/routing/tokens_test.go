@@ -25,15 +25,18 @@ func TestPaginationTokens(t *testing.T) {
 }
 
 // TestSyncTokenStreams: the to-device position follows the account-data
-// one; tokens without it (older ones) still parse, and a position a token
-// lacks in the middle is written 0.
+// one and the device-list position the to-device one; tokens without them
+// (older ones) still parse, and a position a token lacks in the middle is
+// written 0.
 func TestSyncTokenStreams(t *testing.T) {
 	for tok, want := range map[string]syncToken{
-		"s5":       {pos: 5, ad: -1, td: -1},
-		"s5_3":     {pos: 5, ad: 3, td: -1},
-		"s5_3_7":   {pos: 5, ad: 3, td: 7},
-		"s5_0_0":   {pos: 5, ad: 0, td: 0},
-		"s0_12_99": {pos: 0, ad: 12, td: 99},
+		"s5":         {pos: 5, ad: -1, td: -1, dl: -1},
+		"s5_3":       {pos: 5, ad: 3, td: -1, dl: -1},
+		"s5_3_7":     {pos: 5, ad: 3, td: 7, dl: -1},
+		"s5_0_0":     {pos: 5, ad: 0, td: 0, dl: -1},
+		"s0_12_99":   {pos: 0, ad: 12, td: 99, dl: -1},
+		"s5_3_7_4":   {pos: 5, ad: 3, td: 7, dl: 4},
+		"s5_0_0_400": {pos: 5, ad: 0, td: 0, dl: 400},
 	} {
 		got, err := parseSyncToken(tok)
 		if err != nil || got != want {
@@ -43,10 +46,13 @@ func TestSyncTokenStreams(t *testing.T) {
 			t.Errorf("%+v written %q, want %q", got, got.String(), tok)
 		}
 	}
-	if s := (syncToken{pos: 5, ad: -1, td: 7}).String(); s != "s5_0_7" {
+	if s := (syncToken{pos: 5, ad: -1, td: 7, dl: -1}).String(); s != "s5_0_7" {
 		t.Errorf("missing account-data position written %q", s)
 	}
-	for _, tok := range []string{"s5_3_7_1", "s5__7", "s5_3_", "s5_3_-1", "s5_3_x"} {
+	if s := (syncToken{pos: 5, ad: -1, td: -1, dl: 2}).String(); s != "s5_0_0_2" {
+		t.Errorf("device-list position after missing ones written %q", s)
+	}
+	for _, tok := range []string{"s5_3_7_1_1", "s5_3_7_-1", "s5__7", "s5_3_", "s5_3_-1", "s5_3_x"} {
 		if _, err := parseSyncToken(tok); err == nil {
 			t.Errorf("parseSyncToken(%q) accepted", tok)
 		}
