@@ -29,7 +29,9 @@ import (
 // addDeviceLists fills device_lists for an incremental sync and returns the
 // device-list position the next token carries and whether it added a user.
 // An initial sync lists nobody: the client queries every user it tracks.
-func (rt *Routes) addDeviceLists(ctx context.Context, resp *Response, dev *userapi.Device, tok syncToken, win syncWindow) (int64, bool, error) {
+func (rt *Routes) addDeviceLists(
+	ctx context.Context, resp *Response, dev *userapi.Device, tok syncToken, win syncWindow,
+) (int64, bool, error) {
 	latest := rt.notifier.DeviceListPos()
 	if win.initial() {
 		return latest, false, nil

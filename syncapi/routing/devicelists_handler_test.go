@@ -92,7 +92,9 @@ func TestSyncDeviceLists(t *testing.T) {
 	// bob (in the room) and carol (never in it) change keys while alice
 	// waits: she is woken for bob only.
 	done := make(chan deviceListBody, 1)
-	go func() { done <- syncDeviceLists(t, e, e.alice, "timeout=10000&since="+url.QueryEscape(first.NextBatch)) }()
+	go func() {
+		done <- syncDeviceLists(t, e, e.alice, "timeout=10000&since="+url.QueryEscape(first.NextBatch))
+	}()
 	time.Sleep(100 * time.Millisecond)
 	uploadDeviceKeys(t, e, e.carol, 0, false)
 	uploadDeviceKeys(t, e, e.bob, 0, false)
