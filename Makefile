@@ -9,6 +9,10 @@ LDFLAGS := -X main.Version=$(VERSION)
 # The linter, pinned: `go run` fetches and builds it from the Go module proxy
 # the first time (a few minutes), then runs it from the build cache.
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+# goolm: the end-to-end encryption tests use mautrix-go's pure-Go Olm
+# (test/e2e/encryption_test.go); without the tag its crypto package needs
+# libolm through cgo.
+TAGS ?= goolm
 
 .PHONY: build run test test-services bench vet fmt lint complement-image
 
@@ -19,7 +23,7 @@ run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/myelin
 
 test: lint
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -tags $(TAGS) -race -count=1 -timeout 15m ./...
 
 # Starts PostgreSQL, Redis and RabbitMQ (installing them with apt-get when
 # missing, as root) and runs the tests against them.
@@ -27,10 +31,10 @@ test-services:
 	bash -c 'eval "$$(bash .ci/services.sh)" && $(MAKE) test'
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet -tags $(TAGS) ./...
 
 # vet, gofmt and golangci-lint (.golangci.yml); a finding fails the build.
 lint: vet

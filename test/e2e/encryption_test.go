@@ -1,0 +1,276 @@
+//go:build goolm
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
+	"github.com/myelin-im/myelin/server"
+)
+
+// The end-to-end encryption tests run mautrix-go's own Olm and Megolm (its
+// pure-Go implementation, build tag goolm) as a client would: the server
+// only stores and routes keys and to-device messages and never sees a
+// plaintext. `make test` builds with the tag.
+
+// e2eeClient is a logged-in device with its crypto machine and sync loop;
+// texts receives the bodies of the messages it decrypted.
+type e2eeClient struct {
+	*mautrix.Client
+	mach  *crypto.OlmMachine
+	texts chan string
+	mu    sync.Mutex
+	// failed are the decryption failures seen, for the failure message.
+	failed []error
+}
+
+// The mautrix.CryptoHelper the client encrypts with when it sends to an
+// encrypted room.
+var _ mautrix.CryptoHelper = (*e2eeClient)(nil)
+
+// Init is done by withCrypto.
+func (ec *e2eeClient) Init(context.Context) error { return nil }
+
+// Encrypt encrypts for the room's members, sharing a new room key with
+// their devices first when there is none to use (the machine says so).
+func (ec *e2eeClient) Encrypt(ctx context.Context, room id.RoomID, typ event.Type, content any) (*event.EncryptedEventContent, error) {
+	enc, err := ec.mach.EncryptMegolmEvent(ctx, room, typ, content)
+	if !needsNewRoomKey(err) {
+		return enc, err
+	}
+	members, err := ec.StateStore.GetRoomJoinedOrInvitedMembers(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	if err := ec.mach.ShareGroupSession(ctx, room, members); err != nil {
+		return nil, fmt.Errorf("sharing the room key: %w", err)
+	}
+	return ec.mach.EncryptMegolmEvent(ctx, room, typ, content)
+}
+
+// needsNewRoomKey says whether an encryption failed for want of a room key
+// shared with the room's current devices.
+func needsNewRoomKey(err error) bool {
+	return errors.Is(err, crypto.ErrNoGroupSession) || errors.Is(err, crypto.ErrSessionExpired) ||
+		errors.Is(err, crypto.ErrSessionNotShared)
+}
+
+// Decrypt decrypts a Megolm event.
+func (ec *e2eeClient) Decrypt(ctx context.Context, evt *event.Event) (*event.Event, error) {
+	return ec.mach.DecryptMegolmEvent(ctx, evt)
+}
+
+// WaitForSession waits for a room key to arrive in a to-device message.
+func (ec *e2eeClient) WaitForSession(ctx context.Context, room id.RoomID, key id.SenderKey, sess id.SessionID, d time.Duration) bool {
+	return ec.mach.WaitForSession(ctx, room, key, sess, d)
+}
+
+// RequestSession is not needed: keys arrive unasked in these tests.
+func (ec *e2eeClient) RequestSession(context.Context, id.RoomID, id.SenderKey, id.SessionID, id.UserID, id.DeviceID) {
+}
+
+// onEncrypted decrypts a room event as it arrives, waiting a little for
+// its room key when the to-device message carrying it is still on its way.
+func (ec *e2eeClient) onEncrypted(ctx context.Context, evt *event.Event) {
+	dec, err := ec.mach.DecryptMegolmEvent(ctx, evt)
+	if errors.Is(err, crypto.ErrNoSessionFound) {
+		content := evt.Content.AsEncrypted()
+		if ec.mach.WaitForSession(ctx, evt.RoomID, content.SenderKey, content.SessionID, 10*time.Second) {
+			dec, err = ec.mach.DecryptMegolmEvent(ctx, evt)
+		}
+	}
+	if err != nil {
+		ec.mu.Lock()
+		ec.failed = append(ec.failed, err)
+		ec.mu.Unlock()
+		return
+	}
+	if msg := dec.Content.AsMessage(); msg != nil {
+		ec.texts <- msg.Body
+	}
+}
+
+// withCrypto gives c a crypto machine, uploads its device and one-time
+// keys and starts its sync loop until the test ends.
+func withCrypto(t *testing.T, c *mautrix.Client) *e2eeClient {
+	t.Helper()
+	ec := &e2eeClient{Client: c, texts: make(chan string, 16)}
+	c.StateStore = mautrix.NewMemoryStateStore()
+	log := zerolog.Nop()
+	ec.mach = crypto.NewOlmMachine(c, &log, crypto.NewMemoryStore(nil), c.StateStore.(crypto.StateStore))
+	if err := ec.mach.Load(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ec.mach.ShareKeys(ctx(t), -1); err != nil {
+		t.Fatalf("uploading %s's keys: %v", c.UserID, err)
+	}
+	syncer := c.Syncer.(*mautrix.DefaultSyncer)
+	syncer.OnEvent(c.StateStoreSyncHandler)
+	syncer.OnSync(ec.mach.ProcessSyncResponse)
+	syncer.OnEventType(event.StateMember, ec.mach.HandleMemberEvent)
+	syncer.OnEventType(event.EventEncrypted, func(ctx context.Context, evt *event.Event) { go ec.onEncrypted(ctx, evt) })
+	c.Crypto = ec
+	syncCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.SyncWithContext(syncCtx)
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	return ec
+}
+
+// expect waits for the device to decrypt a message with body want.
+func (ec *e2eeClient) expect(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case got := <-ec.texts:
+			if got == want {
+				return
+			}
+		case <-deadline:
+			ec.mu.Lock()
+			defer ec.mu.Unlock()
+			t.Fatalf("%s/%s did not decrypt %q within 20s (decryption failures: %v)", ec.UserID, ec.DeviceID, want, ec.failed)
+		}
+	}
+}
+
+// waitJoined waits until ec's sync has shown user joined to room.
+func (ec *e2eeClient) waitJoined(t *testing.T, room id.RoomID, user id.UserID) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if ec.StateStore.IsInRoom(ctx(t), room, user) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never saw %s join %s", ec.UserID, user, room)
+		}
+	}
+}
+
+// waitDevices waits until ec's crypto machine knows exactly the devices
+// want of user (it learns them from device_lists and /keys/query).
+func (ec *e2eeClient) waitDevices(t *testing.T, user id.UserID, want ...id.DeviceID) {
+	t.Helper()
+	var have []id.DeviceID
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		devices, _ := ec.mach.CryptoStore.GetDevices(ctx(t), user)
+		have = have[:0]
+		for d := range devices {
+			have = append(have, d)
+		}
+		if sameDevices(have, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s knows devices %v of %s, want %v", ec.UserID, have, user, want)
+		}
+	}
+}
+
+func sameDevices(have, want []id.DeviceID) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	set := map[id.DeviceID]bool{}
+	for _, d := range have {
+		set[d] = true
+	}
+	for _, d := range want {
+		if !set[d] {
+			return false
+		}
+	}
+	return true
+}
+
+// encryptedDM has alice make an encrypted direct room with bob, who joins.
+func encryptedDM(t *testing.T, alice, bob *e2eeClient) id.RoomID {
+	t.Helper()
+	room, err := alice.CreateRoom(ctx(t), &mautrix.ReqCreateRoom{
+		Preset:   "trusted_private_chat",
+		IsDirect: true,
+		Invite:   []id.UserID{bob.UserID},
+		InitialState: []*event.Event{{
+			Type:    event.StateEncryption,
+			Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoomByID(ctx(t), room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitJoined(t, room.RoomID, bob.UserID)
+	bob.waitJoined(t, room.RoomID, alice.UserID)
+	return room.RoomID
+}
+
+// sendText sends body from c, encrypted by its machine, and checks that
+// the server stored only ciphertext.
+func sendText(t *testing.T, srv *server.Server, c *e2eeClient, room id.RoomID, body string) {
+	t.Helper()
+	resp, err := c.SendText(ctx(t), room, body)
+	if err != nil {
+		t.Fatalf("%s sending %q: %v", c.UserID, body, err)
+	}
+	raw := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/rooms/"+room.String()+"/event/"+resp.EventID.String(),
+		c.AccessToken, nil)
+	stored := toJSON(raw.Body)
+	if raw.Status != 200 || raw.Body["type"] != "m.room.encrypted" || strings.Contains(stored, body) {
+		t.Fatalf("the server holds %s as %d %s: want m.room.encrypted without the plaintext", resp.EventID, raw.Status, stored)
+	}
+}
+
+// TestEncryptedDirectChat: two users on one server exchange Megolm-encrypted
+// messages in a direct room and read them; a new device of bob's receives
+// the room key of later messages and decrypts them; once deleted, it is no
+// longer among the devices alice encrypts for.
+func TestEncryptedDirectChat(t *testing.T) {
+	zerolog.SetGlobalLevel(zerolog.WarnLevel)
+	srv := startServer(t, testConfig(t, sqltest.URL(t, sqlutil.SQLite)))
+	alice := withCrypto(t, register(t, srv, "alice", "alice-password"))
+	bob := withCrypto(t, register(t, srv, "bob", "bob-password"))
+	room := encryptedDM(t, alice, bob)
+
+	sendText(t, srv, alice, room, "hello bob, this is secret")
+	bob.expect(t, "hello bob, this is secret")
+	sendText(t, srv, bob, room, "hi alice, read you")
+	alice.expect(t, "hi alice, read you")
+
+	// bob logs in on a second device: alice hears of it and shares the
+	// next room key with it too.
+	bob2 := withCrypto(t, login(t, srv, "bob", "bob-password"))
+	alice.waitDevices(t, bob.UserID, bob.DeviceID, bob2.DeviceID)
+	sendText(t, srv, alice, room, "to both of bob's devices")
+	bob.expect(t, "to both of bob's devices")
+	bob2.expect(t, "to both of bob's devices")
+
+	// bob deletes the second device: alice drops it and keeps writing to
+	// the first.
+	err := bob.DeleteDevice(ctx(t), bob2.DeviceID, &mautrix.ReqDeleteDevice[any]{Auth: passwordAuth(bob.UserID, "bob-password", "")})
+	if err != nil {
+		t.Fatalf("deleting bob's second device: %v", err)
+	}
+	alice.waitDevices(t, bob.UserID, bob.DeviceID)
+	sendText(t, srv, alice, room, "after the deletion")
+	bob.expect(t, "after the deletion")
+}
