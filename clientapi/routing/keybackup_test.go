@@ -12,7 +12,8 @@ const backupAlgorithm = "m.megolm_backup.v1.curve25519-aes-sha2"
 
 // newBackup is the body of POST /room_keys/version.
 func newBackup(publicKey string) map[string]any {
-	return map[string]any{"algorithm": backupAlgorithm, "auth_data": map[string]any{"public_key": publicKey, "signatures": map[string]any{}}}
+	authData := map[string]any{"public_key": publicKey, "signatures": map[string]any{}}
+	return map[string]any{"algorithm": backupAlgorithm, "auth_data": authData}
 }
 
 // roomKey is a KeyBackupData body.
@@ -125,7 +126,8 @@ func TestKeyBackupKeysHandlers(t *testing.T) {
 		{"put: rooms not an object", "PUT", keys + "?version=2", alice.Token, `{"rooms":[]}`, 400, "M_BAD_JSON", nil},
 		{"put: malformed room ID", "PUT", keys + "?version=2", alice.Token,
 			`{"rooms":{"nope":{"sessions":{}}}}`, 400, "M_INVALID_PARAM", nil},
-		{"put: malformed room ID in the path", "PUT", keys + "/nope/s1?version=2", alice.Token, roomKey(false, 1, 0), 400, "M_INVALID_PARAM", nil},
+		{"put: malformed room ID in the path", "PUT", keys + "/nope/s1?version=2", alice.Token, roomKey(false, 1, 0),
+			400, "M_INVALID_PARAM", nil},
 		{"put a session", "PUT", s1 + "?version=2", alice.Token, roomKey(false, 10, 5), 200, "", backupState("1", 1)},
 		{"put it again", "PUT", s1 + "?version=2", alice.Token, roomKey(false, 10, 5), 200, "", backupState("1", 1)},
 		{"put a worse key", "PUT", s1 + "?version=2", alice.Token, roomKey(false, 11, 0), 200, "", backupState("1", 1)},

@@ -147,7 +147,9 @@ func (u *UserAPI) DeleteBackup(ctx context.Context, localpart api.Localpart, ver
 // PutBackupKeys implements api.KeyBackup (spec: PUT /room_keys/keys: keys
 // can only be written to the current version, 403
 // M_WRONG_ROOM_KEYS_VERSION with current_version otherwise).
-func (u *UserAPI) PutBackupKeys(ctx context.Context, localpart api.Localpart, version string, keys api.BackupKeys) (api.BackupState, error) {
+func (u *UserAPI) PutBackupKeys(
+	ctx context.Context, localpart api.Localpart, version string, keys api.BackupKeys,
+) (api.BackupState, error) {
 	var state api.BackupState
 	err := u.store.WithTx(ctx, func(ctx context.Context) error {
 		current, err := u.store.KeyBackup(ctx, localpart, 0)

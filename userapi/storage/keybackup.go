@@ -86,7 +86,9 @@ func (s *Storage) KeyBackup(ctx context.Context, localpart api.Localpart, versio
 
 // SetKeyBackupAuthData replaces a backup version's auth_data; false when
 // the version does not exist or is deleted.
-func (s *Storage) SetKeyBackupAuthData(ctx context.Context, localpart api.Localpart, version int64, authData json.RawMessage) (bool, error) {
+func (s *Storage) SetKeyBackupAuthData(
+	ctx context.Context, localpart api.Localpart, version int64, authData json.RawMessage,
+) (bool, error) {
 	res, err := s.db.Exec(ctx, `UPDATE userapi_key_backup_versions SET auth_data = $3
 		WHERE localpart = $1 AND version = $2 AND NOT deleted`, localpart, version, string(authData))
 	if err != nil {
@@ -147,7 +149,9 @@ func (s *Storage) BumpKeyBackupETag(ctx context.Context, localpart api.Localpart
 
 // BackupKeys returns a backup version's keys: all of them (roomID ""), a
 // room's (sessionID "") or one session's, by room and session.
-func (s *Storage) BackupKeys(ctx context.Context, localpart api.Localpart, version int64, roomID, sessionID string) ([]BackupKeyRow, error) {
+func (s *Storage) BackupKeys(
+	ctx context.Context, localpart api.Localpart, version int64, roomID, sessionID string,
+) ([]BackupKeyRow, error) {
 	rows, err := sqlutil.Select(ctx, s.db, scanBackupKey, `SELECT room_id, session_id, first_message_index, forwarded_count,
 			is_verified, session_data
 		FROM userapi_key_backup_keys WHERE localpart = $1 AND version = $2 AND `+backupKeysWhere+`
@@ -171,7 +175,9 @@ func scanBackupKey(sc sqlutil.Scanner) (BackupKeyRow, error) {
 }
 
 // PutBackupKey stores (or replaces) a session's key in a backup version.
-func (s *Storage) PutBackupKey(ctx context.Context, localpart api.Localpart, version int64, roomID, sessionID string, k api.BackupKey) error {
+func (s *Storage) PutBackupKey(
+	ctx context.Context, localpart api.Localpart, version int64, roomID, sessionID string, k api.BackupKey,
+) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO userapi_key_backup_keys
 			(localpart, version, room_id, session_id, first_message_index, forwarded_count, is_verified, session_data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
