@@ -168,6 +168,7 @@ type UserAPI interface {
 	Profiles
 	AccountData
 	Keys
+	KeyBackup
 	ToDevice
 	Operator
 }
