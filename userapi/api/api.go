@@ -168,6 +168,7 @@ type UserAPI interface {
 	Profiles
 	AccountData
 	Keys
+	CrossSigning
 	ToDevice
 	Operator
 }
