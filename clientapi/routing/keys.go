@@ -71,7 +71,7 @@ func (rt *Routes) splitByServer(userIDs []string) (local []string, remote map[st
 // POST /v3/keys/query. A device list that is not a list (Element iOS once
 // sent an object) is 400 M_BAD_JSON (Complement
 // TestKeysQueryWithDeviceIDAsObjectFails).
-func (rt *Routes) queryKeys(w http.ResponseWriter, r *http.Request, _ *api.Device) error {
+func (rt *Routes) queryKeys(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
 	var req struct {
 		DeviceKeys map[string][]api.DeviceID `json:"device_keys"`
 		Timeout    *int64                    `json:"timeout"` // only for remote servers
@@ -94,13 +94,16 @@ func (rt *Routes) queryKeys(w http.ResponseWriter, r *http.Request, _ *api.Devic
 	if err != nil {
 		return err
 	}
-	// Cross-signing keys are not stored yet: no user has any.
+	xs, err := rt.users.QueryCrossSigningKeys(r.Context(), dev.UserID, local)
+	if err != nil {
+		return err
+	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{
 		"device_keys":       keys,
 		"failures":          failures,
-		"master_keys":       map[string]any{},
-		"self_signing_keys": map[string]any{},
-		"user_signing_keys": map[string]any{},
+		"master_keys":       xs.Master,
+		"self_signing_keys": xs.SelfSigning,
+		"user_signing_keys": xs.UserSigning,
 	})
 	return nil
 }

@@ -169,6 +169,7 @@ type UserAPI interface {
 	AccountData
 	Keys
 	KeyBackup
+	CrossSigning
 	ToDevice
 	Operator
 }

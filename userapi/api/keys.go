@@ -62,7 +62,8 @@ type Keys interface {
 	UploadKeys(ctx context.Context, localpart Localpart, device DeviceID, up KeyUpload) (map[string]int, error)
 	// QueryKeys returns, for each local user in query (others are
 	// skipped), the device keys of the listed devices (none listed: all),
-	// with unsigned.device_display_name added. Every local user queried
+	// with unsigned.device_display_name and the signatures uploaded on them by
+	// their owner (POST /keys/signatures/upload) added. Every local user queried
 	// has an entry, empty when it has no keys.
 	QueryKeys(ctx context.Context, query map[string][]DeviceID) (map[string]map[DeviceID]json.RawMessage, error)
 	// ClaimKeys hands out one key per local user, device and algorithm

@@ -234,9 +234,19 @@ func (u *UserAPI) QueryKeys(ctx context.Context, query map[string][]api.DeviceID
 		if err != nil {
 			return nil, err
 		}
+		// Signatures on devices are their owner's self-signing key's
+		// (spec: "Key and signature security": visible to everyone).
+		sigs, err := u.store.Signatures(ctx, userID, []string{userID})
+		if err != nil {
+			return nil, err
+		}
 		devices := make(map[api.DeviceID]json.RawMessage, len(rows))
 		for _, r := range rows {
-			if devices[r.DeviceID], err = withDisplayName(r.KeyJSON, r.DisplayName); err != nil {
+			k, err := withSignatures(r.KeyJSON, sigs, string(r.DeviceID))
+			if err != nil {
+				return nil, err
+			}
+			if devices[r.DeviceID], err = withDisplayName(k, r.DisplayName); err != nil {
 				return nil, err
 			}
 		}
