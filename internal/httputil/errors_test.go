@@ -1,6 +1,7 @@
 package httputil
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 )
 
 // codedErr is a component error as the api packages write them: a Matrix
@@ -113,6 +117,38 @@ func TestAccessToken(t *testing.T) {
 			}
 			if got := AccessToken(r); got != tc.want {
 				t.Fatalf("AccessToken = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWriteErrorAbandonedRequest: a failure caused by the client going away
+// is not logged as an error; the same cancellation with the client still
+// there is.
+func TestWriteErrorAbandonedRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		gone      bool
+		wantLevel logrus.Level
+	}{
+		{"client gone", true, logrus.DebugLevel},
+		{"client still there", false, logrus.ErrorLevel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log, hook := logtest.NewNullLogger()
+			log.SetLevel(logrus.DebugLevel)
+			ctx, cancel := context.WithCancel(WithLogger(context.Background(), logrus.NewEntry(log)))
+			defer cancel()
+			if tc.gone {
+				cancel()
+			}
+			w := httptest.NewRecorder()
+			WriteError(w, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx), fmt.Errorf("count keys: %w", context.Canceled))
+			if w.Code != http.StatusInternalServerError {
+				t.Errorf("status %d", w.Code)
+			}
+			if e := hook.LastEntry(); e == nil || e.Level != tc.wantLevel {
+				t.Errorf("logged %+v, want one entry at %s", e, tc.wantLevel)
 			}
 		})
 	}

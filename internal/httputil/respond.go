@@ -2,6 +2,7 @@ package httputil
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -44,7 +45,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		WriteJSON(w, http.StatusRequestEntityTooLarge, TooLarge("Request body is larger than %d bytes", mbe.Limit).Body())
 		return
 	}
-	Logger(r.Context()).WithError(err).Error("request failed")
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away and its request was abandoned: nothing
+		// failed, and no one reads the answer.
+		Logger(r.Context()).WithError(err).Debug("request abandoned by the client")
+	} else {
+		Logger(r.Context()).WithError(err).Error("request failed")
+	}
 	WriteJSON(w, http.StatusInternalServerError, Unknown("Internal server error").Body())
 }
 

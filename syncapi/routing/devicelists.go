@@ -126,6 +126,9 @@ func sortedSet(set map[string]struct{}) []string {
 // and unused fallback key types, so that its client knows when to upload
 // more. They are read once per response sent, not per look while waiting.
 func (rt *Routes) addKeyCounts(ctx context.Context, resp *Response, dev *userapi.Device) error {
+	if ctx.Err() != nil {
+		return nil // the client went away: the response is not sent
+	}
 	counts, err := rt.users.OneTimeKeyCounts(ctx, dev.Localpart, dev.ID)
 	if err != nil {
 		return fmt.Errorf("one-time key counts: %w", err)

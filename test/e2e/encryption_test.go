@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/crypto/backup"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -224,9 +227,9 @@ func encryptedDM(t *testing.T, alice, bob *e2eeClient) id.RoomID {
 	return room.RoomID
 }
 
-// sendText sends body from c, encrypted by its machine, and checks that
-// the server stored only ciphertext.
-func sendText(t *testing.T, srv *server.Server, c *e2eeClient, room id.RoomID, body string) {
+// sendText sends body from c, encrypted by its machine, checks that the
+// server stored only ciphertext and returns the event's ID.
+func sendText(t *testing.T, srv *server.Server, c *e2eeClient, room id.RoomID, body string) id.EventID {
 	t.Helper()
 	resp, err := c.SendText(ctx(t), room, body)
 	if err != nil {
@@ -238,6 +241,7 @@ func sendText(t *testing.T, srv *server.Server, c *e2eeClient, room id.RoomID, b
 	if raw.Status != 200 || raw.Body["type"] != "m.room.encrypted" || strings.Contains(stored, body) {
 		t.Fatalf("the server holds %s as %d %s: want m.room.encrypted without the plaintext", resp.EventID, raw.Status, stored)
 	}
+	return resp.EventID
 }
 
 // TestEncryptedDirectChat: two users on one server exchange Megolm-encrypted
@@ -273,4 +277,153 @@ func TestEncryptedDirectChat(t *testing.T) {
 	alice.waitDevices(t, bob.UserID, bob.DeviceID)
 	sendText(t, srv, alice, room, "after the deletion")
 	bob.expect(t, "after the deletion")
+}
+
+// TestKeyBackupRoundTrip: bob backs up the room key of a message, encrypted
+// to his backup key; a new device of his, which never received that room
+// key, restores it from the server's backup and decrypts the message.
+func TestKeyBackupRoundTrip(t *testing.T) {
+	zerolog.SetGlobalLevel(zerolog.WarnLevel)
+	srv := startServer(t, testConfig(t, sqltest.URL(t, sqlutil.SQLite)))
+	alice := withCrypto(t, register(t, srv, "alice", "alice-password"))
+	bob := withCrypto(t, register(t, srv, "bob", "bob-password"))
+	room := encryptedDM(t, alice, bob)
+	eventID := sendText(t, srv, alice, room, "worth keeping")
+	bob.expect(t, "worth keeping")
+
+	backupKey, err := backup.NewMegolmBackupKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := bob.CreateKeyBackupVersion(ctx(t), &mautrix.ReqRoomKeysVersionCreate[backup.MegolmAuthData]{
+		Algorithm: id.KeyBackupAlgorithmMegolmBackupV1,
+		AuthData:  backup.MegolmAuthData{PublicKey: id.Ed25519(base64.RawStdEncoding.EncodeToString(backupKey.PublicKey().Bytes()))},
+	})
+	if err != nil {
+		t.Fatalf("creating the backup: %v", err)
+	}
+	evt, err := bob.GetEvent(ctx(t), room, eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := evt.Content.ParseRaw(evt.Type); err != nil {
+		t.Fatal(err)
+	}
+	backUpRoomKey(t, bob, backupKey, version.Version, room, evt.Content.AsEncrypted().SessionID)
+
+	bob2 := withCrypto(t, login(t, srv, "bob", "bob-password"))
+	if _, err := bob2.mach.DecryptMegolmEvent(ctx(t), evt); err == nil {
+		t.Fatal("the new device decrypted the message before restoring the backup")
+	}
+	restored, err := bob2.mach.DownloadAndStoreLatestKeyBackup(ctx(t), backupKey)
+	if err != nil || restored != version.Version {
+		t.Fatalf("restoring the backup: version %q, %v; want %q", restored, err, version.Version)
+	}
+	dec, err := bob2.mach.DecryptMegolmEvent(ctx(t), evt)
+	if err != nil || dec.Content.AsMessage().Body != "worth keeping" {
+		t.Fatalf("the restored room key decrypts %v, %v", dec, err)
+	}
+}
+
+// backUpRoomKey uploads the room key sessionID of ec's device, encrypted to
+// backupKey, to the backup version.
+func backUpRoomKey(t *testing.T, ec *e2eeClient, backupKey *backup.MegolmBackupKey, version id.KeyBackupVersion,
+	room id.RoomID, sessionID id.SessionID) {
+	t.Helper()
+	sess, err := ec.mach.CryptoStore.GetGroupSession(ctx(t), room, sessionID)
+	if err != nil || sess == nil {
+		t.Fatalf("bob's room key %s: %v", sessionID, err)
+	}
+	first := sess.Internal.FirstKnownIndex()
+	exported, err := sess.Internal.Export(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := backup.EncryptSessionData(backupKey, backup.MegolmSessionData{
+		Algorithm:          id.AlgorithmMegolmV1,
+		ForwardingKeyChain: []string{},
+		SenderClaimedKeys:  backup.SenderClaimedKeys{Ed25519: sess.SigningKey},
+		SenderKey:          sess.SenderKey,
+		SessionKey:         string(exported),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ec.PutKeysInBackupForRoomAndSession(ctx(t), version, room, sessionID, &mautrix.ReqKeyBackupData{
+		FirstMessageIndex: int(first),
+		SessionData:       raw,
+	})
+	if err != nil {
+		t.Fatalf("backing up the room key: %v", err)
+	}
+}
+
+// TestCrossSigningSeenByOthers: alice publishes cross-signing keys and
+// signs her device with them; bob's client learns of it from device_lists,
+// sees her device cross-signed, and once he signs her master key with his
+// user-signing key, sees it verified.
+func TestCrossSigningSeenByOthers(t *testing.T) {
+	zerolog.SetGlobalLevel(zerolog.WarnLevel)
+	srv := startServer(t, testConfig(t, sqltest.URL(t, sqlutil.SQLite)))
+	alice := withCrypto(t, register(t, srv, "alice", "alice-password"))
+	bob := withCrypto(t, register(t, srv, "bob", "bob-password"))
+	room := encryptedDM(t, alice, bob)
+	// bob's client fetches alice's devices when it first encrypts for her.
+	sendText(t, srv, bob, room, "hello alice")
+	alice.expect(t, "hello alice")
+	bob.waitDevices(t, alice.UserID, alice.DeviceID)
+
+	aliceKeys := publishCrossSigning(t, alice, "alice-password")
+	if err := alice.mach.SignOwnDevice(ctx(t), alice.mach.OwnIdentity()); err != nil {
+		t.Fatalf("alice signing her device: %v", err)
+	}
+	device := waitTrust(t, bob, alice.UserID, alice.DeviceID, id.TrustStateCrossSignedUntrusted)
+	seen, err := bob.mach.GetCrossSigningPublicKeys(ctx(t), alice.UserID)
+	if err != nil || seen == nil || seen.MasterKey != aliceKeys.MasterKey.PublicKey() {
+		t.Fatalf("bob sees alice's master key as %+v (%v), want %s", seen, err, aliceKeys.MasterKey.PublicKey())
+	}
+
+	publishCrossSigning(t, bob, "bob-password")
+	if err := bob.mach.SignUser(ctx(t), alice.UserID, seen.MasterKey); err != nil {
+		t.Fatalf("bob signing alice's master key: %v", err)
+	}
+	waitTrust(t, bob, alice.UserID, device.DeviceID, id.TrustStateCrossSignedVerified)
+}
+
+// publishCrossSigning makes and uploads ec's cross-signing keys, answering
+// the server's user-interactive auth with the password if it asks.
+func publishCrossSigning(t *testing.T, ec *e2eeClient, password string) *crypto.CrossSigningKeysCache {
+	t.Helper()
+	keys, err := ec.mach.GenerateCrossSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ec.mach.PublishCrossSigningKeys(ctx(t), keys, func(uia *mautrix.RespUserInteractive) any {
+		return passwordAuth(ec.UserID, password, uia.Session)
+	})
+	if err != nil {
+		t.Fatalf("%s publishing cross-signing keys: %v", ec.UserID, err)
+	}
+	return keys
+}
+
+// waitTrust waits until ec's machine, asking the server again when the
+// device list changes, trusts user's device at least as want.
+func waitTrust(t *testing.T, ec *e2eeClient, user id.UserID, device id.DeviceID, want id.TrustState) *id.Device {
+	t.Helper()
+	var state id.TrustState
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if dev, err := ec.mach.CryptoStore.GetDevice(ctx(t), user, device); err == nil && dev != nil {
+			if state, err = ec.mach.ResolveTrustContext(ctx(t), dev); err == nil && state >= want {
+				return dev
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s trusts %s/%s as %s, want %s", ec.UserID, user, device, state, want)
+		}
+	}
 }
