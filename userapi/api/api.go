@@ -169,5 +169,6 @@ type UserAPI interface {
 	AccountData
 	Keys
 	ToDevice
+	RemoteDevices
 	Operator
 }

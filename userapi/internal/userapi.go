@@ -506,7 +506,7 @@ func (u *UserAPI) NewSession(ctx context.Context, req api.NewSessionRequest) (*a
 		// A new device is a device-list change others must hear of
 		// (spec: "Tracking the device list for a user").
 		if isNew {
-			if err := u.deviceListChanged(ctx, req.Localpart); err != nil {
+			if err := u.deviceListChanged(ctx, u.userID(req.Localpart), id, false); err != nil {
 				return err
 			}
 		}
