@@ -71,4 +71,3 @@ func (f *FederationAPI) queryDirectory(w http.ResponseWriter, r *http.Request, _
 
 // localpart is a local user's localpart.
 func localpart(u spec.UserID) userapi.Localpart { return userapi.Localpart(u.Local()) }
-
