@@ -8,6 +8,11 @@ import (
 	"errors"
 	"maps"
 	"slices"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/myelin-im/myelin/internal/bus"
+	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // Outbound EDUs (spec: server-server API, "EDUs"): to-device messages and
@@ -69,4 +74,101 @@ func messageID() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// deviceListGroup is the federation component's consumer group on the
+// user API's device-list topic.
+const deviceListGroup = "federationapi"
+
+// deviceListUpdate is m.device_list_update's content (spec: server-server
+// API, "m.device_list_update").
+type deviceListUpdate struct {
+	UserID      string          `json:"user_id"`
+	DeviceID    string          `json:"device_id"`
+	DisplayName string          `json:"device_display_name,omitempty"`
+	StreamID    int64           `json:"stream_id"`
+	PrevID      []int64         `json:"prev_id,omitempty"`
+	Deleted     bool            `json:"deleted,omitempty"`
+	Keys        json.RawMessage `json:"keys,omitempty"`
+}
+
+// onDeviceList sends a local user's device change to every server that
+// shares a room with the user (spec: "Device Management": servers share
+// device lists with the servers of the rooms they share). The bus keeps
+// one user's changes in order, so each update's prev_id is the previous
+// one's stream_id.
+func (f *FederationAPI) onDeviceList(ctx context.Context, msg *bus.Message) error {
+	var ch userapi.DeviceListChange
+	if err := json.Unmarshal(msg.Body, &ch); err != nil || ch.DeviceID == "" {
+		return nil
+	}
+	user, err := spec.NewUserID(ch.UserID, true)
+	if err != nil || user.Domain() != f.name || f.opts.Profiles == nil {
+		return nil // another server's user: their server tells the others
+	}
+	dests, err := f.serversSharingRooms(ctx, ch.UserID)
+	if err != nil || len(dests) == 0 {
+		return err
+	}
+	up := deviceListUpdate{UserID: ch.UserID, DeviceID: ch.DeviceID, StreamID: ch.Pos, Deleted: ch.Deleted}
+	if ch.PrevPos > 0 {
+		up.PrevID = []int64{ch.PrevPos}
+	}
+	if !ch.Deleted {
+		if err := f.describeDevice(ctx, *user, &up); err != nil {
+			return err
+		}
+	}
+	body, err := json.Marshal(edu{Type: "m.device_list_update", Content: up})
+	if err != nil {
+		return err
+	}
+	return f.queues.EnqueueEDU(ctx, dests, body)
+}
+
+// describeDevice adds a device's display name and keys to an update.
+func (f *FederationAPI) describeDevice(ctx context.Context, user spec.UserID, up *deviceListUpdate) error {
+	devices, err := f.opts.Profiles.Devices(ctx, localpart(user))
+	if err != nil {
+		return err
+	}
+	for _, d := range devices {
+		if string(d.ID) == up.DeviceID {
+			up.DisplayName = d.DisplayName
+		}
+	}
+	keys, err := f.opts.Profiles.QueryKeys(ctx, map[string][]userapi.DeviceID{user.String(): {userapi.DeviceID(up.DeviceID)}})
+	if err != nil {
+		return err
+	}
+	up.Keys = keys[user.String()][userapi.DeviceID(up.DeviceID)]
+	return nil
+}
+
+// serversSharingRooms are the other servers with a user joined to a room
+// the user is joined to.
+func (f *FederationAPI) serversSharingRooms(ctx context.Context, userID string) ([]string, error) {
+	if f.opts.Rooms == nil {
+		return nil, nil
+	}
+	rooms, err := f.opts.Rooms.JoinedRooms(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{string(f.name): true}
+	var out []string
+	for _, room := range rooms {
+		servers, err := f.opts.Rooms.JoinedServers(ctx, room)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range servers {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -92,6 +92,7 @@ type FederationAPI struct {
 
 	queues    *queue.Queues
 	outputSub bus.Subscription
+	deviceSub bus.Subscription // the user API's device-list changes
 }
 
 var _ fedapi.FederationAPI = (*FederationAPI)(nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/myelin-im/myelin/federationapi/queue"
 	"github.com/myelin-im/myelin/internal/bus"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // outputGroup is the federation component's consumer group on the
@@ -36,6 +37,11 @@ func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
 		return err
 	}
 	f.outputSub = sub
+	if f.deviceSub, err = b.Subscribe(ctx, userapi.DeviceListTopic, deviceListGroup, f.onDeviceList); err != nil {
+		_ = sub.Close()
+		_ = q.Close()
+		return err
+	}
 	return nil
 }
 
@@ -43,6 +49,9 @@ func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
 func (f *FederationAPI) Close() error {
 	if f.outputSub != nil {
 		_ = f.outputSub.Close()
+	}
+	if f.deviceSub != nil {
+		_ = f.deviceSub.Close()
 	}
 	if f.queues != nil {
 		return f.queues.Close()
