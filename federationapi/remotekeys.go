@@ -34,7 +34,9 @@ type remoteKeysAnswer struct {
 // servers, and a user asked for every device has the answer cached, fresh
 // when the user shares a room with this server (their server then sends
 // m.device_list_update EDUs here, which keep it current).
-func (f *FederationAPI) QueryRemoteKeys(ctx context.Context, query map[string][]string, timeout time.Duration) (fedapi.RemoteKeyQuery, error) {
+func (f *FederationAPI) QueryRemoteKeys(
+	ctx context.Context, query map[string][]string, timeout time.Duration,
+) (fedapi.RemoteKeyQuery, error) {
 	out := fedapi.RemoteKeyQuery{
 		DeviceKeys: map[string]map[string]json.RawMessage{}, MasterKeys: map[string]json.RawMessage{},
 		SelfSigningKeys: map[string]json.RawMessage{}, Failures: map[string]fedapi.KeyFailure{},

@@ -380,7 +380,9 @@ func (u *UserAPI) deleteDevices(ctx context.Context, localpart api.Localpart, id
 
 // devicesToDelete are the user's devices that DeleteDevices(ids, except)
 // deletes: those of ids that exist, or (ids nil) all but except.
-func (u *UserAPI) devicesToDelete(ctx context.Context, localpart api.Localpart, ids []api.DeviceID, except api.DeviceID) ([]api.DeviceID, error) {
+func (u *UserAPI) devicesToDelete(
+	ctx context.Context, localpart api.Localpart, ids []api.DeviceID, except api.DeviceID,
+) ([]api.DeviceID, error) {
 	devices, err := u.store.Devices(ctx, localpart)
 	if err != nil {
 		return nil, err
