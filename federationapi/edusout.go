@@ -172,3 +172,46 @@ func (f *FederationAPI) serversSharingRooms(ctx context.Context, userID string) 
 	slices.Sort(out)
 	return out, nil
 }
+
+// sendDeviceListsOnJoin sends a local user who joined a room an
+// m.device_list_update for each of their devices to the room's other
+// servers, which may not have shared a room with the user before and so
+// know nothing of their devices (Synapse does the same). The updates carry
+// the user's current stream_id and no prev_id: a server holding an older
+// list fetches it again.
+func (f *FederationAPI) sendDeviceListsOnJoin(ctx context.Context, userID, roomID string) error {
+	user, err := spec.NewUserID(userID, true)
+	if err != nil || user.Domain() != f.name || f.opts.Profiles == nil || f.opts.Rooms == nil || f.queues == nil {
+		return nil
+	}
+	servers, err := f.opts.Rooms.JoinedServers(ctx, roomID)
+	if err != nil {
+		return nil // a room this server is no longer in
+	}
+	dests := slices.DeleteFunc(servers, func(s string) bool { return s == string(f.name) })
+	if len(dests) == 0 {
+		return nil
+	}
+	stream, err := f.opts.Profiles.DeviceListStreamID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	devices, err := f.opts.Profiles.Devices(ctx, localpart(*user))
+	if err != nil {
+		return err
+	}
+	for _, d := range devices {
+		up := deviceListUpdate{UserID: userID, DeviceID: string(d.ID), StreamID: stream}
+		if err := f.describeDevice(ctx, *user, &up); err != nil {
+			return err
+		}
+		body, err := json.Marshal(edu{Type: "m.device_list_update", Content: up})
+		if err != nil {
+			return err
+		}
+		if err := f.queues.EnqueueEDU(ctx, dests, body); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -65,15 +65,26 @@ func (f *FederationAPI) Close() error {
 // banned user's server hears of it).
 func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 	var out roomapi.OutputEvent
-	if err := json.Unmarshal(msg.Body, &out); err != nil || out.Type != roomapi.OutputTypeNewRoomEvent || out.Delivered {
+	if err := json.Unmarshal(msg.Body, &out); err != nil || out.Type != roomapi.OutputTypeNewRoomEvent {
 		return nil
 	}
 	var head struct {
 		Sender   string  `json:"sender"`
 		Type     string  `json:"type"`
 		StateKey *string `json:"state_key"`
+		Content  struct {
+			Membership string `json:"membership"`
+		} `json:"content"`
 	}
 	if err := json.Unmarshal(out.Event, &head); err != nil {
+		return nil
+	}
+	if head.Type == spec.MRoomMember && head.StateKey != nil && *head.StateKey == head.Sender && head.Content.Membership == spec.Join {
+		if err := f.sendDeviceListsOnJoin(ctx, head.Sender, out.RoomID); err != nil {
+			return err
+		}
+	}
+	if out.Delivered {
 		return nil
 	}
 	_, origin, _ := strings.Cut(head.Sender, ":")
