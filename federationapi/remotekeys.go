@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -90,7 +91,9 @@ func (f *FederationAPI) answerFromCache(
 	}
 	ask := map[string]map[string][]string{}
 	for u, devices := range query {
-		if l, ok := cached[u]; ok && l.Fresh {
+		// A list is current only while the user shares a room with this
+		// server: their server sends updates only then.
+		if l, ok := cached[u]; ok && l.Fresh && f.sharesRoom(ctx, u) {
 			out.DeviceKeys[u] = pickDevices(l.Devices, devices)
 			if l.MasterKey != nil {
 				out.MasterKeys[u] = l.MasterKey
@@ -142,13 +145,53 @@ func (f *FederationAPI) cacheAnswer(ctx context.Context, users map[string][]stri
 	}
 }
 
-// sharesRoom reports whether a user is joined to a room this server is in.
+// sharesRoom reports whether a user is joined to a room a local user is
+// joined to.
 func (f *FederationAPI) sharesRoom(ctx context.Context, userID string) bool {
 	if f.opts.Rooms == nil {
 		return false
 	}
 	rooms, err := f.opts.Rooms.JoinedRooms(ctx, userID)
-	return err == nil && len(rooms) > 0
+	if err != nil {
+		return false
+	}
+	for _, room := range rooms {
+		servers, err := f.opts.Rooms.JoinedServers(ctx, room)
+		if err == nil && slices.Contains(servers, string(f.name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetUntracked marks stale the cached device lists of the users a leave
+// may have stopped sharing a room with this server: the user who left when
+// they are another server's, else the room's other servers' members. Their
+// servers no longer send updates here, so the lists would go out of date.
+func (f *FederationAPI) forgetUntracked(ctx context.Context, roomID, userID string) error {
+	if f.opts.Profiles == nil || f.opts.Rooms == nil {
+		return nil
+	}
+	users := []string{userID}
+	if isUserOf(userID, f.name) {
+		members, err := f.opts.Rooms.Members(ctx, roomID, spec.Join)
+		if err != nil {
+			return nil // a room this server no longer has
+		}
+		users = slices.DeleteFunc(members, func(m string) bool { return isUserOf(m, f.name) })
+	}
+	cached, err := f.opts.Profiles.RemoteDeviceLists(ctx, users)
+	if err != nil {
+		return err
+	}
+	for u, l := range cached {
+		if l.Fresh && !f.sharesRoom(ctx, u) {
+			if err := f.opts.Profiles.MarkRemoteStale(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // perServer runs ask for each server's part of a request in parallel,

@@ -11,7 +11,8 @@ import (
 // TestQueryRemoteKeys: other servers' users' keys are asked of their
 // servers (spec: POST /_matrix/federation/v1/user/keys/query), a server
 // that cannot be reached is a failure under its name, and a user's cached
-// device list is used instead while fresh.
+// device list is used instead while fresh and the user shares a room with
+// this server (their server sends updates only then).
 func TestQueryRemoteKeys(t *testing.T) {
 	f, remote := newFedAnswering(t)
 	ctx := context.Background()
@@ -26,7 +27,8 @@ func TestQueryRemoteKeys(t *testing.T) {
 	}{
 		{"first query asks the server", func(*testing.T) {}, 1},
 		{"a list not kept fresh is asked again", func(*testing.T) {}, 1},
-		{"a fresh list is served from the cache", func(t *testing.T) {
+		{"a fresh list of a user sharing a room is served from the cache", func(t *testing.T) {
+			f.joinRemote(t, f.publicRoom(t, f.User(t, "alice")), rita)
 			lists, err := f.Users.RemoteDeviceLists(ctx, []string{rita})
 			if err != nil || len(lists) != 1 {
 				t.Fatalf("cached %v, %v", lists, err)

@@ -79,8 +79,8 @@ func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 	if err := json.Unmarshal(out.Event, &head); err != nil {
 		return nil
 	}
-	if head.Type == spec.MRoomMember && head.StateKey != nil && *head.StateKey == head.Sender && head.Content.Membership == spec.Join {
-		if err := f.sendDeviceListsOnJoin(ctx, head.Sender, out.RoomID); err != nil {
+	if head.Type == spec.MRoomMember {
+		if err := f.deviceListsOnMembership(ctx, out.RoomID, head.Sender, head.StateKey, head.Content.Membership); err != nil {
 			return err
 		}
 	}
@@ -124,6 +124,22 @@ func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 		return nil
 	}
 	return f.queues.EnqueuePDU(ctx, dests, out.Event)
+}
+
+// deviceListsOnMembership keeps device lists shared as memberships change
+// (spec: "Device Management"): a local user's join sends their devices to
+// the room's servers; a leave may end the sharing of device lists.
+func (f *FederationAPI) deviceListsOnMembership(ctx context.Context, roomID, sender string, stateKey *string, membership string) error {
+	if stateKey == nil || membership == "" {
+		return nil
+	}
+	switch {
+	case membership == spec.Join && *stateKey == sender:
+		return f.sendDeviceListsOnJoin(ctx, sender, roomID)
+	case membership == spec.Leave || membership == spec.Ban:
+		return f.forgetUntracked(ctx, roomID, *stateKey)
+	}
+	return nil
 }
 
 // txnSender sends queued transactions with the signing client.
