@@ -55,7 +55,8 @@ type RemoteDevices interface {
 	// a device-list change for the user either way. It reports whether the
 	// list must be fetched again: a cached list that missed an update is
 	// marked stale (spec: "m.device_list_update", prev_id). A user with no
-	// cached list only gets the device-list change.
+	// cached list only gets the device-list change, and not even that for
+	// an update without prev_id (a join's announcement of their devices).
 	UpdateRemoteDevice(ctx context.Context, up RemoteDeviceUpdate) (resync bool, err error)
 	// MarkRemoteStale marks a user's cached list stale and records a
 	// device-list change for them (an m.signing_key_update, say).

@@ -47,6 +47,12 @@ func (u *UserAPI) UpdateRemoteDevice(ctx context.Context, up api.RemoteDeviceUpd
 			return err
 		}
 		switch {
+		case !ok && len(up.PrevIDs) == 0:
+			// Not cached and no earlier update: the user's server tells of
+			// their devices as they join a room shared with this server
+			// (or their first device). Local users learn of a new room
+			// member from the membership itself; nothing to record.
+			return nil
 		case !ok:
 			// Not cached: the next query asks the user's server.
 		case list.Fresh && list.StreamID != 0 && slices.Contains(up.PrevIDs, list.StreamID):
