@@ -43,6 +43,7 @@ func Setup(
 		Log:                      log,
 		RemoteProfiles:           remote,
 		RemoteRooms:              remote,
+		RemoteKeys:               remote,
 		UnstableFeatures:         features,
 	}, users, rooms, c)
 }

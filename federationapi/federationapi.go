@@ -35,11 +35,20 @@ import (
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
-// Profiles is what the federation API reads of local users.
+// Profiles is what the federation API reads and writes of users: local
+// users' profiles, devices and keys, the cache of other servers' users'
+// device lists and the to-device messages other servers send.
 type Profiles interface {
 	Account(ctx context.Context, localpart userapi.Localpart) (*userapi.Account, error)
 	Devices(ctx context.Context, localpart userapi.Localpart) ([]userapi.Device, error)
 	Profile(ctx context.Context, localpart userapi.Localpart) (map[string]json.RawMessage, error)
+	QueryKeys(ctx context.Context, query map[string][]userapi.DeviceID) (map[string]map[userapi.DeviceID]json.RawMessage, error)
+	ClaimKeys(
+		ctx context.Context, claim map[string]map[userapi.DeviceID]string,
+	) (map[string]map[userapi.DeviceID]map[string]json.RawMessage, error)
+	DeviceListStreamID(ctx context.Context, userID string) (int64, error)
+	QueryCrossSigningKeys(ctx context.Context, requester string, userIDs []string) (userapi.CrossSigningKeys, error)
+	userapi.RemoteDevices
 }
 
 // Options assemble the federation API.
@@ -84,6 +93,7 @@ type FederationAPI struct {
 
 	queues    *queue.Queues
 	outputSub bus.Subscription
+	deviceSub bus.Subscription // the user API's device-list changes
 }
 
 var _ fedapi.FederationAPI = (*FederationAPI)(nil)
@@ -188,6 +198,8 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/query/profile", f.authed(f.queryProfile)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/query/directory", f.authed(f.queryDirectory)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/user/devices/{userId}", f.authed(f.userDevices)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/user/keys/query", f.authed(f.userKeysQuery)).Methods(http.MethodPost)
+	r.Handle("/_matrix/federation/v1/user/keys/claim", f.authed(f.userKeysClaim)).Methods(http.MethodPost)
 	r.Handle("/_matrix/federation/v1/make_join/{roomId}/{userId}", f.authed(f.makeJoin)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/send_join/{roomId}/{eventId}", f.authed(f.sendJoin)).Methods(http.MethodPut)
 	// v1 (deprecated, still sent by older servers): the same, the answer

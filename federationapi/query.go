@@ -71,37 +71,3 @@ func (f *FederationAPI) queryDirectory(w http.ResponseWriter, r *http.Request, _
 
 // localpart is a local user's localpart.
 func localpart(u spec.UserID) userapi.Localpart { return userapi.Localpart(u.Local()) }
-
-// GET /_matrix/federation/v1/user/devices/{userId}: the user's devices by ID
-// and display name; a minimum until end-to-end encryption (no keys,
-// stream_id 0, which the spec allows for a user without key changes).
-func (f *FederationAPI) userDevices(w http.ResponseWriter, r *http.Request, _ spec.ServerName, _ []byte) error {
-	userID, err := spec.NewUserID(httputil.Vars(r)["userId"], true)
-	if err != nil || userID.Domain() != f.name {
-		return httputil.InvalidParam("not a user of this server")
-	}
-	if f.opts.Profiles == nil {
-		return httputil.NotFound("no such user")
-	}
-	acct, err := f.opts.Profiles.Account(r.Context(), localpart(*userID))
-	if errors.Is(err, userapi.ErrNoSuchAccount) || (err == nil && acct.Deactivated) {
-		return httputil.NotFound("no such user")
-	}
-	if err != nil {
-		return err
-	}
-	devs, err := f.opts.Profiles.Devices(r.Context(), localpart(*userID))
-	if err != nil {
-		return err
-	}
-	out := make([]map[string]any, 0, len(devs))
-	for _, d := range devs {
-		entry := map[string]any{"device_id": d.ID}
-		if d.DisplayName != "" {
-			entry["device_display_name"] = d.DisplayName
-		}
-		out = append(out, entry)
-	}
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"user_id": userID.String(), "stream_id": 0, "devices": out})
-	return nil
-}

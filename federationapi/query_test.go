@@ -40,7 +40,7 @@ func TestQueryRefusals(t *testing.T) {
 }
 
 // TestQueryAnswers: a profile (whole, or one field), an alias's room and
-// this server as the one to join through, a user's devices.
+// this server as the one to join through (devices: userkeys_test.go).
 func TestQueryAnswers(t *testing.T) {
 	f := newFed(t)
 	ctx := context.Background()
@@ -63,8 +63,6 @@ func TestQueryAnswers(t *testing.T) {
 		{"profile field unset", "/_matrix/federation/v1/query/profile?user_id=%40alice%3Atest.local&field=avatar_url", `{}`},
 		{"alias", "/_matrix/federation/v1/query/directory?room_alias=%23hall%3Atest.local",
 			`{"room_id":` + quote(room) + `,"servers":["test.local"]}`},
-		{"devices", "/_matrix/federation/v1/user/devices/" + esc(alice.ID),
-			`{"user_id":"@alice:test.local","stream_id":0,"devices":[{"device_id":` + quote(alice.Device) + `}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

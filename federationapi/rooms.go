@@ -184,6 +184,9 @@ func (f *FederationAPI) send(w http.ResponseWriter, r *http.Request, origin spec
 				results[id] = map[string]any{}
 			}
 		}
+		if err := f.inputEDUs(ctx, origin, txn.EDUs); err != nil {
+			return nil, err
+		}
 		return map[string]any{"pdus": results}, nil
 	})
 	if err != nil {

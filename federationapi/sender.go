@@ -16,6 +16,7 @@ import (
 	"github.com/myelin-im/myelin/federationapi/queue"
 	"github.com/myelin-im/myelin/internal/bus"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // outputGroup is the federation component's consumer group on the
@@ -36,6 +37,11 @@ func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
 		return err
 	}
 	f.outputSub = sub
+	if f.deviceSub, err = b.Subscribe(ctx, userapi.DeviceListTopic, deviceListGroup, f.onDeviceList); err != nil {
+		_ = sub.Close()
+		_ = q.Close()
+		return err
+	}
 	return nil
 }
 
@@ -43,6 +49,9 @@ func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
 func (f *FederationAPI) Close() error {
 	if f.outputSub != nil {
 		_ = f.outputSub.Close()
+	}
+	if f.deviceSub != nil {
+		_ = f.deviceSub.Close()
 	}
 	if f.queues != nil {
 		return f.queues.Close()
@@ -56,15 +65,26 @@ func (f *FederationAPI) Close() error {
 // banned user's server hears of it).
 func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 	var out roomapi.OutputEvent
-	if err := json.Unmarshal(msg.Body, &out); err != nil || out.Type != roomapi.OutputTypeNewRoomEvent || out.Delivered {
+	if err := json.Unmarshal(msg.Body, &out); err != nil || out.Type != roomapi.OutputTypeNewRoomEvent {
 		return nil
 	}
 	var head struct {
 		Sender   string  `json:"sender"`
 		Type     string  `json:"type"`
 		StateKey *string `json:"state_key"`
+		Content  struct {
+			Membership string `json:"membership"`
+		} `json:"content"`
 	}
 	if err := json.Unmarshal(out.Event, &head); err != nil {
+		return nil
+	}
+	if head.Type == spec.MRoomMember {
+		if err := f.deviceListsOnMembership(ctx, out.RoomID, head.Sender, head.StateKey, head.Content.Membership); err != nil {
+			return err
+		}
+	}
+	if out.Delivered {
 		return nil
 	}
 	_, origin, _ := strings.Cut(head.Sender, ":")
@@ -104,6 +124,22 @@ func (f *FederationAPI) onOutput(ctx context.Context, msg *bus.Message) error {
 		return nil
 	}
 	return f.queues.EnqueuePDU(ctx, dests, out.Event)
+}
+
+// deviceListsOnMembership keeps device lists shared as memberships change
+// (spec: "Device Management"): a local user's join sends their devices to
+// the room's servers; a leave may end the sharing of device lists.
+func (f *FederationAPI) deviceListsOnMembership(ctx context.Context, roomID, sender string, stateKey *string, membership string) error {
+	if stateKey == nil || membership == "" {
+		return nil
+	}
+	switch {
+	case membership == spec.Join && *stateKey == sender:
+		return f.sendDeviceListsOnJoin(ctx, sender, roomID)
+	case membership == spec.Leave || membership == spec.Ban:
+		return f.forgetUntracked(ctx, roomID, *stateKey)
+	}
+	return nil
 }
 
 // txnSender sends queued transactions with the signing client.

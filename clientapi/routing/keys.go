@@ -5,7 +5,10 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
+	"time"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/mxid"
 	"github.com/myelin-im/myelin/userapi/api"
@@ -21,12 +24,22 @@ func (rt *Routes) setupKeys(v3 prefixed) {
 	v3.Handle("/keys/claim", rt.authed(rt.claimKeys)).Methods(http.MethodPost)
 }
 
-// remoteKeysFailure is the failures entry of another server's users: key
-// queries and claims over federation come in a later step.
-var remoteKeysFailure = map[string]any{
-	"status":  http.StatusServiceUnavailable,
-	"message": "keys of other servers' users are not available yet",
+// defaultRemoteKeysTimeout is how long other servers are waited for when
+// the request names no timeout (spec: "POST /keys/query", timeout,
+// "Defaults to 10 seconds").
+const defaultRemoteKeysTimeout = 10 * time.Second
+
+// remoteKeysTimeout is a request's timeout in milliseconds, or the default.
+func remoteKeysTimeout(ms *int64) time.Duration {
+	if ms == nil || *ms <= 0 {
+		return defaultRemoteKeysTimeout
+	}
+	return time.Duration(min(*ms, 60_000)) * time.Millisecond
 }
+
+// noFederation is the failures entry of another server's users when this
+// process does not run federation.
+var noFederation = fedapi.KeyFailure{Status: http.StatusServiceUnavailable, Message: "federation is not running"}
 
 // POST /v3/keys/upload
 func (rt *Routes) uploadKeys(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
@@ -50,10 +63,9 @@ func (rt *Routes) uploadKeys(w http.ResponseWriter, r *http.Request, dev *api.De
 	return nil
 }
 
-// splitByServer checks user IDs and returns this server's, and the server
-// names of the others (spec: failures are keyed by server name).
-func (rt *Routes) splitByServer(userIDs []string) (local []string, remote map[string]any, err error) {
-	remote = map[string]any{}
+// splitByServer checks user IDs and returns this server's and the
+// others'.
+func (rt *Routes) splitByServer(userIDs []string) (local, remote []string, err error) {
 	for _, id := range userIDs {
 		_, server, err := mxid.ParseUserID(id)
 		if err != nil {
@@ -62,10 +74,21 @@ func (rt *Routes) splitByServer(userIDs []string) (local []string, remote map[st
 		if server == rt.opts.ServerName {
 			local = append(local, id)
 		} else {
-			remote[server] = remoteKeysFailure
+			remote = append(remote, id)
 		}
 	}
 	return local, remote, nil
+}
+
+// noFederationFailures are the failures of remote's servers without
+// federation.
+func noFederationFailures(remote []string) map[string]fedapi.KeyFailure {
+	out := map[string]fedapi.KeyFailure{}
+	for _, id := range remote {
+		_, server, _ := strings.Cut(id, ":")
+		out[server] = noFederation
+	}
+	return out
 }
 
 // POST /v3/keys/query. A device list that is not a list (Element iOS once
@@ -82,7 +105,7 @@ func (rt *Routes) queryKeys(w http.ResponseWriter, r *http.Request, dev *api.Dev
 	if req.DeviceKeys == nil {
 		return httputil.BadJSON("device_keys is required")
 	}
-	local, failures, err := rt.splitByServer(slices.Collect(maps.Keys(req.DeviceKeys)))
+	local, remote, err := rt.splitByServer(slices.Collect(maps.Keys(req.DeviceKeys)))
 	if err != nil {
 		return err
 	}
@@ -98,14 +121,62 @@ func (rt *Routes) queryKeys(w http.ResponseWriter, r *http.Request, dev *api.Dev
 	if err != nil {
 		return err
 	}
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{
-		"device_keys":       keys,
-		"failures":          failures,
-		"master_keys":       xs.Master,
-		"self_signing_keys": xs.SelfSigning,
-		"user_signing_keys": xs.UserSigning,
-	})
+	out := map[string]any{
+		"master_keys":       nonNil(xs.Master),
+		"self_signing_keys": nonNil(xs.SelfSigning),
+		"user_signing_keys": nonNil(xs.UserSigning),
+	}
+	deviceKeys := make(map[string]any, len(req.DeviceKeys))
+	for u, k := range keys {
+		deviceKeys[u] = k
+	}
+	failures, err := rt.queryRemoteKeys(r, req.DeviceKeys, remote, remoteKeysTimeout(req.Timeout), deviceKeys, out)
+	if err != nil {
+		return err
+	}
+	out["device_keys"], out["failures"] = deviceKeys, failures
+	httputil.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// queryRemoteKeys asks federation for the keys of the remote users and
+// adds them to deviceKeys and out's cross-signing keys; it returns the
+// failures by server name.
+func (rt *Routes) queryRemoteKeys(
+	r *http.Request, asked map[string][]api.DeviceID, remote []string, timeout time.Duration,
+	deviceKeys map[string]any, out map[string]any,
+) (map[string]fedapi.KeyFailure, error) {
+	if len(remote) == 0 {
+		return map[string]fedapi.KeyFailure{}, nil
+	}
+	if rt.opts.RemoteKeys == nil {
+		return noFederationFailures(remote), nil
+	}
+	query := make(map[string][]string, len(remote))
+	for _, id := range remote {
+		query[id] = make([]string, 0, len(asked[id]))
+		for _, d := range asked[id] {
+			query[id] = append(query[id], string(d))
+		}
+	}
+	res, err := rt.opts.RemoteKeys.QueryRemoteKeys(r.Context(), query, timeout)
+	if err != nil {
+		return nil, err
+	}
+	for u, k := range res.DeviceKeys {
+		deviceKeys[u] = k
+	}
+	maps.Copy(out["master_keys"].(map[string]json.RawMessage), res.MasterKeys)
+	maps.Copy(out["self_signing_keys"].(map[string]json.RawMessage), res.SelfSigningKeys)
+	return res.Failures, nil
+}
+
+// nonNil is m, or an empty map for none, so that the answer has {} there.
+func nonNil(m map[string]json.RawMessage) map[string]json.RawMessage {
+	if m == nil {
+		return map[string]json.RawMessage{}
+	}
+	return m
 }
 
 // POST /v3/keys/claim
@@ -120,7 +191,7 @@ func (rt *Routes) claimKeys(w http.ResponseWriter, r *http.Request, _ *api.Devic
 	if req.OneTimeKeys == nil {
 		return httputil.BadJSON("one_time_keys is required")
 	}
-	local, failures, err := rt.splitByServer(slices.Collect(maps.Keys(req.OneTimeKeys)))
+	local, remote, err := rt.splitByServer(slices.Collect(maps.Keys(req.OneTimeKeys)))
 	if err != nil {
 		return err
 	}
@@ -132,6 +203,32 @@ func (rt *Routes) claimKeys(w http.ResponseWriter, r *http.Request, _ *api.Devic
 	if err != nil {
 		return err
 	}
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"one_time_keys": keys, "failures": failures})
+	out := make(map[string]any, len(keys))
+	for u, k := range keys {
+		out[u] = k
+	}
+	failures := map[string]fedapi.KeyFailure{}
+	switch {
+	case len(remote) == 0:
+	case rt.opts.RemoteKeys == nil:
+		failures = noFederationFailures(remote)
+	default:
+		remoteClaim := make(map[string]map[string]string, len(remote))
+		for _, id := range remote {
+			remoteClaim[id] = map[string]string{}
+			for d, alg := range req.OneTimeKeys[id] {
+				remoteClaim[id][string(d)] = alg
+			}
+		}
+		var got map[string]map[string]map[string]json.RawMessage
+		got, failures, err = rt.opts.RemoteKeys.ClaimRemoteKeys(r.Context(), remoteClaim, remoteKeysTimeout(req.Timeout))
+		if err != nil {
+			return err
+		}
+		for u, k := range got {
+			out[u] = k
+		}
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"one_time_keys": out, "failures": failures})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/test/fixture"
 )
 
@@ -154,4 +155,25 @@ func TestKeysClaimExactlyOnce(t *testing.T) {
 	if seen["FB"] != claimers-5 {
 		t.Errorf("fallback key handed out %d times, want %d (%v)", seen["FB"], claimers-5, seen)
 	}
+}
+
+// TestRemoteKeys: other servers' users' keys go over federation; a server
+// that cannot be reached within the request's timeout is a failure under
+// its name (spec: "POST /keys/query", "POST /keys/claim", failures).
+func TestRemoteKeys(t *testing.T) {
+	f := newServer(t, serverOpts{federation: true, config: func(c *config.Config) {
+		c.FederationAPI.Hosts = map[string]string{"elsewhere.example": "127.0.0.1:1"}
+	}})
+	bob := f.User(t, "bob")
+	failed := func(t *testing.T, r *fixture.Response) {
+		if at(r, "failures", "elsewhere.example") == nil {
+			t.Fatalf("unreachable server not in failures: %s", r.Body)
+		}
+	}
+	run(t, f, []call{
+		{"query", "POST", "/keys/query", bob.Token,
+			`{"device_keys":{"@carol:elsewhere.example":[]},"timeout":2000}`, 200, "", failed},
+		{"claim", "POST", "/keys/claim", bob.Token,
+			`{"one_time_keys":{"@carol:elsewhere.example":{"DEV":"signed_curve25519"}},"timeout":2000}`, 200, "", failed},
+	})
 }

@@ -50,6 +50,9 @@ type Options struct {
 	// RemoteRooms, when federation runs in this process, joins rooms on
 	// other servers and resolves their aliases.
 	RemoteRooms fedapi.RemoteRooms
+	// RemoteKeys, when federation runs in this process, reads other
+	// servers' users' keys and sends them to-device messages.
+	RemoteKeys fedapi.RemoteKeys
 	// UnstableFeatures are the other components' unstable features
 	// (im.myelin.transcribe), advertised by /versions beside
 	// UnstableFeatures.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 )
@@ -52,6 +53,7 @@ type RemoteProfiles interface {
 type Remote interface {
 	RemoteRooms
 	RemoteProfiles
+	RemoteKeys
 }
 
 // RemoteInviter has an invite for a user of another server signed by that
@@ -78,4 +80,44 @@ type FederationAPI interface {
 	Remote
 	RemoteInviter
 	Backfiller
+}
+
+// KeyFailure is a failures entry of /keys/query or /keys/claim: why a
+// server's users' keys are missing (spec: client-server API, "POST
+// /keys/query", failures).
+type KeyFailure struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+}
+
+// RemoteKeyQuery is what other servers said of their users' keys, merged,
+// in the shape of the client API's /keys/query answer.
+type RemoteKeyQuery struct {
+	// DeviceKeys is user ID → device ID → DeviceKeys object.
+	DeviceKeys map[string]map[string]json.RawMessage
+	// MasterKeys and SelfSigningKeys are users' cross-signing keys.
+	MasterKeys      map[string]json.RawMessage
+	SelfSigningKeys map[string]json.RawMessage
+	// Failures is server name → why it gave no answer.
+	Failures map[string]KeyFailure
+}
+
+// RemoteKeys reads other servers' users' keys and sends to-device
+// messages to them (the client API uses it; spec: server-server API,
+// "End-to-End Encryption", "Send-to-device messaging"). Servers are asked
+// in parallel; one that does not answer within timeout is a failure.
+type RemoteKeys interface {
+	// QueryRemoteKeys returns the device keys of other servers' users
+	// (user ID → device IDs, none: every device), from the cache of their
+	// device lists where it is current.
+	QueryRemoteKeys(ctx context.Context, query map[string][]string, timeout time.Duration) (RemoteKeyQuery, error)
+	// ClaimRemoteKeys claims one-time keys of other servers' users' devices
+	// (user ID → device ID → algorithm): user ID → device ID → key ID →
+	// key, and failures by server name.
+	ClaimRemoteKeys(
+		ctx context.Context, claim map[string]map[string]string, timeout time.Duration,
+	) (map[string]map[string]map[string]json.RawMessage, map[string]KeyFailure, error)
+	// SendToDeviceRemote queues m.direct_to_device EDUs: messages is server
+	// name → user ID → device ID (or "*") → content, from sender.
+	SendToDeviceRemote(ctx context.Context, sender, eventType string, messages map[string]map[string]map[string]json.RawMessage) error
 }

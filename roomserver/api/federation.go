@@ -50,6 +50,11 @@ type Federation interface {
 	RoomVersion(ctx context.Context, roomID string) (gomatrixserverlib.IRoomVersion, error)
 	// JoinedServers are the servers with a joined member in the room now.
 	JoinedServers(ctx context.Context, roomID string) ([]string, error)
+	// JoinedRooms are the rooms a user (of any server) is joined to: the
+	// servers sharing a room with a user are those of its rooms.
+	JoinedRooms(ctx context.Context, userID string) ([]string, error)
+	// Members returns the user IDs with a membership in the room.
+	Members(ctx context.Context, roomID, membership string) ([]string, error)
 	// LatestEventIDs are the room's forward extremities.
 	LatestEventIDs(ctx context.Context, roomID string) ([]string, error)
 	// InputEventWithState adds an event whose prev events cannot be had,

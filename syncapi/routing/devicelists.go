@@ -63,10 +63,14 @@ func (rt *Routes) membershipDeviceChanges(resp *Response, userID string, peers, 
 		_, sharing := peers[target]
 		switch {
 		case target == userID && membership == "join" && joinedRoom != "":
-			// The user joined: everyone already there is new to them.
+			// The user joined: everyone already there is new to them, and
+			// the user too when anyone is there: their other devices must
+			// share keys with the room's devices (Synapse does the same;
+			// Complement TestDeviceListsUpdateOverFederation).
 			for _, m := range rt.notifier.JoinedMembers(joinedRoom) {
 				if m != userID {
 					changed[m] = struct{}{}
+					changed[userID] = struct{}{}
 				}
 			}
 		case target == userID:

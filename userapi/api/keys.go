@@ -14,10 +14,18 @@ import (
 const DeviceListTopic = "userapi.device_list"
 
 // DeviceListChange is the body of a DeviceListTopic message: the user and
-// the change's position in the device-list stream.
+// the change's position in the device-list stream. For a local user's
+// change, DeviceID is the device that changed, Deleted whether it is gone,
+// and PrevPos the user's previous position (0: none), which federation
+// sends as m.device_list_update's stream_id and prev_id (spec:
+// server-server API, "Device Management"). Other servers' users' changes
+// (from their servers' updates) carry only UserID and Pos.
 type DeviceListChange struct {
-	UserID string `json:"user_id"`
-	Pos    int64  `json:"pos"`
+	UserID   string `json:"user_id"`
+	Pos      int64  `json:"pos"`
+	DeviceID string `json:"device_id,omitempty"`
+	Deleted  bool   `json:"deleted,omitempty"`
+	PrevPos  int64  `json:"prev_pos,omitempty"`
 }
 
 // KeyUpload is what a device uploads (spec: "POST /keys/upload"). Every key
@@ -81,4 +89,7 @@ type Keys interface {
 	// position in (from, to] (to < 0: up to the latest) and the latest
 	// position.
 	DeviceListChanges(ctx context.Context, from, to int64) ([]string, int64, error)
+	// DeviceListStreamID is the position of a user's latest device-list
+	// change (0: none), the stream_id of GET /user/devices.
+	DeviceListStreamID(ctx context.Context, userID string) (int64, error)
 }

@@ -222,7 +222,7 @@ func (u *UserAPI) storeCrossSigningKeys(ctx context.Context, localpart api.Local
 	if !notify {
 		return nil
 	}
-	return u.deviceListChanged(ctx, localpart)
+	return u.deviceListChanged(ctx, u.userID(localpart), "", false)
 }
 
 // checkNotDeviceID: "servers must ensure that device IDs will not collide

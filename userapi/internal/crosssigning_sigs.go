@@ -68,7 +68,7 @@ func (u *UserAPI) UploadSignatures(
 // gained a signature, so that those who track them query them again.
 func (u *UserAPI) signaturesChanged(ctx context.Context, users map[api.Localpart]bool) error {
 	for _, l := range sortedKeys(users) {
-		if err := u.deviceListChanged(ctx, l); err != nil {
+		if err := u.deviceListChanged(ctx, u.userID(l), "", false); err != nil {
 			return err
 		}
 	}

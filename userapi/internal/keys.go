@@ -111,7 +111,7 @@ func (u *UserAPI) storeDeviceKeys(ctx context.Context, localpart api.Localpart, 
 	if err := u.store.SetDeviceKeys(ctx, localpart, device, keys); err != nil {
 		return err
 	}
-	return u.deviceListChanged(ctx, localpart)
+	return u.deviceListChanged(ctx, u.userID(localpart), device, false)
 }
 
 // storeOneTimeKeys stores the keys the device does not hold yet. A key ID
@@ -337,22 +337,31 @@ func (u *UserAPI) DeviceListChanges(ctx context.Context, from, to int64) ([]stri
 	return u.store.DeviceListChanges(ctx, from, to)
 }
 
-// deviceListChanged records that a user's device list changed, in the
-// transaction of the change (ctx), and announces it on the bus in the same
-// transaction, so /sync hears of it exactly when it is stored.
-func (u *UserAPI) deviceListChanged(ctx context.Context, localpart api.Localpart) error {
+// deviceListChanged records that a user's device list changed (device,
+// when one, added, changed or deleted), in the transaction of the change
+// (ctx), and announces it on the bus in the same transaction, so /sync and
+// federation hear of it exactly when it is stored.
+func (u *UserAPI) deviceListChanged(ctx context.Context, userID string, device api.DeviceID, deleted bool) error {
 	return u.store.WithTx(ctx, func(ctx context.Context) error {
-		userID := u.userID(localpart)
+		prev, err := u.store.DeviceListStreamID(ctx, userID)
+		if err != nil {
+			return err
+		}
 		pos, err := u.store.AppendDeviceListChange(ctx, userID)
 		if err != nil || u.bus == nil {
 			return err
 		}
-		body, err := json.Marshal(api.DeviceListChange{UserID: userID, Pos: pos})
+		body, err := json.Marshal(api.DeviceListChange{UserID: userID, Pos: pos, DeviceID: string(device), Deleted: deleted, PrevPos: prev})
 		if err != nil {
 			return err
 		}
 		return u.bus.Publish(ctx, api.DeviceListTopic, userID, body, nil)
 	})
+}
+
+// DeviceListStreamID implements api.Keys.
+func (u *UserAPI) DeviceListStreamID(ctx context.Context, userID string) (int64, error) {
+	return u.store.DeviceListStreamID(ctx, userID)
 }
 
 // deleteDevices deletes devices with their tokens and keys (see
@@ -361,12 +370,38 @@ func (u *UserAPI) deviceListChanged(ctx context.Context, localpart api.Localpart
 func (u *UserAPI) deleteDevices(ctx context.Context, localpart api.Localpart, ids []api.DeviceID, except api.DeviceID) ([]string, error) {
 	var revoked []string
 	err := u.store.WithTx(ctx, func(ctx context.Context) error {
-		var n int64
-		var err error
-		if revoked, n, err = u.store.DeleteDevices(ctx, localpart, ids, except); err != nil || n == 0 {
+		gone, err := u.devicesToDelete(ctx, localpart, ids, except)
+		if err != nil {
 			return err
 		}
-		return u.deviceListChanged(ctx, localpart)
+		if revoked, _, err = u.store.DeleteDevices(ctx, localpart, ids, except); err != nil {
+			return err
+		}
+		// One change per device: other servers hear of each deletion.
+		for _, id := range gone {
+			if err := u.deviceListChanged(ctx, u.userID(localpart), id, true); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return revoked, err
+}
+
+// devicesToDelete are the user's devices that DeleteDevices(ids, except)
+// deletes: those of ids that exist, or (ids nil) all but except.
+func (u *UserAPI) devicesToDelete(
+	ctx context.Context, localpart api.Localpart, ids []api.DeviceID, except api.DeviceID,
+) ([]api.DeviceID, error) {
+	devices, err := u.store.Devices(ctx, localpart)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.DeviceID
+	for _, d := range devices {
+		if ids == nil && d.ID != except || ids != nil && slices.Contains(ids, d.ID) {
+			out = append(out, d.ID)
+		}
+	}
+	return out, nil
 }

@@ -506,7 +506,7 @@ func (u *UserAPI) NewSession(ctx context.Context, req api.NewSessionRequest) (*a
 		// A new device is a device-list change others must hear of
 		// (spec: "Tracking the device list for a user").
 		if isNew {
-			if err := u.deviceListChanged(ctx, req.Localpart); err != nil {
+			if err := u.deviceListChanged(ctx, u.userID(req.Localpart), id, false); err != nil {
 				return err
 			}
 		}
@@ -628,8 +628,16 @@ func (u *UserAPI) Device(ctx context.Context, localpart api.Localpart, id api.De
 }
 
 // SetDeviceDisplayName implements api.Sessions.
+// A new name is a device-list change: other users see it in the device's
+// keys (unsigned.device_display_name) and other servers in
+// m.device_list_update's device_display_name.
 func (u *UserAPI) SetDeviceDisplayName(ctx context.Context, localpart api.Localpart, id api.DeviceID, name string) error {
-	return u.store.SetDeviceDisplayName(ctx, localpart, id, name)
+	return u.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := u.store.SetDeviceDisplayName(ctx, localpart, id, name); err != nil {
+			return err
+		}
+		return u.deviceListChanged(ctx, u.userID(localpart), id, false)
+	})
 }
 
 // TouchDevice implements api.Sessions: at most one write per device per
