@@ -427,3 +427,37 @@ func waitTrust(t *testing.T, ec *e2eeClient, user id.UserID, device id.DeviceID,
 		}
 	}
 }
+
+// TestEncryptedChatAcrossServers: the direct chat of TestEncryptedDirectChat
+// between alice on one.test and bob on two.test, so that keys are queried
+// and claimed over federation, room keys travel as m.direct_to_device and
+// bob's new device reaches alice as m.device_list_update; and alice's
+// cross-signing keys reach bob's client through m.signing_key_update.
+func TestEncryptedChatAcrossServers(t *testing.T) {
+	zerolog.SetGlobalLevel(zerolog.WarnLevel)
+	f, aliceClient, bobClient := startPair(t, sqlutil.SQLite)
+	one, two := f.servers["one.test"], f.servers["two.test"]
+	alice, bob := withCrypto(t, aliceClient), withCrypto(t, bobClient)
+	room := encryptedDM(t, alice, bob)
+
+	sendText(t, one, alice, room, "hello bob, across servers")
+	bob.expect(t, "hello bob, across servers")
+	sendText(t, two, bob, room, "hi alice, from two.test")
+	alice.expect(t, "hi alice, from two.test")
+
+	bob2 := withCrypto(t, login(t, two, "bob", "long enough"))
+	alice.waitDevices(t, bob.UserID, bob.DeviceID, bob2.DeviceID)
+	sendText(t, one, alice, room, "to both of bob's devices on two.test")
+	bob.expect(t, "to both of bob's devices on two.test")
+	bob2.expect(t, "to both of bob's devices on two.test")
+
+	aliceKeys := publishCrossSigning(t, alice, "long enough")
+	if err := alice.mach.SignOwnDevice(ctx(t), alice.mach.OwnIdentity()); err != nil {
+		t.Fatalf("alice signing her device: %v", err)
+	}
+	waitTrust(t, bob, alice.UserID, alice.DeviceID, id.TrustStateCrossSignedUntrusted)
+	seen, err := bob.mach.GetCrossSigningPublicKeys(ctx(t), alice.UserID)
+	if err != nil || seen == nil || seen.MasterKey != aliceKeys.MasterKey.PublicKey() {
+		t.Fatalf("bob sees alice's master key as %+v (%v), want %s", seen, err, aliceKeys.MasterKey.PublicKey())
+	}
+}
