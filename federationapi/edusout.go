@@ -2,11 +2,8 @@ package federationapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"maps"
 	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -37,43 +34,22 @@ type directToDevice struct {
 	Messages  map[string]map[string]json.RawMessage `json:"messages"`
 }
 
-// SendToDeviceRemote implements api.RemoteKeys: one m.direct_to_device EDU
-// per server, with a message ID of its own (spec: "message_id", unique
-// per sender), which the receiver uses to store it once.
-func (f *FederationAPI) SendToDeviceRemote(
-	ctx context.Context, sender, eventType string, messages map[string]map[string]map[string]json.RawMessage,
-) error {
-	if f.queues == nil {
-		return errNotSending
+// onToDeviceRemote sends one server's share of a send-to-device request as
+// an m.direct_to_device EDU (spec: "Send-to-device messaging"). The user API
+// published it in the send's transaction with its message ID, so a
+// redelivery queues the same EDU, which the receiver stores once.
+func (f *FederationAPI) onToDeviceRemote(ctx context.Context, msg *bus.Message) error {
+	var send userapi.RemoteToDeviceSend
+	if err := json.Unmarshal(msg.Body, &send); err != nil || send.Server == "" || send.Server == string(f.name) {
+		return nil
 	}
-	for _, server := range slices.Sorted(maps.Keys(messages)) {
-		if server == string(f.name) {
-			continue
-		}
-		id, err := messageID()
-		if err != nil {
-			return err
-		}
-		body, err := json.Marshal(edu{Type: "m.direct_to_device", Content: directToDevice{
-			Sender: sender, Type: eventType, MessageID: id, Messages: messages[server],
-		}})
-		if err != nil {
-			return err
-		}
-		if err := f.queues.EnqueueEDU(ctx, []string{server}, body); err != nil {
-			return err
-		}
+	body, err := json.Marshal(edu{Type: "m.direct_to_device", Content: directToDevice{
+		Sender: send.Sender, Type: send.Type, MessageID: send.MessageID, Messages: send.Messages,
+	}})
+	if err != nil {
+		return err
 	}
-	return nil
-}
-
-// messageID is a random m.direct_to_device message ID.
-func messageID() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b[:]), nil
+	return f.queues.EnqueueEDU(ctx, []string{send.Server}, body)
 }
 
 // deviceListGroup is the federation component's consumer group on the

@@ -94,6 +94,8 @@ type FederationAPI struct {
 	queues    *queue.Queues
 	outputSub bus.Subscription
 	deviceSub bus.Subscription // the user API's device-list changes
+	// toDeviceSub: the user API's to-device messages for other servers.
+	toDeviceSub bus.Subscription
 }
 
 var _ fedapi.FederationAPI = (*FederationAPI)(nil)

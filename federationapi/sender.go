@@ -42,6 +42,12 @@ func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
 		_ = q.Close()
 		return err
 	}
+	if f.toDeviceSub, err = b.Subscribe(ctx, userapi.ToDeviceRemoteTopic, deviceListGroup, f.onToDeviceRemote); err != nil {
+		_ = f.deviceSub.Close()
+		_ = sub.Close()
+		_ = q.Close()
+		return err
+	}
 	return nil
 }
 
@@ -49,6 +55,9 @@ func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
 func (f *FederationAPI) Close() error {
 	if f.outputSub != nil {
 		_ = f.outputSub.Close()
+	}
+	if f.toDeviceSub != nil {
+		_ = f.toDeviceSub.Close()
 	}
 	if f.deviceSub != nil {
 		_ = f.deviceSub.Close()

@@ -38,32 +38,13 @@ func (rt *Routes) sendToDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	if err := checkToDeviceMessages(*req.Messages); err != nil {
 		return err
 	}
-	remote, err := rt.users.SendToDevice(r.Context(), dev.UserID, dev.ID, txnID, eventType, *req.Messages)
-	if err != nil {
+	// Other servers' users' messages go to the federation component over
+	// the bus, in the same transaction as the local ones.
+	if _, err := rt.users.SendToDevice(r.Context(), dev.UserID, dev.ID, txnID, eventType, *req.Messages); err != nil {
 		return err
 	}
-	rt.sendToDeviceRemote(r, dev.UserID, eventType, remote)
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
-}
-
-// sendToDeviceRemote queues the messages for other servers' users as
-// m.direct_to_device EDUs (spec: server-server API, "Send-to-device
-// messaging"). The local part of the send is stored already and a retry
-// would store nothing, so a failure here is logged, not answered.
-func (rt *Routes) sendToDeviceRemote(r *http.Request, sender, eventType string, remote api.RemoteToDevice) {
-	if len(remote) == 0 {
-		return
-	}
-	log := httputil.Logger(r.Context()).WithField("servers", len(remote))
-	if rt.opts.RemoteKeys == nil {
-		log.Warn("dropping to-device messages for other servers' users: federation does not run in this process")
-		return
-	}
-	err := rt.opts.RemoteKeys.SendToDeviceRemote(r.Context(), sender, eventType, remote)
-	if err != nil {
-		log.WithError(err).Error("queueing to-device messages for other servers")
-	}
 }
 
 // checkToDeviceMessages refuses recipients that are not user IDs, empty

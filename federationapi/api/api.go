@@ -117,7 +117,4 @@ type RemoteKeys interface {
 	ClaimRemoteKeys(
 		ctx context.Context, claim map[string]map[string]string, timeout time.Duration,
 	) (map[string]map[string]map[string]json.RawMessage, map[string]KeyFailure, error)
-	// SendToDeviceRemote queues m.direct_to_device EDUs: messages is server
-	// name → user ID → device ID (or "*") → content, from sender.
-	SendToDeviceRemote(ctx context.Context, sender, eventType string, messages map[string]map[string]map[string]json.RawMessage) error
 }

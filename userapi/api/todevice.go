@@ -35,14 +35,34 @@ type ToDeviceMessage struct {
 // name → user ID → device ID (or AllDevices) → content.
 type RemoteToDevice map[string]map[string]map[string]json.RawMessage
 
+// ToDeviceRemoteTopic is the bus topic on which the user API hands the
+// federation component a send's messages for one other server's users,
+// keyed by that server's name; the body is a RemoteToDeviceSend. It is
+// published in the send's transaction, so the messages are as durable as
+// the local ones when the client gets its answer.
+const ToDeviceRemoteTopic = "userapi.to_device_remote"
+
+// RemoteToDeviceSend is the body of a ToDeviceRemoteTopic message: one
+// m.direct_to_device EDU's content. MessageID is chosen once, so that a
+// redelivered message is the same EDU and the receiving server takes it
+// once.
+type RemoteToDeviceSend struct {
+	Server    string                                `json:"server"`
+	Sender    string                                `json:"sender"`
+	Type      string                                `json:"type"`
+	MessageID string                                `json:"message_id"`
+	Messages  map[string]map[string]json.RawMessage `json:"messages"`
+}
+
 // ToDevice is the send-to-device surface (spec: "Send-to-Device
 // messaging"). The user API never reads the content it routes.
 type ToDevice interface {
 	// SendToDevice stores eventType with each content of messages (user ID
 	// → device ID or AllDevices → content) for this server's users, once
 	// per (sender, senderDevice, txnID): a retried send stores nothing new
-	// and returns nil. It returns once the messages are stored. Messages for
-	// other servers' users are returned, grouped by server, for federation.
+	// and returns nil. It returns once the messages are stored; those for
+	// other servers' users are published on ToDeviceRemoteTopic in the same
+	// transaction and also returned, grouped by server.
 	SendToDevice(
 		ctx context.Context, sender string, senderDevice DeviceID, txnID, eventType string,
 		messages map[string]map[string]json.RawMessage,

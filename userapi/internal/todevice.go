@@ -2,6 +2,8 @@ package internal
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -39,7 +41,7 @@ func (u *UserAPI) SendToDevice(
 				return err
 			}
 		}
-		return nil
+		return u.publishRemote(ctx, sender, eventType, remote)
 	})
 	if err != nil || !fresh {
 		return nil, err
@@ -89,6 +91,31 @@ func (u *UserAPI) announceToDevice(ctx context.Context, userID string, device ap
 		return err
 	}
 	return u.bus.Publish(ctx, api.ToDeviceTopic, userID, body, nil)
+}
+
+// publishRemote hands the messages for other servers' users to the
+// federation component, one bus message per server, in ctx's transaction
+// (spec: server-server API, "Send-to-device messaging").
+func (u *UserAPI) publishRemote(ctx context.Context, sender, eventType string, remote api.RemoteToDevice) error {
+	if u.bus == nil {
+		return nil
+	}
+	for _, server := range slices.Sorted(maps.Keys(remote)) {
+		var id [12]byte
+		if _, err := rand.Read(id[:]); err != nil {
+			return err
+		}
+		body, err := json.Marshal(api.RemoteToDeviceSend{
+			Server: server, Sender: sender, Type: eventType, MessageID: hex.EncodeToString(id[:]), Messages: remote[server],
+		})
+		if err != nil {
+			return err
+		}
+		if err := u.bus.Publish(ctx, api.ToDeviceRemoteTopic, server, body, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // splitRecipients separates this server's users from other servers',
