@@ -171,5 +171,6 @@ type UserAPI interface {
 	KeyBackup
 	CrossSigning
 	ToDevice
+	DehydratedDevices
 	Operator
 }
