@@ -61,5 +61,7 @@ type DehydratedDevices interface {
 	// position to continue from. Nothing is deleted: the messages stay until
 	// the device is. ErrNotDehydratedDevice when device is not the user's
 	// dehydrated device.
-	DehydratedDeviceEvents(ctx context.Context, localpart Localpart, device DeviceID, since int64, limit int) ([]ToDeviceMessage, int64, error)
+	DehydratedDeviceEvents(
+		ctx context.Context, localpart Localpart, device DeviceID, since int64, limit int,
+	) ([]ToDeviceMessage, int64, error)
 }
