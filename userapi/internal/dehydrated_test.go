@@ -169,3 +169,21 @@ func wantKeys(t *testing.T, u *UserAPI, all ...api.DeviceID) {
 		}
 	}
 }
+
+// TestLoginTakesDehydratedDevice: logging in with the dehydrated device's
+// ID makes it an ordinary device with a session, which GET
+// /dehydrated_device no longer offers for rehydration.
+func TestLoginTakesDehydratedDevice(t *testing.T) {
+	u := testAPI(t)
+	ctx := context.Background()
+	if err := u.SetDehydratedDevice(ctx, "alice", dehydratedUpload("D1", "D1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.NewSession(ctx, api.NewSessionRequest{Localpart: "alice", DeviceID: "D1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.DehydratedDevice(ctx, "alice"); !errors.Is(err, api.ErrNoDehydratedDevice) {
+		t.Fatalf("still dehydrated after a login with its ID: %v", err)
+	}
+	wantDevices(t, u, "D1")
+}

@@ -52,3 +52,13 @@ func (s *Storage) LockDehydratedDevice(ctx context.Context, localpart api.Localp
 	}
 	return nil
 }
+
+// UnmarkDehydratedDevice makes a device of the user an ordinary one if it
+// is the dehydrated device, dropping its device_data.
+func (s *Storage) UnmarkDehydratedDevice(ctx context.Context, localpart api.Localpart, id api.DeviceID) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM userapi_dehydrated_devices WHERE localpart = $1 AND device_id = $2`, localpart, id)
+	if err != nil {
+		return fmt.Errorf("storage: unmarking the dehydrated device: %w", err)
+	}
+	return nil
+}

@@ -43,6 +43,19 @@ func TestDehydratedDevice(t *testing.T) {
 		if _, err := s.DehydratedDevice(ctx, "alice"); !errors.Is(err, api.ErrNoDehydratedDevice) {
 			t.Fatalf("another user's mark: %v", err)
 		}
+		if err := s.UnmarkDehydratedDevice(ctx, "bob", "D1"); err != nil {
+			t.Fatal(err)
+		}
+		wantDehydrated(t, s, "D2", `{"algorithm":"a2"}`)
+		if err := s.UnmarkDehydratedDevice(ctx, "bob", "D2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DehydratedDevice(ctx, "bob"); !errors.Is(err, api.ErrNoDehydratedDevice) {
+			t.Fatalf("unmarked device still dehydrated: %v", err)
+		}
+		if err := s.SetDehydratedDevice(ctx, "bob", "D2", json.RawMessage(`{"algorithm":"a2"}`)); err != nil {
+			t.Fatal(err)
+		}
 
 		if err := s.SetDeviceKeys(ctx, "bob", "D2", json.RawMessage(`{"k":1}`)); err != nil {
 			t.Fatal(err)
