@@ -26,8 +26,9 @@ import (
 var SupportedVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"}
 
 // UnstableFeatures lists the client API's own unstable features, advertised
-// by /versions with those of the other components (Options.UnstableFeatures).
-var UnstableFeatures = map[string]bool{"im.myelin.sync_ws": true}
+// by /versions with those of the other components (Options.UnstableFeatures):
+// the sync WebSocket and dehydrated devices (MSC3814).
+var UnstableFeatures = map[string]bool{"im.myelin.sync_ws": true, "org.matrix.msc3814": true}
 
 // GET /_matrix/client/versions
 func (rt *Routes) versions(w http.ResponseWriter, r *http.Request) error {

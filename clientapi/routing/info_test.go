@@ -46,7 +46,7 @@ func TestVersionsOtherComponentsFeatures(t *testing.T) {
 			Unstable map[string]bool `json:"unstable_features"`
 		}
 		res.Decode(t, &body)
-		want := map[string]bool{"im.myelin.sync_ws": true, "im.myelin.transcribe": available}
+		want := map[string]bool{"im.myelin.sync_ws": true, "org.matrix.msc3814": true, "im.myelin.transcribe": available}
 		if !maps.Equal(body.Unstable, want) {
 			t.Errorf("unstable_features %v, want %v", body.Unstable, want)
 		}

@@ -172,5 +172,6 @@ type UserAPI interface {
 	CrossSigning
 	ToDevice
 	RemoteDevices
+	DehydratedDevices
 	Operator
 }

@@ -503,6 +503,11 @@ func (u *UserAPI) NewSession(ctx context.Context, req api.NewSessionRequest) (*a
 		if err := u.store.UpsertDevice(ctx, req.Localpart, id, req.DisplayName, now, req.IP, req.UserAgent); err != nil {
 			return err
 		}
+		// A device with a session is no longer dehydrated (MSC3814
+		// rehydrates into a new device; logging in with its ID takes it).
+		if err := u.store.UnmarkDehydratedDevice(ctx, req.Localpart, id); err != nil {
+			return err
+		}
 		// A new device is a device-list change others must hear of
 		// (spec: "Tracking the device list for a user").
 		if isNew {
