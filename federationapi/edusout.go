@@ -3,7 +3,6 @@ package federationapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -14,10 +13,6 @@ import (
 
 // Outbound EDUs (spec: server-server API, "EDUs"): to-device messages and
 // local users' device-list updates, queued per destination like PDUs.
-
-// errNotSending means the queues are not running (StartSending was not
-// called): nothing can be sent to other servers.
-var errNotSending = errors.New("federationapi: not sending to other servers")
 
 // edu is an EDU as queued.
 type edu struct {
