@@ -253,20 +253,7 @@ func TestEncryptedDirectChat(t *testing.T) {
 	srv := startServer(t, testConfig(t, sqltest.URL(t, sqlutil.SQLite)))
 	alice := withCrypto(t, register(t, srv, "alice", "alice-password"))
 	bob := withCrypto(t, register(t, srv, "bob", "bob-password"))
-	room := encryptedDM(t, alice, bob)
-
-	sendText(t, srv, alice, room, "hello bob, this is secret")
-	bob.expect(t, "hello bob, this is secret")
-	sendText(t, srv, bob, room, "hi alice, read you")
-	alice.expect(t, "hi alice, read you")
-
-	// bob logs in on a second device: alice hears of it and shares the
-	// next room key with it too.
-	bob2 := withCrypto(t, login(t, srv, "bob", "bob-password"))
-	alice.waitDevices(t, bob.UserID, bob.DeviceID, bob2.DeviceID)
-	sendText(t, srv, alice, room, "to both of bob's devices")
-	bob.expect(t, "to both of bob's devices")
-	bob2.expect(t, "to both of bob's devices")
+	room, bob2 := chatThenNewDevice(t, srv, srv, alice, bob, "bob-password")
 
 	// bob deletes the second device: alice drops it and keeps writing to
 	// the first.
@@ -377,21 +364,51 @@ func TestCrossSigningSeenByOthers(t *testing.T) {
 	alice.expect(t, "hello alice")
 	bob.waitDevices(t, alice.UserID, alice.DeviceID)
 
-	aliceKeys := publishCrossSigning(t, alice, "alice-password")
-	if err := alice.mach.SignOwnDevice(ctx(t), alice.mach.OwnIdentity()); err != nil {
-		t.Fatalf("alice signing her device: %v", err)
-	}
-	device := waitTrust(t, bob, alice.UserID, alice.DeviceID, id.TrustStateCrossSignedUntrusted)
-	seen, err := bob.mach.GetCrossSigningPublicKeys(ctx(t), alice.UserID)
-	if err != nil || seen == nil || seen.MasterKey != aliceKeys.MasterKey.PublicKey() {
-		t.Fatalf("bob sees alice's master key as %+v (%v), want %s", seen, err, aliceKeys.MasterKey.PublicKey())
-	}
+	seen := crossSignedFor(t, alice, bob, "alice-password")
 
 	publishCrossSigning(t, bob, "bob-password")
 	if err := bob.mach.SignUser(ctx(t), alice.UserID, seen.MasterKey); err != nil {
 		t.Fatalf("bob signing alice's master key: %v", err)
 	}
-	waitTrust(t, bob, alice.UserID, device.DeviceID, id.TrustStateCrossSignedVerified)
+	waitTrust(t, bob, alice.UserID, alice.DeviceID, id.TrustStateCrossSignedVerified)
+}
+
+// chatThenNewDevice: alice (on aliceSrv) and bob (on bobSrv) exchange
+// encrypted messages in a new direct room and read them; bob logs in on a
+// second device, alice hears of it and shares the next room key with both.
+func chatThenNewDevice(t *testing.T, aliceSrv, bobSrv *server.Server, alice, bob *e2eeClient, bobPassword string) (
+	id.RoomID, *e2eeClient,
+) {
+	t.Helper()
+	room := encryptedDM(t, alice, bob)
+	sendText(t, aliceSrv, alice, room, "hello bob, this is secret")
+	bob.expect(t, "hello bob, this is secret")
+	sendText(t, bobSrv, bob, room, "hi alice, read you")
+	alice.expect(t, "hi alice, read you")
+
+	bob2 := withCrypto(t, login(t, bobSrv, "bob", bobPassword))
+	alice.waitDevices(t, bob.UserID, bob.DeviceID, bob2.DeviceID)
+	sendText(t, aliceSrv, alice, room, "to both of bob's devices")
+	bob.expect(t, "to both of bob's devices")
+	bob2.expect(t, "to both of bob's devices")
+	return room, bob2
+}
+
+// crossSignedFor: alice publishes cross-signing keys and signs her device;
+// bob's client sees her device cross-signed and her master key. It returns
+// the keys bob sees.
+func crossSignedFor(t *testing.T, alice, bob *e2eeClient, alicePassword string) *crypto.CrossSigningPublicKeysCache {
+	t.Helper()
+	aliceKeys := publishCrossSigning(t, alice, alicePassword)
+	if err := alice.mach.SignOwnDevice(ctx(t), alice.mach.OwnIdentity()); err != nil {
+		t.Fatalf("alice signing her device: %v", err)
+	}
+	waitTrust(t, bob, alice.UserID, alice.DeviceID, id.TrustStateCrossSignedUntrusted)
+	seen, err := bob.mach.GetCrossSigningPublicKeys(ctx(t), alice.UserID)
+	if err != nil || seen == nil || seen.MasterKey != aliceKeys.MasterKey.PublicKey() {
+		t.Fatalf("bob sees alice's master key as %+v (%v), want %s", seen, err, aliceKeys.MasterKey.PublicKey())
+	}
+	return seen
 }
 
 // publishCrossSigning makes and uploads ec's cross-signing keys, answering
@@ -413,13 +430,13 @@ func publishCrossSigning(t *testing.T, ec *e2eeClient, password string) *crypto.
 
 // waitTrust waits until ec's machine, asking the server again when the
 // device list changes, trusts user's device at least as want.
-func waitTrust(t *testing.T, ec *e2eeClient, user id.UserID, device id.DeviceID, want id.TrustState) *id.Device {
+func waitTrust(t *testing.T, ec *e2eeClient, user id.UserID, device id.DeviceID, want id.TrustState) {
 	t.Helper()
 	var state id.TrustState
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if dev, err := ec.mach.CryptoStore.GetDevice(ctx(t), user, device); err == nil && dev != nil {
 			if state, err = ec.mach.ResolveTrustContext(ctx(t), dev); err == nil && state >= want {
-				return dev
+				return
 			}
 		}
 		if time.Now().After(deadline) {
@@ -438,26 +455,6 @@ func TestEncryptedChatAcrossServers(t *testing.T) {
 	f, aliceClient, bobClient := startPair(t, sqlutil.SQLite)
 	one, two := f.servers["one.test"], f.servers["two.test"]
 	alice, bob := withCrypto(t, aliceClient), withCrypto(t, bobClient)
-	room := encryptedDM(t, alice, bob)
-
-	sendText(t, one, alice, room, "hello bob, across servers")
-	bob.expect(t, "hello bob, across servers")
-	sendText(t, two, bob, room, "hi alice, from two.test")
-	alice.expect(t, "hi alice, from two.test")
-
-	bob2 := withCrypto(t, login(t, two, "bob", "long enough"))
-	alice.waitDevices(t, bob.UserID, bob.DeviceID, bob2.DeviceID)
-	sendText(t, one, alice, room, "to both of bob's devices on two.test")
-	bob.expect(t, "to both of bob's devices on two.test")
-	bob2.expect(t, "to both of bob's devices on two.test")
-
-	aliceKeys := publishCrossSigning(t, alice, "long enough")
-	if err := alice.mach.SignOwnDevice(ctx(t), alice.mach.OwnIdentity()); err != nil {
-		t.Fatalf("alice signing her device: %v", err)
-	}
-	waitTrust(t, bob, alice.UserID, alice.DeviceID, id.TrustStateCrossSignedUntrusted)
-	seen, err := bob.mach.GetCrossSigningPublicKeys(ctx(t), alice.UserID)
-	if err != nil || seen == nil || seen.MasterKey != aliceKeys.MasterKey.PublicKey() {
-		t.Fatalf("bob sees alice's master key as %+v (%v), want %s", seen, err, aliceKeys.MasterKey.PublicKey())
-	}
+	chatThenNewDevice(t, one, two, alice, bob, "long enough")
+	crossSignedFor(t, alice, bob, "long enough")
 }
