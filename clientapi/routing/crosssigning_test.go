@@ -104,6 +104,16 @@ func TestCrossSigningHandlers(t *testing.T) {
 	bobSignsAlice := signed(t, alice.master.crossSigningKey(alice.ID, "master"), bob.ID, bob.user.id(), bob.user.priv)
 	carolSignsAlice := signed(t, alice.master.crossSigningKey(alice.ID, "master"), carol.ID, carol.user.id(), carol.user.priv)
 	queryAlice := map[string]any{"device_keys": map[string][]string{alice.ID: {}}}
+	const dave = "@dave:remote.example"
+	daveMaster := newSigningKey(t)
+	daveMasterKey, _ := json.Marshal(daveMaster.crossSigningKey(dave, "master"))
+	daveDevice, _ := json.Marshal(deviceKeysOf(dave, "DD"))
+	if err := f.Users.SetRemoteDeviceList(context.Background(), api.RemoteDeviceList{UserID: dave, MasterKey: daveMasterKey,
+		Devices: map[string]json.RawMessage{"DD": daveDevice}}, false); err != nil {
+		t.Fatal(err)
+	}
+	bobSignsDave := signed(t, daveMaster.crossSigningKey(dave, "master"), bob.ID, bob.user.id(), bob.user.priv)
+	bobSignsDaveDevice := signed(t, deviceKeysOf(dave, "DD"), bob.ID, bob.user.id(), bob.user.priv)
 	run(t, f, []call{
 		{"without token", "POST", "/keys/device_signing/upload", "", `{}`, 401, "M_MISSING_TOKEN", nil},
 		{"someone else's key", "POST", "/keys/device_signing/upload", alice.Token,
@@ -136,7 +146,10 @@ func TestCrossSigningHandlers(t *testing.T) {
 		}, 200, "", wantFailures(map[string]string{alice.ID + "/" + alice.Device: "M_INVALID_SIGNATURE"})},
 		{"another user's master key by user-signing keys", "POST", "/keys/signatures/upload", bob.Token, map[string]any{
 			alice.ID: map[string]any{alice.master.pub: bobSignsAlice}, "@dave:elsewhere.example": map[string]any{"K": aliceMaster},
-		}, 200, "", wantFailures(map[string]string{"@dave:elsewhere.example/K": "M_UNKNOWN"})},
+		}, 200, "", wantFailures(map[string]string{"@dave:elsewhere.example/K": "M_INVALID_PARAM"})},
+		{"another server's user's cached master key", "POST", "/keys/signatures/upload", bob.Token, map[string]any{
+			dave: map[string]any{daveMaster.pub: bobSignsDave, "DD": bobSignsDaveDevice},
+		}, 200, "", wantFailures(map[string]string{dave + "/DD": "M_UNKNOWN"})},
 		{"carol signs alice", "POST", "/keys/signatures/upload", carol.Token, map[string]any{
 			alice.ID: map[string]any{alice.master.pub: carolSignsAlice},
 		}, 200, "", wantFailures(nil)},

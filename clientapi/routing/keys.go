@@ -130,7 +130,7 @@ func (rt *Routes) queryKeys(w http.ResponseWriter, r *http.Request, dev *api.Dev
 	for u, k := range keys {
 		deviceKeys[u] = k
 	}
-	failures, err := rt.queryRemoteKeys(r, req.DeviceKeys, remote, remoteKeysTimeout(req.Timeout), deviceKeys, out)
+	failures, err := rt.queryRemoteKeys(r, dev.UserID, req.DeviceKeys, remote, remoteKeysTimeout(req.Timeout), deviceKeys, out)
 	if err != nil {
 		return err
 	}
@@ -140,10 +140,11 @@ func (rt *Routes) queryKeys(w http.ResponseWriter, r *http.Request, dev *api.Dev
 }
 
 // queryRemoteKeys asks federation for the keys of the remote users and
-// adds them to deviceKeys and out's cross-signing keys; it returns the
-// failures by server name.
+// adds them to deviceKeys and out's cross-signing keys, with requester's
+// own signatures on their master keys (which their servers never see);
+// it returns the failures by server name.
 func (rt *Routes) queryRemoteKeys(
-	r *http.Request, asked map[string][]api.DeviceID, remote []string, timeout time.Duration,
+	r *http.Request, requester string, asked map[string][]api.DeviceID, remote []string, timeout time.Duration,
 	deviceKeys map[string]any, out map[string]any,
 ) (map[string]fedapi.KeyFailure, error) {
 	if len(remote) == 0 {
@@ -166,7 +167,11 @@ func (rt *Routes) queryRemoteKeys(
 	for u, k := range res.DeviceKeys {
 		deviceKeys[u] = k
 	}
-	maps.Copy(out["master_keys"].(map[string]json.RawMessage), res.MasterKeys)
+	masters, err := rt.users.WithRequesterSignatures(r.Context(), requester, res.MasterKeys)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out["master_keys"].(map[string]json.RawMessage), masters)
 	maps.Copy(out["self_signing_keys"].(map[string]json.RawMessage), res.SelfSigningKeys)
 	return res.Failures, nil
 }

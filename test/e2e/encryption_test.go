@@ -365,8 +365,16 @@ func TestCrossSigningSeenByOthers(t *testing.T) {
 	bob.waitDevices(t, alice.UserID, alice.DeviceID)
 
 	seen := crossSignedFor(t, alice, bob, "alice-password")
+	verifiedBy(t, bob, "bob-password", alice, seen)
+}
 
-	publishCrossSigning(t, bob, "bob-password")
+// verifiedBy: bob publishes his cross-signing keys and signs alice's master
+// key (as seen) with his user-signing key; his client then trusts alice's
+// cross-signed device, which needs the server to hand his signature back
+// in /keys/query (spec: "Cross-signing").
+func verifiedBy(t *testing.T, bob *e2eeClient, bobPassword string, alice *e2eeClient, seen *crypto.CrossSigningPublicKeysCache) {
+	t.Helper()
+	publishCrossSigning(t, bob, bobPassword)
 	if err := bob.mach.SignUser(ctx(t), alice.UserID, seen.MasterKey); err != nil {
 		t.Fatalf("bob signing alice's master key: %v", err)
 	}
@@ -456,5 +464,6 @@ func TestEncryptedChatAcrossServers(t *testing.T) {
 	one, two := f.servers["one.test"], f.servers["two.test"]
 	alice, bob := withCrypto(t, aliceClient), withCrypto(t, bobClient)
 	chatThenNewDevice(t, one, two, alice, bob, "long enough")
-	crossSignedFor(t, alice, bob, "long enough")
+	seen := crossSignedFor(t, alice, bob, "long enough")
+	verifiedBy(t, bob, "long enough", alice, seen) // bob on two.test, alice on one.test
 }

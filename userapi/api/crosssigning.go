@@ -59,9 +59,10 @@ var (
 	// ErrUnknownSignedKey is a signature on a key the server does not
 	// know: no such device or master key, or no key to sign it with.
 	ErrUnknownSignedKey = coded.New("unknown key, or no cross-signing key to sign it with", http.StatusBadRequest, "M_INVALID_PARAM")
-	// ErrRemoteSignedKey is a signature on another server's user's key:
-	// their keys are not fetched over federation yet.
-	ErrRemoteSignedKey = coded.New("keys of other servers' users cannot be signed yet", http.StatusBadRequest, "M_UNKNOWN")
+	// ErrRemoteSignedKey is a signature on another server's user's device
+	// or self-signing key: only their own keys sign those, on their server.
+	// Their master key may be signed with the signer's user-signing key.
+	ErrRemoteSignedKey = coded.New("only the master key of another server's user can be signed", http.StatusBadRequest, "M_UNKNOWN")
 )
 
 // CrossSigning is the cross-signing surface (spec: "Cross-signing"): the
@@ -84,4 +85,11 @@ type CrossSigning interface {
 	// requester "" (another server) sees no user-signing key and only
 	// signatures of the keys' owners.
 	QueryCrossSigningKeys(ctx context.Context, requester string, userIDs []string) (CrossSigningKeys, error)
+	// WithRequesterSignatures returns masterKeys, other servers' users'
+	// master keys by user ID as their servers sent them, with the
+	// signatures requester made on them merged in (spec: "Key and signature
+	// security": a user sees the signatures of their own user-signing key).
+	// A key requester has not signed is returned unchanged.
+	WithRequesterSignatures(ctx context.Context, requester string, masterKeys map[string]json.RawMessage) (
+		map[string]json.RawMessage, error)
 }

@@ -17,7 +17,8 @@ import (
 // their place in /keys/query. Three kinds are accepted, each verified: a
 // user's self-signing key on their own device, a user's device on their
 // own master key, and a user's user-signing key on another user's master
-// key.
+// key, of this server or, as cached here, of another
+// (crosssigning_remote.go).
 
 // signedKey is the part of an uploaded signed object the server reads.
 type signedKey struct {
@@ -35,7 +36,7 @@ func (u *UserAPI) UploadSignatures(
 		if err != nil {
 			return err
 		}
-		changed := map[api.Localpart]bool{}
+		changed := map[string]bool{}
 		for _, target := range sortedKeys(signed) {
 			for _, keyID := range sortedKeys(signed[target]) {
 				stored, err := u.storeSignatures(ctx, signer, own, target, keyID, signed[target][keyID])
@@ -50,10 +51,7 @@ func (u *UserAPI) UploadSignatures(
 				if err != nil {
 					return err
 				}
-				if stored {
-					targetLocal, _ := u.localpartOf(target)
-					changed[targetLocal] = true
-				}
+				changed[target] = changed[target] || stored
 			}
 		}
 		return u.signaturesChanged(ctx, changed)
@@ -65,10 +63,16 @@ func (u *UserAPI) UploadSignatures(
 }
 
 // signaturesChanged records a device-list change for each user whose keys
-// gained a signature, so that those who track them query them again.
-func (u *UserAPI) signaturesChanged(ctx context.Context, users map[api.Localpart]bool) error {
-	for _, l := range sortedKeys(users) {
-		if err := u.deviceListChanged(ctx, u.userID(l), "", false); err != nil {
+// gained a signature, so that those who track them query them again: the
+// signer's own devices among them, which see the signature. Another
+// server's user's change stays on this server (the federation component
+// announces only local users): their server does not see the signature.
+func (u *UserAPI) signaturesChanged(ctx context.Context, users map[string]bool) error {
+	for _, userID := range sortedKeys(users) {
+		if !users[userID] {
+			continue
+		}
+		if err := u.deviceListChanged(ctx, userID, "", false); err != nil {
 			return err
 		}
 	}
@@ -101,13 +105,13 @@ func (u *UserAPI) storeSignatures(
 func (u *UserAPI) checkSignatures(
 	ctx context.Context, signer string, own map[string]parsedKey, target, keyID string, raw json.RawMessage,
 ) ([]storage.Signature, error) {
-	targetLocal, ok := u.localpartOf(target)
-	if !ok {
-		return nil, api.ErrRemoteSignedKey
-	}
 	var sk signedKey
 	if err := json.Unmarshal(raw, &sk); err != nil {
 		return nil, fmt.Errorf("%w: not a signed object", api.ErrUnknownSignedKey)
+	}
+	targetLocal, ok := u.localpartOf(target)
+	if !ok {
+		return u.checkRemoteUserSigned(ctx, signer, own, target, keyID, raw)
 	}
 	if target != signer {
 		return u.checkUserSigned(ctx, signer, own, targetLocal, keyID, raw)

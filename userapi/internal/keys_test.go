@@ -23,12 +23,18 @@ import (
 // it announces on it.
 func keysAPI(t *testing.T) (*UserAPI, <-chan api.DeviceListChange) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlutil.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "u.db"), sqlutil.Options{})
+	db, err := sqlutil.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "u.db"), sqlutil.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	return keysAPIOn(t, db)
+}
+
+// keysAPIOn is keysAPI on the database db.
+func keysAPIOn(t *testing.T, db *sqlutil.DB) (*UserAPI, <-chan api.DeviceListChange) {
+	t.Helper()
+	ctx := context.Background()
 	b, err := bus.NewDurable(ctx, db, bus.Options{}, logrus.New(), nil)
 	if err != nil {
 		t.Fatal(err)

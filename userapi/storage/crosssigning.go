@@ -88,3 +88,18 @@ func (s *Storage) Signatures(ctx context.Context, targetUser string, signers []s
 	}
 	return rows, nil
 }
+
+// SignaturesBy returns the signatures signer made on the keys of the users
+// in targets, ordered by target user, target key and signer key.
+func (s *Storage) SignaturesBy(ctx context.Context, signer string, targets []string) ([]Signature, error) {
+	rows, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (Signature, error) {
+		var g Signature
+		return g, sc.Scan(&g.TargetUser, &g.TargetKeyID, &g.SignerUser, &g.SignerKeyID, &g.Signature)
+	}, `SELECT target_user, target_key_id, signer_user, signer_key_id, signature FROM userapi_cross_signing_sigs
+		WHERE target_user = ANY($1) AND signer_user = $2 ORDER BY target_user, target_key_id, signer_key_id`,
+		sqlutil.List(targets), signer)
+	if err != nil {
+		return nil, fmt.Errorf("storage: reading signatures: %w", err)
+	}
+	return rows, nil
+}

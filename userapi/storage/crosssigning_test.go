@@ -71,5 +71,12 @@ func TestSignatures(t *testing.T) {
 		if got, err := s.Signatures(ctx, alice, []string{"@nobody:x"}); err != nil || len(got) != 0 {
 			t.Fatalf("signatures by nobody = %+v, %v", got, err)
 		}
+		got, err = s.SignaturesBy(ctx, alice, []string{alice, bob, carol})
+		if err != nil || len(got) != 2 || got[0] != again || got[1] != sigs[3] {
+			t.Fatalf("signatures by alice = %+v, %v", got, err)
+		}
+		if got, err := s.SignaturesBy(ctx, bob, []string{bob, carol}); err != nil || len(got) != 0 {
+			t.Fatalf("signatures by bob on bob's and carol's keys = %+v, %v", got, err)
+		}
 	})
 }
