@@ -34,9 +34,13 @@ import (
 // texts receives the bodies of the messages it decrypted.
 type e2eeClient struct {
 	*mautrix.Client
-	mach  *crypto.OlmMachine
-	texts chan string
-	mu    sync.Mutex
+	mach *crypto.OlmMachine
+	// machMu serialises the machine's use: mautrix's memory store is not
+	// safe for concurrent writers (the sync loop and the test's own calls).
+	// Every use but WaitForSession, which waits for the sync loop, holds it.
+	machMu sync.Mutex
+	texts  chan string
+	mu     sync.Mutex
 	// failed are the decryption failures seen, for the failure message.
 	failed []error
 }
@@ -45,12 +49,21 @@ type e2eeClient struct {
 // encrypted room.
 var _ mautrix.CryptoHelper = (*e2eeClient)(nil)
 
+// locked runs fn with the machine while nothing else uses it.
+func (ec *e2eeClient) locked(fn func(m *crypto.OlmMachine) error) error {
+	ec.machMu.Lock()
+	defer ec.machMu.Unlock()
+	return fn(ec.mach)
+}
+
 // Init is done by withCrypto.
 func (ec *e2eeClient) Init(context.Context) error { return nil }
 
 // Encrypt encrypts for the room's members, sharing a new room key with
 // their devices first when there is none to use (the machine says so).
 func (ec *e2eeClient) Encrypt(ctx context.Context, room id.RoomID, typ event.Type, content any) (*event.EncryptedEventContent, error) {
+	ec.machMu.Lock()
+	defer ec.machMu.Unlock()
 	enc, err := ec.mach.EncryptMegolmEvent(ctx, room, typ, content)
 	if !needsNewRoomKey(err) {
 		return enc, err
@@ -73,8 +86,12 @@ func needsNewRoomKey(err error) bool {
 }
 
 // Decrypt decrypts a Megolm event.
-func (ec *e2eeClient) Decrypt(ctx context.Context, evt *event.Event) (*event.Event, error) {
-	return ec.mach.DecryptMegolmEvent(ctx, evt)
+func (ec *e2eeClient) Decrypt(ctx context.Context, evt *event.Event) (dec *event.Event, err error) {
+	err = ec.locked(func(m *crypto.OlmMachine) error {
+		dec, err = m.DecryptMegolmEvent(ctx, evt)
+		return err
+	})
+	return dec, err
 }
 
 // WaitForSession waits for a room key to arrive in a to-device message.
@@ -89,11 +106,11 @@ func (ec *e2eeClient) RequestSession(context.Context, id.RoomID, id.SenderKey, i
 // onEncrypted decrypts a room event as it arrives, waiting a little for
 // its room key when the to-device message carrying it is still on its way.
 func (ec *e2eeClient) onEncrypted(ctx context.Context, evt *event.Event) {
-	dec, err := ec.mach.DecryptMegolmEvent(ctx, evt)
+	dec, err := ec.Decrypt(ctx, evt)
 	if errors.Is(err, crypto.ErrNoSessionFound) {
 		content := evt.Content.AsEncrypted()
 		if ec.mach.WaitForSession(ctx, evt.RoomID, content.SenderKey, content.SessionID, 10*time.Second) {
-			dec, err = ec.mach.DecryptMegolmEvent(ctx, evt)
+			dec, err = ec.Decrypt(ctx, evt)
 		}
 	}
 	if err != nil {
@@ -123,8 +140,14 @@ func withCrypto(t *testing.T, c *mautrix.Client) *e2eeClient {
 	}
 	syncer := c.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEvent(c.StateStoreSyncHandler)
-	syncer.OnSync(ec.mach.ProcessSyncResponse)
-	syncer.OnEventType(event.StateMember, ec.mach.HandleMemberEvent)
+	syncer.OnSync(func(ctx context.Context, resp *mautrix.RespSync, since string) bool {
+		ec.machMu.Lock()
+		defer ec.machMu.Unlock()
+		return ec.mach.ProcessSyncResponse(ctx, resp, since)
+	})
+	syncer.OnEventType(event.StateMember, func(ctx context.Context, evt *event.Event) {
+		_ = ec.locked(func(m *crypto.OlmMachine) error { m.HandleMemberEvent(ctx, evt); return nil })
+	})
 	syncer.OnEventType(event.EventEncrypted, func(ctx context.Context, evt *event.Event) { go ec.onEncrypted(ctx, evt) })
 	c.Crypto = ec
 	syncCtx, stop := context.WithCancel(context.Background())
@@ -174,7 +197,11 @@ func (ec *e2eeClient) waitDevices(t *testing.T, user id.UserID, want ...id.Devic
 	t.Helper()
 	var have []id.DeviceID
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		devices, _ := ec.mach.CryptoStore.GetDevices(ctx(t), user)
+		var devices map[id.DeviceID]*id.Device
+		_ = ec.locked(func(m *crypto.OlmMachine) (err error) {
+			devices, err = m.CryptoStore.GetDevices(ctx(t), user)
+			return err
+		})
 		have = have[:0]
 		for d := range devices {
 			have = append(have, d)
@@ -299,14 +326,18 @@ func TestKeyBackupRoundTrip(t *testing.T) {
 	backUpRoomKey(t, bob, backupKey, version.Version, room, evt.Content.AsEncrypted().SessionID)
 
 	bob2 := withCrypto(t, login(t, srv, "bob", "bob-password"))
-	if _, err := bob2.mach.DecryptMegolmEvent(ctx(t), evt); err == nil {
+	if _, err := bob2.Decrypt(ctx(t), evt); err == nil {
 		t.Fatal("the new device decrypted the message before restoring the backup")
 	}
-	restored, err := bob2.mach.DownloadAndStoreLatestKeyBackup(ctx(t), backupKey)
+	var restored id.KeyBackupVersion
+	err = bob2.locked(func(m *crypto.OlmMachine) (err error) {
+		restored, err = m.DownloadAndStoreLatestKeyBackup(ctx(t), backupKey)
+		return err
+	})
 	if err != nil || restored != version.Version {
 		t.Fatalf("restoring the backup: version %q, %v; want %q", restored, err, version.Version)
 	}
-	dec, err := bob2.mach.DecryptMegolmEvent(ctx(t), evt)
+	dec, err := bob2.Decrypt(ctx(t), evt)
 	if err != nil || dec.Content.AsMessage().Body != "worth keeping" {
 		t.Fatalf("the restored room key decrypts %v, %v", dec, err)
 	}
@@ -317,7 +348,11 @@ func TestKeyBackupRoundTrip(t *testing.T) {
 func backUpRoomKey(t *testing.T, ec *e2eeClient, backupKey *backup.MegolmBackupKey, version id.KeyBackupVersion,
 	room id.RoomID, sessionID id.SessionID) {
 	t.Helper()
-	sess, err := ec.mach.CryptoStore.GetGroupSession(ctx(t), room, sessionID)
+	var sess *crypto.InboundGroupSession
+	err := ec.locked(func(m *crypto.OlmMachine) (err error) {
+		sess, err = m.CryptoStore.GetGroupSession(ctx(t), room, sessionID)
+		return err
+	})
 	if err != nil || sess == nil {
 		t.Fatalf("bob's room key %s: %v", sessionID, err)
 	}
@@ -375,7 +410,8 @@ func TestCrossSigningSeenByOthers(t *testing.T) {
 func verifiedBy(t *testing.T, bob *e2eeClient, bobPassword string, alice *e2eeClient, seen *crypto.CrossSigningPublicKeysCache) {
 	t.Helper()
 	publishCrossSigning(t, bob, bobPassword)
-	if err := bob.mach.SignUser(ctx(t), alice.UserID, seen.MasterKey); err != nil {
+	err := bob.locked(func(m *crypto.OlmMachine) error { return m.SignUser(ctx(t), alice.UserID, seen.MasterKey) })
+	if err != nil {
 		t.Fatalf("bob signing alice's master key: %v", err)
 	}
 	waitTrust(t, bob, alice.UserID, alice.DeviceID, id.TrustStateCrossSignedVerified)
@@ -408,11 +444,16 @@ func chatThenNewDevice(t *testing.T, aliceSrv, bobSrv *server.Server, alice, bob
 func crossSignedFor(t *testing.T, alice, bob *e2eeClient, alicePassword string) *crypto.CrossSigningPublicKeysCache {
 	t.Helper()
 	aliceKeys := publishCrossSigning(t, alice, alicePassword)
-	if err := alice.mach.SignOwnDevice(ctx(t), alice.mach.OwnIdentity()); err != nil {
+	err := alice.locked(func(m *crypto.OlmMachine) error { return m.SignOwnDevice(ctx(t), m.OwnIdentity()) })
+	if err != nil {
 		t.Fatalf("alice signing her device: %v", err)
 	}
 	waitTrust(t, bob, alice.UserID, alice.DeviceID, id.TrustStateCrossSignedUntrusted)
-	seen, err := bob.mach.GetCrossSigningPublicKeys(ctx(t), alice.UserID)
+	var seen *crypto.CrossSigningPublicKeysCache
+	err = bob.locked(func(m *crypto.OlmMachine) (err error) {
+		seen, err = m.GetCrossSigningPublicKeys(ctx(t), alice.UserID)
+		return err
+	})
 	if err != nil || seen == nil || seen.MasterKey != aliceKeys.MasterKey.PublicKey() {
 		t.Fatalf("bob sees alice's master key as %+v (%v), want %s", seen, err, aliceKeys.MasterKey.PublicKey())
 	}
@@ -423,12 +464,14 @@ func crossSignedFor(t *testing.T, alice, bob *e2eeClient, alicePassword string) 
 // the server's user-interactive auth with the password if it asks.
 func publishCrossSigning(t *testing.T, ec *e2eeClient, password string) *crypto.CrossSigningKeysCache {
 	t.Helper()
-	keys, err := ec.mach.GenerateCrossSigningKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = ec.mach.PublishCrossSigningKeys(ctx(t), keys, func(uia *mautrix.RespUserInteractive) any {
-		return passwordAuth(ec.UserID, password, uia.Session)
+	var keys *crypto.CrossSigningKeysCache
+	err := ec.locked(func(m *crypto.OlmMachine) (err error) {
+		if keys, err = m.GenerateCrossSigningKeys(); err != nil {
+			return err
+		}
+		return m.PublishCrossSigningKeys(ctx(t), keys, func(uia *mautrix.RespUserInteractive) any {
+			return passwordAuth(ec.UserID, password, uia.Session)
+		})
 	})
 	if err != nil {
 		t.Fatalf("%s publishing cross-signing keys: %v", ec.UserID, err)
@@ -442,10 +485,15 @@ func waitTrust(t *testing.T, ec *e2eeClient, user id.UserID, device id.DeviceID,
 	t.Helper()
 	var state id.TrustState
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if dev, err := ec.mach.CryptoStore.GetDevice(ctx(t), user, device); err == nil && dev != nil {
-			if state, err = ec.mach.ResolveTrustContext(ctx(t), dev); err == nil && state >= want {
-				return
+		_ = ec.locked(func(m *crypto.OlmMachine) error {
+			dev, err := m.CryptoStore.GetDevice(ctx(t), user, device)
+			if err == nil && dev != nil {
+				state, _ = m.ResolveTrustContext(ctx(t), dev)
 			}
+			return nil
+		})
+		if state >= want {
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s trusts %s/%s as %s, want %s", ec.UserID, user, device, state, want)
