@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 
 	userapi "github.com/myelin-im/myelin/userapi/api"
@@ -34,7 +35,11 @@ func (rt *Routes) addDeviceLists(
 ) (int64, bool, error) {
 	latest := rt.notifier.DeviceListPos()
 	if win.initial() {
-		return latest, false, nil
+		// The stream's own latest position, not the notifier's, which may
+		// not have heard yet of a change committed before this sync (the
+		// user's own registration): the next sync must not list it again.
+		_, stored, err := rt.users.DeviceListChanges(ctx, math.MaxInt64, -1)
+		return max(latest, stored), false, err
 	}
 	peers := rt.notifier.Peers(dev.UserID)
 	changed := map[string]struct{}{}
