@@ -24,7 +24,7 @@ func (u *UserAPI) RemoteDeviceLists(ctx context.Context, userIDs []string) (map[
 
 // SetRemoteDeviceList implements api.RemoteDevices.
 func (u *UserAPI) SetRemoteDeviceList(ctx context.Context, list api.RemoteDeviceList, announce bool) error {
-	if _, ok := u.recipientLocalpart(list.UserID); ok {
+	if _, ok := u.localpartOf(list.UserID); ok {
 		return fmt.Errorf("userapi: %s is a local user, not cached", list.UserID)
 	}
 	return u.store.WithTx(ctx, func(ctx context.Context) error {
@@ -37,7 +37,7 @@ func (u *UserAPI) SetRemoteDeviceList(ctx context.Context, list api.RemoteDevice
 
 // UpdateRemoteDevice implements api.RemoteDevices.
 func (u *UserAPI) UpdateRemoteDevice(ctx context.Context, up api.RemoteDeviceUpdate) (bool, error) {
-	if _, ok := u.recipientLocalpart(up.UserID); ok {
+	if _, ok := u.localpartOf(up.UserID); ok {
 		return false, fmt.Errorf("userapi: %s is a local user, not cached", up.UserID)
 	}
 	resync := false
@@ -116,7 +116,7 @@ func (u *UserAPI) MarkRemoteStale(ctx context.Context, userID string) error {
 func (u *UserAPI) ReceiveToDevice(
 	ctx context.Context, sender, eventType, messageID string, messages map[string]map[string]json.RawMessage,
 ) error {
-	if _, ok := u.recipientLocalpart(sender); ok || !strings.Contains(sender, ":") {
+	if _, ok := u.localpartOf(sender); ok || !strings.Contains(sender, ":") {
 		return fmt.Errorf("userapi: %q is not another server's user", sender)
 	}
 	local, _ := u.splitRecipients(messages)

@@ -24,7 +24,7 @@ func (u *UserAPI) SendToDevice(
 	ctx context.Context, sender string, senderDevice api.DeviceID, txnID, eventType string,
 	messages map[string]map[string]json.RawMessage,
 ) (api.RemoteToDevice, error) {
-	senderLocal, ok := u.recipientLocalpart(sender)
+	senderLocal, ok := u.localpartOf(sender)
 	if !ok {
 		return nil, fmt.Errorf("userapi: to-device sender %q is not a local user", sender)
 	}
@@ -53,7 +53,7 @@ func (u *UserAPI) SendToDevice(
 // byDevice names (api.AllDevices: all of them) and announces each. Devices
 // the user does not have get nothing: no one could ever collect it.
 func (u *UserAPI) storeForUser(ctx context.Context, userID string, row storage.ToDeviceRow, byDevice map[string]json.RawMessage) error {
-	localpart, _ := u.recipientLocalpart(userID)
+	localpart, _ := u.localpartOf(userID)
 	devices, err := u.store.Devices(ctx, localpart)
 	if err != nil {
 		return err
@@ -126,7 +126,7 @@ func (u *UserAPI) splitRecipients(
 	local := map[string]map[string]json.RawMessage{}
 	var remote api.RemoteToDevice
 	for userID, byDevice := range messages {
-		if _, ok := u.recipientLocalpart(userID); ok {
+		if _, ok := u.localpartOf(userID); ok {
 			local[userID] = byDevice
 			continue
 		}
@@ -140,20 +140,6 @@ func (u *UserAPI) splitRecipients(
 		remote[server][userID] = byDevice
 	}
 	return local, remote
-}
-
-// recipientLocalpart returns the localpart of one of this server's user
-// IDs.
-func (u *UserAPI) recipientLocalpart(userID string) (api.Localpart, bool) {
-	rest, ok := strings.CutPrefix(userID, "@")
-	if !ok {
-		return "", false
-	}
-	local, server, ok := strings.Cut(rest, ":")
-	if !ok || server != u.opts.ServerName || local == "" {
-		return "", false
-	}
-	return api.Localpart(local), true
 }
 
 // ToDeviceSince implements api.ToDevice.
