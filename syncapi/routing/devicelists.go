@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
@@ -41,7 +42,10 @@ func (rt *Routes) addDeviceLists(
 		_, stored, err := rt.users.DeviceListChanges(ctx, math.MaxInt64, -1)
 		return max(latest, stored), false, err
 	}
-	peers := rt.notifier.Peers(dev.UserID)
+	// Who shares a room with the user, read only when a change or a
+	// membership event needs it: most syncs have neither, and the set
+	// walks every member of every joined room under the notifier's lock.
+	peers := sync.OnceValue(func() map[string]struct{} { return rt.notifier.Peers(dev.UserID) })
 	changed := map[string]struct{}{}
 	if from := max(tok.dl, 0); from < latest {
 		users, _, err := rt.users.DeviceListChanges(ctx, from, latest)
@@ -49,7 +53,7 @@ func (rt *Routes) addDeviceLists(
 			return 0, false, err
 		}
 		for _, u := range users {
-			if _, ok := peers[u]; ok {
+			if _, ok := peers()[u]; ok {
 				changed[u] = struct{}{}
 			}
 		}
@@ -63,9 +67,11 @@ func (rt *Routes) addDeviceLists(
 
 // membershipDeviceChanges adds to changed and left what the response's
 // membership events mean for device tracking.
-func (rt *Routes) membershipDeviceChanges(resp *Response, userID string, peers, changed, left map[string]struct{}) {
+func (rt *Routes) membershipDeviceChanges(
+	resp *Response, userID string, peers func() map[string]struct{}, changed, left map[string]struct{},
+) {
 	note := func(target, membership string, joinedRoom string) {
-		_, sharing := peers[target]
+		_, sharing := peers()[target]
 		switch {
 		case target == userID && membership == "join" && joinedRoom != "":
 			// The user joined: everyone already there is new to them, and
@@ -93,7 +99,7 @@ func (rt *Routes) membershipDeviceChanges(resp *Response, userID string, peers, 
 		// The user left: the room's members they share no other room with
 		// are no longer tracked.
 		for _, m := range rt.notifier.JoinedMembers(roomID) {
-			if _, sharing := peers[m]; !sharing {
+			if _, sharing := peers()[m]; !sharing {
 				left[m] = struct{}{}
 			}
 		}
