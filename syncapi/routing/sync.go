@@ -152,7 +152,9 @@ func (rt *Routes) SyncUntil(
 		}
 		// Nothing yet: wait for what comes after the positions this build
 		// reached (a to-device message or device-list change wakes it too).
-		since.ad, since.td, since.dl = resp.next.ad, resp.next.td, resp.next.dl
+		pos := since.pos
+		since = resp.next
+		since.pos = pos
 		rt.notifier.WaitWoken(wctx, dev.UserID, upto, wakes)
 		if wctx.Err() != nil && rt.notifier.Pos() == upto {
 			return resp, rt.addKeyCounts(ctx, resp, dev)
@@ -201,7 +203,7 @@ func (rt *Routes) build(
 	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
-	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos}
+	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos, rc: tok.rc, ty: tok.ty, pr: tok.pr}
 	resp.NextBatch = resp.next.String()
 	return resp, !roomsAdded && !adAdded && !tdAdded && !dlAdded, nil
 }

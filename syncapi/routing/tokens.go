@@ -8,9 +8,11 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
-// A sync token "s<N>_<A>_<T>_<D>" stands after event stream position N,
-// after position A of the user's account-data stream, after position T of
-// the device's to-device inbox and after position D of the device-list
+// A sync token "s<N>_<A>_<T>_<D>_<R>_<Y>_<P>" stands after event stream
+// position N, after position A of the user's account-data stream, after
+// position T of the device's to-device inbox, after position D of the
+// device-list stream, after position R of the receipt stream, after
+// position Y of the typing stream and after position P of the presence
 // stream. The per-user and per-device positions follow N
 // in the order of syncToken.streams; a token may end early (older tokens:
 // "s<N>_<A>", "s<N>"), the positions it lacks being unknown, and a missing
@@ -32,13 +34,27 @@ type syncToken struct {
 	// of: the next incremental sync lists the users changed after it.
 	// -1: none (an older token), so every change is listed again.
 	dl int64
+	// rc is the receipt stream position the client has seen (receipts.go);
+	// -1: none, so the rooms' current receipts are sent.
+	rc int64
+	// ty is the typing stream position the client has seen (typing.go);
+	// -1: none, so the rooms' current typing users are sent.
+	ty int64
+	// pr is the presence stream position the client has seen (presence.go);
+	// -1: none, so the current presence of every user sharing a room is
+	// sent.
+	pr int64
 }
 
 // initialToken is where an initial sync starts.
-func initialToken() syncToken { return syncToken{pos: -1, ad: -1, td: -1, dl: -1} }
+func initialToken() syncToken {
+	return syncToken{pos: -1, ad: -1, td: -1, dl: -1, rc: -1, ty: -1, pr: -1}
+}
 
 // streams are the token's positions after N, in the order it writes them.
-func (t *syncToken) streams() [3]*int64 { return [3]*int64{&t.ad, &t.td, &t.dl} }
+func (t *syncToken) streams() [6]*int64 {
+	return [6]*int64{&t.ad, &t.td, &t.dl, &t.rc, &t.ty, &t.pr}
+}
 
 func (t syncToken) String() string {
 	b := append(make([]byte, 0, 32), 's')
@@ -89,7 +105,11 @@ func sinceParam(q url.Values) (syncToken, error) {
 	return parseSyncToken(s)
 }
 
-func formatToken(pos int64) string { return syncToken{pos: pos, ad: -1, td: -1, dl: -1}.String() }
+func formatToken(pos int64) string {
+	t := initialToken()
+	t.pos = pos
+	return t.String()
+}
 
 // parseToken reads a pagination token (or a sync token used as one).
 func parseToken(tok string) (int64, error) {
