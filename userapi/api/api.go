@@ -173,5 +173,6 @@ type UserAPI interface {
 	ToDevice
 	RemoteDevices
 	DehydratedDevices
+	Pushers
 	Operator
 }
