@@ -105,7 +105,7 @@ func tweaksOf(actions []json.RawMessage) map[string]json.RawMessage {
 	tweaks := map[string]json.RawMessage{}
 	for _, a := range actions {
 		var t struct {
-			SetTweak *string        `json:"set_tweak"`
+			SetTweak *string         `json:"set_tweak"`
 			Value    json.RawMessage `json:"value"`
 		}
 		if json.Unmarshal(a, &t) != nil || t.SetTweak == nil {
