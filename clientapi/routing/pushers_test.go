@@ -79,7 +79,9 @@ func listsPusher(t *testing.T, r *fixture.Response) {
 func TestPusherHandlers(t *testing.T) {
 	f := newServer(t, serverOpts{})
 	alice, bob := f.User(t, "alice"), f.User(t, "bob")
-	withData := func(data any) map[string]any { return pusherBody("k1", map[string]any{"data": data}) }
+	// with is pusherBody("k1") with key set to v (nil: removed).
+	with := func(key string, v any) map[string]any { return pusherBody("k1", map[string]any{key: v}) }
+	withData := func(data any) map[string]any { return with("data", data) }
 	run(t, f, []call{
 		{"list without token", "GET", "/pushers", "", nil, 401, "M_MISSING_TOKEN", nil},
 		{"none yet", "GET", "/pushers", alice.Token, nil, 200, "", listsPushKeys()},
@@ -87,11 +89,11 @@ func TestPusherHandlers(t *testing.T) {
 		{"wrong method", "PUT", "/pushers/set", alice.Token, pusherBody("k1", nil), 405, "M_UNRECOGNIZED", nil},
 		{"not JSON", "POST", "/pushers/set", alice.Token, `{nope`, 400, "M_NOT_JSON", nil},
 		{"not an object", "POST", "/pushers/set", alice.Token, `[]`, 400, "M_BAD_JSON", nil},
-		{"without kind", "POST", "/pushers/set", alice.Token, pusherBody("k1", map[string]any{"kind": nil}), 400, "M_MISSING_PARAM", nil},
-		{"without app_id", "POST", "/pushers/set", alice.Token, pusherBody("k1", map[string]any{"app_id": nil}), 400, "M_MISSING_PARAM", nil},
-		{"without pushkey", "POST", "/pushers/set", alice.Token, pusherBody("", map[string]any{"pushkey": nil}), 400, "M_MISSING_PARAM", nil},
-		{"without lang", "POST", "/pushers/set", alice.Token, pusherBody("k1", map[string]any{"lang": nil}), 400, "M_MISSING_PARAM", nil},
-		{"without data", "POST", "/pushers/set", alice.Token, pusherBody("k1", map[string]any{"data": nil}), 400, "M_MISSING_PARAM", nil},
+		{"without kind", "POST", "/pushers/set", alice.Token, with("kind", nil), 400, "M_MISSING_PARAM", nil},
+		{"without app_id", "POST", "/pushers/set", alice.Token, with("app_id", nil), 400, "M_MISSING_PARAM", nil},
+		{"without pushkey", "POST", "/pushers/set", alice.Token, with("pushkey", nil), 400, "M_MISSING_PARAM", nil},
+		{"without lang", "POST", "/pushers/set", alice.Token, with("lang", nil), 400, "M_MISSING_PARAM", nil},
+		{"without data", "POST", "/pushers/set", alice.Token, with("data", nil), 400, "M_MISSING_PARAM", nil},
 		{"without display names", "POST", "/pushers/set", alice.Token,
 			pusherBody("k1", map[string]any{"app_display_name": nil, "device_display_name": nil}), 400, "M_MISSING_PARAM",
 			func(t *testing.T, r *fixture.Response) {
@@ -99,16 +101,16 @@ func TestPusherHandlers(t *testing.T) {
 					t.Fatalf("error does not name the missing parameters: %s", r.Body)
 				}
 			}},
-		{"app_id of the wrong type", "POST", "/pushers/set", alice.Token, pusherBody("k1", map[string]any{"app_id": 5}), 400, "M_BAD_JSON", nil},
-		{"kind not a string", "POST", "/pushers/set", alice.Token, pusherBody("k1", map[string]any{"kind": 5}), 400, "M_INVALID_PARAM", nil},
+		{"app_id of the wrong type", "POST", "/pushers/set", alice.Token, with("app_id", 5), 400, "M_BAD_JSON", nil},
+		{"kind not a string", "POST", "/pushers/set", alice.Token, with("kind", 5), 400, "M_INVALID_PARAM", nil},
 		{"email kind", "POST", "/pushers/set", alice.Token,
 			pusherBody("a@example.org", map[string]any{"kind": "email", "app_id": "m.email"}), 400, "M_INVALID_PARAM", nil},
-		{"unknown kind", "POST", "/pushers/set", alice.Token, pusherBody("k1", map[string]any{"kind": "carrier-pigeon"}), 400, "M_INVALID_PARAM", nil},
+		{"unknown kind", "POST", "/pushers/set", alice.Token, with("kind", "carrier-pigeon"), 400, "M_INVALID_PARAM", nil},
 		{"pushkey too long", "POST", "/pushers/set", alice.Token, pusherBody(strings.Repeat("k", 513), nil), 400, "M_INVALID_PARAM", nil},
 		{"pushkey of 512 bytes", "POST", "/pushers/set", alice.Token, pusherBody(strings.Repeat("k", 512), nil), 200, "", nil},
 		{"empty pushkey", "POST", "/pushers/set", alice.Token, pusherBody("", nil), 400, "M_INVALID_PARAM", nil},
 		{"app_id too long", "POST", "/pushers/set", alice.Token,
-			pusherBody("k1", map[string]any{"app_id": strings.Repeat("é", 65)}), 400, "M_INVALID_PARAM", nil},
+			with("app_id", strings.Repeat("é", 65)), 400, "M_INVALID_PARAM", nil},
 		{"app_id of 64 characters", "POST", "/pushers/set", alice.Token,
 			pusherBody("k64", map[string]any{"app_id": strings.Repeat("é", 64)}), 200, "", nil},
 		{"data not an object", "POST", "/pushers/set", alice.Token, withData("x"), 400, "M_INVALID_PARAM", nil},
@@ -135,7 +137,7 @@ func TestPusherHandlers(t *testing.T) {
 		{"update", "POST", "/pushers/set", alice.Token, pusherBody("k2", map[string]any{"lang": "fr"}), 200, "",
 			nil},
 		{"both listed", "GET", "/pushers", alice.Token, nil, 200, "", listsPushKeys("k1", "k2")},
-		{"bob appends the same pushkey", "POST", "/pushers/set", bob.Token, pusherBody("k1", map[string]any{"append": true}), 200, "", nil},
+		{"bob appends the same pushkey", "POST", "/pushers/set", bob.Token, with("append", true), 200, "", nil},
 		{"alice keeps hers", "GET", "/pushers", alice.Token, nil, 200, "", listsPushKeys("k1", "k2")},
 		{"bob has his", "GET", "/pushers", bob.Token, nil, 200, "", listsPushKeys("k1")},
 		{"bob takes the pushkey over", "POST", "/pushers/set", bob.Token, pusherBody("k2", nil), 200, "", nil},

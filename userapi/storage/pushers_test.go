@@ -11,9 +11,9 @@ import (
 	"github.com/myelin-im/myelin/userapi/storage"
 )
 
-func pusher(localpart api.Localpart, device api.DeviceID, appID, pushKey string) api.Pusher {
+func pusher(localpart api.Localpart, device api.DeviceID, pushKey string) api.Pusher {
 	return api.Pusher{
-		Localpart: localpart, DeviceID: device, Kind: "http", AppID: appID, PushKey: pushKey, PushKeyTS: 7,
+		Localpart: localpart, DeviceID: device, Kind: "http", AppID: "app", PushKey: pushKey, PushKeyTS: 7,
 		AppDisplayName: "App", DeviceDisplayName: "Phone", ProfileTag: "tag", Lang: "en",
 		Data: []byte(`{"url":"https://push.example/_matrix/push/v1/notify","format":"event_id_only","x":1}`),
 	}
@@ -46,13 +46,13 @@ func TestPushers(t *testing.T) {
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
 		ctx := context.Background()
 		s := open(t, db)
-		mustUpsert(t, s, pusher("alice", "PHONE", "app", "k1"), pusher("alice", "PHONE", "app", "k2"),
-			pusher("bob", "TAB", "app", "k1"))
+		mustUpsert(t, s, pusher("alice", "PHONE", "k1"), pusher("alice", "PHONE", "k2"),
+			pusher("bob", "TAB", "k1"))
 		ps, err := s.Pushers(ctx, "alice")
 		if err != nil || len(ps) != 2 {
 			t.Fatalf("alice's pushers: %+v, %v", ps, err)
 		}
-		if got, want := ps[0], pusher("alice", "PHONE", "app", "k1"); got.Lang != want.Lang || got.ProfileTag != want.ProfileTag ||
+		if got, want := ps[0], pusher("alice", "PHONE", "k1"); got.Lang != want.Lang || got.ProfileTag != want.ProfileTag ||
 			got.AppDisplayName != want.AppDisplayName || got.DeviceDisplayName != want.DeviceDisplayName ||
 			got.Kind != "http" || got.PushKeyTS != 7 || string(got.Data) != string(want.Data) {
 			t.Fatalf("read back %+v, want %+v", got, want)
@@ -60,7 +60,7 @@ func TestPushers(t *testing.T) {
 
 		// The same app ID and pushkey for the same user replace the pusher,
 		// and the device that set it last owns it.
-		again := pusher("alice", "LAPTOP", "app", "k1")
+		again := pusher("alice", "LAPTOP", "k1")
 		again.Lang, again.PushKeyTS = "fr", 9
 		mustUpsert(t, s, again)
 		if got := pushKeys(t, s, "alice"); !slices.Equal(got, []string{"app/k2@PHONE", "app/k1@LAPTOP"}) {
@@ -106,8 +106,8 @@ func TestPushersGoWithTheirDevice(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		mustUpsert(t, s, pusher("alice", "A", "app", "a"), pusher("alice", "B", "app", "b"),
-			pusher("alice", "C", "app", "c"), pusher("bob", "A", "app", "bob"))
+		mustUpsert(t, s, pusher("alice", "A", "a"), pusher("alice", "B", "b"),
+			pusher("alice", "C", "c"), pusher("bob", "A", "bob"))
 
 		if _, n, err := s.DeleteDevices(ctx, "alice", []api.DeviceID{"B"}, ""); err != nil || n != 1 {
 			t.Fatalf("deleting device B: %d, %v", n, err)
