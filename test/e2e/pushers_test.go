@@ -1,11 +1,19 @@
 package e2e
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
+	syncapi "github.com/myelin-im/myelin/syncapi/api"
 )
 
 // setPusher has c set an http pusher with pushKey through mautrix.
@@ -98,4 +106,51 @@ func TestPushersFollowTheirSession(t *testing.T) {
 		fifth := login(t, srv, "alice", pw2)
 		wantPushKeys(t, fifth)
 	})
+}
+
+// TestPusherWorkerRunsInTheServer: a server starts the pusher worker with
+// the user API. A notification on the sync component's topic (published
+// here as the sync component will) reaches the local push gateway of a
+// pusher set through mautrix, in the push gateway's wire format.
+func TestPusherWorkerRunsInTheServer(t *testing.T) {
+	srv := startServer(t, testConfig(t, sqltest.URL(t, sqlutil.SQLite)))
+	got := make(chan map[string]any, 10)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if r.URL.Path != "/_matrix/push/v1/notify" || r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&body) != nil {
+			t.Errorf("gateway: %s %s", r.Method, r.URL.Path)
+		}
+		_, _ = io.WriteString(w, `{"rejected":[]}`)
+		got <- body
+	}))
+	t.Cleanup(gw.Close)
+	bob := register(t, srv, "bob", "bob's password")
+	kind := mautrix.PusherKindHTTP
+	err := bob.SetPusher(ctx(t), &mautrix.Pusher{
+		Kind: &kind, AppID: "im.myelin.e2e", PushKey: "bob-key", AppDisplayName: "e2e", DeviceDisplayName: "phone",
+		Language: "en", Data: mautrix.PusherData{"url": gw.URL + "/_matrix/push/v1/notify", "format": "event_id_only"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(syncapi.Notification{
+		RoomID: "!r:localhost", EventID: "$e", Event: json.RawMessage(`{"type":"m.room.message","content":{"body":"secret"}}`),
+		Users: []syncapi.NotifiedUser{{UserID: string(bob.UserID), Actions: []json.RawMessage{json.RawMessage(`"notify"`)}, Unread: 1}},
+	})
+	if err := srv.Bus.Publish(ctx(t), syncapi.NotificationTopic, "!r:localhost", body, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		n, _ := b["notification"].(map[string]any)
+		devices, _ := n["devices"].([]any)
+		if n["event_id"] != "$e" || n["room_id"] != "!r:localhost" || n["content"] != nil || len(devices) != 1 {
+			t.Fatalf("gateway got %v", b)
+		}
+		if d, _ := devices[0].(map[string]any); d["pushkey"] != "bob-key" || d["app_id"] != "im.myelin.e2e" {
+			t.Fatalf("device %v", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gateway got no request")
+	}
 }
