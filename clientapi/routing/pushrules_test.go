@@ -85,29 +85,38 @@ func TestPushRulesHandlers(t *testing.T) {
 		{"put over a default", "PUT", "/pushrules/global/override/.m.rule.master", tok, `{"actions":[]}`, 400, "M_INVALID_PARAM", nil},
 		{"put backslash ID", "PUT", "/pushrules/global/override/a%5Cb", tok, `{"actions":[]}`, 400, "M_INVALID_PARAM", nil},
 		{"put slash ID", "PUT", "/pushrules/global/override/a%2Fb", tok, `{"actions":[]}`, 400, "M_INVALID_PARAM", nil},
-		{"content without pattern", "PUT", "/pushrules/global/content/cake", tok, `{"actions":["notify"]}`, 400, "M_INVALID_PARAM", nil},
+		{"content without pattern", "PUT", "/pushrules/global/content/cake", tok, `{"actions":["notify"]}`, 400, "M_INVALID_PARAM",
+			nil},
 		{"content", "PUT", "/pushrules/global/content/cake", tok, `{"pattern":"cake*lie","actions":["notify"]}`, 200, "", nil},
 		{"read content", "GET", "/pushrules/global/content/cake", tok, nil, 200, "",
 			body(`{"rule_id":"cake","default":false,"enabled":true,"pattern":"cake*lie","actions":["notify"]}`)},
 		{"bad condition", "PUT", "/pushrules/global/override/a", tok,
 			`{"actions":["notify"],"conditions":[{"kind":"room_member_count","is":"many"}]}`, 400, "M_INVALID_PARAM", nil},
 		{"override a", "PUT", "/pushrules/global/override/a", tok,
-			`{"actions":["notify"],"conditions":[{"kind":"event_match","key":"content.body","pattern":"beer"},{"kind":"room_member_count","is":"<=10"}]}`, 200, "", nil},
+			`{"actions":["notify"],"conditions":[{"kind":"event_match","key":"content.body","pattern":"beer"},` +
+				`{"kind":"room_member_count","is":"<=10"}]}`, 200, "", nil},
 		{"override b first", "PUT", "/pushrules/global/override/b", tok, `{"actions":[]}`, 200, "", nil},
 		{"override c after a", "PUT", "/pushrules/global/override/c?after=a", tok, `{"actions":[]}`, 200, "", nil},
 		{"override d before a", "PUT", "/pushrules/global/override/d?before=a", tok, `{"actions":[]}`, 200, "", nil},
 		{"order", "GET", "/pushrules/global/", tok, nil, 200, "", overrides("b", "d", "a", "c")},
 		{"unknown before", "PUT", "/pushrules/global/override/e?before=zzz", tok, `{"actions":[]}`, 400, "M_UNKNOWN", nil},
-		{"before a default", "PUT", "/pushrules/global/override/e?before=.m.rule.member_event", tok, `{"actions":[]}`, 400, "M_UNKNOWN", nil},
+		{"before a default", "PUT", "/pushrules/global/override/e?before=.m.rule.member_event", tok, `{"actions":[]}`, 400, "M_UNKNOWN",
+			nil},
 		{"conditions kept", "GET", "/pushrules/global/override/a", tok, nil, 200, "",
-			body(`{"rule_id":"a","default":false,"enabled":true,"actions":["notify"],"conditions":[{"kind":"event_match","key":"content.body","pattern":"beer"},{"kind":"room_member_count","is":"<=10"}]}`)},
+			body(`{"rule_id":"a","default":false,"enabled":true,"actions":["notify"],` +
+				`"conditions":[{"kind":"event_match","key":"content.body","pattern":"beer"},{"kind":"room_member_count","is":"<=10"}]}`)},
 
-		{"enabled of a default", "GET", "/pushrules/global/underride/.m.rule.message/enabled", tok, nil, 200, "", body(`{"enabled":true}`)},
-		{"disable a default", "PUT", "/pushrules/global/underride/.m.rule.message/enabled", tok, `{"enabled":false}`, 200, "", body(`{}`)},
-		{"default disabled", "GET", "/pushrules/global/underride/.m.rule.message/enabled", tok, nil, 200, "", body(`{"enabled":false}`)},
+		{"enabled of a default", "GET", "/pushrules/global/underride/.m.rule.message/enabled", tok, nil, 200, "",
+			body(`{"enabled":true}`)},
+		{"disable a default", "PUT", "/pushrules/global/underride/.m.rule.message/enabled", tok, `{"enabled":false}`, 200, "",
+			body(`{}`)},
+		{"default disabled", "GET", "/pushrules/global/underride/.m.rule.message/enabled", tok, nil, 200, "",
+			body(`{"enabled":false}`)},
 		{"enabled without value", "PUT", "/pushrules/global/underride/.m.rule.message/enabled", tok, `{}`, 400, "M_MISSING_PARAM", nil},
-		{"enabled not a boolean", "PUT", "/pushrules/global/underride/.m.rule.message/enabled", tok, `{"enabled":"no"}`, 400, "M_BAD_JSON", nil},
-		{"enable missing", "PUT", "/pushrules/global/sender/" + url.PathEscape("@x:test.local") + "/enabled", tok, `{"enabled":true}`, 404, "M_NOT_FOUND", nil},
+		{"enabled not a boolean", "PUT", "/pushrules/global/underride/.m.rule.message/enabled", tok, `{"enabled":"no"}`, 400,
+			"M_BAD_JSON", nil},
+		{"enable missing", "PUT", "/pushrules/global/sender/" + url.PathEscape("@x:test.local") + "/enabled", tok, `{"enabled":true}`,
+			404, "M_NOT_FOUND", nil},
 		{"enabled of missing", "GET", "/pushrules/global/sender/x/enabled", tok, nil, 404, "M_NOT_FOUND", nil},
 		{"actions of a default", "GET", "/pushrules/global/override/.m.rule.tombstone/actions", tok, nil, 200, "",
 			body(`{"actions":["notify",{"set_tweak":"highlight"}]}`)},
@@ -116,15 +125,18 @@ func TestPushRulesHandlers(t *testing.T) {
 		{"actions changed", "GET", "/pushrules/global/override/.m.rule.tombstone/actions", tok, nil, 200, "",
 			body(`{"actions":["notify",{"set_tweak":"sound","value":"bing"}]}`)},
 		{"actions missing", "PUT", "/pushrules/global/override/.m.rule.tombstone/actions", tok, `{}`, 400, "M_MISSING_PARAM", nil},
-		{"actions unknown", "PUT", "/pushrules/global/override/.m.rule.tombstone/actions", tok, `{"actions":[{"x":1}]}`, 400, "M_INVALID_PARAM", nil},
+		{"actions unknown", "PUT", "/pushrules/global/override/.m.rule.tombstone/actions", tok, `{"actions":[{"x":1}]}`, 400,
+			"M_INVALID_PARAM", nil},
 		{"actions of missing", "PUT", "/pushrules/global/override/nope/actions", tok, `{"actions":[]}`, 404, "M_NOT_FOUND", nil},
 
 		{"delete", "DELETE", "/pushrules/global/override/a", tok, nil, 200, "", body(`{}`)},
 		{"deleted", "GET", "/pushrules/global/override/a", tok, nil, 404, "M_NOT_FOUND", nil},
 		{"delete again", "DELETE", "/pushrules/global/override/a", tok, nil, 404, "M_NOT_FOUND", nil},
 		{"delete a default", "DELETE", "/pushrules/global/override/.m.rule.master", tok, nil, 400, "M_INVALID_PARAM", nil},
-		{"account data API still refuses m.push_rules", "PUT", "/user/" + alice.ID + "/account_data/m.push_rules", tok, `{}`, 405, "M_BAD_JSON", nil},
-		{"account data API reads the rules", "GET", "/user/" + alice.ID + "/account_data/m.push_rules", tok, nil, 200, "", hasKeys("global")},
+		{"account data API still refuses m.push_rules", "PUT", "/user/" + alice.ID + "/account_data/m.push_rules", tok, `{}`, 405,
+			"M_BAD_JSON", nil},
+		{"account data API reads the rules", "GET", "/user/" + alice.ID + "/account_data/m.push_rules", tok, nil, 200, "",
+			hasKeys("global")},
 	})
 }
 
@@ -133,10 +145,12 @@ func TestPushRulesPerUser(t *testing.T) {
 	f := newServer(t, serverOpts{})
 	alice, bob := f.User(t, "alice"), f.User(t, "bob")
 	run(t, f, []call{
-		{"alice adds", "PUT", "/pushrules/global/sender/" + url.PathEscape("@spam:test.local"), alice.Token, `{"actions":[]}`, 200, "", nil},
+		{"alice adds", "PUT", "/pushrules/global/sender/" + url.PathEscape("@spam:test.local"), alice.Token, `{"actions":[]}`, 200, "",
+			nil},
 		{"bob has none", "GET", "/pushrules/global/", bob.Token, nil, 200, "", ruleIDs("sender")},
 		{"alice has it", "GET", "/pushrules/global/", alice.Token, nil, 200, "", ruleIDs("sender", "@spam:test.local")},
-		{"invite rule names bob", "GET", "/pushrules/global/override/.m.rule.invite_for_me", bob.Token, nil, 200, "", func(t *testing.T, r *fixture.Response) {
+		{"invite rule names bob", "GET", "/pushrules/global/override/.m.rule.invite_for_me", bob.Token, nil, 200, "", func(t *testing.T,
+			r *fixture.Response) {
 			var rule struct {
 				Conditions []struct{ Key, Pattern string }
 			}

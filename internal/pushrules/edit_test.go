@@ -46,7 +46,8 @@ func TestDefaultsOrder(t *testing.T) {
 }
 
 func TestActionJSON(t *testing.T) {
-	in := `["notify",{"set_tweak":"sound","value":"default"},{"set_tweak":"highlight","value":false},{"set_tweak":"highlight"},"dont_notify",{"x_custom":1}]`
+	in := `["notify",{"set_tweak":"sound","value":"default"},{"set_tweak":"highlight","value":false},` +
+		`{"set_tweak":"highlight"},"dont_notify",{"x_custom":1}]`
 	var actions []Action
 	if err := json.Unmarshal([]byte(in), &actions); err != nil {
 		t.Fatal(err)
@@ -76,7 +77,8 @@ func TestActionJSON(t *testing.T) {
 // dropped disappears.
 func TestNormalize(t *testing.T) {
 	stored := `{"global":{
-		"override":[{"rule_id":"mine","enabled":true,"default":false,"conditions":[{"kind":"event_match","key":"type","pattern":"x"}],"actions":["notify"]},
+		"override":[{"rule_id":"mine","enabled":true,"default":false,"conditions":[{"kind":"event_match","key":"type","pattern":"x"}],
+			"actions":["notify"]},
 			{"rule_id":".m.rule.master","enabled":true,"default":true,"actions":[]},
 			{"rule_id":".m.rule.message","enabled":false,"default":true,"actions":[]}],
 		"content":[{"rule_id":".m.rule.contains_user_name","default":true,"enabled":true,"pattern":"alice","actions":["notify"]},
@@ -131,7 +133,9 @@ func TestPut(t *testing.T) {
 		{"after", KindOverride, rule("c"), "", "a", nil, []string{RuleMaster, "b", "a", "c"}},
 		{"before", KindOverride, rule("d"), "a", "", nil, []string{RuleMaster, "b", "d", "a", "c"}},
 		{"before wins over after", KindOverride, rule("e"), "b", "c", nil, []string{RuleMaster, "e", "b", "d", "a", "c"}},
-		{"update keeps its place", KindOverride, Rule{RuleID: "d", Actions: []Action{}}, "", "", nil, []string{RuleMaster, "e", "b", "d", "a", "c"}},
+		{"update keeps its place", KindOverride, Rule{RuleID: "d", Actions: []Action{}}, "", "", nil, []string{RuleMaster, "e", "b",
+			"d",
+			"a", "c"}},
 		{"update moves", KindOverride, rule("e"), "", "c", nil, []string{RuleMaster, "b", "d", "a", "c", "e"}},
 		{"unknown anchor", KindOverride, rule("f"), "zzz", "", ErrBeforeAfter, nil},
 		{"default anchor", KindOverride, rule("f"), RuleMemberEvent, "", ErrBeforeAfter, nil},
@@ -141,9 +145,12 @@ func TestPut(t *testing.T) {
 		{"backslash id", KindRoom, rule(`a\b`), "", "", ErrInvalid, nil},
 		{"content without pattern", KindContent, rule("p"), "", "", ErrInvalid, nil},
 		{"unknown action", KindSender, Rule{RuleID: "@x:y", Actions: []Action{{Name: "explode"}}}, "", "", ErrInvalid, nil},
-		{"bad condition", KindUnderride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{Kind: RoomMemberCount, Is: "lots"}}}, "", "", ErrInvalid, nil},
-		{"condition without kind", KindUnderride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{}}}, "", "", ErrInvalid, nil},
-		{"unknown condition kind is fine", KindUnderride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{Kind: "org.future"}}}, "", "", nil,
+		{"bad condition", KindUnderride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{Kind: RoomMemberCount,
+			Is: "lots"}}}, "", "", ErrInvalid, nil},
+		{"condition without kind", KindUnderride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{}}}, "", "", ErrInvalid,
+			nil},
+		{"unknown condition kind is fine", KindUnderride, Rule{RuleID: "u", Actions: []Action{},
+			Conditions: []Condition{{Kind: "org.future"}}}, "", "", nil,
 			[]string{"u", RuleCall, RuleEncryptedRoomOneToOne, RuleRoomOneToOne, RuleMessage, RuleEncrypted}},
 	}
 	for _, s := range steps {

@@ -17,7 +17,8 @@ const (
 // may follow.
 func event(t testing.TB, typ, content string, extra ...string) *Event {
 	t.Helper()
-	raw := fmt.Sprintf(`{"type":%q,"sender":%q,"room_id":%q,"event_id":"$e","origin_server_ts":1,"content":%s`, typ, bob, room1, content)
+	raw := fmt.Sprintf(`{"type":%q,"sender":%q,"room_id":%q,"event_id":"$e","origin_server_ts":1,"content":%s`, typ, bob, room1,
+		content)
 	for _, e := range extra {
 		raw += "," + e
 	}
@@ -44,26 +45,47 @@ func TestDefaultRules(t *testing.T) {
 		sound     string
 	}{
 		{"message in a group", event(t, "m.room.message", `{"msgtype":"m.text","body":"hi"}`), group, RuleMessage, true, false, ""},
-		{"message one to one", event(t, "m.room.message", `{"msgtype":"m.text","body":"hi"}`), oneToOne, RuleRoomOneToOne, true, false, "default"},
+		{"message one to one", event(t, "m.room.message", `{"msgtype":"m.text","body":"hi"}`), oneToOne, RuleRoomOneToOne, true, false,
+			"default"},
 		{"notice", event(t, "m.room.message", `{"msgtype":"m.notice","body":"bot"}`), oneToOne, RuleSuppressNotices, false, false, ""},
-		{"user mention highlights", event(t, "m.room.message", `{"body":"hey","m.mentions":{"user_ids":["@alice:test.local"]}}`), group, RuleIsUserMention, true, true, "default"},
-		{"another user's mention", event(t, "m.room.message", `{"body":"hey","m.mentions":{"user_ids":["@carol:test.local"]}}`), group, RuleMessage, true, false, ""},
-		{"body mention without m.mentions is a plain message", event(t, "m.room.message", `{"body":"alice: hey"}`), group, RuleMessage, true, false, ""},
-		{"room mention by a moderator", event(t, "m.room.message", `{"body":"all","m.mentions":{"room":true}}`), &Room{MemberCount: 5, PowerLevels: modPL}, RuleIsRoomMention, true, true, ""},
-		{"room mention without permission", event(t, "m.room.message", `{"body":"all","m.mentions":{"room":true}}`), &Room{MemberCount: 5, PowerLevels: &PowerLevels{}}, RuleMessage, true, false, ""},
-		{"room mention without power levels", event(t, "m.room.message", `{"body":"all","m.mentions":{"room":true}}`), group, RuleMessage, true, false, ""},
-		{"edit does not notify", event(t, "m.room.message", `{"body":"* fixed","m.new_content":{"body":"fixed"},"m.relates_to":{"rel_type":"m.replace","event_id":"$o"}}`), oneToOne, RuleSuppressEdits, false, false, ""},
-		{"edit that mentions still highlights", event(t, "m.room.message", `{"body":"* hi","m.mentions":{"user_ids":["@alice:test.local"]},"m.relates_to":{"rel_type":"m.replace","event_id":"$o"}}`), group, RuleIsUserMention, true, true, "default"},
-		{"invite for me", event(t, "m.room.member", `{"membership":"invite"}`, `"state_key":"@alice:test.local"`), group, RuleInviteForMe, true, false, "default"},
-		{"someone else's invite", event(t, "m.room.member", `{"membership":"invite"}`, `"state_key":"@carol:test.local"`), group, RuleMemberEvent, false, false, ""},
-		{"join", event(t, "m.room.member", `{"membership":"join"}`, `"state_key":"@bob:test.local"`), group, RuleMemberEvent, false, false, ""},
-		{"tombstone", event(t, "m.room.tombstone", `{"body":"moved","replacement_room":"!n:test.local"}`, `"state_key":""`), group, RuleTombstone, true, true, ""},
+		{"user mention highlights", event(t, "m.room.message", `{"body":"hey","m.mentions":{"user_ids":["@alice:test.local"]}}`), group,
+			RuleIsUserMention, true, true, "default"},
+		{"another user's mention", event(t, "m.room.message", `{"body":"hey","m.mentions":{"user_ids":["@carol:test.local"]}}`), group,
+			RuleMessage, true, false, ""},
+		{"body mention without m.mentions is a plain message", event(t, "m.room.message", `{"body":"alice: hey"}`), group, RuleMessage,
+			true, false, ""},
+		{"room mention by a moderator", event(t, "m.room.message", `{"body":"all","m.mentions":{"room":true}}`), &Room{MemberCount: 5,
+			PowerLevels: modPL}, RuleIsRoomMention, true, true, ""},
+		{"room mention without permission", event(t, "m.room.message", `{"body":"all","m.mentions":{"room":true}}`),
+			&Room{MemberCount: 5,
+				PowerLevels: &PowerLevels{}}, RuleMessage, true, false, ""},
+		{"room mention without power levels", event(t, "m.room.message", `{"body":"all","m.mentions":{"room":true}}`), group,
+			RuleMessage,
+			true, false, ""},
+		{"edit does not notify", event(t, "m.room.message",
+			`{"body":"* fixed","m.new_content":{"body":"fixed"},"m.relates_to":{"rel_type":"m.replace","event_id":"$o"}}`), oneToOne,
+			RuleSuppressEdits, false, false, ""},
+		{"edit that mentions still highlights", event(t, "m.room.message",
+			`{"body":"* hi","m.mentions":{"user_ids":["@alice:test.local"]},"m.relates_to":{"rel_type":"m.replace","event_id":"$o"}}`),
+			group, RuleIsUserMention, true, true, "default"},
+		{"invite for me", event(t, "m.room.member", `{"membership":"invite"}`, `"state_key":"@alice:test.local"`), group,
+			RuleInviteForMe,
+			true, false, "default"},
+		{"someone else's invite", event(t, "m.room.member", `{"membership":"invite"}`, `"state_key":"@carol:test.local"`), group,
+			RuleMemberEvent, false, false, ""},
+		{"join", event(t, "m.room.member", `{"membership":"join"}`, `"state_key":"@bob:test.local"`), group, RuleMemberEvent, false,
+			false, ""},
+		{"tombstone", event(t, "m.room.tombstone", `{"body":"moved","replacement_room":"!n:test.local"}`, `"state_key":""`), group,
+			RuleTombstone, true, true, ""},
 		{"tombstone-typed message event", event(t, "m.room.tombstone", `{}`), group, "", false, false, ""},
-		{"reaction", event(t, "m.reaction", `{"m.relates_to":{"rel_type":"m.annotation","key":"👍","event_id":"$o"}}`), oneToOne, RuleReaction, false, false, ""},
+		{"reaction", event(t, "m.reaction", `{"m.relates_to":{"rel_type":"m.annotation","key":"👍","event_id":"$o"}}`), oneToOne,
+			RuleReaction, false, false, ""},
 		{"server ACL", event(t, "m.room.server_acl", `{"allow":["*"]}`, `"state_key":""`), group, RuleServerACL, false, false, ""},
 		{"call", event(t, "m.call.invite", `{"call_id":"c"}`), group, RuleCall, true, false, "ring"},
-		{"encrypted one to one", event(t, "m.room.encrypted", `{"algorithm":"m.megolm.v1.aes-sha2"}`), oneToOne, RuleEncryptedRoomOneToOne, true, false, "default"},
-		{"encrypted in a group", event(t, "m.room.encrypted", `{"algorithm":"m.megolm.v1.aes-sha2"}`), group, RuleEncrypted, true, false, ""},
+		{"encrypted one to one", event(t, "m.room.encrypted", `{"algorithm":"m.megolm.v1.aes-sha2"}`), oneToOne,
+			RuleEncryptedRoomOneToOne, true, false, "default"},
+		{"encrypted in a group", event(t, "m.room.encrypted", `{"algorithm":"m.megolm.v1.aes-sha2"}`), group, RuleEncrypted, true, false,
+			""},
 		{"topic change", event(t, "m.room.topic", `{"topic":"t"}`, `"state_key":""`), group, "", false, false, ""},
 	}
 	compiled := Compile(Defaults(alice))
@@ -114,8 +136,10 @@ func cond1(t *testing.T, c string, ev *Event, room *Room, user User) bool {
 func TestConditions(t *testing.T) {
 	topic := func(v string) *Event { return event(t, "m.room.topic", `{"topic":`+v+`}`, `"state_key":""`) }
 	body := func(b string) *Event { return event(t, "m.room.message", fmt.Sprintf(`{"body":%q}`, b)) }
-	create := event(t, "m.room.create", `{"m.federate":true,"room_version":"1","n":3,"f":1.5,"nul":null,"m\\weird":"x"}`, `"state_key":""`)
-	aliases := event(t, "m.room.canonical_alias", `{"alt_aliases":["#somewhere:example.org","#myroom:example.com",1,true,null,{"x":1}]}`)
+	create := event(t, "m.room.create", `{"m.federate":true,"room_version":"1","n":3,"f":1.5,"nul":null,"m\\weird":"x"}`,
+		`"state_key":""`)
+	aliases := event(t, "m.room.canonical_alias",
+		`{"alt_aliases":["#somewhere:example.org","#myroom:example.com",1,true,null,{"x":1}]}`)
 	room := &Room{MemberCount: 10, PowerLevels: &PowerLevels{
 		Users: map[string]int64{bob: 20}, UsersDefault: 0, Notifications: map[string]int64{"room": 20, "other": 100},
 	}}
@@ -195,7 +219,8 @@ func TestUserRules(t *testing.T) {
 	cake := "cake"
 	mustPut(t, rs, KindContent, Rule{RuleID: "cake", Pattern: &cake, Actions: []Action{Notify(), SetTweak(TweakHighlight, nil)}})
 	mustPut(t, rs, KindRoom, Rule{RuleID: room1, Actions: []Action{}})
-	mustPut(t, rs, KindSender, Rule{RuleID: "@carol:test.local", Actions: []Action{Notify(), SetTweak(TweakSound, json.RawMessage(`"x"`))}})
+	mustPut(t, rs, KindSender, Rule{RuleID: "@carol:test.local", Actions: []Action{Notify(), SetTweak(TweakSound,
+		json.RawMessage(`"x"`))}})
 	compiled := Compile(rs)
 	group := &Room{MemberCount: 3}
 	me := User{ID: alice}
@@ -208,7 +233,8 @@ func TestUserRules(t *testing.T) {
 	if res.Kind != KindRoom || res.Notify {
 		t.Errorf("room rule: %+v", res)
 	}
-	other, err := NewEvent([]byte(`{"type":"m.room.message","sender":"@carol:test.local","room_id":"!other:test.local","content":{"body":"hi"}}`))
+	other, err := NewEvent([]byte(`{"type":"m.room.message","sender":"@carol:test.local",` +
+		`"room_id":"!other:test.local","content":{"body":"hi"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func TestPushRulesAndTags(t *testing.T) {
 		go func() { next <- syncOnce(t, alice, init.NextBatch, 10*time.Second) }()
 		time.Sleep(100 * time.Millisecond)
 		err = alice.PutPushRule(ctx(t), "global", pushrules.RoomRule, string(room.RoomID), &mautrix.ReqPutPushRule{
-			Actions: []*pushrules.PushAction{{Action: pushrules.ActionDontNotify}},
+			Actions: []*pushrules.PushAction{{Action: "dont_notify"}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +82,8 @@ func TestPushRulesAndTags(t *testing.T) {
 		if rs == nil {
 			t.Fatalf("the new rule did not wake /sync with m.push_rules: %+v", got.AccountData)
 		}
-		if r, ok := rs.Room.Map[string(room.RoomID)]; !ok || !r.Enabled || len(r.Actions) != 1 || r.Actions[0].Action != pushrules.ActionDontNotify {
+		if r, ok := rs.Room.Map[string(room.RoomID)]; !ok || !r.Enabled || len(r.Actions) != 1 ||
+			r.Actions[0].Action != "dont_notify" {
 			t.Fatalf("synced room rule %+v", rs.Room)
 		}
 

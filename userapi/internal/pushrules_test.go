@@ -34,7 +34,8 @@ func pushAPIOn(t *testing.T, db *sqlutil.DB) (*UserAPI, <-chan api.AccountDataCh
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := New(Options{ServerName: "example.org", BcryptCost: 4}, store, cache.NewMemory(cache.MemoryOptions{}, nil), b, logrus.New(), nil)
+	u, err := New(Options{ServerName: "example.org", BcryptCost: 4}, store, cache.NewMemory(cache.MemoryOptions{}, nil), b,
+		logrus.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,8 @@ func TestPushRulesStorage(t *testing.T) {
 			t.Fatalf("incremental read invented push rules: %+v", entries)
 		}
 
-		ev, err := pushrules.NewEvent([]byte(`{"type":"m.room.message","sender":"@bob:example.org","room_id":"!r:example.org","content":{"body":"hi"}}`))
+		ev, err := pushrules.NewEvent([]byte(`{"type":"m.room.message","sender":"@bob:example.org",` +
+			`"room_id":"!r:example.org","content":{"body":"hi"}}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,10 +160,13 @@ func TestPushRulesStorage(t *testing.T) {
 				t.Fatalf("missing rule: %v", err)
 			}
 		}
-		if err := u.PutPushRule(ctx, "alice", pushrules.KindOverride, pushrules.Rule{RuleID: ".m.rule.x"}, "", ""); !errors.Is(err, pushrules.ErrInvalid) {
+		if err := u.PutPushRule(ctx, "alice", pushrules.KindOverride, pushrules.Rule{RuleID: ".m.rule.x"}, "", ""); !errors.Is(err,
+			pushrules.ErrInvalid) {
 			t.Fatalf("server-default rule ID: %v", err)
 		}
-		if err := u.PutPushRule(ctx, "alice", pushrules.KindOverride, pushrules.Rule{RuleID: "x", Actions: []pushrules.Action{}}, "nope", ""); !errors.Is(err, pushrules.ErrBeforeAfter) {
+		if err := u.PutPushRule(ctx, "alice", pushrules.KindOverride, pushrules.Rule{RuleID: "x", Actions: []pushrules.Action{}},
+			"nope",
+			""); !errors.Is(err, pushrules.ErrBeforeAfter) {
 			t.Fatalf("unknown before: %v", err)
 		}
 	})
@@ -180,7 +185,8 @@ func TestPushRuleEditsDoNotLoseUpdates(t *testing.T) {
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				errs <- u.PutPushRule(ctx, "alice", pushrules.KindRoom, pushrules.Rule{RuleID: fmt.Sprintf("!r%d:example.org", i), Actions: []pushrules.Action{}}, "", "")
+				errs <- u.PutPushRule(ctx, "alice", pushrules.KindRoom, pushrules.Rule{RuleID: fmt.Sprintf("!r%d:example.org", i),
+					Actions: []pushrules.Action{}}, "", "")
 			}()
 			go func() {
 				defer wg.Done()
