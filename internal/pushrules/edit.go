@@ -289,3 +289,57 @@ func validateCondition(c Condition) error {
 	}
 	return nil
 }
+
+// CopyRoom gives newRoomID copies of the user's rules for oldRoomID, for a
+// room upgrade (as a user expects their settings to follow the room): the
+// room rule, and override and underride rules with an event_match on
+// room_id for the old room, their IDs and patterns naming the new room (an
+// ID that does not name the old room gets "-" and the new room's ID).
+// Rules the new room already has are left alone. It reports whether it
+// copied anything.
+func (rs *Ruleset) CopyRoom(oldRoomID, newRoomID string) bool {
+	copied := false
+	for _, k := range Kinds {
+		rules := rs.Rules(k)
+		for _, r := range slices.Clone(*rules) {
+			if IsServerDefault(r.RuleID) || !namesRoom(k, r, oldRoomID) {
+				continue
+			}
+			c := r
+			c.RuleID = strings.ReplaceAll(r.RuleID, oldRoomID, newRoomID)
+			if c.RuleID == r.RuleID {
+				c.RuleID = r.RuleID + "-" + newRoomID // an ID that does not name the room
+			}
+			c.Conditions = make([]Condition, len(r.Conditions))
+			for i, cond := range r.Conditions {
+				if cond.Kind == EventMatch && cond.Key == "room_id" && cond.Pattern != nil && *cond.Pattern == oldRoomID {
+					cond.Pattern = &newRoomID
+				}
+				c.Conditions[i] = cond
+			}
+			if k != KindOverride && k != KindUnderride {
+				c.Conditions = nil
+			}
+			if slices.ContainsFunc(*rules, idIs(c.RuleID)) {
+				continue
+			}
+			at := slices.IndexFunc(*rules, idIs(r.RuleID)) // just before the original
+			*rules = slices.Insert(*rules, at, c)
+			copied = true
+		}
+	}
+	return copied
+}
+
+// namesRoom reports whether a user rule is about roomID.
+func namesRoom(k Kind, r Rule, roomID string) bool {
+	if k == KindRoom {
+		return r.RuleID == roomID
+	}
+	if k != KindOverride && k != KindUnderride {
+		return false
+	}
+	return slices.ContainsFunc(r.Conditions, func(c Condition) bool {
+		return c.Kind == EventMatch && c.Key == "room_id" && c.Pattern != nil && *c.Pattern == roomID
+	})
+}

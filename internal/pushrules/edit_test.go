@@ -212,3 +212,42 @@ func TestDeleteAndFind(t *testing.T) {
 		t.Fatal("Clone shares rules")
 	}
 }
+
+// TestCopyRoom: a room upgrade copies the room rule and room_id overrides
+// to the new room, once.
+func TestCopyRoom(t *testing.T) {
+	const oldRoom, newRoom = "!old:test.local", "!new:test.local"
+	rs := Defaults(alice)
+	mustPut(t, rs, KindRoom, Rule{RuleID: oldRoom, Actions: []Action{}})
+	mustPut(t, rs, KindRoom, Rule{RuleID: "!other:test.local", Actions: []Action{Notify()}})
+	old := oldRoom
+	mustPut(t, rs, KindOverride, Rule{RuleID: "mute-bots", Actions: []Action{},
+		Conditions: []Condition{{Kind: EventMatch, Key: "room_id", Pattern: &old}, match("sender", "@bot*")}})
+	if err := rs.SetEnabled(KindRoom, oldRoom, false); err != nil {
+		t.Fatal(err)
+	}
+	if !rs.CopyRoom(oldRoom, newRoom) {
+		t.Fatal("nothing copied")
+	}
+	if got := ids(rs.Room); !slices.Equal(got, []string{"!other:test.local", newRoom, oldRoom}) {
+		t.Fatalf("room rules %v", got)
+	}
+	r, err := rs.Find(KindRoom, newRoom)
+	if err != nil || r.Enabled || r.Conditions != nil {
+		t.Fatalf("copied room rule %+v %v", r, err)
+	}
+	o, err := rs.Find(KindOverride, "mute-bots-"+newRoom)
+	if err != nil || *o.Conditions[0].Pattern != newRoom || *o.Conditions[1].Pattern != "@bot*" {
+		t.Fatalf("copied override %+v %v", o, err)
+	}
+	orig, _ := rs.Find(KindOverride, "mute-bots")
+	if *orig.Conditions[0].Pattern != oldRoom {
+		t.Fatal("the original override changed")
+	}
+	if rs.CopyRoom(oldRoom, newRoom) {
+		t.Fatal("copied twice")
+	}
+	if rs.CopyRoom("!none:test.local", newRoom) {
+		t.Fatal("copied rules of a room without any")
+	}
+}

@@ -19,6 +19,10 @@ type PushRules interface {
 	DeletePushRule(ctx context.Context, localpart Localpart, kind pushrules.Kind, ruleID string) error
 	SetPushRuleEnabled(ctx context.Context, localpart Localpart, kind pushrules.Kind, ruleID string, enabled bool) error
 	SetPushRuleActions(ctx context.Context, localpart Localpart, kind pushrules.Kind, ruleID string, actions []pushrules.Action) error
+	// CopyRoomPushRules gives a room's successor copies of the user's rules
+	// for the room (pushrules.Ruleset.CopyRoom), for a room upgrade; it
+	// stores nothing when the user has none.
+	CopyRoomPushRules(ctx context.Context, localpart Localpart, oldRoomID, newRoomID string) error
 }
 
 // CompiledPushRules is what evaluating events for a room's members needs:

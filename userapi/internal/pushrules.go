@@ -85,6 +85,19 @@ func (u *UserAPI) SetPushRuleActions(
 	return u.editPushRules(ctx, localpart, func(rs *pushrules.Ruleset) error { return rs.SetActions(kind, ruleID, actions) })
 }
 
+// CopyRoomPushRules implements api.PushRules.
+func (u *UserAPI) CopyRoomPushRules(ctx context.Context, localpart api.Localpart, oldRoomID, newRoomID string) error {
+	return u.editPushRules(ctx, localpart, func(rs *pushrules.Ruleset) error {
+		if !rs.CopyRoom(oldRoomID, newRoomID) {
+			return errUnchanged
+		}
+		return nil
+	})
+}
+
+// errUnchanged from an edit means there is nothing to store.
+var errUnchanged = errors.New("unchanged")
+
 // editPushRules applies edit to the user's normalized rules and stores the
 // result as their m.push_rules account data, under the user's lock and in
 // one transaction; SetAccountData announces it (so /sync delivers it) and
@@ -96,7 +109,11 @@ func (u *UserAPI) editPushRules(ctx context.Context, localpart api.Localpart, ed
 		if err != nil {
 			return err
 		}
-		if err := edit(rs); err != nil {
+		err = edit(rs)
+		if errors.Is(err, errUnchanged) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		content, err := pushrules.AccountData(rs)

@@ -245,3 +245,33 @@ func TestRoomTags(t *testing.T) {
 		}
 	})
 }
+
+// TestCopyRoomPushRules: an upgrade's copy is stored and announced; a room
+// without rules stores nothing.
+func TestCopyRoomPushRules(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		u, changes := pushAPIOn(t, db)
+		ctx := context.Background()
+		mute := pushrules.Rule{RuleID: "!old:example.org", Actions: []pushrules.Action{}}
+		if err := u.PutPushRule(ctx, "alice", pushrules.KindRoom, mute, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		expectAccountData(t, changes, "", pushrules.AccountDataType)
+		if err := u.CopyRoomPushRules(ctx, "alice", "!old:example.org", "!new:example.org"); err != nil {
+			t.Fatal(err)
+		}
+		expectAccountData(t, changes, "", pushrules.AccountDataType)
+		rs, err := u.PushRules(ctx, "alice")
+		if err != nil || len(rs.Room) != 2 || rs.Room[0].RuleID != "!new:example.org" {
+			t.Fatalf("room rules %+v %v", rs.Room, err)
+		}
+		if err := u.CopyRoomPushRules(ctx, "alice", "!none:example.org", "!new2:example.org"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case c := <-changes:
+			t.Fatalf("copying nothing announced %+v", c)
+		case <-time.After(200 * time.Millisecond):
+		}
+	})
+}
