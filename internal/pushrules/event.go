@@ -137,8 +137,23 @@ func toScalar(v any) (scalar, bool) {
 // parseScalar reads a condition's JSON value; ok is false for a compound
 // or malformed value.
 func parseScalar(raw json.RawMessage) (scalar, bool) {
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return scalar{}, false
+	}
+	switch {
+	case raw[0] == '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return scalar{}, false
+		}
+		return scalar{t: typeString, s: s, lower: strings.ToLower(s)}, true
+	case string(raw) == "true":
+		return scalar{t: typeTrue}, true
+	case string(raw) == "false":
+		return scalar{t: typeFalse}, true
+	case string(raw) == "null":
+		return scalar{t: typeNull}, true
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

@@ -13,6 +13,7 @@ const (
 	globLiteral globKind = iota
 	globAny              // "*": any string
 	globPrefix           // "foo*"
+	globWordPrefix       // "foo*" on content.body: a word starting with foo
 	globRegexp
 )
 
@@ -40,8 +41,12 @@ func compileGlob(pattern string, words bool) *glob {
 		g.kind = globLiteral
 	case !words && p == "*":
 		g.kind = globAny
-	case !words && wild == len(p)-1 && p[wild] == '*':
+	case wild == len(p)-1 && p[wild] == '*' && !words:
 		g.kind, g.lit = globPrefix, p[:wild]
+	case wild == len(p)-1 && p[wild] == '*' && wild > 0:
+		// The rest of the value may be the match's tail: the end of the
+		// value is a boundary, so only the start needs one.
+		g.kind, g.lit = globWordPrefix, p[:wild]
 	default:
 		g.kind = globRegexp
 		expr := "(?s)^" + globToRegexp(p) + "$"
@@ -79,6 +84,8 @@ func (g *glob) match(lower string) bool {
 		return true
 	case globPrefix:
 		return strings.HasPrefix(lower, g.lit)
+	case globWordPrefix:
+		return containsAt(lower, g.lit, false)
 	case globRegexp:
 		return g.re.MatchString(lower)
 	}
@@ -90,7 +97,11 @@ func (g *glob) match(lower string) bool {
 
 // containsWord reports whether word occurs in s starting and ending at word
 // boundaries.
-func containsWord(s, word string) bool {
+func containsWord(s, word string) bool { return containsAt(s, word, true) }
+
+// containsAt reports whether word occurs in s after a word boundary and,
+// when end is set, before one.
+func containsAt(s, word string, end bool) bool {
 	if word == "" {
 		return false
 	}
@@ -99,8 +110,8 @@ func containsWord(s, word string) bool {
 		if i < 0 {
 			return false
 		}
-		start, end := from+i, from+i+len(word)
-		if (start == 0 || !isWordByte(s[start-1])) && (end == len(s) || !isWordByte(s[end])) {
+		start, stop := from+i, from+i+len(word)
+		if (start == 0 || !isWordByte(s[start-1])) && (!end || stop == len(s) || !isWordByte(s[stop])) {
 			return true
 		}
 		from = start + 1
