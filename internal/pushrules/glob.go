@@ -10,10 +10,10 @@ import (
 type globKind uint8
 
 const (
-	globLiteral globKind = iota
-	globAny              // "*": any string
-	globPrefix           // "foo*"
-	globWordPrefix       // "foo*" on content.body: a word starting with foo
+	globLiteral    globKind = iota
+	globAny                 // "*": any string
+	globPrefix              // "foo*"
+	globWordPrefix          // "foo*" on content.body: a word starting with foo
 	globRegexp
 )
 
