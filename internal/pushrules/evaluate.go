@@ -8,8 +8,9 @@ import (
 type Room struct {
 	// MemberCount is the number of joined members (room_member_count).
 	MemberCount int
-	// PowerLevels are the room's power levels; nil when the room has no
-	// m.room.power_levels event.
+	// PowerLevels are the room's power levels (ParsePowerLevels). nil puts
+	// every sender at level 0; for a room without an m.room.power_levels
+	// event, give its creator 100 in Users instead, as the auth rules do.
 	PowerLevels *PowerLevels
 }
 
