@@ -119,8 +119,13 @@ func wantSections(t *testing.T, res *fixture.Response) {
 	t.Helper()
 	var top map[string]json.RawMessage
 	res.Decode(t, &top)
+	// The one global account data of a user who set none is their push
+	// rules (the defaults).
+	var ad struct{ Events []struct{ Type string } }
+	if err := json.Unmarshal(top["account_data"], &ad); err != nil || len(ad.Events) != 1 || ad.Events[0].Type != "m.push_rules" {
+		t.Errorf("account_data: %s, want the default m.push_rules", top["account_data"])
+	}
 	for key, want := range map[string]string{
-		"account_data": `{"events":[]}`,
 		"presence":     `{"events":[]}`,
 		"to_device":    `{"events":[]}`,
 		"device_lists": `{"changed":[],"left":[]}`,

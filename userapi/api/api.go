@@ -151,6 +151,7 @@ type Sync interface {
 	AccountData
 	Keys
 	ToDevice
+	CompiledPushRules
 }
 
 // Operator is what operators' tools do through the user API.
@@ -175,4 +176,7 @@ type UserAPI interface {
 	DehydratedDevices
 	Pushers
 	Operator
+	PushRules
+	CompiledPushRules
+	RoomTags
 }
