@@ -33,8 +33,14 @@ type Typing struct {
 }
 
 type roomTyping struct {
-	pos   int64                  // the room's latest change
-	users map[string]*time.Timer // user ID → the end of their typing
+	pos   int64             // the room's latest change
+	users map[string]*typer // user ID → the end of their typing
+}
+
+// typer is one user's typing: the timer that ends it, and when.
+type typer struct {
+	timer *time.Timer
+	until time.Time
 }
 
 // NewTyping starts the typing stream at start (the process's start time in
@@ -56,18 +62,18 @@ func (t *Typing) Set(roomID, userID string, typing bool, timeout time.Duration) 
 	t.mu.Lock()
 	r := t.rooms[roomID]
 	if r == nil {
-		r = &roomTyping{users: map[string]*time.Timer{}}
+		r = &roomTyping{users: map[string]*typer{}}
 		t.rooms[roomID] = r
 	}
-	timer, was := r.users[userID]
+	cur, was := r.users[userID]
 	if was {
-		timer.Stop()
+		cur.timer.Stop()
 		delete(r.users, userID)
 	}
 	if typing {
-		var tm *time.Timer
-		tm = time.AfterFunc(timeout, func() { t.expire(roomID, userID, tm) })
-		r.users[userID] = tm
+		ty := &typer{until: time.Now().Add(timeout)}
+		ty.timer = time.AfterFunc(timeout, func() { t.expire(roomID, userID, ty) })
+		r.users[userID] = ty
 	}
 	changed := was != typing
 	if changed {
@@ -85,10 +91,10 @@ func (t *Typing) Set(roomID, userID string, typing bool, timeout time.Duration) 
 
 // expire ends a user's typing when its timer fires, unless a newer notice
 // replaced the timer.
-func (t *Typing) expire(roomID, userID string, tm *time.Timer) {
+func (t *Typing) expire(roomID, userID string, ty *typer) {
 	t.mu.Lock()
 	r := t.rooms[roomID]
-	if r == nil || r.users[userID] != tm {
+	if r == nil || r.users[userID] != ty {
 		t.mu.Unlock()
 		return
 	}

@@ -118,13 +118,17 @@ func (rt *Routes) setFullyRead(ctx context.Context, dev *userapi.Device, roomID,
 // read marker, and optionally a public and a private read receipt.
 func (rt *Routes) postReadMarkers(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
 	roomID := httputil.Vars(r)["roomId"]
-	var body map[string]*string
+	var body struct {
+		FullyRead   *string `json:"m.fully_read"`
+		Read        *string `json:"m.read"`
+		ReadPrivate *string `json:"m.read.private"`
+	}
 	if err := httputil.ReadJSON(r, &body); err != nil {
 		return err
 	}
 	markers := map[string]string{}
-	for _, t := range []string{fullyRead, api.ReceiptRead, api.ReceiptReadPrivate} {
-		if id, ok := body[t]; ok && id != nil {
+	for t, id := range map[string]*string{fullyRead: body.FullyRead, api.ReceiptRead: body.Read, api.ReceiptReadPrivate: body.ReadPrivate} {
+		if id != nil {
 			markers[t] = *id
 		}
 	}

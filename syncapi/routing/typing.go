@@ -28,6 +28,9 @@ func (rt *Routes) putTyping(w http.ResponseWriter, r *http.Request, dev *userapi
 	if userID != dev.UserID {
 		return httputil.Forbidden("Cannot set another user's typing state")
 	}
+	if err := rt.mustBeJoined(dev.UserID, roomID); err != nil {
+		return err
+	}
 	var body struct {
 		Typing  *bool  `json:"typing"`
 		Timeout *int64 `json:"timeout"`
@@ -40,9 +43,6 @@ func (rt *Routes) putTyping(w http.ResponseWriter, r *http.Request, dev *userapi
 	}
 	if body.Timeout != nil && *body.Timeout < 0 {
 		return httputil.InvalidParam("timeout must not be negative")
-	}
-	if err := rt.mustBeJoined(dev.UserID, roomID); err != nil {
-		return err
 	}
 	ch := api.TypingChange{RoomID: roomID, UserID: dev.UserID, Typing: *body.Typing}
 	if body.Timeout != nil {
