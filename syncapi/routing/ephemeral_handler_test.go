@@ -216,3 +216,27 @@ func TestReadMarkersHandler(t *testing.T) {
 		t.Fatal("alice sees bob's private receipt")
 	}
 }
+
+// TestTypingWebSocket: the sync WebSocket carries typing as /sync does.
+func TestTypingWebSocket(t *testing.T) {
+	e := newEnv(t)
+	ws := dialWS(t, e.Fixture, e.bob, "")
+	_ = ws.frameRaw() // the initial sync
+	e.Do(t, http.MethodPut, roomPath(e.room, "typing/"+url.PathEscape(e.alice.ID)), e.alice.Token,
+		map[string]any{"typing": true}).Want(t, http.StatusOK)
+	for i := 0; ; i++ {
+		var b ephemeralBody
+		if err := json.Unmarshal(ws.frameRaw(), &b); err != nil {
+			t.Fatal(err)
+		}
+		if users, ok := b.typing(e.room); ok {
+			if !slices.Equal(users, []string{e.alice.ID}) {
+				t.Fatalf("the WebSocket shows %v typing, want alice", users)
+			}
+			return
+		}
+		if i == 5 {
+			t.Fatal("no typing in five frames")
+		}
+	}
+}
