@@ -23,52 +23,78 @@ type receiptUser struct {
 }
 
 // addEphemeral puts the typing users and receipts of the user's joined
-// rooms that changed after the token (all current ones for an initial
-// sync) in the rooms' ephemeral sections. It returns the typing and
+// rooms that changed after the token in the rooms' ephemeral sections: all
+// current ones for an initial sync and for rooms joined after the token
+// (which come whole, as in an initial sync). It returns the typing and
 // receipt positions for the next token and whether it added anything.
 func (rt *Routes) addEphemeral(
 	ctx context.Context, resp *Response, dev *userapi.Device, tok syncToken, current map[string]internal.Membership,
 ) (ty, rc int64, added bool, err error) {
-	var joined []string
+	var known, fresh []string
 	for roomID, m := range current {
-		if m.Membership == "join" {
-			joined = append(joined, roomID)
+		switch {
+		case m.Membership != "join":
+		case tok.pos < 0 || m.Pos > tok.pos:
+			fresh = append(fresh, roomID)
+		default:
+			known = append(known, roomID)
 		}
-	}
-	tySince, rcSince := tok.ty, max(tok.rc, 0)
-	if tok.pos < 0 {
-		tySince, rcSince = -1, 0
 	}
 	ty = rt.eph.Typing.Pos()
-	for _, roomID := range joined {
-		users, changed := rt.eph.Typing.Since(roomID, tySince)
-		if !changed {
-			continue
-		}
-		ev, err := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
+	added = rt.addTyping(resp, known, tok.ty) || added
+	added = rt.addTyping(resp, fresh, -1) || added
+	rc = max(rt.eph.Receipts.Pos(), tok.rc)
+	for _, part := range []struct {
+		rooms []string
+		since int64
+	}{{known, max(tok.rc, 0)}, {fresh, 0}} {
+		ok, err := rt.addReceipts(ctx, resp, dev, part.rooms, part.since, rc)
 		if err != nil {
 			return 0, 0, false, err
 		}
-		rt.ephemeralOf(resp, roomID).Events = append(rt.ephemeralOf(resp, roomID).Events, ev)
+		added = added || ok
+	}
+	return ty, rc, added, nil
+}
+
+// addTyping adds the m.typing event of each room whose typing users
+// changed after since (since < 0: where anyone is typing).
+func (rt *Routes) addTyping(resp *Response, rooms []string, since int64) bool {
+	added := false
+	for _, roomID := range rooms {
+		users, changed := rt.eph.Typing.Since(roomID, since)
+		if !changed {
+			continue
+		}
+		ev, _ := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
+		eph := rt.ephemeralOf(resp, roomID)
+		eph.Events = append(eph.Events, ev)
 		added = true
 	}
-	rc = rt.eph.Receipts.Pos()
-	if rc <= rcSince {
-		return ty, max(rc, rcSince), added, nil
+	return added
+}
+
+// addReceipts adds the m.receipt event of each room with receipts in
+// (since, upto].
+func (rt *Routes) addReceipts(ctx context.Context, resp *Response, dev *userapi.Device, rooms []string, since, upto int64) (bool, error) {
+	if len(rooms) == 0 || upto <= since {
+		return false, nil
 	}
-	rs, err := rt.store.ReceiptsSince(ctx, joined, dev.UserID, rcSince, rc, maxReceiptsPerRoom)
+	rs, err := rt.store.ReceiptsSince(ctx, rooms, dev.UserID, since, upto, maxReceiptsPerRoom)
 	if err != nil {
-		return 0, 0, false, err
+		return false, err
 	}
+	added := false
 	for roomID, content := range receiptContents(rs) {
 		ev, err := json.Marshal(map[string]any{"type": "m.receipt", "content": content})
 		if err != nil {
-			return 0, 0, false, fmt.Errorf("encode receipts of %s: %w", roomID, err)
+			return false, fmt.Errorf("encode receipts of %s: %w", roomID, err)
 		}
-		rt.ephemeralOf(resp, roomID).Events = append(rt.ephemeralOf(resp, roomID).Events, ev)
+		eph := rt.ephemeralOf(resp, roomID)
+		eph.Events = append(eph.Events, ev)
 		added = true
 	}
-	return ty, rc, added, nil
+	return added, nil
 }
 
 // ephemeralOf is a joined room's ephemeral section in resp, adding the
