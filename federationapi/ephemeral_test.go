@@ -107,7 +107,8 @@ func TestEphemeralEDUs(t *testing.T) {
 		{"typing through the ACL", denied, typingEDU(denied, rita), syncapi.TypingTopic, typing, 0},
 		{"receipt", hall, receiptEDU(hall, rita, "m.read"), syncapi.ReceiptInputTopic, receipts, 1},
 		{"private receipt", hall, receiptEDU(hall, rita, "m.read.private"), syncapi.ReceiptInputTopic, receipts, 0},
-		{"receipt of another server's user", hall, receiptEDU(hall, "@sam:stranger.test", "m.read"), syncapi.ReceiptInputTopic, receipts, 0},
+		{"receipt of another server's user", hall, receiptEDU(hall, "@sam:stranger.test", "m.read"),
+			syncapi.ReceiptInputTopic, receipts, 0},
 		{"receipt through the ACL", denied, receiptEDU(denied, rita, "m.read"), syncapi.ReceiptInputTopic, receipts, 0},
 	}
 	for i, tc := range tests {

@@ -13,7 +13,9 @@ import (
 // newEphemeral builds the typing memory (its stream starting at the
 // current unix milliseconds, so positions grow across restarts), the
 // receipt stream at its stored position and the unread counts.
-func newEphemeral(ctx context.Context, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, b bus.Bus) (*internal.Ephemeral, error) {
+func newEphemeral(
+	ctx context.Context, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, b bus.Bus,
+) (*internal.Ephemeral, error) {
 	rcPos, err := store.MaxReceiptPos(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi: %w", err)

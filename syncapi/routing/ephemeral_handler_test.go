@@ -101,7 +101,8 @@ func TestTypingHandler(t *testing.T) {
 		forbidden("another user's typing", e.bob.Token, path(e.alice)),
 		forbidden("not in the room", e.carol.Token, path(e.carol)),
 		forbidden("left the room", e.dave.Token, path(e.dave)),
-		reqCase{name: "not JSON", token: e.alice.Token, path: path(e.alice), body: "nope", status: http.StatusBadRequest, errcode: "M_NOT_JSON"},
+		reqCase{name: "not JSON", token: e.alice.Token, path: path(e.alice), body: "nope",
+			status: http.StatusBadRequest, errcode: "M_NOT_JSON"},
 		reqCase{name: "typing missing", token: e.alice.Token, path: path(e.alice), body: map[string]any{"timeout": 1000},
 			status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
 		reqCase{name: "typing not a boolean", token: e.alice.Token, path: path(e.alice), body: map[string]any{"typing": "yes"},
@@ -152,10 +153,12 @@ func TestReceiptHandler(t *testing.T) {
 		notFound("unknown event", e.alice.Token, path("m.read", "$nope")),
 		notFound("another room's event", e.alice.Token, path("m.read", e.otherMsg)),
 		reqCase{name: "public", token: e.alice.Token, path: read, body: map[string]any{}, status: http.StatusOK},
-		reqCase{name: "private", token: e.alice.Token, path: path("m.read.private", e.msgs[2]), body: map[string]any{}, status: http.StatusOK},
+		reqCase{name: "private", token: e.alice.Token, path: path("m.read.private", e.msgs[2]), body: map[string]any{},
+			status: http.StatusOK},
 		reqCase{name: "main thread", token: e.alice.Token, path: path("m.read", e.msgs[0]), body: map[string]any{"thread_id": "main"},
 			status: http.StatusOK},
-		reqCase{name: "read marker", token: e.alice.Token, path: path("m.fully_read", e.msgs[1]), body: map[string]any{}, status: http.StatusOK},
+		reqCase{name: "read marker", token: e.alice.Token, path: path("m.fully_read", e.msgs[1]), body: map[string]any{},
+			status: http.StatusOK},
 	)
 	run(t, e.Fixture, http.MethodPost, cases)
 
@@ -197,7 +200,8 @@ func TestReadMarkersHandler(t *testing.T) {
 	path := roomPath(e.room, "read_markers")
 	both := map[string]any{"m.fully_read": e.msgs[1], "m.read": e.msgs[1]}
 	cases := append(authCases(path),
-		reqCase{name: "not in the room", token: e.carol.Token, path: path, body: both, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		reqCase{name: "not in the room", token: e.carol.Token, path: path, body: both,
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
 		reqCase{name: "unknown event", token: e.alice.Token, path: path, body: map[string]any{"m.read": "$nope"},
 			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
 		reqCase{name: "not an event ID", token: e.alice.Token, path: path, body: map[string]any{"m.fully_read": "nope"},
@@ -205,7 +209,8 @@ func TestReadMarkersHandler(t *testing.T) {
 		reqCase{name: "marker not a string", token: e.alice.Token, path: path, body: map[string]any{"m.fully_read": 3},
 			status: http.StatusBadRequest, errcode: "M_BAD_JSON"},
 		reqCase{name: "marker and receipt", token: e.alice.Token, path: path, body: both, status: http.StatusOK},
-		reqCase{name: "private receipt", token: e.bob.Token, path: path, body: map[string]any{"m.read.private": e.msgs[2]}, status: http.StatusOK},
+		reqCase{name: "private receipt", token: e.bob.Token, path: path, body: map[string]any{"m.read.private": e.msgs[2]},
+			status: http.StatusOK},
 	)
 	run(t, e.Fixture, http.MethodPost, cases)
 	b := syncEphemeral(t, e.Fixture, e.alice, "")

@@ -74,7 +74,9 @@ func (s *Storage) eventPos(ctx context.Context, roomID, eventID string) (int64, 
 // ReceiptsSince returns the receipts of rooms with since < position <=
 // upto, at most perRoom of each room (the newest), oldest first. Private
 // receipts (m.read.private) are returned only when they are viewer's own.
-func (s *Storage) ReceiptsSince(ctx context.Context, roomIDs []string, viewer string, since, upto int64, perRoom int) ([]api.Receipt, error) {
+func (s *Storage) ReceiptsSince(
+	ctx context.Context, roomIDs []string, viewer string, since, upto int64, perRoom int,
+) ([]api.Receipt, error) {
 	if len(roomIDs) == 0 {
 		return nil, nil
 	}

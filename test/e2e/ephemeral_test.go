@@ -97,7 +97,7 @@ func TestTypingAndReceipts(t *testing.T) {
 			users, _ := typingIn(r, room)
 			return slices.Equal(users, []string{alice.UserID.String()})
 		})
-		resp = syncWaiting(t, bob, resp.NextBatch, "alice's typing to expire", func(r *mautrix.RespSync) bool {
+		syncWaiting(t, bob, resp.NextBatch, "alice's typing to expire", func(r *mautrix.RespSync) bool {
 			users, ok := typingIn(r, room)
 			return ok && len(users) == 0
 		})
@@ -117,7 +117,9 @@ func TestTypingAndReceipts(t *testing.T) {
 		if err := alice.SendReceipt(c, room, last, event.ReceiptTypeRead, map[string]any{}); err != nil {
 			t.Fatal(err)
 		}
-		syncWaiting(t, alice, aliceResp.NextBatch, "no unread after the receipt", func(r *mautrix.RespSync) bool { return unread(r, room) == 0 })
+		syncWaiting(t, alice, aliceResp.NextBatch, "no unread after the receipt", func(r *mautrix.RespSync) bool {
+			return unread(r, room) == 0
+		})
 
 		// A private receipt: alice's count drops, bob never sees it, but
 		// sees the public receipt sent after it.
