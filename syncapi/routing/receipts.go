@@ -34,7 +34,7 @@ func (rt *Routes) postReceipt(w http.ResponseWriter, r *http.Request, dev *usera
 	if err != nil {
 		return err
 	}
-	if err := rt.mustBeJoined(dev.UserID, roomID); err != nil {
+	if err := rt.mustBeJoined(r.Context(), dev.UserID, roomID); err != nil {
 		return err
 	}
 	if err := rt.mustKnowEvent(r.Context(), roomID, eventID); err != nil {
@@ -83,6 +83,11 @@ func (rt *Routes) mustKnowEvent(ctx context.Context, roomID, eventID string) err
 		return httputil.InvalidParam("Invalid event ID %q", eventID)
 	}
 	ev, err := rt.store.EventByID(ctx, eventID)
+	if errors.Is(err, storage.ErrNotFound) {
+		// Perhaps just sent, and on its way to the sync stream.
+		rt.catchUp(ctx, roomID)
+		ev, err = rt.store.EventByID(ctx, eventID)
+	}
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && ev.RoomID != roomID) {
 		return httputil.NotFound("Event %s not found in %s", eventID, roomID)
 	}
@@ -132,7 +137,7 @@ func (rt *Routes) postReadMarkers(w http.ResponseWriter, r *http.Request, dev *u
 			markers[t] = *id
 		}
 	}
-	if err := rt.mustBeJoined(dev.UserID, roomID); err != nil {
+	if err := rt.mustBeJoined(r.Context(), dev.UserID, roomID); err != nil {
 		return err
 	}
 	for _, t := range []string{fullyRead, api.ReceiptRead, api.ReceiptReadPrivate} {

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -28,7 +29,7 @@ func (rt *Routes) putTyping(w http.ResponseWriter, r *http.Request, dev *userapi
 	if userID != dev.UserID {
 		return httputil.Forbidden("Cannot set another user's typing state")
 	}
-	if err := rt.mustBeJoined(dev.UserID, roomID); err != nil {
+	if err := rt.mustBeJoined(r.Context(), dev.UserID, roomID); err != nil {
 		return err
 	}
 	var body struct {
@@ -55,13 +56,22 @@ func (rt *Routes) putTyping(w http.ResponseWriter, r *http.Request, dev *userapi
 	return nil
 }
 
-// mustBeJoined refuses a user who is not joined to a room.
-func (rt *Routes) mustBeJoined(userID, roomID string) error {
+// mustBeJoined refuses a user who is not joined to a room. A user who does
+// not look joined gets a moment for the sync stream to take in a join the
+// roomserver already has (read your writes: join, then type at once).
+func (rt *Routes) mustBeJoined(ctx context.Context, userID, roomID string) error {
 	if !strings.HasPrefix(roomID, "!") {
 		return httputil.InvalidParam("Invalid room ID %q", roomID)
 	}
-	if m, ok := rt.notifier.MembershipOf(userID, roomID); !ok || m.Membership != "join" {
-		return httputil.Forbidden("You are not joined to %s", roomID)
+	joined := func() bool {
+		m, ok := rt.notifier.MembershipOf(userID, roomID)
+		return ok && m.Membership == "join"
+	}
+	if !joined() {
+		rt.catchUpUser(ctx, userID)
+		if !joined() {
+			return httputil.Forbidden("You are not joined to %s", roomID)
+		}
 	}
 	return nil
 }
