@@ -16,7 +16,7 @@ import (
 // Inbound EDUs of a transaction (spec: server-server API, "EDUs"). Each
 // names users of the sending server only: an EDU about another server's
 // user is dropped. EDU kinds not handled here are ignored. Server ACLs
-// apply to rooms, and none of these EDUs belongs to a room.
+// apply to the EDUs of a room (typing, receipts: ephemeral.go).
 
 // resyncTimeout bounds one fetch of a user's device list.
 const resyncTimeout = 30 * time.Second
@@ -44,6 +44,10 @@ func (f *FederationAPI) inputEDUs(ctx context.Context, origin spec.ServerName, e
 			err = f.inputDeviceListUpdate(ctx, origin, e.Content)
 		case "m.signing_key_update":
 			err = f.inputSigningKeyUpdate(ctx, origin, e.Content)
+		case "m.typing":
+			err = f.inputTyping(ctx, origin, e.Content)
+		case "m.receipt":
+			err = f.inputReceipt(ctx, origin, e.Content)
 		}
 		if err != nil {
 			return fmt.Errorf("federationapi: %s EDU from %s: %w", e.Type, origin, err)

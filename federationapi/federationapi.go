@@ -96,6 +96,9 @@ type FederationAPI struct {
 	deviceSub bus.Subscription // the user API's device-list changes
 	// toDeviceSub: the user API's to-device messages for other servers.
 	toDeviceSub bus.Subscription
+	// bus and ephSubs: typing and receipts (ephemeral.go).
+	bus     bus.Bus
+	ephSubs []bus.Subscription
 }
 
 var _ fedapi.FederationAPI = (*FederationAPI)(nil)

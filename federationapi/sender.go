@@ -48,11 +48,14 @@ func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
 		_ = q.Close()
 		return err
 	}
-	return nil
+	return f.startEphemeral(ctx, b)
 }
 
 // Close stops sending.
 func (f *FederationAPI) Close() error {
+	for _, s := range f.ephSubs {
+		_ = s.Close()
+	}
 	if f.outputSub != nil {
 		_ = f.outputSub.Close()
 	}

@@ -31,6 +31,7 @@ type SyncAPI struct {
 	adSub    bus.Subscription
 	dlSub    bus.Subscription
 	tdSub    bus.Subscription
+	ephSubs  []bus.Subscription
 }
 
 // New migrates the sync tables, loads the notifier's view of rooms,
@@ -78,6 +79,13 @@ func New(
 	if s.tdSub, err = consumers.StartToDevice(ctx, b, n, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to to-device notices: %w", err)
 	}
-	s.Routes = routing.Setup(router, store, n, recent, users, rooms, backfiller, log)
+	eph, err := newEphemeral(ctx, store, n, recent, b)
+	if err != nil {
+		return nil, err
+	}
+	if s.ephSubs, err = consumers.StartEphemeral(ctx, b, store, n, eph, log); err != nil {
+		return nil, fmt.Errorf("syncapi: subscribing to typing and receipts: %w", err)
+	}
+	s.Routes = routing.Setup(router, store, n, recent, eph, users, rooms, backfiller, log)
 	return s, nil
 }

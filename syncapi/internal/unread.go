@@ -12,10 +12,14 @@ import (
 // Unread notification counts (spec: client-server API, "Receiving
 // notifications" and the default push rules in "Push Rules").
 //
-// NOTSPEC: until push rules and read receipts exist, the counts follow the
-// default rules with no user overrides, and a user's own latest event in a
-// room stands for their read receipt (sending a message means they have read
-// the room, as clients also mark it). Counted: m.room.message (except
+// A user has read a room up to the later of their latest read receipt
+// (m.read or m.read.private, unthreaded or for the main timeline) and their
+// own latest event there (spec: "Receiving notifications": a user's own
+// event counts as read; clients also mark it).
+//
+// NOTSPEC: until push rules exist, the counts follow the default rules with
+// no user overrides, and threaded receipts for a thread root do not clear
+// that thread's events from the room's counts. Counted: m.room.message (except
 // m.notice), m.room.encrypted and m.call.invite events of other users;
 // highlighted: those whose m.mentions lists the user. A recount from the
 // database looks at the newest maxUnreadScan events at most.
@@ -26,6 +30,7 @@ const maxUnreadScan = 1000
 // UnreadStore is the storage the counts are recomputed from.
 type UnreadStore interface {
 	LastSentPos(ctx context.Context, roomID, userID string, upto int64) (int64, error)
+	ReadUpTo(ctx context.Context, roomID, userID string) (int64, error)
 	RoomEvents(ctx context.Context, roomID string, from, to int64, limit int, backwards bool) ([]*storage.Event, error)
 }
 
@@ -37,6 +42,9 @@ type Unread struct {
 
 	mu      sync.Mutex
 	entries map[unreadKey]unreadEntry
+	// forgets counts Forget calls: counts computed across one are not
+	// cached, as they may predate the receipt.
+	forgets uint64
 }
 
 type unreadKey struct{ room, user string }
@@ -57,6 +65,7 @@ func (u *Unread) Counts(ctx context.Context, roomID, userID string, upto int64) 
 	k := unreadKey{roomID, userID}
 	u.mu.Lock()
 	e, ok := u.entries[k]
+	gen := u.forgets
 	u.mu.Unlock()
 	if ok && e.pos >= upto {
 		// Current (or newer, from another device's sync): good enough.
@@ -70,11 +79,11 @@ func (u *Unread) Counts(ctx context.Context, roomID, userID string, upto int64) 
 				e = e.apply(ev, userID)
 			}
 			e.pos = upto
-			u.store1(k, e)
+			u.store1(k, e, gen)
 			return e.notifications, e.mentions, nil
 		}
 	}
-	last, err := u.store.LastSentPos(ctx, roomID, userID, upto)
+	last, err := u.readPoint(ctx, roomID, userID, upto)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -86,13 +95,36 @@ func (u *Unread) Counts(ctx context.Context, roomID, userID string, upto int64) 
 	for i := len(evs) - 1; i >= 0; i-- {
 		e = e.apply(evs[i], userID)
 	}
-	u.store1(k, e)
+	u.store1(k, e, gen)
 	return e.notifications, e.mentions, nil
 }
 
-func (u *Unread) store1(k unreadKey, e unreadEntry) {
+// readPoint is the stream position up to which userID has read roomID, as
+// of upto.
+func (u *Unread) readPoint(ctx context.Context, roomID, userID string, upto int64) (int64, error) {
+	last, err := u.store.LastSentPos(ctx, roomID, userID, upto)
+	if err != nil {
+		return 0, err
+	}
+	read, err := u.store.ReadUpTo(ctx, roomID, userID)
+	if err != nil {
+		return 0, err
+	}
+	return max(last, min(read, upto)), nil
+}
+
+// Forget drops a user's cached counts in a room (a new read receipt): the
+// next Counts recounts from the read point.
+func (u *Unread) Forget(roomID, userID string) {
 	u.mu.Lock()
-	if cur, ok := u.entries[k]; !ok || cur.pos < e.pos {
+	delete(u.entries, unreadKey{roomID, userID})
+	u.forgets++
+	u.mu.Unlock()
+}
+
+func (u *Unread) store1(k unreadKey, e unreadEntry, gen uint64) {
+	u.mu.Lock()
+	if cur, ok := u.entries[k]; u.forgets == gen && (!ok || cur.pos < e.pos) {
 		u.entries[k] = e
 	}
 	u.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
+	"github.com/myelin-im/myelin/syncapi/api"
 	"github.com/myelin-im/myelin/syncapi/storage"
 )
 
@@ -87,5 +88,24 @@ func TestUnreadCounts(t *testing.T) {
 		fresh := NewRecent(lastPos) // memory lost the room
 		check(NewUnread(store, fresh), alice, recentPerRoom+10, 0)
 		check(u, alice, recentPerRoom+10, 0) // the cached entry is too old for memory
+		// Read receipts move the read point: a threaded receipt for
+		// another thread does not, a main-timeline one does; the cache is
+		// dropped when a receipt arrives.
+		mid := send(bob, "m.room.message", text("middle"))
+		send(bob, "m.room.message", text("after the receipt"))
+		check(u, alice, recentPerRoom+12, 0)
+		receipt := func(typ, thread string) {
+			r := api.Receipt{RoomID: room, UserID: alice, Type: typ, EventID: mid.ID, ThreadID: thread, TS: 1}
+			if _, err := store.PutReceipt(ctx, &r, nil); err != nil {
+				t.Fatal(err)
+			}
+			u.Forget(room, alice)
+		}
+		receipt(api.ReceiptRead, "$root")
+		check(u, alice, recentPerRoom+12, 0)
+		receipt(api.ReceiptReadPrivate, api.ThreadMain)
+		check(u, alice, 1, 0)
+		check(NewUnread(store, NewRecent(lastPos)), alice, 1, 0)
+		check(u, bob, 0, 0)
 	})
 }

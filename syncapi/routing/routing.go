@@ -36,15 +36,17 @@ type Routes struct {
 	// older than this server has.
 	backfiller fedapi.Backfiller
 	backfill   backfillState
+	// eph holds typing, receipts and the unread counts (ephemeral.go).
+	eph *internal.Ephemeral
 }
 
 // Setup registers the sync endpoints on r. rooms and backfiller may be nil
 // (no roomserver, no federation in this process).
 func Setup(
-	r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent,
+	r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, eph *internal.Ephemeral,
 	users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller, log logrus.FieldLogger,
 ) *Routes {
-	rt := &Routes{store: store, notifier: n, recent: recent, unread: internal.NewUnread(store, recent), users: users, rooms: rooms,
+	rt := &Routes{store: store, notifier: n, recent: recent, unread: eph.Unread, eph: eph, users: users, rooms: rooms,
 		backfiller: backfiller, log: log}
 	rt.backfill.rooms = map[string]*sync.Mutex{}
 	rt.backfill.dryFrom = map[string]time.Time{}
@@ -57,6 +59,7 @@ func Setup(
 	r.Handle(v3+"/rooms/{roomId}/members", rt.authed(rt.members)).Methods(http.MethodGet)
 	r.Handle(wsPath, rt.authed(rt.syncWebSocket)).Methods(http.MethodGet)
 	rt.setupHistory(r)
+	rt.setupEphemeral(r)
 	return rt
 }
 

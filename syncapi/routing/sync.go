@@ -200,12 +200,16 @@ func (rt *Routes) build(
 	if err != nil {
 		return nil, false, fmt.Errorf("device lists: %w", err)
 	}
+	tyPos, rcPos, ephAdded, err := rt.addEphemeral(ctx, resp, dev, tok, current)
+	if err != nil {
+		return nil, false, fmt.Errorf("typing and receipts: %w", err)
+	}
 	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
-	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos, rc: tok.rc, ty: tok.ty, pr: tok.pr}
+	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos, rc: rcPos, ty: tyPos, pr: tok.pr}
 	resp.NextBatch = resp.next.String()
-	return resp, !roomsAdded && !adAdded && !tdAdded && !dlAdded, nil
+	return resp, !roomsAdded && !adAdded && !tdAdded && !dlAdded && !ephAdded, nil
 }
 
 // newResponse is a response with every section present and empty, as
