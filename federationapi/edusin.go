@@ -44,6 +44,8 @@ func (f *FederationAPI) inputEDUs(ctx context.Context, origin spec.ServerName, e
 			err = f.inputDeviceListUpdate(ctx, origin, e.Content)
 		case "m.signing_key_update":
 			err = f.inputSigningKeyUpdate(ctx, origin, e.Content)
+		case "m.presence":
+			err = f.inputPresence(ctx, origin, e.Content)
 		}
 		if err != nil {
 			return fmt.Errorf("federationapi: %s EDU from %s: %w", e.Type, origin, err)

@@ -36,6 +36,8 @@ type Routes struct {
 	// older than this server has.
 	backfiller fedapi.Backfiller
 	backfill   backfillState
+	// presence, once SetupPresence ran, is what /sync's presence reads.
+	presence *internal.Presence
 }
 
 // Setup registers the sync endpoints on r. rooms and backfiller may be nil

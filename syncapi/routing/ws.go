@@ -54,6 +54,10 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 	if err != nil {
 		return err
 	}
+	setPresence, err := presenceParam(q)
+	if err != nil {
+		return err
+	}
 	if err := rt.ackToDevice(r.Context(), dev, since); err != nil {
 		return err
 	}
@@ -79,6 +83,8 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 		since:  since,
 		filter: f,
 	}
+	// An open stream keeps its user online, as a long-poll does.
+	defer rt.presenceSyncing(ctx, dev.UserID, setPresence)()
 	go s.state.read(ctx, cancel, conn)
 	go wsPinger(ctx, cancel, conn)
 	s.run(ctx)
@@ -302,5 +308,5 @@ func wsPinger(ctx context.Context, cancel context.CancelFunc, conn *websocket.Co
 
 func isEmpty(r *Response) bool {
 	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.AccountData.Events) == 0 &&
-		len(r.ToDevice.Events) == 0
+		len(r.ToDevice.Events) == 0 && len(r.Presence.Events) == 0
 }

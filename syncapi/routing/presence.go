@@ -1,0 +1,153 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/gorilla/mux"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/internal/mxid"
+	"github.com/myelin-im/myelin/syncapi/api"
+	"github.com/myelin-im/myelin/syncapi/internal"
+	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// maxStatusMsg bounds a status message, which goes to every user sharing a
+// room and to their servers. NOTSPEC: the spec sets no limit.
+const maxStatusMsg = 4096
+
+// SetupPresence registers the presence endpoints (spec: client-server API,
+// "Presence") and lets /sync carry presence.
+func (rt *Routes) SetupPresence(r *mux.Router, p *internal.Presence) {
+	rt.presence = p
+	const path = "/_matrix/client/v3/presence/{userId}/status"
+	r.Handle(path, rt.authed(rt.getPresence)).Methods(http.MethodGet)
+	r.Handle(path, rt.authed(rt.putPresence)).Methods(http.MethodPut)
+}
+
+// GET /v3/presence/{userId}/status: the presence of the user or of a user
+// sharing a room with them; others' is refused with 403, as the spec's
+// example ("You are not allowed to see their presence"), presence being
+// published only to users sharing a room (spec: "Security
+// considerations"). A user with no presence known is offline.
+func (rt *Routes) getPresence(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
+	userID := httputil.Vars(r)["userId"]
+	if err := mxid.ValidateUserID(userID); err != nil {
+		return httputil.InvalidParam("Invalid user ID: %v", err)
+	}
+	if !rt.notifier.SharesRoom(dev.UserID, userID) {
+		return httputil.Forbidden("You are not allowed to see their presence")
+	}
+	content := map[string]any{"presence": api.PresenceOffline}
+	if rt.presence.Enabled {
+		rows, err := rt.store.PresenceOf(r.Context(), []string{userID})
+		if err != nil {
+			return err
+		}
+		if len(rows) == 1 {
+			content = rt.presence.Content(rows[0])
+		}
+	}
+	httputil.WriteJSON(w, http.StatusOK, content)
+	return nil
+}
+
+// PUT /v3/presence/{userId}/status: set one's own presence (spec: "You
+// cannot set the presence state of another user"). With presence disabled
+// it is accepted and ignored, as clients set it unasked and treat an error
+// as a failure to show.
+func (rt *Routes) putPresence(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
+	if httputil.Vars(r)["userId"] != dev.UserID {
+		return httputil.Forbidden("Cannot set the presence of another user")
+	}
+	var body struct {
+		Presence  *string `json:"presence"`
+		StatusMsg *string `json:"status_msg"`
+	}
+	if err := httputil.ReadJSON(r, &body); err != nil {
+		return err
+	}
+	switch {
+	case body.Presence == nil:
+		return httputil.MissingParam("presence is required")
+	case !api.ValidPresence(*body.Presence):
+		return httputil.InvalidParam("presence must be online, offline or unavailable")
+	case body.StatusMsg != nil && len(*body.StatusMsg) > maxStatusMsg:
+		return httputil.InvalidParam("status_msg is longer than %d bytes", maxStatusMsg)
+	}
+	if rt.presence.Enabled {
+		if err := rt.presence.Tracker.Set(r.Context(), dev.UserID, *body.Presence, body.StatusMsg); err != nil {
+			return err
+		}
+	}
+	httputil.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// presenceParam reads set_presence (spec: GET /sync).
+func presenceParam(q url.Values) (string, error) {
+	s := q.Get("set_presence")
+	if s != "" && !api.ValidPresence(s) {
+		return "", httputil.InvalidParam("set_presence must be online, offline or unavailable")
+	}
+	return s, nil
+}
+
+// presenceSyncing records a /sync or WebSocket stream of the user with its
+// set_presence; call the result when it ends. A failure to store the
+// change is logged: the sync goes on.
+func (rt *Routes) presenceSyncing(ctx context.Context, userID, setPresence string) func() {
+	if rt.presence == nil || !rt.presence.Enabled {
+		return func() {}
+	}
+	done, err := rt.presence.Tracker.Syncing(ctx, userID, setPresence)
+	if err != nil {
+		httputil.Logger(ctx).WithError(err).Warn("presence: storing the change a sync made failed")
+	}
+	return done
+}
+
+// addPresence puts in the response the m.presence events of the users
+// sharing a room with the user (and the user's own) changed after the
+// token's presence position; for an initial sync (or a token without one)
+// the current presence of those who are not offline. It returns the
+// position for the next token and whether it added anything.
+func (rt *Routes) addPresence(ctx context.Context, resp *Response, dev *userapi.Device, tok syncToken) (int64, bool, error) {
+	p := rt.presence
+	if p == nil || !p.Enabled {
+		return tok.pr, false, nil
+	}
+	upto := p.Pos()
+	initial := tok.pos < 0 || tok.pr < 0
+	if !initial && tok.pr >= upto {
+		return tok.pr, false, nil
+	}
+	peers := rt.notifier.Peers(dev.UserID)
+	var rows []storage.Presence
+	var err error
+	if initial {
+		ids := make([]string, 0, len(peers))
+		for u := range peers {
+			ids = append(ids, u)
+		}
+		rows, err = rt.store.PresenceOf(ctx, ids)
+	} else {
+		rows, err = rt.store.PresenceSince(ctx, tok.pr, upto)
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	added := false
+	for _, r := range rows {
+		if _, ok := peers[r.UserID]; !ok || (initial && r.Presence == api.PresenceOffline) {
+			continue
+		}
+		resp.Presence.Events = append(resp.Presence.Events, json.RawMessage(p.Event(r)))
+		added = true
+	}
+	return upto, added, nil
+}
