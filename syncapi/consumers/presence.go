@@ -16,7 +16,7 @@ import (
 // activityGroup is the presence tracker's consumer group on the output
 // log: it reads only who sent what when, apart from the storing consumer,
 // so a slow presence write never holds up the timeline.
-const activityGroup = "syncapi.presence"
+const activityGroup = "syncapi-presence"
 
 // StartPresenceInbound stores other servers' users' presence that the
 // federation component received, waking the local users sharing a room
