@@ -127,32 +127,49 @@ func (p *Presence) advance(userID string, pos int64) {
 	p.notifier.WakePeers(userID)
 }
 
-// Event is the m.presence event of a stored presence, last_active_ago
-// counted now (spec: "m.presence"; currently_active only when online). A
-// local user's last activity is the tracker's, which moves without writes.
+// presenceContent is an m.presence event's content (spec: "m.presence";
+// also the answer of GET /presence/{userId}/status).
+type presenceContent struct {
+	Presence        string  `json:"presence"`
+	LastActiveAgo   *int64  `json:"last_active_ago,omitempty"`
+	StatusMsg       *string `json:"status_msg,omitempty"`
+	CurrentlyActive *bool   `json:"currently_active,omitempty"`
+}
+
+type presenceEvent struct {
+	Type    string          `json:"type"`
+	Sender  string          `json:"sender"`
+	Content presenceContent `json:"content"`
+}
+
+// Event is the m.presence event of a stored presence.
 func (p *Presence) Event(r storage.Presence) json.RawMessage {
-	b, _ := json.Marshal(map[string]any{"type": "m.presence", "sender": r.UserID, "content": p.Content(r)})
+	b, _ := json.Marshal(presenceEvent{Type: "m.presence", Sender: r.UserID, Content: p.content(r)})
 	return b
 }
 
-// Content is the content of a stored presence's m.presence event (also
-// the answer of GET /presence/{userId}/status).
-func (p *Presence) Content(r storage.Presence) map[string]any {
+// Content is the content of a stored presence's m.presence event, for
+// GET /presence/{userId}/status.
+func (p *Presence) Content(r storage.Presence) any { return p.content(r) }
+
+// content counts last_active_ago now, a local user's last activity being
+// the tracker's, which moves without writes; currently_active is sent only
+// when online (spec: "Last active ago").
+func (p *Presence) content(r storage.Presence) presenceContent {
 	last := r.LastActiveTS
 	if r.Local {
 		if st, ok := p.Tracker.Get(r.UserID); ok && st.LastActive.UnixMilli() > last {
 			last = st.LastActive.UnixMilli()
 		}
 	}
-	c := map[string]any{"presence": r.Presence}
+	c := presenceContent{Presence: r.Presence, StatusMsg: r.StatusMsg}
 	if last > 0 {
-		c["last_active_ago"] = max(p.now().UnixMilli()-last, 0)
-	}
-	if r.StatusMsg != nil {
-		c["status_msg"] = *r.StatusMsg
+		ago := max(p.now().UnixMilli()-last, 0)
+		c.LastActiveAgo = &ago
 	}
 	if r.Presence == api.PresenceOnline {
-		c["currently_active"] = r.CurrentlyActive
+		active := r.CurrentlyActive
+		c.CurrentlyActive = &active
 	}
 	return c
 }

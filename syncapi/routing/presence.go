@@ -42,7 +42,7 @@ func (rt *Routes) getPresence(w http.ResponseWriter, r *http.Request, dev *usera
 	if !rt.notifier.SharesRoom(dev.UserID, userID) {
 		return httputil.Forbidden("You are not allowed to see their presence")
 	}
-	content := map[string]any{"presence": api.PresenceOffline}
+	var content any = map[string]any{"presence": api.PresenceOffline}
 	if rt.presence.Enabled {
 		rows, err := rt.store.PresenceOf(r.Context(), []string{userID})
 		if err != nil {
@@ -88,6 +88,11 @@ func (rt *Routes) putPresence(w http.ResponseWriter, r *http.Request, dev *usera
 	return nil
 }
 
+// manyPeers: above this many users sharing a room, an initial sync reads
+// every user who is not offline and keeps its peers, rather than asking
+// for each peer by ID.
+const manyPeers = 1000
+
 // presenceParam reads set_presence (spec: GET /sync).
 func presenceParam(q url.Values) (string, error) {
 	s := q.Get("set_presence")
@@ -129,13 +134,16 @@ func (rt *Routes) addPresence(ctx context.Context, resp *Response, dev *userapi.
 	peers := rt.notifier.Peers(dev.UserID)
 	var rows []storage.Presence
 	var err error
-	if initial {
+	switch {
+	case initial && len(peers) > manyPeers:
+		rows, err = rt.store.PresentUsers(ctx)
+	case initial:
 		ids := make([]string, 0, len(peers))
 		for u := range peers {
 			ids = append(ids, u)
 		}
 		rows, err = rt.store.PresenceOf(ctx, ids)
-	} else {
+	default:
 		rows, err = rt.store.PresenceSince(ctx, tok.pr, upto)
 	}
 	if err != nil {

@@ -93,6 +93,16 @@ func (s *Storage) PresenceSince(ctx context.Context, since, upto int64) ([]Prese
 	return out, nil
 }
 
+// PresentUsers returns the presence of every user who is not offline.
+func (s *Storage) PresentUsers(ctx context.Context) ([]Presence, error) {
+	out, err := sqlutil.Select(ctx, s.db, scanPresence, `SELECT `+presenceColumns+` FROM syncapi_presence
+		WHERE presence <> 'offline'`)
+	if err != nil {
+		return nil, fmt.Errorf("syncapi storage: reading presence: %w", err)
+	}
+	return out, nil
+}
+
 // LocalPresence returns the presence of this server's users who are not
 // offline (to resume their timers at start-up).
 func (s *Storage) LocalPresence(ctx context.Context) ([]Presence, error) {

@@ -58,6 +58,13 @@ func TestPresence(t *testing.T) {
 		if len(of) != 1 || of[0].Presence != "offline" || of[0].StatusMsg != nil || !of[0].Local || of[0].CurrentlyActive {
 			t.Fatalf("presence of @a:x = %+v, want the latest (offline, local)", of)
 		}
+		present, err := s.PresentUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(present) != 2 || present[0].Presence == "offline" || present[1].Presence == "offline" {
+			t.Fatalf("present users = %+v, want @b:y and @c:x", present)
+		}
 		local, err := s.LocalPresence(ctx)
 		if err != nil {
 			t.Fatal(err)
