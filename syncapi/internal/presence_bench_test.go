@@ -93,3 +93,27 @@ func BenchmarkPresenceChange10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPresenceWokenMember10k: what each of the 10,000 members woken
+// by one change spends on presence in its incremental /sync
+// (routing.addPresence): the changes after its token, each checked
+// against the rooms it shares.
+func BenchmarkPresenceWokenMember10k(b *testing.B) {
+	p, ids := presenceBench(b)
+	ctx := context.Background()
+	if err := p.writeLocal(ctx, ids[0], PresenceState{Presence: api.PresenceUnavailable, LastActive: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	upto := p.Pos()
+	b.ResetTimer()
+	for i := range b.N {
+		rows, err := p.store.PresenceSince(ctx, upto-1, upto)
+		if err != nil || len(rows) != 1 {
+			b.Fatalf("%d rows, %v", len(rows), err)
+		}
+		if !p.notifier.SharesRoom(ids[i%len(ids)], rows[0].UserID) {
+			b.Fatal("members of one room share no room")
+		}
+		_ = p.Event(rows[0])
+	}
+}

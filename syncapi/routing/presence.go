@@ -131,19 +131,17 @@ func (rt *Routes) addPresence(ctx context.Context, resp *Response, dev *userapi.
 	if !initial && tok.pr >= upto {
 		return tok.pr, false, nil
 	}
-	peers := rt.notifier.Peers(dev.UserID)
 	var rows []storage.Presence
 	var err error
-	switch {
-	case initial && len(peers) > manyPeers:
-		rows, err = rt.store.PresentUsers(ctx)
-	case initial:
-		ids := make([]string, 0, len(peers))
-		for u := range peers {
-			ids = append(ids, u)
-		}
-		rows, err = rt.store.PresenceOf(ctx, ids)
-	default:
+	// An initial sync asks for its peers' presence; an incremental one
+	// reads the few changes and checks each (building the peer set would
+	// cost every woken member of a big room the room's size).
+	visible := func(u string) bool { return rt.notifier.SharesRoom(dev.UserID, u) }
+	if initial {
+		peers := rt.notifier.Peers(dev.UserID)
+		visible = func(u string) bool { _, ok := peers[u]; return ok }
+		rows, err = rt.initialPresence(ctx, peers)
+	} else {
 		rows, err = rt.store.PresenceSince(ctx, tok.pr, upto)
 	}
 	if err != nil {
@@ -151,11 +149,24 @@ func (rt *Routes) addPresence(ctx context.Context, resp *Response, dev *userapi.
 	}
 	added := false
 	for _, r := range rows {
-		if _, ok := peers[r.UserID]; !ok || (initial && r.Presence == api.PresenceOffline) {
+		if (initial && r.Presence == api.PresenceOffline) || !visible(r.UserID) {
 			continue
 		}
 		resp.Presence.Events = append(resp.Presence.Events, json.RawMessage(p.Event(r)))
 		added = true
 	}
 	return upto, added, nil
+}
+
+// initialPresence reads the stored presence of peers: by ID, or for many
+// peers every user who is not offline (the caller keeps the peers).
+func (rt *Routes) initialPresence(ctx context.Context, peers map[string]struct{}) ([]storage.Presence, error) {
+	if len(peers) > manyPeers {
+		return rt.store.PresentUsers(ctx)
+	}
+	ids := make([]string, 0, len(peers))
+	for u := range peers {
+		ids = append(ids, u)
+	}
+	return rt.store.PresenceOf(ctx, ids)
 }
