@@ -121,7 +121,9 @@ func (rt *Routes) presenceSyncing(ctx context.Context, userID, setPresence strin
 // token's presence position; for an initial sync (or a token without one)
 // the current presence of those who are not offline. It returns the
 // position for the next token and whether it added anything.
-func (rt *Routes) addPresence(ctx context.Context, resp *Response, dev *userapi.Device, tok syncToken) (int64, bool, error) {
+func (rt *Routes) addPresence(
+	ctx context.Context, resp *Response, dev *userapi.Device, tok syncToken, f *Filter,
+) (int64, bool, error) {
 	p := rt.presence
 	if p == nil || !p.Enabled {
 		return tok.pr, false, nil
@@ -149,13 +151,57 @@ func (rt *Routes) addPresence(ctx context.Context, resp *Response, dev *userapi.
 	}
 	added := false
 	for _, r := range rows {
-		if (initial && r.Presence == api.PresenceOffline) || !visible(r.UserID) {
+		if (initial && r.Presence == api.PresenceOffline) || !f.Presence.allows(r.UserID) || !visible(r.UserID) {
 			continue
+		}
+		if f.Presence.Limit != nil && len(resp.Presence.Events) >= *f.Presence.Limit {
+			break
 		}
 		resp.Presence.Events = append(resp.Presence.Events, json.RawMessage(p.Event(r)))
 		added = true
 	}
 	return upto, added, nil
+}
+
+// presenceFilter is a filter's presence section (spec: "Filtering",
+// EventFilter): which m.presence events, of which senders, how many.
+type presenceFilter struct {
+	Limit      *int     `json:"limit"`
+	Types      []string `json:"types"`
+	NotTypes   []string `json:"not_types"`
+	Senders    []string `json:"senders"`
+	NotSenders []string `json:"not_senders"`
+	// typesSet tells an empty types list (nothing) from none (all).
+	typesSet bool
+}
+
+// UnmarshalJSON notes whether types was given.
+func (f *presenceFilter) UnmarshalJSON(b []byte) error {
+	type plain presenceFilter
+	var raw struct {
+		plain
+		Types *[]string `json:"types"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*f = presenceFilter(raw.plain)
+	if raw.Types != nil {
+		f.Types, f.typesSet = *raw.Types, true
+	}
+	return nil
+}
+
+// allows reports whether the filter lets through sender's m.presence.
+func (f *presenceFilter) allows(sender string) bool {
+	const typ = "m.presence"
+	switch {
+	case contains(f.NotTypes, typ, true), f.typesSet && !contains(f.Types, typ, true):
+		return false
+	case contains(f.NotSenders, sender, false), f.Senders != nil && !contains(f.Senders, sender, false):
+		return false
+	}
+	return true
 }
 
 // initialPresence reads the stored presence of peers: by ID, or for many

@@ -143,6 +143,32 @@ func TestSyncPresence(t *testing.T) {
 	if c := b.of(e.alice.ID); c["currently_active"] != nil {
 		t.Fatalf("currently_active sent for an unavailable user: %v", c)
 	}
+	// The filter's presence section (spec: "Filtering").
+	for _, tc := range []struct {
+		name, filter string
+		alice, bob   bool
+	}{
+		{"no types", `{"presence":{"types":[]}}`, false, false},
+		{"not_types *", `{"presence":{"not_types":["m.*"]}}`, false, false},
+		{"senders", `{"presence":{"senders":["` + e.alice.ID + `"]}}`, true, false},
+		{"not_senders", `{"presence":{"not_senders":["` + e.alice.ID + `"]}}`, false, true},
+		{"limit", `{"presence":{"limit":1}}`, false, false},
+		{"empty", `{"presence":{}}`, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := syncPresence(t, e.Fixture, e.bob, "timeout=0&filter="+url.QueryEscape(tc.filter))
+			if tc.name == "limit" {
+				if len(b.Presence.Events) != 1 {
+					t.Fatalf("%d events with limit 1", len(b.Presence.Events))
+				}
+				return
+			}
+			if (b.of(e.alice.ID) != nil) != tc.alice || (b.of(e.bob.ID) != nil) != tc.bob {
+				t.Fatalf("alice's presence shown: %v (want %v), bob's: %v (want %v)",
+					b.of(e.alice.ID) != nil, tc.alice, b.of(e.bob.ID) != nil, tc.bob)
+			}
+		})
+	}
 }
 
 // TestPresenceDisabled: with presence off, PUT is accepted and ignored,

@@ -204,7 +204,7 @@ func (rt *Routes) build(
 	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
-	prPos, prAdded, err := rt.addPresence(ctx, resp, dev, tok)
+	prPos, prAdded, err := rt.addPresence(ctx, resp, dev, tok, f)
 	if err != nil {
 		return nil, false, fmt.Errorf("presence: %w", err)
 	}
