@@ -27,6 +27,8 @@ import (
 // time when the previous one has been written, so a slow reader holds at
 // most one frame in memory; one that cannot take a frame within
 // the write timeout (DefaultWSWriteTimeout) is disconnected with a close reason.
+// An open stream keeps its user online as a long-poll does; set_presence
+// in the URL works as /sync's.
 const (
 	wsPath         = "/_matrix/client/unstable/im.myelin/sync/ws"
 	wsPingInterval = 30 * time.Second
