@@ -42,7 +42,10 @@ func TestPresenceService(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		n := NewNotifier(1, []MemberRow{{RoomID: "!r:x", UserID: "@a:x", Membership: "join"}, {RoomID: "!r:x", UserID: "@b:x", Membership: "join"}})
+		n := NewNotifier(1, []MemberRow{
+			{RoomID: "!r:x", UserID: "@a:x", Membership: "join"},
+			{RoomID: "!r:x", UserID: "@b:x", Membership: "join"},
+		})
 		p, err := NewPresence(ctx, true, store, b, n, time.Now, logrus.New())
 		if err != nil {
 			t.Fatal(err)

@@ -50,9 +50,10 @@ func (r *trackerRig) sweep(t *testing.T) int {
 	return n
 }
 
-func (r *trackerRig) syncing(t *testing.T, user, set string) func() {
+// syncing starts a sync of alice's with set_presence set.
+func (r *trackerRig) syncing(t *testing.T, set string) func() {
 	t.Helper()
-	done, err := r.t.Syncing(context.Background(), user, set)
+	done, err := r.t.Syncing(context.Background(), alice, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,23 +74,23 @@ const alice = "@alice:x"
 // "unavailable" marks idle and a later online sync undoes it.
 func TestTrackerSync(t *testing.T) {
 	r := newRig()
-	r.syncing(t, alice, "offline")()
+	r.syncing(t, "offline")()
 	if len(r.writes) != 0 || r.t.Len() != 0 {
 		t.Fatalf("set_presence=offline wrote %v / holds %d users", r.writes, r.t.Len())
 	}
-	done := r.syncing(t, alice, "")
+	done := r.syncing(t, "")
 	wantState(t, r.last(t), api.PresenceOnline, true)
 	done()
 	for range 3 {
 		r.advance(time.Second)
-		r.syncing(t, alice, "online")()
+		r.syncing(t, "online")()
 	}
 	if len(r.writes) != 1 {
 		t.Fatalf("%d writes for syncs of an online user, want 1", len(r.writes))
 	}
-	r.syncing(t, alice, "unavailable")()
+	r.syncing(t, "unavailable")()
 	wantState(t, r.last(t), api.PresenceUnavailable, false)
-	r.syncing(t, alice, "")()
+	r.syncing(t, "")()
 	wantState(t, r.last(t), api.PresenceOnline, true)
 	if len(r.writes) != 3 {
 		t.Fatalf("%d writes, want 3", len(r.writes))
@@ -110,7 +111,7 @@ func TestTrackerExplicitIdle(t *testing.T) {
 	if got.StatusMsg == nil || *got.StatusMsg != msg || !got.LastActive.Equal(r.now) {
 		t.Fatalf("written %+v, want status %q active now", got, msg)
 	}
-	done := r.syncing(t, alice, "")
+	done := r.syncing(t, "")
 	if len(r.writes) != 1 {
 		t.Fatalf("an online sync changed an explicit unavailable: %+v", r.last(t))
 	}
@@ -135,7 +136,7 @@ func TestTrackerExplicitIdle(t *testing.T) {
 // user goes offline after OfflineAfter and is then forgotten.
 func TestTrackerTimers(t *testing.T) {
 	r := newRig()
-	done := r.syncing(t, alice, "")
+	done := r.syncing(t, "")
 	r.advance(ActiveFor - time.Second)
 	if n := r.sweep(t); n != 0 {
 		t.Fatalf("sweep wrote %d users before any timer ran out", n)
