@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -130,9 +131,10 @@ func (rt *Routes) addPresence(
 	}
 	upto := p.Pos()
 	initial := tok.pos < 0 || tok.pr < 0
-	if !initial && tok.pr >= upto {
+	if !initial && tok.pr >= upto && !hasJoins(resp) {
 		return tok.pr, false, nil
 	}
+	upto = max(upto, tok.pr)
 	var rows []storage.Presence
 	var err error
 	// An initial sync asks for its peers' presence; an incremental one
@@ -144,7 +146,7 @@ func (rt *Routes) addPresence(
 		visible = func(u string) bool { _, ok := peers[u]; return ok }
 		rows, err = rt.initialPresence(ctx, peers)
 	} else {
-		rows, err = rt.store.PresenceSince(ctx, tok.pr, upto)
+		rows, err = rt.incrementalPresence(ctx, resp, dev.UserID, tok.pr, upto)
 	}
 	if err != nil {
 		return 0, false, err
@@ -215,4 +217,98 @@ func (rt *Routes) initialPresence(ctx context.Context, peers map[string]struct{}
 		ids = append(ids, u)
 	}
 	return rt.store.PresenceOf(ctx, ids)
+}
+
+// incrementalPresence reads the presence changed in (since, upto] and,
+// unchanged, that of the users who became visible in the response: those
+// whose join it shows in a room of the user's, and every member of a room
+// the user joined (their presence predates the token, so a change read
+// would not show it).
+func (rt *Routes) incrementalPresence(
+	ctx context.Context, resp *Response, userID string, since, upto int64,
+) ([]storage.Presence, error) {
+	var rows []storage.Presence
+	if since < upto {
+		var err error
+		if rows, err = rt.store.PresenceSince(ctx, since, upto); err != nil {
+			return nil, err
+		}
+	}
+	joined := rt.newlyVisible(resp, userID)
+	for _, r := range rows {
+		delete(joined, r.UserID)
+	}
+	if len(joined) == 0 {
+		return rows, nil
+	}
+	ids := make([]string, 0, len(joined))
+	for u := range joined {
+		ids = append(ids, u)
+	}
+	more, err := rt.store.PresenceOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range more {
+		if r.Presence != api.PresenceOffline {
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// hasJoins reports whether a joined room of the response shows a join.
+func hasJoins(resp *Response) bool {
+	for _, jr := range resp.Rooms.Join {
+		for _, list := range [][]json.RawMessage{jr.Timeline.Events, jr.State.Events} {
+			for _, raw := range list {
+				if isJoin(raw) != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// newlyVisible lists the users whose join the response's joined rooms
+// show, and every member of a room whose join by userID it shows.
+func (rt *Routes) newlyVisible(resp *Response, userID string) map[string]struct{} {
+	out := map[string]struct{}{}
+	for roomID, jr := range resp.Rooms.Join {
+		for _, list := range [][]json.RawMessage{jr.Timeline.Events, jr.State.Events} {
+			for _, raw := range list {
+				target := isJoin(raw)
+				switch {
+				case target == nil:
+				case *target == userID:
+					for _, u := range rt.notifier.JoinedMembers(roomID) {
+						out[u] = struct{}{}
+					}
+				default:
+					out[*target] = struct{}{}
+				}
+			}
+		}
+	}
+	delete(out, userID)
+	return out
+}
+
+// isJoin returns the target of a join membership event, else nil.
+func isJoin(raw json.RawMessage) *string {
+	if !bytes.Contains(raw, []byte(`"m.room.member"`)) {
+		return nil
+	}
+	var e struct {
+		Type     string  `json:"type"`
+		StateKey *string `json:"state_key"`
+		Content  struct {
+			Membership string `json:"membership"`
+		} `json:"content"`
+	}
+	if json.Unmarshal(raw, &e) != nil || e.Type != "m.room.member" || e.StateKey == nil || e.Content.Membership != "join" {
+		return nil
+	}
+	return e.StateKey
 }

@@ -215,3 +215,31 @@ func waitJoined(t *testing.T, s *syncapi.SyncAPI, userID, roomID string) {
 		s.Notifier.WaitAdvance(ctx, pos)
 	}
 }
+
+// TestPresenceOfNewPeers: a user's presence that did not change reaches
+// the users who come to share a room with them: the room's members see
+// the newcomer's, and the newcomer sees the members'.
+func TestPresenceOfNewPeers(t *testing.T) {
+	e := newEnv(t)
+	bobTok := syncPresence(t, e.Fixture, e.bob, "timeout=0").NextBatch // bob online
+	carolTok := syncPresence(t, e.Fixture, e.carol, "timeout=0").NextBatch
+	bobTok = syncPresence(t, e.Fixture, e.bob, "timeout=0&since="+url.QueryEscape(bobTok)).NextBatch
+	e.Invite(t, e.alice, e.carol, e.room)
+	e.Join(t, e.carol, e.room)
+	until := func(u *fixture.User, tok string, sender *fixture.User) {
+		t.Helper()
+		for range 20 {
+			b := syncPresence(t, e.Fixture, u, "timeout=5000&since="+url.QueryEscape(tok))
+			if c := b.of(sender.ID); c != nil {
+				if c["presence"] != "online" {
+					t.Fatalf("%s saw %s as %v, want online", u.ID, sender.ID, c)
+				}
+				return
+			}
+			tok = b.NextBatch
+		}
+		t.Fatalf("%s never saw the presence of %s", u.ID, sender.ID)
+	}
+	until(e.bob, bobTok, e.carol)
+	until(e.carol, carolTok, e.bob)
+}
