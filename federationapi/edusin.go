@@ -48,6 +48,8 @@ func (f *FederationAPI) inputEDUs(ctx context.Context, origin spec.ServerName, e
 			err = f.inputTyping(ctx, origin, e.Content)
 		case "m.receipt":
 			err = f.inputReceipt(ctx, origin, e.Content)
+		case "m.presence":
+			err = f.inputPresence(ctx, origin, e.Content)
 		}
 		if err != nil {
 			return fmt.Errorf("federationapi: %s EDU from %s: %w", e.Type, origin, err)

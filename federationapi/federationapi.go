@@ -71,6 +71,8 @@ type Options struct {
 	// MaxMediaBytes bounds the media fetched from other servers
 	// (media_api.max_upload_bytes; 0: its default).
 	MaxMediaBytes int64
+	// PresenceDisabled drops m.presence EDUs both ways (presence.enabled).
+	PresenceDisabled bool
 }
 
 // FederationAPI serves the Server-Server API and holds the federation client.
@@ -99,6 +101,7 @@ type FederationAPI struct {
 	// bus and ephSubs: typing and receipts (ephemeral.go).
 	bus     bus.Bus
 	ephSubs []bus.Subscription
+	presence    presenceBus
 }
 
 var _ fedapi.FederationAPI = (*FederationAPI)(nil)

@@ -48,6 +48,13 @@ func (f *FederationAPI) StartSending(ctx context.Context, b bus.Bus) error {
 		_ = q.Close()
 		return err
 	}
+	if err := f.startPresence(ctx, b); err != nil {
+		_ = f.toDeviceSub.Close()
+		_ = f.deviceSub.Close()
+		_ = sub.Close()
+		_ = q.Close()
+		return err
+	}
 	return f.startEphemeral(ctx, b)
 }
 
@@ -61,6 +68,9 @@ func (f *FederationAPI) Close() error {
 	}
 	if f.toDeviceSub != nil {
 		_ = f.toDeviceSub.Close()
+	}
+	if f.presence.sub != nil {
+		_ = f.presence.sub.Close()
 	}
 	if f.deviceSub != nil {
 		_ = f.deviceSub.Close()

@@ -186,7 +186,7 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 	var err error
 	// A nil Roomserver (not in this process) is a nil roomapi.Sync.
 	s.SyncAPI, err = syncapi.New(ctx, s.DB, s.Bus, s.UserAPI, s.Roomserver, s.backfiller(), s.clientRouter,
-		s.log.WithField(httputil.FieldComponent, "syncapi"))
+		s.log.WithField(httputil.FieldComponent, "syncapi"), syncapi.WithPresence(s.cfg.Presence.Enabled))
 	return err
 }
 
@@ -205,6 +205,8 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 		Rooms:      s.Roomserver,
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry),
 		Log:        s.log.WithField(httputil.FieldComponent, "federationapi"),
+		// Other servers' presence is dropped and none is sent.
+		PresenceDisabled: !s.cfg.Presence.Enabled,
 
 		MaxMediaBytes: s.cfg.MediaAPI.MaxUploadBytes,
 	}
@@ -392,6 +394,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.Pushers != nil {
 		errs = append(errs, s.Pushers.Close())
+	}
+	if s.SyncAPI != nil {
+		errs = append(errs, s.SyncAPI.Close())
 	}
 	if s.Bus != nil {
 		errs = append(errs, s.Bus.Close())

@@ -32,6 +32,7 @@ type SyncAPI struct {
 	dlSub    bus.Subscription
 	tdSub    bus.Subscription
 	ephSubs  []bus.Subscription
+	presenceParts
 }
 
 // New migrates the sync tables, loads the notifier's view of rooms,
@@ -40,8 +41,12 @@ type SyncAPI struct {
 // server has) may be nil when those components do not run in this process.
 func New(
 	ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller,
-	router *mux.Router, log logrus.FieldLogger,
+	router *mux.Router, log logrus.FieldLogger, opts ...Option,
 ) (*SyncAPI, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err
@@ -87,5 +92,8 @@ func New(
 		return nil, fmt.Errorf("syncapi: subscribing to typing and receipts: %w", err)
 	}
 	s.Routes = routing.Setup(router, store, n, recent, eph, users, rooms, backfiller, log)
+	if err := s.startPresence(ctx, b, router, o, log); err != nil {
+		return nil, fmt.Errorf("syncapi: starting presence: %w", err)
+	}
 	return s, nil
 }

@@ -15,12 +15,13 @@
 // key (for example `client_api.registration: must be one of open, token,
 // disabled (got "maybe")`).
 //
-// Every struct has a Defaults method that fills its zero fields. Four settings
+// Every struct has a Defaults method that fills its zero fields. Five settings
 // have a zero value that means something, so Defaults leaves them alone and
 // only [Default] (the base every loader starts from) sets them:
 // [RateLimits.Enabled] (false turns rate limiting off),
 // [UserAPI.RefreshTokenLifetime] (0 means refresh tokens never expire),
-// [LegacyMedia.Enabled] and [URLPreview.Enabled] (false turns them off).
+// [LegacyMedia.Enabled], [URLPreview.Enabled] and [Presence.Enabled] (false
+// turns them off).
 //
 // [GenerateYAML] writes a complete, commented configuration file with every
 // setting at its default.
@@ -110,6 +111,7 @@ type Config struct {
 	UserAPI       UserAPI       `yaml:"user_api"`
 	FederationAPI FederationAPI `yaml:"federation"`
 	MediaAPI      MediaAPI      `yaml:"media_api"`
+	Presence      Presence      `yaml:"presence"`
 }
 
 // Global holds the settings shared by every component.
@@ -254,6 +256,7 @@ func Default() *Config {
 	c.UserAPI.RefreshTokenLifetime = Duration(DefaultRefreshTokenLifetime)
 	c.MediaAPI.LegacyMedia.Enabled = true
 	c.MediaAPI.URLPreview.Enabled = true
+	c.Presence.Enabled = true
 	c.Defaults()
 	return c
 }

@@ -81,6 +81,7 @@ func TestDefault(t *testing.T) {
 		{"media_api.thumbnail_sizes", len(c.MediaAPI.ThumbnailSizes), 5},
 		{"media_api.url_preview.enabled", c.MediaAPI.URLPreview.Enabled, true},
 		{"media_api.transcription.engine", c.MediaAPI.Transcription.Engine, ""},
+		{"presence.enabled", c.Presence.Enabled, true},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -99,6 +100,7 @@ func TestDefault(t *testing.T) {
 	zero.UserAPI.RefreshTokenLifetime = Duration(DefaultRefreshTokenLifetime)
 	zero.MediaAPI.LegacyMedia.Enabled = true
 	zero.MediaAPI.URLPreview.Enabled = true
+	zero.Presence.Enabled = true
 	if !reflect.DeepEqual(&zero, c) {
 		t.Errorf("Config{}.Defaults() = %+v, want %+v", zero, *c)
 	}

@@ -81,6 +81,7 @@ func startSync(t testing.TB, f *fixture.Fixture) *syncapi.SyncAPI {
 	if err != nil {
 		t.Fatalf("starting the sync component: %v", err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

@@ -26,6 +26,7 @@ type Filter struct {
 		// initial and full-state syncs too.
 		IncludeLeave bool `json:"include_leave"`
 	} `json:"room"`
+	Presence presenceFilter `json:"presence"`
 }
 
 const defaultTimelineLimit = 20

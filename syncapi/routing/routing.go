@@ -38,6 +38,8 @@ type Routes struct {
 	backfill   backfillState
 	// eph holds typing, receipts and the unread counts (ephemeral.go).
 	eph *internal.Ephemeral
+	// presence, once SetupPresence ran, is what /sync's presence reads.
+	presence *internal.Presence
 }
 
 // Setup registers the sync endpoints on r. rooms and backfiller may be nil

@@ -115,6 +115,7 @@ func (rt *Routes) sync(w http.ResponseWriter, r *http.Request, dev *userapi.Devi
 		return err
 	}
 	fullState := q.Get("full_state") == "true"
+	defer rt.presenceSyncing(r.Context(), dev.UserID, q.Get("set_presence"))()
 	rt.catchUpUser(r.Context(), dev.UserID)
 	if err := rt.ackToDevice(r.Context(), dev, since); err != nil {
 		return err
@@ -207,9 +208,13 @@ func (rt *Routes) build(
 	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
-	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos, rc: rcPos, ty: tyPos, pr: tok.pr}
+	prPos, prAdded, err := rt.addPresence(ctx, resp, dev, tok, f)
+	if err != nil {
+		return nil, false, fmt.Errorf("presence: %w", err)
+	}
+	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos, rc: rcPos, ty: tyPos, pr: prPos}
 	resp.NextBatch = resp.next.String()
-	return resp, !roomsAdded && !adAdded && !tdAdded && !dlAdded && !ephAdded, nil
+	return resp, !roomsAdded && !adAdded && !tdAdded && !dlAdded && !ephAdded && !prAdded, nil
 }
 
 // newResponse is a response with every section present and empty, as

@@ -85,7 +85,10 @@ func TestSync(t *testing.T) {
 			notFound("another user's filter", bob, syncPath+"?filter="+alicesFilter),
 			badJSON("inline filter not JSON", bob, syncPath+"?filter=%7B"),
 			badJSON("inline filter of the wrong shape", bob, syncPath+"?filter="+url.QueryEscape(`{"room":[]}`)),
-			{name: "initial sync has every section", token: bob, path: syncPath, status: http.StatusOK, check: wantSections},
+			// set_presence=offline: a sync marking bob online would put
+			// his presence in the section.
+			{name: "initial sync has every section", token: bob, path: syncPath + "?set_presence=offline", status: http.StatusOK,
+				check: wantSections},
 			{name: "set_presence offline", token: bob, path: syncPath + "?set_presence=offline&timeout=0", status: http.StatusOK},
 			{name: "own filter by ID", token: e.alice.Token, path: syncPath + "?filter=" + alicesFilter, status: http.StatusOK,
 				check: func(t *testing.T, res *fixture.Response) {

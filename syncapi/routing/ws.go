@@ -27,6 +27,8 @@ import (
 // time when the previous one has been written, so a slow reader holds at
 // most one frame in memory; one that cannot take a frame within
 // the write timeout (DefaultWSWriteTimeout) is disconnected with a close reason.
+// An open stream keeps its user online as a long-poll does; set_presence
+// in the URL works as /sync's.
 const (
 	wsPath         = "/_matrix/client/unstable/im.myelin/sync/ws"
 	wsPingInterval = 30 * time.Second
@@ -51,6 +53,10 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 		return err
 	}
 	f, err := rt.loadFilter(r, dev, q.Get("filter"))
+	if err != nil {
+		return err
+	}
+	setPresence, err := presenceParam(q)
 	if err != nil {
 		return err
 	}
@@ -79,6 +85,8 @@ func (rt *Routes) syncWebSocket(w http.ResponseWriter, r *http.Request, dev *use
 		since:  since,
 		filter: f,
 	}
+	// An open stream keeps its user online, as a long-poll does.
+	defer rt.presenceSyncing(ctx, dev.UserID, setPresence)()
 	go s.state.read(ctx, cancel, conn)
 	go wsPinger(ctx, cancel, conn)
 	s.run(ctx)
@@ -302,5 +310,5 @@ func wsPinger(ctx context.Context, cancel context.CancelFunc, conn *websocket.Co
 
 func isEmpty(r *Response) bool {
 	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.AccountData.Events) == 0 &&
-		len(r.ToDevice.Events) == 0
+		len(r.ToDevice.Events) == 0 && len(r.Presence.Events) == 0
 }
