@@ -99,9 +99,9 @@ type FederationAPI struct {
 	// toDeviceSub: the user API's to-device messages for other servers.
 	toDeviceSub bus.Subscription
 	// bus and ephSubs: typing and receipts (ephemeral.go).
-	bus     bus.Bus
-	ephSubs []bus.Subscription
-	presence    presenceBus
+	bus      bus.Bus
+	ephSubs  []bus.Subscription
+	presence presenceBus
 }
 
 var _ fedapi.FederationAPI = (*FederationAPI)(nil)

@@ -15,10 +15,7 @@ import (
 // yet, each in its own transaction, and records them in the version table
 // myelin_schema_versions (component, version).
 //
-// Files are named NNN_description.sql (NNN: 1, 2, …; a number used twice is
-// an error). Each version is applied once, whatever the others: a gap is
-// allowed, so branches developed in parallel may take numbers out of order
-// (a database migrated with 5 before 4 existed gets 4 when it arrives). A
+// Files are named NNN_description.sql (NNN: 1, 2, …; gaps are an error). A
 // file may hold per-dialect sections; a line
 //
 //	-- dialect: sqlite      (or postgres, or all)
@@ -117,9 +114,9 @@ func loadMigrations(files fs.FS) ([]migration, error) {
 		return nil, err
 	}
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
-	for i := 1; i < len(migs); i++ {
-		if migs[i].version == migs[i-1].version {
-			return nil, fmt.Errorf("%s and %s: version %d used twice", migs[i-1].name, migs[i].name, migs[i].version)
+	for i, m := range migs {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("%s: expected version %d (versions must be 1, 2, … without gaps or repeats)", m.name, i+1)
 		}
 	}
 	return migs, nil
