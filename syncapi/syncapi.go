@@ -38,8 +38,8 @@ type SyncAPI struct {
 // (the roomserver) and backfiller (federation, for history older than this
 // server has) may be nil when those components do not run in this process.
 func New(
-	ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller,
-	router *mux.Router, log logrus.FieldLogger,
+	ctx context.Context, server string, db *sqlutil.DB, b bus.Bus, users userapi.Sync, rooms roomapi.Sync,
+	backfiller fedapi.Backfiller, router *mux.Router, log logrus.FieldLogger,
 ) (*SyncAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
@@ -60,7 +60,7 @@ func New(
 	n := internal.NewNotifier(pos, members)
 	recent := internal.NewRecent(pos)
 	s := &SyncAPI{Store: store, Notifier: n}
-	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, log).Start(ctx, b); err != nil {
+	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, pushesOf(server, users, store, n, b, log), log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
@@ -80,4 +80,13 @@ func New(
 	}
 	s.Routes = routing.Setup(router, store, n, recent, users, rooms, backfiller, log)
 	return s, nil
+}
+
+// pushesOf is the push-rule evaluator for server's local users.
+func pushesOf(server string, users userapi.Sync, store *storage.Storage, n *internal.Notifier, b bus.Bus, log logrus.FieldLogger) *internal.Pushes {
+	rules, ok := users.(internal.RulesSource)
+	if !ok {
+		return nil
+	}
+	return internal.NewPushes(server, rules, store, n, b, log)
 }

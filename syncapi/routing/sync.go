@@ -76,6 +76,9 @@ type JoinedRoom struct {
 	Ephemeral           EventList      `json:"ephemeral"`
 	Summary             Summary        `json:"summary"`
 	UnreadNotifications map[string]int `json:"unread_notifications"`
+	// UnreadThreadNotifications: thread root → counts, when the filter
+	// asks for counts per thread.
+	UnreadThreadNotifications map[string]map[string]int `json:"unread_thread_notifications,omitempty"`
 }
 
 // InvitedRoom is a room the user is invited to: stripped state.
@@ -200,7 +203,7 @@ func (rt *Routes) build(
 	if err != nil {
 		return nil, false, fmt.Errorf("device lists: %w", err)
 	}
-	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
+	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto, f); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
 	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos, rc: tok.rc, ty: tok.ty, pr: tok.pr}
@@ -357,14 +360,25 @@ func (rt *Routes) accountDataSince(ctx context.Context, dev *userapi.Device, tok
 }
 
 // addUnreadCounts gives each joined room of the response its notification
-// counts as of upto.
-func (rt *Routes) addUnreadCounts(ctx context.Context, resp *Response, userID string, upto int64) error {
+// counts as of upto: all threads together, or the main timeline's and each
+// thread's apart when the filter asks (unread_thread_notifications).
+func (rt *Routes) addUnreadCounts(ctx context.Context, resp *Response, userID string, upto int64, f *Filter) error {
 	for roomID, jr := range resp.Rooms.Join {
-		n, h, err := rt.unread.Counts(ctx, roomID, userID, upto)
+		c, err := rt.roomCounts(ctx, userID, roomID, upto)
 		if err != nil {
 			return fmt.Errorf("room %s: %w", roomID, err)
 		}
-		jr.UnreadNotifications = map[string]int{"highlight_count": h, "notification_count": n}
+		if !f.Room.Timeline.UnreadThreadNotifications {
+			jr.UnreadNotifications = countsJSON(c.total())
+			continue
+		}
+		jr.UnreadNotifications = countsJSON(c.main.Notifications, c.main.Highlights)
+		if len(c.threads) > 0 {
+			jr.UnreadThreadNotifications = make(map[string]map[string]int, len(c.threads))
+			for thread, t := range c.threads {
+				jr.UnreadThreadNotifications[thread] = countsJSON(t.Notifications, t.Highlights)
+			}
+		}
 	}
 	return nil
 }

@@ -103,7 +103,7 @@ func scanNotification(sc sqlutil.Scanner) (Notification, error) {
 // ThreadCounts are the notifications and highlights of one thread ("" for
 // the main timeline) of a room.
 type ThreadCounts struct {
-	ThreadID                string
+	ThreadID                  string
 	Notifications, Highlights int
 }
 
@@ -121,4 +121,13 @@ func (s *Storage) NotificationCounts(ctx context.Context, userID, roomID string,
 		return nil, fmt.Errorf("syncapi storage: counting notifications: %w", err)
 	}
 	return rows, nil
+}
+
+// DeleteNotifications removes every notification of an event (it was
+// redacted).
+func (s *Storage) DeleteNotifications(ctx context.Context, eventID string) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM syncapi_notifications WHERE event_id = $1`, eventID); err != nil {
+		return fmt.Errorf("syncapi storage: deleting notifications of %s: %w", eventID, err)
+	}
+	return nil
 }

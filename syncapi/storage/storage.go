@@ -39,15 +39,6 @@ type Event struct {
 	// join through another server: it gets a position below the timeline
 	// (historyPositions) and no place in it.
 	Outlier bool
-	// Push, when set, is the event's push-rule summary, computed once for
-	// all the users whose unread counts it changes (memory only).
-	Push *PushSummary
-}
-
-// PushSummary is what the default push rules need of an event.
-type PushSummary struct {
-	Notify   bool     // a notifying message type, not a notice, not redacted
-	Mentions []string // m.mentions.user_ids
 }
 
 // Storage is the sync component's database.

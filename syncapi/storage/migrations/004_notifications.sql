@@ -18,3 +18,4 @@ CREATE TABLE syncapi_notifications (
 	PRIMARY KEY (user_id, stream_pos)
 );
 CREATE INDEX syncapi_notifications_room ON syncapi_notifications (user_id, room_id, stream_pos);
+CREATE INDEX syncapi_notifications_event ON syncapi_notifications (event_id);

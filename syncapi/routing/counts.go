@@ -1,0 +1,106 @@
+package routing
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/myelin-im/myelin/syncapi/storage"
+)
+
+// Unread notification counts (spec: client-server API, "Receiving
+// notifications"): a room's notification rows (written when each event
+// was stored, by the user's push rules) after the user's read point.
+//
+// Read points (spec: "Receipts", threaded read receipts): an unthreaded
+// m.read or m.read.private receipt reads everything up to its event; a
+// "main" receipt the main timeline, a thread's receipt that thread.
+// NOTSPEC: the user's own latest event in a room also reads everything up
+// to it, as clients mark a room read when their user speaks in it.
+
+// readPoints are where a user has read a room up to (stream positions).
+type readPoints struct {
+	all     int64            // everything up to here
+	main    int64            // the main timeline up to here
+	threads map[string]int64 // thread root → that thread up to here
+}
+
+// of is the read point of a thread ("" for the main timeline).
+func (rp readPoints) of(thread string) int64 {
+	t := rp.main
+	if thread != "" {
+		t = rp.threads[thread]
+	}
+	return max(rp.all, t)
+}
+
+// readPointsOf reads the user's read points in a room as of upto.
+func (rt *Routes) readPointsOf(ctx context.Context, userID, roomID string, upto int64) (readPoints, error) {
+	own, err := rt.store.LastSentPos(ctx, roomID, userID, upto)
+	if err != nil {
+		return readPoints{}, err
+	}
+	return readPoints{all: own}, nil
+}
+
+// unreadCounts are one room's counts: the main timeline's and each
+// thread's.
+type unreadCounts struct {
+	main    storage.ThreadCounts
+	threads map[string]storage.ThreadCounts
+}
+
+// total is every thread's counts added to the main timeline's.
+func (c unreadCounts) total() (notifications, highlights int) {
+	notifications, highlights = c.main.Notifications, c.main.Highlights
+	for _, t := range c.threads {
+		notifications += t.Notifications
+		highlights += t.Highlights
+	}
+	return notifications, highlights
+}
+
+// roomCounts counts the user's unread notifications in a room as of upto.
+func (rt *Routes) roomCounts(ctx context.Context, userID, roomID string, upto int64) (unreadCounts, error) {
+	rp, err := rt.readPointsOf(ctx, userID, roomID, upto)
+	if err != nil {
+		return unreadCounts{}, err
+	}
+	rows, err := rt.store.NotificationCounts(ctx, userID, roomID, rp.all, upto)
+	if err != nil {
+		return unreadCounts{}, err
+	}
+	c := unreadCounts{threads: map[string]storage.ThreadCounts{}}
+	for _, row := range rows {
+		if from := rp.of(row.ThreadID); from > rp.all {
+			// Read further than the unthreaded point: count again.
+			if row, err = rt.threadCounts(ctx, userID, roomID, row.ThreadID, from, upto); err != nil {
+				return unreadCounts{}, err
+			}
+		}
+		if row.ThreadID == "" {
+			c.main = row
+		} else if row.Notifications > 0 {
+			c.threads[row.ThreadID] = row
+		}
+	}
+	return c, nil
+}
+
+// threadCounts counts one thread's rows after a read point.
+func (rt *Routes) threadCounts(ctx context.Context, userID, roomID, thread string, after, upto int64) (storage.ThreadCounts, error) {
+	rows, err := rt.store.NotificationCounts(ctx, userID, roomID, after, upto)
+	if err != nil {
+		return storage.ThreadCounts{}, fmt.Errorf("counting thread %q: %w", thread, err)
+	}
+	for _, row := range rows {
+		if row.ThreadID == thread {
+			return row, nil
+		}
+	}
+	return storage.ThreadCounts{ThreadID: thread}, nil
+}
+
+// countsJSON is the counts object of /sync.
+func countsJSON(notifications, highlights int) map[string]int {
+	return map[string]int{"highlight_count": highlights, "notification_count": notifications}
+}
