@@ -130,6 +130,8 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	rt.setupKeys(v3)
 	rt.setupKeyBackup(v3)
 	rt.setupCrossSigning(v3)
+	rt.setupPushRules(v3)
+	rt.setupTags(v3)
 	rt.setupDehydratedDevices(prefixed{r, msc3814Prefix})
 
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretNonce)).Methods(http.MethodGet)

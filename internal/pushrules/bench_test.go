@@ -19,9 +19,9 @@ func BenchmarkEvaluate1000Members(b *testing.B) {
 		rs := Defaults(users[i].ID)
 		if i%10 == 0 {
 			pattern := "deploy*"
-			mustPutB(b, rs, Content, Rule{RuleID: "deploy", Pattern: &pattern, Actions: []Action{Notify()}})
-			mustPutB(b, rs, RoomKind, Rule{RuleID: "!other:test.local", Actions: []Action{}})
-			mustPutB(b, rs, Sender, Rule{RuleID: "@spam:test.local", Actions: []Action{}})
+			mustPutB(b, rs, KindContent, Rule{RuleID: "deploy", Pattern: &pattern, Actions: []Action{Notify()}})
+			mustPutB(b, rs, KindRoom, Rule{RuleID: "!other:test.local", Actions: []Action{}})
+			mustPutB(b, rs, KindSender, Rule{RuleID: "@spam:test.local", Actions: []Action{}})
 		}
 		compiled[i] = Compile(rs)
 	}

@@ -74,14 +74,14 @@ func Compile(rs *Ruleset) *Compiled {
 // content rules ... have predefined conditions").
 func ruleConds(k Kind, r Rule) []cond {
 	switch k {
-	case Content:
+	case KindContent:
 		if r.Pattern == nil {
 			return []cond{{op: opNever}}
 		}
 		return []cond{{op: opMatch, key: "content.body", glob: compileGlob(*r.Pattern, true)}}
-	case RoomKind:
+	case KindRoom:
 		return []cond{{op: opEqual, key: "room_id", value: scalar{t: typeString, s: r.RuleID}}}
-	case Sender:
+	case KindSender:
 		return []cond{{op: opEqual, key: "sender", value: scalar{t: typeString, s: r.RuleID}}}
 	}
 	conds := make([]cond, len(r.Conditions))

@@ -71,7 +71,7 @@ func Normalize(stored *Ruleset, userID string) *Ruleset {
 			user = append(user, userRule(k, r))
 		}
 		at := 0
-		if k == Override {
+		if k == KindOverride {
 			at = 1 // after .m.rule.master
 		}
 		*defaults = slices.Insert(*defaults, at, user...)
@@ -99,14 +99,14 @@ func userRule(k Kind, r Rule) Rule {
 	if r.Actions == nil {
 		r.Actions = []Action{}
 	}
-	if k == Override || k == Underride {
+	if k == KindOverride || k == KindUnderride {
 		if r.Conditions == nil {
 			r.Conditions = []Condition{}
 		}
 	} else {
 		r.Conditions = nil
 	}
-	if k != Content {
+	if k != KindContent {
 		r.Pattern = nil
 	}
 	return r
@@ -232,7 +232,7 @@ func (rs *Ruleset) Put(k Kind, r Rule, before, after string) error {
 		at = slices.IndexFunc(*rules, idIs(before))
 	case after != "":
 		at = slices.IndexFunc(*rules, idIs(after)) + 1
-	case k == Override && len(*rules) > 0 && (*rules)[0].RuleID == RuleMaster:
+	case k == KindOverride && len(*rules) > 0 && (*rules)[0].RuleID == RuleMaster:
 		at = 1
 	}
 	*rules = slices.Insert(*rules, at, r)
@@ -251,10 +251,10 @@ func validateRule(k Kind, r Rule) error {
 	if err := ValidateActions(r.Actions); err != nil {
 		return err
 	}
-	if k == Content && r.Pattern == nil {
+	if k == KindContent && r.Pattern == nil {
 		return fmt.Errorf("%w: content rules need a pattern", ErrInvalid)
 	}
-	if k != Override && k != Underride {
+	if k != KindOverride && k != KindUnderride {
 		return nil
 	}
 	for _, c := range r.Conditions {

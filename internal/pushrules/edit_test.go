@@ -96,7 +96,7 @@ func TestNormalize(t *testing.T) {
 	if ids(rs.Content)[0] != "cake" || len(rs.Content) != 1 || rs.Content[0].Default || rs.Content[0].Conditions != nil {
 		t.Errorf("content %+v", rs.Content)
 	}
-	msg, err := rs.Find(Underride, RuleMessage)
+	msg, err := rs.Find(KindUnderride, RuleMessage)
 	if err != nil || msg.Enabled || len(msg.Actions) != 1 || msg.Actions[0].Name != ActionDontNotify {
 		t.Errorf("stored .m.rule.message %+v %v", msg, err)
 	}
@@ -126,24 +126,24 @@ func TestPut(t *testing.T) {
 		err           error
 		want          []string // the kind's rule IDs after the step (nil: unchecked)
 	}{
-		{"first", Override, rule("a"), "", "", nil, []string{RuleMaster, "a"}},
-		{"new goes first", Override, rule("b"), "", "", nil, []string{RuleMaster, "b", "a"}},
-		{"after", Override, rule("c"), "", "a", nil, []string{RuleMaster, "b", "a", "c"}},
-		{"before", Override, rule("d"), "a", "", nil, []string{RuleMaster, "b", "d", "a", "c"}},
-		{"before wins over after", Override, rule("e"), "b", "c", nil, []string{RuleMaster, "e", "b", "d", "a", "c"}},
-		{"update keeps its place", Override, Rule{RuleID: "d", Actions: []Action{}}, "", "", nil, []string{RuleMaster, "e", "b", "d", "a", "c"}},
-		{"update moves", Override, rule("e"), "", "c", nil, []string{RuleMaster, "b", "d", "a", "c", "e"}},
-		{"unknown anchor", Override, rule("f"), "zzz", "", ErrBeforeAfter, nil},
-		{"default anchor", Override, rule("f"), RuleMemberEvent, "", ErrBeforeAfter, nil},
-		{"self anchor", Override, rule("a"), "a", "", ErrBeforeAfter, nil},
-		{"dot id", Override, rule(".m.rule.mine"), "", "", ErrInvalid, nil},
-		{"slash id", RoomKind, rule("a/b"), "", "", ErrInvalid, nil},
-		{"backslash id", RoomKind, rule(`a\b`), "", "", ErrInvalid, nil},
-		{"content without pattern", Content, rule("p"), "", "", ErrInvalid, nil},
-		{"unknown action", Sender, Rule{RuleID: "@x:y", Actions: []Action{{Name: "explode"}}}, "", "", ErrInvalid, nil},
-		{"bad condition", Underride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{Kind: RoomMemberCount, Is: "lots"}}}, "", "", ErrInvalid, nil},
-		{"condition without kind", Underride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{}}}, "", "", ErrInvalid, nil},
-		{"unknown condition kind is fine", Underride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{Kind: "org.future"}}}, "", "", nil,
+		{"first", KindOverride, rule("a"), "", "", nil, []string{RuleMaster, "a"}},
+		{"new goes first", KindOverride, rule("b"), "", "", nil, []string{RuleMaster, "b", "a"}},
+		{"after", KindOverride, rule("c"), "", "a", nil, []string{RuleMaster, "b", "a", "c"}},
+		{"before", KindOverride, rule("d"), "a", "", nil, []string{RuleMaster, "b", "d", "a", "c"}},
+		{"before wins over after", KindOverride, rule("e"), "b", "c", nil, []string{RuleMaster, "e", "b", "d", "a", "c"}},
+		{"update keeps its place", KindOverride, Rule{RuleID: "d", Actions: []Action{}}, "", "", nil, []string{RuleMaster, "e", "b", "d", "a", "c"}},
+		{"update moves", KindOverride, rule("e"), "", "c", nil, []string{RuleMaster, "b", "d", "a", "c", "e"}},
+		{"unknown anchor", KindOverride, rule("f"), "zzz", "", ErrBeforeAfter, nil},
+		{"default anchor", KindOverride, rule("f"), RuleMemberEvent, "", ErrBeforeAfter, nil},
+		{"self anchor", KindOverride, rule("a"), "a", "", ErrBeforeAfter, nil},
+		{"dot id", KindOverride, rule(".m.rule.mine"), "", "", ErrInvalid, nil},
+		{"slash id", KindRoom, rule("a/b"), "", "", ErrInvalid, nil},
+		{"backslash id", KindRoom, rule(`a\b`), "", "", ErrInvalid, nil},
+		{"content without pattern", KindContent, rule("p"), "", "", ErrInvalid, nil},
+		{"unknown action", KindSender, Rule{RuleID: "@x:y", Actions: []Action{{Name: "explode"}}}, "", "", ErrInvalid, nil},
+		{"bad condition", KindUnderride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{Kind: RoomMemberCount, Is: "lots"}}}, "", "", ErrInvalid, nil},
+		{"condition without kind", KindUnderride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{}}}, "", "", ErrInvalid, nil},
+		{"unknown condition kind is fine", KindUnderride, Rule{RuleID: "u", Actions: []Action{}, Conditions: []Condition{{Kind: "org.future"}}}, "", "", nil,
 			[]string{"u", RuleCall, RuleEncryptedRoomOneToOne, RuleRoomOneToOne, RuleMessage, RuleEncrypted}},
 	}
 	for _, s := range steps {
@@ -156,7 +156,7 @@ func TestPut(t *testing.T) {
 				return
 			}
 			got := ids(*rs.Rules(s.kind))
-			if s.kind == Override {
+			if s.kind == KindOverride {
 				got = got[:len(got)-9] // without the defaults after master
 			}
 			if !slices.Equal(got, s.want) {
@@ -164,13 +164,13 @@ func TestPut(t *testing.T) {
 			}
 		})
 	}
-	if err := rs.SetEnabled(Override, "d", false); err != nil {
+	if err := rs.SetEnabled(KindOverride, "d", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := rs.Put(Override, rule("d"), "", ""); err != nil {
+	if err := rs.Put(KindOverride, rule("d"), "", ""); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := rs.Find(Override, "d"); r.Enabled {
+	if r, _ := rs.Find(KindOverride, "d"); r.Enabled {
 		t.Error("an update re-enabled a disabled rule")
 	}
 }
@@ -178,27 +178,27 @@ func TestPut(t *testing.T) {
 func TestDeleteAndFind(t *testing.T) {
 	rs := Defaults(alice)
 	pattern := "x"
-	mustPut(t, rs, Content, Rule{RuleID: "x", Pattern: &pattern, Actions: []Action{}})
-	if err := rs.Delete(Content, "x"); err != nil {
+	mustPut(t, rs, KindContent, Rule{RuleID: "x", Pattern: &pattern, Actions: []Action{}})
+	if err := rs.Delete(KindContent, "x"); err != nil {
 		t.Fatal(err)
 	}
-	if err := rs.Delete(Content, "x"); !errors.Is(err, ErrNotFound) {
+	if err := rs.Delete(KindContent, "x"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
-	if err := rs.Delete(Override, RuleMaster); !errors.Is(err, ErrInvalid) {
+	if err := rs.Delete(KindOverride, RuleMaster); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("deleting a default: %v", err)
 	}
 	if _, err := rs.Find("nope", "x"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown kind: %v", err)
 	}
-	if err := rs.SetActions(Underride, RuleMessage, []Action{{Name: "nope"}}); !errors.Is(err, ErrInvalid) {
+	if err := rs.SetActions(KindUnderride, RuleMessage, []Action{{Name: "nope"}}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad actions: %v", err)
 	}
-	if err := rs.SetEnabled(Sender, "@nobody:x", true); !errors.Is(err, ErrNotFound) {
+	if err := rs.SetEnabled(KindSender, "@nobody:x", true); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("enable missing: %v", err)
 	}
 	clone := rs.Clone()
-	if err := clone.SetEnabled(Override, RuleMaster, true); err != nil {
+	if err := clone.SetEnabled(KindOverride, RuleMaster, true); err != nil {
 		t.Fatal(err)
 	}
 	if rs.Override[0].Enabled {

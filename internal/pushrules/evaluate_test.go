@@ -89,7 +89,7 @@ func TestOwnEventsNeverMatch(t *testing.T) {
 // TestMasterRule: enabling .m.rule.master silences everything, mentions too.
 func TestMasterRule(t *testing.T) {
 	rs := Defaults(alice)
-	if err := rs.SetEnabled(Override, RuleMaster, true); err != nil {
+	if err := rs.SetEnabled(KindOverride, RuleMaster, true); err != nil {
 		t.Fatal(err)
 	}
 	res := Compile(rs).Evaluate(event(t, "m.room.message", `{"body":"hi","m.mentions":{"user_ids":["@alice:test.local"]}}`),
@@ -193,19 +193,19 @@ func TestConditions(t *testing.T) {
 func TestUserRules(t *testing.T) {
 	rs := Defaults(alice)
 	cake := "cake"
-	mustPut(t, rs, Content, Rule{RuleID: "cake", Pattern: &cake, Actions: []Action{Notify(), SetTweak(TweakHighlight, nil)}})
-	mustPut(t, rs, RoomKind, Rule{RuleID: room1, Actions: []Action{}})
-	mustPut(t, rs, Sender, Rule{RuleID: "@carol:test.local", Actions: []Action{Notify(), SetTweak(TweakSound, json.RawMessage(`"x"`))}})
+	mustPut(t, rs, KindContent, Rule{RuleID: "cake", Pattern: &cake, Actions: []Action{Notify(), SetTweak(TweakHighlight, nil)}})
+	mustPut(t, rs, KindRoom, Rule{RuleID: room1, Actions: []Action{}})
+	mustPut(t, rs, KindSender, Rule{RuleID: "@carol:test.local", Actions: []Action{Notify(), SetTweak(TweakSound, json.RawMessage(`"x"`))}})
 	compiled := Compile(rs)
 	group := &Room{MemberCount: 3}
 	me := User{ID: alice}
 
 	res := compiled.Evaluate(event(t, "m.room.message", `{"body":"cake time"}`), group, me)
-	if res.Kind != Content || !res.Highlight {
+	if res.Kind != KindContent || !res.Highlight {
 		t.Errorf("content rule: %+v", res)
 	}
 	res = compiled.Evaluate(event(t, "m.room.message", `{"body":"hello"}`), group, me)
-	if res.Kind != RoomKind || res.Notify {
+	if res.Kind != KindRoom || res.Notify {
 		t.Errorf("room rule: %+v", res)
 	}
 	other, err := NewEvent([]byte(`{"type":"m.room.message","sender":"@carol:test.local","room_id":"!other:test.local","content":{"body":"hi"}}`))
@@ -213,10 +213,10 @@ func TestUserRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = compiled.Evaluate(other, group, me)
-	if res.Kind != Sender || res.Sound != "x" {
+	if res.Kind != KindSender || res.Sound != "x" {
 		t.Errorf("sender rule: %+v", res)
 	}
-	if err := rs.SetEnabled(RoomKind, room1, false); err != nil {
+	if err := rs.SetEnabled(KindRoom, room1, false); err != nil {
 		t.Fatal(err)
 	}
 	res = Compile(rs).Evaluate(event(t, "m.room.message", `{"body":"hello"}`), group, me)
@@ -239,7 +239,7 @@ func TestHistoricalActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs := Defaults(alice)
-	if err := rs.SetActions(Underride, RuleMessage, actions); err != nil {
+	if err := rs.SetActions(KindUnderride, RuleMessage, actions); err != nil {
 		t.Fatal(err)
 	}
 	res := Compile(rs).Evaluate(event(t, "m.room.message", `{"body":"x"}`), &Room{MemberCount: 3}, User{ID: alice})

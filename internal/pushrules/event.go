@@ -27,7 +27,7 @@ type valueType uint8
 
 const (
 	typeString valueType = iota + 1
-	typeInt               // an integer in canonical JSON's range
+	typeInt              // an integer in canonical JSON's range
 	typeTrue
 	typeFalse
 	typeNull

@@ -30,15 +30,15 @@ type Kind string
 
 // The rule kinds.
 const (
-	Override  Kind = "override"
-	Content   Kind = "content"
-	RoomKind  Kind = "room"
-	Sender    Kind = "sender"
-	Underride Kind = "underride"
+	KindOverride  Kind = "override"
+	KindContent   Kind = "content"
+	KindRoom      Kind = "room"
+	KindSender    Kind = "sender"
+	KindUnderride Kind = "underride"
 )
 
 // Kinds lists the kinds in priority order.
-var Kinds = []Kind{Override, Content, RoomKind, Sender, Underride}
+var Kinds = []Kind{KindOverride, KindContent, KindRoom, KindSender, KindUnderride}
 
 // ValidKind reports whether k names a rule kind.
 func ValidKind(k string) bool {
@@ -62,15 +62,15 @@ type Ruleset struct {
 // Rules returns a pointer to the rules of kind k (nil for an unknown kind).
 func (rs *Ruleset) Rules(k Kind) *[]Rule {
 	switch k {
-	case Override:
+	case KindOverride:
 		return &rs.Override
-	case Content:
+	case KindContent:
 		return &rs.Content
-	case RoomKind:
+	case KindRoom:
 		return &rs.Room
-	case Sender:
+	case KindSender:
 		return &rs.Sender
-	case Underride:
+	case KindUnderride:
 		return &rs.Underride
 	}
 	return nil

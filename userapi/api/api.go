@@ -151,6 +151,7 @@ type Sync interface {
 	AccountData
 	Keys
 	ToDevice
+	CompiledPushRules
 }
 
 // Operator is what operators' tools do through the user API.
@@ -174,4 +175,7 @@ type UserAPI interface {
 	RemoteDevices
 	DehydratedDevices
 	Operator
+	PushRules
+	CompiledPushRules
+	RoomTags
 }

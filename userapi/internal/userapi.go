@@ -44,6 +44,7 @@ type UserAPI struct {
 	bus   bus.Bus
 	log   logrus.FieldLogger
 	clock atomic.Pointer[func() time.Time]
+	push  pushState
 
 	logins *prometheus.CounterVec
 }
@@ -60,7 +61,7 @@ func New(
 	if opts.TokenCacheTTL == 0 {
 		opts.TokenCacheTTL = 10 * time.Minute
 	}
-	u := &UserAPI{opts: opts, store: store, cache: c, bus: b, log: log,
+	u := &UserAPI{opts: opts, store: store, cache: c, bus: b, log: log, push: newPushState(),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "myelin_userapi_sessions_created_total",
 			Help: "Login sessions created, by how (login, register, refresh).",
@@ -238,6 +239,7 @@ func (u *UserAPI) Deactivate(ctx context.Context, localpart api.Localpart) error
 		if err := u.store.DeleteProfile(ctx, localpart); err != nil {
 			return err
 		}
+		u.forgetPushRules(ctx, localpart)
 		return u.store.DeleteAccountData(ctx, localpart)
 	})
 	if err != nil {
@@ -304,7 +306,7 @@ func (u *UserAPI) DeleteProfileField(ctx context.Context, localpart api.Localpar
 
 // AccountData implements api.AccountData.
 func (u *UserAPI) AccountData(ctx context.Context, localpart api.Localpart, roomID, dataType string) (json.RawMessage, error) {
-	return u.store.AccountData(ctx, localpart, roomID, dataType)
+	return u.accountDataView(ctx, localpart, roomID, dataType)
 }
 
 // SetAccountData implements api.AccountData. The change is announced on
@@ -313,8 +315,12 @@ func (u *UserAPI) AccountData(ctx context.Context, localpart api.Localpart, room
 func (u *UserAPI) SetAccountData(ctx context.Context, localpart api.Localpart, roomID, dataType string, content json.RawMessage) error {
 	return u.store.WithTx(ctx, func(ctx context.Context) error {
 		pos, err := u.store.SetAccountData(ctx, localpart, roomID, dataType, content)
-		if err != nil || u.bus == nil {
+		if err != nil {
 			return err
+		}
+		u.afterAccountDataWrite(ctx, localpart, roomID, dataType)
+		if u.bus == nil {
+			return nil
 		}
 		userID := u.userID(localpart)
 		body, err := json.Marshal(api.AccountDataChange{UserID: userID, RoomID: roomID, Type: dataType, Pos: pos})
@@ -327,7 +333,12 @@ func (u *UserAPI) SetAccountData(ctx context.Context, localpart api.Localpart, r
 
 // AccountDataSince implements api.AccountData.
 func (u *UserAPI) AccountDataSince(ctx context.Context, localpart api.Localpart, since int64) ([]api.AccountDataEntry, int64, error) {
-	return u.store.AccountDataSince(ctx, localpart, since)
+	entries, pos, err := u.store.AccountDataSince(ctx, localpart, since)
+	if err != nil {
+		return nil, 0, err
+	}
+	entries, err = u.withPushRules(ctx, localpart, since, entries)
+	return entries, pos, err
 }
 
 // --- tokens ---
