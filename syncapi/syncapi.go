@@ -60,7 +60,7 @@ func New(
 	n := internal.NewNotifier(pos, members)
 	recent := internal.NewRecent(pos)
 	s := &SyncAPI{Store: store, Notifier: n}
-	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, pushesOf(server, users, store, n, b, log), log).Start(ctx, b); err != nil {
+	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, internal.NewPushes(server, users, store, b, log), log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
@@ -80,13 +80,4 @@ func New(
 	}
 	s.Routes = routing.Setup(router, store, n, recent, users, rooms, backfiller, log)
 	return s, nil
-}
-
-// pushesOf is the push-rule evaluator for server's local users.
-func pushesOf(server string, users userapi.Sync, store *storage.Storage, n *internal.Notifier, b bus.Bus, log logrus.FieldLogger) *internal.Pushes {
-	rules, ok := users.(internal.RulesSource)
-	if !ok {
-		return nil
-	}
-	return internal.NewPushes(server, rules, store, n, b, log)
 }

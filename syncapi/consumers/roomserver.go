@@ -236,11 +236,8 @@ func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]in
 			if err != nil {
 				return err
 			}
-			if stored && c.pushes != nil {
-				p.ev.Pos = pos
-				if err := c.pushes.Evaluate(ctx, p.ev); err != nil {
-					return fmt.Errorf("push rules for %s: %w", p.ev.ID, err)
-				}
+			if err := c.evaluatePushes(ctx, p.ev, pos, stored, len(others) > 0); err != nil {
+				return err
 			}
 			// State resolution may bring back older events as current.
 			if err := c.store.SetCurrentState(ctx, others); err != nil {
@@ -250,7 +247,30 @@ func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]in
 		}
 		return nil
 	})
+	if err != nil && c.pushes != nil {
+		// What the evaluator learnt of these rooms' state was not stored.
+		for _, p := range batch {
+			c.pushes.Forget(p.ev.RoomID)
+		}
+	}
 	return results, err
+}
+
+// evaluatePushes runs the room's local members' push rules on an event
+// just stored at pos (not on a redelivered one); resolved, state resolution
+// changed other state, which the evaluator then reads again.
+func (c *RoomserverConsumer) evaluatePushes(ctx context.Context, ev *storage.Event, pos int64, stored, resolved bool) error {
+	if c.pushes == nil || !stored {
+		return nil
+	}
+	if resolved {
+		c.pushes.Forget(ev.RoomID)
+	}
+	ev.Pos = pos
+	if err := c.pushes.Evaluate(ctx, ev); err != nil {
+		return fmt.Errorf("push rules for %s: %w", ev.ID, err)
+	}
+	return nil
 }
 
 // addPrevContent gives a state event the content, sender and ID of the

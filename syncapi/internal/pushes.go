@@ -41,12 +41,11 @@ type PushStore interface {
 // names and the power levels; the events it evaluates keep them current.
 // Evaluate is called by one goroutine at a time (the stream's writer).
 type Pushes struct {
-	server   string // this server's name: local users end with ":"+server
-	rules    RulesSource
-	store    PushStore
-	notifier *Notifier
-	bus      bus.Bus
-	log      logrus.FieldLogger
+	server string // this server's name: local users end with ":"+server
+	rules  RulesSource
+	store  PushStore
+	bus    bus.Bus
+	log    logrus.FieldLogger
 
 	rooms map[string]*pushRoom
 }
@@ -57,39 +56,39 @@ const maxPushRooms = 50_000
 
 // pushRoom is a room's state as conditions see it.
 type pushRoom struct {
-	names map[string]string // user ID → display name
-	pl    *pushrules.PowerLevels
+	joined map[string]bool   // joined members (local and remote)
+	names  map[string]string // joined user ID → display name
+	pl     *pushrules.PowerLevels
 }
 
 // NewPushes returns an evaluator for the local users of server.
-func NewPushes(server string, rules RulesSource, store PushStore, n *Notifier, b bus.Bus, log logrus.FieldLogger) *Pushes {
-	return &Pushes{server: server, rules: rules, store: store, notifier: n, bus: b, log: log, rooms: map[string]*pushRoom{}}
+func NewPushes(server string, rules RulesSource, store PushStore, b bus.Bus, log logrus.FieldLogger) *Pushes {
+	return &Pushes{server: server, rules: rules, store: store, bus: b, log: log, rooms: map[string]*pushRoom{}}
 }
 
 // Evaluate evaluates ev, just stored at ev.Pos in the caller's transaction
 // (ctx), for the room's local members, and writes and announces its
-// notifications in that transaction. The members are those the notifier
-// knows, which are the members before ev's batch.
+// notifications in that transaction. Every stored event passes here in
+// stream order (outliers too: they only update the room's state), so the
+// members are those as of ev, even within one batch.
 func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
-	if ev.Outlier {
-		return nil
-	}
 	room, err := p.room(ctx, ev.RoomID)
 	if err != nil {
 		return err
 	}
-	members := p.notifier.JoinedMembers(ev.RoomID)
-	candidates := p.candidates(ev, members)
+	defer p.update(room, ev)
+	if ev.Outlier {
+		return nil
+	}
+	candidates := p.candidates(ev, room)
 	if len(candidates) == 0 {
-		p.update(room, ev)
 		return nil
 	}
 	pev, err := pushrules.NewEvent(ev.JSON)
 	if err != nil {
 		return nil // not an object: nothing to match
 	}
-	rows, notified, err := p.evaluate(ctx, ev, pev, room, len(members), candidates)
-	p.update(room, ev)
+	rows, notified, err := p.evaluate(ctx, ev, pev, room, candidates)
 	if err != nil || len(rows) == 0 {
 		return err
 	}
@@ -99,11 +98,15 @@ func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
 	return p.announce(ctx, ev, room, notified)
 }
 
+// Forget drops what is known of a room's state (state resolution changed
+// it): it is read again at the room's next event.
+func (p *Pushes) Forget(roomID string) { delete(p.rooms, roomID) }
+
 // candidates are the local users ev may notify: joined members other than
 // the sender, and a local user it invites (.m.rule.invite_for_me).
-func (p *Pushes) candidates(ev *storage.Event, members []string) []string {
+func (p *Pushes) candidates(ev *storage.Event, room *pushRoom) []string {
 	var out []string
-	for _, u := range members {
+	for u := range room.joined {
 		if u != ev.Sender && p.isLocal(u) {
 			out = append(out, u)
 		}
@@ -121,9 +124,9 @@ func (p *Pushes) isLocal(userID string) bool {
 // evaluate runs each candidate's rules; rows are the notifications,
 // notified what the announcement says of each.
 func (p *Pushes) evaluate(
-	ctx context.Context, ev *storage.Event, pev *pushrules.Event, room *pushRoom, memberCount int, candidates []string,
+	ctx context.Context, ev *storage.Event, pev *pushrules.Event, room *pushRoom, candidates []string,
 ) ([]storage.Notification, []syncapi.NotifiedUser, error) {
-	pr := &pushrules.Room{MemberCount: memberCount, PowerLevels: room.pl}
+	pr := &pushrules.Room{MemberCount: len(room.joined), PowerLevels: room.pl}
 	thread := threadOf(ev.JSON)
 	var rows []storage.Notification
 	var notified []syncapi.NotifiedUser
@@ -172,7 +175,7 @@ func (p *Pushes) room(ctx context.Context, roomID string) (*pushRoom, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state of %s: %w", roomID, err)
 	}
-	r := &pushRoom{names: map[string]string{}}
+	r := &pushRoom{joined: map[string]bool{}, names: map[string]string{}}
 	for _, ev := range state {
 		p.update(r, ev)
 	}
@@ -190,10 +193,17 @@ func (p *Pushes) update(r *pushRoom, ev *storage.Event) {
 	}
 	switch ev.Type {
 	case "m.room.member":
-		if name := displayName(ev.JSON); ev.Membership == "join" && name != "" {
-			r.names[*ev.StateKey] = name
+		user := *ev.StateKey
+		if ev.Membership != "join" {
+			delete(r.joined, user)
+			delete(r.names, user)
+			return
+		}
+		r.joined[user] = true
+		if name := displayName(ev.JSON); name != "" {
+			r.names[user] = name
 		} else {
-			delete(r.names, *ev.StateKey)
+			delete(r.names, user)
 		}
 	case "m.room.power_levels":
 		if *ev.StateKey != "" {
