@@ -59,8 +59,9 @@ func New(
 	}
 	n := internal.NewNotifier(pos, members)
 	recent := internal.NewRecent(pos)
+	counts := internal.NewCountsCache()
 	s := &SyncAPI{Store: store, Notifier: n}
-	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, internal.NewPushes(server, users, store, b, log), log).Start(ctx, b); err != nil {
+	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, internal.NewPushes(server, users, store, b, counts, log), log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
@@ -78,6 +79,6 @@ func New(
 	if s.tdSub, err = consumers.StartToDevice(ctx, b, n, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to to-device notices: %w", err)
 	}
-	s.Routes = routing.Setup(router, store, n, recent, users, rooms, backfiller, log)
+	s.Routes = routing.Setup(router, store, n, recent, counts, users, rooms, backfiller, log)
 	return s, nil
 }

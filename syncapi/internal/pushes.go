@@ -34,6 +34,7 @@ type RulesSource interface {
 type PushStore interface {
 	CurrentState(ctx context.Context, roomID string) ([]*storage.Event, error)
 	InsertNotifications(ctx context.Context, rows []storage.Notification) error
+	AfterCommit(ctx context.Context, fn func())
 }
 
 // Pushes evaluates stored events for local members. Per room it keeps,
@@ -45,6 +46,7 @@ type Pushes struct {
 	rules  RulesSource
 	store  PushStore
 	bus    bus.Bus
+	counts *CountsCache
 	log    logrus.FieldLogger
 
 	rooms map[string]*pushRoom
@@ -62,8 +64,10 @@ type pushRoom struct {
 }
 
 // NewPushes returns an evaluator for the local users of server.
-func NewPushes(server string, rules RulesSource, store PushStore, b bus.Bus, log logrus.FieldLogger) *Pushes {
-	return &Pushes{server: server, rules: rules, store: store, bus: b, log: log, rooms: map[string]*pushRoom{}}
+// Counts it changes (the notified users', the sender's) are invalidated in
+// counts once stored.
+func NewPushes(server string, rules RulesSource, store PushStore, b bus.Bus, counts *CountsCache, log logrus.FieldLogger) *Pushes {
+	return &Pushes{server: server, rules: rules, store: store, bus: b, counts: counts, log: log, rooms: map[string]*pushRoom{}}
 }
 
 // Evaluate evaluates ev, just stored at ev.Pos in the caller's transaction
@@ -80,6 +84,10 @@ func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
 	if ev.Outlier {
 		return nil
 	}
+	if p.isLocal(ev.Sender) {
+		// Their own event reads the room (see syncapi/routing/counts.go).
+		p.store.AfterCommit(ctx, func() { p.counts.Invalidate(ev.Sender, ev.RoomID) })
+	}
 	candidates := p.candidates(ev, room)
 	if len(candidates) == 0 {
 		return nil
@@ -95,6 +103,11 @@ func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
 	if err := p.store.InsertNotifications(ctx, rows); err != nil {
 		return err
 	}
+	p.store.AfterCommit(ctx, func() {
+		for _, n := range rows {
+			p.counts.Invalidate(n.UserID, n.RoomID)
+		}
+	})
 	return p.announce(ctx, ev, room, notified)
 }
 

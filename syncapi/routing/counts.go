@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/storage"
 )
 
@@ -42,45 +43,43 @@ func (rt *Routes) readPointsOf(ctx context.Context, userID, roomID string, upto 
 	return readPoints{all: own}, nil
 }
 
-// unreadCounts are one room's counts: the main timeline's and each
-// thread's.
-type unreadCounts struct {
-	main    storage.ThreadCounts
-	threads map[string]storage.ThreadCounts
-}
-
-// total is every thread's counts added to the main timeline's.
-func (c unreadCounts) total() (notifications, highlights int) {
-	notifications, highlights = c.main.Notifications, c.main.Highlights
-	for _, t := range c.threads {
-		notifications += t.Notifications
-		highlights += t.Highlights
+// roomCounts counts the user's unread notifications in a room, from the
+// cache when nothing changed them since it last read them.
+func (rt *Routes) roomCounts(ctx context.Context, userID, roomID string, upto int64) (internal.Counts, error) {
+	cached, gen := rt.counts.Get(userID, roomID)
+	if cached != nil {
+		return *cached, nil
 	}
-	return notifications, highlights
+	c, err := rt.readCounts(ctx, userID, roomID, upto)
+	if err != nil {
+		return internal.Counts{}, err
+	}
+	rt.counts.Put(userID, roomID, gen, c)
+	return c, nil
 }
 
-// roomCounts counts the user's unread notifications in a room as of upto.
-func (rt *Routes) roomCounts(ctx context.Context, userID, roomID string, upto int64) (unreadCounts, error) {
+// readCounts counts the user's unread notifications in a room as of upto.
+func (rt *Routes) readCounts(ctx context.Context, userID, roomID string, upto int64) (internal.Counts, error) {
 	rp, err := rt.readPointsOf(ctx, userID, roomID, upto)
 	if err != nil {
-		return unreadCounts{}, err
+		return internal.Counts{}, err
 	}
 	rows, err := rt.store.NotificationCounts(ctx, userID, roomID, rp.all, upto)
 	if err != nil {
-		return unreadCounts{}, err
+		return internal.Counts{}, err
 	}
-	c := unreadCounts{threads: map[string]storage.ThreadCounts{}}
+	c := internal.Counts{Threads: map[string]storage.ThreadCounts{}}
 	for _, row := range rows {
 		if from := rp.of(row.ThreadID); from > rp.all {
 			// Read further than the unthreaded point: count again.
 			if row, err = rt.threadCounts(ctx, userID, roomID, row.ThreadID, from, upto); err != nil {
-				return unreadCounts{}, err
+				return internal.Counts{}, err
 			}
 		}
 		if row.ThreadID == "" {
-			c.main = row
+			c.Main = row
 		} else if row.Notifications > 0 {
-			c.threads[row.ThreadID] = row
+			c.Threads[row.ThreadID] = row
 		}
 	}
 	return c, nil

@@ -24,6 +24,7 @@ type Routes struct {
 	store    *storage.Storage
 	notifier *internal.Notifier
 	recent   *internal.Recent
+	counts   *internal.CountsCache
 	users    userapi.Sync
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
@@ -40,10 +41,10 @@ type Routes struct {
 // Setup registers the sync endpoints on r. rooms and backfiller may be nil
 // (no roomserver, no federation in this process).
 func Setup(
-	r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent,
+	r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, counts *internal.CountsCache,
 	users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller, log logrus.FieldLogger,
 ) *Routes {
-	rt := &Routes{store: store, notifier: n, recent: recent, users: users, rooms: rooms,
+	rt := &Routes{store: store, notifier: n, recent: recent, counts: counts, users: users, rooms: rooms,
 		backfiller: backfiller, log: log}
 	rt.backfill.rooms = map[string]*sync.Mutex{}
 	rt.backfill.dryFrom = map[string]time.Time{}

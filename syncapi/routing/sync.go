@@ -369,13 +369,13 @@ func (rt *Routes) addUnreadCounts(ctx context.Context, resp *Response, userID st
 			return fmt.Errorf("room %s: %w", roomID, err)
 		}
 		if !f.Room.Timeline.UnreadThreadNotifications {
-			jr.UnreadNotifications = countsJSON(c.total())
+			jr.UnreadNotifications = countsJSON(c.Total())
 			continue
 		}
-		jr.UnreadNotifications = countsJSON(c.main.Notifications, c.main.Highlights)
-		if len(c.threads) > 0 {
-			jr.UnreadThreadNotifications = make(map[string]map[string]int, len(c.threads))
-			for thread, t := range c.threads {
+		jr.UnreadNotifications = countsJSON(c.Main.Notifications, c.Main.Highlights)
+		if len(c.Threads) > 0 {
+			jr.UnreadThreadNotifications = make(map[string]map[string]int, len(c.Threads))
+			for thread, t := range c.Threads {
 				jr.UnreadThreadNotifications[thread] = countsJSON(t.Notifications, t.Highlights)
 			}
 		}

@@ -59,6 +59,10 @@ func (s *Storage) WithTx(ctx context.Context, fn func(ctx context.Context) error
 	return s.db.WithTx(ctx, fn)
 }
 
+// AfterCommit runs fn once the transaction ctx carries has committed (at
+// once without one).
+func (s *Storage) AfterCommit(ctx context.Context, fn func()) { s.db.AfterCommit(ctx, fn) }
+
 // WithGroupTx runs fn in a transaction shared with concurrent writes (group
 // commit; see sqlutil.DB.WithGroupTx: fn may run more than once).
 func (s *Storage) WithGroupTx(ctx context.Context, fn func(ctx context.Context) error) error {
