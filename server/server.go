@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -50,6 +51,7 @@ type Server struct {
 	Bus        bus.Bus
 	SigningKey *signingkey.Key
 	UserAPI    usersapi.UserAPI
+	Pushers    io.Closer // the pusher worker, where the user API runs
 	Roomserver roomapi.RoomserverAPI
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
@@ -158,9 +160,16 @@ func (s *Server) checkComponents() error {
 func buildUserAPI(ctx context.Context, s *Server) error {
 	var err error
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "userapi"}, s.registry)
-	s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus,
-		s.log.WithField(httputil.FieldComponent, "userapi"), reg)
-	return err
+	log := s.log.WithField(httputil.FieldComponent, "userapi")
+	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg); err != nil {
+		return err
+	}
+	pushers, err := userapi.StartPushers(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log, reg)
+	if err != nil {
+		return err
+	}
+	s.Pushers = pushers
+	return nil
 }
 
 func buildRoomserver(ctx context.Context, s *Server) error {
@@ -380,6 +389,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.Media != nil {
 		errs = append(errs, s.Media.Close())
+	}
+	if s.Pushers != nil {
+		errs = append(errs, s.Pushers.Close())
 	}
 	if s.Bus != nil {
 		errs = append(errs, s.Bus.Close())

@@ -16,6 +16,7 @@ import (
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/userapi/api"
 	"github.com/myelin-im/myelin/userapi/internal"
+	"github.com/myelin-im/myelin/userapi/pusher"
 	"github.com/myelin-im/myelin/userapi/storage"
 )
 
@@ -38,4 +39,25 @@ func New(
 		return nil, err
 	}
 	return u, nil
+}
+
+// StartPushers starts the pusher worker: it consumes the sync component's
+// notifications and sends them to the notified users' push gateways.
+// Close the worker to stop it.
+func StartPushers(
+	ctx context.Context, serverName string, db *sqlutil.DB, b bus.Bus, log logrus.FieldLogger, reg prometheus.Registerer,
+) (*pusher.Worker, error) {
+	store, err := storage.New(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	w, err := pusher.New(pusher.Options{ServerName: serverName, Log: log, Registerer: reg}, store)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Start(ctx, b); err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	return w, nil
 }

@@ -174,6 +174,7 @@ type UserAPI interface {
 	ToDevice
 	RemoteDevices
 	DehydratedDevices
+	Pushers
 	Operator
 	PushRules
 	CompiledPushRules

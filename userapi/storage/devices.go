@@ -84,12 +84,14 @@ func (s *Storage) TouchDevice(ctx context.Context, localpart api.Localpart, id a
 // deviceTables hold rows that belong to one device, removed with it: its
 // tokens, its encryption keys, its undelivered to-device messages and the
 // transaction IDs it sent them with, its mark as the user's dehydrated
-// device, and last the device itself (whose count DeleteDevices reports).
+// device, the pushers it set, and last the device itself (whose count
+// DeleteDevices reports).
 var deviceTables = []string{
 	"userapi_access_tokens", "userapi_refresh_tokens",
 	"userapi_device_keys", "userapi_one_time_keys", "userapi_fallback_keys",
 	"userapi_to_device", "userapi_to_device_txns",
 	"userapi_dehydrated_devices",
+	"userapi_pushers",
 	"userapi_devices",
 }
 
