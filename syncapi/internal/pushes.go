@@ -61,6 +61,31 @@ type pushRoom struct {
 	joined map[string]bool   // joined members (local and remote)
 	names  map[string]string // joined user ID → display name
 	pl     *pushrules.PowerLevels
+	// creators are the room's creators (m.room.create's sender, and
+	// additional_creators in room version 12); v12 says whether creators
+	// outrank every level.
+	creators []string
+	v12      bool
+}
+
+// powerLevels are the levels sender_notification_permission reads (spec:
+// room versions, authorization rules): without an m.room.power_levels
+// event the creator is at 100 and everyone else at 0; in room version 12
+// the creators have infinite power.
+func (r *pushRoom) powerLevels() *pushrules.PowerLevels {
+	pl := r.pl
+	if pl == nil {
+		pl = &pushrules.PowerLevels{Users: map[string]int64{}}
+		if len(r.creators) > 0 && !r.v12 {
+			pl.Users[r.creators[0]] = 100
+		}
+	}
+	if r.v12 {
+		c := *pl
+		c.Creators = r.creators
+		pl = &c
+	}
+	return pl
 }
 
 // NewPushes returns an evaluator for the local users of server.
@@ -139,7 +164,7 @@ func (p *Pushes) isLocal(userID string) bool {
 func (p *Pushes) evaluate(
 	ctx context.Context, ev *storage.Event, pev *pushrules.Event, room *pushRoom, candidates []string,
 ) ([]storage.Notification, []syncapi.NotifiedUser, error) {
-	pr := &pushrules.Room{MemberCount: len(room.joined), PowerLevels: room.pl}
+	pr := &pushrules.Room{MemberCount: len(room.joined), PowerLevels: room.powerLevels()}
 	thread := threadOf(ev.JSON)
 	var rows []storage.Notification
 	var notified []syncapi.NotifiedUser
@@ -218,6 +243,8 @@ func (p *Pushes) update(r *pushRoom, ev *storage.Event) {
 		} else {
 			delete(r.names, user)
 		}
+	case "m.room.create":
+		r.creators, r.v12 = creatorsOf(ev)
 	case "m.room.power_levels":
 		if *ev.StateKey != "" {
 			return
@@ -234,6 +261,24 @@ func (p *Pushes) update(r *pushRoom, ev *storage.Event) {
 		}
 		r.pl = pl
 	}
+}
+
+// creatorsOf reads the creators of a room from its m.room.create event,
+// and whether its room version gives them infinite power (12).
+func creatorsOf(ev *storage.Event) ([]string, bool) {
+	var m struct {
+		Content struct {
+			RoomVersion        string   `json:"room_version"`
+			AdditionalCreators []string `json:"additional_creators"`
+		} `json:"content"`
+	}
+	_ = json.Unmarshal(ev.JSON, &m)
+	v12 := m.Content.RoomVersion == "12"
+	creators := []string{ev.Sender}
+	if v12 {
+		creators = append(creators, m.Content.AdditionalCreators...)
+	}
+	return creators, v12
 }
 
 // displayName reads a member event's content.displayname.

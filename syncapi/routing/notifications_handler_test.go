@@ -172,3 +172,37 @@ func TestNotificationsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestRoomMentionNeedsPermission: an @room mention highlights when its
+// sender may notify the room (the creator, at 100) and only notifies when
+// not (bob, at 0; .m.rule.is_room_mention needs notifications.room, 50).
+func TestRoomMentionNeedsPermission(t *testing.T) {
+	e := newEnv(t)
+	byAlice := sendContent(t, e, e.alice, `{"msgtype":"m.text","body":"everyone!","m.mentions":{"room":true}}`)
+	byBob := sendContent(t, e, e.bob, `{"msgtype":"m.text","body":"everyone?","m.mentions":{"room":true}}`)
+	for _, c := range []struct {
+		user          *fixture.User
+		event         string
+		wantHighlight bool
+	}{
+		{e.bob, byAlice, true},
+		{e.alice, byBob, false},
+	} {
+		res := e.Do(t, http.MethodGet, "/_matrix/client/v3/notifications?limit=1", c.user.Token, nil)
+		res.Want(t, http.StatusOK)
+		var b notificationsBody
+		res.Decode(t, &b)
+		if len(b.Notifications) != 1 || b.Notifications[0].Event.EventID != c.event {
+			t.Fatalf("%s's newest notification: %+v, want %s", c.user.ID, b.Notifications, c.event)
+		}
+		highlight := false
+		for _, a := range b.Notifications[0].Actions {
+			if m, ok := a.(map[string]any); ok && m["set_tweak"] == "highlight" && m["value"] != false {
+				highlight = true
+			}
+		}
+		if highlight != c.wantHighlight {
+			t.Errorf("%s's notification of %s: actions %v, want highlight %v", c.user.ID, c.event, b.Notifications[0].Actions, c.wantHighlight)
+		}
+	}
+}
