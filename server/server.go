@@ -185,8 +185,8 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 	}
 	var err error
 	// A nil Roomserver (not in this process) is a nil roomapi.Sync.
-	s.SyncAPI, err = syncapi.New(ctx, s.DB, s.Bus, s.UserAPI, s.Roomserver, s.backfiller(), s.clientRouter,
-		s.log.WithField(httputil.FieldComponent, "syncapi"), syncapi.WithPresence(s.cfg.Presence.Enabled))
+	s.SyncAPI, err = syncapi.New(ctx, string(s.cfg.Global.ServerName), s.DB, s.Bus, s.UserAPI, s.Roomserver, s.backfiller(),
+		s.clientRouter, s.log.WithField(httputil.FieldComponent, "syncapi"), syncapi.WithPresence(s.cfg.Presence.Enabled))
 	return err
 }
 

@@ -14,7 +14,7 @@ import (
 // current unix milliseconds, so positions grow across restarts), the
 // receipt stream at its stored position and the unread counts.
 func newEphemeral(
-	ctx context.Context, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, b bus.Bus,
+	ctx context.Context, store *storage.Storage, n *internal.Notifier, counts *internal.CountsCache, b bus.Bus,
 ) (*internal.Ephemeral, error) {
 	rcPos, err := store.MaxReceiptPos(ctx)
 	if err != nil {
@@ -23,7 +23,7 @@ func newEphemeral(
 	return &internal.Ephemeral{
 		Typing:   internal.NewTyping(time.Now().UnixMilli(), n.WakeRoom),
 		Receipts: internal.NewReceiptStream(rcPos),
-		Unread:   internal.NewUnread(store, recent),
+		Counts:   counts,
 		Bus:      b,
 	}, nil
 }

@@ -40,8 +40,8 @@ type SyncAPI struct {
 // (the roomserver) and backfiller (federation, for history older than this
 // server has) may be nil when those components do not run in this process.
 func New(
-	ctx context.Context, db *sqlutil.DB, b bus.Bus, users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller,
-	router *mux.Router, log logrus.FieldLogger, opts ...Option,
+	ctx context.Context, server string, db *sqlutil.DB, b bus.Bus, users userapi.Sync, rooms roomapi.Sync,
+	backfiller fedapi.Backfiller, router *mux.Router, log logrus.FieldLogger, opts ...Option,
 ) (*SyncAPI, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -65,8 +65,9 @@ func New(
 	}
 	n := internal.NewNotifier(pos, members)
 	recent := internal.NewRecent(pos)
+	counts := internal.NewCountsCache()
 	s := &SyncAPI{Store: store, Notifier: n}
-	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, log).Start(ctx, b); err != nil {
+	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, internal.NewPushes(server, users, store, b, counts, log), log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
@@ -84,7 +85,7 @@ func New(
 	if s.tdSub, err = consumers.StartToDevice(ctx, b, n, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to to-device notices: %w", err)
 	}
-	eph, err := newEphemeral(ctx, store, n, recent, b)
+	eph, err := newEphemeral(ctx, store, n, counts, b)
 	if err != nil {
 		return nil, err
 	}

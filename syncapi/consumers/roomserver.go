@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -31,7 +32,10 @@ type RoomserverConsumer struct {
 	store    *storage.Storage
 	notifier *internal.Notifier
 	recent   *internal.Recent
-	log      logrus.FieldLogger
+	// pushes, when set, evaluates each stored event's push rules for the
+	// room's local members in the transaction that stores it.
+	pushes *internal.Pushes
+	log    logrus.FieldLogger
 
 	mu      sync.Mutex
 	queue   []*pending
@@ -50,9 +54,9 @@ const maxBatch = 256
 
 // NewRoomserverConsumer returns the consumer.
 func NewRoomserverConsumer(
-	store *storage.Storage, n *internal.Notifier, recent *internal.Recent, log logrus.FieldLogger,
+	store *storage.Storage, n *internal.Notifier, recent *internal.Recent, pushes *internal.Pushes, log logrus.FieldLogger,
 ) *RoomserverConsumer {
-	return &RoomserverConsumer{store: store, notifier: n, recent: recent, log: log}
+	return &RoomserverConsumer{store: store, notifier: n, recent: recent, pushes: pushes, log: log}
 }
 
 // Start subscribes to the output log.
@@ -127,9 +131,6 @@ func (c *RoomserverConsumer) decode(msg *bus.Message) *pending {
 		return nil
 	}
 	ev.TxnID, ev.DeviceID, ev.Outlier = out.TxnID, out.DeviceID, out.Outlier
-	if !out.Outlier {
-		ev.Push = internal.Summarize(ev.Type, ev.JSON)
-	}
 	return &pending{out: out, ev: ev, done: make(chan error, 1)}
 }
 
@@ -211,6 +212,10 @@ func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]in
 						return err
 					}
 					results[i].redacted = js
+					// A redacted event no longer notifies anyone.
+					if err := c.store.DeleteNotifications(ctx, p.out.RedactedEventID); err != nil {
+						return err
+					}
 				}
 			}
 			var others []string
@@ -231,6 +236,9 @@ func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]in
 			if err != nil {
 				return err
 			}
+			if err := c.evaluatePushes(ctx, p.ev, pos, stored, len(others) > 0); err != nil {
+				return err
+			}
 			// State resolution may bring back older events as current.
 			if err := c.store.SetCurrentState(ctx, others); err != nil {
 				return err
@@ -239,7 +247,30 @@ func (c *RoomserverConsumer) insert(ctx context.Context, batch []*pending) ([]in
 		}
 		return nil
 	})
+	if err != nil && c.pushes != nil {
+		// What the evaluator learnt of these rooms' state was not stored.
+		for _, p := range batch {
+			c.pushes.Forget(p.ev.RoomID)
+		}
+	}
 	return results, err
+}
+
+// evaluatePushes runs the room's local members' push rules on an event
+// just stored at pos (not on a redelivered one); resolved, state resolution
+// changed other state, which the evaluator then reads again.
+func (c *RoomserverConsumer) evaluatePushes(ctx context.Context, ev *storage.Event, pos int64, stored, resolved bool) error {
+	if c.pushes == nil || !stored {
+		return nil
+	}
+	if resolved {
+		c.pushes.Forget(ev.RoomID)
+	}
+	ev.Pos = pos
+	if err := c.pushes.Evaluate(ctx, ev); err != nil {
+		return fmt.Errorf("push rules for %s: %w", ev.ID, err)
+	}
+	return nil
 }
 
 // addPrevContent gives a state event the content, sender and ID of the

@@ -44,7 +44,7 @@ func (s *ReceiptStream) Pos() int64 { return s.pos.Load() }
 type Ephemeral struct {
 	Typing   *Typing
 	Receipts *ReceiptStream
-	Unread   *Unread
+	Counts   *CountsCache
 	Bus      bus.Bus
 }
 
@@ -78,7 +78,7 @@ func (e *Ephemeral) AnnounceReceipt(ctx context.Context, r *api.Receipt) error {
 // owner alone, for a private receipt) are woken.
 func (e *Ephemeral) OnReceipt(n *Notifier, r api.Receipt) {
 	e.Receipts.Note(r.Pos)
-	e.Unread.Forget(r.RoomID, r.UserID)
+	e.Counts.Invalidate(r.UserID, r.RoomID)
 	if r.Type == api.ReceiptReadPrivate {
 		n.WakeUser(r.UserID, 0)
 		return

@@ -64,7 +64,7 @@ func (r *Recent) Replace(roomID, eventID string, js []byte) {
 	for i, e := range rg.evs {
 		if e.ID == eventID {
 			c := *e
-			c.JSON, c.Push = js, nil
+			c.JSON = js
 			rg.evs[i] = &c
 		}
 	}

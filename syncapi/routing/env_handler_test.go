@@ -77,7 +77,7 @@ func newEnvOn(t testing.TB, db *sqlutil.DB) *env {
 // the server wires it without federation (no backfill).
 func startSync(t testing.TB, f *fixture.Fixture) *syncapi.SyncAPI {
 	t.Helper()
-	s, err := syncapi.New(context.Background(), f.DB, f.Bus, f.Users, f.Rooms, nil, f.Router, f.Log)
+	s, err := syncapi.New(context.Background(), f.ServerName, f.DB, f.Bus, f.Users, f.Rooms, nil, f.Router, f.Log)
 	if err != nil {
 		t.Fatalf("starting the sync component: %v", err)
 	}

@@ -18,6 +18,9 @@ type Filter struct {
 	Room struct {
 		Timeline struct {
 			Limit int `json:"limit"`
+			// UnreadThreadNotifications splits unread counts per thread
+			// (spec: "Receiving notifications", threads).
+			UnreadThreadNotifications bool `json:"unread_thread_notifications"`
 		} `json:"timeline"`
 		State struct {
 			LazyLoadMembers bool `json:"lazy_load_members"`

@@ -24,7 +24,7 @@ type Routes struct {
 	store    *storage.Storage
 	notifier *internal.Notifier
 	recent   *internal.Recent
-	unread   *internal.Unread
+	counts   *internal.CountsCache
 	users    userapi.Sync
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
@@ -48,13 +48,14 @@ func Setup(
 	r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, eph *internal.Ephemeral,
 	users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller, log logrus.FieldLogger,
 ) *Routes {
-	rt := &Routes{store: store, notifier: n, recent: recent, unread: eph.Unread, eph: eph, users: users, rooms: rooms,
+	rt := &Routes{store: store, notifier: n, recent: recent, counts: eph.Counts, eph: eph, users: users, rooms: rooms,
 		backfiller: backfiller, log: log}
 	rt.backfill.rooms = map[string]*sync.Mutex{}
 	rt.backfill.dryFrom = map[string]time.Time{}
 	const v3 = "/_matrix/client/v3"
 	r.Handle(v3+"/sync", rt.authed(rt.sync)).Methods(http.MethodGet)
 	r.Handle(v3+"/keys/changes", rt.authed(rt.keyChanges)).Methods(http.MethodGet)
+	r.Handle(v3+"/notifications", rt.authed(rt.notifications)).Methods(http.MethodGet)
 	r.Handle(v3+"/user/{userId}/filter", rt.authed(rt.postFilter)).Methods(http.MethodPost)
 	r.Handle(v3+"/user/{userId}/filter/{filterId}", rt.authed(rt.getFilter)).Methods(http.MethodGet)
 	r.Handle(v3+"/rooms/{roomId}/messages", rt.authed(rt.messages)).Methods(http.MethodGet)

@@ -76,6 +76,9 @@ type JoinedRoom struct {
 	Ephemeral           EventList      `json:"ephemeral"`
 	Summary             Summary        `json:"summary"`
 	UnreadNotifications map[string]int `json:"unread_notifications"`
+	// UnreadThreadNotifications: thread root → counts, when the filter
+	// asks for counts per thread.
+	UnreadThreadNotifications map[string]map[string]int `json:"unread_thread_notifications,omitempty"`
 }
 
 // InvitedRoom is a room the user is invited to: stripped state.
@@ -205,7 +208,7 @@ func (rt *Routes) build(
 	if err != nil {
 		return nil, false, fmt.Errorf("typing and receipts: %w", err)
 	}
-	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto); err != nil {
+	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto, f); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
 	prPos, prAdded, err := rt.addPresence(ctx, resp, dev, tok, f)
@@ -366,14 +369,25 @@ func (rt *Routes) accountDataSince(ctx context.Context, dev *userapi.Device, tok
 }
 
 // addUnreadCounts gives each joined room of the response its notification
-// counts as of upto.
-func (rt *Routes) addUnreadCounts(ctx context.Context, resp *Response, userID string, upto int64) error {
+// counts as of upto: all threads together, or the main timeline's and each
+// thread's apart when the filter asks (unread_thread_notifications).
+func (rt *Routes) addUnreadCounts(ctx context.Context, resp *Response, userID string, upto int64, f *Filter) error {
 	for roomID, jr := range resp.Rooms.Join {
-		n, h, err := rt.unread.Counts(ctx, roomID, userID, upto)
+		c, err := rt.roomCounts(ctx, userID, roomID, upto)
 		if err != nil {
 			return fmt.Errorf("room %s: %w", roomID, err)
 		}
-		jr.UnreadNotifications = map[string]int{"highlight_count": h, "notification_count": n}
+		if !f.Room.Timeline.UnreadThreadNotifications {
+			jr.UnreadNotifications = countsJSON(c.Total())
+			continue
+		}
+		jr.UnreadNotifications = countsJSON(c.Main.Notifications, c.Main.Highlights)
+		if len(c.Threads) > 0 {
+			jr.UnreadThreadNotifications = make(map[string]map[string]int, len(c.Threads))
+			for thread, t := range c.Threads {
+				jr.UnreadThreadNotifications[thread] = countsJSON(t.Notifications, t.Highlights)
+			}
+		}
 	}
 	return nil
 }

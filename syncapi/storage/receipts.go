@@ -119,3 +119,29 @@ func (s *Storage) ReadUpTo(ctx context.Context, roomID, userID string) (int64, e
 	}
 	return p, nil
 }
+
+// ReadPoints are the stream positions of the events a user's read
+// receipts (m.read and m.read.private) acknowledge in a room, per thread:
+// "" for unthreaded receipts, "main" for the main timeline, else a thread
+// root.
+func (s *Storage) ReadPoints(ctx context.Context, roomID, userID string) (map[string]int64, error) {
+	type point struct {
+		thread string
+		pos    int64
+	}
+	rows, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (point, error) {
+		var p point
+		err := sc.Scan(&p.thread, &p.pos)
+		return p, err
+	}, `SELECT thread_id, MAX(event_pos) FROM syncapi_receipts
+		WHERE room_id = $1 AND user_id = $2 AND receipt_type IN ('m.read', 'm.read.private')
+		GROUP BY thread_id`, roomID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("syncapi storage: reading read receipts: %w", err)
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.thread] = r.pos
+	}
+	return out, nil
+}

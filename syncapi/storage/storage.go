@@ -39,15 +39,6 @@ type Event struct {
 	// join through another server: it gets a position below the timeline
 	// (historyPositions) and no place in it.
 	Outlier bool
-	// Push, when set, is the event's push-rule summary, computed once for
-	// all the users whose unread counts it changes (memory only).
-	Push *PushSummary
-}
-
-// PushSummary is what the default push rules need of an event.
-type PushSummary struct {
-	Notify   bool     // a notifying message type, not a notice, not redacted
-	Mentions []string // m.mentions.user_ids
 }
 
 // Storage is the sync component's database.
@@ -67,6 +58,10 @@ func New(ctx context.Context, db *sqlutil.DB) (*Storage, error) {
 func (s *Storage) WithTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	return s.db.WithTx(ctx, fn)
 }
+
+// AfterCommit runs fn once the transaction ctx carries has committed (at
+// once without one).
+func (s *Storage) AfterCommit(ctx context.Context, fn func()) { s.db.AfterCommit(ctx, fn) }
 
 // WithGroupTx runs fn in a transaction shared with concurrent writes (group
 // commit; see sqlutil.DB.WithGroupTx: fn may run more than once).

@@ -1,0 +1,317 @@
+package internal
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/myelin-im/myelin/internal/bus"
+	"github.com/myelin-im/myelin/internal/pushrules"
+	syncapi "github.com/myelin-im/myelin/syncapi/api"
+	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// Push rule evaluation at store time (spec: client-server API, "Push
+// Notifications"): each timeline event the stream stores is evaluated
+// once against the push rules of every local member of its room, in the
+// transaction that stores it. The members it notifies get a notification
+// row (unread counts, GET /notifications) and the event is announced on
+// syncapi.NotificationTopic for the pusher worker. Evaluating at store
+// time costs every message its members' evaluation (BenchmarkPushes1000
+// Members), and saves every /sync a recount.
+
+// RulesSource gives a local user's compiled push rules (the user API,
+// which caches them until they change).
+type RulesSource interface {
+	CompiledPushRules(ctx context.Context, localpart userapi.Localpart) (*pushrules.Compiled, error)
+}
+
+// PushStore is what evaluation reads and writes of the stream's storage.
+type PushStore interface {
+	CurrentState(ctx context.Context, roomID string) ([]*storage.Event, error)
+	InsertNotifications(ctx context.Context, rows []storage.Notification) error
+	AfterCommit(ctx context.Context, fn func())
+}
+
+// Pushes evaluates stored events for local members. Per room it keeps,
+// once read, what conditions need of the room's state: members' display
+// names and the power levels; the events it evaluates keep them current.
+// Evaluate is called by one goroutine at a time (the stream's writer).
+type Pushes struct {
+	server string // this server's name: local users end with ":"+server
+	rules  RulesSource
+	store  PushStore
+	bus    bus.Bus
+	counts *CountsCache
+	log    logrus.FieldLogger
+
+	rooms map[string]*pushRoom
+}
+
+// maxPushRooms bounds the rooms whose state Pushes keeps; past it, the
+// cache starts again empty (each room is read back on its next event).
+const maxPushRooms = 50_000
+
+// pushRoom is a room's state as conditions see it.
+type pushRoom struct {
+	joined map[string]bool   // joined members (local and remote)
+	names  map[string]string // joined user ID → display name
+	pl     *pushrules.PowerLevels
+	// creators are the room's creators (m.room.create's sender, and
+	// additional_creators in room version 12); v12 says whether creators
+	// outrank every level.
+	creators []string
+	v12      bool
+}
+
+// powerLevels are the levels sender_notification_permission reads (spec:
+// room versions, authorization rules): without an m.room.power_levels
+// event the creator is at 100 and everyone else at 0; in room version 12
+// the creators have infinite power.
+func (r *pushRoom) powerLevels() *pushrules.PowerLevels {
+	pl := r.pl
+	if pl == nil {
+		pl = &pushrules.PowerLevels{Users: map[string]int64{}}
+		if len(r.creators) > 0 && !r.v12 {
+			pl.Users[r.creators[0]] = 100
+		}
+	}
+	if r.v12 {
+		c := *pl
+		c.Creators = r.creators
+		pl = &c
+	}
+	return pl
+}
+
+// NewPushes returns an evaluator for the local users of server.
+// Counts it changes (the notified users', the sender's) are invalidated in
+// counts once stored.
+func NewPushes(server string, rules RulesSource, store PushStore, b bus.Bus, counts *CountsCache, log logrus.FieldLogger) *Pushes {
+	return &Pushes{server: server, rules: rules, store: store, bus: b, counts: counts, log: log, rooms: map[string]*pushRoom{}}
+}
+
+// Evaluate evaluates ev, just stored at ev.Pos in the caller's transaction
+// (ctx), for the room's local members, and writes and announces its
+// notifications in that transaction. Every stored event passes here in
+// stream order (outliers too: they only update the room's state), so the
+// members are those as of ev, even within one batch.
+func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
+	room, err := p.room(ctx, ev.RoomID)
+	if err != nil {
+		return err
+	}
+	defer p.update(room, ev)
+	if ev.Outlier {
+		return nil
+	}
+	if p.isLocal(ev.Sender) {
+		// Their own event reads the room (see syncapi/routing/counts.go).
+		p.store.AfterCommit(ctx, func() { p.counts.Invalidate(ev.Sender, ev.RoomID) })
+	}
+	candidates := p.candidates(ev, room)
+	if len(candidates) == 0 {
+		return nil
+	}
+	pev, err := pushrules.NewEvent(ev.JSON)
+	if err != nil {
+		return nil // not an object: nothing to match
+	}
+	rows, notified, err := p.evaluate(ctx, ev, pev, room, candidates)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	if err := p.store.InsertNotifications(ctx, rows); err != nil {
+		return err
+	}
+	p.store.AfterCommit(ctx, func() {
+		for _, n := range rows {
+			p.counts.Invalidate(n.UserID, n.RoomID)
+		}
+	})
+	return p.announce(ctx, ev, room, notified)
+}
+
+// Forget drops what is known of a room's state (state resolution changed
+// it): it is read again at the room's next event.
+func (p *Pushes) Forget(roomID string) { delete(p.rooms, roomID) }
+
+// candidates are the local users ev may notify: joined members other than
+// the sender, and a local user it invites (.m.rule.invite_for_me).
+func (p *Pushes) candidates(ev *storage.Event, room *pushRoom) []string {
+	var out []string
+	for u := range room.joined {
+		if u != ev.Sender && p.isLocal(u) {
+			out = append(out, u)
+		}
+	}
+	if ev.Type == "m.room.member" && ev.Membership == "invite" && ev.StateKey != nil && p.isLocal(*ev.StateKey) {
+		out = append(out, *ev.StateKey)
+	}
+	return out
+}
+
+func (p *Pushes) isLocal(userID string) bool {
+	return strings.HasSuffix(userID, ":"+p.server) && strings.HasPrefix(userID, "@")
+}
+
+// evaluate runs each candidate's rules; rows are the notifications,
+// notified what the announcement says of each.
+func (p *Pushes) evaluate(
+	ctx context.Context, ev *storage.Event, pev *pushrules.Event, room *pushRoom, candidates []string,
+) ([]storage.Notification, []syncapi.NotifiedUser, error) {
+	pr := &pushrules.Room{MemberCount: len(room.joined), PowerLevels: room.powerLevels()}
+	thread := threadOf(ev.JSON)
+	var rows []storage.Notification
+	var notified []syncapi.NotifiedUser
+	for _, userID := range candidates {
+		compiled, err := p.rules.CompiledPushRules(ctx, localpartOf(userID))
+		if err != nil {
+			return nil, nil, fmt.Errorf("push rules of %s: %w", userID, err)
+		}
+		res := compiled.Evaluate(pev, pr, pushrules.User{ID: userID, DisplayName: room.names[userID]})
+		if !res.Notify {
+			continue
+		}
+		actions, err := json.Marshal(res.Actions)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encoding actions: %w", err)
+		}
+		rows = append(rows, storage.Notification{
+			UserID: userID, Pos: ev.Pos, RoomID: ev.RoomID, EventID: ev.ID, ThreadID: thread,
+			Highlight: res.Highlight, Actions: actions, TS: ev.TS,
+		})
+		var list []json.RawMessage
+		_ = json.Unmarshal(actions, &list) // just encoded from a list
+		notified = append(notified, syncapi.NotifiedUser{UserID: userID, Actions: list, Highlight: res.Highlight})
+	}
+	return rows, notified, nil
+}
+
+// announce publishes the notifications of ev, in the caller's transaction.
+func (p *Pushes) announce(ctx context.Context, ev *storage.Event, room *pushRoom, notified []syncapi.NotifiedUser) error {
+	body, err := json.Marshal(syncapi.Notification{
+		RoomID: ev.RoomID, EventID: ev.ID, Event: ev.JSON, SenderDisplayName: room.names[ev.Sender], Users: notified,
+	})
+	if err != nil {
+		return fmt.Errorf("encoding notification: %w", err)
+	}
+	return p.bus.Publish(ctx, syncapi.NotificationTopic, ev.RoomID, body, nil)
+}
+
+// room returns what Pushes knows of a room's state, reading it the first
+// time.
+func (p *Pushes) room(ctx context.Context, roomID string) (*pushRoom, error) {
+	if r, ok := p.rooms[roomID]; ok {
+		return r, nil
+	}
+	state, err := p.store.CurrentState(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("state of %s: %w", roomID, err)
+	}
+	r := &pushRoom{joined: map[string]bool{}, names: map[string]string{}}
+	for _, ev := range state {
+		p.update(r, ev)
+	}
+	if len(p.rooms) >= maxPushRooms {
+		p.rooms = map[string]*pushRoom{}
+	}
+	p.rooms[roomID] = r
+	return r, nil
+}
+
+// update applies a state event to the room's known state.
+func (p *Pushes) update(r *pushRoom, ev *storage.Event) {
+	if ev.StateKey == nil || ev.NotCurrent {
+		return
+	}
+	switch ev.Type {
+	case "m.room.member":
+		user := *ev.StateKey
+		if ev.Membership != "join" {
+			delete(r.joined, user)
+			delete(r.names, user)
+			return
+		}
+		r.joined[user] = true
+		if name := displayName(ev.JSON); name != "" {
+			r.names[user] = name
+		} else {
+			delete(r.names, user)
+		}
+	case "m.room.create":
+		r.creators, r.v12 = creatorsOf(ev)
+	case "m.room.power_levels":
+		if *ev.StateKey != "" {
+			return
+		}
+		var content struct {
+			Content json.RawMessage `json:"content"`
+		}
+		if json.Unmarshal(ev.JSON, &content) != nil {
+			return
+		}
+		pl, err := pushrules.ParsePowerLevels(content.Content)
+		if err != nil {
+			pl = nil // unreadable: as if none
+		}
+		r.pl = pl
+	}
+}
+
+// creatorsOf reads the creators of a room from its m.room.create event,
+// and whether its room version gives them infinite power (12).
+func creatorsOf(ev *storage.Event) ([]string, bool) {
+	var m struct {
+		Content struct {
+			RoomVersion        string   `json:"room_version"`
+			AdditionalCreators []string `json:"additional_creators"`
+		} `json:"content"`
+	}
+	_ = json.Unmarshal(ev.JSON, &m)
+	v12 := m.Content.RoomVersion == "12"
+	creators := []string{ev.Sender}
+	if v12 {
+		creators = append(creators, m.Content.AdditionalCreators...)
+	}
+	return creators, v12
+}
+
+// displayName reads a member event's content.displayname.
+func displayName(js []byte) string {
+	var m struct {
+		Content struct {
+			DisplayName string `json:"displayname"`
+		} `json:"content"`
+	}
+	_ = json.Unmarshal(js, &m)
+	return m.Content.DisplayName
+}
+
+// threadOf is the thread an event belongs to (spec: "Threading": an
+// m.relates_to of rel_type m.thread names the root), "" for the main
+// timeline.
+func threadOf(js []byte) string {
+	var m struct {
+		Content struct {
+			RelatesTo struct {
+				RelType string `json:"rel_type"`
+				EventID string `json:"event_id"`
+			} `json:"m.relates_to"`
+		} `json:"content"`
+	}
+	if json.Unmarshal(js, &m) != nil || m.Content.RelatesTo.RelType != "m.thread" {
+		return ""
+	}
+	return m.Content.RelatesTo.EventID
+}
+
+// localpartOf is the localpart of a local user ID.
+func localpartOf(userID string) userapi.Localpart {
+	lp, _, _ := strings.Cut(strings.TrimPrefix(userID, "@"), ":")
+	return userapi.Localpart(lp)
+}
