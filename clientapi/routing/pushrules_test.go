@@ -57,7 +57,8 @@ func TestPushRulesHandlers(t *testing.T) {
 	room := "/pushrules/global/room/" + url.PathEscape("!r:test.local")
 	overrides := func(ids ...string) func(t *testing.T, r *fixture.Response) {
 		defaults := []string{".m.rule.suppress_notices", ".m.rule.invite_for_me", ".m.rule.member_event",
-			".m.rule.is_user_mention", ".m.rule.is_room_mention", ".m.rule.tombstone", ".m.rule.reaction",
+			".m.rule.is_user_mention", ".m.rule.contains_display_name", ".m.rule.is_room_mention", ".m.rule.roomnotif",
+			".m.rule.tombstone", ".m.rule.reaction",
 			".m.rule.room.server_acl", ".m.rule.suppress_edits"}
 		return ruleIDs("override", append(append([]string{".m.rule.master"}, ids...), defaults...)...)
 	}
@@ -67,7 +68,7 @@ func TestPushRulesHandlers(t *testing.T) {
 		{"all without slash", "GET", "/pushrules", tok, nil, 200, "", hasKeys("global")},
 		{"global defaults", "GET", "/pushrules/global/", tok, nil, 200, "", ruleIDs("underride",
 			".m.rule.call", ".m.rule.encrypted_room_one_to_one", ".m.rule.room_one_to_one", ".m.rule.message", ".m.rule.encrypted")},
-		{"no default content rules", "GET", "/pushrules/global/", tok, nil, 200, "", ruleIDs("content")},
+		{"the legacy content rule", "GET", "/pushrules/global/", tok, nil, 200, "", ruleIDs("content", ".m.rule.contains_user_name")},
 		{"one default", "GET", "/pushrules/global/override/.m.rule.master", tok, nil, 200, "",
 			body(`{"rule_id":".m.rule.master","default":true,"enabled":false,"conditions":[],"actions":[]}`)},
 		{"unknown kind", "GET", "/pushrules/global/nope/x", tok, nil, 400, "M_INVALID_PARAM", nil},

@@ -19,6 +19,9 @@ type compiledRule struct {
 	rule    Rule
 	conds   []cond
 	outcome Outcome
+	// legacy: a legacy mention rule (see defaults.go), skipped for events
+	// with m.mentions.
+	legacy bool
 }
 
 // Outcome is what a matched rule's actions mean for a notification.
@@ -63,7 +66,9 @@ func Compile(rs *Ruleset) *Compiled {
 			if !r.Enabled {
 				continue
 			}
-			c.rules = append(c.rules, compiledRule{kind: k, rule: r, conds: ruleConds(k, r), outcome: outcomeOf(r.Actions)})
+			c.rules = append(c.rules, compiledRule{
+				kind: k, rule: r, conds: ruleConds(k, r), outcome: outcomeOf(r.Actions), legacy: r.Default && isLegacyMention(r.RuleID),
+			})
 		}
 	}
 	return c

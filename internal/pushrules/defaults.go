@@ -1,12 +1,23 @@
 package pushrules
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
-// The server-default rule IDs of spec v1.19 ("Predefined Rules"). Spec
-// v1.17 removed the legacy rules that looked for mentions in the body
-// (.m.rule.contains_display_name, .m.rule.roomnotif and the content rule
-// .m.rule.contains_user_name), so there are no default content rules.
+// The server-default rule IDs of spec v1.19 ("Predefined Rules"), and the
+// legacy mention rules spec v1.17 removed (.m.rule.contains_display_name,
+// .m.rule.roomnotif and the content rule .m.rule.contains_user_name).
+//
+// NOTSPEC: Myelin keeps the legacy rules, in their v1.16 places, as
+// Synapse does: clients and bridges that do not send m.mentions still
+// mention users by name in the body, and Complement expects it
+// (TestThreadedReceipts). As v1.7 said of them (MSC3952), they never
+// match an event that has m.mentions, so mentions are not counted twice.
 const (
+	RuleContainsDisplayName    = ".m.rule.contains_display_name"
+	RuleRoomNotif              = ".m.rule.roomnotif"
+	RuleContainsUserName       = ".m.rule.contains_user_name"
 	RuleMaster                 = ".m.rule.master"
 	RuleSuppressNotices        = ".m.rule.suppress_notices"
 	RuleInviteForMe            = ".m.rule.invite_for_me"
@@ -67,9 +78,13 @@ func Defaults(userID string) *Ruleset {
 			defaultRule(RuleIsUserMention, true, []Condition{
 				{Kind: EventPropertyContains, Key: mentionsUserIDsKey, Value: quoted},
 			}, notify, sound, highlight),
+			defaultRule(RuleContainsDisplayName, true, []Condition{{Kind: ContainsDisplayName}}, notify, sound, highlight),
 			defaultRule(RuleIsRoomMention, true, []Condition{
 				propertyIs(mentionsRoomKey, json.RawMessage("true")),
 				{Kind: SenderNotificationPermission, Key: notificationPermissionRoom},
+			}, notify, highlight),
+			defaultRule(RuleRoomNotif, true, []Condition{
+				match("content.body", "@room"), {Kind: SenderNotificationPermission, Key: notificationPermissionRoom},
 			}, notify, highlight),
 			defaultRule(RuleTombstone, true, []Condition{match("type", "m.room.tombstone"), match("state_key", "")},
 				notify, highlight),
@@ -77,7 +92,7 @@ func Defaults(userID string) *Ruleset {
 			defaultRule(RuleServerACL, true, []Condition{match("type", "m.room.server_acl"), match("state_key", "")}),
 			defaultRule(RuleSuppressEdits, true, []Condition{propertyIs(relatesToRelTypeKey, json.RawMessage(`"m.replace"`))}),
 		},
-		Content: []Rule{},
+		Content: []Rule{contentRule(RuleContainsUserName, localpartOf(userID), notify, sound, highlight)},
 		Room:    []Rule{},
 		Sender:  []Rule{},
 		Underride: []Rule{
@@ -93,4 +108,25 @@ func Defaults(userID string) *Ruleset {
 			defaultRule(RuleEncrypted, true, []Condition{match("type", "m.room.encrypted")}, notify),
 		},
 	}
+}
+
+// contentRule is a server-default content rule: its pattern matched
+// against content.body.
+func contentRule(id, pattern string, actions ...Action) Rule {
+	r := defaultRule(id, true, nil, actions...)
+	r.Conditions, r.Pattern = nil, &pattern // content rules carry no conditions
+	return r
+}
+
+// localpartOf is the localpart of a user ID ("@alice:example.org" →
+// "alice").
+func localpartOf(userID string) string {
+	lp, _, _ := strings.Cut(strings.TrimPrefix(userID, "@"), ":")
+	return lp
+}
+
+// isLegacyMention reports whether a rule is one of the legacy mention
+// rules, which an event with m.mentions never matches.
+func isLegacyMention(ruleID string) bool {
+	return ruleID == RuleContainsDisplayName || ruleID == RuleRoomNotif || ruleID == RuleContainsUserName
 }

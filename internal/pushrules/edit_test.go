@@ -16,11 +16,13 @@ func ids(rules []Rule) []string {
 	return out
 }
 
-// TestDefaultsOrder pins the spec v1.19 default rule IDs and their order.
+// TestDefaultsOrder pins the default rule IDs and their order: spec
+// v1.19's, with the legacy mention rules in their v1.16 places.
 func TestDefaultsOrder(t *testing.T) {
 	rs := Defaults(alice)
 	wantOverride := []string{RuleMaster, RuleSuppressNotices, RuleInviteForMe, RuleMemberEvent, RuleIsUserMention,
-		RuleIsRoomMention, RuleTombstone, RuleReaction, RuleServerACL, RuleSuppressEdits}
+		RuleContainsDisplayName, RuleIsRoomMention, RuleRoomNotif, RuleTombstone, RuleReaction, RuleServerACL,
+		RuleSuppressEdits}
 	wantUnderride := []string{RuleCall, RuleEncryptedRoomOneToOne, RuleRoomOneToOne, RuleMessage, RuleEncrypted}
 	if got := ids(rs.Override); !slices.Equal(got, wantOverride) {
 		t.Errorf("override %v", got)
@@ -28,8 +30,12 @@ func TestDefaultsOrder(t *testing.T) {
 	if got := ids(rs.Underride); !slices.Equal(got, wantUnderride) {
 		t.Errorf("underride %v", got)
 	}
-	if len(rs.Content)+len(rs.Room)+len(rs.Sender) != 0 {
+	if len(rs.Content) != 1 || rs.Content[0].RuleID != RuleContainsUserName || *rs.Content[0].Pattern != "alice" ||
+		len(rs.Room)+len(rs.Sender) != 0 {
 		t.Errorf("default content/room/sender rules: %+v", rs)
+	}
+	if b, _ := json.Marshal(rs.Content[0]); strings.Contains(string(b), "conditions") {
+		t.Errorf("content rule JSON with conditions: %s", b)
 	}
 	b, err := json.Marshal(rs.Override[0])
 	if err != nil {
@@ -89,14 +95,15 @@ func TestNormalize(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs := Normalize(got, alice)
-	if want := []string{RuleMaster, "mine"}; !slices.Equal(ids(rs.Override)[:2], want) || len(rs.Override) != 11 {
+	if want := []string{RuleMaster, "mine"}; !slices.Equal(ids(rs.Override)[:2], want) || len(rs.Override) != 13 {
 		t.Errorf("override %v", ids(rs.Override))
 	}
 	if !rs.Override[0].Enabled {
 		t.Error("stored master enabled flag lost")
 	}
-	if ids(rs.Content)[0] != "cake" || len(rs.Content) != 1 || rs.Content[0].Default || rs.Content[0].Conditions != nil {
-		t.Errorf("content %+v", rs.Content)
+	if ids(rs.Content)[0] != "cake" || len(rs.Content) != 2 || rs.Content[0].Default || rs.Content[0].Conditions != nil ||
+		rs.Content[1].RuleID != RuleContainsUserName || len(rs.Content[1].Actions) != 1 {
+		t.Errorf("content %+v (the stored default keeps its actions)", rs.Content)
 	}
 	msg, err := rs.Find(KindUnderride, RuleMessage)
 	if err != nil || msg.Enabled || len(msg.Actions) != 1 || msg.Actions[0].Name != ActionDontNotify {
@@ -105,7 +112,7 @@ func TestNormalize(t *testing.T) {
 	if rs.Room == nil || rs.Sender == nil {
 		t.Error("empty kinds must be [] not null")
 	}
-	if none := Normalize(nil, alice); len(none.Override) != 10 {
+	if none := Normalize(nil, alice); len(none.Override) != 12 {
 		t.Errorf("no stored rules: %v", ids(none.Override))
 	}
 	if rs, err := ParseAccountData(nil); rs != nil || err != nil {
@@ -164,7 +171,7 @@ func TestPut(t *testing.T) {
 			}
 			got := ids(*rs.Rules(s.kind))
 			if s.kind == KindOverride {
-				got = got[:len(got)-9] // without the defaults after master
+				got = got[:len(got)-11] // without the defaults after master
 			}
 			if !slices.Equal(got, s.want) {
 				t.Fatalf("rules %v, want %v", got, s.want)

@@ -55,6 +55,9 @@ func (c *Compiled) Evaluate(ev *Event, room *Room, user User) Result {
 }
 
 func (r *compiledRule) matches(ev *Event, room *Room, user User) bool {
+	if r.legacy && ev.mentions {
+		return false
+	}
 	for i := range r.conds {
 		if !r.conds[i].holds(ev, room, user) {
 			return false

@@ -52,8 +52,14 @@ func TestDefaultRules(t *testing.T) {
 			RuleIsUserMention, true, true, "default"},
 		{"another user's mention", event(t, "m.room.message", `{"body":"hey","m.mentions":{"user_ids":["@carol:test.local"]}}`), group,
 			RuleMessage, true, false, ""},
-		{"body mention without m.mentions is a plain message", event(t, "m.room.message", `{"body":"alice: hey"}`), group, RuleMessage,
-			true, false, ""},
+		{"body mention with m.mentions is a plain message", event(t, "m.room.message", `{"body":"alice: hey","m.mentions":{}}`), group,
+			RuleMessage, true, false, ""},
+		{"body mention by display name without m.mentions (legacy)", event(t, "m.room.message", `{"body":"hey Alice!"}`),
+			group, RuleContainsDisplayName, true, true, "default"},
+		{"@room without m.mentions, no permission (legacy)", event(t, "m.room.message", `{"body":"@room hi"}`), group,
+			RuleMessage, true, false, ""},
+		{"@room without m.mentions by a moderator (legacy)", event(t, "m.room.message", `{"body":"@room hi"}`),
+			&Room{MemberCount: 5, PowerLevels: modPL}, RuleRoomNotif, true, true, ""},
 		{"room mention by a moderator", event(t, "m.room.message", `{"body":"all","m.mentions":{"room":true}}`), &Room{MemberCount: 5,
 			PowerLevels: modPL}, RuleIsRoomMention, true, true, ""},
 		{"room mention without permission", event(t, "m.room.message", `{"body":"all","m.mentions":{"room":true}}`),
@@ -297,5 +303,22 @@ func TestParsePowerLevels(t *testing.T) {
 	}
 	if _, err := ParsePowerLevels([]byte(`[]`)); err == nil {
 		t.Fatal("an array parsed as power levels")
+	}
+}
+
+// TestLegacyUserNameRule: with a display name the body does not hold, the
+// user's localpart in the body still highlights (.m.rule.contains_user_name,
+// a content rule), unless the event has m.mentions.
+func TestLegacyUserNameRule(t *testing.T) {
+	compiled := Compile(Defaults(alice))
+	room := &Room{MemberCount: 5}
+	me := User{ID: alice, DisplayName: "Queen of Hearts"}
+	res := compiled.Evaluate(event(t, "m.room.message", `{"body":"hey @alice:test.local!"}`), room, me)
+	if res.RuleID != RuleContainsUserName || !res.Highlight {
+		t.Fatalf("user name in the body: %+v", res)
+	}
+	res = compiled.Evaluate(event(t, "m.room.message", `{"body":"hey alice","m.mentions":{"user_ids":[]}}`), room, me)
+	if res.RuleID != RuleMessage || res.Highlight {
+		t.Fatalf("user name in the body with m.mentions: %+v", res)
 	}
 }

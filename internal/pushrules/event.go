@@ -20,6 +20,9 @@ type Event struct {
 	// body is content.body lower-cased, when it is a string.
 	body    string
 	hasBody bool
+	// mentions: the content has m.mentions (legacy mention rules then
+	// never match).
+	mentions bool
 }
 
 // valueType is the JSON type of a scalar property.
@@ -76,6 +79,9 @@ func NewEvent(clientJSON []byte) (*Event, error) {
 	}
 	ev := &Event{props: make(map[string]prop, 16)}
 	ev.flatten("", obj)
+	if content, ok := obj["content"].(map[string]any); ok {
+		_, ev.mentions = content["m.mentions"]
+	}
 	ev.sender = ev.props["sender"].s
 	ev.roomID = ev.props["room_id"].s
 	if b, ok := ev.props["content.body"]; ok && b.t == typeString {

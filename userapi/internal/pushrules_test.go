@@ -79,7 +79,7 @@ func TestPushRulesStorage(t *testing.T) {
 
 		// Before any change: the defaults, in an initial read too.
 		rs, err := u.PushRules(ctx, "alice")
-		if err != nil || len(rs.Override) != 10 || rs.Override[2].Conditions[2].Pattern == nil ||
+		if err != nil || len(rs.Override) != 12 || rs.Override[2].Conditions[2].Pattern == nil ||
 			*rs.Override[2].Conditions[2].Pattern != "@alice:example.org" {
 			t.Fatalf("default rules %+v %v", rs, err)
 		}
@@ -140,7 +140,7 @@ func TestPushRulesStorage(t *testing.T) {
 			t.Fatal(err)
 		}
 		stored, err := pushrules.ParseAccountData(content)
-		if err != nil || len(stored.Sender) != 1 || stored.Sender[0].Enabled || len(stored.Override) != 10 {
+		if err != nil || len(stored.Sender) != 1 || stored.Sender[0].Enabled || len(stored.Override) != 12 {
 			t.Fatalf("stored %s %v", content, err)
 		}
 		entries, _, _ = u.AccountDataSince(ctx, "alice", -1)
