@@ -67,7 +67,8 @@ func New(
 	recent := internal.NewRecent(pos)
 	counts := internal.NewCountsCache()
 	s := &SyncAPI{Store: store, Notifier: n}
-	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, internal.NewPushes(server, users, store, b, counts, log), log).Start(ctx, b); err != nil {
+	pushes := internal.NewPushes(server, users, store, b, counts, log)
+	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, pushes, log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {

@@ -202,7 +202,8 @@ func TestRoomMentionNeedsPermission(t *testing.T) {
 			}
 		}
 		if highlight != c.wantHighlight {
-			t.Errorf("%s's notification of %s: actions %v, want highlight %v", c.user.ID, c.event, b.Notifications[0].Actions, c.wantHighlight)
+			t.Errorf("%s's notification of %s: actions %v, want highlight %v",
+				c.user.ID, c.event, b.Notifications[0].Actions, c.wantHighlight)
 		}
 	}
 }

@@ -175,7 +175,8 @@ func TestSyncPresence(t *testing.T) {
 // GET answers offline and /sync carries no presence.
 func TestPresenceDisabled(t *testing.T) {
 	f := fixture.NewOn(t, sqltest.Open(t, sqlutil.SQLite))
-	s, err := syncapi.New(context.Background(), f.ServerName, f.DB, f.Bus, f.Users, f.Rooms, nil, f.Router, f.Log, syncapi.WithPresence(false))
+	s, err := syncapi.New(context.Background(), f.ServerName, f.DB, f.Bus, f.Users, f.Rooms, nil, f.Router, f.Log,
+		syncapi.WithPresence(false))
 	if err != nil {
 		t.Fatal(err)
 	}
