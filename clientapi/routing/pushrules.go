@@ -48,11 +48,14 @@ func (rt *Routes) getGlobalPushRules(w http.ResponseWriter, r *http.Request, dev
 	return nil
 }
 
-// pushRuleTarget reads the kind and rule ID of the path.
+// pushRuleTarget reads the kind and rule ID of the path. No rule of a kind
+// this server does not know exists (404, which is also how clients and
+// Complement tell an unsupported kind, e.g. MSC4306's postcontent);
+// putPushRule refuses to create one (400).
 func pushRuleTarget(r *http.Request) (pushrules.Kind, string, error) {
 	v := httputil.Vars(r)
 	if !pushrules.ValidKind(v["kind"]) {
-		return "", "", httputil.InvalidParam("Unknown push rule kind %q", v["kind"])
+		return "", "", httputil.NotFound("No push rule of the unknown kind %q", v["kind"])
 	}
 	if v["ruleId"] == "" {
 		return "", "", httputil.InvalidParam("Empty rule ID")
@@ -110,6 +113,9 @@ type putPushRuleRequest struct {
 
 // PUT /v3/pushrules/global/{kind}/{ruleId}?before=&after=
 func (rt *Routes) putPushRule(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	if k := httputil.Vars(r)["kind"]; !pushrules.ValidKind(k) {
+		return httputil.InvalidParam("Unknown push rule kind %q", k)
+	}
 	kind, ruleID, err := pushRuleTarget(r)
 	if err != nil {
 		return err

@@ -71,7 +71,10 @@ func TestPushRulesHandlers(t *testing.T) {
 		{"the legacy content rule", "GET", "/pushrules/global/", tok, nil, 200, "", ruleIDs("content", ".m.rule.contains_user_name")},
 		{"one default", "GET", "/pushrules/global/override/.m.rule.master", tok, nil, 200, "",
 			body(`{"rule_id":".m.rule.master","default":true,"enabled":false,"conditions":[],"actions":[]}`)},
-		{"unknown kind", "GET", "/pushrules/global/nope/x", tok, nil, 400, "M_INVALID_PARAM", nil},
+		{"unknown kind", "GET", "/pushrules/global/nope/x", tok, nil, 404, "M_NOT_FOUND", nil},
+		{"enabling a rule of an unknown kind", "PUT", "/pushrules/global/postcontent/x/enabled", tok, `{"enabled":false}`, 404,
+			"M_NOT_FOUND", nil},
+		{"creating a rule of an unknown kind", "PUT", "/pushrules/global/nope/x", tok, `{"actions":[]}`, 400, "M_INVALID_PARAM", nil},
 		{"missing rule", "GET", "/pushrules/global/override/nope", tok, nil, 404, "M_NOT_FOUND", nil},
 		{"other scope", "GET", "/pushrules/device/override/x", tok, nil, 404, "M_UNRECOGNIZED", nil},
 
