@@ -181,11 +181,7 @@ func (f *FederationAPI) sendDeviceListsOnJoin(ctx context.Context, userID, roomI
 	if err != nil || user.Domain() != f.name || f.opts.Profiles == nil || f.opts.Rooms == nil || f.queues == nil {
 		return nil
 	}
-	servers, err := f.opts.Rooms.JoinedServers(ctx, roomID)
-	if err != nil {
-		return nil // a room this server is no longer in
-	}
-	dests := slices.DeleteFunc(servers, func(s string) bool { return s == string(f.name) })
+	dests := f.otherServersIn(ctx, roomID)
 	if len(dests) == 0 {
 		return nil
 	}

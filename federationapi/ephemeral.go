@@ -82,17 +82,23 @@ func (f *FederationAPI) onReceipt(ctx context.Context, msg *bus.Message) error {
 	return f.sendRoomEDU(ctx, r.RoomID, edu{Type: "m.receipt", Content: content})
 }
 
+// otherServersIn are the servers joined to a room, this one left out
+// (none for a room this server is no longer in).
+func (f *FederationAPI) otherServersIn(ctx context.Context, roomID string) []string {
+	servers, err := f.opts.Rooms.JoinedServers(ctx, roomID)
+	if err != nil {
+		return nil
+	}
+	return slices.DeleteFunc(servers, func(s string) bool { return s == string(f.name) })
+}
+
 // sendRoomEDU queues an EDU for the servers joined to a room, this one
 // left out.
 func (f *FederationAPI) sendRoomEDU(ctx context.Context, roomID string, e edu) error {
 	if f.opts.Rooms == nil || f.queues == nil {
 		return nil
 	}
-	servers, err := f.opts.Rooms.JoinedServers(ctx, roomID)
-	if err != nil {
-		return nil // a room this server is no longer in
-	}
-	dests := slices.DeleteFunc(servers, func(s string) bool { return s == string(f.name) })
+	dests := f.otherServersIn(ctx, roomID)
 	if len(dests) == 0 {
 		return nil
 	}

@@ -71,13 +71,20 @@ func (rt *Routes) getRoomTags(w http.ResponseWriter, r *http.Request, dev *api.D
 	return nil
 }
 
+// roomTag reads the room and the tag of a tag path (tagTarget, tagName).
+func (rt *Routes) roomTag(r *http.Request, dev *api.Device) (roomID, tag string, err error) {
+	if roomID, err = rt.tagTarget(r, dev); err != nil {
+		return "", "", err
+	}
+	if tag, err = tagName(r); err != nil {
+		return "", "", err
+	}
+	return roomID, tag, nil
+}
+
 // PUT /v3/user/{userId}/rooms/{roomId}/tags/{tag}
 func (rt *Routes) putRoomTag(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID, err := rt.tagTarget(r, dev)
-	if err != nil {
-		return err
-	}
-	tag, err := tagName(r)
+	roomID, tag, err := rt.roomTag(r, dev)
 	if err != nil {
 		return err
 	}
@@ -118,11 +125,7 @@ func checkTagOrder(raw json.RawMessage) error {
 
 // DELETE /v3/user/{userId}/rooms/{roomId}/tags/{tag}
 func (rt *Routes) deleteRoomTag(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
-	roomID, err := rt.tagTarget(r, dev)
-	if err != nil {
-		return err
-	}
-	tag, err := tagName(r)
+	roomID, tag, err := rt.roomTag(r, dev)
 	if err != nil {
 		return err
 	}
