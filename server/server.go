@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -38,6 +37,7 @@ import (
 	"github.com/myelin-im/myelin/syncapi"
 	"github.com/myelin-im/myelin/userapi"
 	usersapi "github.com/myelin-im/myelin/userapi/api"
+	"github.com/myelin-im/myelin/userapi/pusher"
 )
 
 // Server is one Myelin process.
@@ -51,7 +51,7 @@ type Server struct {
 	Bus        bus.Bus
 	SigningKey *signingkey.Key
 	UserAPI    usersapi.UserAPI
-	Pushers    io.Closer // the pusher worker, where the user API runs
+	Pushers    *pusher.Worker // the pusher worker, where the user API runs
 	Roomserver roomapi.RoomserverAPI
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
@@ -187,6 +187,9 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 	// A nil Roomserver (not in this process) is a nil roomapi.Sync.
 	s.SyncAPI, err = syncapi.New(ctx, string(s.cfg.Global.ServerName), s.DB, s.Bus, s.UserAPI, s.Roomserver, s.backfiller(),
 		s.clientRouter, s.log.WithField(httputil.FieldComponent, "syncapi"), syncapi.WithPresence(s.cfg.Presence.Enabled))
+	if err == nil && s.Pushers != nil {
+		s.Pushers.SetUnreadCounter(s.SyncAPI)
+	}
 	return err
 }
 

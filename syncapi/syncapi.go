@@ -99,3 +99,9 @@ func New(
 	}
 	return s, nil
 }
+
+// UnreadTotal counts a user's unread notifications across the rooms they
+// are joined to (the push gateway's counts.unread).
+func (s *SyncAPI) UnreadTotal(ctx context.Context, userID string) (int, error) {
+	return s.Routes.UnreadTotal(ctx, userID)
+}

@@ -39,7 +39,9 @@ type NotifiedUser struct {
 	// Highlight is the highlight tweak's outcome.
 	Highlight bool `json:"highlight"`
 	// Unread is the user's count of unread notifications over all rooms
-	// after this one (the push gateway's counts.unread); MissedCalls is
-	// left out until calls are counted.
-	Unread int `json:"unread"`
+	// (the push gateway's counts.unread). The sync component does not fill
+	// it when it publishes: the pusher worker asks for the count when it
+	// sends (pusher.UnreadCounter), which only users with pushers cost.
+	// MissedCalls is left out until calls are counted.
+	Unread int `json:"unread,omitempty"`
 }

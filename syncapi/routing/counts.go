@@ -109,3 +109,22 @@ func (rt *Routes) threadCounts(ctx context.Context, userID, roomID, thread strin
 func countsJSON(notifications, highlights int) map[string]int {
 	return map[string]int{"highlight_count": highlights, "notification_count": notifications}
 }
+
+// UnreadTotal counts a user's unread notifications across the rooms they
+// are joined to, from the cached counts where they are current.
+func (rt *Routes) UnreadTotal(ctx context.Context, userID string) (int, error) {
+	upto := rt.notifier.Pos()
+	total := 0
+	for roomID, m := range rt.notifier.RoomsOf(userID) {
+		if m.Membership != "join" {
+			continue
+		}
+		c, err := rt.roomCounts(ctx, userID, roomID, upto)
+		if err != nil {
+			return 0, fmt.Errorf("room %s: %w", roomID, err)
+		}
+		n, _ := c.Total()
+		total += n
+	}
+	return total, nil
+}

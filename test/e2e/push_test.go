@@ -23,6 +23,9 @@ type gatewayRequest struct {
 		Sender  string          `json:"sender"`
 		Prio    string          `json:"prio"`
 		Content json.RawMessage `json:"content"`
+		Counts  struct {
+			Unread int `json:"unread"`
+		} `json:"counts"`
 		Devices []struct {
 			AppID   string                     `json:"app_id"`
 			PushKey string                     `json:"pushkey"`
@@ -70,7 +73,7 @@ func nextPush(t *testing.T, got <-chan gatewayRequest) gatewayRequest {
 // push gateway in its wire format (full format: the event's type, sender
 // and content; the device's app ID, pushkey and data without the URL); a
 // mention highlights and interrupts (prio high); an edit does not notify;
-// and /sync's unread counts agree.
+// counts.unread and /sync's unread counts agree.
 func TestPushToGateway(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, testConfig(t, dbURL))
@@ -87,14 +90,14 @@ func TestPushToGateway(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		plain, err := alice.SendText(ctx(t), room, "hello bob")
+		plain, err := alice.SendText(ctx(t), room, "hello there")
 		if err != nil {
 			t.Fatal(err)
 		}
 		req := nextPush(t, got)
 		n := req.Notification
 		if n.EventID != plain.EventID.String() || n.RoomID != room.String() || n.Type != "m.room.message" ||
-			n.Sender != alice.UserID.String() || n.Prio != "low" || len(n.Devices) != 1 {
+			n.Sender != alice.UserID.String() || n.Prio != "low" || n.Counts.Unread != 1 || len(n.Devices) != 1 {
 			t.Fatalf("push of a plain message: %+v", n)
 		}
 		dev := n.Devices[0]
@@ -102,13 +105,13 @@ func TestPushToGateway(t *testing.T) {
 			t.Fatalf("device in the push: %+v", dev)
 		}
 		var content map[string]any
-		if json.Unmarshal(n.Content, &content) != nil || content["body"] != "hello bob" {
+		if json.Unmarshal(n.Content, &content) != nil || content["body"] != "hello there" {
 			t.Fatalf("content in the push: %s", n.Content)
 		}
 
 		// An edit does not notify: the next push is the mention after it.
 		if _, err := alice.SendMessageEvent(ctx(t), room, event.EventMessage, map[string]any{
-			"msgtype": "m.text", "body": "* hello bob!", "m.new_content": map[string]any{"msgtype": "m.text", "body": "hello bob!"},
+			"msgtype": "m.text", "body": "* hello there!", "m.new_content": map[string]any{"msgtype": "m.text", "body": "hello there!"},
 			"m.relates_to": map[string]any{"rel_type": "m.replace", "event_id": plain.EventID},
 		}); err != nil {
 			t.Fatal(err)
@@ -120,7 +123,8 @@ func TestPushToGateway(t *testing.T) {
 			t.Fatal(err)
 		}
 		n = nextPush(t, got).Notification
-		if n.EventID != mention.EventID.String() || n.Prio != "high" || string(n.Devices[0].Tweaks["highlight"]) != "true" {
+		if n.EventID != mention.EventID.String() || n.Prio != "high" || string(n.Devices[0].Tweaks["highlight"]) != "true" ||
+			n.Counts.Unread != 2 {
 			t.Fatalf("push after the edit: %+v, want the mention %s, highlighted", n, mention.EventID)
 		}
 

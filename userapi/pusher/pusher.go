@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,7 +119,23 @@ type Worker struct {
 
 	mu     sync.Mutex
 	queues map[pusherKey]*queue
+
+	// counter, once set, gives the users' unread counts for the requests.
+	counter atomic.Pointer[UnreadCounter]
 }
+
+// UnreadCounter counts a user's unread notifications across all their
+// rooms (the push gateway's counts.unread): the sync component, which
+// keeps the counts.
+type UnreadCounter interface {
+	UnreadTotal(ctx context.Context, userID string) (int, error)
+}
+
+// SetUnreadCounter has the requests carry counts.unread, read from c when
+// each is sent (so a retried push carries the count of its delivery).
+// Without one (the sync component in another process), the count is left
+// out.
+func (w *Worker) SetUnreadCounter(c UnreadCounter) { w.counter.Store(&c) }
 
 // New returns a worker over store; Start subscribes it.
 func New(opts Options, store Store) (*Worker, error) {

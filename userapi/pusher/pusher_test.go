@@ -391,3 +391,31 @@ func pushes(t *testing.T, e *env, outcome string) float64 {
 	}
 	return 0
 }
+
+// counterOf is an UnreadCounter answering from a map.
+type counterOf map[string]int
+
+func (c counterOf) UnreadTotal(_ context.Context, userID string) (int, error) { return c[userID], nil }
+
+// TestUnreadCountAtSending: with an unread counter, counts.unread is the
+// counter's answer when the push is sent, not what the notification
+// carried; without one it is what the notification carried (left out when
+// zero).
+func TestUnreadCountAtSending(t *testing.T) {
+	e := newEnv(t, pusher.Options{})
+	g := newGateway(t, nil)
+	e.setPusher(t, "carol", "carol-key", g.url(), nil)
+	unread := func(p pushed) any {
+		counts, _ := p.notification()["counts"].(map[string]any)
+		return counts["unread"]
+	}
+	e.notify(t, "$before", user("@carol:test.local", 0, `"notify"`))
+	if p := g.next(t); unread(p) != nil {
+		t.Fatalf("without a counter: counts %v", p.notification()["counts"])
+	}
+	e.worker.SetUnreadCounter(counterOf{"@carol:test.local": 7})
+	e.notify(t, "$after", user("@carol:test.local", 1, `"notify"`))
+	if p := g.next(t); p.eventID() != "$after" || unread(p) != float64(7) {
+		t.Fatalf("with a counter: %s counts %v", p.eventID(), p.notification()["counts"])
+	}
+}

@@ -194,6 +194,13 @@ const maxResponse = 64 << 10
 // send posts one notification to p's gateway and reports whether the
 // gateway rejected p's pushkey.
 func (w *Worker) send(p api.Pusher, item push) (rejected bool, err error) {
+	if c := w.counter.Load(); c != nil {
+		n, err := (*c).UnreadTotal(w.ctx, item.user.UserID)
+		if err != nil {
+			w.log.WithError(err).WithField("user_id", item.user.UserID).Warn("pusher: counting unread notifications")
+		}
+		item.user.Unread = n
+	}
 	body, err := buildRequest(p, item.n, item.user)
 	if err != nil {
 		return false, fmt.Errorf("pusher: building the request: %w", err)
