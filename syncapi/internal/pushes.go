@@ -21,8 +21,9 @@ import (
 // transaction that stores it. The members it notifies get a notification
 // row (unread counts, GET /notifications) and the event is announced on
 // syncapi.NotificationTopic for the pusher worker. Evaluating at store
-// time costs every message its members' evaluation (BenchmarkPushes1000
-// Members), and saves every /sync a recount.
+// time costs every message its members' evaluation and rows
+// (BenchmarkEvaluate1000Members in internal/pushrules, BenchmarkSend1000
+// Members in test/e2e), and saves every /sync a recount.
 
 // RulesSource gives a local user's compiled push rules (the user API,
 // which caches them until they change).
