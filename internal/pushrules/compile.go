@@ -22,6 +22,8 @@ type compiledRule struct {
 	// legacy: a legacy mention rule (see defaults.go), skipped for events
 	// with m.mentions.
 	legacy bool
+	// actionsJSON is the actions encoded once, for whoever stores them.
+	actionsJSON json.RawMessage
 }
 
 // Outcome is what a matched rule's actions mean for a notification.
@@ -66,8 +68,13 @@ func Compile(rs *Ruleset) *Compiled {
 			if !r.Enabled {
 				continue
 			}
+			actionsJSON, err := json.Marshal(r.Actions)
+			if err != nil || r.Actions == nil {
+				actionsJSON = json.RawMessage("[]")
+			}
 			c.rules = append(c.rules, compiledRule{
 				kind: k, rule: r, conds: ruleConds(k, r), outcome: outcomeOf(r.Actions), legacy: r.Default && isLegacyMention(r.RuleID),
+				actionsJSON: actionsJSON,
 			})
 		}
 	}

@@ -1,6 +1,7 @@
 package pushrules
 
 import (
+	"encoding/json"
 	"strings"
 )
 
@@ -31,6 +32,8 @@ type Result struct {
 	// Actions are the matched rule's actions. They are shared with the
 	// Compiled ruleset: do not modify them.
 	Actions []Action
+	// ActionsJSON is Actions encoded (a JSON array), shared likewise.
+	ActionsJSON json.RawMessage
 	Outcome
 }
 
@@ -48,7 +51,7 @@ func (c *Compiled) Evaluate(ev *Event, room *Room, user User) Result {
 	for i := range c.rules {
 		r := &c.rules[i]
 		if r.matches(ev, room, user) {
-			return Result{Kind: r.kind, RuleID: r.rule.RuleID, Actions: r.rule.Actions, Outcome: r.outcome}
+			return Result{Kind: r.kind, RuleID: r.rule.RuleID, Actions: r.rule.Actions, ActionsJSON: r.actionsJSON, Outcome: r.outcome}
 		}
 	}
 	return Result{}

@@ -169,6 +169,7 @@ func (p *Pushes) evaluate(
 	thread := threadOf(ev.JSON)
 	var rows []storage.Notification
 	var notified []syncapi.NotifiedUser
+	lists := map[string][]json.RawMessage{} // actions as the announcement lists them, once per distinct set
 	for _, userID := range candidates {
 		compiled, err := p.rules.CompiledPushRules(ctx, localpartOf(userID))
 		if err != nil {
@@ -178,16 +179,15 @@ func (p *Pushes) evaluate(
 		if !res.Notify {
 			continue
 		}
-		actions, err := json.Marshal(res.Actions)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encoding actions: %w", err)
+		list, ok := lists[string(res.ActionsJSON)]
+		if !ok {
+			_ = json.Unmarshal(res.ActionsJSON, &list) // encoded from a list when compiled
+			lists[string(res.ActionsJSON)] = list
 		}
 		rows = append(rows, storage.Notification{
 			UserID: userID, Pos: ev.Pos, RoomID: ev.RoomID, EventID: ev.ID, ThreadID: thread,
-			Highlight: res.Highlight, Actions: actions, TS: ev.TS,
+			Highlight: res.Highlight, Actions: res.ActionsJSON, TS: ev.TS,
 		})
-		var list []json.RawMessage
-		_ = json.Unmarshal(actions, &list) // just encoded from a list
 		notified = append(notified, syncapi.NotifiedUser{UserID: userID, Actions: list, Highlight: res.Highlight})
 	}
 	return rows, notified, nil
