@@ -34,7 +34,7 @@ type RulesSource interface {
 // PushStore is what evaluation reads and writes of the stream's storage.
 type PushStore interface {
 	CurrentState(ctx context.Context, roomID string) ([]*storage.Event, error)
-	InsertNotifications(ctx context.Context, rows []storage.Notification) error
+	InsertNotifications(ctx context.Context, ev storage.NotifyEvent, users []storage.NotifyUser) error
 	AfterCommit(ctx context.Context, fn func())
 }
 
@@ -122,16 +122,24 @@ func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
 	if err != nil {
 		return nil // not an object: nothing to match
 	}
-	rows, notified, err := p.evaluate(ctx, ev, pev, room, candidates)
-	if err != nil || len(rows) == 0 {
+	outcomes, err := p.evaluate(ctx, pev, room, candidates)
+	if err != nil {
 		return err
 	}
-	if err := p.store.InsertNotifications(ctx, rows); err != nil {
+	notified := notifiedUsers(outcomes)
+	if len(notified) == 0 {
+		return nil
+	}
+	common, users := splitOutcomes(outcomes)
+	row := storage.NotifyEvent{
+		RoomID: ev.RoomID, Pos: ev.Pos, EventID: ev.ID, Sender: ev.Sender, ThreadID: threadOf(ev.JSON), TS: ev.TS, Common: common,
+	}
+	if err := p.store.InsertNotifications(ctx, row, users); err != nil {
 		return err
 	}
 	p.store.AfterCommit(ctx, func() {
-		for _, n := range rows {
-			p.counts.Invalidate(n.UserID, n.RoomID)
+		for _, n := range notified {
+			p.counts.Invalidate(n.UserID, ev.RoomID)
 		}
 	})
 	return p.announce(ctx, ev, room, notified)
@@ -160,37 +168,79 @@ func (p *Pushes) isLocal(userID string) bool {
 	return strings.HasSuffix(userID, ":"+p.server) && strings.HasPrefix(userID, "@")
 }
 
-// evaluate runs each candidate's rules; rows are the notifications,
-// notified what the announcement says of each.
-func (p *Pushes) evaluate(
-	ctx context.Context, ev *storage.Event, pev *pushrules.Event, room *pushRoom, candidates []string,
-) ([]storage.Notification, []syncapi.NotifiedUser, error) {
+// userOutcome is one candidate's outcome.
+type userOutcome struct {
+	userID string
+	storage.Outcome
+}
+
+// evaluate runs each candidate's rules.
+func (p *Pushes) evaluate(ctx context.Context, pev *pushrules.Event, room *pushRoom, candidates []string) ([]userOutcome, error) {
 	pr := &pushrules.Room{MemberCount: len(room.joined), PowerLevels: room.powerLevels()}
-	thread := threadOf(ev.JSON)
-	var rows []storage.Notification
-	var notified []syncapi.NotifiedUser
-	lists := map[string][]json.RawMessage{} // actions as the announcement lists them, once per distinct set
+	out := make([]userOutcome, 0, len(candidates))
 	for _, userID := range candidates {
 		compiled, err := p.rules.CompiledPushRules(ctx, localpartOf(userID))
 		if err != nil {
-			return nil, nil, fmt.Errorf("push rules of %s: %w", userID, err)
+			return nil, fmt.Errorf("push rules of %s: %w", userID, err)
 		}
 		res := compiled.Evaluate(pev, pr, pushrules.User{ID: userID, DisplayName: room.names[userID]})
+		o := storage.Outcome{Notify: res.Notify, Highlight: res.Highlight, Actions: res.ActionsJSON}
 		if !res.Notify {
+			o = storage.Outcome{Actions: json.RawMessage("[]")} // whatever the rule, it does not notify
+		}
+		out = append(out, userOutcome{userID: userID, Outcome: o})
+	}
+	return out, nil
+}
+
+// outcomeKey tells outcomes apart.
+type outcomeKey struct {
+	notify, highlight bool
+	actions           string
+}
+
+func keyOf(o storage.Outcome) outcomeKey { return outcomeKey{o.Notify, o.Highlight, string(o.Actions)} }
+
+// splitOutcomes picks the outcome most candidates share as the room's
+// common one and returns the candidates whose outcome differs.
+func splitOutcomes(outcomes []userOutcome) (storage.Outcome, []storage.NotifyUser) {
+	counts := map[outcomeKey]int{}
+	var common storage.Outcome
+	best := 0
+	for _, o := range outcomes {
+		k := keyOf(o.Outcome)
+		counts[k]++
+		if counts[k] > best {
+			best, common = counts[k], o.Outcome
+		}
+	}
+	ck := keyOf(common)
+	var users []storage.NotifyUser
+	for _, o := range outcomes {
+		if keyOf(o.Outcome) != ck {
+			users = append(users, storage.NotifyUser{UserID: o.userID, Outcome: o.Outcome})
+		}
+	}
+	return common, users
+}
+
+// notifiedUsers are the candidates notified, as the announcement lists
+// them.
+func notifiedUsers(outcomes []userOutcome) []syncapi.NotifiedUser {
+	var out []syncapi.NotifiedUser
+	lists := map[string][]json.RawMessage{} // decoded once per distinct set of actions
+	for _, o := range outcomes {
+		if !o.Notify {
 			continue
 		}
-		list, ok := lists[string(res.ActionsJSON)]
+		list, ok := lists[string(o.Actions)]
 		if !ok {
-			_ = json.Unmarshal(res.ActionsJSON, &list) // encoded from a list when compiled
-			lists[string(res.ActionsJSON)] = list
+			_ = json.Unmarshal(o.Actions, &list) // encoded from a list when compiled
+			lists[string(o.Actions)] = list
 		}
-		rows = append(rows, storage.Notification{
-			UserID: userID, Pos: ev.Pos, RoomID: ev.RoomID, EventID: ev.ID, ThreadID: thread,
-			Highlight: res.Highlight, Actions: res.ActionsJSON, TS: ev.TS,
-		})
-		notified = append(notified, syncapi.NotifiedUser{UserID: userID, Actions: list, Highlight: res.Highlight})
+		out = append(out, syncapi.NotifiedUser{UserID: o.userID, Actions: list, Highlight: o.Highlight})
 	}
-	return rows, notified, nil
+	return out
 }
 
 // announce publishes the notifications of ev, in the caller's transaction.

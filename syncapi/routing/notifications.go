@@ -42,7 +42,13 @@ func (rt *Routes) notifications(w http.ResponseWriter, r *http.Request, dev *use
 	if err != nil {
 		return err
 	}
-	rows, err := rt.store.Notifications(r.Context(), dev.UserID, before, limit, r.URL.Query().Get("only") == "highlight")
+	joined := map[string]int64{} // room → where the user's current join is
+	for roomID, m := range rt.notifier.RoomsOf(dev.UserID) {
+		if m.Membership == "join" {
+			joined[roomID] = m.Pos
+		}
+	}
+	rows, err := rt.store.Notifications(r.Context(), dev.UserID, joined, before, limit, r.URL.Query().Get("only") == "highlight")
 	if err != nil {
 		return err
 	}
