@@ -24,11 +24,12 @@ func (c Counts) Total() (notifications, highlights int) {
 	return notifications, highlights
 }
 
-// CountsCache keeps each user's counts per room until something changes
-// them: a notification for them in the room, their own event there, or
-// their read receipt. Whoever changes them calls Invalidate after the
-// change has committed; a reader takes a generation with Get before it
-// reads the database and Puts what it read under it, so a count read
+// CountsCache keeps each user's current counts per room: a notification
+// for them in the room adds to them (Add); their own event or their read
+// receipt drops them (Invalidate), to be read again. Whoever changes them
+// calls Add or Invalidate after the change has committed; a reader takes a
+// generation with Get before it reads the database (everything committed,
+// no upper position) and Puts what it read under it, so a count read
 // before a change never outlives the change.
 type CountsCache struct {
 	mu      sync.Mutex
@@ -80,6 +81,47 @@ func (c *CountsCache) Put(userID, roomID string, gen uint64, counts Counts) {
 		return
 	}
 	c.entries[k] = countsEntry{gen: gen, counts: &counts}
+}
+
+// Add counts one more notification for a user in a room, after it has
+// committed: a cached reading goes up by one (in its thread), so a user
+// who never reads a busy room is not counted again from the database at
+// every message; a reading taken before is not kept.
+func (c *CountsCache) Add(userID, roomID, thread string, highlight bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := countsKey{userID, roomID}
+	e := c.entryLocked(k)
+	e.gen++
+	c.maxGen = max(c.maxGen, e.gen)
+	if e.counts != nil {
+		n := e.counts.with(thread, highlight)
+		e.counts = &n
+	}
+	c.entries[k] = e
+}
+
+// with is c with one more notification in thread.
+func (c Counts) with(thread string, highlight bool) Counts {
+	add := func(t storage.ThreadCounts) storage.ThreadCounts {
+		t.ThreadID = thread
+		t.Notifications++
+		if highlight {
+			t.Highlights++
+		}
+		return t
+	}
+	if thread == "" {
+		c.Main = add(c.Main)
+		return c
+	}
+	threads := make(map[string]storage.ThreadCounts, len(c.Threads)+1)
+	for k, v := range c.Threads {
+		threads[k] = v
+	}
+	threads[thread] = add(threads[thread])
+	c.Threads = threads
+	return c
 }
 
 // Invalidate forgets a user's counts in a room: they changed.

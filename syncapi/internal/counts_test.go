@@ -56,3 +56,27 @@ func TestCountsTotal(t *testing.T) {
 		t.Fatalf("total %d, %d", n, h)
 	}
 }
+
+// TestCountsAdd: a notification adds to a cached reading, in its thread,
+// without a trip to the database; a reading taken before it is not kept;
+// without a reading there is nothing to add to.
+func TestCountsAdd(t *testing.T) {
+	c := NewCountsCache()
+	_, gen := c.Get("@u:x", "!r:x")
+	c.Put("@u:x", "!r:x", gen, Counts{Main: storage.ThreadCounts{Notifications: 2}})
+	_, stale := c.Get("@u:x", "!r:x")
+	c.Add("@u:x", "!r:x", "", true)
+	c.Add("@u:x", "!r:x", "$root", false)
+	got, _ := c.Get("@u:x", "!r:x")
+	if got == nil || got.Main.Notifications != 3 || got.Main.Highlights != 1 || got.Threads["$root"].Notifications != 1 {
+		t.Fatalf("after two notifications: %+v", got)
+	}
+	c.Put("@u:x", "!r:x", stale, Counts{})
+	if got, _ := c.Get("@u:x", "!r:x"); got == nil || got.Main.Notifications != 3 {
+		t.Fatalf("a reading from before the notifications replaced the counts: %+v", got)
+	}
+	c.Add("@v:x", "!r:x", "", false)
+	if got, _ := c.Get("@v:x", "!r:x"); got != nil {
+		t.Fatalf("added to no reading: %+v", got)
+	}
+}

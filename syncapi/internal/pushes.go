@@ -139,7 +139,7 @@ func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
 	}
 	p.store.AfterCommit(ctx, func() {
 		for _, n := range notified {
-			p.counts.Invalidate(n.UserID, ev.RoomID)
+			p.counts.Add(n.UserID, ev.RoomID, row.ThreadID, n.Highlight)
 		}
 	})
 	return p.announce(ctx, ev, room, notified)

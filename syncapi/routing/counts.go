@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/myelin-im/myelin/syncapi/internal"
 	"github.com/myelin-im/myelin/syncapi/storage"
@@ -50,13 +51,15 @@ func (rt *Routes) readPointsOf(ctx context.Context, userID, roomID string, upto 
 }
 
 // roomCounts counts the user's unread notifications in a room, from the
-// cache when nothing changed them since it last read them.
-func (rt *Routes) roomCounts(ctx context.Context, userID, roomID string, upto int64) (internal.Counts, error) {
+// cache when it has them. The counts are the current ones, whatever
+// position a response reaches (they may run ahead of its timeline by a
+// message, never behind).
+func (rt *Routes) roomCounts(ctx context.Context, userID, roomID string) (internal.Counts, error) {
 	cached, gen := rt.counts.Get(userID, roomID)
 	if cached != nil {
 		return *cached, nil
 	}
-	c, err := rt.readCounts(ctx, userID, roomID, upto)
+	c, err := rt.readCounts(ctx, userID, roomID, math.MaxInt64)
 	if err != nil {
 		return internal.Counts{}, err
 	}
@@ -113,13 +116,12 @@ func countsJSON(notifications, highlights int) map[string]int {
 // UnreadTotal counts a user's unread notifications across the rooms they
 // are joined to, from the cached counts where they are current.
 func (rt *Routes) UnreadTotal(ctx context.Context, userID string) (int, error) {
-	upto := rt.notifier.Pos()
 	total := 0
 	for roomID, m := range rt.notifier.RoomsOf(userID) {
 		if m.Membership != "join" {
 			continue
 		}
-		c, err := rt.roomCounts(ctx, userID, roomID, upto)
+		c, err := rt.roomCounts(ctx, userID, roomID)
 		if err != nil {
 			return 0, fmt.Errorf("room %s: %w", roomID, err)
 		}

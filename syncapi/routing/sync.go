@@ -208,7 +208,7 @@ func (rt *Routes) build(
 	if err != nil {
 		return nil, false, fmt.Errorf("typing and receipts: %w", err)
 	}
-	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, upto, f); err != nil {
+	if err := rt.addUnreadCounts(ctx, resp, dev.UserID, f); err != nil {
 		return nil, false, fmt.Errorf("unread counts: %w", err)
 	}
 	prPos, prAdded, err := rt.addPresence(ctx, resp, dev, tok, f)
@@ -369,11 +369,11 @@ func (rt *Routes) accountDataSince(ctx context.Context, dev *userapi.Device, tok
 }
 
 // addUnreadCounts gives each joined room of the response its notification
-// counts as of upto: all threads together, or the main timeline's and each
+// counts (the current ones): all threads together, or the main timeline's and each
 // thread's apart when the filter asks (unread_thread_notifications).
-func (rt *Routes) addUnreadCounts(ctx context.Context, resp *Response, userID string, upto int64, f *Filter) error {
+func (rt *Routes) addUnreadCounts(ctx context.Context, resp *Response, userID string, f *Filter) error {
 	for roomID, jr := range resp.Rooms.Join {
-		c, err := rt.roomCounts(ctx, userID, roomID, upto)
+		c, err := rt.roomCounts(ctx, userID, roomID)
 		if err != nil {
 			return fmt.Errorf("room %s: %w", roomID, err)
 		}
