@@ -42,10 +42,12 @@ func (s *Storage) PutReceipt(ctx context.Context, r *api.Receipt, announce func(
 			r.RoomID, r.Type, r.UserID, r.ThreadID); err != nil {
 			return err
 		}
-		err = s.db.QueryRowWrite(ctx, `INSERT INTO syncapi_receipts (room_id, receipt_type, user_id, thread_id, event_id, event_pos, ts)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING receipt_pos`,
-			r.RoomID, r.Type, r.UserID, r.ThreadID, r.EventID, evPos, r.TS).Scan(&r.Pos)
-		if err != nil {
+		if err := s.db.QueryRowWrite(ctx, `UPDATE syncapi_receipt_stream SET pos = pos + 1 WHERE id = 1 RETURNING pos`).Scan(&r.Pos); err != nil {
+			return err
+		}
+		if _, err := s.db.Exec(ctx, `INSERT INTO syncapi_receipts (receipt_pos, room_id, receipt_type, user_id, thread_id, event_id,
+			event_pos, ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			r.Pos, r.RoomID, r.Type, r.UserID, r.ThreadID, r.EventID, evPos, r.TS); err != nil {
 			return err
 		}
 		stored = true
@@ -99,7 +101,7 @@ func (s *Storage) ReceiptsSince(
 // MaxReceiptPos is the highest receipt-stream position stored (0: none).
 func (s *Storage) MaxReceiptPos(ctx context.Context) (int64, error) {
 	var p int64
-	err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(receipt_pos), 0) FROM syncapi_receipts`).Scan(&p)
+	err := s.db.QueryRow(ctx, `SELECT pos FROM syncapi_receipt_stream WHERE id = 1`).Scan(&p)
 	if err != nil {
 		return 0, fmt.Errorf("syncapi storage: reading the receipt position: %w", err)
 	}

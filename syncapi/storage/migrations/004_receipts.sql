@@ -4,28 +4,24 @@
 -- reuses a value, is its position in the receipt stream of /sync (the
 -- token's rc). event_pos is the stream position of the event it
 -- acknowledges (0: an event this server does not have), for unread counts.
--- dialect: sqlite
-CREATE TABLE syncapi_receipts (
-	receipt_pos INTEGER PRIMARY KEY AUTOINCREMENT,
-	room_id TEXT NOT NULL,
-	receipt_type TEXT NOT NULL,
-	user_id TEXT NOT NULL,
-	thread_id TEXT NOT NULL DEFAULT '',
-	event_id TEXT NOT NULL,
-	event_pos BIGINT NOT NULL,
-	ts BIGINT NOT NULL
-);
--- dialect: postgres
-CREATE TABLE syncapi_receipts (
-	receipt_pos BIGSERIAL PRIMARY KEY,
-	room_id TEXT NOT NULL,
-	receipt_type TEXT NOT NULL,
-	user_id TEXT NOT NULL,
-	thread_id TEXT NOT NULL DEFAULT '',
-	event_id TEXT NOT NULL,
-	event_pos BIGINT NOT NULL,
-	ts BIGINT NOT NULL
-);
 -- dialect: all
+CREATE TABLE syncapi_receipts (
+	receipt_pos BIGINT NOT NULL PRIMARY KEY,
+	room_id TEXT NOT NULL,
+	receipt_type TEXT NOT NULL,
+	user_id TEXT NOT NULL,
+	thread_id TEXT NOT NULL DEFAULT '',
+	event_id TEXT NOT NULL,
+	event_pos BIGINT NOT NULL,
+	ts BIGINT NOT NULL
+);
+-- The receipt stream's last position, taken in the writing transaction:
+-- its row lock orders concurrent writers, so positions become visible in
+-- order on PostgreSQL too (a reader never passes one still uncommitted).
+CREATE TABLE syncapi_receipt_stream (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	pos BIGINT NOT NULL
+);
+INSERT INTO syncapi_receipt_stream (id, pos) VALUES (1, 0);
 CREATE UNIQUE INDEX syncapi_receipts_key ON syncapi_receipts (room_id, receipt_type, user_id, thread_id);
 CREATE INDEX syncapi_receipts_room ON syncapi_receipts (room_id, receipt_pos);
