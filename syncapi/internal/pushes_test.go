@@ -2,6 +2,7 @@ package internal
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/myelin-im/myelin/syncapi/storage"
@@ -36,7 +37,7 @@ func TestSplitOutcomes(t *testing.T) {
 			for _, u := range users {
 				ids = append(ids, u.UserID)
 			}
-			if len(ids) != len(c.exceptions) || (len(ids) > 0 && (ids[0] != c.exceptions[0] || ids[len(ids)-1] != c.exceptions[len(ids)-1])) {
+			if !slices.Equal(ids, c.exceptions) {
 				t.Fatalf("exceptions %v, want %v", ids, c.exceptions)
 			}
 			if n := notifiedUsers(c.outcomes); len(n) != c.notified {

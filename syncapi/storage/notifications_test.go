@@ -93,7 +93,8 @@ func checkListing(t *testing.T, s *Storage) {
 	if err != nil || len(page) != 5 || page[0].Pos != 300 || page[4].Pos != 296 {
 		t.Fatalf("first page: %+v, %v", page, err)
 	}
-	if !page[0].Highlight || page[0].ThreadID != "$root" || page[0].TS != 1300 || string(page[0].Actions) != `["notify",{"set_tweak":"highlight"}]` {
+	loud := `["notify",{"set_tweak":"highlight"}]`
+	if !page[0].Highlight || page[0].ThreadID != "$root" || page[0].TS != 1300 || string(page[0].Actions) != loud {
 		t.Errorf("u's own outcome read back as %+v", page[0])
 	}
 	if page[1].Highlight || string(page[1].Actions) != `["notify"]` || page[1].EventID != "$e299" {

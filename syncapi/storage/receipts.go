@@ -42,7 +42,8 @@ func (s *Storage) PutReceipt(ctx context.Context, r *api.Receipt, announce func(
 			r.RoomID, r.Type, r.UserID, r.ThreadID); err != nil {
 			return err
 		}
-		if err := s.db.QueryRowWrite(ctx, `UPDATE syncapi_receipt_stream SET pos = pos + 1 WHERE id = 1 RETURNING pos`).Scan(&r.Pos); err != nil {
+		next := `UPDATE syncapi_receipt_stream SET pos = pos + 1 WHERE id = 1 RETURNING pos`
+		if err := s.db.QueryRowWrite(ctx, next).Scan(&r.Pos); err != nil {
 			return err
 		}
 		if _, err := s.db.Exec(ctx, `INSERT INTO syncapi_receipts (receipt_pos, room_id, receipt_type, user_id, thread_id, event_id,
