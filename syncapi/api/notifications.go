@@ -25,7 +25,9 @@ type Notification struct {
 	// request's fields of the same names.
 	SenderDisplayName string `json:"sender_display_name,omitempty"`
 	RoomName          string `json:"room_name,omitempty"`
-	// Users is one entry per notified local user.
+	// Users is one entry per notified local user who may have pushers
+	// (userapi PusherHolders); a message is published only when there is
+	// one.
 	Users []NotifiedUser `json:"users"`
 }
 

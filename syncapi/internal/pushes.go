@@ -26,9 +26,11 @@ import (
 // Members in test/e2e), and saves every /sync a recount.
 
 // RulesSource gives a local user's compiled push rules (the user API,
-// which caches them until they change).
+// which caches them until they change), and whether they may have pushers
+// (only those are announced to the pusher worker).
 type RulesSource interface {
 	CompiledPushRules(ctx context.Context, localpart userapi.Localpart) (*pushrules.Compiled, error)
+	MayHavePushers(ctx context.Context, localpart userapi.Localpart) bool
 }
 
 // PushStore is what evaluation reads and writes of the stream's storage.
@@ -244,9 +246,20 @@ func notifiedUsers(outcomes []userOutcome) []syncapi.NotifiedUser {
 }
 
 // announce publishes the notifications of ev, in the caller's transaction.
+// Only users who may have pushers are announced (most have none; in a big
+// room the rest would be most of the message), and nothing when none may.
 func (p *Pushes) announce(ctx context.Context, ev *storage.Event, room *pushRoom, notified []syncapi.NotifiedUser) error {
+	var users []syncapi.NotifiedUser
+	for _, n := range notified {
+		if p.rules.MayHavePushers(ctx, localpartOf(n.UserID)) {
+			users = append(users, n)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
 	body, err := json.Marshal(syncapi.Notification{
-		RoomID: ev.RoomID, EventID: ev.ID, Event: ev.JSON, SenderDisplayName: room.names[ev.Sender], Users: notified,
+		RoomID: ev.RoomID, EventID: ev.ID, Event: ev.JSON, SenderDisplayName: room.names[ev.Sender], Users: users,
 	})
 	if err != nil {
 		return fmt.Errorf("encoding notification: %w", err)

@@ -152,6 +152,7 @@ type Sync interface {
 	Keys
 	ToDevice
 	CompiledPushRules
+	PusherHolders
 }
 
 // Operator is what operators' tools do through the user API.
@@ -178,5 +179,6 @@ type UserAPI interface {
 	Operator
 	PushRules
 	CompiledPushRules
+	PusherHolders
 	RoomTags
 }

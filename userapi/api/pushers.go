@@ -36,3 +36,12 @@ type Pushers interface {
 	// no error.
 	DeletePusher(ctx context.Context, localpart Localpart, appID, pushKey string) error
 }
+
+// PusherHolders tells which users may have pushers, so that the sync
+// component announces notifications only for them (most users have none).
+// It may answer true for a user without pushers (one deleted lately), never
+// false for a user with one set in this process; one set through a user
+// API in another process is seen within PusherHoldersRefresh.
+type PusherHolders interface {
+	MayHavePushers(ctx context.Context, localpart Localpart) bool
+}

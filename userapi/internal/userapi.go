@@ -45,6 +45,8 @@ type UserAPI struct {
 	log   logrus.FieldLogger
 	clock atomic.Pointer[func() time.Time]
 	push  pushState
+	// holders: the users who may have pushers (pushers.go).
+	holders pusherHolders
 
 	logins *prometheus.CounterVec
 }

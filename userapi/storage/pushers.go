@@ -82,3 +82,16 @@ func (s *Storage) DeleteOtherUsersPushers(ctx context.Context, localpart api.Loc
 	}
 	return nil
 }
+
+// PusherLocalparts lists the users who have a pusher.
+func (s *Storage) PusherLocalparts(ctx context.Context) ([]api.Localpart, error) {
+	ls, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (api.Localpart, error) {
+		var l api.Localpart
+		err := sc.Scan(&l)
+		return l, err
+	}, `SELECT DISTINCT localpart FROM userapi_pushers`)
+	if err != nil {
+		return nil, fmt.Errorf("storage: listing users with pushers: %w", err)
+	}
+	return ls, nil
+}
