@@ -55,8 +55,8 @@ func boolInt(b bool) int {
 func (s *Storage) SetPresence(ctx context.Context, p Presence) (int64, error) {
 	var pos int64
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		err := s.db.QueryRowWrite(ctx, `UPDATE syncapi_presence_stream SET pos = pos + 1 WHERE id = 1 RETURNING pos`).Scan(&pos)
-		if err != nil {
+		var err error
+		if pos, err = s.nextStreamPos(ctx, presenceStream); err != nil {
 			return err
 		}
 		_, err = s.db.Exec(ctx, `INSERT INTO syncapi_presence (`+presenceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -116,9 +116,5 @@ func (s *Storage) LocalPresence(ctx context.Context) ([]Presence, error) {
 
 // PresencePos is the presence stream's latest position (0: none).
 func (s *Storage) PresencePos(ctx context.Context) (int64, error) {
-	var p int64
-	if err := s.db.QueryRow(ctx, `SELECT pos FROM syncapi_presence_stream WHERE id = 1`).Scan(&p); err != nil {
-		return 0, fmt.Errorf("syncapi storage: reading the presence position: %w", err)
-	}
-	return p, nil
+	return s.streamPos(ctx, presenceStream)
 }

@@ -42,8 +42,7 @@ func (s *Storage) PutReceipt(ctx context.Context, r *api.Receipt, announce func(
 			r.RoomID, r.Type, r.UserID, r.ThreadID); err != nil {
 			return err
 		}
-		next := `UPDATE syncapi_receipt_stream SET pos = pos + 1 WHERE id = 1 RETURNING pos`
-		if err := s.db.QueryRowWrite(ctx, next).Scan(&r.Pos); err != nil {
+		if r.Pos, err = s.nextStreamPos(ctx, receiptStream); err != nil {
 			return err
 		}
 		if _, err := s.db.Exec(ctx, `INSERT INTO syncapi_receipts (receipt_pos, room_id, receipt_type, user_id, thread_id, event_id,
@@ -99,14 +98,9 @@ func (s *Storage) ReceiptsSince(
 	return rs, nil
 }
 
-// MaxReceiptPos is the highest receipt-stream position stored (0: none).
+// MaxReceiptPos is the receipt stream's latest position (0: none).
 func (s *Storage) MaxReceiptPos(ctx context.Context) (int64, error) {
-	var p int64
-	err := s.db.QueryRow(ctx, `SELECT pos FROM syncapi_receipt_stream WHERE id = 1`).Scan(&p)
-	if err != nil {
-		return 0, fmt.Errorf("syncapi storage: reading the receipt position: %w", err)
-	}
-	return p, nil
+	return s.streamPos(ctx, receiptStream)
 }
 
 // ReadUpTo is the stream position of the latest event a user's read

@@ -286,3 +286,30 @@ func (s *Storage) ReplaceEventJSON(ctx context.Context, eventID string, js []byt
 	}
 	return nil
 }
+
+// The streams whose positions come from syncapi_streams.
+const (
+	receiptStream  = "receipt"
+	presenceStream = "presence"
+)
+
+// nextStreamPos takes a stream's next position, in the transaction ctx
+// carries: its row stays locked until that commits, so positions become
+// visible in the order they were taken.
+func (s *Storage) nextStreamPos(ctx context.Context, stream string) (int64, error) {
+	var pos int64
+	err := s.db.QueryRowWrite(ctx, `UPDATE syncapi_streams SET pos = pos + 1 WHERE name = $1 RETURNING pos`, stream).Scan(&pos)
+	if err != nil {
+		return 0, fmt.Errorf("syncapi storage: taking a %s position: %w", stream, err)
+	}
+	return pos, nil
+}
+
+// streamPos is a stream's latest position (0: none).
+func (s *Storage) streamPos(ctx context.Context, stream string) (int64, error) {
+	var pos int64
+	if err := s.db.QueryRow(ctx, `SELECT pos FROM syncapi_streams WHERE name = $1`, stream).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("syncapi storage: reading the %s position: %w", stream, err)
+	}
+	return pos, nil
+}

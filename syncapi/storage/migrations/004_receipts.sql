@@ -15,13 +15,14 @@ CREATE TABLE syncapi_receipts (
 	event_pos BIGINT NOT NULL,
 	ts BIGINT NOT NULL
 );
--- The receipt stream's last position, taken in the writing transaction:
--- its row lock orders concurrent writers, so positions become visible in
--- order on PostgreSQL too (a reader never passes one still uncommitted).
-CREATE TABLE syncapi_receipt_stream (
-	id INTEGER PRIMARY KEY CHECK (id = 1),
+-- Streams whose positions are taken in the writing transaction (one row
+-- each, by name): the row lock orders concurrent writers, so positions
+-- become visible in order on PostgreSQL too (a reader never passes one
+-- still uncommitted). Receipts here, presence in 005.
+CREATE TABLE syncapi_streams (
+	name TEXT PRIMARY KEY,
 	pos BIGINT NOT NULL
 );
-INSERT INTO syncapi_receipt_stream (id, pos) VALUES (1, 0);
+INSERT INTO syncapi_streams (name, pos) VALUES ('receipt', 0);
 CREATE UNIQUE INDEX syncapi_receipts_key ON syncapi_receipts (room_id, receipt_type, user_id, thread_id);
 CREATE INDEX syncapi_receipts_room ON syncapi_receipts (room_id, receipt_pos);

@@ -1,7 +1,7 @@
 -- Presence (spec: client-server API, "Presence"): one row per user, local
 -- or of another server, holding what their m.presence event says. Each
 -- change takes the next position of the presence stream (the "pr" part of
--- a sync token), drawn from syncapi_presence_stream in the writing
+-- a sync token), drawn from syncapi_streams (004) in the writing
 -- transaction, so positions become visible in the order they are taken.
 -- last_active_ts is absolute (ms); last_active_ago is computed when read.
 -- dialect: all
@@ -15,8 +15,4 @@ CREATE TABLE syncapi_presence (
 	stream_pos BIGINT NOT NULL
 );
 CREATE INDEX syncapi_presence_pos ON syncapi_presence (stream_pos);
-CREATE TABLE syncapi_presence_stream (
-	id INTEGER PRIMARY KEY CHECK (id = 1),
-	pos BIGINT NOT NULL
-);
-INSERT INTO syncapi_presence_stream (id, pos) VALUES (1, 0);
+INSERT INTO syncapi_streams (name, pos) VALUES ('presence', 0);
