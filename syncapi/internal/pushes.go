@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -167,7 +166,8 @@ func (p *Pushes) candidates(ev *storage.Event, room *pushRoom) []string {
 }
 
 func (p *Pushes) isLocal(userID string) bool {
-	return strings.HasSuffix(userID, ":"+p.server) && strings.HasPrefix(userID, "@")
+	_, ok := userapi.LocalpartOf(userID, p.server)
+	return ok
 }
 
 // userOutcome is one candidate's outcome.
@@ -181,7 +181,7 @@ func (p *Pushes) evaluate(ctx context.Context, pev *pushrules.Event, room *pushR
 	pr := &pushrules.Room{MemberCount: len(room.joined), PowerLevels: room.powerLevels()}
 	out := make([]userOutcome, 0, len(candidates))
 	for _, userID := range candidates {
-		compiled, err := p.rules.CompiledPushRules(ctx, localpartOf(userID))
+		compiled, err := p.rules.CompiledPushRules(ctx, p.localpart(userID))
 		if err != nil {
 			return nil, fmt.Errorf("push rules of %s: %w", userID, err)
 		}
@@ -251,7 +251,7 @@ func notifiedUsers(outcomes []userOutcome) []syncapi.NotifiedUser {
 func (p *Pushes) announce(ctx context.Context, ev *storage.Event, room *pushRoom, notified []syncapi.NotifiedUser) error {
 	var users []syncapi.NotifiedUser
 	for _, n := range notified {
-		if p.rules.MayHavePushers(ctx, localpartOf(n.UserID)) {
+		if p.rules.MayHavePushers(ctx, p.localpart(n.UserID)) {
 			users = append(users, n)
 		}
 	}
@@ -374,8 +374,8 @@ func threadOf(js []byte) string {
 	return m.Content.RelatesTo.EventID
 }
 
-// localpartOf is the localpart of a local user ID.
-func localpartOf(userID string) userapi.Localpart {
-	lp, _, _ := strings.Cut(strings.TrimPrefix(userID, "@"), ":")
-	return userapi.Localpart(lp)
+// localpart is the localpart of a local user ID.
+func (p *Pushes) localpart(userID string) userapi.Localpart {
+	lp, _ := userapi.LocalpartOf(userID, p.server)
+	return lp
 }

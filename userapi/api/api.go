@@ -6,11 +6,26 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
 // Localpart is the part of a local user ID between '@' and ':'.
 type Localpart string
+
+// LocalpartOf returns the localpart of userID when it is a user ID of
+// server ("@alice:server" → "alice"), and false for another server's.
+func LocalpartOf(userID, server string) (Localpart, bool) {
+	rest, ok := strings.CutPrefix(userID, "@")
+	if !ok {
+		return "", false
+	}
+	local, ok := strings.CutSuffix(rest, ":"+server)
+	if !ok || local == "" || strings.Contains(local, ":") {
+		return "", false
+	}
+	return Localpart(local), true
+}
 
 // DeviceID names one of a user's devices (a login session).
 type DeviceID string

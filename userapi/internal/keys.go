@@ -208,15 +208,7 @@ func withDefaultCount(counts map[string]int) map[string]int {
 
 // localpartOf returns the localpart of a user ID of this server.
 func (u *UserAPI) localpartOf(userID string) (api.Localpart, bool) {
-	rest, ok := strings.CutPrefix(userID, "@")
-	if !ok {
-		return "", false
-	}
-	local, ok := strings.CutSuffix(rest, ":"+u.opts.ServerName)
-	if !ok || local == "" || strings.Contains(local, ":") {
-		return "", false
-	}
-	return api.Localpart(local), true
+	return api.LocalpartOf(userID, u.opts.ServerName)
 }
 
 // QueryKeys implements api.Keys.

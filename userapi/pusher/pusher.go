@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,12 +183,12 @@ func (w *Worker) onNotification(ctx context.Context, msg *bus.Message) error {
 	users := map[api.Localpart]syncapi.NotifiedUser{}
 	var localparts []api.Localpart
 	for _, u := range n.Users {
-		local, server, ok := strings.Cut(strings.TrimPrefix(u.UserID, "@"), ":")
-		if !ok || server != w.opts.ServerName || !strings.HasPrefix(u.UserID, "@") {
+		local, ok := api.LocalpartOf(u.UserID, w.opts.ServerName)
+		if !ok {
 			continue
 		}
-		users[api.Localpart(local)] = u
-		localparts = append(localparts, api.Localpart(local))
+		users[local] = u
+		localparts = append(localparts, local)
 	}
 	if len(localparts) == 0 {
 		return nil
