@@ -67,7 +67,7 @@ func New(
 	recent := internal.NewRecent(pos)
 	counts := internal.NewCountsCache()
 	s := &SyncAPI{Store: store, Notifier: n}
-	pushes := internal.NewPushes(server, users, store, b, counts, log)
+	pushes := internal.NewPushes(server, users, store, b, counts)
 	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, pushes, log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/pushrules"
 	syncapi "github.com/myelin-im/myelin/syncapi/api"
@@ -49,7 +47,6 @@ type Pushes struct {
 	store  PushStore
 	bus    bus.Bus
 	counts *CountsCache
-	log    logrus.FieldLogger
 
 	rooms map[string]*pushRoom
 }
@@ -93,8 +90,8 @@ func (r *pushRoom) powerLevels() *pushrules.PowerLevels {
 // NewPushes returns an evaluator for the local users of server.
 // Counts it changes (the notified users', the sender's) are invalidated in
 // counts once stored.
-func NewPushes(server string, rules RulesSource, store PushStore, b bus.Bus, counts *CountsCache, log logrus.FieldLogger) *Pushes {
-	return &Pushes{server: server, rules: rules, store: store, bus: b, counts: counts, log: log, rooms: map[string]*pushRoom{}}
+func NewPushes(server string, rules RulesSource, store PushStore, b bus.Bus, counts *CountsCache) *Pushes {
+	return &Pushes{server: server, rules: rules, store: store, bus: b, counts: counts, rooms: map[string]*pushRoom{}}
 }
 
 // Evaluate evaluates ev, just stored at ev.Pos in the caller's transaction
