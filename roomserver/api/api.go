@@ -75,6 +75,9 @@ type CreateRoomRequest struct {
 	// CreatorDisplayName and CreatorAvatarURL go into the creator's join.
 	CreatorDisplayName string
 	CreatorAvatarURL   string
+	// InviteReason, when set, is the reason of every invite (a friend
+	// request's message; createRoom itself has none).
+	InviteReason string
 }
 
 // StateEvent is a state event a client asks for.
@@ -148,6 +151,7 @@ type Roomserver interface {
 	Members(ctx context.Context, roomID, membership string) ([]string, error)
 	// Event returns an event by ID, or ErrEventNotFound.
 	Event(ctx context.Context, eventID string) (Event, error)
+	Friends
 }
 
 // RoomserverAPI is every method the roomserver offers other components

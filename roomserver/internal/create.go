@@ -96,7 +96,7 @@ func (rs *Roomserver) CreateRoom(ctx context.Context, req api.CreateRoomRequest)
 		if rs.isLocalUser(u) {
 			continue
 		}
-		invite := newEvent{sender: req.Creator, evType: spec.MRoomMember, stateKey: strPtr(u), content: inviteContent(req.IsDirect)}
+		invite := newEvent{sender: req.Creator, evType: spec.MRoomMember, stateKey: strPtr(u), content: inviteContent(req)}
 		if _, err := rs.send(ctx, r, invite); err != nil {
 			// The room exists; its creator can invite again.
 			rs.log.WithError(err).WithField("room_id", r.id).WithField("user_id", u).Warn("inviting a user of another server failed")
@@ -300,17 +300,20 @@ func (rs *Roomserver) localInviteEvents(req api.CreateRoomRequest) []newEvent {
 	var events []newEvent
 	for _, u := range req.Invite {
 		if rs.isLocalUser(u) {
-			events = append(events, creatorState(req.Creator, spec.MRoomMember, u, inviteContent(req.IsDirect)))
+			events = append(events, creatorState(req.Creator, spec.MRoomMember, u, inviteContent(req)))
 		}
 	}
 	return events
 }
 
 // inviteContent is the content of an invite made with the room.
-func inviteContent(isDirect bool) map[string]any {
+func inviteContent(req api.CreateRoomRequest) map[string]any {
 	content := map[string]any{"membership": spec.Invite}
-	if isDirect {
+	if req.IsDirect {
 		content["is_direct"] = true
+	}
+	if req.InviteReason != "" {
+		content["reason"] = req.InviteReason
 	}
 	return content
 }

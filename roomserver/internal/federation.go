@@ -162,6 +162,11 @@ func (rs *Roomserver) RejectInvite(ctx context.Context, leave gomatrixserverlib.
 			return err
 		}
 	}
+	if sk := leave.StateKey(); sk != nil {
+		if err := rs.store.SetOutsideMembership(ctx, leave.RoomID().String(), *sk, spec.Leave); err != nil {
+			return err
+		}
+	}
 	return rs.publish(ctx, api.OutputEvent{RoomID: leave.RoomID().String(), RoomVersion: string(leave.Version()),
 		EventID: leave.EventID(), Event: leave.JSON()})
 }
@@ -181,6 +186,9 @@ func (rs *Roomserver) RejectInviteLocally(ctx context.Context, roomID, userID st
 		"origin_server_ts": rs.now().UnixMilli(), "content": map[string]string{"membership": spec.Leave},
 		"unsigned": map[string]bool{"out_of_band_membership": true}})
 	if err != nil {
+		return err
+	}
+	if err := rs.store.SetOutsideMembership(ctx, roomID, userID, spec.Leave); err != nil {
 		return err
 	}
 	return rs.publish(ctx, api.OutputEvent{RoomID: roomID, EventID: eventID, Event: ev, Delivered: true})
@@ -461,6 +469,9 @@ func (rs *Roomserver) recordMemberships(ctx context.Context, r *room) error {
 		if err := rs.store.SetMembership(ctx, r.nid, k.StateKey, m, e.nid); err != nil {
 			return err
 		}
+		if err := rs.noteDirectInvite(ctx, e.pdu, ""); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -567,6 +578,9 @@ func (rs *Roomserver) ReceiveInvite(ctx context.Context, invite gomatrixserverli
 		return err
 	}
 	rs.noteUsers(ctx, invite)
+	if err := rs.noteDirectInvite(ctx, invite, spec.Invite); err != nil {
+		return err
+	}
 	return rs.publish(ctx, api.OutputEvent{RoomID: invite.RoomID().String(), RoomVersion: string(invite.Version()),
 		EventID: invite.EventID(), Event: js})
 }

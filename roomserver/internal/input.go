@@ -624,6 +624,9 @@ func (rs *Roomserver) updateMemberships(ctx context.Context, r *room, old, cur s
 		if err := rs.store.SetMembership(ctx, r.nid, k.StateKey, c.Membership, nid); err != nil {
 			return err
 		}
+		if err := rs.noteDirectStored(ctx, r.id, evs[0]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -190,6 +190,9 @@ func (rs *Roomserver) write(
 			if err := rs.store.SetMembership(ctx, r.nid, *sk, m, nid); err != nil {
 				return w, err
 			}
+			if err := rs.noteDirectInvite(ctx, ev, ""); err != nil {
+				return w, err
+			}
 		}
 	}
 	if err := rs.store.SetRoomHead(ctx, r.nid, w.snapshot, []string{ev.EventID()}, ev.Depth()); err != nil {

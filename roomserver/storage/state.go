@@ -114,7 +114,8 @@ type snapEntry struct {
 }
 
 // SetMembership records a user's current membership of a room. A join
-// clears an earlier forget.
+// clears an earlier forget; any membership clears one recorded outside the
+// room's state (see SetOutsideMembership).
 func (s *Storage) SetMembership(ctx context.Context, room RoomNID, userID, membership string, event EventNID) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO roomserver_memberships (room_nid, user_id, membership, event_nid, forgotten)
 		VALUES ($1, $2, $3, $4, FALSE)
@@ -123,7 +124,7 @@ func (s *Storage) SetMembership(ctx context.Context, room RoomNID, userID, membe
 	if err != nil {
 		return fmt.Errorf("storage: setting membership: %w", err)
 	}
-	return nil
+	return s.clearOutsideMembership(ctx, room, userID)
 }
 
 // Membership returns a user's current membership of a room ("leave" and 0
