@@ -183,6 +183,7 @@ type UserAPI interface {
 	Accounts
 	Sessions
 	Profiles
+	ProfilesBatch
 	AccountData
 	Keys
 	KeyBackup

@@ -673,3 +673,10 @@ func (u *UserAPI) TouchDevice(ctx context.Context, d *api.Device, ip, userAgent 
 
 // SetClock replaces the clock, for tests of expiry.
 func (u *UserAPI) SetClock(now func() time.Time) { u.clock.Store(&now) }
+
+// ProfileFieldsOf implements api.ProfilesBatch.
+func (u *UserAPI) ProfileFieldsOf(
+	ctx context.Context, localparts []api.Localpart, fields []string,
+) (map[api.Localpart]map[string]json.RawMessage, error) {
+	return u.store.ProfileFieldsOf(ctx, localparts, fields)
+}
