@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/pushrules"
@@ -23,11 +24,13 @@ import (
 // Members in test/e2e), and saves every /sync a recount.
 
 // RulesSource gives a local user's compiled push rules (the user API,
-// which caches them until they change), and whether they may have pushers
-// (only those are announced to the pusher worker).
+// which caches them until they change), whether they may have pushers
+// (only those are announced to the pusher worker), and their account data
+// (the users they ignore).
 type RulesSource interface {
 	CompiledPushRules(ctx context.Context, localpart userapi.Localpart) (*pushrules.Compiled, error)
 	MayHavePushers(ctx context.Context, localpart userapi.Localpart) bool
+	userapi.AccountData
 }
 
 // PushStore is what evaluation reads and writes of the stream's storage.
@@ -112,7 +115,10 @@ func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
 		// Their own event reads the room (see syncapi/routing/counts.go).
 		p.store.AfterCommit(ctx, func() { p.counts.Invalidate(ev.Sender, ev.RoomID) })
 	}
-	candidates := p.candidates(ev, room)
+	candidates, err := p.dropIgnoredInvite(ctx, ev, p.candidates(ev, room))
+	if err != nil {
+		return err
+	}
 	if len(candidates) == 0 {
 		return nil
 	}
@@ -160,6 +166,21 @@ func (p *Pushes) candidates(ev *storage.Event, room *pushRoom) []string {
 		out = append(out, *ev.StateKey)
 	}
 	return out
+}
+
+// dropIgnoredInvite leaves out the invitee of an invite from a user they
+// ignore (spec: "Ignoring Users": such invites are not sent to the client,
+// so nothing notifies of them either).
+// NOTSPEC: other events of ignored users still notify (issue 17).
+func (p *Pushes) dropIgnoredInvite(ctx context.Context, ev *storage.Event, candidates []string) ([]string, error) {
+	if ev.Type != "m.room.member" || ev.Membership != "invite" || ev.StateKey == nil || !p.isLocal(*ev.StateKey) {
+		return candidates, nil
+	}
+	ignored, err := userapi.IgnoredUsers(ctx, p.rules, p.localpart(*ev.StateKey))
+	if err != nil || !ignored[ev.Sender] {
+		return candidates, err
+	}
+	return slices.DeleteFunc(candidates, func(u string) bool { return u == *ev.StateKey }), nil
 }
 
 func (p *Pushes) isLocal(userID string) bool {

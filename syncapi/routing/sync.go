@@ -84,6 +84,8 @@ type JoinedRoom struct {
 // InvitedRoom is a room the user is invited to: stripped state.
 type InvitedRoom struct {
 	InviteState EventList `json:"invite_state"`
+	// inviter is the sender of the user's invite.
+	inviter string
 }
 
 // LeftRoom is a room the user left (or was removed from) since the token.
@@ -283,6 +285,11 @@ func (rt *Routes) addRoom(
 		}
 		ir, err := rt.invitedRoom(ctx, roomID, dev.UserID, win.upto)
 		if err != nil {
+			return false, err
+		}
+		// Spec ("Ignoring Users"): "Servers must not send room invites
+		// from ignored users to clients."
+		if ignored, err := userapi.IgnoredUsers(ctx, rt.users, dev.Localpart); err != nil || ignored[ir.inviter] {
 			return false, err
 		}
 		resp.Rooms.Invite[roomID] = ir
@@ -623,6 +630,7 @@ func (rt *Routes) invitedRoom(ctx context.Context, roomID, userID string, upto i
 			// An invite from another server carries the room's stripped
 			// state, this server having none of the room.
 			fromInviter = full.Unsigned.InviteRoomState
+			ir.inviter = full.Sender
 		}
 		seen[[2]string{full.Type, *full.StateKey}] = true
 		b, _ := json.Marshal(struct {
