@@ -19,7 +19,9 @@ type Friends interface {
 type TwoPersonRoom struct {
 	RoomID string
 	Other  string
-	// OtherDisplayName and OtherAvatarURL are from the other's join event.
+	// OtherDisplayName and OtherAvatarURL are from the other's join event,
+	// for users of other servers only (local users' profiles are the user
+	// API's).
 	OtherDisplayName, OtherAvatarURL string
 	// MyJoinTS and OtherJoinTS are the origin_server_ts of the two joins.
 	MyJoinTS, OtherJoinTS int64

@@ -60,7 +60,7 @@ func (rs *Roomserver) noteDirectContent(ctx context.Context, d storage.DirectInv
 
 // DirectRooms implements api.Friends.
 func (rs *Roomserver) DirectRooms(ctx context.Context, userID string) ([]api.TwoPersonRoom, error) {
-	rows, err := rs.store.TwoPersonRooms(ctx, userID)
+	rows, err := rs.store.TwoPersonRooms(ctx, userID, string(rs.opts.ServerName))
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +68,9 @@ func (rs *Roomserver) DirectRooms(ctx context.Context, userID string) ([]api.Two
 	for i, r := range rows {
 		out[i] = api.TwoPersonRoom{
 			RoomID: r.RoomID, Other: r.Other, MyJoinTS: r.MyJoinTS, OtherJoinTS: r.OtherJoinTS, DirectInvite: r.Direct,
+		}
+		if rs.isLocalUser(r.Other) {
+			continue // the caller reads local users' profiles
 		}
 		var ev struct {
 			Content struct {

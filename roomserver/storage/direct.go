@@ -77,14 +77,17 @@ type TwoPersonRoom struct {
 // joined, in one query: the other member is the first joined member other
 // than the user (the primary key's order), and the room counts when no
 // third is joined, so a large room costs two index probes, not a count.
-func (s *Storage) TwoPersonRooms(ctx context.Context, userID string) ([]TwoPersonRoom, error) {
+// The other's join event is read only for users of other servers than
+// server (whose profiles the join carries).
+func (s *Storage) TwoPersonRooms(ctx context.Context, userID, server string) ([]TwoPersonRoom, error) {
 	rows, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (TwoPersonRoom, error) {
 		var t TwoPersonRoom
 		var js string
 		err := sc.Scan(&t.RoomID, &t.Other, &js, &t.MyJoinTS, &t.OtherJoinTS, &t.Direct)
 		t.OtherJoin = []byte(js)
 		return t, err
-	}, `SELECT r.room_id, o.user_id, oe.event_json, mye.origin_server_ts, oe.origin_server_ts,
+	}, `SELECT r.room_id, o.user_id, CASE WHEN o.user_id LIKE $2 THEN '' ELSE oe.event_json END,
+			mye.origin_server_ts, oe.origin_server_ts,
 			EXISTS (SELECT 1 FROM roomserver_direct_invites d WHERE d.room_id = r.room_id AND d.user_id IN (me.user_id, o.user_id))
 		FROM roomserver_memberships me
 		JOIN roomserver_rooms r ON r.room_nid = me.room_nid
@@ -96,7 +99,7 @@ func (s *Storage) TwoPersonRooms(ctx context.Context, userID string) ([]TwoPerso
 		WHERE me.user_id = $1 AND me.membership = 'join' AND NOT EXISTS (
 			SELECT 1 FROM roomserver_memberships c
 			WHERE c.room_nid = me.room_nid AND c.membership = 'join' AND c.user_id <> me.user_id AND c.user_id <> o.user_id)
-		ORDER BY r.room_nid`, userID)
+		ORDER BY r.room_nid`, userID, "%:"+server)
 	if err != nil {
 		return nil, fmt.Errorf("storage: reading two-person rooms: %w", err)
 	}

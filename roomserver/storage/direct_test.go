@@ -15,7 +15,7 @@ import (
 // directFixture writes member events and memberships the way the
 // roomserver does.
 type directFixture struct {
-	t   *testing.T
+	t   testing.TB
 	s   *storage.Storage
 	seq int
 }
@@ -85,7 +85,7 @@ func TestTwoPersonRooms(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.user, func(t *testing.T) {
-				got, err := s.TwoPersonRooms(ctx, tc.user)
+				got, err := s.TwoPersonRooms(ctx, tc.user, "x")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -98,14 +98,14 @@ func TestTwoPersonRooms(t *testing.T) {
 			})
 		}
 		// The other's join event comes along (their profile in the room).
-		got, _ := s.TwoPersonRooms(ctx, alice)
+		got, _ := s.TwoPersonRooms(ctx, alice, "x")
 		if want := `"displayname":"Dan"`; !strings.Contains(string(got[2].OtherJoin), want) {
 			t.Fatalf("other's join = %s; want it to hold %s", got[2].OtherJoin, want)
 		}
 
 		// A third joiner makes the DM a group: no longer two-person.
 		f.member(dm, "!dm:x", carol, "join", 160, `{"membership":"join"}`)
-		if got, _ := s.TwoPersonRooms(ctx, bob); len(got) != 0 {
+		if got, _ := s.TwoPersonRooms(ctx, bob, "x"); len(got) != 0 {
 			t.Fatalf("TwoPersonRooms(bob) with a third member = %+v; want none", got)
 		}
 	})
@@ -180,7 +180,7 @@ func TestDirectInvites(t *testing.T) {
 			t.Fatalf("after joining: incoming %q; want none", rooms(got))
 		}
 		f.member(da, "!da:y", dan, "join", 12, `{"membership":"join"}`)
-		if got, _ := s.TwoPersonRooms(ctx, alice); len(got) != 1 || !got[0].Direct || got[0].Other != dan {
+		if got, _ := s.TwoPersonRooms(ctx, alice, "x"); len(got) != 1 || !got[0].Direct || got[0].Other != dan {
 			t.Fatalf("TwoPersonRooms(alice) = %+v; want the direct room with dan", got)
 		}
 	})

@@ -24,7 +24,7 @@ func open(t *testing.T, db *sqlutil.DB) *storage.Storage {
 	return s
 }
 
-func insertRoom(t *testing.T, s *storage.Storage, id string) storage.RoomNID {
+func insertRoom(t testing.TB, s *storage.Storage, id string) storage.RoomNID {
 	t.Helper()
 	nid, err := s.InsertRoom(context.Background(), id, "10")
 	if err != nil {

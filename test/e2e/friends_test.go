@@ -133,7 +133,8 @@ func TestFriends(t *testing.T) {
 		alice, bob := register(t, srv, "alice", "long enough"), register(t, srv, "bob", "long enough")
 		setProfile(t, alice, "Alice", "alice's words")
 		setProfile(t, bob, "Bob", "鲍勃的签名")
-		if v := do(t, "GET", srv.ClientURL()+"/_matrix/client/versions", "", nil); v.Body["unstable_features"].(map[string]any)["im.myelin.friends"] != true {
+		v := do(t, "GET", srv.ClientURL()+"/_matrix/client/versions", "", nil)
+		if features, _ := v.Body["unstable_features"].(map[string]any); features["im.myelin.friends"] != true {
 			t.Fatalf("im.myelin.friends not advertised: %v", v.Body)
 		}
 
@@ -263,7 +264,8 @@ func TestFriendsIgnored(t *testing.T) {
 	alice, bob := register(t, srv, "alice", "long enough"), register(t, srv, "bob", "long enough")
 	carol := register(t, srv, "carol", "long enough")
 	c := ctx(t)
-	if err := bob.SetAccountData(c, "m.ignored_user_list", map[string]any{"ignored_users": map[string]any{alice.UserID.String(): map[string]any{}}}); err != nil {
+	ignore := map[string]any{"ignored_users": map[string]any{alice.UserID.String(): map[string]any{}}}
+	if err := bob.SetAccountData(c, "m.ignored_user_list", ignore); err != nil {
 		t.Fatal(err)
 	}
 	gateway, pushes := pushGateway(t)
