@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/myelin-im/myelin/clientapi/routing"
 	"github.com/myelin-im/myelin/internal/config"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/test/fixture"
@@ -46,7 +47,10 @@ func TestVersionsOtherComponentsFeatures(t *testing.T) {
 			Unstable map[string]bool `json:"unstable_features"`
 		}
 		res.Decode(t, &body)
-		want := map[string]bool{"im.myelin.sync_ws": true, "org.matrix.msc3814": true, "im.myelin.transcribe": available}
+		// The client API's own (im.myelin.sync_ws, im.myelin.friends, …)
+		// and the other components'.
+		want := maps.Clone(routing.UnstableFeatures)
+		want["im.myelin.transcribe"] = available
 		if !maps.Equal(body.Unstable, want) {
 			t.Errorf("unstable_features %v, want %v", body.Unstable, want)
 		}

@@ -106,6 +106,8 @@ func (s *Storage) TwoPersonRooms(ctx context.Context, userID, server string) ([]
 	return rows, nil
 }
 
+const directInviteColumns = `d.room_id, d.user_id, d.sender, d.event_id, d.origin_server_ts, d.reason`
+
 func scanDirectInvite(sc sqlutil.Scanner) (DirectInvite, error) {
 	var d DirectInvite
 	return d, sc.Scan(&d.RoomID, &d.UserID, &d.Sender, &d.EventID, &d.TS, &d.Reason)
@@ -115,7 +117,7 @@ func scanDirectInvite(sc sqlutil.Scanner) (DirectInvite, error) {
 // those whose current membership (outside the room's state first, for rooms
 // this server is not in) is still invite.
 func (s *Storage) IncomingDirectInvites(ctx context.Context, userID string) ([]DirectInvite, error) {
-	rows, err := sqlutil.Select(ctx, s.db, scanDirectInvite, `SELECT d.room_id, d.user_id, d.sender, d.event_id, d.origin_server_ts, d.reason
+	rows, err := sqlutil.Select(ctx, s.db, scanDirectInvite, `SELECT `+directInviteColumns+`
 		FROM roomserver_direct_invites d
 		LEFT JOIN roomserver_rooms r ON r.room_id = d.room_id
 		LEFT JOIN roomserver_memberships m ON m.room_nid = r.room_nid AND m.user_id = d.user_id
@@ -130,7 +132,7 @@ func (s *Storage) IncomingDirectInvites(ctx context.Context, userID string) ([]D
 // OutgoingDirectInvites lists the direct invites userID sent that are still
 // pending, in rooms the sender is still joined to.
 func (s *Storage) OutgoingDirectInvites(ctx context.Context, userID string) ([]DirectInvite, error) {
-	rows, err := sqlutil.Select(ctx, s.db, scanDirectInvite, `SELECT d.room_id, d.user_id, d.sender, d.event_id, d.origin_server_ts, d.reason
+	rows, err := sqlutil.Select(ctx, s.db, scanDirectInvite, `SELECT `+directInviteColumns+`
 		FROM roomserver_direct_invites d
 		JOIN roomserver_rooms r ON r.room_id = d.room_id
 		JOIN roomserver_memberships m ON m.room_nid = r.room_nid AND m.user_id = d.user_id AND m.membership = 'invite'

@@ -32,16 +32,16 @@ func benchTwoPersonRooms(b *testing.B, db *sqlutil.DB) {
 				id := fmt.Sprintf("!dm%d:x", i)
 				room := insertRoom(b, s, id)
 				other := fmt.Sprintf("@f%d:x", i)
-				f.member(room, id, me, "join", int64(i), `{"membership":"join"}`)
-				f.member(room, id, other, "join", int64(i+1), `{"membership":"join","displayname":"F"}`)
+				f.member(room, me, "join", int64(i), `{"membership":"join"}`)
+				f.member(room, other, "join", int64(i+1), `{"membership":"join","displayname":"F"}`)
 				f.invite(id, other, me, "", "", int64(i))
 			}
 			for g := 0; g < 20; g++ {
 				id := fmt.Sprintf("!group%d:x", g)
 				room := insertRoom(b, s, id)
-				f.member(room, id, me, "join", 1, `{"membership":"join"}`)
+				f.member(room, me, "join", 1, `{"membership":"join"}`)
 				for m := 0; m < 200; m++ {
-					f.member(room, id, fmt.Sprintf("@m%d:x", m), "join", 1, `{"membership":"join"}`)
+					f.member(room, fmt.Sprintf("@m%d:x", m), "join", 1, `{"membership":"join"}`)
 				}
 			}
 		}()

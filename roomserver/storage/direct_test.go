@@ -20,7 +20,7 @@ type directFixture struct {
 	seq int
 }
 
-func (f *directFixture) member(room storage.RoomNID, roomID, user, membership string, ts int64, content string) {
+func (f *directFixture) member(room storage.RoomNID, user, membership string, ts int64, content string) {
 	f.t.Helper()
 	ctx := context.Background()
 	f.seq++
@@ -56,18 +56,18 @@ func TestTwoPersonRooms(t *testing.T) {
 		group := insertRoom(t, s, "!group:x") // alice, bob, carol: never two-person
 		left := insertRoom(t, s, "!left:x")   // alice + dan, dan left
 		remote := insertRoom(t, s, "!rem:y")  // alice + dan (remote), direct invite of alice
-		f.member(dm, "!dm:x", alice, "join", 100, `{"membership":"join"}`)
-		f.member(dm, "!dm:x", bob, "join", 150, `{"membership":"join","displayname":"Bob"}`)
+		f.member(dm, alice, "join", 100, `{"membership":"join"}`)
+		f.member(dm, bob, "join", 150, `{"membership":"join","displayname":"Bob"}`)
 		f.invite("!dm:x", bob, alice, "hi", "", 120)
-		f.member(plain, "!plain:x", alice, "join", 200, `{"membership":"join"}`)
-		f.member(plain, "!plain:x", carol, "join", 180, `{"membership":"join"}`)
+		f.member(plain, alice, "join", 200, `{"membership":"join"}`)
+		f.member(plain, carol, "join", 180, `{"membership":"join"}`)
 		for i, u := range []string{alice, bob, carol} {
-			f.member(group, "!group:x", u, "join", int64(300+i), `{"membership":"join"}`)
+			f.member(group, u, "join", int64(300+i), `{"membership":"join"}`)
 		}
-		f.member(left, "!left:x", alice, "join", 400, `{"membership":"join"}`)
-		f.member(left, "!left:x", dan, "leave", 410, `{"membership":"leave"}`)
-		f.member(remote, "!rem:y", dan, "join", 500, `{"membership":"join","displayname":"Dan","avatar_url":"mxc://y/a"}`)
-		f.member(remote, "!rem:y", alice, "join", 520, `{"membership":"join"}`)
+		f.member(left, alice, "join", 400, `{"membership":"join"}`)
+		f.member(left, dan, "leave", 410, `{"membership":"leave"}`)
+		f.member(remote, dan, "join", 500, `{"membership":"join","displayname":"Dan","avatar_url":"mxc://y/a"}`)
+		f.member(remote, alice, "join", 520, `{"membership":"join"}`)
 		f.invite("!rem:y", alice, dan, "", "invite", 510)
 
 		cases := []struct {
@@ -104,7 +104,7 @@ func TestTwoPersonRooms(t *testing.T) {
 		}
 
 		// A third joiner makes the DM a group: no longer two-person.
-		f.member(dm, "!dm:x", carol, "join", 160, `{"membership":"join"}`)
+		f.member(dm, carol, "join", 160, `{"membership":"join"}`)
 		if got, _ := s.TwoPersonRooms(ctx, bob, "x"); len(got) != 0 {
 			t.Fatalf("TwoPersonRooms(bob) with a third member = %+v; want none", got)
 		}
@@ -121,20 +121,20 @@ func TestDirectInvites(t *testing.T) {
 		// another server, invited alice to a room this server is not in;
 		// bob invited carol but left before she answered.
 		ab := insertRoom(t, s, "!ab:x")
-		f.member(ab, "!ab:x", alice, "join", 1, `{"membership":"join"}`)
-		f.member(ab, "!ab:x", bob, "invite", 2, `{"membership":"invite","is_direct":true}`)
+		f.member(ab, alice, "join", 1, `{"membership":"join"}`)
+		f.member(ab, bob, "invite", 2, `{"membership":"invite","is_direct":true}`)
 		f.invite("!ab:x", bob, alice, "hello bob", "", 2)
 		ac := insertRoom(t, s, "!ac:x")
-		f.member(ac, "!ac:x", alice, "join", 3, `{"membership":"join"}`)
-		f.member(ac, "!ac:x", carol, "invite", 4, `{"membership":"invite","is_direct":true}`)
+		f.member(ac, alice, "join", 3, `{"membership":"join"}`)
+		f.member(ac, carol, "invite", 4, `{"membership":"invite","is_direct":true}`)
 		f.invite("!ac:x", carol, alice, "", "", 4)
-		f.member(ac, "!ac:x", carol, "leave", 5, `{"membership":"leave"}`)
+		f.member(ac, carol, "leave", 5, `{"membership":"leave"}`)
 		f.invite("!da:y", alice, dan, "from afar", "invite", 6)
 		bc := insertRoom(t, s, "!bc:x")
-		f.member(bc, "!bc:x", bob, "join", 7, `{"membership":"join"}`)
-		f.member(bc, "!bc:x", carol, "invite", 8, `{"membership":"invite","is_direct":true}`)
+		f.member(bc, bob, "join", 7, `{"membership":"join"}`)
+		f.member(bc, carol, "invite", 8, `{"membership":"invite","is_direct":true}`)
 		f.invite("!bc:x", carol, bob, "", "", 8)
-		f.member(bc, "!bc:x", bob, "leave", 9, `{"membership":"leave"}`)
+		f.member(bc, bob, "leave", 9, `{"membership":"leave"}`)
 
 		rooms := func(ds []storage.DirectInvite) []string {
 			var out []string
@@ -175,11 +175,11 @@ func TestDirectInvites(t *testing.T) {
 		// clears the outside membership).
 		f.invite("!da:y", alice, dan, "again", "invite", 10)
 		da := insertRoom(t, s, "!da:y")
-		f.member(da, "!da:y", alice, "join", 11, `{"membership":"join"}`)
+		f.member(da, alice, "join", 11, `{"membership":"join"}`)
 		if got, _ := s.IncomingDirectInvites(ctx, alice); len(got) != 0 {
 			t.Fatalf("after joining: incoming %q; want none", rooms(got))
 		}
-		f.member(da, "!da:y", dan, "join", 12, `{"membership":"join"}`)
+		f.member(da, dan, "join", 12, `{"membership":"join"}`)
 		if got, _ := s.TwoPersonRooms(ctx, alice, "x"); len(got) != 1 || !got[0].Direct || got[0].Other != dan {
 			t.Fatalf("TwoPersonRooms(alice) = %+v; want the direct room with dan", got)
 		}

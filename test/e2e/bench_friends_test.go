@@ -62,7 +62,8 @@ func buildFriends(b *testing.B, srv *server.Server, me string, n int) {
 	_, server, _ := strings.Cut(me, ":")
 	for i := 0; i < n; i++ {
 		lp := api.Localpart(fmt.Sprintf("friend%05d", i))
-		if _, err := srv.UserAPI.CreateAccount(ctx, api.CreateAccountRequest{Localpart: lp, DisplayName: "Friend " + string(lp)}); err != nil {
+		acc := api.CreateAccountRequest{Localpart: lp, DisplayName: "Friend " + string(lp)}
+		if _, err := srv.UserAPI.CreateAccount(ctx, acc); err != nil {
 			b.Fatal(err)
 		}
 		sig, _ := json.Marshal("签名 " + string(lp))

@@ -168,7 +168,8 @@ func TestFriends(t *testing.T) {
 			t.Fatalf("incoming after accepting: %q", got)
 		}
 		var direct map[string][]string
-		if err := bob.GetAccountData(ctx(t), "m.direct", &direct); err != nil || !slices.Contains(direct[alice.UserID.String()], room.String()) {
+		err := bob.GetAccountData(ctx(t), "m.direct", &direct)
+		if err != nil || !slices.Contains(direct[alice.UserID.String()], room.String()) {
 			t.Fatalf("bob's m.direct = %v, %v; want the room under alice", direct, err)
 		}
 		wantChat(t, alice, bob, room, "hi bob")
@@ -197,7 +198,8 @@ func TestFriendsReject(t *testing.T) {
 	room := requestFriend(t, alice, bob, "")
 	answer(t, bob, room, "reject")
 	var m event.MemberEventContent
-	if err := alice.StateEvent(ctx(t), room, event.StateMember, bob.UserID.String(), &m); err != nil || m.Membership != event.MembershipLeave {
+	err := alice.StateEvent(ctx(t), room, event.StateMember, bob.UserID.String(), &m)
+	if err != nil || m.Membership != event.MembershipLeave {
 		t.Fatalf("alice reads bob's membership %q, %v; want leave", m.Membership, err)
 	}
 	for _, c := range []*mautrix.Client{alice, bob} {
