@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -98,13 +99,19 @@ func deleteInvites(ds []roomapi.DirectInvite, drop func(roomapi.DirectInvite) bo
 
 // fillRequestProfiles gives each request the other user's profile: local
 // users' from one batch, other servers' users' from their membership of the
-// room when this server has it (no federation request).
+// room when this server has it, else (an invite to a room this server is
+// not in yet) from their server, within remoteProfileBudget for all.
 func (rt *Routes) fillRequestProfiles(ctx context.Context, reqs []*friendRequest) error {
 	fs := make([]*friend, len(reqs))
+	remoteCtx, cancel := context.WithTimeout(ctx, remoteProfileBudget)
+	defer cancel()
 	for i, q := range reqs {
 		fs[i] = &friend{UserID: q.UserID}
 		if _, local := api.LocalpartOf(q.UserID, rt.opts.ServerName); !local {
 			fs[i].Profile = rt.memberProfile(ctx, q.RoomID, q.UserID)
+			if fs[i].Profile == (friendProfile{}) {
+				fs[i].Profile = rt.remoteProfile(remoteCtx, q.UserID)
+			}
 		}
 	}
 	if err := rt.fillLocalProfiles(ctx, fs); err != nil {
@@ -114,6 +121,24 @@ func (rt *Routes) fillRequestProfiles(ctx context.Context, reqs []*friendRequest
 		q.Profile = fs[i].Profile
 	}
 	return nil
+}
+
+// remoteProfileBudget bounds the time GET friends/requests spends asking
+// other servers for profiles.
+const remoteProfileBudget = 3 * time.Second
+
+// remoteProfile asks a user's server for their profile (empty when there
+// is no federation here or the server does not answer in time).
+func (rt *Routes) remoteProfile(ctx context.Context, userID string) friendProfile {
+	if rt.opts.RemoteProfiles == nil || ctx.Err() != nil {
+		return friendProfile{}
+	}
+	fields, err := rt.opts.RemoteProfiles.RemoteProfile(ctx, userID)
+	if err != nil {
+		httputil.Logger(ctx).WithError(err).WithField("target_user_id", userID).Debug("friend request: no remote profile")
+		return friendProfile{}
+	}
+	return profileOf(fields)
 }
 
 // memberProfile is the display name and avatar of a user's membership

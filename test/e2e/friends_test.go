@@ -323,10 +323,15 @@ func TestFriendsFederation(t *testing.T) {
 			setProfile(t, bob, "Bob", "from two")
 
 			room := requestFriend(t, alice, bob, "across")
+			var in map[string]any
 			waitFor(t, "bob's incoming request", func() bool {
-				e := entries(t, friends(t, bob, "GET", "/requests", nil), "incoming")[alice.UserID.String()]
-				return e != nil && e["room_id"] == room.String() && e["message"] == "across"
+				in = entries(t, friends(t, bob, "GET", "/requests", nil), "incoming")[alice.UserID.String()]
+				return in != nil && in["room_id"] == room.String() && in["message"] == "across"
 			})
+			// Two is not in the room yet: alice's profile comes from one.
+			if p, _ := in["profile"].(map[string]any); p["displayname"] != "Alice" {
+				t.Fatalf("bob's incoming request's profile: %v", in)
+			}
 			if got := listed(t, alice, "/requests", "outgoing"); !slices.Equal(got, []string{bob.UserID.String()}) {
 				t.Fatalf("alice's outgoing: %q", got)
 			}
