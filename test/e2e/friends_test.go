@@ -277,6 +277,7 @@ func TestFriendsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	since := syncOnce(t, bob, "", 0).NextBatch
+	ws := dialWS(t, srv.ClientURL(), bob.AccessToken, since)
 	ignoredRoom := requestFriend(t, alice, bob, "please")
 	if got := listed(t, alice, "/requests", "outgoing"); !slices.Equal(got, []string{bob.UserID.String()}) {
 		t.Fatalf("alice's outgoing: %q", got)
@@ -301,6 +302,15 @@ func TestFriendsIgnored(t *testing.T) {
 	}
 	if !seen {
 		t.Fatal("bob's sync never showed carol's invite")
+	}
+	// The WebSocket stream likewise: frames up to carol's invite, none
+	// with alice's.
+	for seen = false; !seen; {
+		f := readFrame(t, ws)
+		if _, ok := f.Rooms.Invite[ignoredRoom.String()]; ok {
+			t.Fatal("bob's WebSocket stream shows an invite from a user he ignores")
+		}
+		_, seen = f.Rooms.Invite[carolRoom.String()]
 	}
 	if _, ok := syncOnce(t, bob, "", 0).Rooms.Invite[ignoredRoom]; ok {
 		t.Fatal("bob's initial sync shows an invite from a user he ignores")
