@@ -221,6 +221,8 @@ type UserAPI struct {
 	// never expire. Default 720h (30 days). Defaults never changes it, since
 	// 0 is meaningful: only Default sets it.
 	RefreshTokenLifetime Duration `yaml:"refresh_token_lifetime"`
+	// Msisdn configures phone numbers and SMS codes.
+	Msisdn Msisdn `yaml:"msisdn"`
 }
 
 // FederationAPI configures the server-server API.
@@ -326,6 +328,7 @@ func (u *UserAPI) Defaults() {
 	setDefault(&u.BcryptCost, DefaultBcryptCost)
 	setDefault(&u.PasswordMinLength, DefaultPasswordMinLength)
 	setDefault(&u.AccessTokenLifetime, Duration(DefaultAccessTokenLifetime))
+	u.Msisdn.Defaults()
 }
 
 // Defaults fills the zero fields of f.
@@ -521,6 +524,7 @@ func (u *UserAPI) Verify(errs *Errors) {
 	if u.RefreshTokenLifetime < 0 {
 		errs.Add("user_api.refresh_token_lifetime", "must be >= 0, where 0 means never expire (got %s)", u.RefreshTokenLifetime)
 	}
+	u.Msisdn.Verify(errs)
 }
 
 // Verify records the problems of f in errs.

@@ -34,6 +34,8 @@ type Options struct {
 	RefreshTokenLifetime time.Duration // 0: never
 	// TokenCacheTTL bounds how long a token→device entry stays cached.
 	TokenCacheTTL time.Duration
+	// Msisdn configures phone verification.
+	Msisdn MsisdnOptions
 }
 
 // UserAPI implements api.UserAPI.
@@ -47,6 +49,7 @@ type UserAPI struct {
 	push  pushState
 	// holders: the users who may have pushers (pushers.go).
 	holders pusherHolders
+	msisdn  MsisdnOptions
 
 	logins *prometheus.CounterVec
 }
@@ -69,6 +72,8 @@ func New(
 			Help: "Login sessions created, by how (login, register, refresh).",
 		}, []string{"kind"}),
 	}
+	u.msisdn = opts.Msisdn
+	u.msisdn.defaults()
 	u.SetClock(time.Now)
 	var err error
 	if u.logins, err = promutil.Register(reg, u.logins); err != nil {
@@ -130,6 +135,11 @@ func (u *UserAPI) CreateAccount(ctx context.Context, req api.CreateAccountReques
 		}
 		if err := u.setInitialDisplayName(ctx, req); err != nil {
 			return err
+		}
+		if req.Msisdn != "" {
+			if err := u.store.InsertThreepid(ctx, req.Localpart, api.MediumMSISDN, req.Msisdn, now); err != nil {
+				return err
+			}
 		}
 		if req.RegistrationToken != "" {
 			return u.store.UseRegistrationToken(ctx, req.RegistrationToken, now)
@@ -239,6 +249,11 @@ func (u *UserAPI) Deactivate(ctx context.Context, localpart api.Localpart) error
 			return err
 		}
 		if err := u.store.DeleteProfile(ctx, localpart); err != nil {
+			return err
+		}
+		// Spec: deactivation removes the account's 3PIDs, so that they can
+		// be bound to another account.
+		if err := u.store.DeleteThreepids(ctx, localpart); err != nil {
 			return err
 		}
 		u.forgetPushRules(ctx, localpart)
