@@ -36,6 +36,8 @@ type Limit struct {
 type Options struct {
 	ServerName               string
 	Registration             string
+	// MsisdnRegistration is required, optional or off (config.Msisdn).
+	MsisdnRegistration string
 	RegistrationSharedSecret string
 	PasswordMinLength        int
 	WellKnownBaseURL         string
@@ -134,6 +136,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	rt.setupTags(v3)
 	rt.setupDehydratedDevices(prefixed{r, msc3814Prefix})
 	rt.setupPushers(v3)
+	rt.setupMsisdn(v3, prefixed{r, myelinPrefix})
 
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretNonce)).Methods(http.MethodGet)
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretRegister)).Methods(http.MethodPost)
