@@ -34,10 +34,10 @@ type Limit struct {
 
 // Options configure the client API routes.
 type Options struct {
-	ServerName               string
-	Registration             string
+	ServerName   string
+	Registration string
 	// MsisdnRegistration is required, optional or off (config.Msisdn).
-	MsisdnRegistration string
+	MsisdnRegistration       string
 	RegistrationSharedSecret string
 	PasswordMinLength        int
 	WellKnownBaseURL         string
