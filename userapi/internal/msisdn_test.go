@@ -264,3 +264,37 @@ func TestMsisdnProviderFailure(t *testing.T) {
 		}
 	})
 }
+
+// Two user API processes sharing Redis share sessions: a code asked for on
+// one is accepted on the other, and attempts count together.
+func TestMsisdnSharedAcrossProcesses(t *testing.T) {
+	url := testenv.RedisURL(t)
+	prefix := fmt.Sprintf("test-msisdn-shared-%d:", time.Now().UnixNano())
+	box := &outbox{}
+	var apis [2]*UserAPI
+	for i := range apis {
+		c, err := cache.NewRedis(context.Background(), url, prefix, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		apis[i] = testAPI(t)
+		apis[i].cache = c
+		apis[i].msisdn = MsisdnOptions{Sender: box, MaxAttempts: 2}
+		apis[i].msisdn.defaults()
+	}
+	ctx := context.Background()
+	s, err := request(apis[0], api.MsisdnRegister, "secret", mustNumber(t, "13800138009"), 1, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apis[1].SubmitMsisdnToken(ctx, s.SID, "secret", "not-it"); !errors.Is(err, api.ErrTokenIncorrect) {
+		t.Fatalf("wrong code on the second process: %v", err)
+	}
+	if err := apis[0].SubmitMsisdnToken(ctx, s.SID, "secret", box.last(t).Code); err != nil {
+		t.Fatalf("right code on the first process, second attempt of two: %v", err)
+	}
+	if got, err := apis[1].ValidatedMsisdn(ctx, s.SID, "secret", api.MsisdnRegister); err != nil || got != "8613800138009" {
+		t.Fatalf("the second process sees the validation: %q %v", got, err)
+	}
+}
