@@ -112,6 +112,7 @@ type Config struct {
 	FederationAPI FederationAPI `yaml:"federation"`
 	MediaAPI      MediaAPI      `yaml:"media_api"`
 	Presence      Presence      `yaml:"presence"`
+	SMS           SMS           `yaml:"sms"`
 }
 
 // Global holds the settings shared by every component.
@@ -270,6 +271,7 @@ func (c *Config) Defaults() {
 	c.UserAPI.Defaults()
 	c.FederationAPI.Defaults()
 	c.MediaAPI.Defaults()
+	c.SMS.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -377,6 +379,7 @@ func (c *Config) Verify() error {
 	c.UserAPI.Verify(errs)
 	c.FederationAPI.Verify(errs)
 	c.MediaAPI.Verify(errs)
+	c.SMS.Verify(errs)
 	return errs.Err()
 }
 
