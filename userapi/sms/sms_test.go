@@ -103,7 +103,7 @@ func TestNewRefusesWhatItCannotBuild(t *testing.T) {
 func TestSendRefusesBadMessages(t *testing.T) {
 	s, hook, reg := newTestSender(t, config.SMS{Provider: config.SMSLog})
 	for _, m := range []Message{
-		{To: "13800138000", Body: "x", Code: "1"},      // no +
+		{To: "13800138000", Body: "x", Code: "1"},       // no +
 		{To: "+86 138 0013 8000", Body: "x", Code: "1"}, // spaces
 		{To: "+0123456789", Body: "x", Code: "1"},       // country code 0
 		{To: "+1234567", Body: "x", Code: "1"},          // too short
