@@ -22,7 +22,7 @@ func readOutbox(t *testing.T, path string) []OutboxLine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var lines []OutboxLine
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -22,7 +22,8 @@ const webhookFirstBackoff = 200 * time.Millisecond
 
 // webhookRequest is the JSON body POSTed to the webhook. The code is there
 // besides the body, which already holds it, so that a relay to a
-// template-based gateway need not parse the text.
+// template-based gateway need not parse the text. Its fields are
+// Message's, in the same order, so that a Message converts to it.
 type webhookRequest struct {
 	To   string `json:"to"`
 	Body string `json:"body"`
@@ -58,7 +59,7 @@ func (w *webhook) name() string    { return config.SMSWebhook }
 func (w *webhook) needsBody() bool { return true }
 
 func (w *webhook) send(ctx context.Context, m Message) error {
-	body, err := json.Marshal(webhookRequest{To: m.To, Body: m.Body, Code: m.Code})
+	body, err := json.Marshal(webhookRequest(m))
 	if err != nil {
 		return fmt.Errorf("sms: webhook request: %w", err)
 	}
