@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,4 +114,25 @@ func (o *outbox) append(line OutboxLine) error {
 		return fmt.Errorf("sms: writing the outbox file: %w", err)
 	}
 	return nil
+}
+
+// ReadOutbox parses every line of an outbox file, oldest first: how tests
+// (test/e2e) read the codes the log provider "sent".
+func ReadOutbox(path string) ([]OutboxLine, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sms: reading the outbox file: %w", err)
+	}
+	var lines []OutboxLine
+	for i, text := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if text == "" {
+			continue
+		}
+		var l OutboxLine
+		if err := json.Unmarshal([]byte(text), &l); err != nil {
+			return nil, fmt.Errorf("sms: outbox line %d: %w", i+1, err)
+		}
+		lines = append(lines, l)
+	}
+	return lines, nil
 }

@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,6 +121,10 @@ func TestLogProviderAppendsConcurrently(t *testing.T) {
 	if len(lines) != n {
 		t.Fatalf("%d lines, want %d", len(lines), n)
 	}
+	parsed, err := ReadOutbox(path)
+	if err != nil || !reflect.DeepEqual(parsed, lines) {
+		t.Errorf("ReadOutbox = %d lines (%v), want the %d read here", len(parsed), err, len(lines))
+	}
 	seen := map[string]bool{}
 	for _, l := range lines {
 		if l.Body != "code "+l.Code+" " || seen[l.Code] {
@@ -134,5 +141,26 @@ func TestLogProviderWithoutOutbox(t *testing.T) {
 	}
 	if e := hook.LastEntry(); e == nil || e.Data["code"] != testCode {
 		t.Errorf("last entry %+v does not hold the code", e)
+	}
+}
+
+func TestReadOutboxErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadOutbox(filepath.Join(dir, "none.jsonl")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("{\"to\":\"+1\"}\nnot json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadOutbox(bad); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("bad line: %v", err)
+	}
+	empty := filepath.Join(dir, "empty.jsonl")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if lines, err := ReadOutbox(empty); err != nil || len(lines) != 0 {
+		t.Errorf("empty file: %v, %v", lines, err)
 	}
 }
