@@ -112,6 +112,7 @@ type Config struct {
 	FederationAPI FederationAPI `yaml:"federation"`
 	MediaAPI      MediaAPI      `yaml:"media_api"`
 	Presence      Presence      `yaml:"presence"`
+	SMS           SMS           `yaml:"sms"`
 }
 
 // Global holds the settings shared by every component.
@@ -272,6 +273,7 @@ func (c *Config) Defaults() {
 	c.UserAPI.Defaults()
 	c.FederationAPI.Defaults()
 	c.MediaAPI.Defaults()
+	c.SMS.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -380,6 +382,7 @@ func (c *Config) Verify() error {
 	c.UserAPI.Verify(errs)
 	c.FederationAPI.Verify(errs)
 	c.MediaAPI.Verify(errs)
+	c.SMS.Verify(errs)
 	return errs.Err()
 }
 
