@@ -38,6 +38,7 @@ import (
 	"github.com/myelin-im/myelin/userapi"
 	usersapi "github.com/myelin-im/myelin/userapi/api"
 	"github.com/myelin-im/myelin/userapi/pusher"
+	"github.com/myelin-im/myelin/userapi/sms"
 )
 
 // Server is one Myelin process.
@@ -161,7 +162,12 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 	var err error
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "userapi"}, s.registry)
 	log := s.log.WithField(httputil.FieldComponent, "userapi")
-	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg); err != nil {
+	sender, err := sms.New(s.cfg.SMS, log.WithField(httputil.FieldComponent, "sms"), reg)
+	if err != nil {
+		return err
+	}
+	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg,
+		userapi.WithSMS(sender, s.cfg.SMS.Template)); err != nil {
 		return err
 	}
 	pushers, err := userapi.StartPushers(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log, reg)

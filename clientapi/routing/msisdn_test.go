@@ -67,7 +67,8 @@ func TestMsisdnBadInput(t *testing.T) {
 			`{"type":"m.login.password","identifier":{"type":"m.id.phone","country":"CN","phone":"13800138000"},"password":"x"}`,
 			403, "M_FORBIDDEN", nil},
 		{"password login: unbound msisdn", "POST", "/login", "",
-			`{"type":"m.login.password","identifier":{"type":"m.id.thirdparty","medium":"msisdn","address":"8613800138000"},"password":"x"}`,
+			`{"type":"m.login.password","identifier":{"type":"m.id.thirdparty","medium":"msisdn","address":"8613800138000"},` +
+				`"password":"x"}`,
 			403, "M_FORBIDDEN", nil},
 
 		{"3pids of a new account", "GET", "/account/3pid", alice.Token, nil, 200, "", emptyList("threepids")},
@@ -143,5 +144,69 @@ func emptyList(key string) func(t *testing.T, r *fixture.Response) {
 		if string(m[key]) != "[]" {
 			t.Fatalf("%s = %s, want []", key, m[key])
 		}
+	}
+}
+
+// TestMsisdnHandlersFlow drives the phone endpoints through a registration,
+// a login by code and a change of number, checking that refused steps write
+// nothing.
+func TestMsisdnHandlersFlow(t *testing.T) {
+	f := newServer(t, serverOpts{})
+	const to = "+8613800138030"
+	var sid string
+	keepSID := func(t *testing.T, r *fixture.Response) {
+		t.Helper()
+		hasKeys("sid", "submit_url", "msisdn", "intl_fmt")(t, r)
+		sid, _ = r.JSON()["sid"].(string)
+	}
+	submit := func(secret string, code func() string) func() map[string]any {
+		return func() map[string]any { return map[string]any{"sid": sid, "client_secret": secret, "token": code()} }
+	}
+	code := func() string { return f.LastSMS(t, to).Code }
+	creds := func(secret string) func() map[string]any {
+		return func() map[string]any {
+			return map[string]any{"username": "phoebe", "password": "long enough",
+				"auth": map[string]any{"type": "m.login.msisdn", "threepid_creds": map[string]string{"sid": sid, "client_secret": secret}}}
+		}
+	}
+	steps := []struct {
+		name, method, path string
+		body               func() map[string]any
+		status             int
+		errcode            string
+		check              func(t *testing.T, r *fixture.Response)
+	}{
+		{"request a registration code", "POST", "/register/msisdn/requestToken",
+			func() map[string]any { return tokenRequest("CN", "13800138030") }, 200, "", keepSID},
+		{"register before the code", "POST", "/register", creds("s3cret"), 401, "M_SESSION_NOT_VALIDATED", nil},
+		{"not registered", "GET", "/register/available?username=phoebe", nil, 200, "", nil},
+		{"submit with another secret", "POST", submitToken, submit("other", code), 400, "M_NO_VALID_SESSION", nil},
+		{"submit a wrong code", "POST", submitToken, submit("s3cret", func() string { return "x" + code() }),
+			400, "M_TOKEN_INCORRECT", nil},
+		{"submit the code", "POST", submitToken, submit("s3cret", code), 200, "", equals("success", true)},
+		{"register with the session of another secret", "POST", "/register", creds("other"), 401, "M_NO_VALID_SESSION", nil},
+		{"register", "POST", "/register", creds("s3cret"), 200, "", equals("user_id", "@phoebe:test.local")},
+		{"the session is used up", "POST", submitToken, submit("s3cret", code), 400, "M_NO_VALID_SESSION", nil},
+		{"request a login code", "POST", loginRequest,
+			func() map[string]any { return tokenRequest("CN", "13800138030") }, 200, "", keepSID},
+		{"log in with a wrong code", "POST", "/login", func() map[string]any {
+			return map[string]any{"type": "im.myelin.login.msisdn", "sid": sid, "client_secret": "s3cret", "token": "x"}
+		}, 400, "M_TOKEN_INCORRECT", nil},
+		{"log in with the code", "POST", "/login", func() map[string]any {
+			return map[string]any{"type": "im.myelin.login.msisdn", "sid": sid, "client_secret": "s3cret", "token": code()}
+		}, 200, "", equals("user_id", "@phoebe:test.local")},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			var body any
+			if s.body != nil {
+				body = s.body()
+			}
+			res := f.Do(t, s.method, clientPath(s.path), "", body)
+			res.Want(t, s.status, s.errcode)
+			if s.check != nil {
+				s.check(t, res)
+			}
+		})
 	}
 }

@@ -239,7 +239,8 @@ func TestMsisdnNumberState(t *testing.T) {
 		if box.count() != 1 {
 			t.Errorf("%d messages sent, want 1", box.count())
 		}
-		if _, err := u.CreateAccount(ctx, api.CreateAccountRequest{Localpart: "other", Msisdn: string(n.MSISDN)}); !errors.Is(err, api.ErrThreepidInUse) {
+		_, err := u.CreateAccount(ctx, api.CreateAccountRequest{Localpart: "other", Msisdn: string(n.MSISDN)})
+		if !errors.Is(err, api.ErrThreepidInUse) {
 			t.Errorf("a second account with the number: %v", err)
 		}
 		if ok, _ := u.LocalpartAvailable(ctx, "other"); !ok {
