@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+)
+
+// DirectoryQuery is one user directory search.
+type DirectoryQuery struct {
+	Term  string
+	Limit int
+	// Searcher is the searching user's ID.
+	Searcher string
+	// Restricted limits the results to users who share a room with the
+	// searcher and users joined to public or world-readable rooms.
+	Restricted bool
+}
+
+// SearchDirectory returns up to q.Limit users matching q.Term, and whether
+// more matched.
+//
+// Ranking: the longest word of the search drives an ordered scan of the
+// (term, user_id) index; users come in the order of their matching term,
+// so a user whose word equals the searched word comes before one whose word
+// only starts with it ("ali" before "alice"), then alphabetically by term,
+// then by user ID. The other words must each be a prefix of another term of
+// the same user. The scan reads the index in pages and stops once it has
+// one user more than the limit: no query reads more than it returns, plus
+// the users the other words or the visibility rule filter out.
+func (s *Storage) SearchDirectory(ctx context.Context, q DirectoryQuery) ([]DirectoryEntry, bool, error) {
+	words := queryTerms(q.Term)
+	if len(words) == 0 || q.Limit <= 0 {
+		return nil, false, nil
+	}
+	driver := 0
+	for i, w := range words {
+		if len(w) > len(words[driver]) {
+			driver = i
+		}
+	}
+	words[0], words[driver] = words[driver], words[0]
+	ids, err := s.scanTerms(ctx, words, q)
+	if err != nil {
+		return nil, false, err
+	}
+	limited := len(ids) > q.Limit
+	if limited {
+		ids = ids[:q.Limit]
+	}
+	entries, err := s.directoryEntries(ctx, ids)
+	return entries, limited, err
+}
+
+// scanTerms returns up to q.Limit+1 distinct matching user IDs in rank order.
+func (s *Storage) scanTerms(ctx context.Context, words []string, q DirectoryQuery) ([]string, error) {
+	query := searchSQL(len(words)-1, q.Restricted)
+	page := 2 * (q.Limit + 1)
+	args := []any{words[0], prefixEnd(words[0]), "", "", page}
+	for _, w := range words[1:] {
+		args = append(args, w, prefixEnd(w))
+	}
+	if q.Restricted {
+		args = append(args, q.Searcher)
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for {
+		type hit struct{ term, user string }
+		hits, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (hit, error) {
+			var h hit
+			return h, sc.Scan(&h.term, &h.user)
+		}, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("storage: searching the directory: %w", err)
+		}
+		for _, h := range hits {
+			if !seen[h.user] {
+				seen[h.user] = true
+				ids = append(ids, h.user)
+				if len(ids) > q.Limit {
+					return ids, nil
+				}
+			}
+		}
+		if len(hits) < page {
+			return ids, nil
+		}
+		last := hits[len(hits)-1]
+		args[2], args[3] = last.term, last.user
+	}
+}
+
+var searchQueries sync.Map // searchKey → string
+
+type searchKey struct {
+	others     int
+	restricted bool
+}
+
+// searchSQL returns the search statement for a driving word ($1, $2: its
+// range; $3, $4: the (term, user_id) to continue after; $5: the page size)
+// and others more words ($6 … as ranges), then the searcher's ID when
+// restricted. The texts are few (maxQueryWords × 2) and stay prepared.
+func searchSQL(others int, restricted bool) string {
+	key := searchKey{others, restricted}
+	if q, ok := searchQueries.Load(key); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT t.term, t.user_id FROM userapi_user_directory_terms t
+		WHERE t.term >= $1 AND t.term < $2 AND (t.term, t.user_id) > ($3, $4)`)
+	n := 6
+	for i := 0; i < others; i++ {
+		lo, hi := "$"+strconv.Itoa(n), "$"+strconv.Itoa(n+1)
+		n += 2
+		b.WriteString(` AND EXISTS (SELECT 1 FROM userapi_user_directory_terms o WHERE o.user_id = t.user_id AND o.term >= ` +
+			lo + ` AND o.term < ` + hi + `)`)
+	}
+	if restricted {
+		me := "$" + strconv.Itoa(n)
+		b.WriteString(` AND EXISTS (SELECT 1 FROM userapi_user_directory_rooms r WHERE r.user_id = t.user_id AND (
+			r.room_id IN (SELECT p.room_id FROM userapi_user_directory_public_rooms p WHERE p.public_join OR p.world_readable)
+			OR (t.user_id <> ` + me + ` AND r.room_id IN (SELECT m.room_id FROM userapi_user_directory_rooms m WHERE m.user_id = ` +
+			me + `))))`)
+	}
+	b.WriteString(` ORDER BY t.term, t.user_id LIMIT $5`)
+	q, _ := searchQueries.LoadOrStore(key, b.String())
+	return q.(string)
+}
+
+// directoryEntries reads the entries of ids, in the order of ids.
+func (s *Storage) directoryEntries(ctx context.Context, ids []string) ([]DirectoryEntry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (DirectoryEntry, error) {
+		var e DirectoryEntry
+		return e, sc.Scan(&e.UserID, &e.Local, &e.DisplayName, &e.AvatarURL, &e.Signature)
+	}, `SELECT user_id, is_local, display_name, avatar_url, signature FROM userapi_user_directory WHERE user_id = ANY($1)`,
+		sqlutil.List(ids))
+	if err != nil {
+		return nil, fmt.Errorf("storage: reading directory entries: %w", err)
+	}
+	byID := make(map[string]DirectoryEntry, len(rows))
+	for _, e := range rows {
+		byID[e.UserID] = e
+	}
+	out := make([]DirectoryEntry, 0, len(ids))
+	for _, id := range ids {
+		if e, ok := byID[id]; ok {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
