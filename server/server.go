@@ -52,6 +52,9 @@ type Server struct {
 	SigningKey *signingkey.Key
 	UserAPI    usersapi.UserAPI
 	Pushers    *pusher.Worker // the pusher worker, where the user API runs
+	// directory is the user directory's subscription to the output log,
+	// where the user API runs.
+	directory  bus.Subscription
 	Roomserver roomapi.RoomserverAPI
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
@@ -161,7 +164,11 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 	var err error
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "userapi"}, s.registry)
 	log := s.log.WithField(httputil.FieldComponent, "userapi")
-	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg); err != nil {
+	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg,
+		userapi.WithUserDirectory(s.cfg.UserDirectory)); err != nil {
+		return err
+	}
+	if s.directory, err = userapi.StartDirectory(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log); err != nil {
 		return err
 	}
 	pushers, err := userapi.StartPushers(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log, reg)
@@ -397,6 +404,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.Pushers != nil {
 		errs = append(errs, s.Pushers.Close())
+	}
+	if s.directory != nil {
+		errs = append(errs, s.directory.Close())
 	}
 	if s.SyncAPI != nil {
 		errs = append(errs, s.SyncAPI.Close())

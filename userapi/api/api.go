@@ -196,4 +196,5 @@ type UserAPI interface {
 	CompiledPushRules
 	PusherHolders
 	RoomTags
+	UserDirectory
 }
