@@ -18,7 +18,7 @@ import (
 )
 
 // DirectoryGroup is the user directory's consumer group on the output log.
-const DirectoryGroup = "userapi.directory"
+const DirectoryGroup = "userapi-directory"
 
 // Directory follows room state for the user directory: who is joined to
 // which room (search_all_users=false needs who shares a room with whom),
