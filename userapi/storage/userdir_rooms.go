@@ -102,3 +102,25 @@ func (s *Storage) SetDirectoryRoomWorldReadable(ctx context.Context, roomID stri
 	}
 	return nil
 }
+
+// DirectoryMember is one joined member of a room.
+type DirectoryMember struct {
+	RoomID string
+	UserID string
+	Local  bool
+}
+
+// InsertDirectoryMembers records many new memberships at once (benchmarks
+// and bulk loads), in one transaction.
+func (s *Storage) InsertDirectoryMembers(ctx context.Context, members []DirectoryMember) error {
+	rows := make([][]any, 0, len(members))
+	for _, m := range members {
+		rows = append(rows, []any{m.UserID, m.RoomID, m.Local})
+	}
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.insertRows(ctx, `INSERT INTO userapi_user_directory_rooms (user_id, room_id, is_local) VALUES `, rows); err != nil {
+			return fmt.Errorf("storage: inserting directory memberships: %w", err)
+		}
+		return nil
+	})
+}

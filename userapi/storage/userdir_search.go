@@ -60,7 +60,9 @@ func (s *Storage) SearchDirectory(ctx context.Context, q DirectoryQuery) ([]Dire
 func (s *Storage) scanTerms(ctx context.Context, words []string, q DirectoryQuery) ([]string, error) {
 	query := searchSQL(len(words)-1, q.Restricted)
 	page := 2 * (q.Limit + 1)
-	args := []any{words[0], prefixEnd(words[0]), "", "", page}
+	// Keyset paging: the scan starts after ($1, $2) — first after
+	// (word, "") — and stops before $3, the end of the word's range.
+	args := []any{words[0], "", prefixEnd(words[0]), page}
 	for _, w := range words[1:] {
 		args = append(args, w, prefixEnd(w))
 	}
@@ -91,7 +93,7 @@ func (s *Storage) scanTerms(ctx context.Context, words []string, q DirectoryQuer
 			return ids, nil
 		}
 		last := hits[len(hits)-1]
-		args[2], args[3] = last.term, last.user
+		args[0], args[1] = last.term, last.user
 	}
 }
 
@@ -102,10 +104,13 @@ type searchKey struct {
 	restricted bool
 }
 
-// searchSQL returns the search statement for a driving word ($1, $2: its
-// range; $3, $4: the (term, user_id) to continue after; $5: the page size)
-// and others more words ($6 … as ranges), then the searcher's ID when
-// restricted. The texts are few (maxQueryWords × 2) and stay prepared.
+// searchSQL returns the search statement for a driving word ($1, $2: the
+// (term, user_id) to continue after; $3: the end of the word's range; $4:
+// the page size) and others more words ($5 … as ranges), then the
+// searcher's ID when restricted. The lower bound is one row comparison
+// only: next to a scalar bound on term, PostgreSQL starts the index scan
+// at the row bound. The texts are few (maxQueryWords × 2) and stay
+// prepared.
 func searchSQL(others int, restricted bool) string {
 	key := searchKey{others, restricted}
 	if q, ok := searchQueries.Load(key); ok {
@@ -113,8 +118,8 @@ func searchSQL(others int, restricted bool) string {
 	}
 	var b strings.Builder
 	b.WriteString(`SELECT t.term, t.user_id FROM userapi_user_directory_terms t
-		WHERE t.term >= $1 AND t.term < $2 AND (t.term, t.user_id) > ($3, $4)`)
-	n := 6
+		WHERE (t.term, t.user_id) > ($1, $2) AND t.term < $3`)
+	n := 5
 	for i := 0; i < others; i++ {
 		lo, hi := "$"+strconv.Itoa(n), "$"+strconv.Itoa(n+1)
 		n += 2
@@ -123,12 +128,17 @@ func searchSQL(others int, restricted bool) string {
 	}
 	if restricted {
 		me := "$" + strconv.Itoa(n)
+		// Each candidate's few rooms, each looked up by primary key: public,
+		// or shared with the searcher (not counting oneself). Correlated
+		// EXISTS under OR stay per-row lookups on PostgreSQL (not a hash
+		// of every public room's members).
 		b.WriteString(` AND EXISTS (SELECT 1 FROM userapi_user_directory_rooms r WHERE r.user_id = t.user_id AND (
-			r.room_id IN (SELECT p.room_id FROM userapi_user_directory_public_rooms p WHERE p.public_join OR p.world_readable)
-			OR (t.user_id <> ` + me + ` AND r.room_id IN (SELECT m.room_id FROM userapi_user_directory_rooms m WHERE m.user_id = ` +
-			me + `))))`)
+			EXISTS (SELECT 1 FROM userapi_user_directory_public_rooms p
+				WHERE p.room_id = r.room_id AND (p.public_join OR p.world_readable))
+			OR (r.user_id <> ` + me + ` AND EXISTS (SELECT 1 FROM userapi_user_directory_rooms m
+				WHERE m.user_id = ` + me + ` AND m.room_id = r.room_id))))`)
 	}
-	b.WriteString(` ORDER BY t.term, t.user_id LIMIT $5`)
+	b.WriteString(` ORDER BY t.term, t.user_id LIMIT $4`)
 	q, _ := searchQueries.LoadOrStore(key, b.String())
 	return q.(string)
 }
