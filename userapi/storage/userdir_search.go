@@ -44,11 +44,11 @@ func (s *Storage) SearchDirectory(ctx context.Context, q DirectoryQuery) ([]Dire
 		}
 	}
 	words[0], words[driver] = words[driver], words[0]
-	ids, err := s.scanTerms(ctx, words, q)
+	ids, cut, err := s.scanTerms(ctx, words, q)
 	if err != nil {
 		return nil, false, err
 	}
-	limited := len(ids) > q.Limit
+	limited := cut || len(ids) > q.Limit
 	if limited {
 		ids = ids[:q.Limit]
 	}
@@ -56,13 +56,28 @@ func (s *Storage) SearchDirectory(ctx context.Context, q DirectoryQuery) ([]Dire
 	return entries, limited, err
 }
 
-// scanTerms returns up to q.Limit+1 distinct matching user IDs in rank order.
-func (s *Storage) scanTerms(ctx context.Context, words []string, q DirectoryQuery) ([]string, error) {
+// maxScanned bounds the index entries one search examines. Only searches
+// whose other words or visibility rule reject most candidates get near it
+// (a one-letter search with search_all_users=false by a user who sees few
+// others); they then end with what they found and limited set, so the
+// client asks for more precision.
+const maxScanned = 50000
+
+// scanTerms returns up to q.Limit+1 distinct matching user IDs in rank
+// order, and whether it stopped at maxScanned.
+func (s *Storage) scanTerms(ctx context.Context, words []string, q DirectoryQuery) ([]string, bool, error) {
 	query := searchSQL(len(words)-1, q.Restricted)
-	page := 2 * (q.Limit + 1)
-	// Keyset paging: the scan starts after ($1, $2) — first after
-	// (word, "") — and stops before $3, the end of the word's range.
-	args := []any{words[0], "", prefixEnd(words[0]), page}
+	// A window a little larger than the limit, as one user may match by
+	// two terms; much larger when other words or the visibility rule
+	// reject candidates.
+	window := 2 * (q.Limit + 1)
+	if len(words) > 1 || q.Restricted {
+		window = 8 * (q.Limit + 1)
+	}
+	// Keyset paging over windows of the index: each window starts after
+	// ($1, $2) — first after (word, "") — and stops before $3, the end of
+	// the word's range; the rows come with whether the user matches.
+	args := []any{words[0], "", prefixEnd(words[0]), window}
 	for _, w := range words[1:] {
 		args = append(args, w, prefixEnd(w))
 	}
@@ -71,29 +86,39 @@ func (s *Storage) scanTerms(ctx context.Context, words []string, q DirectoryQuer
 	}
 	seen := map[string]bool{}
 	var ids []string
-	for {
-		type hit struct{ term, user string }
+	for scanned := 0; ; {
+		type hit struct {
+			term, user string
+			ok         bool
+		}
 		hits, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (hit, error) {
 			var h hit
-			return h, sc.Scan(&h.term, &h.user)
+			return h, sc.Scan(&h.term, &h.user, &h.ok)
 		}, query, args...)
 		if err != nil {
-			return nil, fmt.Errorf("storage: searching the directory: %w", err)
+			return nil, false, fmt.Errorf("storage: searching the directory: %w", err)
 		}
 		for _, h := range hits {
-			if !seen[h.user] {
+			if h.ok && !seen[h.user] {
 				seen[h.user] = true
 				ids = append(ids, h.user)
 				if len(ids) > q.Limit {
-					return ids, nil
+					return ids, false, nil
 				}
 			}
 		}
-		if len(hits) < page {
-			return ids, nil
+		scanned += len(hits)
+		if len(hits) < window {
+			return ids, false, nil
+		}
+		if scanned >= maxScanned {
+			return ids, true, nil
 		}
 		last := hits[len(hits)-1]
 		args[0], args[1] = last.term, last.user
+		// Rejections: read larger windows.
+		window = min(window*4, 4096)
+		args[3] = window
 	}
 }
 
@@ -104,43 +129,45 @@ type searchKey struct {
 	restricted bool
 }
 
-// searchSQL returns the search statement for a driving word ($1, $2: the
-// (term, user_id) to continue after; $3: the end of the word's range; $4:
-// the page size) and others more words ($5 … as ranges), then the
-// searcher's ID when restricted. The lower bound is one row comparison
-// only: next to a scalar bound on term, PostgreSQL starts the index scan
-// at the row bound. The texts are few (maxQueryWords × 2) and stay
-// prepared.
+// searchSQL returns the search statement: a window of the term index for
+// the driving word ($1, $2: the (term, user_id) to continue after; $3: the
+// end of the word's range; $4: the window's size), each row with whether
+// the user matches the other words ($5 … as ranges) and, when restricted,
+// is visible to the searcher (the last argument). The lower bound is one
+// row comparison only: next to a scalar bound on term, PostgreSQL starts
+// the index scan at the row bound. The texts are few (maxQueryWords × 2)
+// and stay prepared.
 func searchSQL(others int, restricted bool) string {
 	key := searchKey{others, restricted}
 	if q, ok := searchQueries.Load(key); ok {
 		return q.(string)
 	}
-	var b strings.Builder
-	b.WriteString(`SELECT t.term, t.user_id FROM userapi_user_directory_terms t
-		WHERE (t.term, t.user_id) > ($1, $2) AND t.term < $3`)
+	var conds []string
 	n := 5
 	for i := 0; i < others; i++ {
 		lo, hi := "$"+strconv.Itoa(n), "$"+strconv.Itoa(n+1)
 		n += 2
-		b.WriteString(` AND EXISTS (SELECT 1 FROM userapi_user_directory_terms o WHERE o.user_id = t.user_id AND o.term >= ` +
-			lo + ` AND o.term < ` + hi + `)`)
+		conds = append(conds, `EXISTS (SELECT 1 FROM userapi_user_directory_terms o WHERE o.user_id = t.user_id AND o.term >= `+
+			lo+` AND o.term < `+hi+`)`)
 	}
 	if restricted {
 		me := "$" + strconv.Itoa(n)
 		// Each candidate's few rooms, each looked up by primary key: public,
-		// or shared with the searcher (not counting oneself). Correlated
-		// EXISTS under OR stay per-row lookups on PostgreSQL (not a hash
-		// of every public room's members).
-		b.WriteString(` AND EXISTS (SELECT 1 FROM userapi_user_directory_rooms r WHERE r.user_id = t.user_id AND (
+		// or shared with the searcher (not counting oneself).
+		conds = append(conds, `EXISTS (SELECT 1 FROM userapi_user_directory_rooms r WHERE r.user_id = t.user_id AND (
 			EXISTS (SELECT 1 FROM userapi_user_directory_public_rooms p
 				WHERE p.room_id = r.room_id AND (p.public_join OR p.world_readable))
-			OR (r.user_id <> ` + me + ` AND EXISTS (SELECT 1 FROM userapi_user_directory_rooms m
-				WHERE m.user_id = ` + me + ` AND m.room_id = r.room_id))))`)
+			OR (r.user_id <> `+me+` AND EXISTS (SELECT 1 FROM userapi_user_directory_rooms m
+				WHERE m.user_id = `+me+` AND m.room_id = r.room_id))))`)
 	}
-	b.WriteString(` ORDER BY t.term, t.user_id LIMIT $4`)
-	q, _ := searchQueries.LoadOrStore(key, b.String())
-	return q.(string)
+	ok := "TRUE"
+	if len(conds) > 0 {
+		ok = "CASE WHEN " + strings.Join(conds, " AND ") + " THEN TRUE ELSE FALSE END"
+	}
+	q := `SELECT t.term, t.user_id, ` + ok + ` FROM (SELECT term, user_id FROM userapi_user_directory_terms
+		WHERE (term, user_id) > ($1, $2) AND term < $3 ORDER BY term, user_id LIMIT $4) AS t ORDER BY t.term, t.user_id`
+	q2, _ := searchQueries.LoadOrStore(key, q)
+	return q2.(string)
 }
 
 // directoryEntries reads the entries of ids, in the order of ids.

@@ -68,7 +68,8 @@ func (s *Storage) InsertDirectoryEntries(ctx context.Context, entries []Director
 		}
 	}
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
-		err := s.insertRows(ctx, `INSERT INTO userapi_user_directory (user_id, is_local, display_name, avatar_url, signature) VALUES `, rows)
+		err := s.insertRows(ctx,
+			`INSERT INTO userapi_user_directory (user_id, is_local, display_name, avatar_url, signature) VALUES `, rows)
 		if err != nil {
 			return fmt.Errorf("storage: inserting directory entries: %w", err)
 		}

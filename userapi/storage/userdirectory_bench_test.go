@@ -146,7 +146,9 @@ func populateDirectory(b testing.TB, s *storage.Storage, n int) {
 func benchMembers(n, rooms int) []storage.DirectoryMember {
 	out := make([]storage.DirectoryMember, 0, n)
 	for i := 0; i < n; i++ {
-		out = append(out, storage.DirectoryMember{RoomID: fmt.Sprintf("!r%d:bench", i%rooms), UserID: fmt.Sprintf("@u%07d:bench", i), Local: true})
+		out = append(out, storage.DirectoryMember{
+			RoomID: fmt.Sprintf("!r%d:bench", i%rooms), UserID: fmt.Sprintf("@u%07d:bench", i), Local: true,
+		})
 	}
 	return out
 }
