@@ -82,6 +82,7 @@ func TestDefault(t *testing.T) {
 		{"media_api.url_preview.enabled", c.MediaAPI.URLPreview.Enabled, true},
 		{"media_api.transcription.engine", c.MediaAPI.Transcription.Engine, ""},
 		{"presence.enabled", c.Presence.Enabled, true},
+		{"user_directory.search_all_users", c.UserDirectory.SearchAllUsers, true},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -101,6 +102,7 @@ func TestDefault(t *testing.T) {
 	zero.MediaAPI.LegacyMedia.Enabled = true
 	zero.MediaAPI.URLPreview.Enabled = true
 	zero.Presence.Enabled = true
+	zero.UserDirectory.SearchAllUsers = true
 	if !reflect.DeepEqual(&zero, c) {
 		t.Errorf("Config{}.Defaults() = %+v, want %+v", zero, *c)
 	}
