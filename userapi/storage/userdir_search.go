@@ -147,14 +147,22 @@ func searchSQL(others int, restricted bool) string {
 	for i := 0; i < others; i++ {
 		lo, hi := "$"+strconv.Itoa(n), "$"+strconv.Itoa(n+1)
 		n += 2
+		// "o.term <> t.term" changes no answer (two words that are
+		// prefixes of one term are one a prefix of the other, and
+		// queryTerms keeps only the longer) but keeps the lookup per row:
+		// without it PostgreSQL may hash every user matching the word.
 		conds = append(conds, `EXISTS (SELECT 1 FROM userapi_user_directory_terms o WHERE o.user_id = t.user_id AND o.term >= `+
-			lo+` AND o.term < `+hi+`)`)
+			lo+` AND o.term < `+hi+` AND o.term <> t.term)`)
 	}
 	if restricted {
 		me := "$" + strconv.Itoa(n)
 		// Each candidate's few rooms, each looked up by primary key: public,
-		// or shared with the searcher (not counting oneself).
-		conds = append(conds, `EXISTS (SELECT 1 FROM userapi_user_directory_rooms r WHERE r.user_id = t.user_id AND (
+		// or shared with the searcher (not counting oneself). As above,
+		// "r.room_id <> t.term" (a room ID never equals a term: terms are
+		// words or user IDs) keeps PostgreSQL from hashing every visible
+		// membership instead of looking up the window's users.
+		conds = append(conds, `EXISTS (SELECT 1 FROM userapi_user_directory_rooms r WHERE r.user_id = t.user_id
+			AND r.room_id <> t.term AND (
 			EXISTS (SELECT 1 FROM userapi_user_directory_public_rooms p
 				WHERE p.room_id = r.room_id AND (p.public_join OR p.world_readable))
 			OR (r.user_id <> `+me+` AND EXISTS (SELECT 1 FROM userapi_user_directory_rooms m

@@ -160,15 +160,3 @@ func (s *Storage) ActiveLocalparts(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
-
-// Analyze refreshes the planner's statistics of the directory's tables
-// (after a bulk load).
-func (s *Storage) Analyze(ctx context.Context) error {
-	for _, t := range []string{"userapi_user_directory", "userapi_user_directory_terms", "userapi_user_directory_rooms",
-		"userapi_user_directory_public_rooms"} {
-		if _, err := s.db.Exec(ctx, `ANALYZE `+t); err != nil {
-			return fmt.Errorf("storage: analyzing %s: %w", t, err)
-		}
-	}
-	return nil
-}
