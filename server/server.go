@@ -53,6 +53,9 @@ type Server struct {
 	SigningKey *signingkey.Key
 	UserAPI    usersapi.UserAPI
 	Pushers    *pusher.Worker // the pusher worker, where the user API runs
+	// directory is the user directory's subscription to the output log,
+	// where the user API runs.
+	directory  bus.Subscription
 	Roomserver roomapi.RoomserverAPI
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
@@ -167,7 +170,10 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 		return err
 	}
 	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg,
-		userapi.WithSMS(sender, s.cfg.SMS.Template)); err != nil {
+		userapi.WithSMS(sender, s.cfg.SMS.Template), userapi.WithUserDirectory(s.cfg.UserDirectory)); err != nil {
+		return err
+	}
+	if s.directory, err = userapi.StartDirectory(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log); err != nil {
 		return err
 	}
 	pushers, err := userapi.StartPushers(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log, reg)
@@ -403,6 +409,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.Pushers != nil {
 		errs = append(errs, s.Pushers.Close())
+	}
+	if s.directory != nil {
+		errs = append(errs, s.directory.Close())
 	}
 	if s.SyncAPI != nil {
 		errs = append(errs, s.SyncAPI.Close())

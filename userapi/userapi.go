@@ -15,6 +15,7 @@ import (
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/userapi/api"
+	"github.com/myelin-im/myelin/userapi/consumers"
 	"github.com/myelin-im/myelin/userapi/internal"
 	"github.com/myelin-im/myelin/userapi/pusher"
 	"github.com/myelin-im/myelin/userapi/sms"
@@ -32,6 +33,12 @@ func WithSMS(sender sms.Sender, template string) Option {
 		o.Msisdn.Sender = sender
 		o.Msisdn.Template = template
 	}
+}
+
+// WithUserDirectory applies the user directory's configuration; without it
+// every local user is searchable (search_all_users' default).
+func WithUserDirectory(cfg config.UserDirectory) Option {
+	return func(o *internal.Options) { o.DirectoryRestricted = !cfg.SearchAllUsers }
 }
 
 // New migrates the user API's tables and returns the component.
@@ -85,4 +92,17 @@ func StartPushers(
 		return nil, err
 	}
 	return w, nil
+}
+
+// StartDirectory starts the user directory's consumer of the roomserver's
+// output log (memberships, public rooms, other servers' users). Close the
+// subscription to stop it.
+func StartDirectory(
+	ctx context.Context, serverName string, db *sqlutil.DB, b bus.Bus, log logrus.FieldLogger,
+) (bus.Subscription, error) {
+	store, err := storage.New(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return consumers.NewDirectory(store, serverName, log).Start(ctx, b)
 }

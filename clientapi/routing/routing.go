@@ -137,6 +137,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	rt.setupDehydratedDevices(prefixed{r, msc3814Prefix})
 	rt.setupPushers(v3)
 	rt.setupMsisdn(v3, prefixed{r, myelinPrefix})
+	rt.setupUserDirectory(v3)
 
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretNonce)).Methods(http.MethodGet)
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretRegister)).Methods(http.MethodPost)

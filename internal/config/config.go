@@ -15,13 +15,13 @@
 // key (for example `client_api.registration: must be one of open, token,
 // disabled (got "maybe")`).
 //
-// Every struct has a Defaults method that fills its zero fields. Five settings
+// Every struct has a Defaults method that fills its zero fields. Six settings
 // have a zero value that means something, so Defaults leaves them alone and
 // only [Default] (the base every loader starts from) sets them:
 // [RateLimits.Enabled] (false turns rate limiting off),
 // [UserAPI.RefreshTokenLifetime] (0 means refresh tokens never expire),
 // [LegacyMedia.Enabled], [URLPreview.Enabled] and [Presence.Enabled] (false
-// turns them off).
+// turns them off) and [UserDirectory.SearchAllUsers] (false narrows searches).
 //
 // [GenerateYAML] writes a complete, commented configuration file with every
 // setting at its default.
@@ -113,6 +113,7 @@ type Config struct {
 	MediaAPI      MediaAPI      `yaml:"media_api"`
 	Presence      Presence      `yaml:"presence"`
 	SMS           SMS           `yaml:"sms"`
+	UserDirectory UserDirectory `yaml:"user_directory"`
 }
 
 // Global holds the settings shared by every component.
@@ -260,6 +261,7 @@ func Default() *Config {
 	c.MediaAPI.LegacyMedia.Enabled = true
 	c.MediaAPI.URLPreview.Enabled = true
 	c.Presence.Enabled = true
+	c.UserDirectory.SearchAllUsers = true
 	c.Defaults()
 	return c
 }

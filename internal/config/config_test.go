@@ -84,6 +84,7 @@ func TestDefault(t *testing.T) {
 		{"presence.enabled", c.Presence.Enabled, true},
 		{"sms.provider", c.SMS.Provider, "log"},
 		{"sms.outbox_file", c.SMS.OutboxFile, ""},
+		{"user_directory.search_all_users", c.UserDirectory.SearchAllUsers, true},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -103,6 +104,7 @@ func TestDefault(t *testing.T) {
 	zero.MediaAPI.LegacyMedia.Enabled = true
 	zero.MediaAPI.URLPreview.Enabled = true
 	zero.Presence.Enabled = true
+	zero.UserDirectory.SearchAllUsers = true
 	if !reflect.DeepEqual(&zero, c) {
 		t.Errorf("Config{}.Defaults() = %+v, want %+v", zero, *c)
 	}

@@ -200,4 +200,5 @@ type UserAPI interface {
 	PusherHolders
 	RoomTags
 	PhoneNumbers
+	UserDirectory
 }

@@ -36,6 +36,10 @@ type Options struct {
 	TokenCacheTTL time.Duration
 	// Msisdn configures phone verification.
 	Msisdn MsisdnOptions
+	// DirectoryRestricted is user_directory.search_all_users = false: a
+	// search finds only users who share a room with the searcher or are in
+	// public rooms.
+	DirectoryRestricted bool
 }
 
 // UserAPI implements api.UserAPI.
@@ -78,6 +82,9 @@ func New(
 	var err error
 	if u.logins, err = promutil.Register(reg, u.logins); err != nil {
 		return nil, fmt.Errorf("userapi: registering metrics: %w", err)
+	}
+	if err := u.fillDirectory(context.Background()); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -256,6 +263,9 @@ func (u *UserAPI) Deactivate(ctx context.Context, localpart api.Localpart) error
 		if err := u.store.DeleteThreepids(ctx, localpart); err != nil {
 			return err
 		}
+		if err := u.store.DeleteDirectoryEntry(ctx, u.userID(localpart)); err != nil {
+			return err
+		}
 		u.forgetPushRules(ctx, localpart)
 		return u.store.DeleteAccountData(ctx, localpart)
 	})
@@ -304,21 +314,32 @@ func (u *UserAPI) SetProfileField(ctx context.Context, localpart api.Localpart, 
 	if len(key) > MaxProfileKey {
 		return api.ErrKeyTooLarge
 	}
-	return u.store.SetProfileField(ctx, localpart, key, value, func(fields map[string]json.RawMessage) error {
-		b, err := json.Marshal(fields)
+	return u.store.WithTx(ctx, func(ctx context.Context) error {
+		err := u.store.SetProfileField(ctx, localpart, key, value, func(fields map[string]json.RawMessage) error {
+			b, err := json.Marshal(fields)
+			if err != nil {
+				return err
+			}
+			if len(b) >= MaxProfileBytes {
+				return api.ErrProfileTooLarge
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		if len(b) >= MaxProfileBytes {
-			return api.ErrProfileTooLarge
-		}
-		return nil
+		return u.indexLocalUser(ctx, localpart)
 	})
 }
 
 // DeleteProfileField implements api.Profiles.
 func (u *UserAPI) DeleteProfileField(ctx context.Context, localpart api.Localpart, key string) error {
-	return u.store.DeleteProfileField(ctx, localpart, key)
+	return u.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := u.store.DeleteProfileField(ctx, localpart, key); err != nil {
+			return err
+		}
+		return u.indexLocalUser(ctx, localpart)
+	})
 }
 
 // AccountData implements api.AccountData.
