@@ -33,6 +33,7 @@ func Setup(
 	routing.Setup(router, routing.Options{
 		ServerName:               cfg.Global.ServerName,
 		Registration:             cfg.ClientAPI.Registration,
+		MsisdnRegistration:       cfg.UserAPI.Msisdn.Registration,
 		RegistrationSharedSecret: cfg.ClientAPI.RegistrationSharedSecret,
 		PasswordMinLength:        cfg.UserAPI.PasswordMinLength,
 		WellKnownBaseURL:         cfg.ClientAPI.WellKnownBaseURL,

@@ -38,6 +38,7 @@ import (
 	"github.com/myelin-im/myelin/userapi"
 	usersapi "github.com/myelin-im/myelin/userapi/api"
 	"github.com/myelin-im/myelin/userapi/pusher"
+	"github.com/myelin-im/myelin/userapi/sms"
 )
 
 // Server is one Myelin process.
@@ -52,6 +53,9 @@ type Server struct {
 	SigningKey *signingkey.Key
 	UserAPI    usersapi.UserAPI
 	Pushers    *pusher.Worker // the pusher worker, where the user API runs
+	// directory is the user directory's subscription to the output log,
+	// where the user API runs.
+	directory  bus.Subscription
 	Roomserver roomapi.RoomserverAPI
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
@@ -161,7 +165,15 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 	var err error
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "userapi"}, s.registry)
 	log := s.log.WithField(httputil.FieldComponent, "userapi")
-	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg); err != nil {
+	sender, err := sms.New(s.cfg.SMS, log.WithField(httputil.FieldComponent, "sms"), reg)
+	if err != nil {
+		return err
+	}
+	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg,
+		userapi.WithSMS(sender, s.cfg.SMS.Template), userapi.WithUserDirectory(s.cfg.UserDirectory)); err != nil {
+		return err
+	}
+	if s.directory, err = userapi.StartDirectory(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log); err != nil {
 		return err
 	}
 	pushers, err := userapi.StartPushers(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log, reg)
@@ -397,6 +409,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.Pushers != nil {
 		errs = append(errs, s.Pushers.Close())
+	}
+	if s.directory != nil {
+		errs = append(errs, s.directory.Close())
 	}
 	if s.SyncAPI != nil {
 		errs = append(errs, s.SyncAPI.Close())

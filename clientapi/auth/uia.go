@@ -22,6 +22,10 @@ const (
 	StageDummy             = "m.login.dummy"
 	StagePassword          = "m.login.password"
 	StageRegistrationToken = "m.login.registration_token"
+	StageMsisdn            = "m.login.msisdn"
+	// LoginMsisdn is the product's login by SMS code (ARCHITECTURE.md §1
+	// row 5), listed by GET /v3/login.
+	LoginMsisdn = "im.myelin.login.msisdn"
 )
 
 // Flow is one sequence of stages that completes authentication.
@@ -78,6 +82,24 @@ type AuthDict struct {
 	Password   string      `json:"password"`
 	// m.login.registration_token
 	Token string `json:"token"`
+	// m.login.msisdn (spec: "Phone number/MSISDN-based (identity / homeserver)");
+	// threepidCreds is the older spelling, still sent by some clients.
+	ThreepidCreds       *ThreepidCreds `json:"threepid_creds"`
+	LegacyThreepidCreds *ThreepidCreds `json:"threepidCreds"`
+}
+
+// ThreepidCreds names a verification session.
+type ThreepidCreds struct {
+	SID          string `json:"sid"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// Creds returns the stage's threepid_creds, in either spelling, or nil.
+func (d *AuthDict) Creds() *ThreepidCreds {
+	if d.ThreepidCreds != nil {
+		return d.ThreepidCreds
+	}
+	return d.LegacyThreepidCreds
 }
 
 // Identifier is a user identifier (spec: "Identifier types").

@@ -8,13 +8,15 @@ import (
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
-// passwordFlows are the UIA flows guarding account operations.
-var passwordFlows = []auth.Flow{{Stages: []string{auth.StagePassword}}}
+// accountFlows are the UIA flows guarding account operations: the password,
+// or a code sent to one of the account's phone numbers (for accounts made
+// with a phone and no password).
+var accountFlows = []auth.Flow{{Stages: []string{auth.StagePassword}}, {Stages: []string{auth.StageMsisdn}}}
 
-// requirePassword runs UIA with the password stage for an operation of dev's
-// user, and ends the session when it succeeds.
-func (rt *Routes) requirePassword(r *http.Request, dev *api.Device, purpose string, dict *auth.AuthDict) error {
-	sess, err := rt.runUIA(r.Context(), uiaRequest{purpose: purpose, userID: dev.UserID, flows: passwordFlows, dict: dict})
+// requireAuth runs UIA for an operation of dev's user, and ends the session
+// when it succeeds.
+func (rt *Routes) requireAuth(r *http.Request, dev *api.Device, purpose string, dict *auth.AuthDict) error {
+	sess, err := rt.runUIA(r.Context(), uiaRequest{purpose: purpose, userID: dev.UserID, flows: accountFlows, dict: dict})
 	if err != nil {
 		return err
 	}
@@ -38,7 +40,7 @@ func (rt *Routes) changePassword(w http.ResponseWriter, r *http.Request, dev *ap
 	if err := rt.validatePassword(req.NewPassword); err != nil {
 		return err
 	}
-	if err := rt.requirePassword(r, dev, "password", req.Auth); err != nil {
+	if err := rt.requireAuth(r, dev, "password", req.Auth); err != nil {
 		return err
 	}
 	logout := req.LogoutDevices == nil || *req.LogoutDevices
@@ -58,7 +60,7 @@ func (rt *Routes) deactivate(w http.ResponseWriter, r *http.Request, dev *api.De
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
 	}
-	if err := rt.requirePassword(r, dev, "deactivate", req.Auth); err != nil {
+	if err := rt.requireAuth(r, dev, "deactivate", req.Auth); err != nil {
 		return err
 	}
 	if err := rt.users.Deactivate(r.Context(), dev.Localpart); err != nil {
@@ -148,7 +150,7 @@ func (rt *Routes) deleteDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	if _, err := rt.users.Device(r.Context(), dev.Localpart, id); err != nil {
 		return err
 	}
-	if err := rt.requirePassword(r, dev, "delete_devices", req.Auth); err != nil {
+	if err := rt.requireAuth(r, dev, "delete_devices", req.Auth); err != nil {
 		return err
 	}
 	if err := rt.users.DeleteDevices(r.Context(), dev.Localpart, []api.DeviceID{id}); err != nil {
@@ -175,7 +177,7 @@ func (rt *Routes) deleteDevices(w http.ResponseWriter, r *http.Request, dev *api
 			return err
 		}
 	}
-	if err := rt.requirePassword(r, dev, "delete_devices", req.Auth); err != nil {
+	if err := rt.requireAuth(r, dev, "delete_devices", req.Auth); err != nil {
 		return err
 	}
 	ids := make([]api.DeviceID, len(req.Devices))

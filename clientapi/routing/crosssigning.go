@@ -34,7 +34,7 @@ func (rt *Routes) uploadCrossSigningKeys(w http.ResponseWriter, r *http.Request,
 	up := api.CrossSigningUpload{Master: req.MasterKey, SelfSigning: req.SelfSigningKey, UserSigning: req.UserSigningKey}
 	err := rt.users.UploadCrossSigningKeys(r.Context(), dev.Localpart, up, false)
 	if errors.Is(err, api.ErrCrossSigningAuthRequired) {
-		if err := rt.requirePassword(r, dev, "device_signing_upload", req.Auth); err != nil {
+		if err := rt.requireAuth(r, dev, "device_signing_upload", req.Auth); err != nil {
 			return err
 		}
 		err = rt.users.UploadCrossSigningKeys(r.Context(), dev.Localpart, up, true)

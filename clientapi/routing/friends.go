@@ -19,9 +19,6 @@ import (
 // with the user in such a room (friends_list.go). Plain Matrix clients do
 // the same with createRoom, /join and m.direct, and the two views agree.
 
-// friendsPrefix is where the extension's endpoints live.
-const friendsPrefix = "/_matrix/client/unstable/im.myelin"
-
 // presetTrustedPrivateChat is the preset of a friend request's room (spec:
 // createRoom: the invitee gets the creator's power).
 const presetTrustedPrivateChat = "trusted_private_chat"

@@ -38,6 +38,13 @@ func (rt *Routes) versions(w http.ResponseWriter, r *http.Request) error {
 
 // GET /.well-known/matrix/client
 func (rt *Routes) wellKnown(w http.ResponseWriter, r *http.Request) error {
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"m.homeserver": map[string]string{"base_url": rt.baseURL(r)}})
+	return nil
+}
+
+// baseURL is the client API's base URL without a trailing '/': the
+// configured one, or the one the request came in on.
+func (rt *Routes) baseURL(r *http.Request) string {
 	base := rt.opts.WellKnownBaseURL
 	if base == "" {
 		host := r.Host
@@ -50,8 +57,7 @@ func (rt *Routes) wellKnown(w http.ResponseWriter, r *http.Request) error {
 		}
 		base = scheme + "://" + host
 	}
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"m.homeserver": map[string]string{"base_url": strings.TrimSuffix(base, "/")}})
-	return nil
+	return strings.TrimSuffix(base, "/")
 }
 
 // GET /v3/capabilities
@@ -61,8 +67,7 @@ func (rt *Routes) capabilities(w http.ResponseWriter, r *http.Request, _ *api.De
 		"m.change_password": enabled,
 		"m.set_displayname": enabled,
 		"m.set_avatar_url":  enabled,
-		// Phone numbers arrive with the SMS work; until then no 3PID changes.
-		"m.3pid_changes":    map[string]bool{"enabled": false},
+		"m.3pid_changes":    enabled,
 		"m.profile_fields":  enabled,
 		"m.get_login_token": map[string]bool{"enabled": false},
 		"m.room_versions":   roomVersions(),

@@ -11,7 +11,9 @@ import (
 
 // GET /v3/login
 func (rt *Routes) loginFlows(w http.ResponseWriter, r *http.Request) error {
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"flows": []map[string]string{{"type": auth.StagePassword}}})
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"flows": []map[string]string{
+		{"type": auth.StagePassword}, {"type": auth.LoginMsisdn},
+	}})
 	return nil
 }
 
@@ -23,6 +25,11 @@ type loginRequest struct {
 	DeviceID                 string           `json:"device_id"`
 	InitialDeviceDisplayName *string          `json:"initial_device_display_name"`
 	RefreshToken             bool             `json:"refresh_token"`
+	// im.myelin.login.msisdn: a login verification session, and its code
+	// when it has not been submitted at submit_url.
+	SID          string `json:"sid"`
+	ClientSecret string `json:"client_secret"`
+	Token        string `json:"token"`
 }
 
 // POST /v3/login
@@ -31,17 +38,24 @@ func (rt *Routes) login(w http.ResponseWriter, r *http.Request) error {
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
 	}
-	if req.Type != auth.StagePassword {
-		if req.Type == "" {
-			return httputil.MissingParam("Missing login type")
-		}
-		return httputil.BadRequestUnknown("Unknown login type %q", req.Type)
-	}
-	localpart, err := rt.identifierLocalpart(req.Identifier, req.User)
-	if err != nil {
+	if err := checkDeviceFields(req.DeviceID, req.InitialDeviceDisplayName); err != nil {
 		return err
 	}
-	if err := checkDeviceFields(req.DeviceID, req.InitialDeviceDisplayName); err != nil {
+	switch req.Type {
+	case auth.StagePassword:
+		return rt.loginPassword(w, r, &req)
+	case auth.LoginMsisdn:
+		return rt.loginMsisdn(w, r, &req)
+	case "":
+		return httputil.MissingParam("Missing login type")
+	}
+	return httputil.BadRequestUnknown("Unknown login type %q", req.Type)
+}
+
+// loginPassword logs in with m.login.password.
+func (rt *Routes) loginPassword(w http.ResponseWriter, r *http.Request, req *loginRequest) error {
+	localpart, err := rt.identifierLocalpart(r.Context(), req.Identifier, req.User)
+	if err != nil {
 		return err
 	}
 	ip := httputil.ClientIP(r)
@@ -65,6 +79,43 @@ func (rt *Routes) login(w http.ResponseWriter, r *http.Request) error {
 	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
 		Localpart: acct.Localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
 		IP: ip, UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
+	})
+}
+
+// loginMsisdn logs in with im.myelin.login.msisdn: a verification session
+// for a bound number, validated at submit_url or by the token given here.
+// The session is used up.
+func (rt *Routes) loginMsisdn(w http.ResponseWriter, r *http.Request, req *loginRequest) error {
+	if req.SID == "" || req.ClientSecret == "" {
+		return httputil.MissingParam("sid and client_secret are required")
+	}
+	ctx := r.Context()
+	if req.Token != "" {
+		if err := rt.users.SubmitMsisdnToken(ctx, req.SID, req.ClientSecret, req.Token); err != nil {
+			return err
+		}
+	}
+	msisdn, err := rt.users.ValidatedMsisdn(ctx, req.SID, req.ClientSecret, api.MsisdnLogin)
+	if err != nil {
+		return err
+	}
+	owner, err := rt.users.ThreepidOwner(ctx, api.MediumMSISDN, string(msisdn))
+	if err != nil {
+		return err
+	}
+	acct, err := rt.users.Account(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if acct.Deactivated {
+		return api.ErrDeactivated
+	}
+	if err := rt.users.EndMsisdnSession(ctx, req.SID); err != nil {
+		return err
+	}
+	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
+		Localpart: acct.Localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
+		IP: httputil.ClientIP(r), UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
 	})
 }
 

@@ -111,7 +111,7 @@ func loginFlows(t *testing.T, r *fixture.Response) {
 		} `json:"flows"`
 	}
 	r.Decode(t, &body)
-	if len(body.Flows) != 1 || body.Flows[0].Type != "m.login.password" {
+	if len(body.Flows) != 2 || body.Flows[0].Type != "m.login.password" || body.Flows[1].Type != "im.myelin.login.msisdn" {
 		t.Fatalf("login flows %s", r.Body)
 	}
 }

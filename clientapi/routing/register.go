@@ -42,11 +42,24 @@ func (rt *Routes) validatePassword(p string) error {
 	return nil
 }
 
+// registrationFlows are the flows that complete registration: a
+// registration token in token mode (else the dummy stage), with or without a
+// verified phone number as MsisdnRegistration says.
 func (rt *Routes) registrationFlows() []auth.Flow {
+	plain := []string{auth.StageDummy}
+	var withPhone []string
 	if rt.opts.Registration == RegistrationToken {
-		return []auth.Flow{{Stages: []string{auth.StageRegistrationToken}}}
+		plain = []string{auth.StageRegistrationToken}
+		withPhone = []string{auth.StageRegistrationToken}
 	}
-	return []auth.Flow{{Stages: []string{auth.StageDummy}}}
+	withPhone = append(withPhone, auth.StageMsisdn)
+	switch rt.opts.MsisdnRegistration {
+	case msisdnOff:
+		return []auth.Flow{{Stages: plain}}
+	case msisdnRequired:
+		return []auth.Flow{{Stages: withPhone}}
+	}
+	return []auth.Flow{{Stages: plain}, {Stages: withPhone}}
 }
 
 type registerRequest struct {
@@ -114,11 +127,15 @@ func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	acct, err := rt.users.CreateAccount(r.Context(), api.CreateAccountRequest{
 		Localpart: localpart, Password: req.Password, RegistrationToken: sess.Data["registration_token"],
+		Msisdn: sess.Data["msisdn"],
 	})
 	if err != nil {
 		return err
 	}
 	rt.uia.Delete(r.Context(), sess.ID)
+	if sid := sess.Data["msisdn_sid"]; sid != "" {
+		_ = rt.users.EndMsisdnSession(r.Context(), sid)
+	}
 	httputil.Logger(r.Context()).WithField(httputil.FieldUserID, acct.UserID).Info("registered account")
 	if req.InhibitLogin {
 		httputil.WriteJSON(w, http.StatusOK, map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName})

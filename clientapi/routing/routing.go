@@ -34,8 +34,10 @@ type Limit struct {
 
 // Options configure the client API routes.
 type Options struct {
-	ServerName               string
-	Registration             string
+	ServerName   string
+	Registration string
+	// MsisdnRegistration is required, optional or off (config.Msisdn).
+	MsisdnRegistration       string
 	RegistrationSharedSecret string
 	PasswordMinLength        int
 	WellKnownBaseURL         string
@@ -134,7 +136,9 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	rt.setupTags(v3)
 	rt.setupDehydratedDevices(prefixed{r, msc3814Prefix})
 	rt.setupPushers(v3)
-	rt.setupFriends(prefixed{r, friendsPrefix})
+	rt.setupMsisdn(v3, prefixed{r, myelinPrefix})
+	rt.setupUserDirectory(v3)
+	rt.setupFriends(prefixed{r, myelinPrefix})
 
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretNonce)).Methods(http.MethodGet)
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretRegister)).Methods(http.MethodPost)

@@ -9,6 +9,7 @@ import (
 	"github.com/myelin-im/myelin/clientapi/auth"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/mxid"
+	"github.com/myelin-im/myelin/internal/phone"
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
@@ -85,7 +86,7 @@ func (rt *Routes) attemptStage(ctx context.Context, sess *auth.Session, req uiaR
 	case auth.StageDummy:
 		return nil
 	case auth.StagePassword:
-		localpart, err := rt.identifierLocalpart(d.Identifier, d.User)
+		localpart, err := rt.identifierLocalpart(ctx, d.Identifier, d.User)
 		if err != nil {
 			return err
 		}
@@ -102,6 +103,8 @@ func (rt *Routes) attemptStage(ctx context.Context, sess *auth.Session, req uiaR
 			return err
 		}
 		return nil
+	case auth.StageMsisdn:
+		return rt.attemptMsisdnStage(ctx, sess, req)
 	case auth.StageRegistrationToken:
 		if d.Token == "" {
 			return httputil.MissingParam("Missing registration token")
@@ -124,12 +127,19 @@ func (rt *Routes) attemptStage(ctx context.Context, sess *auth.Session, req uiaR
 
 // identifierLocalpart finds the local user an identifier names (spec:
 // "Identifier types"); legacyUser is the deprecated top-level `user`.
-func (rt *Routes) identifierLocalpart(id *auth.Identifier, legacyUser string) (api.Localpart, error) {
+func (rt *Routes) identifierLocalpart(ctx context.Context, id *auth.Identifier, legacyUser string) (api.Localpart, error) {
 	user := legacyUser
 	if id != nil {
 		switch id.Type {
 		case "m.id.user":
 			user = id.User
+		case "m.id.phone":
+			return rt.phoneLocalpart(ctx, func() (phone.Number, error) { return phone.Parse(id.Country, id.Phone) })
+		case "m.id.thirdparty":
+			if id.Medium != api.MediumMSISDN {
+				return "", httputil.BadRequestUnknown("Only phone numbers (medium msisdn) can identify users here")
+			}
+			return rt.phoneLocalpart(ctx, func() (phone.Number, error) { return phone.ParseMSISDN(id.Address) })
 		case "":
 			return "", httputil.BadJSON("Identifier has no type")
 		default:
@@ -152,4 +162,54 @@ func (rt *Routes) identifierLocalpart(id *auth.Identifier, legacyUser string) (a
 	}
 	// Synapse and Dendrite match user IDs case-insensitively at login.
 	return api.Localpart(strings.ToLower(local)), nil
+}
+
+// phoneLocalpart finds the account a phone number is bound to. A number
+// that does not parse is M_INVALID_PARAM; one bound to no account fails as
+// an unknown user does.
+func (rt *Routes) phoneLocalpart(ctx context.Context, parse func() (phone.Number, error)) (api.Localpart, error) {
+	n, err := parse()
+	if err != nil {
+		return "", httputil.InvalidParam("Not a valid phone number")
+	}
+	owner, err := rt.users.ThreepidOwner(ctx, api.MediumMSISDN, string(n.MSISDN))
+	if errors.Is(err, api.ErrThreepidNotFound) {
+		return "", httputil.Forbidden("Invalid username or password")
+	}
+	return owner, err
+}
+
+// attemptMsisdnStage checks an m.login.msisdn stage (spec: "Phone
+// number/MSISDN-based (identity / homeserver)"). At registration the session
+// must prove a free number, which the new account will be bound to; for a
+// signed-in user it must prove one of the user's own numbers (a code asked
+// for with the login requestToken), and is used up.
+func (rt *Routes) attemptMsisdnStage(ctx context.Context, sess *auth.Session, req uiaRequest) error {
+	creds := req.dict.Creds()
+	if creds == nil || creds.SID == "" || creds.ClientSecret == "" {
+		return httputil.MissingParam("Missing threepid_creds (sid and client_secret)")
+	}
+	if req.userID == "" {
+		msisdn, err := rt.users.ValidatedMsisdn(ctx, creds.SID, creds.ClientSecret, api.MsisdnRegister)
+		if err != nil {
+			return err
+		}
+		if sess.Data == nil {
+			sess.Data = map[string]string{}
+		}
+		sess.Data["msisdn"], sess.Data["msisdn_sid"] = string(msisdn), creds.SID
+		return nil
+	}
+	msisdn, err := rt.users.ValidatedMsisdn(ctx, creds.SID, creds.ClientSecret, api.MsisdnLogin)
+	if err != nil {
+		return err
+	}
+	owner, err := rt.users.ThreepidOwner(ctx, api.MediumMSISDN, string(msisdn))
+	if err != nil {
+		return err
+	}
+	if "@"+string(owner)+":"+rt.opts.ServerName != req.userID {
+		return errUIAWrongUser
+	}
+	return rt.users.EndMsisdnSession(ctx, creds.SID)
 }

@@ -15,13 +15,13 @@
 // key (for example `client_api.registration: must be one of open, token,
 // disabled (got "maybe")`).
 //
-// Every struct has a Defaults method that fills its zero fields. Five settings
+// Every struct has a Defaults method that fills its zero fields. Six settings
 // have a zero value that means something, so Defaults leaves them alone and
 // only [Default] (the base every loader starts from) sets them:
 // [RateLimits.Enabled] (false turns rate limiting off),
 // [UserAPI.RefreshTokenLifetime] (0 means refresh tokens never expire),
 // [LegacyMedia.Enabled], [URLPreview.Enabled] and [Presence.Enabled] (false
-// turns them off).
+// turns them off) and [UserDirectory.SearchAllUsers] (false narrows searches).
 //
 // [GenerateYAML] writes a complete, commented configuration file with every
 // setting at its default.
@@ -112,6 +112,8 @@ type Config struct {
 	FederationAPI FederationAPI `yaml:"federation"`
 	MediaAPI      MediaAPI      `yaml:"media_api"`
 	Presence      Presence      `yaml:"presence"`
+	SMS           SMS           `yaml:"sms"`
+	UserDirectory UserDirectory `yaml:"user_directory"`
 }
 
 // Global holds the settings shared by every component.
@@ -221,6 +223,8 @@ type UserAPI struct {
 	// never expire. Default 720h (30 days). Defaults never changes it, since
 	// 0 is meaningful: only Default sets it.
 	RefreshTokenLifetime Duration `yaml:"refresh_token_lifetime"`
+	// Msisdn configures phone numbers and SMS codes.
+	Msisdn Msisdn `yaml:"msisdn"`
 }
 
 // FederationAPI configures the server-server API.
@@ -257,6 +261,7 @@ func Default() *Config {
 	c.MediaAPI.LegacyMedia.Enabled = true
 	c.MediaAPI.URLPreview.Enabled = true
 	c.Presence.Enabled = true
+	c.UserDirectory.SearchAllUsers = true
 	c.Defaults()
 	return c
 }
@@ -270,6 +275,7 @@ func (c *Config) Defaults() {
 	c.UserAPI.Defaults()
 	c.FederationAPI.Defaults()
 	c.MediaAPI.Defaults()
+	c.SMS.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -326,6 +332,7 @@ func (u *UserAPI) Defaults() {
 	setDefault(&u.BcryptCost, DefaultBcryptCost)
 	setDefault(&u.PasswordMinLength, DefaultPasswordMinLength)
 	setDefault(&u.AccessTokenLifetime, Duration(DefaultAccessTokenLifetime))
+	u.Msisdn.Defaults()
 }
 
 // Defaults fills the zero fields of f.
@@ -377,6 +384,7 @@ func (c *Config) Verify() error {
 	c.UserAPI.Verify(errs)
 	c.FederationAPI.Verify(errs)
 	c.MediaAPI.Verify(errs)
+	c.SMS.Verify(errs)
 	return errs.Err()
 }
 
@@ -521,6 +529,7 @@ func (u *UserAPI) Verify(errs *Errors) {
 	if u.RefreshTokenLifetime < 0 {
 		errs.Add("user_api.refresh_token_lifetime", "must be >= 0, where 0 means never expire (got %s)", u.RefreshTokenLifetime)
 	}
+	u.Msisdn.Verify(errs)
 }
 
 // Verify records the problems of f in errs.

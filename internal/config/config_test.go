@@ -82,6 +82,9 @@ func TestDefault(t *testing.T) {
 		{"media_api.url_preview.enabled", c.MediaAPI.URLPreview.Enabled, true},
 		{"media_api.transcription.engine", c.MediaAPI.Transcription.Engine, ""},
 		{"presence.enabled", c.Presence.Enabled, true},
+		{"sms.provider", c.SMS.Provider, "log"},
+		{"sms.outbox_file", c.SMS.OutboxFile, ""},
+		{"user_directory.search_all_users", c.UserDirectory.SearchAllUsers, true},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -101,6 +104,7 @@ func TestDefault(t *testing.T) {
 	zero.MediaAPI.LegacyMedia.Enabled = true
 	zero.MediaAPI.URLPreview.Enabled = true
 	zero.Presence.Enabled = true
+	zero.UserDirectory.SearchAllUsers = true
 	if !reflect.DeepEqual(&zero, c) {
 		t.Errorf("Config{}.Defaults() = %+v, want %+v", zero, *c)
 	}
@@ -275,6 +279,8 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		"tls-ca":                            "MYELIN_TLS_CA",
 		"federation-hosts":                  "MYELIN_FEDERATION_HOSTS",
 		"federation-allow-private-networks": "MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS",
+		"sms-provider":                      "MYELIN_SMS_PROVIDER",
+		"sms-outbox-file":                   "MYELIN_SMS_OUTBOX_FILE",
 	}
 	if len(settings) != len(want) {
 		t.Errorf("%d flags, want %d", len(settings), len(want))
@@ -299,6 +305,7 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		{"log-format", "json", func(c *Config) any { return c.Global.Log.Format }},
 		{"metrics-addr", "127.0.0.1:9090", func(c *Config) any { return c.Global.MetricsAddr }},
 		{"tls-ca", "/etc/myelin/ca.pem", func(c *Config) any { return c.FederationAPI.TLSCA }},
+		{"sms-outbox-file", "/tmp/outbox.jsonl", func(c *Config) any { return c.SMS.OutboxFile }},
 	}
 	for _, s := range sets {
 		envName := "MYELIN_" + strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_"))

@@ -207,7 +207,7 @@ func annotate(n *yaml.Node, path string) {
 			panic("config: " + p + " is not documented")
 		}
 		if def, ok := defaultText(v); ok {
-			text += " Default: " + def + "."
+			text += " Default: " + strings.TrimSuffix(def, ".") + "."
 		}
 		for _, s := range settings {
 			if s.path == p {

@@ -207,6 +207,21 @@ var settings = []setting{
 		help:  "Cache: empty for an in-memory cache, or redis://… for Redis.",
 		apply: func(c *Config, v string) { c.Global.Cache.URL = v },
 	},
+	{
+		flag:  "sms-provider",
+		arg:   "NAME",
+		path:  "sms.provider",
+		help:  "Who sends SMS verification codes: log, webhook, aliyun or twilio.",
+		apply: func(c *Config, v string) { c.SMS.Provider = v },
+	},
+	{
+		flag: "sms-outbox-file",
+		arg:  "FILE",
+		path: "sms.outbox_file",
+		help: "With the log SMS provider, append each message as a JSON line to this file " +
+			"(development and tests: it holds live codes).",
+		apply: func(c *Config, v string) { c.SMS.OutboxFile = v },
+	},
 }
 
 // splitList splits a comma-separated list, dropping spaces and empty items.

@@ -55,8 +55,8 @@ func listed(t *testing.T, c *mautrix.Client, path, list string) []string {
 	return out
 }
 
-// setProfile gives c a display name and a signature.
-func setProfile(t *testing.T, c *mautrix.Client, name, signature string) {
+// setFriendProfile gives c a display name and a signature.
+func setFriendProfile(t *testing.T, c *mautrix.Client, name, signature string) {
 	t.Helper()
 	if err := c.SetDisplayName(ctx(t), name); err != nil {
 		t.Fatal(err)
@@ -131,8 +131,8 @@ func TestFriends(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, testConfig(t, dbURL))
 		alice, bob := register(t, srv, "alice", "long enough"), register(t, srv, "bob", "long enough")
-		setProfile(t, alice, "Alice", "alice's words")
-		setProfile(t, bob, "Bob", "鲍勃的签名")
+		setFriendProfile(t, alice, "Alice", "alice's words")
+		setFriendProfile(t, bob, "Bob", "鲍勃的签名")
 		v := do(t, "GET", srv.ClientURL()+"/_matrix/client/versions", "", nil)
 		if features, _ := v.Body["unstable_features"].(map[string]any); features["im.myelin.friends"] != true {
 			t.Fatalf("im.myelin.friends not advertised: %v", v.Body)
@@ -329,8 +329,8 @@ func TestFriendsFederation(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			f, alice, bob := startPair(t, d)
 			carol := register(t, f.servers["two.test"], "carol", "long enough")
-			setProfile(t, alice, "Alice", "from one")
-			setProfile(t, bob, "Bob", "from two")
+			setFriendProfile(t, alice, "Alice", "from one")
+			setFriendProfile(t, bob, "Bob", "from two")
 
 			room := requestFriend(t, alice, bob, "across")
 			var in map[string]any

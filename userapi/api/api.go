@@ -81,6 +81,9 @@ type CreateAccountRequest struct {
 	DisplayName string
 	// RegistrationToken, when set, is consumed in the same transaction.
 	RegistrationToken string
+	// Msisdn, when set, is a verified phone number bound to the account in
+	// the same transaction (ErrThreepidInUse when another account has it).
+	Msisdn string
 }
 
 // Accounts is the account surface registration and login need.
@@ -197,4 +200,6 @@ type UserAPI interface {
 	CompiledPushRules
 	PusherHolders
 	RoomTags
+	PhoneNumbers
+	UserDirectory
 }

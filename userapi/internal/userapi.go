@@ -34,6 +34,12 @@ type Options struct {
 	RefreshTokenLifetime time.Duration // 0: never
 	// TokenCacheTTL bounds how long a token→device entry stays cached.
 	TokenCacheTTL time.Duration
+	// Msisdn configures phone verification.
+	Msisdn MsisdnOptions
+	// DirectoryRestricted is user_directory.search_all_users = false: a
+	// search finds only users who share a room with the searcher or are in
+	// public rooms.
+	DirectoryRestricted bool
 }
 
 // UserAPI implements api.UserAPI.
@@ -47,6 +53,7 @@ type UserAPI struct {
 	push  pushState
 	// holders: the users who may have pushers (pushers.go).
 	holders pusherHolders
+	msisdn  MsisdnOptions
 
 	logins *prometheus.CounterVec
 }
@@ -69,10 +76,15 @@ func New(
 			Help: "Login sessions created, by how (login, register, refresh).",
 		}, []string{"kind"}),
 	}
+	u.msisdn = opts.Msisdn
+	u.msisdn.defaults()
 	u.SetClock(time.Now)
 	var err error
 	if u.logins, err = promutil.Register(reg, u.logins); err != nil {
 		return nil, fmt.Errorf("userapi: registering metrics: %w", err)
+	}
+	if err := u.fillDirectory(context.Background()); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -130,6 +142,11 @@ func (u *UserAPI) CreateAccount(ctx context.Context, req api.CreateAccountReques
 		}
 		if err := u.setInitialDisplayName(ctx, req); err != nil {
 			return err
+		}
+		if req.Msisdn != "" {
+			if err := u.store.InsertThreepid(ctx, req.Localpart, api.MediumMSISDN, req.Msisdn, now); err != nil {
+				return err
+			}
 		}
 		if req.RegistrationToken != "" {
 			return u.store.UseRegistrationToken(ctx, req.RegistrationToken, now)
@@ -241,6 +258,14 @@ func (u *UserAPI) Deactivate(ctx context.Context, localpart api.Localpart) error
 		if err := u.store.DeleteProfile(ctx, localpart); err != nil {
 			return err
 		}
+		// Spec: deactivation removes the account's 3PIDs, so that they can
+		// be bound to another account.
+		if err := u.store.DeleteThreepids(ctx, localpart); err != nil {
+			return err
+		}
+		if err := u.store.DeleteDirectoryEntry(ctx, u.userID(localpart)); err != nil {
+			return err
+		}
 		u.forgetPushRules(ctx, localpart)
 		return u.store.DeleteAccountData(ctx, localpart)
 	})
@@ -289,21 +314,32 @@ func (u *UserAPI) SetProfileField(ctx context.Context, localpart api.Localpart, 
 	if len(key) > MaxProfileKey {
 		return api.ErrKeyTooLarge
 	}
-	return u.store.SetProfileField(ctx, localpart, key, value, func(fields map[string]json.RawMessage) error {
-		b, err := json.Marshal(fields)
+	return u.store.WithTx(ctx, func(ctx context.Context) error {
+		err := u.store.SetProfileField(ctx, localpart, key, value, func(fields map[string]json.RawMessage) error {
+			b, err := json.Marshal(fields)
+			if err != nil {
+				return err
+			}
+			if len(b) >= MaxProfileBytes {
+				return api.ErrProfileTooLarge
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		if len(b) >= MaxProfileBytes {
-			return api.ErrProfileTooLarge
-		}
-		return nil
+		return u.indexLocalUser(ctx, localpart)
 	})
 }
 
 // DeleteProfileField implements api.Profiles.
 func (u *UserAPI) DeleteProfileField(ctx context.Context, localpart api.Localpart, key string) error {
-	return u.store.DeleteProfileField(ctx, localpart, key)
+	return u.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := u.store.DeleteProfileField(ctx, localpart, key); err != nil {
+			return err
+		}
+		return u.indexLocalUser(ctx, localpart)
+	})
 }
 
 // AccountData implements api.AccountData.

@@ -13,7 +13,7 @@ import (
 	"github.com/myelin-im/myelin/userapi/storage"
 )
 
-func open(t *testing.T, db *sqlutil.DB) *storage.Storage {
+func open(t testing.TB, db *sqlutil.DB) *storage.Storage {
 	t.Helper()
 	s, err := storage.New(context.Background(), db)
 	if err != nil {
