@@ -169,7 +169,14 @@ func (rt *Routes) requestFriend(w http.ResponseWriter, r *http.Request, dev *api
 	if err != nil {
 		return err
 	}
-	if !pending {
+	switch pending {
+	case requestIncoming:
+		// They asked first: asking them back accepts their request, rather
+		// than leaving two rooms each waiting for the other.
+		if err := rt.joinInvited(ctx, dev, roomapi.DirectInvite{RoomID: roomID, Sender: req.UserID}); err != nil {
+			return err
+		}
+	case requestNone:
 		if roomID, err = rt.createRequestRoom(ctx, dev, req.UserID, req.Message); err != nil {
 			return err
 		}
@@ -204,28 +211,42 @@ func (rt *Routes) checkFriendTarget(ctx context.Context, dev *api.Device, userID
 	return err
 }
 
-// existingRequest refuses a request to a friend and finds a pending one to
-// the same user.
-func (rt *Routes) existingRequest(ctx context.Context, dev *api.Device, userID string) (string, bool, error) {
+// Kinds of pending request between two users.
+type pendingRequest int
+
+const (
+	requestNone     pendingRequest = iota
+	requestOutgoing                // the requester already asked the user
+	requestIncoming                // the user already asked the requester
+)
+
+// existingRequest refuses a request to a friend and finds a pending request
+// between the two users, either way.
+func (rt *Routes) existingRequest(ctx context.Context, dev *api.Device, userID string) (string, pendingRequest, error) {
 	fs, err := rt.friendsOf(ctx, dev)
 	if err != nil {
-		return "", false, err
+		return "", requestNone, err
 	}
 	for _, f := range fs {
 		if f.UserID == userID {
-			return "", false, httputil.InvalidParam("You are already friends with %s", userID)
+			return "", requestNone, httputil.InvalidParam("You are already friends with %s", userID)
 		}
 	}
-	_, out, err := rt.rooms.DirectInvites(ctx, dev.UserID)
+	in, out, err := rt.rooms.DirectInvites(ctx, dev.UserID)
 	if err != nil {
-		return "", false, err
+		return "", requestNone, err
 	}
 	for _, d := range out {
 		if d.Invitee == userID {
-			return d.RoomID, true, nil
+			return d.RoomID, requestOutgoing, nil
 		}
 	}
-	return "", false, nil
+	for _, d := range in {
+		if d.Sender == userID {
+			return d.RoomID, requestIncoming, nil
+		}
+	}
+	return "", requestNone, nil
 }
 
 // createRequestRoom creates the request's direct room. An invite to another

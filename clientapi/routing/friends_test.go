@@ -151,3 +151,25 @@ func TestFriendRequestIgnored(t *testing.T) {
 		{"hidden from the target", "GET", req, bob.Token, nil, 200, "", listHas("incoming", "")},
 	})
 }
+
+// TestFriendRequestCrossed: asking someone who already asked you accepts
+// their request, in their room, instead of opening a second one.
+func TestFriendRequestCrossed(t *testing.T) {
+	f := newServer(t, serverOpts{})
+	alice, bob := f.User(t, "alice"), f.User(t, "bob")
+	req := friendsPath + "/requests"
+	var room string
+	run(t, f, []call{
+		{"alice asks", "POST", req, alice.Token, `{"user_id":"` + bob.ID + `"}`, 200, "", func(t *testing.T, r *fixture.Response) {
+			room, _ = r.JSON()["room_id"].(string)
+		}},
+		{"bob asks back", "POST", req, bob.Token, `{"user_id":"` + alice.ID + `"}`, 200, "", func(t *testing.T, r *fixture.Response) {
+			if got := r.JSON()["room_id"]; got != room {
+				t.Fatalf("room_id = %v; want alice's request's %s", got, room)
+			}
+		}},
+		{"friends of alice", "GET", friendsPath, alice.Token, nil, 200, "", listHas("friends", "", bob)},
+		{"friends of bob", "GET", friendsPath, bob.Token, nil, 200, "", listHas("friends", "", alice)},
+		{"no requests left", "GET", req, bob.Token, nil, 200, "", listHas("incoming", "")},
+	})
+}
