@@ -9,7 +9,6 @@ import (
 
 	"github.com/myelin-im/myelin/internal/cache"
 	"github.com/myelin-im/myelin/internal/phone"
-	"github.com/myelin-im/myelin/internal/testenv"
 	"github.com/myelin-im/myelin/userapi/api"
 	"github.com/myelin-im/myelin/userapi/sms"
 )
@@ -27,14 +26,7 @@ func (d *discard) Send(context.Context, sms.Message) error { d.n.Add(1); return 
 func BenchmarkMsisdnRequestAndSubmit(b *testing.B) {
 	caches := map[string]func(b *testing.B) cache.Cache{
 		"memory": func(*testing.B) cache.Cache { return cache.NewMemory(cache.MemoryOptions{}, nil) },
-		"redis": func(b *testing.B) cache.Cache {
-			c, err := cache.NewRedis(context.Background(), testenv.RedisURL(b), fmt.Sprintf("bench-%d:", time.Now().UnixNano()), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = c.Close() })
-			return c
-		},
+		"redis":  func(b *testing.B) cache.Cache { return redisCache(b, fmt.Sprintf("bench-%d:", time.Now().UnixNano())) },
 	}
 	for _, name := range []string{"memory", "redis"} {
 		b.Run(name, func(b *testing.B) {

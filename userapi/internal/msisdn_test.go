@@ -69,14 +69,7 @@ func withCaches(t *testing.T, fn func(t *testing.T, u *UserAPI, box *outbox, clk
 	caches := map[string]func(t *testing.T) cache.Cache{
 		"memory": func(*testing.T) cache.Cache { return cache.NewMemory(cache.MemoryOptions{}, nil) },
 		"redis": func(t *testing.T) cache.Cache {
-			url := testenv.RedisURL(t)
-			prefix := fmt.Sprintf("test-msisdn-%d:", time.Now().UnixNano())
-			c, err := cache.NewRedis(context.Background(), url, prefix, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = c.Close() })
-			return c
+			return redisCache(t, fmt.Sprintf("test-msisdn-%d:", time.Now().UnixNano()))
 		},
 	}
 	for name, mk := range caches {
@@ -269,18 +262,12 @@ func TestMsisdnProviderFailure(t *testing.T) {
 // Two user API processes sharing Redis share sessions: a code asked for on
 // one is accepted on the other, and attempts count together.
 func TestMsisdnSharedAcrossProcesses(t *testing.T) {
-	url := testenv.RedisURL(t)
 	prefix := fmt.Sprintf("test-msisdn-shared-%d:", time.Now().UnixNano())
 	box := &outbox{}
 	var apis [2]*UserAPI
 	for i := range apis {
-		c, err := cache.NewRedis(context.Background(), url, prefix, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
 		apis[i] = testAPI(t)
-		apis[i].cache = c
+		apis[i].cache = redisCache(t, prefix)
 		apis[i].msisdn = MsisdnOptions{Sender: box, MaxAttempts: 2}
 		apis[i].msisdn.defaults()
 	}
@@ -298,4 +285,16 @@ func TestMsisdnSharedAcrossProcesses(t *testing.T) {
 	if got, err := apis[1].ValidatedMsisdn(ctx, s.SID, "secret", api.MsisdnRegister); err != nil || got != "8613800138009" {
 		t.Fatalf("the second process sees the validation: %q %v", got, err)
 	}
+}
+
+// redisCache is a Redis cache whose keys start with prefix, closed when the
+// test ends; the test is skipped without MYELIN_TEST_REDIS_URL.
+func redisCache(tb testing.TB, prefix string) cache.Cache {
+	tb.Helper()
+	c, err := cache.NewRedis(context.Background(), testenv.RedisURL(tb), prefix, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
 }
