@@ -60,7 +60,10 @@ type Sentence struct {
 
 // Sentences are the three utterances of the transcription tests.
 var Sentences = []Sentence{
-	{"call", "please call me tomorrow morning", []string{"please", "call", "me", "tomorrow", "morning"}},
+	// Not "... tomorrow morning": since Debian's 2026-12 updates of
+	// espeak-ng and ffmpeg, pocketsphinx hears that one as "please can we do
+	// or do" once it has gone through Opus.
+	{"call", "please call me tomorrow", []string{"please", "call", "me", "tomorrow"}},
 	{"meeting", "the meeting starts at ten o'clock", []string{"meeting", "starts"}},
 	{"money", "we need more money for the project", []string{"need", "more", "money"}},
 }
