@@ -29,7 +29,7 @@ func TestDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	if caps.ChangePassword == nil || !caps.ChangePassword.Enabled || caps.SetDisplayname == nil || !caps.SetDisplayname.Enabled ||
-		caps.SetAvatarURL == nil || !caps.SetAvatarURL.Enabled || caps.ThreePIDChanges == nil || caps.ThreePIDChanges.Enabled {
+		caps.SetAvatarURL == nil || !caps.SetAvatarURL.Enabled || caps.ThreePIDChanges == nil || !caps.ThreePIDChanges.Enabled {
 		t.Fatalf("capabilities: %+v", caps)
 	}
 	raw := do(t, "GET", srv.ClientURL()+"/_matrix/client/v3/capabilities", c.AccessToken, nil)
