@@ -181,4 +181,3 @@ func Match(q []Clause, a Analyzed) bool {
 	}
 	return len(q) > 0
 }
-
