@@ -22,13 +22,13 @@ import (
 
 // Routes serves the sync endpoints.
 type Routes struct {
-	store    *storage.Storage
+	store *storage.Storage
 	// searchBackend answers /search (nil: nothing is found).
 	searchBackend search.Backend
-	notifier *internal.Notifier
-	recent   *internal.Recent
-	counts   *internal.CountsCache
-	users    userapi.Sync
+	notifier      *internal.Notifier
+	recent        *internal.Recent
+	counts        *internal.CountsCache
+	users         userapi.Sync
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
 	rooms roomapi.Sync

@@ -10,7 +10,9 @@ import (
 )
 
 // searchResponse renders a page as search_categories.room_events.
-func (rt *Routes) searchResponse(ctx context.Context, c *roomEventsCriteria, page *searchPage, dev *userapi.Device) (map[string]any, error) {
+func (rt *Routes) searchResponse(
+	ctx context.Context, c *roomEventsCriteria, page *searchPage, dev *userapi.Device,
+) (map[string]any, error) {
 	results := make([]map[string]any, 0, len(page.hits))
 	for _, h := range page.hits {
 		res := map[string]any{
