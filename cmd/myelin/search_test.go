@@ -56,7 +56,11 @@ func reindexConfig(t *testing.T, extra string, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	s, err := storage.New(ctx, db)
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,8 @@ var ErrOff = errors.New("search: the search backend is off (search.backend: off)
 
 // Open builds the configured backend: sql in db (the database of record),
 // elasticsearch on the configured cluster.
-func Open(ctx context.Context, cfg config.Search, db *sqlutil.DB, log logrus.FieldLogger, reg prometheus.Registerer) (search.Backend, error) {
+func Open(ctx context.Context, cfg config.Search, db *sqlutil.DB, log logrus.FieldLogger,
+	reg prometheus.Registerer) (search.Backend, error) {
 	switch cfg.Backend {
 	case config.SearchOff:
 		return nil, ErrOff

@@ -161,10 +161,10 @@ func (r *runner) loop(ctx context.Context) {
 		if err != nil {
 			return // ctx ended
 		}
+		r.updateLag(ctx)
 		if n > 0 {
 			continue
 		}
-		r.updateLag(ctx)
 		select {
 		case <-ctx.Done():
 			return
