@@ -44,16 +44,6 @@ func (s *Storage) EventsBefore(ctx context.Context, low int64, limit int) ([]*Ev
 	return evs, nil
 }
 
-// MinPos is the lowest stream position of a timeline event (0: none below 0).
-func (s *Storage) MinPos(ctx context.Context) (int64, error) {
-	var p int64
-	err := s.db.QueryRow(ctx, `SELECT COALESCE(MIN(stream_pos), 0) FROM syncapi_events WHERE outlier = 0`).Scan(&p)
-	if err != nil {
-		return 0, fmt.Errorf("syncapi storage: reading the lowest position: %w", err)
-	}
-	return min(p, 0), nil
-}
-
 // CountEvents is how many timeline events are stored.
 func (s *Storage) CountEvents(ctx context.Context) (int64, error) {
 	var n int64
