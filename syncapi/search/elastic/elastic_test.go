@@ -66,7 +66,7 @@ func mustSearch(t *testing.T, b *Backend, q search.Query) *search.Result {
 }
 
 func TestIndexCreatedOnceWithMapping(t *testing.T) {
-	f := newFakeES(t, testIndex)
+	f := newFakeES(t)
 	newBackend(t, f, "false")
 	if f.creates != 1 {
 		t.Fatalf("index created %d times", f.creates)
@@ -84,7 +84,7 @@ func TestIndexCreatedOnceWithMapping(t *testing.T) {
 }
 
 func TestRefusesAClusterThatIsNotElasticsearch(t *testing.T) {
-	f := newFakeES(t, testIndex)
+	f := newFakeES(t)
 	f.noProduct = true
 	log, _ := test.NewNullLogger()
 	_, err := New(context.Background(), config.Elasticsearch{Addresses: []string{f.srv.URL}, Index: testIndex}, log, nil)
@@ -106,24 +106,24 @@ var corpus = []search.Doc{
 // Every query finds exactly what search.Match accepts (the tokenisation's
 // precision), in English, Chinese and Japanese.
 func TestFindsWhatMatchAccepts(t *testing.T) {
-	f := newFakeES(t, testIndex)
+	f := newFakeES(t)
 	b, reg := newBackend(t, f, "false")
 	if err := b.Index(context.Background(), corpus); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string][]string{
-		"hello":  {"$en1", "$mix"},
-		"WORLD":  {"$en1", "$en2"},
-		"明天":     {"$zh1", "$mix"},
-		"天气":     {"$zh2"}, // not 我们明天见
-		"东京":     {},
-		"東京":     {"$ja1", "$mix"},
-		"会いましょう": {"$ja1"},
-		"テスト":    {"$ja2"},
-		"天":      {"$zh1", "$zh2", "$mix"},
-		"明天 天气":  {},
+		"hello":    {"$en1", "$mix"},
+		"WORLD":    {"$en1", "$en2"},
+		"明天":       {"$zh1", "$mix"},
+		"天气":       {"$zh2"}, // not 我们明天见
+		"东京":       {},
+		"東京":       {"$ja1", "$mix"},
+		"会いましょう":   {"$ja1"},
+		"テスト":      {"$ja2"},
+		"天":        {"$zh1", "$zh2", "$mix"},
+		"明天 天气":    {},
 		"hello 東京": {"$mix"},
-		"!!":     {},
+		"!!":       {},
 	}
 	for term, want := range cases {
 		got := ids(mustSearch(t, b, search.Query{Term: term}))
@@ -143,11 +143,14 @@ func TestFindsWhatMatchAccepts(t *testing.T) {
 	if v := testutil.ToFloat64(b.m.requests.WithLabelValues("search", "ok")); v < float64(len(cases)-1) {
 		t.Errorf("search requests counted %v", v)
 	}
-	_ = reg
+	// Registered on the Registerer given: info, create_index, index, search.
+	if n, err := testutil.GatherAndCount(reg, "myelin_search_elasticsearch_requests_total"); err != nil || n != 4 {
+		t.Errorf("request series: %d %v", n, err)
+	}
 }
 
 func TestFilters(t *testing.T) {
-	f := newFakeES(t, testIndex)
+	f := newFakeES(t)
 	b, _ := newBackend(t, f, "false")
 	if err := b.Index(context.Background(), corpus); err != nil {
 		t.Fatal(err)
@@ -194,7 +197,7 @@ func TestFilters(t *testing.T) {
 // Past maxRangeClauses distinct ranges the query filters by room and the
 // ranges are checked on the hits: the same results.
 func TestManyRoomRanges(t *testing.T) {
-	f := newFakeES(t, testIndex)
+	f := newFakeES(t)
 	b, _ := newBackend(t, f, "false")
 	var docs []search.Doc
 	var rooms []search.RoomRange
@@ -231,7 +234,7 @@ func TestManyRoomRanges(t *testing.T) {
 }
 
 func TestPaginationWithoutRepeats(t *testing.T) {
-	f := newFakeES(t, testIndex)
+	f := newFakeES(t)
 	b, _ := newBackend(t, f, "false")
 	var docs []search.Doc
 	for i := range 25 {
@@ -311,7 +314,7 @@ func cmpFloat(a, b float64) int {
 }
 
 func TestDeleteAndReindex(t *testing.T) {
-	f := newFakeES(t, testIndex)
+	f := newFakeES(t)
 	b, _ := newBackend(t, f, "wait_for")
 	ctx := context.Background()
 	if err := b.Index(ctx, corpus); err != nil {
@@ -340,7 +343,7 @@ func TestDeleteAndReindex(t *testing.T) {
 }
 
 func TestBulkRetries(t *testing.T) {
-	f := newFakeES(t, testIndex)
+	f := newFakeES(t)
 	b, _ := newBackend(t, f, "false")
 	ctx := context.Background()
 	f.bulkLoad = 2

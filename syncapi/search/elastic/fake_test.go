@@ -23,19 +23,19 @@ type fakeES struct {
 	srv   *httptest.Server
 	index string
 
-	mu        sync.Mutex
-	props     map[string]map[string]any // the mapping's properties
-	analyzers map[string]bool
-	docs      map[string]map[string]any
-	creates   int      // PUT /{index} that created it
-	hideIndex bool     // HEAD answers 404 although it exists (a concurrent creator)
-	noProduct bool     // answer without X-Elastic-Product
-	bulkLoad  int      // bulk requests to refuse whole with 429
-	itemLoad  map[string]int // _ids to refuse with 429, times
-	itemBad   map[string]bool // _ids to refuse with 400 (mapping)
+	mu         sync.Mutex
+	props      map[string]map[string]any // the mapping's properties
+	analyzers  map[string]bool
+	docs       map[string]map[string]any
+	creates    int             // PUT /{index} that created it
+	hideIndex  bool            // HEAD answers 404 although it exists (a concurrent creator)
+	noProduct  bool            // answer without X-Elastic-Product
+	bulkLoad   int             // bulk requests to refuse whole with 429
+	itemLoad   map[string]int  // _ids to refuse with 429, times
+	itemBad    map[string]bool // _ids to refuse with 400 (mapping)
 	bulkBodies [][]bulkLine
-	searches  []map[string]any
-	refreshes []string
+	searches   []map[string]any
+	refreshes  []string
 }
 
 type bulkLine struct {
@@ -43,8 +43,8 @@ type bulkLine struct {
 	source     map[string]any
 }
 
-func newFakeES(t *testing.T, index string) *fakeES {
-	f := &fakeES{t: t, index: index, docs: map[string]map[string]any{},
+func newFakeES(t *testing.T) *fakeES {
+	f := &fakeES{t: t, index: testIndex, docs: map[string]map[string]any{},
 		itemLoad: map[string]int{}, itemBad: map[string]bool{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
