@@ -23,6 +23,11 @@ const trackTotalHits = 10000
 // the ranges, and the exact ranges are checked on each hit here.
 const maxRangeClauses = 256
 
+// maxLimit bounds one page (the cluster refuses pages beyond
+// index.max_result_window, 10,000 by default); a larger Limit gets pages of
+// this size, with Next.
+const maxLimit = 1000
+
 // maxRounds bounds the requests of one page when hits are checked here.
 const maxRounds = 8
 
@@ -46,7 +51,7 @@ func (b *Backend) Search(ctx context.Context, q search.Query) (*search.Result, e
 // collect pages through the cluster's hits until q.Limit accepted ones.
 func (b *Backend) collect(ctx context.Context, q search.Query, query map[string]any,
 	accept func(hit) bool, after []any) (*search.Result, error) {
-	limit := max(q.Limit, 1)
+	limit := min(max(q.Limit, 1), maxLimit)
 	size := limit + 1 // one more, to know whether there is a next page
 	res := &search.Result{Hits: []search.Hit{}}
 	seen := map[string]bool{}
