@@ -102,6 +102,9 @@ func (f *fakeES) route(r *http.Request, body []byte) (any, *esErr) {
 		return nil, nil
 	case r.Method == http.MethodPut && r.URL.Path == idx:
 		return f.create(body)
+	case r.Method == http.MethodDelete && r.URL.Path == idx:
+		f.props, f.docs = nil, map[string]map[string]any{}
+		return map[string]any{"acknowledged": true}, nil
 	case r.Method == http.MethodPost && r.URL.Path == "/_bulk":
 		checkJSONType(f.t, r)
 		f.refreshes = append(f.refreshes, r.URL.Query().Get("refresh"))
