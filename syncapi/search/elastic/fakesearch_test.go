@@ -43,6 +43,15 @@ func (f *fakeES) search(body []byte) (any, *esErr) {
 	if e != nil {
 		return nil, e
 	}
+	// The query is checked on a document of zero values, whatever the
+	// index holds.
+	probe := map[string]any{}
+	for name := range f.props {
+		probe[name] = nil
+	}
+	if _, _, e := f.eval(query, probe); e != nil {
+		return nil, e
+	}
 	var hits []fakeHit
 	for id, doc := range f.docs {
 		ok, score, e := f.eval(query, doc)
@@ -247,21 +256,22 @@ func (f *fakeES) evalBool(b map[string]any, doc map[string]any) (bool, float64, 
 			return false, 0, bad("[bool] query does not support [%s]", k)
 		}
 	}
-	for _, occur := range []string{"must", "filter"} {
+	// Every clause is evaluated (no short cut), so that every one is checked.
+	all := true
+	for _, occur := range []string{"must", "filter", "must_not"} {
 		for _, c := range asList(b[occur]) {
-			ok, s, e := f.eval(c.(map[string]any), doc)
-			if e != nil || !ok {
+			cq, isObj := c.(map[string]any)
+			if !isObj {
+				return false, 0, bad("[bool] clause %v", c)
+			}
+			ok, s, e := f.eval(cq, doc)
+			if e != nil {
 				return false, 0, e
 			}
+			all = all && ok == (occur != "must_not")
 			if occur == "must" {
 				score += s
 			}
-		}
-	}
-	for _, c := range asList(b["must_not"]) {
-		ok, _, e := f.eval(c.(map[string]any), doc)
-		if e != nil || ok {
-			return false, 0, e
 		}
 	}
 	should := asList(b["should"])
@@ -283,7 +293,7 @@ func (f *fakeES) evalBool(b map[string]any, doc map[string]any) (bool, float64, 
 			score += s
 		}
 	}
-	return matched >= msm, score, nil
+	return all && matched >= msm, score, nil
 }
 
 func (f *fakeES) field(name, want string) *esErr {
@@ -323,7 +333,8 @@ func (f *fakeES) evalRange(b map[string]any, doc map[string]any) (bool, float64,
 		if t := f.props[name]["type"]; t != "long" && t != "date" {
 			return false, 0, bad("[range] on field [%s] of type %v", name, t)
 		}
-		have := int64(doc[name].(float64))
+		n, _ := doc[name].(float64)
+		have := int64(n)
 		for op, bound := range v.(map[string]any) {
 			if op == "format" {
 				continue
