@@ -411,3 +411,22 @@ func TestFakeRefusesWhatTheClusterWould(t *testing.T) {
 		t.Error("a field outside the strict mapping was accepted")
 	}
 }
+
+func TestSearchRetriesWhenTheClusterIsBusy(t *testing.T) {
+	f := newFakeES(t)
+	b, _ := newBackend(t, f, "false")
+	if err := b.Index(context.Background(), corpus); err != nil {
+		t.Fatal(err)
+	}
+	f.searchLoad = 2
+	if got := ids(mustSearch(t, b, search.Query{Term: "world", Order: search.ByRecent})); !slices.Equal(got, []string{"$en2", "$en1"}) {
+		t.Fatalf("after two refusals: %v", got)
+	}
+	f.searchLoad = 3
+	if _, err := b.Search(context.Background(), search.Query{Term: "world", Rooms: everywhere, Limit: 5}); err == nil {
+		t.Fatal("a search refused three times succeeded")
+	}
+	if v := testutil.ToFloat64(b.m.requests.WithLabelValues("search", "error")); v != 1 {
+		t.Errorf("search errors counted %v", v)
+	}
+}

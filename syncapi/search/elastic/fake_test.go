@@ -31,6 +31,7 @@ type fakeES struct {
 	hideIndex  bool            // HEAD answers 404 although it exists (a concurrent creator)
 	noProduct  bool            // answer without X-Elastic-Product
 	bulkLoad   int             // bulk requests to refuse whole with 429
+	searchLoad int             // search requests to refuse with 503
 	itemLoad   map[string]int  // _ids to refuse with 429, times
 	itemBad    map[string]bool // _ids to refuse with 400 (mapping)
 	bulkBodies [][]bulkLine
@@ -111,6 +112,10 @@ func (f *fakeES) route(r *http.Request, body []byte) (any, *esErr) {
 		return f.bulk(body)
 	case r.Method == http.MethodPost && r.URL.Path == idx+"/_search":
 		checkJSONType(f.t, r)
+		if f.searchLoad > 0 {
+			f.searchLoad--
+			return nil, &esErr{status: 503, typ: "search_phase_execution_exception", reason: "all shards failed"}
+		}
 		return f.search(body)
 	}
 	f.t.Errorf("fake ES: unexpected request %s %s", r.Method, r.URL)
