@@ -13,6 +13,7 @@ import (
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/syncapi/search"
+	"github.com/myelin-im/myelin/syncapi/search/elastic"
 )
 
 // ErrOff is returned when search.backend is off: there is nothing to open
@@ -26,10 +27,12 @@ func Open(ctx context.Context, cfg config.Search, db *sqlutil.DB, log logrus.Fie
 	switch cfg.Backend {
 	case config.SearchOff:
 		return nil, ErrOff
-	case config.SearchSQL, config.SearchElasticsearch:
-		// The backends are merged separately: each adds its case here, e.g.
-		// `return sqlsearch.New(ctx, db, log)`.
-		return nil, fmt.Errorf("search: backend %q not built in", cfg.Backend)
+	case config.SearchElasticsearch:
+		b, err := elastic.New(ctx, cfg.Elasticsearch, log, reg)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("search: unknown backend %q", cfg.Backend)
 }
