@@ -15,12 +15,14 @@ import (
 )
 
 // cursor is the position after the last hit of a page: its rank (ByRank
-// only), stream position and event ID, the order's sort key.
+// only), stream position and event ID, the order's sort key; and the count
+// the first page found.
 type cursor struct {
 	Order search.Order `json:"o"`
 	Rank  float64      `json:"r,omitempty"`
 	Pos   int64        `json:"p"`
 	Event string       `json:"e"`
+	Count int          `json:"c"` // the first page's count
 }
 
 func (c cursor) encode() string {
@@ -73,43 +75,41 @@ func (b *Backend) Search(ctx context.Context, q search.Query) (*search.Result, e
 		return &search.Result{}, nil
 	}
 	limit := max(q.Limit, 1)
-	count, err := b.count(ctx, &q, clauses)
-	if err != nil {
-		return nil, fmt.Errorf("sqlsearch: counting: %w", err)
-	}
-	hits, err := b.page(ctx, &q, clauses, after, limit+1)
+	hits, count, err := b.page(ctx, &q, clauses, after, limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("sqlsearch: searching: %w", err)
 	}
 	res := &search.Result{Count: count}
+	if after != nil {
+		// Later pages report the first page's count, which the cursor carries.
+		res.Count = after.Count
+	}
 	if len(hits) > limit {
 		hits = hits[:limit]
 		last := hits[limit-1]
-		c := cursor{Order: q.Order, Pos: last.Pos, Event: last.EventID}
+		c := cursor{Order: q.Order, Pos: last.Pos, Event: last.EventID, Count: res.Count}
 		if q.Order == search.ByRank {
 			c.Rank = last.Rank
 		}
 		res.Next = c.encode()
 	}
 	res.Hits = hits
-	// A page fetched with a cursor never counts fewer than it has shown.
-	res.Count = max(res.Count, len(res.Hits))
 	return res, nil
 }
 
-func (b *Backend) count(ctx context.Context, q *search.Query, clauses []search.Clause) (int, error) {
+// page returns up to n hits after the cursor and, on the first page (no
+// cursor), how many events match in all, counted in the same pass.
+func (b *Backend) page(ctx context.Context, q *search.Query, clauses []search.Clause, after *cursor,
+	n int) ([]search.Hit, int, error) {
 	var qb builder
 	b.matches(&qb, q, clauses)
-	qb.write(` SELECT COUNT(*) FROM e`)
-	var n int
-	err := b.db.QueryRow(ctx, qb.sb.String(), qb.args...).Scan(&n)
-	return n, err
-}
-
-func (b *Backend) page(ctx context.Context, q *search.Query, clauses []search.Clause, after *cursor, n int) ([]search.Hit, error) {
-	var qb builder
-	b.matches(&qb, q, clauses)
-	qb.write(` SELECT event_id, room_id, stream_pos, rank FROM e`)
+	qb.write(` SELECT event_id, room_id, stream_pos, rank, `)
+	if after == nil {
+		qb.write(`COUNT(*) OVER ()`)
+	} else {
+		qb.write(`0`)
+	}
+	qb.write(` FROM e`)
 	order := ` ORDER BY stream_pos DESC, event_id DESC`
 	if q.Order == search.ByRank {
 		order = ` ORDER BY rank DESC, stream_pos DESC, event_id DESC`
@@ -124,11 +124,13 @@ func (b *Backend) page(ctx context.Context, q *search.Query, clauses []search.Cl
 		qb.write(` WHERE `, tail)
 	}
 	qb.write(order, ` LIMIT `, qb.arg(n))
-	return sqlutil.Select(ctx, b.db, func(s sqlutil.Scanner) (search.Hit, error) {
+	count := 0
+	hits, err := sqlutil.Select(ctx, b.db, func(s sqlutil.Scanner) (search.Hit, error) {
 		var h search.Hit
-		err := s.Scan(&h.EventID, &h.RoomID, &h.Pos, &h.Rank)
+		err := s.Scan(&h.EventID, &h.RoomID, &h.Pos, &h.Rank, &count)
 		return h, err
 	}, qb.sb.String(), qb.args...)
+	return hits, count, err
 }
 
 // matches writes the common table expressions r (the visible room ranges),
@@ -154,12 +156,12 @@ func (b *Backend) matches(qb *builder, q *search.Query, clauses []search.Clause)
 			ranges[i] = [3]any{r.RoomID, r.From, r.To}
 		}
 		js, _ := json.Marshal(ranges) // strings and integers always marshal
-		qb.write(`WITH r AS (SELECT json_extract(value, '$[0]') AS room_id, json_extract(value, '$[1]') AS lo,
+		qb.write(`WITH r AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS room_id, json_extract(value, '$[1]') AS lo,
 			json_extract(value, '$[2]') AS hi FROM json_each(`, qb.arg(string(js)), `)), `)
 		// bm25 only works in the query that holds the MATCH, so that one is
 		// kept apart (materialised) from the joins.
-		qb.write(`f AS MATERIALIZED (SELECT rowid AS id, -bm25(syncapi_search_fts) AS rank
-			FROM syncapi_search_fts WHERE syncapi_search_fts MATCH `, qb.arg(ftsMatch(clauses)), `), `)
+		qb.write(`f AS MATERIALIZED (SELECT rowid AS id, -bm25(syncapi_search_fts, 1, 1, 0) AS rank
+			FROM syncapi_search_fts WHERE syncapi_search_fts MATCH `, qb.arg(ftsMatchRooms(clauses, q.Rooms)), `), `)
 		qb.write(`m AS (SELECT d.event_id, d.room_id, d.stream_pos, f.rank AS rank
 			FROM f JOIN syncapi_search_docs d ON d.id = f.id
 			JOIN r ON r.room_id = d.room_id AND d.stream_pos > r.lo AND d.stream_pos <= r.hi

@@ -99,8 +99,8 @@ func (b *Backend) indexOne(ctx context.Context, d *search.Doc) error {
 	if err := b.db.QueryRow(ctx, upsertDocSQLite, args...).Scan(&id); err != nil {
 		return err
 	}
-	_, err = b.db.Exec(ctx, `INSERT INTO syncapi_search_fts (rowid, words, chars) VALUES ($1, $2, $3)`,
-		id, strings.Join(a.Words, " "), strings.Join(a.Chars, " "))
+	_, err = b.db.Exec(ctx, `INSERT INTO syncapi_search_fts (rowid, words, chars, room) VALUES ($1, $2, $3, $4)`,
+		id, strings.Join(a.Words, " "), strings.Join(a.Chars, " "), roomToken(d.RoomID))
 	return err
 }
 

@@ -1,6 +1,8 @@
 package sqlsearch
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"strings"
 
@@ -12,8 +14,8 @@ import (
 // the index never matches a phrase that search.Match would reject; it may
 // miss one that far into a text (docs/decisions.md).
 const (
-	maxPosition     = 16383
-	maxLexemePos    = 256
+	maxPosition      = 16383
+	maxLexemePos     = 256
 	charLexemePrefix = "#" // Analyze's words are letters and digits only, so never start with '#'
 )
 
@@ -130,4 +132,37 @@ func ftsMatch(clauses []search.Clause) string {
 		sb.WriteByte('"')
 	}
 	return sb.String()
+}
+
+// maxRoomTokens bounds how many rooms a query names inside its FTS5 match;
+// beyond it, an OR over that many room doclists costs more than it saves,
+// and the rooms are only joined against.
+const maxRoomTokens = 100
+
+// ftsMatchRooms is ftsMatch restricted to documents of the rooms (an
+// optimisation: the exact room and range filter is the join with the room
+// ranges).
+func ftsMatchRooms(clauses []search.Clause, rooms []search.RoomRange) string {
+	m := ftsMatch(clauses)
+	seen := map[string]bool{}
+	var toks []string
+	for _, r := range rooms {
+		if t := roomToken(r.RoomID); !seen[t] {
+			seen[t] = true
+			toks = append(toks, t)
+		}
+	}
+	if len(toks) > maxRoomTokens {
+		return m
+	}
+	return "(" + m + ") AND room:(" + strings.Join(toks, " OR ") + ")"
+}
+
+// roomToken names a room in the FTS5 room column with one token of ASCII
+// letters and digits (room IDs hold characters the tokenizer splits on). Two
+// rooms sharing a token (a 64-bit hash collision) only cost speed: the join
+// with the room ranges compares the room IDs themselves.
+func roomToken(roomID string) string {
+	h := sha256.Sum256([]byte(roomID))
+	return "r" + hex.EncodeToString(h[:8])
 }

@@ -18,8 +18,11 @@ CREATE TABLE syncapi_search_docs (
 -- The ascii tokenizer splits on ASCII spaces and punctuation only and keeps
 -- every non-ASCII character as part of a token, so words and CJK bigrams stay
 -- exactly the tokens search.Analyze made.
+-- The room column holds one token naming the document's room (see roomToken),
+-- so that a query over a few rooms intersects with their documents inside
+-- FTS5 rather than ranking matches in every room.
 CREATE VIRTUAL TABLE syncapi_search_fts USING fts5(
-	words, chars, content='', contentless_delete=1, tokenize='ascii'
+	words, chars, room, content='', contentless_delete=1, tokenize='ascii'
 );
 -- dialect: postgres
 CREATE TABLE syncapi_search_docs (
