@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lib/pq"
+	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/syncapi/search"
@@ -41,6 +43,9 @@ func decodeCursor(s string, order search.Order) (*cursor, error) {
 	}
 	return &c, nil
 }
+
+// slowQuery is how long a search may take before it is logged.
+const slowQuery = 2 * time.Second
 
 // builder collects the arguments of one query and names their placeholders.
 type builder struct {
@@ -75,9 +80,14 @@ func (b *Backend) Search(ctx context.Context, q search.Query) (*search.Result, e
 		return &search.Result{}, nil
 	}
 	limit := max(q.Limit, 1)
+	start := time.Now()
 	hits, count, err := b.page(ctx, &q, clauses, after, limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("sqlsearch: searching: %w", err)
+	}
+	if d := time.Since(start); d > slowQuery {
+		b.log.WithFields(logrus.Fields{"duration": d, "clauses": len(clauses), "rooms": len(q.Rooms), "count": count}).
+			Warn("Slow search query")
 	}
 	res := &search.Result{Count: count}
 	if after != nil {
