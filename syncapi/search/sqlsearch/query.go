@@ -155,11 +155,14 @@ func (b *Backend) matches(qb *builder, q *search.Query, clauses []search.Clause)
 		}
 		qb.write(`WITH r AS (SELECT * FROM unnest(`, qb.arg(pq.Array(rooms)), `::text[], `,
 			qb.arg(pq.Array(los)), `::bigint[], `, qb.arg(pq.Array(his)), `::bigint[]) AS r (room_id, lo, hi)), `)
-		tq := qb.arg(tsquery(clauses))
-		qb.write(`m AS (SELECT d.event_id, d.room_id, d.stream_pos, ts_rank_cd(d.tsv, `, tq, `::tsquery)::float8 AS rank
+		// The match names the rooms (see tsqueryRooms), so the GIN index
+		// finds the term's documents in those rooms only; the rank counts
+		// the term alone.
+		qb.write(`m AS (SELECT d.event_id, d.room_id, d.stream_pos, ts_rank_cd(d.tsv, `, qb.arg(tsquery(clauses)),
+			`::tsquery)::float8 AS rank
 			FROM syncapi_search_docs d
 			JOIN r ON r.room_id = d.room_id AND d.stream_pos > r.lo AND d.stream_pos <= r.hi
-			WHERE d.tsv @@ `, tq, `::tsquery`)
+			WHERE d.tsv @@ `, qb.arg(tsqueryRooms(clauses, q.Rooms)), `::tsquery`)
 	} else {
 		ranges := make([][3]any, len(q.Rooms))
 		for i, r := range q.Rooms {

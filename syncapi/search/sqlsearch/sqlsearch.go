@@ -80,7 +80,7 @@ func (b *Backend) indexOne(ctx context.Context, d *search.Doc) error {
 	a := search.Analyze(d.Text)
 	args := []any{d.EventID, d.Key, d.RoomID, d.Sender, d.Type, d.TS, d.Pos}
 	if b.db.Dialect() == sqlutil.Postgres {
-		_, err := b.db.Exec(ctx, upsertDocPostgres, append(args, tsvector(a))...)
+		_, err := b.db.Exec(ctx, upsertDocPostgres, append(args, tsvector(a, d.RoomID))...)
 		return err
 	}
 	// FTS5: the old index entry, if any, goes before the new one is written

@@ -17,13 +17,15 @@ const (
 	maxPosition      = 16383
 	maxLexemePos     = 256
 	charLexemePrefix = "#" // Analyze's words are letters and digits only, so never start with '#'
+	roomLexemePrefix = "@" // nor with '@'
 )
 
-// tsvector renders an analysed text as a tsvector literal: each word with its
-// positions, then each CJK character prefixed with '#'. The literal is cast
+// tsvector renders an analysed text of a room as a tsvector literal: each
+// word with its positions, then each CJK character prefixed with '#', then
+// the room's token prefixed with '@' (without a position). The literal is cast
 // with ::tsvector, which takes lexemes verbatim (no text search
 // configuration re-tokenises or stems them).
-func tsvector(a search.Analyzed) string {
+func tsvector(a search.Analyzed, roomID string) string {
 	type lexeme struct {
 		text string
 		pos  []int
@@ -53,10 +55,9 @@ func tsvector(a search.Analyzed) string {
 		next = min(next+1, maxPosition)
 	}
 	var sb strings.Builder
-	for i, l := range order {
-		if i > 0 {
-			sb.WriteByte(' ')
-		}
+	quoteLexeme(&sb, roomLexemePrefix+roomToken(roomID))
+	for _, l := range order {
+		sb.WriteByte(' ')
 		quoteLexeme(&sb, l.text)
 		for j, p := range l.pos {
 			if j == 0 {
@@ -144,6 +145,36 @@ const maxRoomTokens = 100
 // ranges).
 func ftsMatchRooms(clauses []search.Clause, rooms []search.RoomRange) string {
 	m := ftsMatch(clauses)
+	toks := roomTokens(rooms)
+	if toks == nil {
+		return m
+	}
+	return "(" + m + ") AND room:(" + strings.Join(toks, " OR ") + ")"
+}
+
+// tsqueryRooms is tsquery restricted to documents of the rooms, likewise.
+func tsqueryRooms(clauses []search.Clause, rooms []search.RoomRange) string {
+	q := tsquery(clauses)
+	toks := roomTokens(rooms)
+	if toks == nil {
+		return q
+	}
+	var sb strings.Builder
+	sb.WriteString(q)
+	sb.WriteString(" & (")
+	for i, t := range toks {
+		if i > 0 {
+			sb.WriteString(" | ")
+		}
+		quoteLexeme(&sb, roomLexemePrefix+t)
+	}
+	sb.WriteByte(')')
+	return sb.String()
+}
+
+// roomTokens are the distinct tokens of the rooms; nil when there are more
+// than maxRoomTokens.
+func roomTokens(rooms []search.RoomRange) []string {
 	seen := map[string]bool{}
 	var toks []string
 	for _, r := range rooms {
@@ -153,9 +184,9 @@ func ftsMatchRooms(clauses []search.Clause, rooms []search.RoomRange) string {
 		}
 	}
 	if len(toks) > maxRoomTokens {
-		return m
+		return nil
 	}
-	return "(" + m + ") AND room:(" + strings.Join(toks, " OR ") + ")"
+	return toks
 }
 
 // roomToken names a room in the FTS5 room column with one token of ASCII

@@ -34,7 +34,7 @@ func TestQuoting(t *testing.T) {
 			return
 		}
 		for _, w := range odd {
-			vec := tsvector(search.Analyzed{Words: []string{"before", w, "after"}, Chars: []string{w}})
+			vec := tsvector(search.Analyzed{Words: []string{"before", w, "after"}, Chars: []string{w}}, "!room:test")
 			for _, tc := range []struct {
 				clauses []search.Clause
 				want    bool
@@ -71,7 +71,7 @@ func TestLongText(t *testing.T) {
 		if db.Dialect() != sqlutil.Postgres {
 			t.Skip("PostgreSQL's limits only")
 		}
-		vec := tsvector(search.Analyzed{Words: words})
+		vec := tsvector(search.Analyzed{Words: words}, "!room:test")
 		for _, tc := range []struct {
 			phrase []string
 			want   bool
