@@ -27,7 +27,8 @@ func TestQuoting(t *testing.T) {
 			for _, w := range odd {
 				q := ftsMatch([]search.Clause{{Phrase: []string{w, "z"}}, {Char: w}})
 				var n int
-				if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM syncapi_search_fts WHERE syncapi_search_fts MATCH $1`, q).Scan(&n); err != nil {
+				row := db.QueryRow(ctx, `SELECT COUNT(*) FROM syncapi_search_fts WHERE syncapi_search_fts MATCH $1`, q)
+				if err := row.Scan(&n); err != nil {
 					t.Errorf("token %q: query %q: %v", w, q, err)
 				}
 			}
