@@ -50,7 +50,7 @@ const (
 // gets no results without a query.
 type Query struct {
 	// Term is the user's search_term as typed; backends tokenise it with
-	// Tokenize (or an equivalent analyzer) so that what they index and what
+	// Analyze and ParseQuery (or an equivalent analyzer) so that what they index and what
 	// they look for agree.
 	Term  string
 	Keys  []string    // the keys to search; empty: all three

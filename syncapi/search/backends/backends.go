@@ -14,6 +14,7 @@ import (
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/syncapi/search"
 	"github.com/myelin-im/myelin/syncapi/search/elastic"
+	"github.com/myelin-im/myelin/syncapi/search/sqlsearch"
 )
 
 // ErrOff is returned when search.backend is off: there is nothing to open
@@ -27,6 +28,12 @@ func Open(ctx context.Context, cfg config.Search, db *sqlutil.DB, log logrus.Fie
 	switch cfg.Backend {
 	case config.SearchOff:
 		return nil, ErrOff
+	case config.SearchSQL:
+		b, err := sqlsearch.New(ctx, db, log)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	case config.SearchElasticsearch:
 		b, err := elastic.New(ctx, cfg.Elasticsearch, log, reg)
 		if err != nil {
