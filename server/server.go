@@ -35,6 +35,7 @@ import (
 	"github.com/myelin-im/myelin/roomserver"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi"
+	"github.com/myelin-im/myelin/syncapi/search/backends"
 	"github.com/myelin-im/myelin/userapi"
 	usersapi "github.com/myelin-im/myelin/userapi/api"
 	"github.com/myelin-im/myelin/userapi/pusher"
@@ -195,10 +196,19 @@ func buildSyncAPI(ctx context.Context, s *Server) error {
 	if s.UserAPI == nil {
 		return errors.New("syncapi needs userapi in the same process in this version")
 	}
-	var err error
+	log := s.log.WithField(httputil.FieldComponent, "syncapi")
+	opts := []syncapi.Option{syncapi.WithPresence(s.cfg.Presence.Enabled)}
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"component": "syncapi"}, s.registry)
+	backend, err := backends.Open(ctx, s.cfg.Search, s.DB, log.WithField("search_backend", s.cfg.Search.Backend), reg)
+	switch {
+	case err == nil:
+		opts = append(opts, syncapi.WithSearch(backend, backends.Name(s.cfg.Search), reg))
+	case !errors.Is(err, backends.ErrOff):
+		return err
+	}
 	// A nil Roomserver (not in this process) is a nil roomapi.Sync.
 	s.SyncAPI, err = syncapi.New(ctx, string(s.cfg.Global.ServerName), s.DB, s.Bus, s.UserAPI, s.Roomserver, s.backfiller(),
-		s.clientRouter, s.log.WithField(httputil.FieldComponent, "syncapi"), syncapi.WithPresence(s.cfg.Presence.Enabled))
+		s.clientRouter, log, opts...)
 	if err == nil && s.Pushers != nil {
 		s.Pushers.SetUnreadCounter(s.SyncAPI)
 	}

@@ -6,18 +6,23 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/syncapi/consumers"
 	"github.com/myelin-im/myelin/syncapi/internal"
+	"github.com/myelin-im/myelin/syncapi/search"
 )
 
 // Option changes how New builds the sync component.
 type Option func(*options)
 
 type options struct {
-	presence bool
+	presence   bool
+	search     search.Backend
+	searchName string
+	searchReg  prometheus.Registerer
 }
 
 func defaultOptions() options { return options{presence: true} }
@@ -74,5 +79,6 @@ func (s *SyncAPI) Close() error {
 		errs = append(errs, sub.Close())
 	}
 	s.presenceSubs = nil
+	errs = append(errs, s.closeSearch())
 	return errors.Join(errs...)
 }

@@ -33,6 +33,7 @@ type SyncAPI struct {
 	tdSub    bus.Subscription
 	ephSubs  []bus.Subscription
 	presenceParts
+	searchParts
 }
 
 // New migrates the sync tables, loads the notifier's view of rooms,
@@ -96,6 +97,9 @@ func New(
 	s.Routes = routing.Setup(router, store, n, recent, eph, users, rooms, backfiller, log)
 	if err := s.startPresence(ctx, b, router, o, log); err != nil {
 		return nil, fmt.Errorf("syncapi: starting presence: %w", err)
+	}
+	if err := s.startSearch(ctx, o, log); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

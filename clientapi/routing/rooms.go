@@ -25,6 +25,7 @@ func (rt *Routes) setupRooms(v3 prefixed) {
 		room.Handle("/"+m, rt.authed(rt.membershipHandler(m))).Methods(http.MethodPost)
 	}
 	room.Handle("/forget", rt.authed(rt.forget)).Methods(http.MethodPost)
+	room.Handle("/upgrade", rt.authed(rt.upgradeRoom)).Methods(http.MethodPost)
 	room.Handle("/redact/{eventId}/{txnId}", rt.authed(rt.redact)).Methods(http.MethodPut)
 	room.Handle("/send/{eventType}/{txnId}", rt.authed(rt.sendEvent)).Methods(http.MethodPut)
 	// The empty state key may come as /state/{type}, /state/{type}/ or

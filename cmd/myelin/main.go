@@ -41,6 +41,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return createAccount(args[1:], stdin, stdout, stderr)
 		case "create-registration-token":
 			return createRegistrationToken(args[1:], stdout, stderr)
+		case "search":
+			return searchCommand(args[1:], stdout, stderr)
 		case "issue-cert":
 			return issueCert(args[1:], stdout, stderr)
 		case "help":
@@ -70,6 +72,8 @@ Commands:
                              create an account (password from stdin when not given)
   myelin create-registration-token --config FILE [--uses N]
                              create a token for --registration token (0 uses = unlimited)
+  myelin search reindex [--config FILE] [--batch N]
+                             rebuild the message search index from the stored events
   myelin issue-cert --ca-cert F --ca-key F --name NAME --cert-out F --key-out F
                              sign a federation certificate for NAME with a local CA
 `, config.Usage())

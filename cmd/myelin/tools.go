@@ -23,6 +23,28 @@ import (
 // tool. The server may be running: the tools only use the database. The
 // returned func closes the database, telling stderr when that fails.
 func openUserAPI(ctx context.Context, configPath string, stderr io.Writer) (api.UserAPI, func(), error) {
+	cfg, db, err := openToolDB(ctx, configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := cache.NewMemory(cache.MemoryOptions{}, nil)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	u, err := userapi.New(ctx, cfg.Global.ServerName, cfg.UserAPI, db, c, nil, log, nil)
+	if err != nil {
+		return nil, nil, errors.Join(err, db.Close())
+	}
+	closeDB := func() {
+		if err := db.Close(); err != nil {
+			fmt.Fprintf(stderr, "closing the database: %v\n", err)
+		}
+	}
+	return u, closeDB, nil
+}
+
+// openToolDB loads the configuration (configPath, else the environment and
+// defaults) and opens its database, for an operator tool.
+func openToolDB(ctx context.Context, configPath string) (*config.Config, *sqlutil.DB, error) {
 	var cfg *config.Config
 	var err error
 	if configPath != "" {
@@ -40,19 +62,7 @@ func openUserAPI(ctx context.Context, configPath string, stderr io.Writer) (api.
 	if err != nil {
 		return nil, nil, err
 	}
-	c := cache.NewMemory(cache.MemoryOptions{}, nil)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	u, err := userapi.New(ctx, cfg.Global.ServerName, cfg.UserAPI, db, c, nil, log, nil)
-	if err != nil {
-		return nil, nil, errors.Join(err, db.Close())
-	}
-	closeDB := func() {
-		if err := db.Close(); err != nil {
-			fmt.Fprintf(stderr, "closing the database: %v\n", err)
-		}
-	}
-	return u, closeDB, nil
+	return cfg, db, nil
 }
 
 func createAccount(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

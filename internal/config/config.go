@@ -114,6 +114,7 @@ type Config struct {
 	Presence      Presence      `yaml:"presence"`
 	SMS           SMS           `yaml:"sms"`
 	UserDirectory UserDirectory `yaml:"user_directory"`
+	Search        Search        `yaml:"search"`
 }
 
 // Global holds the settings shared by every component.
@@ -276,6 +277,7 @@ func (c *Config) Defaults() {
 	c.FederationAPI.Defaults()
 	c.MediaAPI.Defaults()
 	c.SMS.Defaults()
+	c.Search.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -385,6 +387,7 @@ func (c *Config) Verify() error {
 	c.FederationAPI.Verify(errs)
 	c.MediaAPI.Verify(errs)
 	c.SMS.Verify(errs)
+	c.Search.Verify(errs)
 	return errs.Err()
 }
 

@@ -43,11 +43,11 @@ func newEnv(t testing.TB) *env {
 	return newEnvOn(t, sqltest.Open(t, sqlutil.SQLite))
 }
 
-// newEnvOn builds env on db.
-func newEnvOn(t testing.TB, db *sqlutil.DB) *env {
+// newEnvOn builds env on db, the sync component started with opts.
+func newEnvOn(t testing.TB, db *sqlutil.DB, opts ...syncapi.Option) *env {
 	t.Helper()
 	f := fixture.NewOn(t, db)
-	e := &env{Fixture: f, sync: startSync(t, f)}
+	e := &env{Fixture: f, sync: startSync(t, f, opts...)}
 	e.alice, e.bob, e.carol = f.User(t, "alice"), f.User(t, "bob"), f.User(t, "carol")
 	e.dave, e.erin = f.User(t, "dave"), f.User(t, "erin")
 	e.room = f.Room(t, e.alice)
@@ -75,9 +75,9 @@ func newEnvOn(t testing.TB, db *sqlutil.DB) *env {
 
 // startSync starts the sync component on f with its real constructor, as
 // the server wires it without federation (no backfill).
-func startSync(t testing.TB, f *fixture.Fixture) *syncapi.SyncAPI {
+func startSync(t testing.TB, f *fixture.Fixture, opts ...syncapi.Option) *syncapi.SyncAPI {
 	t.Helper()
-	s, err := syncapi.New(context.Background(), f.ServerName, f.DB, f.Bus, f.Users, f.Rooms, nil, f.Router, f.Log)
+	s, err := syncapi.New(context.Background(), f.ServerName, f.DB, f.Bus, f.Users, f.Rooms, nil, f.Router, f.Log, opts...)
 	if err != nil {
 		t.Fatalf("starting the sync component: %v", err)
 	}

@@ -15,17 +15,20 @@ import (
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/syncapi/internal"
+	"github.com/myelin-im/myelin/syncapi/search"
 	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
 // Routes serves the sync endpoints.
 type Routes struct {
-	store    *storage.Storage
-	notifier *internal.Notifier
-	recent   *internal.Recent
-	counts   *internal.CountsCache
-	users    userapi.Sync
+	store *storage.Storage
+	// searchBackend answers /search (nil: nothing is found).
+	searchBackend search.Backend
+	notifier      *internal.Notifier
+	recent        *internal.Recent
+	counts        *internal.CountsCache
+	users         userapi.Sync
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
 	rooms roomapi.Sync
@@ -60,6 +63,7 @@ func Setup(
 	r.Handle(v3+"/user/{userId}/filter/{filterId}", rt.authed(rt.getFilter)).Methods(http.MethodGet)
 	r.Handle(v3+"/rooms/{roomId}/messages", rt.authed(rt.messages)).Methods(http.MethodGet)
 	r.Handle(v3+"/rooms/{roomId}/members", rt.authed(rt.members)).Methods(http.MethodGet)
+	r.Handle(v3+"/search", rt.authed(rt.search)).Methods(http.MethodPost)
 	r.Handle(wsPath, rt.authed(rt.syncWebSocket)).Methods(http.MethodGet)
 	rt.setupHistory(r)
 	rt.setupEphemeral(r)

@@ -1,0 +1,48 @@
+package routing_test
+
+import (
+	"net/url"
+	"testing"
+
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/test/fixture"
+)
+
+// TestUpgradeRoom covers /upgrade's checks, the new room, the tombstone and
+// the old room's restricted power levels.
+func TestUpgradeRoom(t *testing.T) {
+	f := newServer(t, serverOpts{})
+	alice, bob, carol := f.User(t, "alice"), f.User(t, "bob"), f.User(t, "carol")
+	room := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "public_chat", RoomVersion: "8", Name: ptr("Old name")})
+	f.Join(t, bob, room)
+	up := "/rooms/" + url.PathEscape(room) + "/upgrade"
+	var newRoom string
+	run(t, f, []call{
+		{"without token", "POST", up, "", `{"new_version":"9"}`, 401, "M_MISSING_TOKEN", nil},
+		{"malformed room", "POST", "/rooms/nope/upgrade", alice.Token, `{"new_version":"9"}`, 400, "M_INVALID_PARAM", nil},
+		{"no version", "POST", up, alice.Token, `{}`, 400, "M_MISSING_PARAM", nil},
+		{"not joined", "POST", up, carol.Token, `{"new_version":"9"}`, 403, "M_FORBIDDEN", nil},
+		{"without the power", "POST", up, bob.Token, `{"new_version":"9"}`, 403, "M_FORBIDDEN", nil},
+		{"unknown version", "POST", up, alice.Token, `{"new_version":"nope"}`, 400, "M_UNSUPPORTED_ROOM_VERSION", nil},
+		{"upgrades", "POST", up, alice.Token, `{"new_version":"9"}`, 200, "", func(t *testing.T, r *fixture.Response) {
+			newRoom, _ = r.JSON()["replacement_room"].(string)
+			if newRoom == "" || newRoom == room {
+				t.Fatalf("replacement_room %s", r.Body)
+			}
+		}},
+	})
+	run(t, f, []call{
+		{"tombstone", "GET", "/rooms/" + url.PathEscape(room) + "/state/m.room.tombstone/", alice.Token, nil, 200, "",
+			equals("replacement_room", newRoom)},
+		{"name copied", "GET", "/rooms/" + url.PathEscape(newRoom) + "/state/m.room.name/", alice.Token, nil, 200, "",
+			equals("name", "Old name")},
+		{"predecessor", "GET", "/rooms/" + url.PathEscape(newRoom) + "/state/m.room.create/", alice.Token, nil, 200, "",
+			func(t *testing.T, r *fixture.Response) {
+				if p, _ := r.JSON()["predecessor"].(map[string]any); p["room_id"] != room {
+					t.Fatalf("create content %s", r.Body)
+				}
+			}},
+		{"the old room is for moderators only", "PUT", "/rooms/" + url.PathEscape(room) + "/send/m.room.message/t1", bob.Token,
+			`{"msgtype":"m.text","body":"still here?"}`, 403, "M_FORBIDDEN", nil},
+	})
+}
