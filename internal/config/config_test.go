@@ -281,6 +281,7 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		"federation-allow-private-networks": "MYELIN_FEDERATION_ALLOW_PRIVATE_NETWORKS",
 		"sms-provider":                      "MYELIN_SMS_PROVIDER",
 		"sms-outbox-file":                   "MYELIN_SMS_OUTBOX_FILE",
+		"search-backend":                    "MYELIN_SEARCH_BACKEND",
 	}
 	if len(settings) != len(want) {
 		t.Errorf("%d flags, want %d", len(settings), len(want))

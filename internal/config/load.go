@@ -201,6 +201,13 @@ var settings = []setting{
 		apply: func(c *Config, v string) { c.Global.Bus.URL = v },
 	},
 	{
+		flag:  "search-backend",
+		arg:   "NAME",
+		path:  "search.backend",
+		help:  "Message search: sql (full-text indexes in the database), elasticsearch or off.",
+		apply: func(c *Config, v string) { c.Search.Backend = v },
+	},
+	{
 		flag:  "cache",
 		arg:   "URL",
 		path:  "global.cache.url",
