@@ -36,7 +36,6 @@ func (s *SyncAPI) startSearch(ctx context.Context, o options, log logrus.FieldLo
 		return nil
 	}
 	s.searchBackend = o.search
-	s.Routes.SetSearch(o.search)
 	wakeCtx, stop := context.WithCancel(context.Background())
 	s.stopWake = stop
 	ix, err := indexer.Start(ctx, indexer.Options{
@@ -48,6 +47,7 @@ func (s *SyncAPI) startSearch(ctx context.Context, o options, log logrus.FieldLo
 		return fmt.Errorf("syncapi: starting the search indexer: %w", err)
 	}
 	s.indexer = ix
+	s.Routes.SetSearch(o.search, ix.WaitFor)
 	return nil
 }
 

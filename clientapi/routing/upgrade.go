@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/myelin-im/myelin/internal/httputil"
@@ -73,17 +74,22 @@ func (rt *Routes) upgradableState(ctx context.Context, roomID, userID string) (r
 		return nil, err
 	}
 	st := roomState{}
+	creator := ""
 	for _, e := range events {
 		var pdu struct {
 			Type     string          `json:"type"`
 			StateKey string          `json:"state_key"`
+			Sender   string          `json:"sender"`
 			Content  json.RawMessage `json:"content"`
 		}
 		if json.Unmarshal(e.PDU, &pdu) == nil {
 			st[pdu.Type+"|"+pdu.StateKey] = pdu.Content
+			if pdu.Type == "m.room.create" {
+				creator = pdu.Sender
+			}
 		}
 	}
-	if !st.mayUpgrade(userID) {
+	if !st.privilegedCreator(userID, creator) && !st.mayUpgrade(userID) {
 		return nil, httputil.Forbidden("You may not upgrade this room: it needs the power to send m.room.tombstone")
 	}
 	return st, nil
@@ -97,12 +103,31 @@ type powerLevels struct {
 	StateDefault *int64           `json:"state_default"`
 }
 
-// mayUpgrade: the user's power level reaches the tombstone's. Room creators
-// of version 12 rooms are above every level (spec: room version 12).
+// privilegedCreator: in rooms whose version makes the creators above every
+// power level (room version 12: the create event's sender and
+// additional_creators), the user is one of them.
+func (st roomState) privilegedCreator(userID, sender string) bool {
+	var create struct {
+		RoomVersion        string   `json:"room_version"`
+		AdditionalCreators []string `json:"additional_creators"`
+	}
+	_ = json.Unmarshal(st["m.room.create|"], &create)
+	if !privilegedCreators(create.RoomVersion) {
+		return false
+	}
+	return userID == sender || slices.Contains(create.AdditionalCreators, userID)
+}
+
+// privilegedCreators reports whether a room version gives its creators
+// unlimited power (spec: room version 12).
+func privilegedCreators(version string) bool {
+	return version == "12" || strings.HasPrefix(version, "org.matrix.hydra")
+}
+
+// mayUpgrade: the user's power level reaches the tombstone's.
 func (st roomState) mayUpgrade(userID string) bool {
 	var create struct {
-		Creator            string   `json:"creator"`
-		AdditionalCreators []string `json:"additional_creators"`
+		Creator string `json:"creator"`
 	}
 	_ = json.Unmarshal(st["m.room.create|"], &create)
 	pl, ok := st["m.room.power_levels|"]
@@ -159,7 +184,7 @@ func upgradedPowerLevels(st roomState, creator, version string) json.RawMessage 
 	if !ok {
 		return nil
 	}
-	if version != "12" && !strings.HasPrefix(version, "org.matrix.hydra") {
+	if !privilegedCreators(version) {
 		return pl
 	}
 	var p map[string]json.RawMessage

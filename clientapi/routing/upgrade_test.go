@@ -15,6 +15,8 @@ func TestUpgradeRoom(t *testing.T) {
 	alice, bob, carol := f.User(t, "alice"), f.User(t, "bob"), f.User(t, "carol")
 	room := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "public_chat", RoomVersion: "8", Name: ptr("Old name")})
 	f.Join(t, bob, room)
+	v12 := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "public_chat", RoomVersion: "12"})
+	f.Join(t, bob, v12)
 	up := "/rooms/" + url.PathEscape(room) + "/upgrade"
 	var newRoom string
 	run(t, f, []call{
@@ -24,6 +26,10 @@ func TestUpgradeRoom(t *testing.T) {
 		{"not joined", "POST", up, carol.Token, `{"new_version":"9"}`, 403, "M_FORBIDDEN", nil},
 		{"without the power", "POST", up, bob.Token, `{"new_version":"9"}`, 403, "M_FORBIDDEN", nil},
 		{"unknown version", "POST", up, alice.Token, `{"new_version":"nope"}`, 400, "M_UNSUPPORTED_ROOM_VERSION", nil},
+		{"upgrades a version 12 room its creator owns", "POST", "/rooms/" + url.PathEscape(v12) + "/upgrade", alice.Token,
+			`{"new_version":"12"}`, 200, "", hasKeys("replacement_room")},
+		{"a version 12 room's member without the power", "POST", "/rooms/" + url.PathEscape(v12) + "/upgrade", bob.Token,
+			`{"new_version":"12"}`, 403, "M_FORBIDDEN", nil},
 		{"upgrades", "POST", up, alice.Token, `{"new_version":"9"}`, 200, "", func(t *testing.T, r *fixture.Response) {
 			newRoom, _ = r.JSON()["replacement_room"].(string)
 			if newRoom == "" || newRoom == room {

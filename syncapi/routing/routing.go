@@ -3,6 +3,7 @@
 package routing
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ type Routes struct {
 	store *storage.Storage
 	// searchBackend answers /search (nil: nothing is found).
 	searchBackend search.Backend
+	searchIndexed func(ctx context.Context, pos int64) bool
 	notifier      *internal.Notifier
 	recent        *internal.Recent
 	counts        *internal.CountsCache

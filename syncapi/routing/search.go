@@ -1,10 +1,12 @@
 package routing
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/syncapi/search"
@@ -26,8 +28,30 @@ const (
 )
 
 // SetSearch gives the routes the search backend; without one (search.backend
-// off, or no search in this process) every search finds nothing.
-func (rt *Routes) SetSearch(b search.Backend) { rt.searchBackend = b }
+// off, or no search in this process) every search finds nothing. indexed,
+// when not nil, waits until the backend holds every event up to a stream
+// position (the indexer's WaitFor).
+func (rt *Routes) SetSearch(b search.Backend, indexed func(ctx context.Context, pos int64) bool) {
+	rt.searchBackend, rt.searchIndexed = b, indexed
+}
+
+// searchIndexWait bounds how long a search waits for the indexer to reach
+// what the stream holds when it starts: what a user's /sync has shown is
+// found, unless the backend is down or far behind.
+const searchIndexWait = time.Second
+
+// waitIndexed waits (bounded) until the backend holds every event the
+// stream held when the search started.
+func (rt *Routes) waitIndexed(ctx context.Context) {
+	if rt.searchIndexed == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, searchIndexWait)
+	defer cancel()
+	if !rt.searchIndexed(ctx, rt.notifier.Pos()) {
+		httputil.Logger(ctx).Debug("search: the index is behind the stream; searching what it holds")
+	}
+}
 
 type searchRequest struct {
 	SearchCategories *struct {

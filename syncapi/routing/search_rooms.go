@@ -36,10 +36,14 @@ func (rt *Routes) runSearch(r *http.Request, dev *userapi.Device, c *roomEventsC
 	if rt.searchBackend == nil || len(search.ParseQuery(*c.SearchTerm)) == 0 || c.Filter.matchesNothing() {
 		return page, nil
 	}
+	// Read your writes: the user's last send is in the stream, and then in
+	// the index, before the search runs.
+	rt.catchUpUser(ctx, dev.UserID)
 	ranges, err := rt.searchRanges(ctx, dev.UserID, &c.Filter.roomEventFilter)
 	if err != nil || len(ranges) == 0 {
 		return page, err
 	}
+	rt.waitIndexed(ctx)
 	q := c.query(ranges)
 	if b.End {
 		// The page after a full last page: empty, with the count.

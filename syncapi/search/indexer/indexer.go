@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -125,6 +126,22 @@ func (i *Indexer) Close() error {
 // Pos is the live stream position the indexer's checkpoint has reached.
 func (i *Indexer) Pos() int64 { return i.run.pos.Load() }
 
+// WaitFor waits until the checkpoint reaches pos (every event stored up to
+// pos is in the backend), or ctx ends; it reports whether it got there.
+func (i *Indexer) WaitFor(ctx context.Context, pos int64) bool {
+	for {
+		ch := i.run.advancedChan()
+		if i.run.pos.Load() >= pos {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
 // runner is the indexing state shared by Start and Reindex.
 type runner struct {
 	o        Options
@@ -132,6 +149,24 @@ type runner struct {
 	progress storage.SearchProgress
 	pos      atomic.Int64 // progress.Pos, for Pos()
 	done     int64        // events read (Reindex's progress)
+
+	mu       sync.Mutex
+	advanced chan struct{} // closed (and replaced) when pos moves
+}
+
+// setPos publishes a new checkpoint to Pos and WaitFor.
+func (r *runner) setPos(p int64) {
+	r.pos.Store(p)
+	r.mu.Lock()
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *runner) advancedChan() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.advanced
 }
 
 func newRunner(ctx context.Context, o Options) (*runner, error) {
@@ -146,7 +181,7 @@ func newRunner(ctx context.Context, o Options) (*runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search indexer: %w", err)
 	}
-	r := &runner{o: o, m: m, progress: p}
+	r := &runner{o: o, m: m, progress: p, advanced: make(chan struct{})}
 	r.pos.Store(p.Pos)
 	return r, nil
 }
@@ -220,6 +255,14 @@ func (r *runner) updateLag(ctx context.Context) {
 // of backfilled history, and returns how many events it read (0: none
 // are waiting).
 func (r *runner) step(ctx context.Context) (int, error) {
+	// Read before the events: once a short batch is read, every position up
+	// to latest has been seen, indexable or not (positions become visible
+	// in order), so the checkpoint may move there and WaitFor callers
+	// waiting for the stream's position are released.
+	latest, err := r.o.Source.MaxPos(ctx)
+	if err != nil {
+		return 0, err
+	}
 	evs, err := r.o.Source.EventsAfter(ctx, r.progress.Pos, r.o.Batch)
 	if err != nil {
 		return 0, err
@@ -227,6 +270,12 @@ func (r *runner) step(ctx context.Context) (int, error) {
 	next := r.progress
 	if len(evs) > 0 {
 		next.Pos = evs[len(evs)-1].Pos
+		if len(evs) < r.o.Batch {
+			next.Pos = max(next.Pos, latest)
+		}
+	} else if latest > next.Pos {
+		next.Pos = latest
+		return 0, r.commit(ctx, next, nil)
 	} else {
 		if evs, err = r.o.Source.EventsBefore(ctx, r.progress.Low, r.o.Batch); err != nil {
 			return 0, err
@@ -240,13 +289,18 @@ func (r *runner) step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	// Only now that the backend has them (at least once).
+	return len(evs), r.commit(ctx, next, evs)
+}
+
+// commit stores the checkpoint reached with evs.
+func (r *runner) commit(ctx context.Context, next storage.SearchProgress, evs []*storage.Event) error {
 	if err := r.o.Source.SetSearchProgress(ctx, r.o.Name, next); err != nil {
-		return 0, err
+		return err
 	}
 	r.progress = next
-	r.pos.Store(next.Pos)
+	r.setPos(next.Pos)
 	r.done += int64(len(evs))
-	return len(evs), nil
+	return nil
 }
 
 // apply gives a batch's documents and redactions to the backend.
@@ -284,7 +338,7 @@ func Reindex(ctx context.Context, o Options, progress func(done, total int64)) e
 		return err
 	}
 	r.progress = storage.SearchProgress{}
-	r.pos.Store(0)
+	r.setPos(0)
 	if err := r.o.Source.SetSearchProgress(ctx, r.o.Name, r.progress); err != nil {
 		return fmt.Errorf("search indexer: resetting the checkpoint: %w", err)
 	}
