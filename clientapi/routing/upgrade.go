@@ -89,10 +89,24 @@ func (rt *Routes) upgradableState(ctx context.Context, roomID, userID string) (r
 			}
 		}
 	}
+	if creator != "" {
+		st[createSenderKey], _ = json.Marshal(creator)
+	}
 	if !st.privilegedCreator(userID, creator) && !st.mayUpgrade(userID) {
 		return nil, httputil.Forbidden("You may not upgrade this room: it needs the power to send m.room.tombstone")
 	}
 	return st, nil
+}
+
+// createSenderKey keeps the create event's sender in a roomState.
+const createSenderKey = "m.room.create|#sender"
+
+// wasPrivileged: the user is a creator of the old room and its version put
+// creators above every power level.
+func (st roomState) wasPrivileged(userID string) bool {
+	var sender string
+	_ = json.Unmarshal(st[createSenderKey], &sender)
+	return st.privilegedCreator(userID, sender)
 }
 
 // powerLevels is the part of m.room.power_levels an upgrade reads.
@@ -170,29 +184,37 @@ func (rt *Routes) createReplacement(ctx context.Context, dev *api.Device, oldRoo
 		return "", err
 	}
 	name, avatar := rt.profileOfDevice(ctx, dev)
+	pl := upgradedPowerLevels(st, dev.UserID, version, st.wasPrivileged(dev.UserID))
 	return rt.rooms.CreateRoom(ctx, roomapi.CreateRoomRequest{
 		Creator: dev.UserID, RoomVersion: version, Preset: "private_chat", InitialState: initial,
-		CreationContent: creationJSON, PowerLevelContentOverride: upgradedPowerLevels(st, dev.UserID, version),
+		CreationContent: creationJSON, PowerLevelContentOverride: pl,
 		CreatorDisplayName: name, CreatorAvatarURL: avatar,
 	})
 }
 
-// upgradedPowerLevels are the old room's power levels for the new one;
-// a version 12 room's creators may not be listed (spec: room version 12).
-func upgradedPowerLevels(st roomState, creator, version string) json.RawMessage {
+// upgradedPowerLevels are the old room's power levels for the new one. A
+// version 12 room's creators may not be listed (spec: room version 12);
+// going the other way, the upgrading creator, unlisted in the old room,
+// gets 100 in the new one, as a creator has in the versions before 12.
+func upgradedPowerLevels(st roomState, creator, version string, wasPrivileged bool) json.RawMessage {
 	pl, ok := st["m.room.power_levels|"]
 	if !ok {
 		return nil
 	}
-	if !privilegedCreators(version) {
+	nowPrivileged := privilegedCreators(version)
+	if !nowPrivileged && !wasPrivileged {
 		return pl
 	}
 	var p map[string]json.RawMessage
-	var users map[string]int64
-	if json.Unmarshal(pl, &p) != nil || json.Unmarshal(p["users"], &users) != nil {
+	users := map[string]int64{}
+	if json.Unmarshal(pl, &p) != nil || (p["users"] != nil && json.Unmarshal(p["users"], &users) != nil) {
 		return pl
 	}
-	delete(users, creator)
+	if nowPrivileged {
+		delete(users, creator)
+	} else {
+		users[creator] = max(users[creator], 100)
+	}
 	p["users"], _ = json.Marshal(users)
 	out, _ := json.Marshal(p)
 	return out

@@ -17,6 +17,7 @@ func TestUpgradeRoom(t *testing.T) {
 	f.Join(t, bob, room)
 	v12 := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "public_chat", RoomVersion: "12"})
 	f.Join(t, bob, v12)
+	v12b := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "private_chat", RoomVersion: "12", Name: ptr("v12")})
 	up := "/rooms/" + url.PathEscape(room) + "/upgrade"
 	var newRoom string
 	run(t, f, []call{
@@ -28,6 +29,8 @@ func TestUpgradeRoom(t *testing.T) {
 		{"unknown version", "POST", up, alice.Token, `{"new_version":"nope"}`, 400, "M_UNSUPPORTED_ROOM_VERSION", nil},
 		{"upgrades a version 12 room its creator owns", "POST", "/rooms/" + url.PathEscape(v12) + "/upgrade", alice.Token,
 			`{"new_version":"12"}`, 200, "", hasKeys("replacement_room")},
+		{"upgrades a version 12 room to version 9", "POST", "/rooms/" + url.PathEscape(v12b) + "/upgrade", alice.Token,
+			`{"new_version":"9"}`, 200, "", hasKeys("replacement_room")},
 		{"a version 12 room's member without the power", "POST", "/rooms/" + url.PathEscape(v12) + "/upgrade", bob.Token,
 			`{"new_version":"12"}`, 403, "M_FORBIDDEN", nil},
 		{"upgrades", "POST", up, alice.Token, `{"new_version":"9"}`, 200, "", func(t *testing.T, r *fixture.Response) {
