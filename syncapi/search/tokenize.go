@@ -2,8 +2,8 @@ package search
 
 import (
 	"slices"
-	"strings"
-	"unicode"
+
+	"github.com/myelin-im/myelin/internal/textseg"
 )
 
 // Tokenisation shared by every backend, so that what is indexed and what is
@@ -31,11 +31,11 @@ func Analyze(text string) Analyzed {
 	var a Analyzed
 	seen := map[string]bool{}
 	for _, run := range splitRuns(text) {
-		if !run.cjk {
-			a.Words = append(a.Words, run.text)
+		if !run.CJK {
+			a.Words = append(a.Words, run.Text)
 			continue
 		}
-		rs := []rune(run.text)
+		rs := []rune(run.Text)
 		a.Words = append(a.Words, bigrams(rs)...)
 		for _, r := range rs {
 			if c := string(r); !seen[c] {
@@ -63,16 +63,16 @@ func ParseQuery(term string) []Clause {
 	var out []Clause
 	seen := map[string]bool{}
 	for _, run := range splitRuns(term) {
-		if seen[run.text] {
+		if seen[run.Text] {
 			continue
 		}
-		seen[run.text] = true
-		rs := []rune(run.text)
+		seen[run.Text] = true
+		rs := []rune(run.Text)
 		switch {
-		case !run.cjk:
-			out = append(out, Clause{Phrase: []string{run.text}})
+		case !run.CJK:
+			out = append(out, Clause{Phrase: []string{run.Text}})
 		case len(rs) == 1:
-			out = append(out, Clause{Char: run.text})
+			out = append(out, Clause{Char: run.Text})
 		default:
 			out = append(out, Clause{Phrase: bigrams(rs)})
 		}
@@ -86,63 +86,19 @@ func Highlights(term string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, run := range splitRuns(term) {
-		if !seen[run.text] {
-			seen[run.text] = true
-			out = append(out, run.text)
+		if !seen[run.Text] {
+			seen[run.Text] = true
+			out = append(out, run.Text)
 		}
 	}
 	return out
-}
-
-type run struct {
-	text string
-	cjk  bool
 }
 
 // maxRunRunes bounds one word, so that a pathological text cannot make a
 // huge token.
 const maxRunRunes = 64
 
-// splitRuns cuts text into lower-cased runs of letters and digits, apart
-// from runs of CJK characters.
-func splitRuns(text string) []run {
-	var out []run
-	var cur []rune
-	curCJK := false
-	flush := func() {
-		if len(cur) > 0 {
-			if len(cur) > maxRunRunes {
-				cur = cur[:maxRunRunes]
-			}
-			out = append(out, run{text: string(cur), cjk: curCJK})
-			cur = cur[:0]
-		}
-	}
-	for _, r := range strings.ToLower(text) {
-		switch {
-		case isCJK(r):
-			if !curCJK {
-				flush()
-			}
-			curCJK = true
-			cur = append(cur, r)
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
-			if curCJK {
-				flush()
-			}
-			curCJK = false
-			cur = append(cur, r)
-		default:
-			flush()
-		}
-	}
-	flush()
-	return out
-}
-
-func isCJK(r rune) bool {
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) || r == 'ー'
-}
+func splitRuns(text string) []textseg.Run { return textseg.Split(text, maxRunRunes) }
 
 // bigrams are the overlapping pairs of a run of two or more characters; a
 // run of one character is itself.

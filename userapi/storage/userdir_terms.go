@@ -2,8 +2,9 @@ package storage
 
 import (
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/myelin-im/myelin/internal/textseg"
 )
 
 // Tokenisation of the user directory. A user is indexed under terms; a
@@ -27,48 +28,8 @@ const (
 	maxQueryWords = 8
 )
 
-func isCJK(r rune) bool {
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
-}
-
-// run is a word or a run of CJK characters.
-type run struct {
-	text string
-	cjk  bool
-}
-
 // splitRuns lower-cases s and splits it into words and CJK runs.
-func splitRuns(s string) []run {
-	var out []run
-	var cur []rune
-	curCJK := false
-	flush := func() {
-		if len(cur) > 0 {
-			out = append(out, run{text: string(cur), cjk: curCJK})
-		}
-		cur = cur[:0]
-	}
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case isCJK(r):
-			if !curCJK {
-				flush()
-			}
-			curCJK = true
-			cur = append(cur, r)
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
-			if curCJK {
-				flush()
-			}
-			curCJK = false
-			cur = append(cur, r)
-		default:
-			flush()
-		}
-	}
-	flush()
-	return out
-}
+func splitRuns(s string) []textseg.Run { return textseg.Split(s, 0) }
 
 // cut shortens s to at most maxTermBytes without splitting a character.
 func cut(s string) string {
@@ -86,11 +47,11 @@ func cut(s string) string {
 func fieldTerms(s string) []string {
 	var out []string
 	for _, r := range splitRuns(s) {
-		if !r.cjk {
-			out = append(out, cut(r.text))
+		if !r.CJK {
+			out = append(out, cut(r.Text))
 			continue
 		}
-		rs := []rune(r.text)
+		rs := []rune(r.Text)
 		if len(rs) > maxCJKRun {
 			rs = rs[:maxCJKRun]
 		}
@@ -141,7 +102,7 @@ func queryTerms(search string) []string {
 	}
 	var words []string
 	for _, r := range splitRuns(s) {
-		words = append(words, cut(r.text))
+		words = append(words, cut(r.Text))
 	}
 	var out []string
 	for i, w := range words {
