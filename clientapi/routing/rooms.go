@@ -116,6 +116,7 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 		return err
 	}
 	rt.afterCreateRoom(r.Context(), roomID, dev.UserID, alias, req.Visibility == "public")
+	rt.carryPushRules(r.Context(), dev, roomID)
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
 }
@@ -246,6 +247,7 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 	if err != nil {
 		return err
 	}
+	rt.carryPushRules(r.Context(), dev, roomID)
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
 }

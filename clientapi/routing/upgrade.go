@@ -52,6 +52,7 @@ func (rt *Routes) upgradeRoom(w http.ResponseWriter, r *http.Request, dev *api.D
 	if err := rt.tombstone(ctx, roomID, newRoom, dev, old); err != nil {
 		return err
 	}
+	rt.carryPushRules(ctx, dev, newRoom)
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"replacement_room": newRoom})
 	return nil
 }
@@ -244,4 +245,28 @@ func (rt *Routes) tombstone(ctx context.Context, oldRoom, newRoom string, dev *a
 		httputil.Logger(ctx).WithError(err).Info("room upgrade: could not restrict the old room's power levels")
 	}
 	return nil
+}
+
+// carryPushRules gives the user, on joining (or creating) a room that
+// replaces another, copies of their push rules for the old room (spec:
+// "Room Upgrades": clients and servers carry room-specific settings over).
+// Best effort: a failure is logged, the join stands.
+func (rt *Routes) carryPushRules(ctx context.Context, dev *api.Device, roomID string) {
+	ev, err := rt.rooms.StateEvent(ctx, roomID, "m.room.create", "")
+	if err != nil {
+		return
+	}
+	var create struct {
+		Content struct {
+			Predecessor struct {
+				RoomID string `json:"room_id"`
+			} `json:"predecessor"`
+		} `json:"content"`
+	}
+	if json.Unmarshal(ev.PDU, &create) != nil || create.Content.Predecessor.RoomID == "" {
+		return
+	}
+	if err := rt.users.CopyRoomPushRules(ctx, dev.Localpart, create.Content.Predecessor.RoomID, roomID); err != nil {
+		httputil.Logger(ctx).WithError(err).WithField("room_id", roomID).Warn("could not carry push rules to an upgraded room")
+	}
 }

@@ -20,6 +20,11 @@ func TestUpgradeRoom(t *testing.T) {
 	v12b := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "private_chat", RoomVersion: "12", Name: ptr("v12")})
 	up := "/rooms/" + url.PathEscape(room) + "/upgrade"
 	var newRoom string
+	roomRule := func(roomID string) string { return "/pushrules/global/room/" + url.PathEscape(roomID) }
+	run(t, f, []call{
+		{"alice's rule for the old room", "PUT", roomRule(room), alice.Token, `{"actions":[]}`, 200, "", nil},
+		{"bob's rule for the old room", "PUT", roomRule(room), bob.Token, `{"actions":[]}`, 200, "", nil},
+	})
 	run(t, f, []call{
 		{"without token", "POST", up, "", `{"new_version":"9"}`, 401, "M_MISSING_TOKEN", nil},
 		{"malformed room", "POST", "/rooms/nope/upgrade", alice.Token, `{"new_version":"9"}`, 400, "M_INVALID_PARAM", nil},
@@ -51,6 +56,10 @@ func TestUpgradeRoom(t *testing.T) {
 					t.Fatalf("create content %s", r.Body)
 				}
 			}},
+		{"the upgrader's rule carried over", "GET", roomRule(newRoom), alice.Token, nil, 200, "", nil},
+		{"not yet bob's, who has not joined", "GET", roomRule(newRoom), bob.Token, nil, 404, "M_NOT_FOUND", nil},
+		{"bob joins the new room", "POST", "/rooms/" + url.PathEscape(newRoom) + "/join", bob.Token, `{}`, 200, "", nil},
+		{"bob's rule carried over", "GET", roomRule(newRoom), bob.Token, nil, 200, "", nil},
 		{"the old room is for moderators only", "PUT", "/rooms/" + url.PathEscape(room) + "/send/m.room.message/t1", bob.Token,
 			`{"msgtype":"m.text","body":"still here?"}`, 403, "M_FORBIDDEN", nil},
 	})
