@@ -23,9 +23,10 @@ var upgradeCopiedState = []string{
 // POST /v3/rooms/{roomId}/upgrade (spec: "Room Upgrades"): a new room of
 // new_version with the old one's transferable state and power levels, a
 // tombstone in the old room pointing to it, and the old room's power levels
-// raised so that only moderators speak there. NOTSPEC (for now): local
-// aliases stay with the old room and push rules are not copied; the room
-// upgrades issue completes both.
+// raised so that only moderators speak there; each local user's push rules
+// for the old room follow them to the new one (carryPushRules). NOTSPEC
+// (for now): local aliases stay with the old room and additional creators
+// are not carried; the room upgrades issue completes both.
 func (rt *Routes) upgradeRoom(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
 	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
