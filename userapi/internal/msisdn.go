@@ -207,15 +207,14 @@ func (u *UserAPI) startMsisdnSession(ctx context.Context, req api.MsisdnTokenReq
 	return sid, nil
 }
 
-// sendCode sends the code by SMS. A failure is logged without the code and
-// answered as api.SMSError.
+// sendCode sends the code by SMS. A failure (which the sender has logged,
+// without the code) is answered as api.SMSError.
 func (u *UserAPI) sendCode(ctx context.Context, n phone.Number, code string) error {
 	if u.msisdn.Sender == nil {
 		return &api.SMSError{Err: errors.New("no SMS provider is configured")}
 	}
 	body := strings.ReplaceAll(u.msisdn.Template, "{code}", code)
 	if err := u.msisdn.Sender.Send(ctx, sms.Message{To: n.E164, Body: body, Code: code}); err != nil {
-		u.log.WithError(err).WithField("msisdn", n.MSISDN).Warn("sending a verification code failed")
 		return &api.SMSError{Err: err}
 	}
 	return nil
