@@ -150,6 +150,8 @@ type runner struct {
 	pos      atomic.Int64 // progress.Pos, for Pos()
 	done     int64        // events read (Reindex's progress)
 
+	latest int64 // the stream's latest position at the last step
+
 	mu       sync.Mutex
 	advanced chan struct{} // closed (and replaced) when pos moves
 }
@@ -196,7 +198,7 @@ func (r *runner) loop(ctx context.Context) {
 		if err != nil {
 			return // ctx ended
 		}
-		r.updateLag(ctx)
+		r.updateLag()
 		if n > 0 {
 			continue
 		}
@@ -244,11 +246,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (r *runner) updateLag(ctx context.Context) {
-	latest, err := r.o.Source.MaxPos(ctx)
-	if err == nil {
-		r.m.lag.Set(float64(max(latest-r.progress.Pos, 0)))
-	}
+// updateLag sets the lag metric from the latest position the last step
+// read, so that the loop asks the database once per batch, not twice.
+func (r *runner) updateLag() {
+	r.m.lag.Set(float64(max(r.latest-r.progress.Pos, 0)))
 }
 
 // step indexes one batch of live events, or when there are none, one batch
@@ -263,6 +264,7 @@ func (r *runner) step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	r.latest = latest
 	evs, err := r.o.Source.EventsAfter(ctx, r.progress.Pos, r.o.Batch)
 	if err != nil {
 		return 0, err
@@ -355,7 +357,7 @@ func Reindex(ctx context.Context, o Options, progress func(done, total int64)) e
 			return fmt.Errorf("search indexer: reindex interrupted after %d events: %w", r.done, err)
 		}
 		if n == 0 {
-			r.updateLag(ctx)
+			r.updateLag()
 			return nil
 		}
 		if progress != nil {
