@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strings"
+
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -50,7 +52,7 @@ func (rt *Routes) upgradeRoom(w http.ResponseWriter, r *http.Request, dev *api.D
 	if err != nil {
 		return err
 	}
-	if err := rt.tombstone(ctx, roomID, newRoom, dev, old); err != nil {
+	if err := rt.tombstone(ctx, roomID, newRoom, dev, old.state); err != nil {
 		return err
 	}
 	rt.carryPushRules(ctx, dev, newRoom)
@@ -61,9 +63,16 @@ func (rt *Routes) upgradeRoom(w http.ResponseWriter, r *http.Request, dev *api.D
 // roomState is a room's current state contents by "type|state_key".
 type roomState map[string]json.RawMessage
 
+// oldRoom is the room being upgraded, as the upgrade reads it.
+type oldRoom struct {
+	state   roomState
+	creator string // the create event's sender
+	version gomatrixserverlib.IRoomVersion
+}
+
 // upgradableState reads the old room's state and checks that the user is
 // joined and may send the tombstone.
-func (rt *Routes) upgradableState(ctx context.Context, roomID, userID string) (roomState, error) {
+func (rt *Routes) upgradableState(ctx context.Context, roomID, userID string) (*oldRoom, error) {
 	m, err := rt.rooms.Membership(ctx, roomID, userID)
 	if err != nil {
 		return nil, err
@@ -75,8 +84,7 @@ func (rt *Routes) upgradableState(ctx context.Context, roomID, userID string) (r
 	if err != nil {
 		return nil, err
 	}
-	st := roomState{}
-	creator := ""
+	old := &oldRoom{state: roomState{}}
 	for _, e := range events {
 		var pdu struct {
 			Type     string          `json:"type"`
@@ -85,98 +93,76 @@ func (rt *Routes) upgradableState(ctx context.Context, roomID, userID string) (r
 			Content  json.RawMessage `json:"content"`
 		}
 		if json.Unmarshal(e.PDU, &pdu) == nil {
-			st[pdu.Type+"|"+pdu.StateKey] = pdu.Content
+			old.state[pdu.Type+"|"+pdu.StateKey] = pdu.Content
 			if pdu.Type == "m.room.create" {
-				creator = pdu.Sender
+				old.creator = pdu.Sender
 			}
 		}
 	}
-	if creator != "" {
-		st[createSenderKey], _ = json.Marshal(creator)
+	var create struct {
+		RoomVersion string `json:"room_version"`
 	}
-	if !st.privilegedCreator(userID, creator) && !st.mayUpgrade(userID) {
+	_ = json.Unmarshal(old.state["m.room.create|"], &create)
+	if create.RoomVersion == "" {
+		create.RoomVersion = "1" // spec: m.room.create, room_version defaults to "1"
+	}
+	if old.version, err = gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(create.RoomVersion)); err != nil {
+		return nil, err
+	}
+	if !old.mayUpgrade(userID) {
 		return nil, httputil.Forbidden("You may not upgrade this room: it needs the power to send m.room.tombstone")
 	}
-	return st, nil
+	return old, nil
 }
 
-// createSenderKey keeps the create event's sender in a roomState.
-const createSenderKey = "m.room.create|#sender"
-
-// wasPrivileged: the user is a creator of the old room and its version put
-// creators above every power level.
-func (st roomState) wasPrivileged(userID string) bool {
-	var sender string
-	_ = json.Unmarshal(st[createSenderKey], &sender)
-	return st.privilegedCreator(userID, sender)
-}
-
-// powerLevels is the part of m.room.power_levels an upgrade reads.
-type powerLevels struct {
-	Users        map[string]int64 `json:"users"`
-	UsersDefault int64            `json:"users_default"`
-	Events       map[string]int64 `json:"events"`
-	StateDefault *int64           `json:"state_default"`
-}
-
-// privilegedCreator: in rooms whose version makes the creators above every
+// privilegedCreator: the room's version puts its creators above every
 // power level (room version 12: the create event's sender and
-// additional_creators), the user is one of them.
-func (st roomState) privilegedCreator(userID, sender string) bool {
-	var create struct {
-		RoomVersion        string   `json:"room_version"`
-		AdditionalCreators []string `json:"additional_creators"`
-	}
-	_ = json.Unmarshal(st["m.room.create|"], &create)
-	if !privilegedCreators(create.RoomVersion) {
+// additional_creators), and the user is one of them.
+func (o *oldRoom) privilegedCreator(userID string) bool {
+	if !o.version.PrivilegedCreators() {
 		return false
 	}
-	return userID == sender || slices.Contains(create.AdditionalCreators, userID)
+	var create struct {
+		AdditionalCreators []string `json:"additional_creators"`
+	}
+	_ = json.Unmarshal(o.state["m.room.create|"], &create)
+	return userID == o.creator || slices.Contains(create.AdditionalCreators, userID)
+}
+
+// mayUpgrade: the user's power level reaches the tombstone's (spec:
+// authorization rules, with the room version's power-level parsing).
+func (o *oldRoom) mayUpgrade(userID string) bool {
+	if o.privilegedCreator(userID) {
+		return true
+	}
+	pl, ok := o.state["m.room.power_levels|"]
+	if !ok {
+		return userID == o.creator
+	}
+	var p gomatrixserverlib.PowerLevelContent
+	if o.version.ParsePowerLevels(pl, &p) != nil {
+		return false
+	}
+	return p.UserLevel(spec.SenderID(userID)) >= p.EventLevel("m.room.tombstone", true)
 }
 
 // privilegedCreators reports whether a room version gives its creators
 // unlimited power (spec: room version 12).
 func privilegedCreators(version string) bool {
-	return version == "12" || strings.HasPrefix(version, "org.matrix.hydra")
-}
-
-// mayUpgrade: the user's power level reaches the tombstone's.
-func (st roomState) mayUpgrade(userID string) bool {
-	var create struct {
-		Creator string `json:"creator"`
-	}
-	_ = json.Unmarshal(st["m.room.create|"], &create)
-	pl, ok := st["m.room.power_levels|"]
-	if !ok {
-		return create.Creator == userID
-	}
-	var p powerLevels
-	if json.Unmarshal(pl, &p) != nil {
-		return false
-	}
-	level, ok := p.Users[userID]
-	if !ok {
-		level = p.UsersDefault
-	}
-	need := int64(50)
-	if p.StateDefault != nil {
-		need = *p.StateDefault
-	}
-	if n, ok := p.Events["m.room.tombstone"]; ok {
-		need = n
-	}
-	return level >= need || (len(p.Users) == 0 && create.Creator == userID)
+	v, err := gomatrixserverlib.GetRoomVersion(gomatrixserverlib.RoomVersion(version))
+	return err == nil && v.PrivilegedCreators()
 }
 
 // createReplacement creates the new room with the old one's state.
-func (rt *Routes) createReplacement(ctx context.Context, dev *api.Device, oldRoom, version string, st roomState) (string, error) {
+func (rt *Routes) createReplacement(ctx context.Context, dev *api.Device, oldRoomID, version string, old *oldRoom) (string, error) {
+	st := old.state
 	var initial []roomapi.StateEvent
 	for _, t := range upgradeCopiedState {
 		if c, ok := st[t+"|"]; ok {
 			initial = append(initial, roomapi.StateEvent{Type: t, Content: c})
 		}
 	}
-	creation := map[string]any{"predecessor": map[string]string{"room_id": oldRoom}}
+	creation := map[string]any{"predecessor": map[string]string{"room_id": oldRoomID}}
 	var oldCreate map[string]json.RawMessage
 	if json.Unmarshal(st["m.room.create|"], &oldCreate) == nil && oldCreate["m.federate"] != nil {
 		creation["m.federate"] = oldCreate["m.federate"]
@@ -186,7 +172,7 @@ func (rt *Routes) createReplacement(ctx context.Context, dev *api.Device, oldRoo
 		return "", err
 	}
 	name, avatar := rt.profileOfDevice(ctx, dev)
-	pl := upgradedPowerLevels(st, dev.UserID, version, st.wasPrivileged(dev.UserID))
+	pl := upgradedPowerLevels(st, dev.UserID, version, old.privilegedCreator(dev.UserID))
 	return rt.rooms.CreateRoom(ctx, roomapi.CreateRoomRequest{
 		Creator: dev.UserID, RoomVersion: version, Preset: "private_chat", InitialState: initial,
 		CreationContent: creationJSON, PowerLevelContentOverride: pl,
@@ -224,11 +210,11 @@ func upgradedPowerLevels(st roomState, creator, version string, wasPrivileged bo
 
 // tombstone points the old room to the new one and leaves only moderators
 // able to speak or invite there (spec: "Room Upgrades").
-func (rt *Routes) tombstone(ctx context.Context, oldRoom, newRoom string, dev *api.Device, st roomState) error {
+func (rt *Routes) tombstone(ctx context.Context, oldRoomID, newRoom string, dev *api.Device, st roomState) error {
 	content, _ := json.Marshal(map[string]string{"body": "This room has been replaced", "replacement_room": newRoom})
 	empty := ""
 	if _, err := rt.rooms.SendEvent(ctx, roomapi.SendEventRequest{
-		RoomID: oldRoom, Sender: dev.UserID, DeviceID: string(dev.ID), Type: "m.room.tombstone", StateKey: &empty, Content: content,
+		RoomID: oldRoomID, Sender: dev.UserID, DeviceID: string(dev.ID), Type: "m.room.tombstone", StateKey: &empty, Content: content,
 	}); err != nil {
 		return err
 	}
@@ -241,7 +227,7 @@ func (rt *Routes) tombstone(ctx context.Context, oldRoom, newRoom string, dev *a
 	p["events_default"], p["invite"] = restricted, restricted
 	pl, _ := json.Marshal(p)
 	if _, err := rt.rooms.SendEvent(ctx, roomapi.SendEventRequest{
-		RoomID: oldRoom, Sender: dev.UserID, DeviceID: string(dev.ID), Type: "m.room.power_levels", StateKey: &empty, Content: pl,
+		RoomID: oldRoomID, Sender: dev.UserID, DeviceID: string(dev.ID), Type: "m.room.power_levels", StateKey: &empty, Content: pl,
 	}); err != nil {
 		httputil.Logger(ctx).WithError(err).Info("room upgrade: could not restrict the old room's power levels")
 	}
