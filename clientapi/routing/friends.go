@@ -319,26 +319,8 @@ func (rt *Routes) acceptFriend(w http.ResponseWriter, r *http.Request, dev *api.
 // joinInvited joins the room of an invite: here when this server is in
 // the room, else through the inviter's server (as POST /join does).
 func (rt *Routes) joinInvited(ctx context.Context, dev *api.Device, d roomapi.DirectInvite) error {
-	name, avatar := rt.profileOfDevice(ctx, dev)
-	_, err := rt.rooms.PerformMembership(ctx, roomapi.MembershipRequest{
-		RoomID: d.RoomID, Sender: dev.UserID, Target: dev.UserID, Membership: "join", DisplayName: name, AvatarURL: avatar,
-	})
-	if !errors.Is(err, roomapi.ErrRoomNotFound) && !errors.Is(err, roomapi.ErrNotInRoom) || rt.opts.RemoteRooms == nil {
-		return err
-	}
-	content := map[string]any{"membership": "join"}
-	if name != "" {
-		content["displayname"] = name
-	}
-	if avatar != "" {
-		content["avatar_url"] = avatar
-	}
 	_, server, _ := strings.Cut(d.Sender, ":")
-	if _, err := rt.opts.RemoteRooms.JoinRemote(ctx, d.RoomID, dev.UserID, joinServers(d.RoomID, []string{server}), content); err != nil {
-		httputil.Logger(ctx).WithError(err).Info("accepting a friend request: remote join failed")
-		return httputil.NotFound("Could not join %s through any known server", d.RoomID)
-	}
-	return nil
+	return rt.joinAs(ctx, dev, d.RoomID, []string{server}, "", nil)
 }
 
 // POST /_matrix/client/unstable/im.myelin/friends/requests/{roomId}/reject

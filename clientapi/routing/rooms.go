@@ -209,47 +209,54 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 			delete(extra, k)
 		}
 	}
-	name, avatar := rt.profileOfDevice(r.Context(), dev)
-	_, err = rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
-		Membership: "join", Reason: req.Reason, DisplayName: name, AvatarURL: avatar, Extra: extra})
-	if (errors.Is(err, roomapi.ErrRoomNotFound) || errors.Is(err, roomapi.ErrNotInRoom)) && rt.opts.RemoteRooms != nil {
-		// A room this server is not in: join it through another server.
-		// The federation component adds the server of a pending invite.
-		via := joinServers(roomID, servers)
-		content := map[string]any{}
-		for k, v := range extra {
-			content[k] = v
-		}
-		content["membership"] = "join"
-		if name != "" {
-			content["displayname"] = name
-		}
-		if avatar != "" {
-			content["avatar_url"] = avatar
-		}
-		if req.Reason != "" {
-			content["reason"] = req.Reason
-		}
-		_, err = rt.opts.RemoteRooms.JoinRemote(r.Context(), roomID, dev.UserID, via, content)
-		var refused *fedapi.RemoteError
-		switch {
-		case err == nil:
-		case errors.As(err, &refused) && refused.PassedThrough():
-			// Spec (server-server API, make_join): the resident server's
-			// error "should be passed through to clients" (a refusal, an
-			// incompatible room version).
-			return err
-		default:
-			httputil.Logger(r.Context()).WithError(err).Info("remote join failed")
-			return httputil.NotFound("Could not join %s through any known server", roomID)
-		}
-	}
-	if err != nil {
+	if err := rt.joinAs(r.Context(), dev, roomID, servers, req.Reason, extra); err != nil {
 		return err
 	}
 	rt.carryPushRules(r.Context(), dev, roomID)
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
+}
+
+// joinAs joins dev's user to a room: here when this server is in it, else
+// through another server (servers, and the server of a pending invite,
+// which the federation component adds). extra are further content keys.
+func (rt *Routes) joinAs(
+	ctx context.Context, dev *api.Device, roomID string, servers []string, reason string, extra map[string]json.RawMessage,
+) error {
+	name, avatar := rt.profileOfDevice(ctx, dev)
+	_, err := rt.rooms.PerformMembership(ctx, roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
+		Membership: "join", Reason: reason, DisplayName: name, AvatarURL: avatar, Extra: extra})
+	if (!errors.Is(err, roomapi.ErrRoomNotFound) && !errors.Is(err, roomapi.ErrNotInRoom)) || rt.opts.RemoteRooms == nil {
+		return err
+	}
+	content := map[string]any{}
+	for k, v := range extra {
+		content[k] = v
+	}
+	content["membership"] = "join"
+	if name != "" {
+		content["displayname"] = name
+	}
+	if avatar != "" {
+		content["avatar_url"] = avatar
+	}
+	if reason != "" {
+		content["reason"] = reason
+	}
+	_, err = rt.opts.RemoteRooms.JoinRemote(ctx, roomID, dev.UserID, joinServers(roomID, servers), content)
+	var refused *fedapi.RemoteError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &refused) && refused.PassedThrough():
+		// Spec (server-server API, make_join): the resident server's
+		// error "should be passed through to clients" (a refusal, an
+		// incompatible room version).
+		return err
+	default:
+		httputil.Logger(ctx).WithError(err).Info("remote join failed")
+		return httputil.NotFound("Could not join %s through any known server", roomID)
+	}
 }
 
 // membershipHandler serves /invite, /leave, /kick, /ban and /unban.
