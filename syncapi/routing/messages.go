@@ -151,23 +151,20 @@ func (rt *Routes) readableMembership(ctx context.Context, roomID, userID string,
 // historyVisibility is the room's history visibility in its state at pos:
 // "shared" when the state has none (spec: "History visibility").
 func (rt *Routes) historyVisibility(ctx context.Context, roomID string, pos int64) (string, error) {
-	state, err := rt.store.StateAt(ctx, roomID, pos)
+	e, err := rt.store.StateEventAt(ctx, roomID, "m.room.history_visibility", "", pos)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "shared", nil
+	}
 	if err != nil {
 		return "", err
 	}
-	hv := "shared"
-	for _, e := range state {
-		if e.Type == "m.room.history_visibility" {
-			var c struct {
-				Content struct {
-					HistoryVisibility string `json:"history_visibility"`
-				} `json:"content"`
-			}
-			_ = json.Unmarshal(e.JSON, &c)
-			hv = c.Content.HistoryVisibility
-		}
+	var c struct {
+		Content struct {
+			HistoryVisibility string `json:"history_visibility"`
+		} `json:"content"`
 	}
-	return hv, nil
+	_ = json.Unmarshal(e.JSON, &c)
+	return c.Content.HistoryVisibility, nil
 }
 
 // forgotten reports whether the user forgot the room (false when the

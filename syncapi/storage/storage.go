@@ -235,6 +235,18 @@ func (s *Storage) CurrentStateEvent(ctx context.Context, roomID, eventType, stat
 	return e, err
 }
 
+// StateEventAt is one state event of a room as of stream position pos:
+// the latest (type, state_key) event at or before pos; ErrNotFound if none.
+func (s *Storage) StateEventAt(ctx context.Context, roomID, eventType, stateKey string, pos int64) (*Event, error) {
+	e, err := scanEvent(s.db.QueryRow(ctx, `SELECT `+eventColumns+` FROM syncapi_events
+		WHERE room_id = $1 AND event_type = $2 AND state_key = $3 AND stream_pos <= $4
+		ORDER BY stream_pos DESC LIMIT 1`, roomID, eventType, stateKey, pos))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
 // StateAt returns a room's state as of stream position pos: for each
 // (type, state_key), the latest state event at or before pos.
 func (s *Storage) StateAt(ctx context.Context, roomID string, pos int64) ([]*Event, error) {
