@@ -11,7 +11,13 @@ import (
 // Redact implements api.Roomserver (spec: "Redactions"). A user may redact
 // their own events, and any event with the room's redact power level; the
 // redacted event keeps only what the room version's redaction algorithm
-// keeps, in the same transaction that stores the redaction.
+// keeps, in the same transaction that stores the redaction. An event this
+// server does not have (another server's, not received) may be redacted by
+// a user with the redact level: the redaction is sent all the same, for
+// the servers that have it (spec: room versions 3 and later check a
+// redaction's target when it is applied, not when it is sent). A user
+// without that level gets "not found": whether the event is their own
+// cannot be told.
 func (rs *Roomserver) Redact(ctx context.Context, req api.RedactRequest) (string, error) {
 	key := ""
 	if req.TxnID != "" {
@@ -29,23 +35,26 @@ func (rs *Roomserver) Redact(ctx context.Context, req api.RedactRequest) (string
 		return "", err
 	}
 	target, err := rs.store.EventByID(ctx, req.EventID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && target.RoomNID != r.nid) {
-		return "", api.ErrEventNotFound
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		target = nil
+	case err != nil:
 		return "", err
+	case target.RoomNID != r.nid:
+		return "", api.ErrEventNotFound
 	}
 	content := map[string]any{"redacts": req.EventID}
 	if req.Reason != "" {
 		content["reason"] = req.Reason
 	}
 	ne := newEvent{
-		sender:       req.Sender,
-		evType:       "m.room.redaction",
-		content:      content,
-		txnID:        req.TxnID,
-		txnKey:       key,
-		deviceID:     req.DeviceID,
+		sender:   req.Sender,
+		evType:   "m.room.redaction",
+		content:  content,
+		txnID:    req.TxnID,
+		txnKey:   key,
+		deviceID: req.DeviceID,
+		// nil for an event this server does not have: nothing to redact here
 		redactTarget: target,
 	}
 	if !redactsInContent(string(r.version.Version())) {
@@ -53,10 +62,13 @@ func (rs *Roomserver) Redact(ctx context.Context, req api.RedactRequest) (string
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if target.Sender != req.Sender {
+	if target == nil || target.Sender != req.Sender {
 		level, pl, err := r.userLevel(req.Sender)
 		if err != nil {
 			return "", err
+		}
+		if level < pl.Redact && target == nil {
+			return "", api.ErrEventNotFound
 		}
 		if level < pl.Redact {
 			return "", api.Forbidden("redacting other users' events needs power level %d; you have %d", pl.Redact, level)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -40,7 +41,8 @@ func TestRedact(t *testing.T) {
 				t.Fatalf("redacted content = %s", ce.Content)
 			}
 			// A redaction through /send works too; a redaction of an
-			// unknown event is not found.
+			// unknown event is sent for a user with the redact level (the
+			// servers that have it apply it), not found for one without.
 			if _, err := f.rs.SendEvent(ctx, api.SendEventRequest{
 				RoomID:  roomID,
 				Sender:  alice,
@@ -49,9 +51,20 @@ func TestRedact(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: alice, EventID: "$nope"})
+			_, err = f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: bob, EventID: "$nope"})
 			if !errors.Is(err, api.ErrEventNotFound) {
-				t.Fatalf("unknown event: %v", err)
+				t.Fatalf("unknown event, bob: %v", err)
+			}
+			rid, err := f.rs.Redact(ctx, api.RedactRequest{RoomID: roomID, Sender: alice, EventID: "$nope:elsewhere"})
+			if err != nil {
+				t.Fatalf("unknown event, alice: %v", err)
+			}
+			red, err := f.rs.Event(ctx, rid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(red.PDU), `"m.room.redaction"`) || !strings.Contains(string(red.PDU), `"$nope:elsewhere"`) {
+				t.Fatalf("the redaction of an unknown event: %s", red.PDU)
 			}
 		})
 	}
