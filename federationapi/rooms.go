@@ -246,6 +246,12 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 	}
 	if errors.As(err, &missing) && len(missing.Prev) > 0 {
 		ferr := f.fetchMissing(ctx, origin, ver, pdu)
+		if errors.Is(ferr, errGapState) {
+			// The state at the gap was asked for and is not to be had:
+			// the event cannot be placed (it is not accepted on the
+			// origin's word for the state at a later point either).
+			return pdu.EventID(), ferr
+		}
 		if ferr == nil {
 			res, err = f.opts.Rooms.InputEvent(ctx, pdu)
 		}
@@ -330,14 +336,117 @@ func (f *FederationAPI) fetchMissing(
 		if err := gomatrixserverlib.VerifyEventSignatures(ctx, e, f.keyRing, roomapi.UserIDForSender); err != nil {
 			continue
 		}
-		if _, err := f.opts.Rooms.InputEvent(ctx, e); err != nil {
-			var missing *roomapi.MissingEventsError
-			if errors.As(err, &missing) {
-				return err // still a gap: older history is needed (state_ids path)
-			}
+		_, err := f.opts.Rooms.InputEvent(ctx, e)
+		var missing *roomapi.MissingEventsError
+		if !errors.As(err, &missing) || len(missing.Prev) == 0 {
+			continue
+		}
+		// Still a gap before the oldest of them: older history is needed.
+		if len(e.PrevEventIDs()) != 1 {
+			return err // the state at the event itself (state_ids path)
+		}
+		if _, err := f.inputAfterPrev(ctx, origin, ver, e); err != nil {
+			return fmt.Errorf("%w: %w", errGapState, err)
 		}
 	}
 	return nil
+}
+
+// errGapState: the state at the edge of a gap in a room's DAG was not to
+// be had from the origin.
+var errGapState = errors.New("the state at a gap is not to be had")
+
+// inputAfterPrev inputs e, whose one prev event this server lacks (the far
+// side of a gap get_missing_events did not close), with the state after
+// that prev event as origin gives it: /state_ids of the prev event (the
+// state before it) with the prev event itself on top when it is a state
+// event, as Synapse does (spec: "Checks performed on receipt of a PDU":
+// the state before an event is computed from the state after its prev
+// events). The events this server lacks, the prev event among them, are
+// fetched with /event and stored as outliers.
+func (f *FederationAPI) inputAfterPrev(
+	ctx context.Context,
+	origin spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	e gomatrixserverlib.PDU,
+) (roomapi.InputResult, error) {
+	roomID, prevID := e.RoomID().String(), e.PrevEventIDs()[0]
+	ids, err := f.Client.LookupStateIDs(ctx, f.name, origin, roomID, prevID)
+	if err != nil {
+		return 0, fmt.Errorf("state_ids from %s: %w", origin, remoteError(origin, err))
+	}
+	want := slices.Concat(ids.AuthEventIDs, ids.StateEventIDs, e.AuthEventIDs(), []string{prevID})
+	evs, err := f.fetchStored(ctx, origin, ver, roomID, want)
+	if err != nil {
+		return 0, err
+	}
+	return f.opts.Rooms.InputEventWithState(ctx, e, stateAfter(ids.StateEventIDs, evs[prevID], evs))
+}
+
+// stateAfter is the state after prev given the state before it (event
+// IDs; evs holds the events by ID): prev replaces the event of its type
+// and state key when it is a state event.
+func stateAfter(before []string, prev gomatrixserverlib.PDU, evs map[string]gomatrixserverlib.PDU) []string {
+	if prev == nil || prev.StateKey() == nil {
+		return before
+	}
+	out := make([]string, 0, len(before)+1)
+	for _, id := range before {
+		if p := evs[id]; p != nil && p.Type() == prev.Type() && p.StateKeyEquals(*prev.StateKey()) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return append(out, prev.EventID())
+}
+
+// fetchStored makes sure the events with these IDs are stored, fetching
+// those this server lacks from origin (signatures checked; at most
+// maxStateFetch) and storing them as outliers, each checked against its
+// auth events. It returns the events by ID: the stored ones and those
+// fetched that passed.
+func (f *FederationAPI) fetchStored(
+	ctx context.Context,
+	origin spec.ServerName,
+	ver gomatrixserverlib.IRoomVersion,
+	roomID string,
+	want []string,
+) (map[string]gomatrixserverlib.PDU, error) {
+	have, err := f.opts.Rooms.RoomEvents(ctx, roomID, want)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]gomatrixserverlib.PDU, len(want))
+	for _, p := range have {
+		out[p.EventID()] = p
+	}
+	var fetched []gomatrixserverlib.PDU
+	asked := map[string]bool{}
+	for _, id := range want {
+		if out[id] != nil || asked[id] {
+			continue
+		}
+		asked[id] = true
+		if len(fetched) >= maxStateFetch {
+			return nil, fmt.Errorf("more than %d state events missing", maxStateFetch)
+		}
+		p, err := f.fetchEvent(ctx, origin, ver, roomID, id)
+		if err != nil {
+			return nil, err
+		}
+		fetched = append(fetched, p)
+	}
+	// Each checked against its auth events (among them or stored): one
+	// that fails is kept as rejected, one whose auth events are not to be
+	// had is not kept (and an event that needs it then fails).
+	stored, err := f.opts.Rooms.StoreHistory(ctx, roomID, fetched)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range stored {
+		out[p.EventID()] = p
+	}
+	return out, nil
 }
 
 // maxStateFetch bounds the state events fetched one by one for a gap.
@@ -357,34 +466,8 @@ func (f *FederationAPI) inputWithRemoteState(
 	if err != nil {
 		return 0, fmt.Errorf("state_ids from %s: %w", origin, err)
 	}
-	want := append(append(append([]string(nil), ids.AuthEventIDs...), ids.StateEventIDs...), pdu.AuthEventIDs()...)
-	have, err := f.opts.Rooms.RoomEvents(ctx, roomID, want)
-	if err != nil {
-		return 0, err
-	}
-	known := map[string]bool{}
-	for _, p := range have {
-		known[p.EventID()] = true
-	}
-	var fetched []gomatrixserverlib.PDU
-	for _, id := range want {
-		if known[id] {
-			continue
-		}
-		known[id] = true
-		if len(fetched) >= maxStateFetch {
-			return 0, fmt.Errorf("more than %d state events missing", maxStateFetch)
-		}
-		p, err := f.fetchEvent(ctx, origin, ver, roomID, id)
-		if err != nil {
-			return 0, err
-		}
-		fetched = append(fetched, p)
-	}
-	// Each checked against its auth events (among them or stored): one
-	// that fails is kept as rejected, one whose auth events are not to be
-	// had is not kept (and the event then fails for want of it).
-	if _, err := f.opts.Rooms.StoreHistory(ctx, roomID, fetched); err != nil {
+	want := slices.Concat(ids.AuthEventIDs, ids.StateEventIDs, pdu.AuthEventIDs())
+	if _, err := f.fetchStored(ctx, origin, ver, roomID, want); err != nil {
 		return 0, err
 	}
 	return f.opts.Rooms.InputEventWithState(ctx, pdu, ids.StateEventIDs)

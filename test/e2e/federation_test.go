@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -959,8 +960,9 @@ func TestFederationNotary(t *testing.T) {
 
 // TestFederationWideGap: three misses 30 of bob's messages and bob's server
 // is down when alice's next message reaches three; the gap is wider than
-// get_missing_events fills, so three takes the state at alice's message
-// from one (state_ids) and carol still gets it.
+// get_missing_events fills (20), so three takes the state after the prev
+// event of the oldest of those 20 from one (state_ids) and carol gets
+// alice's message and the 20 before it.
 func TestFederationWideGap(t *testing.T) {
 	f, alice, bob, carol, room := startTrio(t, "gap")
 	c := ctx(t)
@@ -982,13 +984,17 @@ func TestFederationWideGap(t *testing.T) {
 	carol.HomeserverURL, _ = url.Parse(f.servers["three.test"].ClientURL())
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		msgs, err := carol.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 5)
-		if err == nil {
-			for _, e := range msgs.Chunk {
-				if e.Content.Raw["body"] == "after the gap" {
-					return
-				}
+		msgs, err := carol.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 21)
+		if err == nil && len(msgs.Chunk) > 0 && msgs.Chunk[0].Content.Raw["body"] == "after the gap" {
+			got := histReversed(bodies(msgs.Chunk))
+			var want []string
+			for i := 10; i < 30; i++ {
+				want = append(want, fmt.Sprintf("bob %02d", i))
 			}
+			if !slices.Equal(got, append(want, "after the gap")) {
+				t.Fatalf("carol's timeline after the gap: %v", got)
+			}
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("carol never got alice's message after the gap")
