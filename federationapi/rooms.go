@@ -249,8 +249,11 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 		if errors.Is(ferr, errGapState) {
 			// The state at the gap was asked for and is not to be had:
 			// the event cannot be placed (it is not accepted on the
-			// origin's word for the state at a later point either).
-			return pdu.EventID(), ferr
+			// origin's word for the state at a later point either). It is
+			// dropped without an error in the /send answer, as Synapse
+			// does: the origin has nothing to retry.
+			f.opts.Log.WithError(ferr).WithField("event_id", pdu.EventID()).Info("event after a gap dropped")
+			return pdu.EventID(), nil
 		}
 		if ferr == nil {
 			res, err = f.opts.Rooms.InputEvent(ctx, pdu)
