@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/myelin-im/myelin/internal/sqlutil"
+)
+
+// historyPage is one raw /messages answer: the keys as sent.
+type historyPage struct {
+	start, end string
+	hasEnd     bool
+	events     []map[string]any
+}
+
+// messagesPage asks srvURL's /messages backwards from `from` and keeps the
+// answer's keys as they came.
+func messagesPage(t *testing.T, srvURL, token string, roomID id.RoomID, from string, limit int) historyPage {
+	t.Helper()
+	q := url.Values{"dir": {"b"}, "limit": {fmt.Sprint(limit)}}
+	if from != "" {
+		q.Set("from", from)
+	}
+	r := do(t, "GET", srvURL+"/_matrix/client/v3/rooms/"+url.PathEscape(roomID.String())+"/messages?"+q.Encode(), token, nil)
+	if r.Status != 200 {
+		t.Fatalf("/messages from %q: %d %v", from, r.Status, r.Body)
+	}
+	p := historyPage{}
+	p.start, _ = r.Body["start"].(string)
+	var end any
+	end, p.hasEnd = r.Body["end"]
+	p.end, _ = end.(string)
+	chunk, _ := r.Body["chunk"].([]any)
+	for _, e := range chunk {
+		m, _ := e.(map[string]any)
+		p.events = append(p.events, m)
+	}
+	return p
+}
+
+// historyIDs pages a room back to its start (pages of 100) and returns the
+// event IDs newest first, with the pages.
+func historyIDs(t *testing.T, srvURL, token string, roomID id.RoomID, from string) ([]string, []historyPage) {
+	t.Helper()
+	var ids []string
+	var pages []historyPage
+	for range 40 {
+		p := messagesPage(t, srvURL, token, roomID, from, 100)
+		if from != "" && p.start != from {
+			t.Fatalf("page from %q starts at %q", from, p.start)
+		}
+		pages = append(pages, p)
+		for _, e := range p.events {
+			ids = append(ids, e["event_id"].(string))
+		}
+		if !p.hasEnd {
+			return ids, pages
+		}
+		if p.end == "" || len(p.events) == 0 {
+			t.Fatalf("a page with end %q and %d events", p.end, len(p.events))
+		}
+		from = p.end
+	}
+	t.Fatal("more than 40 pages")
+	return nil, nil
+}
+
+// TestFederationBackfill1000: alice of one says 1,000 things before bob of
+// two joins. Bob pages /messages back from his first sync's prev_batch,
+// 100 at a time: two fetches the history from one on demand and bob gets
+// every event of the room exactly once, in the order one has them, down to
+// the room's creation; the page after it is empty and has no `end`. The tokens are
+// positive stream positions (s123) for what two had, negative ones (s-123)
+// for what it backfilled. An incremental sync after the paging shows none
+// of the history; a second pass reads it again without asking one.
+func TestFederationBackfill1000(t *testing.T) {
+	f, alice, bob := startPair(t, sqlutil.SQLite)
+	one, two := f.servers["one.test"], f.servers["two.test"]
+	c := ctx(t)
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	for i := range n {
+		if _, err := alice.SendText(c, room.RoomID, fmt.Sprintf("old %04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One's own view: the whole room, newest first.
+	oneIDs, _ := historyIDs(t, one.ClientURL(), alice.AccessToken, room.RoomID, "")
+
+	if _, err := bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	var first *mautrix.RespSync
+	waitFor(t, "the room in bob's sync", func() bool {
+		first = syncOnce(t, bob, "", 0)
+		_, ok := first.Rooms.Join[room.RoomID]
+		return ok
+	})
+	tl := first.Rooms.Join[room.RoomID].Timeline
+	if len(bodies(tl.Events)) != 0 || !strings.HasPrefix(tl.PrevBatch, "s") || strings.HasPrefix(tl.PrevBatch, "s-") {
+		t.Fatalf("bob's first sync: %d messages, prev_batch %q", len(bodies(tl.Events)), tl.PrevBatch)
+	}
+
+	got, pages := historyIDs(t, two.ClientURL(), bob.AccessToken, room.RoomID, tl.PrevBatch)
+	// Bob's history from before his sync's timeline (his join) is one's,
+	// each event once, in one's order.
+	want := oneIDs
+	if len(want) < n+5 {
+		t.Fatalf("one's own history: %d events", len(want))
+	}
+	if !slices.Equal(got, want) {
+		d := firstDiff(got, want)
+		t.Fatalf("bob's history: %d events, want %d; first difference at %d", len(got), len(want), d)
+	}
+	// The page that reaches the room's creation still has an end (as
+	// Synapse's; Complement's TestRoomImageRoundtrip wants one with every
+	// non-empty chunk): the page from there is empty, without one.
+	if len(pages) < 3 {
+		t.Fatalf("%d pages", len(pages))
+	}
+	last, create := pages[len(pages)-1], pages[len(pages)-2]
+	if len(last.events) != 0 || last.hasEnd {
+		t.Fatalf("the page after the room's creation: %d events, end %q", len(last.events), last.end)
+	}
+	if typ := create.events[len(create.events)-1]["type"]; typ != "m.room.create" {
+		t.Fatalf("the last non-empty page ends with %v, not the room's creation", typ)
+	}
+	negative := 0
+	for _, p := range pages[:len(pages)-2] {
+		if strings.HasPrefix(p.end, "s-") {
+			negative++
+		}
+	}
+	// Bob's server had none of it: every page but the first, whose end may
+	// still be a live position, ends at a backfilled one.
+	if negative < len(pages)-3 || !strings.HasPrefix(create.end, "s-") {
+		t.Fatalf("%d of %d pages end at a backfilled (negative) position: %v", negative, len(pages)-2, pageEnds(pages))
+	}
+
+	t.Logf("page ends: %v", pageEnds(pages))
+	// Sync after the paging: none of the history is new.
+	next := syncOnce(t, bob, first.NextBatch, 0)
+	if jr, ok := next.Rooms.Join[room.RoomID]; ok && len(jr.Timeline.Events) != 0 {
+		t.Fatalf("bob's incremental sync shows %d events after the paging", len(jr.Timeline.Events))
+	}
+	// The history is two's own now: the same again with one stopped.
+	f.stop(t, "one.test")
+	again, _ := historyIDs(t, two.ClientURL(), bob.AccessToken, room.RoomID, tl.PrevBatch)
+	if !slices.Equal(again, want) {
+		t.Fatalf("bob's history with one stopped: %d events, want %d", len(again), len(want))
+	}
+}
+
+// pageEnds lists the pages' end tokens.
+func pageEnds(pages []historyPage) []string {
+	var out []string
+	for _, p := range pages {
+		out = append(out, p.end)
+	}
+	return out
+}
