@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -23,6 +25,8 @@ const maxAuthFetch = 50
 // events, fetched when unknown) and stores them as the room's history. It
 // returns the events that passed, oldest first: those stored before too,
 // so the caller can place any it lacks. No server to ask gives ErrNoServers.
+// A server whose answer holds nothing before from is passed over for the
+// next.
 func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error) {
 	if f.opts.Rooms == nil {
 		return nil, fedapi.ErrNoServers
@@ -35,23 +39,73 @@ func (f *FederationAPI) Backfill(ctx context.Context, roomID string, from []stri
 	if err != nil {
 		return nil, err
 	}
-	// Spread the load over the room's servers; any of them has the history
-	// the room shares (history visibility is applied by the asker).
-	rand.Shuffle(len(servers), func(i, j int) { servers[i], servers[j] = servers[j], servers[i] })
 	lastErr := fedapi.ErrNoServers
-	for _, s := range servers {
-		if spec.ServerName(s) == f.name {
-			continue
-		}
+	var dry []gomatrixserverlib.PDU
+	answered := false
+	for _, s := range backfillServers(servers, string(f.name), f.creatorServer(ctx, roomID)) {
 		out, err := f.backfillFrom(ctx, spec.ServerName(s), ver, roomID, from, limit)
 		if err != nil {
 			lastErr = err
 			f.opts.Log.WithError(err).WithField("room_id", roomID).WithField("server_name", s).Info("backfill failed")
 			continue
 		}
+		if !beyond(out, from) {
+			// Nothing before the events asked from: this server may have
+			// joined after them and not fetched that history itself.
+			dry, answered = out, true
+			continue
+		}
 		return out, nil
 	}
+	if answered {
+		return dry, nil
+	}
 	return nil, lastErr
+}
+
+// backfillServers orders a room's servers (self left out) for a backfill:
+// the creator's server first, since it has the room's history from the
+// start, then the others in random order to spread the load (spec:
+// "Backfilling and retrieving missing events" names no order; history
+// visibility is applied by the server asked).
+func backfillServers(servers []string, self, creator string) []string {
+	out := make([]string, 0, len(servers))
+	for _, s := range servers {
+		if s != self && s != creator {
+			out = append(out, s)
+		}
+	}
+	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	if creator != "" && creator != self && slices.Contains(servers, creator) {
+		out = append([]string{creator}, out...)
+	}
+	return out
+}
+
+// creatorServer is the server of the user who created the room: the room
+// ID's domain before room version 12; from room version 12 on the room ID
+// is the create event's (spec: room version 12, "room IDs"), whose
+// sender's domain it is ("" when not known).
+func (f *FederationAPI) creatorServer(ctx context.Context, roomID string) string {
+	if _, domain, ok := strings.Cut(roomID, ":"); ok {
+		return domain
+	}
+	evs, err := f.opts.Rooms.RoomEvents(ctx, roomID, []string{"$" + strings.TrimPrefix(roomID, "!")})
+	if err != nil || len(evs) != 1 {
+		return ""
+	}
+	_, domain, _ := strings.Cut(string(evs[0].SenderID()), ":")
+	return domain
+}
+
+// beyond reports whether pdus hold an event other than the from ones.
+func beyond(pdus []gomatrixserverlib.PDU, from []string) bool {
+	for _, p := range pdus {
+		if !slices.Contains(from, p.EventID()) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *FederationAPI) backfillFrom(

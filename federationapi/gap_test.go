@@ -55,3 +55,35 @@ func TestStateAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestBackfillServers: the creator's server is asked first when it is in
+// the room, this server never, every other server once.
+func TestBackfillServers(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		servers       []string
+		self, creator string
+		wantFirst     string
+		wantLen       int
+	}{
+		{"creator first", []string{"a", "b", "c", "self"}, "self", "c", "c", 3},
+		{"creator gone", []string{"a", "b", "self"}, "self", "c", "", 2},
+		{"creator unknown", []string{"a", "b", "self"}, "self", "", "", 2},
+		{"this server created it", []string{"a", "self"}, "self", "self", "a", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 20 {
+				got := backfillServers(tc.servers, tc.self, tc.creator)
+				if len(got) != tc.wantLen || slices.Contains(got, tc.self) {
+					t.Fatalf("servers %v", got)
+				}
+				if tc.wantFirst != "" && got[0] != tc.wantFirst {
+					t.Fatalf("servers %v, want %s first", got, tc.wantFirst)
+				}
+				if tc.wantFirst == "" && slices.Contains(got, tc.creator) {
+					t.Fatalf("servers %v hold the creator's, not in the room", got)
+				}
+			}
+		})
+	}
+}

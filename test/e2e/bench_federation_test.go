@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -395,4 +396,83 @@ func startHeapSampler() *heapSampler {
 func (h *heapSampler) stop() uint64 {
 	close(h.done)
 	return <-h.peak
+}
+
+// backfillHistoryEvents is the number of messages in the room paged back
+// in BenchmarkFederationBackfill1000.
+const backfillHistoryEvents = 1000
+
+// BenchmarkFederationBackfill1000: one hosts a public room with 1,000
+// messages; each iteration starts a fresh server (two-0.test, …) whose user
+// joins the room through one, then pages /messages backwards from the end,
+// 100 events a page, until the page after the room's creation (no end).
+// ns/op is the paging alone: two's on-demand backfill from one (/backfill,
+// signature and auth checks, storage below every stream position) and the
+// pages served. events/s is the history paged per second.
+func BenchmarkFederationBackfill1000(b *testing.B) {
+	benchFederationDatabases(b, func(b *testing.B, newDB func() string) {
+		names := []string{"one.test"}
+		for i := 0; i < b.N; i++ {
+			names = append(names, fmt.Sprintf("two-%d.test", i))
+		}
+		f := newBenchFederation(b, newDB, names...)
+		one := f.start(b, "one.test")
+		alice := benchUsers(b, one, "alice", 1, 1)[0]
+		room, err := loadgen.Room(b.Context(), alice, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range backfillHistoryEvents {
+			if err := alice.Send(b.Context(), room, fmt.Sprintf("h%d", i), fmt.Sprintf("old %04d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var total time.Duration
+		b.ResetTimer()
+		b.StopTimer()
+		for i := 0; i < b.N; i++ {
+			two := f.start(b, names[i+1])
+			joiner := benchUsers(b, two, "joiner", 1, 1)[0]
+			if err := joinVia(b.Context(), joiner, room, "one.test"); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			start := time.Now()
+			n, err := pageBack(b.Context(), joiner, room)
+			b.StopTimer()
+			total += time.Since(start)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n < backfillHistoryEvents {
+				b.Fatalf("iteration %d: %d events paged, want at least %d", i, n, backfillHistoryEvents)
+			}
+		}
+		b.ReportMetric(float64(backfillHistoryEvents*b.N)/total.Seconds(), "events/s")
+	})
+}
+
+// pageBack pages roomID's /messages backwards from the end, 100 events a
+// page, until a page without an end; it returns the number of events read.
+func pageBack(ctx context.Context, c *loadgen.Client, roomID string) (int, error) {
+	from, n := "", 0
+	for range 100 {
+		var resp struct {
+			Chunk []json.RawMessage `json:"chunk"`
+			End   *string           `json:"end"`
+		}
+		path := "/_matrix/client/v3/rooms/" + url.PathEscape(roomID) + "/messages?dir=b&limit=100"
+		if from != "" {
+			path += "&from=" + url.QueryEscape(from)
+		}
+		if err := c.Call(ctx, http.MethodGet, path, nil, &resp); err != nil {
+			return n, err
+		}
+		n += len(resp.Chunk)
+		if resp.End == nil {
+			return n, nil
+		}
+		from = *resp.End
+	}
+	return n, fmt.Errorf("more than 100 pages")
 }

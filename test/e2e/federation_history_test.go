@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 )
 
 // historyPage is one raw /messages answer: the keys as sent.
@@ -79,10 +80,15 @@ func historyIDs(t *testing.T, srvURL, token string, roomID id.RoomID, from strin
 // the room's creation; the page after it is empty and has no `end`. The tokens are
 // positive stream positions (s123) for what two had, negative ones (s-123)
 // for what it backfilled. An incremental sync after the paging shows none
-// of the history; a second pass reads it again without asking one.
+// of the history; a second pass reads it again without asking one. Carol of
+// three, joining later, gets the same history though two, which has it only
+// as backfilled history, may be asked too.
 func TestFederationBackfill1000(t *testing.T) {
-	f, alice, bob := startPair(t, sqlutil.SQLite)
-	one, two := f.servers["one.test"], f.servers["two.test"]
+	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
+	one, two, three := f.servers["one.test"], f.servers["two.test"], f.servers["three.test"]
+	alice := register(t, one, "alice", "long enough")
+	bob := register(t, two, "bob", "long enough")
+	carol := register(t, three, "carol", "long enough")
 	c := ctx(t)
 	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
 	if err != nil {
@@ -152,6 +158,16 @@ func TestFederationBackfill1000(t *testing.T) {
 	next := syncOnce(t, bob, first.NextBatch, 0)
 	if jr, ok := next.Rooms.Join[room.RoomID]; ok && len(jr.Timeline.Events) != 0 {
 		t.Fatalf("bob's incremental sync shows %d events after the paging", len(jr.Timeline.Events))
+	}
+	// Carol of three joins after bob: her server asks one (the creator's)
+	// first; two has the history only as backfilled outliers, which it
+	// does not serve, and a server with nothing older is passed over.
+	if _, err := carol.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	carolIDs, _ := historyIDs(t, three.ClientURL(), carol.AccessToken, room.RoomID, "")
+	if len(carolIDs) < len(want)+2 || !slices.Equal(carolIDs[len(carolIDs)-len(want):], want) {
+		t.Fatalf("carol's history: %d events, want the %d before bob's join and more", len(carolIDs), len(want))
 	}
 	// The history is two's own now: the same again with one stopped.
 	f.stop(t, "one.test")
