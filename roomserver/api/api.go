@@ -45,6 +45,10 @@ type OutputEvent struct {
 	// another: part of the room's state at the join, with no place in the
 	// timeline (backfill may give it one later).
 	Outlier bool `json:"outlier,omitempty"`
+	// Gap marks an event from another server placed with the state before
+	// it as that server gave it: its prev events are not (all) in this
+	// server's timeline, so clients are told of a gap before it.
+	Gap bool `json:"gap,omitempty"`
 	// Servers, on a local event, are the servers with a joined member in
 	// the room before it: the servers it goes to (with a membership's
 	// target's). A server that joins later fetches it if it needs it.

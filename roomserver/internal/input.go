@@ -128,7 +128,7 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 	case gomatrixserverlib.Allowed(pdu, r, api.UserIDForSender) != nil:
 		result = api.InputSoftFailed
 	}
-	return result, rs.storeInput(ctx, r, pdu, before, result, relay)
+	return result, rs.storeInput(ctx, r, pdu, before, result, inputFlags{relay: relay, gap: given != nil})
 }
 
 // stateFromPrevs is the state before pdu from its prev events (all known,
@@ -181,7 +181,7 @@ func (rs *Roomserver) storeInput(
 	pdu gomatrixserverlib.PDU,
 	before stateMap,
 	result api.InputResult,
-	relay bool,
+	flags inputFlags,
 ) error {
 	accepted := result == api.InputAccepted
 	// The room's head before the event, from memory, and the forward
@@ -198,7 +198,7 @@ func (rs *Roomserver) storeInput(
 		if err := rs.storeInputHead(ctx, r, &head, after); err != nil {
 			return err
 		}
-		return rs.publishInput(ctx, r, pdu, nid, &head, relay)
+		return rs.publishInput(ctx, r, pdu, nid, &head, flags)
 	})
 	if err != nil {
 		r.stale = true // memory may be behind what a partial failure left
@@ -209,6 +209,13 @@ func (rs *Roomserver) storeInput(
 		rs.followInputHead(ctx, r, &head)
 	}
 	return nil
+}
+
+// inputFlags say how an event from another server came: relay, a join or
+// leave this server passes on (send_join, send_leave); gap, placed with the
+// state another server gave instead of its prev events'.
+type inputFlags struct {
+	relay, gap bool
 }
 
 // inputHead is the room's head an accepted event from another server moves
@@ -333,7 +340,7 @@ func (rs *Roomserver) publishInput(
 	pdu gomatrixserverlib.PDU,
 	nid storage.EventNID,
 	head *inputHead,
-	relay bool,
+	flags inputFlags,
 ) error {
 	changed, err := rs.changedState(ctx, head.current, head.state, nid, pdu.EventID())
 	if err != nil {
@@ -347,7 +354,8 @@ func (rs *Roomserver) publishInput(
 		Event:        pdu.JSON(),
 		Resolved:     true,
 		StateChanged: changed,
-		Relay:        relay,
+		Relay:        flags.relay,
+		Gap:          flags.gap,
 	})
 	if err != nil {
 		return fmt.Errorf("publish the event: %w", err)

@@ -130,7 +130,7 @@ func (c *RoomserverConsumer) decode(msg *bus.Message) *pending {
 		c.log.WithError(err).WithField("event_id", out.EventID).Error("unreadable event")
 		return nil
 	}
-	ev.TxnID, ev.DeviceID, ev.Outlier = out.TxnID, out.DeviceID, out.Outlier
+	ev.TxnID, ev.DeviceID, ev.Outlier, ev.Gap = out.TxnID, out.DeviceID, out.Outlier, out.Gap
 	return &pending{out: out, ev: ev, done: make(chan error, 1)}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -461,7 +462,25 @@ func (rt *Routes) timeline(ctx context.Context, roomID string, from, to int64, l
 		evs = evs[:limit]
 	}
 	reverse(evs)
-	return evs, limited, nil
+	return rt.afterGap(ctx, roomID, evs, limited)
+}
+
+// afterGap starts a timeline (oldest first) at its newest event placed
+// after a gap in the room's history, if it holds one, and marks it
+// limited: the events before the gap are not all known here, and
+// prev_batch lets the client page back across it (spec: /sync, Timeline:
+// "limited: True if the number of events returned was limited by the limit
+// on the filter" — and, as Synapse does, when there is a gap).
+func (rt *Routes) afterGap(ctx context.Context, roomID string, evs []*storage.Event, limited bool) ([]*storage.Event, bool, error) {
+	if len(evs) == 0 {
+		return evs, limited, nil
+	}
+	gap, ok, err := rt.store.LastGap(ctx, roomID, evs[0].Pos-1, evs[len(evs)-1].Pos)
+	if err != nil || !ok {
+		return evs, limited, err
+	}
+	i := slices.IndexFunc(evs, func(e *storage.Event) bool { return e.Pos >= gap })
+	return evs[i:], true, nil
 }
 
 func (rt *Routes) joinedRoom(

@@ -39,6 +39,9 @@ type Event struct {
 	// join through another server: it gets a position below the timeline
 	// (historyPositions) and no place in it.
 	Outlier bool
+	// Gap marks an event placed after a gap in the room's timeline (its
+	// prev events are not in it); stored in syncapi_timeline_gaps.
+	Gap bool
 }
 
 // Storage is the sync component's database.
@@ -111,6 +114,12 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored 
 			return err
 		}
 		stored = true
+		if e.Gap {
+			if _, err := s.db.Exec(ctx, `INSERT INTO syncapi_timeline_gaps (room_id, stream_pos) VALUES ($1, $2)
+				ON CONFLICT DO NOTHING`, e.RoomID, pos); err != nil {
+				return err
+			}
+		}
 		if e.StateKey != nil && !e.NotCurrent {
 			_, err = s.db.Exec(ctx, `INSERT INTO syncapi_current_state (room_id, event_type, state_key, event_id, stream_pos, membership)
 				VALUES ($1, $2, $3, $4, $5, $6)
@@ -192,6 +201,18 @@ func (s *Storage) RoomEvents(ctx context.Context, roomID string, from, to int64,
 	return sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+eventColumns+` FROM syncapi_events
 		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 AND outlier = 0
 		ORDER BY stream_pos `+order+` LIMIT $4`, roomID, from, to, limit)
+}
+
+// LastGap is the stream position of the newest event of a room in
+// (from, to] placed after a gap in its timeline (0, false: none).
+func (s *Storage) LastGap(ctx context.Context, roomID string, from, to int64) (int64, bool, error) {
+	var p sql.NullInt64
+	err := s.db.QueryRow(ctx, `SELECT MAX(stream_pos) FROM syncapi_timeline_gaps
+		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3`, roomID, from, to).Scan(&p)
+	if err != nil {
+		return 0, false, fmt.Errorf("syncapi storage: reading timeline gaps: %w", err)
+	}
+	return p.Int64, p.Valid, nil
 }
 
 // LastSentPos is the stream position of userID's newest event in roomID at

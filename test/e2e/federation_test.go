@@ -966,6 +966,14 @@ func TestFederationNotary(t *testing.T) {
 func TestFederationWideGap(t *testing.T) {
 	f, alice, bob, carol, room := startTrio(t, "gap")
 	c := ctx(t)
+	since := syncOnce(t, carol, "", 0).NextBatch
+	if _, err := carol.SendText(c, room.RoomID, "carol before"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice has carol's message", func() bool {
+		msgs, err := alice.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 1)
+		return err == nil && len(msgs.Chunk) == 1 && msgs.Chunk[0].Content.Raw["body"] == "carol before"
+	})
 	f.stop(t, "three.test")
 	for i := 0; i < 30; i++ {
 		if _, err := bob.SendText(c, room.RoomID, fmt.Sprintf("bob %02d", i)); err != nil {
@@ -994,6 +1002,7 @@ func TestFederationWideGap(t *testing.T) {
 			if !slices.Equal(got, append(want, "after the gap")) {
 				t.Fatalf("carol's timeline after the gap: %v", got)
 			}
+			wideGapSync(t, carol, since)
 			return
 		}
 		if time.Now().After(deadline) {
@@ -1001,6 +1010,33 @@ func TestFederationWideGap(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// wideGapSync: carol's sync from before her message, with room for every
+// event since, starts the room's timeline at the far side of the gap (bob
+// 10), limited, without her own message from before it; prev_batch leads
+// back to it.
+func wideGapSync(t *testing.T, carol *mautrix.Client, since string) {
+	t.Helper()
+	filter := url.QueryEscape(`{"room":{"timeline":{"limit":50}}}`)
+	r := do(t, "GET", carol.HomeserverURL.String()+"/_matrix/client/v3/sync?timeout=0&filter="+filter+"&since="+url.QueryEscape(since),
+		carol.AccessToken, nil)
+	var resp mautrix.RespSync
+	if err := json.Unmarshal([]byte(toJSON(r.Body)), &resp); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("sync: %d %v", r.Status, err)
+	}
+	for _, jr := range resp.Rooms.Join {
+		got := bodies(jr.Timeline.Events)
+		if !jr.Timeline.Limited || len(got) != 21 || got[0] != "bob 10" || got[20] != "after the gap" {
+			t.Fatalf("carol's sync across the gap: limited %v, %v", jr.Timeline.Limited, got)
+		}
+		msgs, err := carol.Messages(ctx(t), jr.Timeline.Events[0].RoomID, jr.Timeline.PrevBatch, "", mautrix.DirectionBackward, nil, 1)
+		if err != nil || len(msgs.Chunk) != 1 || msgs.Chunk[0].Content.Raw["body"] != "carol before" {
+			t.Fatalf("carol's page before the gap: %v", err)
+		}
+		return
+	}
+	t.Fatal("the room is not in carol's sync")
 }
 
 // startTrio starts one, two and three (SQLite), registers alice, bob and
