@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -81,6 +82,22 @@ func TestReadRefusals(t *testing.T) {
 			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
 		{name: "backfill: unknown room", path: v1 + "backfill/" + nothing + "?limit=5&v=%24x", status: http.StatusNotFound,
 			errcode: "M_NOT_FOUND"},
+		{name: "timestamp_to_event: no ts", path: v1 + "timestamp_to_event/" + esc(r.hall) + "?dir=f", status: http.StatusBadRequest,
+			errcode: "M_MISSING_PARAM"},
+		{name: "timestamp_to_event: ts not a number", path: v1 + "timestamp_to_event/" + esc(r.hall) + "?dir=f&ts=noon",
+			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+		{name: "timestamp_to_event: no dir", path: v1 + "timestamp_to_event/" + esc(r.hall) + "?ts=1", status: http.StatusBadRequest,
+			errcode: "M_INVALID_PARAM"},
+		{name: "timestamp_to_event: a room the origin is not in", path: v1 + "timestamp_to_event/" + esc(r.private) + "?ts=1&dir=f",
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "timestamp_to_event: ACL denies the origin", path: v1 + "timestamp_to_event/" + esc(r.denied) + "?ts=1&dir=f",
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "timestamp_to_event: unknown room", path: v1 + "timestamp_to_event/" + nothing + "?ts=1&dir=f",
+			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "timestamp_to_event: nothing after", path: v1 + "timestamp_to_event/" + esc(r.hall) + "?ts=99999999999999&dir=f",
+			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "timestamp_to_event: nothing before", path: v1 + "timestamp_to_event/" + esc(r.hall) + "?ts=0&dir=b",
+			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
 		{name: "get_missing_events: bad JSON", method: http.MethodPost, path: v1 + "get_missing_events/" + esc(r.hall),
 			body: `{"limit":"ten"}`, status: http.StatusBadRequest, errcode: "M_BAD_JSON"},
 		{name: "get_missing_events: ACL denies the origin", method: http.MethodPost, path: v1 + "get_missing_events/" + esc(r.denied),
@@ -112,6 +129,32 @@ func TestReads(t *testing.T) {
 	})
 	t.Run("event from before the origin's join", func(t *testing.T) {
 		wantBodies(t, get(t, v1+"event/"+esc(r.before))["pdus"], map[string]string{r.before: ""})
+	})
+	t.Run("timestamp_to_event", func(t *testing.T) {
+		at := func(dir string, ts int64) (id string, when int64) {
+			out := get(t, v1+"timestamp_to_event/"+esc(r.hall)+"?dir="+dir+"&ts="+strconv.FormatInt(ts, 10))
+			var a struct {
+				EventID string `json:"event_id"`
+				TS      int64  `json:"origin_server_ts"`
+			}
+			if err := json.Unmarshal(mustJSON(t, out), &a); err != nil || a.EventID == "" || a.TS <= 0 {
+				t.Fatalf("dir %s from %d: %v %v", dir, ts, out, err)
+			}
+			return a.EventID, a.TS
+		}
+		// Backwards from far ahead: the last event; backwards from its
+		// time: the same (the last of a tie); forwards from the epoch: the
+		// room's first event, not the last.
+		last, ts := at("b", 99999999999999)
+		if last != r.after {
+			t.Fatalf("backwards from far ahead: %s, want %s", last, r.after)
+		}
+		if again, _ := at("b", ts); again != r.after {
+			t.Fatalf("backwards from the last event's time: %s", again)
+		}
+		if first, _ := at("f", 0); first == r.after {
+			t.Fatalf("forwards from the epoch: the last event")
+		}
 	})
 	t.Run("state_ids", func(t *testing.T) {
 		out := get(t, v1+"state_ids/"+esc(r.hall)+"?event_id="+esc(r.after))

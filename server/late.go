@@ -57,6 +57,15 @@ func (l *lateFederation) Backfill(ctx context.Context, roomID string, from []str
 	return f.Backfill(ctx, roomID, from, limit)
 }
 
+// TimestampToEvent implements fedapi.Backfiller.
+func (l *lateFederation) TimestampToEvent(ctx context.Context, roomID string, ts int64, forward bool) (fedapi.EventAt, error) {
+	f := l.fed.Load()
+	if f == nil {
+		return fedapi.EventAt{}, errFederationNotBuilt
+	}
+	return f.TimestampToEvent(ctx, roomID, ts, forward)
+}
+
 // FetchMedia implements mediasapi.RemoteFetcher.
 func (l *lateFederation) FetchMedia(ctx context.Context, m mediasapi.MXC) (*mediasapi.RemoteMedia, error) {
 	f := l.fed.Load()

@@ -72,6 +72,17 @@ type Backfiller interface {
 	// by the roomserver), oldest first; ErrNoServers when no server can be
 	// asked.
 	Backfill(ctx context.Context, roomID string, from []string, limit int) ([]gomatrixserverlib.PDU, error)
+	// TimestampToEvent asks the room's other servers for the event nearest
+	// ts, after it when forward, else before it; ErrNoServers when no
+	// server can be asked.
+	TimestampToEvent(ctx context.Context, roomID string, ts int64, forward bool) (EventAt, error)
+}
+
+// EventAt is an event found by its time (spec: server-server API, GET
+// /_matrix/federation/v1/timestamp_to_event).
+type EventAt struct {
+	EventID        string `json:"event_id"`
+	OriginServerTS int64  `json:"origin_server_ts"`
 }
 
 // FederationAPI is every method the federation component offers other

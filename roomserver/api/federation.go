@@ -103,6 +103,10 @@ type Federation interface {
 	ServerInRoom(ctx context.Context, roomID, server string) (bool, error)
 	// EventRoom returns the room of a stored event (ErrEventNotFound).
 	EventRoom(ctx context.Context, eventID string) (string, error)
+	// EventNearTS returns the ID and origin_server_ts of the room's
+	// timeline event nearest ts: the first at or after it when forward,
+	// else the last at or before it (ErrEventNotFound: none).
+	EventNearTS(ctx context.Context, roomID string, ts int64, forward bool) (string, int64, error)
 	// RoomEvents returns the room's stored events with these IDs.
 	RoomEvents(ctx context.Context, roomID string, ids []string) ([]gomatrixserverlib.PDU, error)
 	// StateBefore returns the state before an event and its auth chain

@@ -2,6 +2,7 @@ package internal
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -45,6 +46,24 @@ func (rs *Roomserver) EventRoom(ctx context.Context, eventID string) (string, er
 		return "", err
 	}
 	return row.ID, nil
+}
+
+// EventNearTS implements api.Federation (spec: GET
+// /_matrix/federation/v1/timestamp_to_event): the room's timeline event
+// nearest ts in the direction asked, ErrEventNotFound when there is none.
+func (rs *Roomserver) EventNearTS(ctx context.Context, roomID string, ts int64, forward bool) (string, int64, error) {
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return "", 0, err
+	}
+	ev, err := rs.store.EventNearTS(ctx, r.nid, ts, forward)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", 0, api.ErrEventNotFound
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	return ev.ID, ev.OriginServerTS, nil
 }
 
 // RoomEvents implements api.Federation: the stored events of roomID with

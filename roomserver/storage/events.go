@@ -134,3 +134,25 @@ func (s *Storage) TxnEvent(ctx context.Context, userID, deviceID, txnID string) 
 	}
 	return id, nil
 }
+
+// EventNearTS returns the room's event in its timeline (not an outlier,
+// not rejected) whose origin_server_ts is nearest ts: the first at or after
+// it when forward, else the last at or before it; ties go to the event
+// stored first (forward) or last (backward). ErrNotFound when there is
+// none.
+func (s *Storage) EventNearTS(ctx context.Context, roomNID RoomNID, ts int64, forward bool) (*Event, error) {
+	q := `SELECT ` + eventColumns + ` FROM roomserver_events WHERE room_nid = $1 AND origin_server_ts <= $2
+		AND outlier = FALSE AND rejected = FALSE ORDER BY origin_server_ts DESC, event_nid DESC LIMIT 1`
+	if forward {
+		q = `SELECT ` + eventColumns + ` FROM roomserver_events WHERE room_nid = $1 AND origin_server_ts >= $2
+		AND outlier = FALSE AND rejected = FALSE ORDER BY origin_server_ts ASC, event_nid ASC LIMIT 1`
+	}
+	e, err := scanEvent(s.db.QueryRow(ctx, q, roomNID, ts))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: reading the event nearest a time: %w", err)
+	}
+	return e, nil
+}

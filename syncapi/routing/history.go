@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
@@ -54,11 +55,7 @@ func (rt *Routes) timestampToEvent(w http.ResponseWriter, r *http.Request, dev *
 	default:
 		return httputil.InvalidParam("dir must be f or b")
 	}
-	lo, hi, err := rt.visibleRange(r.Context(), roomID, dev.UserID, rt.notifier.Pos())
-	if err != nil {
-		return err
-	}
-	e, err := rt.store.VisibleEventNearTS(r.Context(), roomID, ts, dir == "f", lo, hi)
+	e, err := rt.eventNearTS(r.Context(), roomID, dev.UserID, ts, dir == "f")
 	if errors.Is(err, storage.ErrNotFound) {
 		direction := "forward"
 		if dir == "b" {
@@ -71,6 +68,90 @@ func (rt *Routes) timestampToEvent(w http.ResponseWriter, r *http.Request, dev *
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"event_id": e.ID, "origin_server_ts": e.TS})
 	return nil
+}
+
+// eventNearTS is the event the user may see nearest ts (ErrNotFound:
+// none). When this server lacks the room's history before the time asked
+// (its oldest event is not the create event and is newer than ts, or
+// nothing was found), the room's other servers are asked too (spec:
+// server-server API, timestamp_to_event: "when the server does not have
+// all of the room history"); a closer answer from them is backfilled into
+// the timeline and used if the user may see it.
+func (rt *Routes) eventNearTS(ctx context.Context, roomID, userID string, ts int64, forward bool) (*storage.Event, error) {
+	lo, hi, err := rt.visibleRange(ctx, roomID, userID, rt.notifier.Pos())
+	if err != nil {
+		return nil, err
+	}
+	local, err := rt.store.VisibleEventNearTS(ctx, roomID, ts, forward, lo, hi)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	if !rt.historyMissingAt(ctx, roomID, ts, local) {
+		return local, err
+	}
+	remote, rerr := rt.backfiller.TimestampToEvent(ctx, roomID, ts, forward)
+	if rerr != nil || !closerInTime(remote, local, ts, forward) {
+		if rerr != nil {
+			httputil.Logger(ctx).WithError(rerr).WithField("room_id", roomID).Info("timestamp_to_event: no other server answered")
+		}
+		return local, err
+	}
+	if ev := rt.placeRemoteEvent(ctx, roomID, userID, remote.EventID); ev != nil {
+		return ev, nil
+	}
+	return local, err
+}
+
+// historyMissingAt reports whether other servers may know an event nearer
+// ts than local (nil: none found): this server's timeline of the room does
+// not reach back to its creation, and ts is before its oldest event or
+// nothing was found.
+func (rt *Routes) historyMissingAt(ctx context.Context, roomID string, ts int64, local *storage.Event) bool {
+	if rt.backfiller == nil {
+		return false
+	}
+	oldest, err := rt.store.OldestEvent(ctx, roomID)
+	if err != nil || oldest.Type == "m.room.create" {
+		return false
+	}
+	return local == nil || ts < oldest.TS
+}
+
+// closerInTime reports whether the remote answer is nearer ts than local
+// (nil: none) in the direction asked; a tie keeps the local one.
+func closerInTime(remote fedapi.EventAt, local *storage.Event, ts int64, forward bool) bool {
+	if forward && remote.OriginServerTS < ts || !forward && remote.OriginServerTS > ts {
+		return false // not an answer to the question
+	}
+	if local == nil {
+		return true
+	}
+	if forward {
+		return remote.OriginServerTS < local.TS
+	}
+	return remote.OriginServerTS > local.TS
+}
+
+// maxPlaceRounds bounds the backfills that try to bring another server's
+// answer to timestamp_to_event into the timeline.
+const maxPlaceRounds = 10
+
+// placeRemoteEvent backfills the room's history until it holds eventID
+// (or no more comes) and returns that event if the user may see it.
+func (rt *Routes) placeRemoteEvent(ctx context.Context, roomID, userID, eventID string) *storage.Event {
+	for round := 0; ; round++ {
+		ev, err := rt.store.EventByID(ctx, eventID)
+		if err == nil && ev.RoomID == roomID && !ev.Outlier {
+			lo, hi, err := rt.visibleRange(ctx, roomID, userID, rt.notifier.Pos())
+			if err != nil || ev.Pos <= lo || ev.Pos > hi {
+				return nil
+			}
+			return ev
+		}
+		if round == maxPlaceRounds || !rt.backfillHistory(ctx, roomID, backfillBatch) {
+			return nil
+		}
+	}
 }
 
 // GET /v3/rooms/{roomId}/event/{eventId}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"testing"
 
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/syncapi/storage"
 )
@@ -134,5 +135,39 @@ func TestHistoryParams(t *testing.T) {
 		if tc.ok && (err != nil || n != tc.want) || !tc.ok && !errors.Is(err, httputil.InvalidParam("")) {
 			t.Errorf("limit %q: %d %v", tc.limit, n, err)
 		}
+	}
+}
+
+// TestCloserInTime: another server's answer to timestamp_to_event is used
+// when it is on the side of ts asked for and nearer than the local one
+// (or there is none); a tie keeps the local one.
+func TestCloserInTime(t *testing.T) {
+	local := &storage.Event{TS: 100}
+	for _, tc := range []struct {
+		name    string
+		remote  int64
+		local   *storage.Event
+		forward bool
+		want    bool
+	}{
+		{"forward, nearer", 60, local, true, true},
+		{"forward, farther", 120, local, true, false},
+		{"forward, a tie", 100, local, true, false},
+		{"forward, before ts", 40, local, true, false},
+		{"forward, no local", 70, nil, true, true},
+		{"backward, nearer", 110, &storage.Event{TS: 90}, false, true},
+		{"backward, farther", 80, &storage.Event{TS: 90}, false, false},
+		{"backward, after ts", 160, nil, false, false},
+		{"backward, no local", 120, nil, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := int64(50)
+			if !tc.forward {
+				ts = 150
+			}
+			if got := closerInTime(fedapi.EventAt{EventID: "$r", OriginServerTS: tc.remote}, tc.local, ts, tc.forward); got != tc.want {
+				t.Fatalf("closerInTime = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
@@ -184,4 +185,61 @@ func pageEnds(pages []historyPage) []string {
 		out = append(out, p.end)
 	}
 	return out
+}
+
+// TestFederationTimestampToEvent: bob of two joins alice's room on one
+// after her two messages; his server has none of the history, so
+// timestamp_to_event for a time before his join asks one
+// (/v1/timestamp_to_event), backfills the answer and gives it: forwards
+// from before the first message, the first; backwards from between the
+// second and the join, the second. /context then works on it and /messages
+// from its start reaches the first.
+func TestFederationTimestampToEvent(t *testing.T) {
+	_, alice, bob := startPair(t, sqlutil.SQLite)
+	c := ctx(t)
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := func() int64 {
+		time.Sleep(5 * time.Millisecond)
+		defer time.Sleep(5 * time.Millisecond)
+		return time.Now().UnixMilli()
+	}
+	beforeA := tick()
+	a, err := alice.SendText(c, room.RoomID, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := alice.SendText(c, room.RoomID, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	afterB := tick()
+	if _, err := bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dir  mautrix.Direction
+		ts   int64
+		want id.EventID
+	}{
+		{mautrix.DirectionForward, beforeA, a.EventID},
+		{mautrix.DirectionBackward, afterB, b.EventID},
+	} {
+		got, err := bob.TimestampToEvent(c, room.RoomID, time.UnixMilli(tc.ts), tc.dir)
+		if err != nil || got.EventID != tc.want {
+			t.Fatalf("dir %c from %d: %+v %v, want %s", tc.dir, tc.ts, got, err, tc.want)
+		}
+	}
+	cr := do(t, "GET", bob.HomeserverURL.String()+"/_matrix/client/v3/rooms/"+url.PathEscape(room.RoomID.String())+
+		"/context/"+url.PathEscape(b.EventID.String())+"?limit=0", bob.AccessToken, nil)
+	start, _ := cr.Body["start"].(string)
+	if cr.Status != 200 || !strings.HasPrefix(start, "s-") {
+		t.Fatalf("/context of the event found: %d %v", cr.Status, cr.Body)
+	}
+	msgs, err := bob.Messages(c, room.RoomID, start, "", mautrix.DirectionBackward, nil, 10)
+	if err != nil || len(msgs.Chunk) == 0 || msgs.Chunk[0].ID != a.EventID {
+		t.Fatalf("/messages from before the event found (%s): %v", start, err)
+	}
 }
