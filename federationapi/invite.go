@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
@@ -155,9 +156,83 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	if err != nil {
 		return err
 	}
-	if err := f.opts.Rooms.ReceiveInvite(r.Context(), signed, req.InviteRoomState); err != nil {
+	if f.missingPrevs(r.Context(), signed) {
+		// Taken in once its prev events are here, after the answer: the
+		// inviting server may hold the room while it waits for it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), invitePrevsWait)
+		go func() {
+			defer cancel()
+			f.receiveInviteAfterPrevs(ctx, origin, signed, req.InviteRoomState)
+		}()
+	} else if err := f.opts.Rooms.ReceiveInvite(r.Context(), signed, req.InviteRoomState); err != nil {
 		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"event": signed})
 	return nil
+}
+
+// maxInvitePrevs bounds the prev events of an invite fetched before it;
+// invitePrevsWait, the time spent on them.
+const (
+	maxInvitePrevs  = 10
+	invitePrevsWait = time.Minute
+)
+
+// missingPrevs reports whether the event is of a room this server has and
+// names prev events it lacks.
+func (f *FederationAPI) missingPrevs(ctx context.Context, pdu gomatrixserverlib.PDU) bool {
+	roomID := pdu.RoomID().String()
+	if _, err := f.opts.Rooms.RoomVersion(ctx, roomID); err != nil {
+		return false
+	}
+	have, err := f.opts.Rooms.RoomEvents(ctx, roomID, pdu.PrevEventIDs())
+	return err == nil && len(have) < len(pdu.PrevEventIDs())
+}
+
+// receiveInviteAfterPrevs takes in an invite to a room this server has
+// after fetching from origin the invite's prev events this server lacks
+// (GET /event, then as any event from another server: missing events
+// before them, checks), so that the invite takes its place after them in
+// the room's timeline. The inviting server sends /invite at once, and the
+// events before it through its queue, which may come later: without this
+// the invite would be stored first and the events before it after it, out
+// of the room's order. What cannot be fetched comes later through the
+// room; the invite is taken in regardless (and comes again by /send).
+//
+// NOTSPEC: /invite is answered before the invite is stored here: the
+// inviting server stores it and sends it to the room's servers, this one
+// among them, so it is not lost.
+func (f *FederationAPI) receiveInviteAfterPrevs(
+	ctx context.Context, origin spec.ServerName, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage,
+) {
+	roomID := invite.RoomID().String()
+	log := f.opts.Log.WithField("room_id", roomID).WithField("event_id", invite.EventID())
+	ver, err := f.opts.Rooms.RoomVersion(ctx, roomID)
+	if err != nil {
+		return
+	}
+	have, err := f.opts.Rooms.RoomEvents(ctx, roomID, invite.PrevEventIDs())
+	if err != nil {
+		log.WithError(err).Warn("reading an invite's prev events")
+	}
+	known := map[string]bool{}
+	for _, p := range have {
+		known[p.EventID()] = true
+	}
+	for i, id := range invite.PrevEventIDs() {
+		if known[id] || i >= maxInvitePrevs {
+			continue
+		}
+		p, err := f.fetchEvent(ctx, origin, ver, roomID, id)
+		if err != nil {
+			log.WithError(err).Info("an invite's prev event is not to be had")
+			continue
+		}
+		if _, err := f.inputPDU(ctx, origin, p.JSON()); err != nil {
+			log.WithError(err).Info("an invite's prev event was not taken in")
+		}
+	}
+	if err := f.opts.Rooms.ReceiveInvite(ctx, invite, inviteRoomState); err != nil {
+		log.WithError(err).Warn("taking in an invite")
+	}
 }

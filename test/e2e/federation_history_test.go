@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -241,5 +242,53 @@ func TestFederationTimestampToEvent(t *testing.T) {
 	msgs, err := bob.Messages(c, room.RoomID, start, "", mautrix.DirectionBackward, nil, 10)
 	if err != nil || len(msgs.Chunk) == 0 || msgs.Chunk[0].ID != a.EventID {
 		t.Fatalf("/messages from before the event found (%s): %v", start, err)
+	}
+}
+
+// TestFederationInviteBeforeEarlierEvent: two misses alice's topic change
+// (stopped meanwhile; one's queue for it then waits out its backoff) and
+// gets her invite of carol first, by /invite, at once. Two fetches the
+// invite's prev event (the topic) before taking the invite in, so bob's
+// history has them in the room's order: the topic, then the invite.
+func TestFederationInviteBeforeEarlierEvent(t *testing.T) {
+	f, alice, bob := startPair(t, sqlutil.SQLite)
+	c := ctx(t)
+	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoom(c, room.RoomID.String(), &mautrix.ReqJoinRoom{Via: []string{"one.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.stop(t, "two.test")
+	topic, err := alice.SendStateEvent(c, room.RoomID, event.StateTopic, "", map[string]any{"topic": "while two was away"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.restart(t, "two.test")
+	two := f.servers["two.test"]
+	bob.HomeserverURL = mustParse(t, two.ClientURL())
+	carol := register(t, two, "carol", "long enough")
+	if _, err := alice.InviteUser(c, room.RoomID, &mautrix.ReqInviteUser{UserID: carol.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's history, newest first, once both are in it: the invite, then
+	// the topic.
+	var got []*event.Event
+	waitFor(t, "the invite and the topic in bob's history", func() bool {
+		msgs, err := bob.Messages(c, room.RoomID, "", "", mautrix.DirectionBackward, nil, 10)
+		if err != nil {
+			return false
+		}
+		got = msgs.Chunk
+		invited, topicSeen := false, false
+		for _, e := range got {
+			invited = invited || e.Type == event.StateMember && e.GetStateKey() == carol.UserID.String()
+			topicSeen = topicSeen || e.ID == topic.EventID
+		}
+		return invited && topicSeen
+	})
+	if got[0].GetStateKey() != carol.UserID.String() || got[1].ID != topic.EventID {
+		t.Fatalf("bob's newest events %v: not the invite, then the topic %s", histEventIDs(got[:2]), topic.EventID)
 	}
 }
