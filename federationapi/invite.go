@@ -156,15 +156,7 @@ func (f *FederationAPI) receiveInvite(w http.ResponseWriter, r *http.Request, or
 	if err != nil {
 		return err
 	}
-	if f.missingPrevs(r.Context(), signed) {
-		// Taken in once its prev events are here, after the answer: the
-		// inviting server may hold the room while it waits for it.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), invitePrevsWait)
-		go func() {
-			defer cancel()
-			f.receiveInviteAfterPrevs(ctx, origin, signed, req.InviteRoomState)
-		}()
-	} else if err := f.opts.Rooms.ReceiveInvite(r.Context(), signed, req.InviteRoomState); err != nil {
+	if err := f.takeInInvite(r.Context(), origin, signed, req.InviteRoomState); err != nil {
 		return err
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"event": signed})
@@ -177,6 +169,24 @@ const (
 	maxInvitePrevs  = 10
 	invitePrevsWait = time.Minute
 )
+
+// takeInInvite hands a signed invite to the roomserver: at once, or, for a
+// room this server has whose events before the invite it lacks, once they
+// are fetched, after the answer (the inviting server may hold the room
+// while it waits for the answer).
+func (f *FederationAPI) takeInInvite(
+	ctx context.Context, origin spec.ServerName, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage,
+) error {
+	if !f.missingPrevs(ctx, invite) {
+		return f.opts.Rooms.ReceiveInvite(ctx, invite, inviteRoomState)
+	}
+	later, cancel := context.WithTimeout(context.WithoutCancel(ctx), invitePrevsWait)
+	go func() {
+		defer cancel()
+		f.receiveInviteAfterPrevs(later, origin, invite, inviteRoomState)
+	}()
+	return nil
+}
 
 // missingPrevs reports whether the event is of a room this server has and
 // names prev events it lacks.

@@ -66,7 +66,7 @@ func (f *FederationAPI) TimestampToEvent(ctx context.Context, roomID string, ts 
 	}
 	path := "/_matrix/federation/v1/timestamp_to_event/" + url.PathEscape(roomID) + "?" +
 		url.Values{"ts": {strconv.FormatInt(ts, 10)}, "dir": {dir}}.Encode()
-	var lastErr error = fedapi.ErrNoServers
+	lastErr := fedapi.ErrNoServers
 	for _, s := range backfillServers(servers, string(f.name), f.creatorServer(ctx, roomID)) {
 		var out fedapi.EventAt
 		err := f.ask(ctx, http.MethodGet, spec.ServerName(s), path, nil, &out)
