@@ -450,8 +450,8 @@ func reverse(evs []*storage.Event) {
 // timeline returns up to limit events in (from, to], oldest first, and
 // whether more were left out.
 func (rt *Routes) timeline(ctx context.Context, roomID string, from, to int64, limit int) ([]*storage.Event, bool, error) {
-	evs, ok := rt.recent.Events(roomID, from, to, limit+1)
-	if !ok {
+	evs, inMemory := rt.recent.Events(roomID, from, to, limit+1)
+	if !inMemory {
 		var err error
 		if evs, err = rt.store.RoomEvents(ctx, roomID, from, to, limit+1, true); err != nil {
 			return nil, false, err
@@ -462,7 +462,7 @@ func (rt *Routes) timeline(ctx context.Context, roomID string, from, to int64, l
 		evs = evs[:limit]
 	}
 	reverse(evs)
-	return rt.afterGap(ctx, roomID, evs, limited)
+	return rt.afterGap(ctx, roomID, evs, limited, inMemory)
 }
 
 // afterGap starts a timeline (oldest first) at its newest event placed
@@ -471,8 +471,22 @@ func (rt *Routes) timeline(ctx context.Context, roomID string, from, to int64, l
 // prev_batch lets the client page back across it (spec: /sync, Timeline:
 // "limited: True if the number of events returned was limited by the limit
 // on the filter" — and, as Synapse does, when there is a gap).
-func (rt *Routes) afterGap(ctx context.Context, roomID string, evs []*storage.Event, limited bool) ([]*storage.Event, bool, error) {
+//
+// Events read from memory carry the mark themselves (they came through
+// this process's consumer); those read from the database are checked
+// against syncapi_timeline_gaps.
+func (rt *Routes) afterGap(
+	ctx context.Context, roomID string, evs []*storage.Event, limited, inMemory bool,
+) ([]*storage.Event, bool, error) {
 	if len(evs) == 0 {
+		return evs, limited, nil
+	}
+	if inMemory {
+		for i := len(evs) - 1; i >= 0; i-- {
+			if evs[i].Gap {
+				return evs[i:], true, nil
+			}
+		}
 		return evs, limited, nil
 	}
 	gap, ok, err := rt.store.LastGap(ctx, roomID, evs[0].Pos-1, evs[len(evs)-1].Pos)
