@@ -171,3 +171,37 @@ func TestCloserInTime(t *testing.T) {
 		})
 	}
 }
+
+// TestAfterGapInMemory: a timeline read from memory starts at its newest
+// event marked as placed after a gap, limited; without one it is left as
+// it was.
+func TestAfterGapInMemory(t *testing.T) {
+	evs := func(gaps ...bool) []*storage.Event {
+		out := make([]*storage.Event, len(gaps))
+		for i, g := range gaps {
+			out[i] = &storage.Event{Pos: int64(i + 1), Gap: g}
+		}
+		return out
+	}
+	rt := &Routes{}
+	for _, tc := range []struct {
+		name        string
+		evs         []*storage.Event
+		limited     bool
+		wantFirst   int64
+		wantLimited bool
+	}{
+		{"no gap", evs(false, false, false), false, 1, false},
+		{"no gap, limited by count", evs(false, false), true, 1, true},
+		{"a gap in the middle", evs(false, true, false), false, 2, true},
+		{"two gaps: the newest", evs(true, false, true, false), false, 3, true},
+		{"a gap first", evs(true, false), false, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, limited, err := rt.afterGap(t.Context(), "!r:x", tc.evs, tc.limited, true)
+			if err != nil || got[0].Pos != tc.wantFirst || limited != tc.wantLimited {
+				t.Fatalf("first %d limited %v (%v), want %d %v", got[0].Pos, limited, err, tc.wantFirst, tc.wantLimited)
+			}
+		})
+	}
+}
