@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -132,13 +133,18 @@ func closerInTime(remote fedapi.EventAt, local *storage.Event, ts int64, forward
 	return remote.OriginServerTS > local.TS
 }
 
-// maxPlaceRounds bounds the backfills that try to bring another server's
-// answer to timestamp_to_event into the timeline.
-const maxPlaceRounds = 10
+// maxPlaceRounds and placeWait bound the backfills that try to bring
+// another server's answer to timestamp_to_event into the timeline.
+const (
+	maxPlaceRounds = 10
+	placeWait      = 30 * time.Second
+)
 
 // placeRemoteEvent backfills the room's history until it holds eventID
 // (or no more comes) and returns that event if the user may see it.
 func (rt *Routes) placeRemoteEvent(ctx context.Context, roomID, userID, eventID string) *storage.Event {
+	ctx, cancel := context.WithTimeout(ctx, placeWait)
+	defer cancel()
 	for round := 0; ; round++ {
 		ev, err := rt.store.EventByID(ctx, eventID)
 		if err == nil && ev.RoomID == roomID && !ev.Outlier {
