@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
@@ -91,7 +92,9 @@ func TestFederationBackfill1000(t *testing.T) {
 	alice := register(t, one, "alice", "long enough")
 	bob := register(t, two, "bob", "long enough")
 	carol := register(t, three, "carol", "long enough")
-	c := ctx(t)
+	// 1,000 sends take longer than ctx's 30 s under -race on a busy machine.
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
 	room, err := alice.CreateRoom(c, &mautrix.ReqCreateRoom{Preset: "public_chat"})
 	if err != nil {
 		t.Fatal(err)

@@ -43,8 +43,13 @@ func TestRedaction(t *testing.T) {
 			if _, err := alice.RedactEvent(ctx(t), room.RoomID, bMsg2.EventID); err != nil {
 				t.Fatalf("v%s moderator redaction: %v", ver, err)
 			}
-			_, err = alice.RedactEvent(ctx(t), room.RoomID, "$nope")
+			// An event this server does not have: not found for bob (no
+			// redact level), sent for alice (the servers with it apply it).
+			_, err = bob.RedactEvent(ctx(t), room.RoomID, "$nope")
 			wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
+			if _, err := alice.RedactEvent(ctx(t), room.RoomID, "$nope"); err != nil {
+				t.Fatalf("v%s moderator redaction of an unknown event: %v", ver, err)
+			}
 
 			ev, err := alice.GetEvent(ctx(t), room.RoomID, bMsg.EventID)
 			if err != nil || len(ev.Content.Raw) != 0 {
