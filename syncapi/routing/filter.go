@@ -21,6 +21,10 @@ type Filter struct {
 			// UnreadThreadNotifications splits unread counts per thread
 			// (spec: "Receiving notifications", threads).
 			UnreadThreadNotifications bool `json:"unread_thread_notifications"`
+			// The RoomEventFilter's event selection (types, senders, …):
+			// applied to the events read for the timeline, so a timeline
+			// may show fewer than its limit.
+			roomEventFilter
 		} `json:"timeline"`
 		State struct {
 			LazyLoadMembers bool `json:"lazy_load_members"`

@@ -289,7 +289,7 @@ func (rt *Routes) addRoom(
 		}
 		// Spec ("Ignoring Users"): "Servers must not send room invites
 		// from ignored users to clients."
-		if ignored, err := userapi.IgnoredUsers(ctx, rt.users, dev.Localpart); err != nil || ignored[ir.inviter] {
+		if ignored, err := rt.ignoredBy(ctx, dev.UserID); err != nil || ignored[ir.inviter] {
 			return false, err
 		}
 		resp.Rooms.Invite[roomID] = ir
@@ -486,11 +486,17 @@ func (rt *Routes) joinedRoom(
 	if err != nil {
 		return nil, err
 	}
-	if len(evs) == 0 && !full {
+	shown, err := rt.shownTimeline(ctx, dev.UserID, evs, f)
+	if err != nil {
+		return nil, fmt.Errorf("timeline filter: %w", err)
+	}
+	// Nothing to show and no gap (whose state would be needed): the room
+	// has nothing new for this user.
+	if len(shown) == 0 && !full && !limited {
 		return nil, nil
 	}
 	jr := emptyJoinedRoom()
-	jr.Timeline = Timeline{Events: rt.timelineEvents(ctx, roomID, evs, dev), Limited: limited}
+	jr.Timeline = Timeline{Events: rt.timelineEvents(ctx, roomID, shown, dev), Limited: limited}
 	start := upto
 	if len(evs) > 0 {
 		start = evs[0].Pos - 1
@@ -499,7 +505,7 @@ func (rt *Routes) joinedRoom(
 	// State: the state at the start of the timeline — all of it for a full
 	// room, else what changed between the token and the timeline's start.
 	if full || limited {
-		if jr.State.Events, err = rt.stateAtStart(ctx, roomID, start, since, full, lazySenders(f, dev.UserID, evs)); err != nil {
+		if jr.State.Events, err = rt.stateAtStart(ctx, roomID, start, since, full, lazySenders(f, dev.UserID, shown)); err != nil {
 			return nil, fmt.Errorf("state at the timeline's start: %w", err)
 		}
 	}
@@ -660,8 +666,12 @@ func (rt *Routes) leftRoom(ctx context.Context, dev *userapi.Device, roomID stri
 	if err != nil {
 		return nil, err
 	}
+	shown, err := rt.shownTimeline(ctx, dev.UserID, evs, f)
+	if err != nil {
+		return nil, fmt.Errorf("timeline filter: %w", err)
+	}
 	lr := &LeftRoom{
-		Timeline:    Timeline{Events: rt.timelineEvents(ctx, roomID, evs, dev), Limited: limited},
+		Timeline:    Timeline{Events: rt.timelineEvents(ctx, roomID, shown, dev), Limited: limited},
 		State:       EventList{Events: []json.RawMessage{}},
 		AccountData: EventList{Events: []json.RawMessage{}},
 	}
