@@ -1,6 +1,7 @@
 package routing_test
 
 import (
+	"net/http"
 	"net/url"
 	"testing"
 )
@@ -36,6 +37,50 @@ func TestSyncTimelineFilter(t *testing.T) {
 			want := tc.keep(clientEvent{Type: "m.room.message", Sender: e.bob.ID})
 			if want != (len(evs) == 1 && evs[0].EventID == id) || (!want && len(evs) != 0) {
 				t.Fatalf("incremental timeline %v, want bob's message: %v", ids(evs), want)
+			}
+		})
+	}
+}
+
+// TestSyncLeftRoomState: a left room in an initial sync carries the state
+// at its timeline's start; with a timeline limit of 0, the state as of the
+// leave (the leave itself included, nothing after it), as far as the
+// state filter selects.
+func TestSyncLeftRoomState(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name, filter string
+		wantLeave    bool
+	}{
+		{"limit 0", `{"room":{"timeline":{"limit":0},"include_leave":true}}`, true},
+		{"limit 0, state types", `{"room":{"timeline":{"limit":0},"state":{"types":["m.room.create"]},"include_leave":true}}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := e.Do(t, http.MethodGet, syncPath+"?filter="+url.QueryEscape(tc.filter), e.dave.Token, nil)
+			res.Want(t, http.StatusOK)
+			var b struct {
+				Rooms struct {
+					Leave map[string]struct {
+						Timeline struct{ Events []clientEvent } `json:"timeline"`
+						State    struct{ Events []clientEvent } `json:"state"`
+					} `json:"leave"`
+				} `json:"rooms"`
+			}
+			res.Decode(t, &b)
+			room, ok := b.Rooms.Leave[e.room]
+			if !ok || len(room.Timeline.Events) != 0 || len(room.State.Events) == 0 {
+				t.Fatalf("left room %+v (present %v): want an empty timeline and state", room, ok)
+			}
+			leave := false
+			for _, ev := range room.State.Events {
+				if tc.wantLeave || ev.Type == "m.room.create" {
+					leave = leave || ev.Type == "m.room.member" && ev.StateKey != nil && *ev.StateKey == e.dave.ID && ev.Content["membership"] == "leave"
+					continue
+				}
+				t.Fatalf("state has %s, which the filter leaves out", ev.Type)
+			}
+			if leave != tc.wantLeave {
+				t.Fatalf("dave's leave in the state: %v, want %v", leave, tc.wantLeave)
 			}
 		})
 	}
