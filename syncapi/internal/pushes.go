@@ -50,9 +50,9 @@ type Pushes struct {
 	// ignores holds who each local user ignores (their events notify no one
 	// ignoring them).
 	ignores *Ignores
-	store  PushStore
-	bus    bus.Bus
-	counts *CountsCache
+	store   PushStore
+	bus     bus.Bus
+	counts  *CountsCache
 
 	rooms map[string]*pushRoom
 }
