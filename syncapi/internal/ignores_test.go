@@ -21,7 +21,9 @@ func (c *countingAccountData) SetAccountData(ctx context.Context, lp userapi.Loc
 	return c.real.SetAccountData(ctx, lp, roomID, typ, content)
 }
 
-func (c *countingAccountData) AccountDataSince(ctx context.Context, lp userapi.Localpart, since int64) ([]userapi.AccountDataEntry, int64, error) {
+func (c *countingAccountData) AccountDataSince(
+	ctx context.Context, lp userapi.Localpart, since int64,
+) ([]userapi.AccountDataEntry, int64, error) {
 	return c.real.AccountDataSince(ctx, lp, since)
 }
 

@@ -74,7 +74,8 @@ func TestSyncLeftRoomState(t *testing.T) {
 			leave := false
 			for _, ev := range room.State.Events {
 				if tc.wantLeave || ev.Type == "m.room.create" {
-					leave = leave || ev.Type == "m.room.member" && ev.StateKey != nil && *ev.StateKey == e.dave.ID && ev.Content["membership"] == "leave"
+					isDave := ev.StateKey != nil && *ev.StateKey == e.dave.ID
+					leave = leave || ev.Type == "m.room.member" && isDave && ev.Content["membership"] == "leave"
 					continue
 				}
 				t.Fatalf("state has %s, which the filter leaves out", ev.Type)
