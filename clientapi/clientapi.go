@@ -46,5 +46,6 @@ func Setup(
 		RemoteRooms:              remote,
 		RemoteKeys:               remote,
 		UnstableFeatures:         features,
+		DefaultRoomVersion:       cfg.RoomServer.DefaultRoomVersion,
 	}, users, rooms, c)
 }

@@ -245,7 +245,7 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 		}
 	}
 	if errors.As(err, &missing) && len(missing.Prev) > 0 {
-		ferr := f.fetchMissing(ctx, origin, ver, pdu)
+		usable, ferr := f.fetchMissing(ctx, origin, ver, pdu)
 		if errors.Is(ferr, errGapState) {
 			// The state at the gap was asked for and is not to be had:
 			// the event cannot be placed (it is not accepted on the
@@ -257,6 +257,13 @@ func (f *FederationAPI) inputPDU(ctx context.Context, origin spec.ServerName, ra
 		}
 		if ferr == nil {
 			res, err = f.opts.Rooms.InputEvent(ctx, pdu)
+		}
+		if ferr == nil && usable == 0 && errors.As(err, &missing) {
+			// The origin answered but gave none of the events before the
+			// one it pushed (or only events invalid in the room's
+			// version): it cannot vouch for that event's history, so the
+			// event is refused rather than given state taken on trust.
+			return pdu.EventID(), fmt.Errorf("prev events of %s not to be had from %s", pdu.EventID(), origin)
 		}
 		if ferr != nil || errors.As(err, &missing) {
 			// The gap is too wide: take the state at the event from the
@@ -317,28 +324,31 @@ func (f *FederationAPI) fetchAuthChain(
 
 // fetchMissing asks origin for the events between what this server has
 // and pdu (spec: POST /_matrix/federation/v1/get_missing_events) and inputs
-// them oldest first.
+// them oldest first. It returns how many of the events given were usable
+// (valid in the room's version, signatures checked).
 func (f *FederationAPI) fetchMissing(
 	ctx context.Context,
 	origin spec.ServerName,
 	ver gomatrixserverlib.IRoomVersion,
 	pdu gomatrixserverlib.PDU,
-) error {
+) (int, error) {
 	latest, err := f.opts.Rooms.LatestEventIDs(ctx, pdu.RoomID().String())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	resp, err := f.Client.LookupMissingEvents(ctx, f.name, origin, pdu.RoomID().String(),
 		fclientMissingEvents(latest, pdu.EventID()), ver.Version())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	evs := untrustedPDUs(ver, resp.Events)
 	slices.SortStableFunc(evs, func(a, b gomatrixserverlib.PDU) int { return int(a.Depth() - b.Depth()) })
+	usable := 0
 	for _, e := range evs {
 		if err := gomatrixserverlib.VerifyEventSignatures(ctx, e, f.keyRing, roomapi.UserIDForSender); err != nil {
 			continue
 		}
+		usable++
 		_, err := f.opts.Rooms.InputEvent(ctx, e)
 		var missing *roomapi.MissingEventsError
 		if !errors.As(err, &missing) || len(missing.Prev) == 0 {
@@ -346,13 +356,13 @@ func (f *FederationAPI) fetchMissing(
 		}
 		// Still a gap before the oldest of them: older history is needed.
 		if len(e.PrevEventIDs()) != 1 {
-			return err // the state at the event itself (state_ids path)
+			return usable, err // the state at the event itself (state_ids path)
 		}
 		if _, err := f.inputAfterPrev(ctx, origin, ver, e); err != nil {
-			return fmt.Errorf("%w: %w", errGapState, err)
+			return usable, fmt.Errorf("%w: %w", errGapState, err)
 		}
 	}
-	return nil
+	return usable, nil
 }
 
 // errGapState: the state at the edge of a gap in a room's DAG was not to

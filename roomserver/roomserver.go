@@ -20,21 +20,34 @@ import (
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
 
+// Option changes how New builds the roomserver.
+type Option func(*internal.Options)
+
+// WithDefaultRoomVersion makes v the version of rooms created without one
+// ("" keeps api.DefaultRoomVersion).
+func WithDefaultRoomVersion(v string) Option {
+	return func(o *internal.Options) { o.DefaultRoomVersion = gomatrixserverlib.RoomVersion(v) }
+}
+
 // New migrates the roomserver's tables and returns the component. inviter
 // reaches users of other servers for invites (nil: this process does not
 // federate, and such invites are refused).
 func New(
 	ctx context.Context, serverName string, key *signingkey.Key, db *sqlutil.DB, b bus.Bus, log logrus.FieldLogger,
-	inviter fedapi.RemoteInviter,
+	inviter fedapi.RemoteInviter, opts ...Option,
 ) (api.RoomserverAPI, error) {
 	store, err := storage.New(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return internal.New(internal.Options{
+	o := internal.Options{
 		ServerName: spec.ServerName(serverName),
 		KeyID:      gomatrixserverlib.KeyID(key.ID),
 		PrivateKey: key.Private,
 		Inviter:    inviter,
-	}, store, b, log), nil
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return internal.New(o, store, b, log), nil
 }

@@ -188,7 +188,8 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 func buildRoomserver(ctx context.Context, s *Server) error {
 	var err error
 	s.Roomserver, err = roomserver.New(ctx, s.cfg.Global.ServerName, s.SigningKey, s.DB, s.Bus,
-		s.log.WithField(httputil.FieldComponent, "roomserver"), s.inviter())
+		s.log.WithField(httputil.FieldComponent, "roomserver"), s.inviter(),
+		roomserver.WithDefaultRoomVersion(s.cfg.RoomServer.DefaultRoomVersion))
 	return err
 }
 

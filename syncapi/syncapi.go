@@ -68,11 +68,12 @@ func New(
 	recent := internal.NewRecent(pos)
 	counts := internal.NewCountsCache()
 	s := &SyncAPI{Store: store, Notifier: n}
-	pushes := internal.NewPushes(server, users, store, b, counts)
+	ignores := internal.NewIgnores(users, server)
+	pushes := internal.NewPushes(server, users, store, b, counts, ignores)
 	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, pushes, log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
-	if s.adSub, err = consumers.StartAccountData(ctx, b, n, log); err != nil {
+	if s.adSub, err = consumers.StartAccountData(ctx, b, n, ignores, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to account data: %w", err)
 	}
 	// No change lies after MaxInt64: this reads only the latest position.
@@ -94,7 +95,7 @@ func New(
 	if s.ephSubs, err = consumers.StartEphemeral(ctx, b, store, n, eph, log); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to typing and receipts: %w", err)
 	}
-	s.Routes = routing.Setup(router, store, n, recent, eph, users, rooms, backfiller, log)
+	s.Routes = routing.Setup(router, store, n, recent, eph, ignores, users, rooms, backfiller, log)
 	if err := s.startPresence(ctx, b, router, o, log); err != nil {
 		return nil, fmt.Errorf("syncapi: starting presence: %w", err)
 	}

@@ -70,17 +70,21 @@ func (rt *Routes) capabilities(w http.ResponseWriter, r *http.Request, _ *api.De
 		"m.3pid_changes":    enabled,
 		"m.profile_fields":  enabled,
 		"m.get_login_token": map[string]bool{"enabled": false},
-		"m.room_versions":   roomVersions(),
+		"m.room_versions":   roomVersions(rt.opts.DefaultRoomVersion),
 	}})
 	return nil
 }
 
 // roomVersions is the m.room_versions capability: every stable version this
-// server can create or join, and the default.
-func roomVersions() map[string]any {
+// server can create or join, and the default (def, or the roomserver's
+// built-in one when def is "").
+func roomVersions(def string) map[string]any {
+	if def == "" {
+		def = roomapi.DefaultRoomVersion
+	}
 	available := map[string]string{}
 	for v := range gomatrixserverlib.StableRoomVersions() {
 		available[string(v)] = "stable"
 	}
-	return map[string]any{"default": roomapi.DefaultRoomVersion, "available": available}
+	return map[string]any{"default": def, "available": available}
 }

@@ -35,6 +35,26 @@ func TestWellKnownConfigured(t *testing.T) {
 	baseURL("https://matrix.test.local")(t, res)
 }
 
+// TestCapabilitiesConfiguredRoomVersion: /capabilities advertises the
+// configured default room version.
+func TestCapabilitiesConfiguredRoomVersion(t *testing.T) {
+	f := newServer(t, serverOpts{config: func(c *config.Config) { c.RoomServer.DefaultRoomVersion = "10" }})
+	alice := f.User(t, "alice")
+	res := f.Do(t, http.MethodGet, "/_matrix/client/v3/capabilities", alice.Token, nil)
+	res.Want(t, http.StatusOK)
+	var body struct {
+		Capabilities struct {
+			RoomVersions struct {
+				Default string `json:"default"`
+			} `json:"m.room_versions"`
+		} `json:"capabilities"`
+	}
+	res.Decode(t, &body)
+	if body.Capabilities.RoomVersions.Default != "10" {
+		t.Fatalf("capabilities %s, want default 10", res.Body)
+	}
+}
+
 // TestVersionsOtherComponentsFeatures: the unstable features other
 // components serve (the media component's transcription, true or false)
 // are advertised beside the client API's own.

@@ -59,6 +59,10 @@ type Options struct {
 	// (im.myelin.transcribe), advertised by /versions beside
 	// UnstableFeatures.
 	UnstableFeatures map[string]bool
+	// DefaultRoomVersion is the version the roomserver gives rooms created
+	// without one, which /capabilities advertises ("": the roomserver's
+	// built-in default).
+	DefaultRoomVersion string
 }
 
 // Routes serves the client API.

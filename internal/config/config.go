@@ -115,6 +115,7 @@ type Config struct {
 	SMS           SMS           `yaml:"sms"`
 	UserDirectory UserDirectory `yaml:"user_directory"`
 	Search        Search        `yaml:"search"`
+	RoomServer    RoomServer    `yaml:"room_server"`
 }
 
 // Global holds the settings shared by every component.
@@ -278,6 +279,7 @@ func (c *Config) Defaults() {
 	c.MediaAPI.Defaults()
 	c.SMS.Defaults()
 	c.Search.Defaults()
+	c.RoomServer.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -388,6 +390,7 @@ func (c *Config) Verify() error {
 	c.MediaAPI.Verify(errs)
 	c.SMS.Verify(errs)
 	c.Search.Verify(errs)
+	c.RoomServer.Verify(errs)
 	return errs.Err()
 }
 

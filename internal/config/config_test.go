@@ -85,6 +85,7 @@ func TestDefault(t *testing.T) {
 		{"sms.provider", c.SMS.Provider, "log"},
 		{"sms.outbox_file", c.SMS.OutboxFile, ""},
 		{"user_directory.search_all_users", c.UserDirectory.SearchAllUsers, true},
+		{"room_server.default_room_version", c.RoomServer.DefaultRoomVersion, "12"},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -282,6 +283,7 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		"sms-provider":                      "MYELIN_SMS_PROVIDER",
 		"sms-outbox-file":                   "MYELIN_SMS_OUTBOX_FILE",
 		"search-backend":                    "MYELIN_SEARCH_BACKEND",
+		"default-room-version":              "MYELIN_DEFAULT_ROOM_VERSION",
 	}
 	if len(settings) != len(want) {
 		t.Errorf("%d flags, want %d", len(settings), len(want))
@@ -307,6 +309,7 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		{"metrics-addr", "127.0.0.1:9090", func(c *Config) any { return c.Global.MetricsAddr }},
 		{"tls-ca", "/etc/myelin/ca.pem", func(c *Config) any { return c.FederationAPI.TLSCA }},
 		{"sms-outbox-file", "/tmp/outbox.jsonl", func(c *Config) any { return c.SMS.OutboxFile }},
+		{"default-room-version", "10", func(c *Config) any { return c.RoomServer.DefaultRoomVersion }},
 	}
 	for _, s := range sets {
 		envName := "MYELIN_" + strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_"))
@@ -494,6 +497,10 @@ func TestVerifyEachCheck(t *testing.T) {
 		{"media_api.transcription.openai.url", func(c *Config) { c.MediaAPI.Transcription.OpenAI.URL = "127.0.0.1:8080" }},
 		{"media_api.transcription.baidu", func(c *Config) { c.MediaAPI.Transcription.Engine = "baidu" }},
 		{"media_api.transcription.baidu.token_url", func(c *Config) { c.MediaAPI.Transcription.Baidu.TokenURL = "ftp://x" }},
+		{"room_server.default_room_version", func(c *Config) { c.RoomServer.DefaultRoomVersion = "13" }},
+		{"room_server.default_room_version", func(c *Config) { c.RoomServer.DefaultRoomVersion = "org.matrix.msc2176" }},
+		{"", func(c *Config) { c.RoomServer.DefaultRoomVersion = "10" }},
+		{"", func(c *Config) { c.RoomServer.DefaultRoomVersion = "1" }},
 	}
 	for i, tt := range tests {
 		c := Default()

@@ -208,6 +208,13 @@ var settings = []setting{
 		apply: func(c *Config, v string) { c.Search.Backend = v },
 	},
 	{
+		flag:  "default-room-version",
+		arg:   "VERSION",
+		path:  "room_server.default_room_version",
+		help:  "Version of rooms created without one (a stable version; default " + DefaultRoomVersion + ").",
+		apply: func(c *Config, v string) { c.RoomServer.DefaultRoomVersion = v },
+	},
+	{
 		flag:  "cache",
 		arg:   "URL",
 		path:  "global.cache.url",

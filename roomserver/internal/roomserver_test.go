@@ -477,3 +477,30 @@ func TestPipelinedSendsStayAChain(t *testing.T) {
 		}
 	})
 }
+
+// TestConfiguredDefaultRoomVersion: a room created without a version gets
+// the configured default, one naming a version keeps it.
+func TestConfiguredDefaultRoomVersion(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ def, asked, want string }{
+		{"", "", api.DefaultRoomVersion},
+		{"10", "", "10"},
+		{"10", "12", "12"},
+		{"12", "9", "9"},
+	} {
+		t.Run(tc.def+"/"+tc.asked, func(t *testing.T) {
+			f := newFixture(t, sqltest.Open(t, sqlutil.SQLite))
+			opts := f.opts
+			opts.DefaultRoomVersion = gomatrixserverlib.RoomVersion(tc.def)
+			rs := New(opts, f.store, f.bus, logrus.New())
+			id, err := rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, Preset: PresetPrivateChat, RoomVersion: tc.asked})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ver, err := rs.RoomVersion(ctx, id)
+			if err != nil || string(ver.Version()) != tc.want {
+				t.Fatalf("room version %v (%v), want %s", ver, err, tc.want)
+			}
+		})
+	}
+}

@@ -30,9 +30,17 @@ func onNotice[T any](ctx context.Context, b bus.Bus, topic, what string, log log
 	})
 }
 
-// StartAccountData wakes a user's /sync when their account data changes.
-func StartAccountData(ctx context.Context, b bus.Bus, n *internal.Notifier, log logrus.FieldLogger) (bus.Subscription, error) {
+// StartAccountData wakes a user's /sync when their account data changes,
+// after forgetting their cached ignore list when that is what changed (spec:
+// "Ignoring Users": the sync API for all clients should immediately start
+// ignoring, or un-ignoring, the user).
+func StartAccountData(
+	ctx context.Context, b bus.Bus, n *internal.Notifier, ignores *internal.Ignores, log logrus.FieldLogger,
+) (bus.Subscription, error) {
 	return onNotice(ctx, b, userapi.AccountDataTopic, "account data change", log, func(ch userapi.AccountDataChange) {
+		if ch.RoomID == "" && ch.Type == userapi.IgnoredUserListType {
+			ignores.Invalidate(ch.UserID)
+		}
 		n.SetAccountDataPos(ch.UserID, ch.Pos)
 		n.WakeUser(ch.UserID, 0)
 	})

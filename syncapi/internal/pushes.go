@@ -47,9 +47,12 @@ type PushStore interface {
 type Pushes struct {
 	server string // this server's name: local users end with ":"+server
 	rules  RulesSource
-	store  PushStore
-	bus    bus.Bus
-	counts *CountsCache
+	// ignores holds who each local user ignores (their events notify no one
+	// ignoring them).
+	ignores *Ignores
+	store   PushStore
+	bus     bus.Bus
+	counts  *CountsCache
 
 	rooms map[string]*pushRoom
 }
@@ -93,8 +96,8 @@ func (r *pushRoom) powerLevels() *pushrules.PowerLevels {
 // NewPushes returns an evaluator for the local users of server.
 // Counts it changes (the notified users', the sender's) are invalidated in
 // counts once stored.
-func NewPushes(server string, rules RulesSource, store PushStore, b bus.Bus, counts *CountsCache) *Pushes {
-	return &Pushes{server: server, rules: rules, store: store, bus: b, counts: counts, rooms: map[string]*pushRoom{}}
+func NewPushes(server string, rules RulesSource, store PushStore, b bus.Bus, counts *CountsCache, ignores *Ignores) *Pushes {
+	return &Pushes{server: server, rules: rules, store: store, bus: b, counts: counts, ignores: ignores, rooms: map[string]*pushRoom{}}
 }
 
 // Evaluate evaluates ev, just stored at ev.Pos in the caller's transaction
@@ -115,7 +118,7 @@ func (p *Pushes) Evaluate(ctx context.Context, ev *storage.Event) error {
 		// Their own event reads the room (see syncapi/routing/counts.go).
 		p.store.AfterCommit(ctx, func() { p.counts.Invalidate(ev.Sender, ev.RoomID) })
 	}
-	candidates, err := p.dropIgnoredInvite(ctx, ev, p.candidates(ev, room))
+	candidates, err := p.dropIgnored(ctx, ev, p.candidates(ev, room))
 	if err != nil {
 		return err
 	}
@@ -168,19 +171,27 @@ func (p *Pushes) candidates(ev *storage.Event, room *pushRoom) []string {
 	return out
 }
 
-// dropIgnoredInvite leaves out the invitee of an invite from a user they
-// ignore (spec: "Ignoring Users": such invites are not sent to the client,
-// so nothing notifies of them either).
-// NOTSPEC: other events of ignored users still notify (issue 17).
-func (p *Pushes) dropIgnoredInvite(ctx context.Context, ev *storage.Event, candidates []string) ([]string, error) {
-	if ev.Type != "m.room.member" || ev.Membership != "invite" || ev.StateKey == nil || !p.isLocal(*ev.StateKey) {
+// dropIgnored leaves out the candidates who ignore the sender (spec:
+// "Ignoring Users"): their events, state events apart, are never sent to
+// them, so nothing of them notifies or counts as unread either; and an
+// invite from an ignored user is not sent to the invitee at all.
+func (p *Pushes) dropIgnored(ctx context.Context, ev *storage.Event, candidates []string) ([]string, error) {
+	invite := ev.Type == "m.room.member" && ev.Membership == "invite" && ev.StateKey != nil
+	if ev.StateKey != nil && !invite {
 		return candidates, nil
 	}
-	ignored, err := userapi.IgnoredUsers(ctx, p.rules, p.localpart(*ev.StateKey))
-	if err != nil || !ignored[ev.Sender] {
-		return candidates, err
-	}
-	return slices.DeleteFunc(candidates, func(u string) bool { return u == *ev.StateKey }), nil
+	var firstErr error
+	out := slices.DeleteFunc(candidates, func(u string) bool {
+		if invite && u != *ev.StateKey {
+			return false
+		}
+		ignored, err := p.ignores.Of(ctx, u)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		return ignored[ev.Sender]
+	})
+	return out, firstErr
 }
 
 func (p *Pushes) isLocal(userID string) bool {

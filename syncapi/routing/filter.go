@@ -17,13 +17,21 @@ import (
 type Filter struct {
 	Room struct {
 		Timeline struct {
-			Limit int `json:"limit"`
+			// Limit caps the timeline's events; unset: 20, 0: none (only
+			// the state, as of the window's end).
+			Limit *int `json:"limit"`
 			// UnreadThreadNotifications splits unread counts per thread
 			// (spec: "Receiving notifications", threads).
 			UnreadThreadNotifications bool `json:"unread_thread_notifications"`
+			// The RoomEventFilter's event selection (types, senders, …):
+			// applied to the events read for the timeline, so a timeline
+			// may show fewer than its limit.
+			roomEventFilter
 		} `json:"timeline"`
 		State struct {
 			LazyLoadMembers bool `json:"lazy_load_members"`
+			// The StateFilter's event selection (types, senders, …).
+			roomEventFilter
 		} `json:"state"`
 		// IncludeLeave puts rooms the user has left in the leave section of
 		// initial and full-state syncs too.
@@ -35,10 +43,10 @@ type Filter struct {
 const defaultTimelineLimit = 20
 
 func (f *Filter) timelineLimit() int {
-	l := f.Room.Timeline.Limit
-	if l <= 0 {
+	if f.Room.Timeline.Limit == nil || *f.Room.Timeline.Limit < 0 {
 		return defaultTimelineLimit
 	}
+	l := *f.Room.Timeline.Limit
 	if l > 1000 {
 		return 1000
 	}

@@ -256,7 +256,14 @@ func (rt *Routes) eventContext(w http.ResponseWriter, r *http.Request, dev *user
 	if err != nil {
 		return err
 	}
-	before, after = f.apply(before), f.apply(after)
+	// The event asked for is served as it is (as GET /event); the events
+	// around it leave out those of users the user ignores.
+	if before, err = rt.withoutIgnored(ctx, dev.UserID, f.apply(before)); err != nil {
+		return err
+	}
+	if after, err = rt.withoutIgnored(ctx, dev.UserID, f.apply(after)); err != nil {
+		return err
+	}
 	state = f.apply(state)
 	if f.LazyLoadMembers {
 		state = lazyMembers(state, ev, before, after)

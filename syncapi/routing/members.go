@@ -1,11 +1,13 @@
 package routing
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 
 	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
@@ -42,6 +44,11 @@ func (rt *Routes) members(w http.ResponseWriter, r *http.Request, dev *userapi.D
 	if err != nil {
 		return err
 	}
+	if !hasCreate(state) {
+		if state, err = rt.stateAsCreated(r.Context(), roomID, at, hi); err != nil {
+			return err
+		}
+	}
 	chunk := []json.RawMessage{}
 	for _, e := range state {
 		if e.Type != "m.room.member" {
@@ -57,4 +64,32 @@ func (rt *Routes) members(w http.ResponseWriter, r *http.Request, dev *userapi.D
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]any{"chunk": chunk})
 	return nil
+}
+
+// hasCreate reports whether state holds the room's create event.
+func hasCreate(state []*storage.Event) bool {
+	for _, e := range state {
+		if e.Type == "m.room.create" {
+			return true
+		}
+	}
+	return false
+}
+
+// stateAsCreated is the room's state once its creator joined, for a
+// position at that precedes the room: the prev_batch of a timeline that
+// starts at the create event is such a position, and the members "at" it
+// are taken to be the room's first (docs/decisions.md). The spec's room
+// creation order puts the creator's join right after the create event.
+func (rt *Routes) stateAsCreated(ctx context.Context, roomID string, at, hi int64) ([]*storage.Event, error) {
+	first, err := rt.store.RoomEvents(ctx, roomID, at, hi, 2, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range first {
+		if e.Type == "m.room.member" {
+			return rt.store.StateAt(ctx, roomID, e.Pos)
+		}
+	}
+	return nil, nil
 }

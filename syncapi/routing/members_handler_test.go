@@ -43,6 +43,12 @@ func TestMembers(t *testing.T) {
 	res.Want(t, http.StatusOK)
 	res.Decode(t, &page)
 	a, b, d, er := e.alice.ID, e.bob.ID, e.dave.ID, e.erin.ID
+	// The prev_batch of a timeline that starts at the room's create event
+	// precedes the room: the members there are the room's first.
+	otherStart := doSync(t, e.Fixture, e.alice, "").Rooms.Join[e.other].Timeline.PrevBatch
+	if otherStart == "" {
+		t.Fatal("no prev_batch for alice's other room")
+	}
 	cases := append(authCases(path), []reqCase{
 		invalidParam("room ID without sigil", bob, roomPath("room", "members")),
 		forbidden("never a member", e.carol.Token, path),
@@ -55,6 +61,9 @@ func TestMembers(t *testing.T) {
 		{name: "all but joined members", token: bob, path: path + "?not_membership=join", status: http.StatusOK, check: wantMembers(d, er)},
 		{name: "joined members before dave left", token: bob, path: path + "?membership=join&at=" + page.End,
 			status: http.StatusOK, check: wantMembers(a, b, d, er)},
+		{name: "at the prev_batch of a timeline starting at the room's creation", token: e.alice.Token,
+			path: roomPath(e.other, "members") + "?at=" + otherStart, status: http.StatusOK, check: wantMembers(a)},
+		{name: "at a token before the room", token: bob, path: path + "?at=s0", status: http.StatusOK, check: wantMembers(a)},
 		{name: "left member sees the members at the leave", token: e.dave.Token, path: path + "?membership=join",
 			status: http.StatusOK, check: wantMembers(a, b, er)},
 	}...)

@@ -341,7 +341,10 @@ func (rt *Routes) messagesResponse(
 	}
 	// The filter applies to the page read (the tokens stay those of the
 	// whole page, so nothing is skipped).
-	evs = q.filter.apply(evs)
+	evs, err := rt.withoutIgnored(ctx, dev.UserID, q.filter.apply(evs))
+	if err != nil {
+		return nil, fmt.Errorf("ignored users: %w", err)
+	}
 	// A full page: more may follow, from just past its last event.
 	// NOTSPEC: a short page that still has events gets an end too, as
 	// Synapse's does; the spec omits it when no further events are

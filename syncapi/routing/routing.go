@@ -31,6 +31,8 @@ type Routes struct {
 	recent        *internal.Recent
 	counts        *internal.CountsCache
 	users         userapi.Sync
+	// ignores caches who each user ignores (ignore.go).
+	ignores *internal.Ignores
 	// rooms, when the roomserver runs in this process, lets reads wait for
 	// the stream to catch up with memberships the roomserver already has.
 	rooms roomapi.Sync
@@ -51,9 +53,9 @@ type Routes struct {
 // (no roomserver, no federation in this process).
 func Setup(
 	r *mux.Router, store *storage.Storage, n *internal.Notifier, recent *internal.Recent, eph *internal.Ephemeral,
-	users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller, log logrus.FieldLogger,
+	ignores *internal.Ignores, users userapi.Sync, rooms roomapi.Sync, backfiller fedapi.Backfiller, log logrus.FieldLogger,
 ) *Routes {
-	rt := &Routes{store: store, notifier: n, recent: recent, counts: eph.Counts, eph: eph, users: users, rooms: rooms,
+	rt := &Routes{store: store, notifier: n, recent: recent, counts: eph.Counts, eph: eph, ignores: ignores, users: users, rooms: rooms,
 		backfiller: backfiller, log: log}
 	rt.backfill.rooms = map[string]*sync.Mutex{}
 	rt.backfill.dryFrom = map[string]time.Time{}

@@ -290,7 +290,7 @@ func (rt *Routes) addRoom(
 		}
 		// Spec ("Ignoring Users"): "Servers must not send room invites
 		// from ignored users to clients."
-		if ignored, err := userapi.IgnoredUsers(ctx, rt.users, dev.Localpart); err != nil || ignored[ir.inviter] {
+		if ignored, err := rt.ignoredBy(ctx, dev.UserID); err != nil || ignored[ir.inviter] {
 			return false, err
 		}
 		resp.Rooms.Invite[roomID] = ir
@@ -519,20 +519,28 @@ func (rt *Routes) joinedRoom(
 	if err != nil {
 		return nil, err
 	}
-	if len(evs) == 0 && !full {
+	shown, err := rt.shownTimeline(ctx, dev.UserID, evs, f)
+	if err != nil {
+		return nil, fmt.Errorf("timeline filter: %w", err)
+	}
+	// Nothing to show and no gap (whose state would be needed): the room
+	// has nothing new for this user.
+	if len(shown) == 0 && !full && !limited {
 		return nil, nil
 	}
 	jr := emptyJoinedRoom()
-	jr.Timeline = Timeline{Events: rt.timelineEvents(ctx, roomID, evs, dev), Limited: limited}
+	jr.Timeline = Timeline{Events: rt.timelineEvents(ctx, roomID, shown, dev), Limited: limited}
 	start := upto
 	if len(evs) > 0 {
 		start = evs[0].Pos - 1
+	}
+	if len(evs) > 0 || limited {
 		jr.Timeline.PrevBatch = formatToken(start)
 	}
 	// State: the state at the start of the timeline — all of it for a full
 	// room, else what changed between the token and the timeline's start.
 	if full || limited {
-		if jr.State.Events, err = rt.stateAtStart(ctx, roomID, start, since, full, lazySenders(f, dev.UserID, evs)); err != nil {
+		if jr.State.Events, err = rt.stateAtStart(ctx, roomID, start, since, full, f, lazySenders(f, dev.UserID, shown)); err != nil {
 			return nil, fmt.Errorf("state at the timeline's start: %w", err)
 		}
 	}
@@ -548,10 +556,10 @@ func (rt *Routes) joinedRoom(
 }
 
 // stateAtStart is a room's state at stream position start, all of it when
-// full, else what changed after since; with senders, of the membership
-// events only those of senders.
+// full, else what changed after since, as far as the filter's state part
+// selects; with senders, of the membership events only those of senders.
 func (rt *Routes) stateAtStart(
-	ctx context.Context, roomID string, start, since int64, full bool, senders map[string]bool,
+	ctx context.Context, roomID string, start, since int64, full bool, f *Filter, senders map[string]bool,
 ) ([]json.RawMessage, error) {
 	state, err := rt.store.StateAt(ctx, roomID, start)
 	if err != nil {
@@ -560,6 +568,9 @@ func (rt *Routes) stateAtStart(
 	out := []json.RawMessage{}
 	for _, e := range state {
 		if senders != nil && e.Type == "m.room.member" && e.StateKey != nil && !senders[*e.StateKey] {
+			continue
+		}
+		if !f.Room.State.matches(e) {
 			continue
 		}
 		if full || e.Pos > since {
@@ -693,13 +704,29 @@ func (rt *Routes) leftRoom(ctx context.Context, dev *userapi.Device, roomID stri
 	if err != nil {
 		return nil, err
 	}
+	shown, err := rt.shownTimeline(ctx, dev.UserID, evs, f)
+	if err != nil {
+		return nil, fmt.Errorf("timeline filter: %w", err)
+	}
 	lr := &LeftRoom{
-		Timeline:    Timeline{Events: rt.timelineEvents(ctx, roomID, evs, dev), Limited: limited},
+		Timeline:    Timeline{Events: rt.timelineEvents(ctx, roomID, shown, dev), Limited: limited},
 		State:       EventList{Events: []json.RawMessage{}},
 		AccountData: EventList{Events: []json.RawMessage{}},
 	}
+	start := leavePos
 	if len(evs) > 0 {
-		lr.Timeline.PrevBatch = formatToken(evs[0].Pos - 1)
+		start = evs[0].Pos - 1
+	}
+	if len(evs) > 0 || limited {
+		lr.Timeline.PrevBatch = formatToken(start)
+	}
+	// As for a joined room, the state at the timeline's start (spec: "state"
+	// of a left room: updates up to the start of the timeline); nothing of
+	// the room after the leave.
+	if full := since < 0; full || limited {
+		if lr.State.Events, err = rt.stateAtStart(ctx, roomID, start, since, full, f, lazySenders(f, dev.UserID, shown)); err != nil {
+			return nil, fmt.Errorf("state at the timeline's start: %w", err)
+		}
 	}
 	return lr, nil
 }
