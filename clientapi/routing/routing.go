@@ -126,6 +126,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	v3.Handle("/user/{userId}/rooms/{roomId}/account_data/{type}", rt.authed(rt.putAccountData)).Methods(http.MethodPut)
 
 	v3.Handle("/sendToDevice/{eventType}/{txnId}", rt.authed(rt.sendToDevice)).Methods(http.MethodPut)
+	v3.Handle("/user/{userId}/openid/request_token", rt.authed(rt.requestOpenIDToken)).Methods(http.MethodPost)
 
 	rt.setupRooms(v3)
 	rt.setupDirectory(v3)
