@@ -135,6 +135,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	rt.setupCrossSigning(v3)
 	rt.setupPushRules(v3)
 	rt.setupTags(v3)
+	rt.setupReports(v3)
 	rt.setupDehydratedDevices(prefixed{r, msc3814Prefix})
 	rt.setupPushers(v3)
 	rt.setupMsisdn(v3, prefixed{r, myelinPrefix})

@@ -152,6 +152,7 @@ type Roomserver interface {
 	// Event returns an event by ID, or ErrEventNotFound.
 	Event(ctx context.Context, eventID string) (Event, error)
 	Friends
+	Reports
 }
 
 // RoomserverAPI is every method the roomserver offers other components
