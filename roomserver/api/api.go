@@ -153,6 +153,7 @@ type Roomserver interface {
 	Event(ctx context.Context, eventID string) (Event, error)
 	Friends
 	Reports
+	Summaries
 }
 
 // RoomserverAPI is every method the roomserver offers other components
