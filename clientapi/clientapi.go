@@ -46,5 +46,7 @@ func Setup(
 		RemoteRooms:              remote,
 		RemoteKeys:               remote,
 		UnstableFeatures:         features,
+		TURN:                     cfg.TURN,
+		Support:                  cfg.Support,
 	}, users, rooms, c)
 }

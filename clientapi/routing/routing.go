@@ -13,6 +13,7 @@ import (
 	"github.com/myelin-im/myelin/clientapi/auth"
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/cache"
+	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/ratelimit"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -59,6 +60,10 @@ type Options struct {
 	// (im.myelin.transcribe), advertised by /versions beside
 	// UnstableFeatures.
 	UnstableFeatures map[string]bool
+	// TURN is what GET /voip/turnServer hands out (no URIs: {}).
+	TURN config.TURN
+	// Support is served at /.well-known/matrix/support (empty: 404).
+	Support config.Support
 }
 
 // Routes serves the client API.
@@ -87,6 +92,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	}
 
 	r.Handle("/.well-known/matrix/client", httputil.Handler(rt.wellKnown)).Methods(http.MethodGet)
+	r.Handle("/.well-known/matrix/support", httputil.Handler(rt.wellKnownSupport)).Methods(http.MethodGet)
 	// Routes are registered on the root router with full paths: gorilla/mux
 	// subrouters answer 404 instead of 405 for a known path with the wrong method.
 	c1 := prefixed{r, "/_matrix/client"}
@@ -130,6 +136,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 
 	v3.Handle("/sendToDevice/{eventType}/{txnId}", rt.authed(rt.sendToDevice)).Methods(http.MethodPut)
 	v3.Handle("/user/{userId}/openid/request_token", rt.authed(rt.requestOpenIDToken)).Methods(http.MethodPost)
+	v3.Handle("/voip/turnServer", rt.authed(rt.turnServer)).Methods(http.MethodGet)
 
 	rt.setupRooms(v3)
 	rt.setupDirectory(v3)

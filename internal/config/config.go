@@ -115,6 +115,8 @@ type Config struct {
 	SMS           SMS           `yaml:"sms"`
 	UserDirectory UserDirectory `yaml:"user_directory"`
 	Search        Search        `yaml:"search"`
+	TURN          TURN          `yaml:"turn"`
+	Support       Support       `yaml:"support"`
 }
 
 // Global holds the settings shared by every component.
@@ -278,6 +280,8 @@ func (c *Config) Defaults() {
 	c.MediaAPI.Defaults()
 	c.SMS.Defaults()
 	c.Search.Defaults()
+	c.TURN.Defaults()
+	c.Support.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -388,6 +392,8 @@ func (c *Config) Verify() error {
 	c.MediaAPI.Verify(errs)
 	c.SMS.Verify(errs)
 	c.Search.Verify(errs)
+	c.TURN.Verify(errs)
+	c.Support.Verify(errs)
 	return errs.Err()
 }
 
