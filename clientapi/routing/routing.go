@@ -106,6 +106,8 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	v3.Handle("/register/available", httputil.Handler(rt.registerAvailable)).Methods(http.MethodGet)
 	c1.Handle("/v1/register/m.login.registration_token/validity", httputil.Handler(rt.registrationTokenValidity)).Methods(http.MethodGet)
 	c1.Handle("/v1/room_summary/{roomIdOrAlias}", httputil.Handler(rt.roomSummary)).Methods(http.MethodGet)
+	// MSC3266's unstable path, which clients use until /versions lists v1.15.
+	c1.Handle("/unstable/im.nheko.summary/summary/{roomIdOrAlias}", httputil.Handler(rt.roomSummary)).Methods(http.MethodGet)
 	c1.Handle("/v1/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
 	r.Handle(msc2666Prefix+"/user/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
 

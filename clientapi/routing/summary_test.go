@@ -79,6 +79,8 @@ func TestRoomSummaryHandlers(t *testing.T) {
 		{"via", "GET", path(public) + "?via=elsewhere.test&via=test.local", "", nil, 200, "", nil},
 		{"bad token", "GET", path(public), "nope", nil, 401, "M_UNKNOWN_TOKEN", nil},
 		{"POST", "POST", path(public), alice.Token, `{}`, 405, "M_UNRECOGNIZED", nil},
+		{"MSC3266 unstable path", "GET", "/_matrix/client/unstable/im.nheko.summary/summary/" + url.PathEscape(public), "", nil, 200, "",
+			equals("room_id", public)},
 	})
 	// A user who left a private room no longer sees it.
 	f.Leave(t, bob, private)

@@ -29,7 +29,7 @@ func TestTurnServerHandlers(t *testing.T) {
 		}},
 		{"fixed credentials", config.TURN{URIs: uris, Username: "u", Password: "p", TTL: config.Duration(time.Hour)},
 			func(t *testing.T, _ *fixture.Fixture, _ *fixture.User, r *fixture.Response) {
-				body(`{"username":"u","password":"p","uris":["` + strings.Join(uris, `","`) + `"],"ttl":3600}`)(t, r)
+				body(`{"username":"u","password":"p","uris":["`+strings.Join(uris, `","`)+`"],"ttl":3600}`)(t, r)
 			}},
 		{"shared secret", config.TURN{URIs: uris, SharedSecret: "s3cret", TTL: config.Duration(2 * time.Hour)},
 			func(t *testing.T, _ *fixture.Fixture, u *fixture.User, r *fixture.Response) {
