@@ -44,3 +44,26 @@ func TestPageMutualRooms(t *testing.T) {
 		})
 	}
 }
+
+// TestIntersectSorted: the rooms in both lists, sorted, whatever order the
+// lists come in.
+func TestIntersectSorted(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b []string
+		want []string
+	}{
+		{"both empty", nil, nil, []string{}},
+		{"one empty", []string{"!a:x"}, nil, []string{}},
+		{"unsorted", []string{"!c:x", "!a:x", "!b:x"}, []string{"!b:x", "!d:x", "!c:x"}, []string{"!b:x", "!c:x"}},
+		{"same", []string{"!b:x", "!a:x"}, []string{"!a:x", "!b:x"}, []string{"!a:x", "!b:x"}},
+		{"disjoint", []string{"!a:x"}, []string{"!b:x"}, []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := intersectSorted(tc.a, tc.b); !slices.Equal(got, tc.want) || got == nil {
+				t.Fatalf("intersectSorted = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
