@@ -33,7 +33,8 @@ func TestOpenIDUserInfo(t *testing.T) {
 		{"unknown", "?access_token=nope", http.StatusUnauthorized, "M_UNKNOWN_TOKEN"},
 		{"empty", "?access_token=", http.StatusUnauthorized, "M_UNKNOWN_TOKEN"},
 		{"missing", "", http.StatusUnauthorized, "M_UNKNOWN_TOKEN"},
-		{"an access token is not an OpenID token", "?access_token=" + url.QueryEscape(alice.Token), http.StatusUnauthorized, "M_UNKNOWN_TOKEN"},
+		{"an access token is not an OpenID token", "?access_token=" + url.QueryEscape(alice.Token),
+			http.StatusUnauthorized, "M_UNKNOWN_TOKEN"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,9 +24,8 @@ func TestTurnServerHandlers(t *testing.T) {
 		turn  config.TURN
 		check func(t *testing.T, f *fixture.Fixture, u *fixture.User, r *fixture.Response)
 	}{
-		{"not configured", config.TURN{TTL: config.Duration(time.Hour)}, func(t *testing.T, _ *fixture.Fixture, _ *fixture.User, r *fixture.Response) {
-			body(`{}`)(t, r)
-		}},
+		{"not configured", config.TURN{TTL: config.Duration(time.Hour)},
+			func(t *testing.T, _ *fixture.Fixture, _ *fixture.User, r *fixture.Response) { body(`{}`)(t, r) }},
 		{"fixed credentials", config.TURN{URIs: uris, Username: "u", Password: "p", TTL: config.Duration(time.Hour)},
 			func(t *testing.T, _ *fixture.Fixture, _ *fixture.User, r *fixture.Response) {
 				body(`{"username":"u","password":"p","uris":["`+strings.Join(uris, `","`)+`"],"ttl":3600}`)(t, r)

@@ -17,7 +17,8 @@ func TestReports(t *testing.T) {
 		s := open(t, db)
 		score := int64(-100)
 		reports := []api.NewReport{
-			{Kind: api.ReportEvent, Reporter: "@a:x", RoomID: "!r:x", EventID: "$e", TargetUserID: "@spam:x", Reason: "spam", Score: &score},
+			{Kind: api.ReportEvent, Reporter: "@a:x", RoomID: "!r:x", EventID: "$e", TargetUserID: "@spam:x", Reason: "spam",
+				Score: &score},
 			{Kind: api.ReportRoom, Reporter: "@b:x", RoomID: "!r:x", Reason: ""},
 			{Kind: api.ReportUser, Reporter: "@a:x", TargetUserID: "@spam:x", Reason: "悪い"},
 		}

@@ -66,11 +66,12 @@ func TestSafetyEndpoints(t *testing.T) {
 	if err != nil || tok.TokenType != "Bearer" || tok.MatrixServerName != "localhost" || tok.ExpiresIn != 3600 {
 		t.Fatalf("openid token %+v, %v", tok, err)
 	}
-	info := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/federation/v1/openid/userinfo?access_token="+url.QueryEscape(tok.AccessToken), "", nil)
+	userinfo := srv.ClientURL() + "/_matrix/federation/v1/openid/userinfo?access_token="
+	info := do(t, http.MethodGet, userinfo+url.QueryEscape(tok.AccessToken), "", nil)
 	if info.Status != http.StatusOK || info.Body["sub"] != alice.UserID.String() {
 		t.Fatalf("userinfo %d %v", info.Status, info.Body)
 	}
-	bad := do(t, http.MethodGet, srv.ClientURL()+"/_matrix/federation/v1/openid/userinfo?access_token="+url.QueryEscape(alice.AccessToken), "", nil)
+	bad := do(t, http.MethodGet, userinfo+url.QueryEscape(alice.AccessToken), "", nil)
 	if bad.Status != http.StatusUnauthorized || bad.errcode() != "M_UNKNOWN_TOKEN" {
 		t.Fatalf("an access token as an OpenID token: %d %v", bad.Status, bad.Body)
 	}
