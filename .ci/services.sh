@@ -3,7 +3,8 @@
 # PostgreSQL, Redis and RabbitMQ from Debian's packages, and installs the
 # programs the media tests run (ffmpeg; pocketsphinx with its US English model,
 # the default transcription engine; espeak-ng, which speaks the test
-# sentences). Idempotent: running it twice leaves one of each running. Prints
+# sentences; coturn, whose TURN server and client the TURN test runs).
+# Idempotent: running it twice leaves one of each running. Prints
 # the environment variables the tests read, as `export` lines, on stdout;
 # progress goes to stderr.
 set -euo pipefail
@@ -17,6 +18,9 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v pocketsphinx_continuous >/dev/null 2>&1 || need+=(pocketsphinx)
 [ -f /usr/share/pocketsphinx/model/en-us/en-us.lm.bin ] || need+=(pocketsphinx-en-us)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+# coturn: the TURN test checks Myelin's credentials against the real server
+# (it starts its own on a loopback port; the system service is not used).
+command -v turnserver >/dev/null 2>&1 && command -v turnutils_uclient >/dev/null 2>&1 || need+=(coturn)
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -67,3 +71,5 @@ fi
 echo "export MYELIN_TEST_POSTGRES_URL='postgres://myelin:myelin@127.0.0.1:${pgport}/myelin_test?sslmode=disable'"
 echo "export MYELIN_TEST_REDIS_URL='redis://127.0.0.1:6379/0'"
 echo "export MYELIN_TEST_AMQP_URL='amqp://guest:guest@127.0.0.1:5672/'"
+# coturn is installed above: its test must run, not skip.
+echo "export MYELIN_TEST_COTURN=required"

@@ -47,5 +47,7 @@ func Setup(
 		RemoteKeys:               remote,
 		UnstableFeatures:         features,
 		DefaultRoomVersion:       cfg.RoomServer.DefaultRoomVersion,
+		TURN:                     cfg.TURN,
+		Support:                  cfg.Support,
 	}, users, rooms, c)
 }

@@ -71,6 +71,9 @@ type Options struct {
 	// MaxMediaBytes bounds the media fetched from other servers
 	// (media_api.max_upload_bytes; 0: its default).
 	MaxMediaBytes int64
+	// OpenID exchanges OpenID tokens for their owner's user ID; nil: every
+	// token is unknown.
+	OpenID userapi.OpenID
 	// PresenceDisabled drops m.presence EDUs both ways (presence.enabled).
 	PresenceDisabled bool
 }
@@ -203,6 +206,7 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/key/v2/query", httputil.Handler(f.queryKeysPost)).Methods(http.MethodPost)
 	r.Handle("/_matrix/key/v2/query/{serverName}", httputil.Handler(f.queryKeysGet)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/version", httputil.Handler(f.version)).Methods(http.MethodGet)
+	r.Handle("/_matrix/federation/v1/openid/userinfo", httputil.Handler(f.openIDUserInfo)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/query/profile", f.authed(f.queryProfile)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/query/directory", f.authed(f.queryDirectory)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/user/devices/{userId}", f.authed(f.userDevices)).Methods(http.MethodGet)

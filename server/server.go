@@ -227,6 +227,7 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 		DB:         s.DB,
 		Cache:      s.Cache,
 		Profiles:   s.UserAPI,
+		OpenID:     s.UserAPI,
 		Directory:  s.Roomserver,
 		Rooms:      s.Roomserver,
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry),

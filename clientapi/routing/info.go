@@ -28,7 +28,11 @@ var SupportedVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6",
 // UnstableFeatures lists the client API's own unstable features, advertised
 // by /versions with those of the other components (Options.UnstableFeatures):
 // the sync WebSocket, dehydrated devices (MSC3814) and friends.
-var UnstableFeatures = map[string]bool{"im.myelin.sync_ws": true, "org.matrix.msc3814": true, "im.myelin.friends": true}
+var UnstableFeatures = map[string]bool{"im.myelin.sync_ws": true, "org.matrix.msc3814": true, "im.myelin.friends": true,
+	// MSC2666: clients look for these flags before asking for mutual rooms
+	// at the unstable path and at the stable one (GET /v1/mutual_rooms,
+	// spec v1.19, which /versions does not advertise yet).
+	"uk.half-shot.msc2666.query_mutual_rooms": true, "uk.half-shot.msc2666.query_mutual_rooms.stable": true}
 
 // GET /_matrix/client/versions
 func (rt *Routes) versions(w http.ResponseWriter, r *http.Request) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/myelin-im/myelin/clientapi/auth"
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/cache"
+	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/ratelimit"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -63,6 +64,10 @@ type Options struct {
 	// without one, which /capabilities advertises ("": the roomserver's
 	// built-in default).
 	DefaultRoomVersion string
+	// TURN is what GET /voip/turnServer hands out (no URIs: {}).
+	TURN config.TURN
+	// Support is served at /.well-known/matrix/support (empty: 404).
+	Support config.Support
 }
 
 // Routes serves the client API.
@@ -91,6 +96,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	}
 
 	r.Handle("/.well-known/matrix/client", httputil.Handler(rt.wellKnown)).Methods(http.MethodGet)
+	r.Handle("/.well-known/matrix/support", httputil.Handler(rt.wellKnownSupport)).Methods(http.MethodGet)
 	// Routes are registered on the root router with full paths: gorilla/mux
 	// subrouters answer 404 instead of 405 for a known path with the wrong method.
 	c1 := prefixed{r, "/_matrix/client"}
@@ -103,6 +109,11 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	v3.Handle("/register", httputil.Handler(rt.register)).Methods(http.MethodPost)
 	v3.Handle("/register/available", httputil.Handler(rt.registerAvailable)).Methods(http.MethodGet)
 	c1.Handle("/v1/register/m.login.registration_token/validity", httputil.Handler(rt.registrationTokenValidity)).Methods(http.MethodGet)
+	c1.Handle("/v1/room_summary/{roomIdOrAlias}", httputil.Handler(rt.roomSummary)).Methods(http.MethodGet)
+	// MSC3266's unstable path, which clients use until /versions lists v1.15.
+	c1.Handle("/unstable/im.nheko.summary/summary/{roomIdOrAlias}", httputil.Handler(rt.roomSummary)).Methods(http.MethodGet)
+	c1.Handle("/v1/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
+	r.Handle(msc2666Prefix+"/user/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
 
 	v3.Handle("/login", httputil.Handler(rt.loginFlows)).Methods(http.MethodGet)
 	v3.Handle("/login", httputil.Handler(rt.login)).Methods(http.MethodPost)
@@ -130,6 +141,8 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	v3.Handle("/user/{userId}/rooms/{roomId}/account_data/{type}", rt.authed(rt.putAccountData)).Methods(http.MethodPut)
 
 	v3.Handle("/sendToDevice/{eventType}/{txnId}", rt.authed(rt.sendToDevice)).Methods(http.MethodPut)
+	v3.Handle("/user/{userId}/openid/request_token", rt.authed(rt.requestOpenIDToken)).Methods(http.MethodPost)
+	v3.Handle("/voip/turnServer", rt.authed(rt.turnServer)).Methods(http.MethodGet)
 
 	rt.setupRooms(v3)
 	rt.setupDirectory(v3)
@@ -138,6 +151,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	rt.setupCrossSigning(v3)
 	rt.setupPushRules(v3)
 	rt.setupTags(v3)
+	rt.setupReports(v3)
 	rt.setupDehydratedDevices(prefixed{r, msc3814Prefix})
 	rt.setupPushers(v3)
 	rt.setupMsisdn(v3, prefixed{r, myelinPrefix})

@@ -116,6 +116,8 @@ type Config struct {
 	UserDirectory UserDirectory `yaml:"user_directory"`
 	Search        Search        `yaml:"search"`
 	RoomServer    RoomServer    `yaml:"room_server"`
+	TURN          TURN          `yaml:"turn"`
+	Support       Support       `yaml:"support"`
 }
 
 // Global holds the settings shared by every component.
@@ -280,6 +282,8 @@ func (c *Config) Defaults() {
 	c.SMS.Defaults()
 	c.Search.Defaults()
 	c.RoomServer.Defaults()
+	c.TURN.Defaults()
+	c.Support.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -391,6 +395,8 @@ func (c *Config) Verify() error {
 	c.SMS.Verify(errs)
 	c.Search.Verify(errs)
 	c.RoomServer.Verify(errs)
+	c.TURN.Verify(errs)
+	c.Support.Verify(errs)
 	return errs.Err()
 }
 

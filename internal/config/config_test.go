@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -284,6 +285,8 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		"sms-outbox-file":                   "MYELIN_SMS_OUTBOX_FILE",
 		"search-backend":                    "MYELIN_SEARCH_BACKEND",
 		"default-room-version":              "MYELIN_DEFAULT_ROOM_VERSION",
+		"turn-uris":                         "MYELIN_TURN_URIS",
+		"turn-shared-secret":                "MYELIN_TURN_SHARED_SECRET",
 	}
 	if len(settings) != len(want) {
 		t.Errorf("%d flags, want %d", len(settings), len(want))
@@ -321,6 +324,20 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		if err != nil || s.get(c) != s.value {
 			t.Errorf("--%s %s: config %v, error %v", s.flag, s.value, c, err)
 		}
+	}
+}
+
+// TestTURNSettings: the TURN servers and secret from flags or their
+// environment twins (given together: one needs the other).
+func TestTURNSettings(t *testing.T) {
+	want := []string{"turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"}
+	c, err := Load([]string{"--turn-uris", strings.Join(want, ", "), "--turn-shared-secret", "s3cret"}, nil)
+	if err != nil || !slices.Equal(c.TURN.URIs, want) || c.TURN.SharedSecret != "s3cret" || c.TURN.TTL != Duration(DefaultTURNTTL) {
+		t.Fatalf("flags: %+v, %v", c, err)
+	}
+	c, err = Load(nil, env(map[string]string{"MYELIN_TURN_URIS": strings.Join(want, ","), "MYELIN_TURN_SHARED_SECRET": "s3cret"}))
+	if err != nil || !slices.Equal(c.TURN.URIs, want) || c.TURN.SharedSecret != "s3cret" {
+		t.Fatalf("environment: %+v, %v", c, err)
 	}
 }
 
@@ -501,6 +518,24 @@ func TestVerifyEachCheck(t *testing.T) {
 		{"room_server.default_room_version", func(c *Config) { c.RoomServer.DefaultRoomVersion = "org.matrix.msc2176" }},
 		{"", func(c *Config) { c.RoomServer.DefaultRoomVersion = "10" }},
 		{"", func(c *Config) { c.RoomServer.DefaultRoomVersion = "1" }},
+		{"", func(c *Config) {
+			c.TURN = TURN{URIs: []string{"turn:h:3478", "turns:h:5349"}, SharedSecret: "s", TTL: 1}
+		}},
+		{"", func(c *Config) { c.TURN = TURN{URIs: []string{"turn:h:3478"}, Username: "u", Password: "p", TTL: 1} }},
+		{"turn.uris", func(c *Config) { c.TURN = TURN{URIs: []string{"stun:h:3478"}, SharedSecret: "s", TTL: 1} }},
+		{"turn", func(c *Config) { c.TURN = TURN{URIs: []string{"turn:h"}, SharedSecret: "s", Username: "u", TTL: 1} }},
+		{"turn", func(c *Config) { c.TURN = TURN{URIs: []string{"turn:h"}, TTL: 1} }},
+		{"turn.uris", func(c *Config) { c.TURN = TURN{SharedSecret: "s", TTL: 1} }},
+		{"turn.ttl", func(c *Config) { c.TURN.TTL = 0 }},
+		{"", func(c *Config) {
+			c.Support = Support{SupportPage: "https://example.org/help", Contacts: []SupportContact{
+				{MatrixID: "@admin:example.org", Role: "m.role.admin"}, {EmailAddress: "sec@example.org", Role: "m.role.security"}}}
+		}},
+		{"support.contacts", func(c *Config) { c.Support.Contacts = []SupportContact{{Role: "m.role.admin"}} }},
+		{"support.contacts", func(c *Config) { c.Support.Contacts = []SupportContact{{MatrixID: "admin", Role: "m.role.admin"}} }},
+		{"support.contacts", func(c *Config) { c.Support.Contacts = []SupportContact{{EmailAddress: "nope", Role: "m.role.admin"}} }},
+		{"support.contacts", func(c *Config) { c.Support.Contacts = []SupportContact{{EmailAddress: "a@example.org"}} }},
+		{"support.support_page", func(c *Config) { c.Support.SupportPage = "example.org/help" }},
 	}
 	for i, tt := range tests {
 		c := Default()

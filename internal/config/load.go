@@ -236,6 +236,21 @@ var settings = []setting{
 			"(development and tests: it holds live codes).",
 		apply: func(c *Config, v string) { c.SMS.OutboxFile = v },
 	},
+	{
+		flag:  "turn-uris",
+		arg:   "LIST",
+		path:  "turn.uris",
+		help:  "Comma-separated TURN server URIs handed to clients for calls (turn:host:3478?transport=udp, …).",
+		apply: func(c *Config, v string) { c.TURN.URIs = splitList(v) },
+	},
+	{
+		flag: "turn-shared-secret",
+		arg:  "SECRET",
+		path: "turn.shared_secret",
+		help: "coturn's static-auth-secret, from which each client's TURN credentials are made. " +
+			"Prefer the environment or the file: other local users can see command lines.",
+		apply: func(c *Config, v string) { c.TURN.SharedSecret = v },
+	},
 }
 
 // splitList splits a comma-separated list, dropping spaces and empty items.

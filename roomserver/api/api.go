@@ -156,6 +156,8 @@ type Roomserver interface {
 	// Event returns an event by ID, or ErrEventNotFound.
 	Event(ctx context.Context, eventID string) (Event, error)
 	Friends
+	Reports
+	Summaries
 }
 
 // RoomserverAPI is every method the roomserver offers other components

@@ -202,4 +202,5 @@ type UserAPI interface {
 	RoomTags
 	PhoneNumbers
 	UserDirectory
+	OpenID
 }

@@ -266,6 +266,9 @@ func (u *UserAPI) Deactivate(ctx context.Context, localpart api.Localpart) error
 		if err := u.store.DeleteDirectoryEntry(ctx, u.userID(localpart)); err != nil {
 			return err
 		}
+		if err := u.store.DeleteOpenIDTokens(ctx, localpart); err != nil {
+			return err
+		}
 		u.forgetPushRules(ctx, localpart)
 		return u.store.DeleteAccountData(ctx, localpart)
 	})
