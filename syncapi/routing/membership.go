@@ -54,15 +54,20 @@ func (m *memberships) at(ctx context.Context, pos int64) string {
 }
 
 // timelineEvents is clientEvents for timeline events: each also carries
-// unsigned.membership.
+// unsigned.membership and its bundled aggregations (bundle.go).
 func (rt *Routes) timelineEvents(ctx context.Context, roomID string, evs []*storage.Event, dev *userapi.Device) []json.RawMessage {
-	out := make([]json.RawMessage, 0, len(evs))
+	rels := rt.bundleRelations(ctx, evs, dev)
 	if dev == nil {
-		return clientEvents(evs, dev)
+		out := clientEvents(evs, dev)
+		for i, e := range evs {
+			out[i] = withRelations(out[i], rels[e.ID])
+		}
+		return out
 	}
+	out := make([]json.RawMessage, 0, len(evs))
 	ms := rt.membershipsOf(roomID, dev.UserID)
 	for _, e := range evs {
-		out = append(out, withMembership(clientJSON(e, dev), ms.at(ctx, e.Pos)))
+		out = append(out, withRelations(withMembership(clientJSON(e, dev), ms.at(ctx, e.Pos)), rels[e.ID]))
 	}
 	return out
 }

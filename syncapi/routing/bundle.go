@@ -1,0 +1,255 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/myelin-im/myelin/internal/httputil"
+	"github.com/myelin-im/myelin/syncapi/storage"
+	userapi "github.com/myelin-im/myelin/userapi/api"
+)
+
+// Aggregations of child events (spec: client-server API, "Aggregations of
+// child events"): the server bundles into unsigned["m.relations"] of each
+// event it serves the m.thread, m.replace and m.reference aggregations of
+// its children. They are computed for a whole page at once: one query sums
+// up the page's children by rel_type (most pages have none and stop
+// there), then one query per rel_type present reads what the bundles hold.
+//
+// NOTSPEC: the aggregations count every child the server has, whatever the
+// requesting user's history visibility of each child (the parent itself is
+// visible); see docs/decisions.md.
+
+// bundles maps an event ID to its unsigned["m.relations"].
+type bundles map[string]map[string]any
+
+// bundleRelations computes the aggregations of evs for userID.
+func (rt *Routes) bundleRelations(ctx context.Context, evs []*storage.Event, dev *userapi.Device) bundles {
+	userID := ""
+	if dev != nil {
+		userID = dev.UserID
+	}
+	b, err := rt.aggregate(ctx, evs, dev, userID, true)
+	if err != nil {
+		// The events are still worth serving without their bundles.
+		httputil.Logger(ctx).WithError(err).Warn("bundling aggregations")
+		return nil
+	}
+	return b
+}
+
+// aggregate computes the bundles of evs; withThreads, the m.thread ones too
+// (whose latest_event gets its own bundle, without threads: a thread reply
+// cannot be a thread root).
+func (rt *Routes) aggregate(ctx context.Context, evs []*storage.Event, dev *userapi.Device, userID string, withThreads bool) (bundles, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	byID := make(map[string]*storage.Event, len(evs))
+	ids := make([]string, 0, len(evs))
+	for _, e := range evs {
+		if _, seen := byID[e.ID]; !seen {
+			byID[e.ID] = e
+			ids = append(ids, e.ID)
+		}
+	}
+	sums, err := rt.store.RelationSummaries(ctx, ids, userID)
+	if err != nil || len(sums) == 0 {
+		return nil, err
+	}
+	out := bundles{}
+	var edited, referenced []string
+	var threads []storage.RelationSummary
+	for _, s := range sums {
+		switch s.RelType {
+		case "m.replace":
+			edited = append(edited, s.ParentID)
+		case "m.reference":
+			referenced = append(referenced, s.ParentID)
+		case "m.thread":
+			if withThreads {
+				threads = append(threads, s)
+			}
+		}
+	}
+	if err := rt.bundleEdits(ctx, out, byID, edited); err != nil {
+		return nil, err
+	}
+	if err := rt.bundleReferences(ctx, out, referenced); err != nil {
+		return nil, err
+	}
+	if err := rt.bundleThreads(ctx, out, byID, threads, dev, userID); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (b bundles) set(eventID, relType string, v any) {
+	m := b[eventID]
+	if m == nil {
+		m = map[string]any{}
+		b[eventID] = m
+	}
+	m[relType] = v
+}
+
+// bundleEdits adds the m.replace aggregation: the most recent valid
+// replacement event, whole (spec: "Server-side aggregation of m.replace
+// relationships"; since v1.7 the original's content is left as it is).
+func (rt *Routes) bundleEdits(ctx context.Context, out bundles, byID map[string]*storage.Event, parents []string) error {
+	if len(parents) == 0 {
+		return nil
+	}
+	rels, evs, err := rt.store.RelatedOfType(ctx, parents, "m.replace")
+	if err != nil {
+		return err
+	}
+	latest := map[string]*storage.Event{}
+	for i, r := range rels {
+		orig, e := byID[r.ParentID], evs[i]
+		if orig == nil || !validEdit(orig, e) {
+			continue
+		}
+		if cur := latest[r.ParentID]; cur == nil || newerEdit(e, cur) {
+			latest[r.ParentID] = e
+		}
+	}
+	for parent, e := range latest {
+		out.set(parent, "m.replace", json.RawMessage(e.JSON))
+	}
+	return nil
+}
+
+// newerEdit: the most recent by origin_server_ts, ties going to the
+// lexicographically largest event ID (spec).
+func newerEdit(a, b *storage.Event) bool {
+	if a.TS != b.TS {
+		return a.TS > b.TS
+	}
+	return a.ID > b.ID
+}
+
+// validEdit applies the spec's "Validity of replacement events": same room
+// and sender, same type, neither a state event, the original not itself an
+// edit, and the replacement has m.new_content (an encrypted one is
+// accepted: its m.new_content is inside the ciphertext). An original that
+// was redacted gets no m.replace bundle at all.
+func validEdit(orig, edit *storage.Event) bool {
+	if orig.RoomID != edit.RoomID || orig.Sender != edit.Sender || orig.Type != edit.Type {
+		return false
+	}
+	if orig.StateKey != nil || edit.StateKey != nil || redacted(orig.JSON) {
+		return false
+	}
+	if _, relType, ok := storage.RelationOf(orig.JSON); ok && relType == "m.replace" {
+		return false
+	}
+	if edit.Type == "m.room.encrypted" {
+		return true
+	}
+	var c struct {
+		Content struct {
+			NewContent map[string]any `json:"m.new_content"`
+		} `json:"content"`
+	}
+	return json.Unmarshal(edit.JSON, &c) == nil && c.Content.NewContent != nil
+}
+
+// redacted reports whether a client event carries its redaction.
+func redacted(js []byte) bool {
+	var e struct {
+		Unsigned struct {
+			RedactedBecause json.RawMessage `json:"redacted_because"`
+		} `json:"unsigned"`
+	}
+	return json.Unmarshal(js, &e) == nil && len(e.Unsigned.RedactedBecause) > 0
+}
+
+// bundleReferences adds the m.reference aggregation: the IDs of the
+// referencing events, oldest first (spec: "Server-side aggregation of
+// m.reference relationships").
+func (rt *Routes) bundleReferences(ctx context.Context, out bundles, parents []string) error {
+	if len(parents) == 0 {
+		return nil
+	}
+	rels, _, err := rt.store.RelatedOfType(ctx, parents, "m.reference")
+	if err != nil {
+		return err
+	}
+	chunks := map[string][]map[string]string{}
+	for _, r := range rels {
+		chunks[r.ParentID] = append(chunks[r.ParentID], map[string]string{"event_id": r.EventID})
+	}
+	for parent, c := range chunks {
+		out.set(parent, "m.reference", map[string]any{"chunk": c})
+	}
+	return nil
+}
+
+// bundleThreads adds the m.thread aggregation of thread roots: the latest
+// reply (with its own bundled aggregations), the number of replies and
+// whether the user took part (sent the root or a reply) (spec:
+// "Server-side aggregation of m.thread relationships").
+func (rt *Routes) bundleThreads(
+	ctx context.Context, out bundles, byID map[string]*storage.Event, threads []storage.RelationSummary, dev *userapi.Device, userID string,
+) error {
+	if len(threads) == 0 {
+		return nil
+	}
+	positions := make([]int64, 0, len(threads))
+	for _, t := range threads {
+		positions = append(positions, t.LatestPos)
+	}
+	latest, err := rt.store.EventsByPos(ctx, positions)
+	if err != nil {
+		return err
+	}
+	inner, err := rt.aggregate(ctx, latest, dev, userID, false)
+	if err != nil {
+		return err
+	}
+	latestByPos := make(map[int64]json.RawMessage, len(latest))
+	for _, e := range latest {
+		latestByPos[e.Pos] = withRelations(clientJSON(e, dev), inner[e.ID])
+	}
+	for _, t := range threads {
+		js, ok := latestByPos[t.LatestPos]
+		if !ok {
+			continue
+		}
+		root := byID[t.ParentID]
+		out.set(t.ParentID, "m.thread", map[string]any{
+			"latest_event":              js,
+			"count":                     t.Count,
+			"current_user_participated": t.ByUser || (root != nil && root.Sender == userID && userID != ""),
+		})
+	}
+	return nil
+}
+
+// withRelations sets unsigned["m.relations"] of a client event's JSON.
+func withRelations(js json.RawMessage, rels map[string]any) json.RawMessage {
+	if len(rels) == 0 {
+		return js
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(js, &obj) != nil {
+		return js
+	}
+	unsigned := map[string]json.RawMessage{}
+	if raw, ok := obj["unsigned"]; ok {
+		_ = json.Unmarshal(raw, &unsigned)
+	}
+	var err error
+	if unsigned["m.relations"], err = json.Marshal(rels); err != nil {
+		return js
+	}
+	if obj["unsigned"], err = json.Marshal(unsigned); err != nil {
+		return js
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return js
+	}
+	return b
+}
