@@ -16,20 +16,31 @@ import (
 // up the page's children by rel_type (most pages have none and stop
 // there), then one query per rel_type present reads what the bundles hold.
 //
-// NOTSPEC: the aggregations count every child the server has, whatever the
-// requesting user's history visibility of each child (the parent itself is
-// visible); see docs/decisions.md.
+// The children counted are those up to the end of what the user may see of
+// the room (their leave, if they left), so a former member learns nothing
+// of later replies. NOTSPEC: the start of the visible range is not applied
+// to children (a child comes after its visible parent in all but
+// backfilled history); see docs/decisions.md.
 
 // bundles maps an event ID to its unsigned["m.relations"].
 type bundles map[string]map[string]any
 
-// bundleRelations computes the aggregations of evs for userID.
-func (rt *Routes) bundleRelations(ctx context.Context, evs []*storage.Event, dev *userapi.Device) bundles {
-	userID := ""
+// aggregation is one page's aggregation request.
+type aggregation struct {
+	dev    *userapi.Device
+	userID string
+	// hi is the last position whose children count.
+	hi int64
+}
+
+// bundleRelations computes the aggregations of evs for the device's user,
+// counting children up to hi.
+func (rt *Routes) bundleRelations(ctx context.Context, evs []*storage.Event, dev *userapi.Device, hi int64) bundles {
+	a := aggregation{dev: dev, hi: hi}
 	if dev != nil {
-		userID = dev.UserID
+		a.userID = dev.UserID
 	}
-	b, err := rt.aggregate(ctx, evs, dev, userID, true)
+	b, err := rt.aggregate(ctx, evs, a, true)
 	if err != nil {
 		// The events are still worth serving without their bundles.
 		httputil.Logger(ctx).WithError(err).Warn("bundling aggregations")
@@ -41,7 +52,7 @@ func (rt *Routes) bundleRelations(ctx context.Context, evs []*storage.Event, dev
 // aggregate computes the bundles of evs; withThreads, the m.thread ones too
 // (whose latest_event gets its own bundle, without threads: a thread reply
 // cannot be a thread root).
-func (rt *Routes) aggregate(ctx context.Context, evs []*storage.Event, dev *userapi.Device, userID string, withThreads bool) (bundles, error) {
+func (rt *Routes) aggregate(ctx context.Context, evs []*storage.Event, a aggregation, withThreads bool) (bundles, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -53,7 +64,7 @@ func (rt *Routes) aggregate(ctx context.Context, evs []*storage.Event, dev *user
 			ids = append(ids, e.ID)
 		}
 	}
-	sums, err := rt.store.RelationSummaries(ctx, ids, userID)
+	sums, err := rt.store.RelationSummaries(ctx, ids, a.userID, a.hi)
 	if err != nil || len(sums) == 0 {
 		return nil, err
 	}
@@ -72,13 +83,13 @@ func (rt *Routes) aggregate(ctx context.Context, evs []*storage.Event, dev *user
 			}
 		}
 	}
-	if err := rt.bundleEdits(ctx, out, byID, edited); err != nil {
+	if err := rt.bundleEdits(ctx, out, byID, edited, a.hi); err != nil {
 		return nil, err
 	}
-	if err := rt.bundleReferences(ctx, out, referenced); err != nil {
+	if err := rt.bundleReferences(ctx, out, referenced, a.hi); err != nil {
 		return nil, err
 	}
-	if err := rt.bundleThreads(ctx, out, byID, threads, dev, userID); err != nil {
+	if err := rt.bundleThreads(ctx, out, byID, threads, a); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -96,11 +107,11 @@ func (b bundles) set(eventID, relType string, v any) {
 // bundleEdits adds the m.replace aggregation: the most recent valid
 // replacement event, whole (spec: "Server-side aggregation of m.replace
 // relationships"; since v1.7 the original's content is left as it is).
-func (rt *Routes) bundleEdits(ctx context.Context, out bundles, byID map[string]*storage.Event, parents []string) error {
+func (rt *Routes) bundleEdits(ctx context.Context, out bundles, byID map[string]*storage.Event, parents []string, hi int64) error {
 	if len(parents) == 0 {
 		return nil
 	}
-	rels, evs, err := rt.store.RelatedOfType(ctx, parents, "m.replace")
+	rels, evs, err := rt.store.RelatedOfType(ctx, parents, "m.replace", hi)
 	if err != nil {
 		return err
 	}
@@ -168,11 +179,11 @@ func redacted(js []byte) bool {
 // bundleReferences adds the m.reference aggregation: the IDs of the
 // referencing events, oldest first (spec: "Server-side aggregation of
 // m.reference relationships").
-func (rt *Routes) bundleReferences(ctx context.Context, out bundles, parents []string) error {
+func (rt *Routes) bundleReferences(ctx context.Context, out bundles, parents []string, hi int64) error {
 	if len(parents) == 0 {
 		return nil
 	}
-	rels, _, err := rt.store.RelatedOfType(ctx, parents, "m.reference")
+	rels, _, err := rt.store.RelatedOfType(ctx, parents, "m.reference", hi)
 	if err != nil {
 		return err
 	}
@@ -191,7 +202,7 @@ func (rt *Routes) bundleReferences(ctx context.Context, out bundles, parents []s
 // whether the user took part (sent the root or a reply) (spec:
 // "Server-side aggregation of m.thread relationships").
 func (rt *Routes) bundleThreads(
-	ctx context.Context, out bundles, byID map[string]*storage.Event, threads []storage.RelationSummary, dev *userapi.Device, userID string,
+	ctx context.Context, out bundles, byID map[string]*storage.Event, threads []storage.RelationSummary, a aggregation,
 ) error {
 	if len(threads) == 0 {
 		return nil
@@ -204,13 +215,13 @@ func (rt *Routes) bundleThreads(
 	if err != nil {
 		return err
 	}
-	inner, err := rt.aggregate(ctx, latest, dev, userID, false)
+	inner, err := rt.aggregate(ctx, latest, a, false)
 	if err != nil {
 		return err
 	}
 	latestByPos := make(map[int64]json.RawMessage, len(latest))
 	for _, e := range latest {
-		latestByPos[e.Pos] = withRelations(clientJSON(e, dev), inner[e.ID])
+		latestByPos[e.Pos] = withRelations(clientJSON(e, a.dev), inner[e.ID])
 	}
 	for _, t := range threads {
 		js, ok := latestByPos[t.LatestPos]
@@ -221,7 +232,7 @@ func (rt *Routes) bundleThreads(
 		out.set(t.ParentID, "m.thread", map[string]any{
 			"latest_event":              js,
 			"count":                     t.Count,
-			"current_user_participated": t.ByUser || (root != nil && root.Sender == userID && userID != ""),
+			"current_user_participated": t.ByUser || (root != nil && root.Sender == a.userID && a.userID != ""),
 		})
 	}
 	return nil

@@ -141,13 +141,14 @@ func (rt *Routes) relations(w http.ResponseWriter, r *http.Request, dev *userapi
 }
 
 // relationTree lists root and the events related to it directly or through
-// up to maxRelationDepth relationships (the parents whose children a
-// recursive /relations returns), and how many levels had children.
+// fewer than maxRelationDepth relationships (the parents whose children a
+// recursive /relations returns), and the depth of the deepest child (at
+// least 1).
 func (rt *Routes) relationTree(ctx context.Context, root string) ([]string, int, error) {
 	seen := map[string]bool{root: true}
 	parents, frontier := []string{root}, []string{root}
 	depth := 1
-	for level := 1; level < maxRelationDepth; level++ {
+	for level := 1; level <= maxRelationDepth && len(frontier) > 0; level++ {
 		children, err := rt.store.RelationChildren(ctx, frontier)
 		if err != nil {
 			return nil, 0, fmt.Errorf("relation tree of %s: %w", root, err)
@@ -159,11 +160,12 @@ func (rt *Routes) relationTree(ctx context.Context, root string) ([]string, int,
 				frontier = append(frontier, c)
 			}
 		}
-		if len(frontier) == 0 {
-			break
+		if len(frontier) > 0 {
+			depth = level
 		}
-		parents = append(parents, frontier...)
-		depth = level + 1
+		if level < maxRelationDepth {
+			parents = append(parents, frontier...)
+		}
 	}
 	return parents, depth, nil
 }

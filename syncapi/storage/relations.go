@@ -134,9 +134,10 @@ type RelationSummary struct {
 	ByUser bool
 }
 
-// RelationSummaries sums up the children of parents by rel_type, in one
-// query: most pages have no related events at all, and learn it here.
-func (s *Storage) RelationSummaries(ctx context.Context, parents []string, userID string) ([]RelationSummary, error) {
+// RelationSummaries sums up the children of parents at positions up to hi
+// by rel_type, in one query: most pages have no related events at all, and
+// learn it here.
+func (s *Storage) RelationSummaries(ctx context.Context, parents []string, userID string, hi int64) ([]RelationSummary, error) {
 	if len(parents) == 0 {
 		return nil, nil
 	}
@@ -147,16 +148,17 @@ func (s *Storage) RelationSummaries(ctx context.Context, parents []string, userI
 		r.ByUser = by > 0
 		return r, err
 	}, `SELECT parent_id, rel_type, COUNT(*), MAX(stream_pos), MAX(CASE WHEN sender = $2 THEN 1 ELSE 0 END)
-		FROM syncapi_relations WHERE parent_id = ANY($1) GROUP BY parent_id, rel_type`, sqlutil.List(parents), userID)
+		FROM syncapi_relations WHERE parent_id = ANY($1) AND stream_pos <= $3 GROUP BY parent_id, rel_type`,
+		sqlutil.List(parents), userID, hi)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi storage: summing up relations: %w", err)
 	}
 	return sums, nil
 }
 
-// RelatedOfType returns the children of parents with one rel_type and
-// their events, oldest first.
-func (s *Storage) RelatedOfType(ctx context.Context, parents []string, relType string) ([]Relation, []*Event, error) {
+// RelatedOfType returns the children of parents with one rel_type at
+// positions up to hi and their events, oldest first.
+func (s *Storage) RelatedOfType(ctx context.Context, parents []string, relType string, hi int64) ([]Relation, []*Event, error) {
 	var rels []Relation
 	evs, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (*Event, error) {
 		var r Relation
@@ -170,7 +172,7 @@ func (s *Storage) RelatedOfType(ctx context.Context, parents []string, relType s
 		rels = append(rels, r)
 		return &e, err
 	}, `SELECT r.parent_id, `+prefixed("e.")+` FROM syncapi_relations r JOIN syncapi_events e ON e.event_id = r.event_id
-		WHERE r.parent_id = ANY($1) AND r.rel_type = $2 ORDER BY r.stream_pos`, sqlutil.List(parents), relType)
+		WHERE r.parent_id = ANY($1) AND r.rel_type = $2 AND r.stream_pos <= $3 ORDER BY r.stream_pos`, sqlutil.List(parents), relType, hi)
 	if err != nil {
 		return nil, nil, fmt.Errorf("syncapi storage: reading %s relations: %w", relType, err)
 	}

@@ -88,7 +88,7 @@ func TestRelationIndex(t *testing.T) {
 		if got := page(RelationsQuery{Parents: []string{"$root"}, From: t1.Pos}); got != "[$edit $t2]" {
 			t.Errorf("forwards from $t1: %s", got)
 		}
-		sums, err := s.RelationSummaries(ctx, []string{"$root", "$root2", "$t1"}, "@b:x")
+		sums, err := s.RelationSummaries(ctx, []string{"$root", "$root2", "$t1"}, "@b:x", 1<<62)
 		if err != nil {
 			t.Fatal(err)
 		}
