@@ -46,7 +46,9 @@ func (e *env) sendRel(t *testing.T, u *fixture.User, evType, body, parent, relTy
 func newRelEnv(t *testing.T) *relEnv {
 	e := &relEnv{env: newEnv(t)}
 	e.root = e.msgs[0]
-	newContent := func(b string) map[string]any { return map[string]any{"m.new_content": map[string]any{"msgtype": "m.text", "body": b}} }
+	newContent := func(b string) map[string]any {
+		return map[string]any{"m.new_content": map[string]any{"msgtype": "m.text", "body": b}}
+	}
 	e.t1 = e.sendRel(t, e.bob, "m.room.message", "thread 1", e.root, "m.thread", nil)
 	e.edit1 = e.sendRel(t, e.alice, "m.room.message", "* one!", e.root, "m.replace", newContent("one!"))
 	// bob may not edit alice's message: never bundled.
