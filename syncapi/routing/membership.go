@@ -67,8 +67,18 @@ func (m *memberships) at(ctx context.Context, pos int64) string {
 // timelineEvents is clientEvents for timeline events: each also carries
 // unsigned.membership and its bundled aggregations (bundle.go).
 func (rt *Routes) timelineEvents(ctx context.Context, roomID string, evs []*storage.Event, dev *userapi.Device) []json.RawMessage {
+	return rt.timelineEventsWith(ctx, roomID, evs, dev, nil)
+}
+
+// timelineEventsWith is timelineEvents with the aggregations computed
+// already (rels; nil: computed here).
+func (rt *Routes) timelineEventsWith(
+	ctx context.Context, roomID string, evs []*storage.Event, dev *userapi.Device, rels bundles,
+) []json.RawMessage {
 	if dev == nil {
-		rels := rt.bundleRelations(ctx, evs, dev, math.MaxInt64)
+		if rels == nil {
+			rels = rt.bundleRelations(ctx, evs, dev, math.MaxInt64)
+		}
 		out := clientEvents(evs, dev)
 		for i, e := range evs {
 			out[i] = withRelations(out[i], rels[e.ID])
@@ -77,7 +87,9 @@ func (rt *Routes) timelineEvents(ctx context.Context, roomID string, evs []*stor
 	}
 	out := make([]json.RawMessage, 0, len(evs))
 	ms := rt.membershipsOf(roomID, dev.UserID)
-	rels := rt.bundleRelations(ctx, evs, dev, ms.visibleUpTo())
+	if rels == nil {
+		rels = rt.bundleRelations(ctx, evs, dev, ms.visibleUpTo())
+	}
 	for _, e := range evs {
 		out = append(out, withRelations(withMembership(clientJSON(e, dev), ms.at(ctx, e.Pos)), rels[e.ID]))
 	}

@@ -239,3 +239,44 @@ func TestThreadsEndpointHandler(t *testing.T) {
 	}...)
 	run(t, e.Fixture, http.MethodGet, cases)
 }
+
+// TestSyncBundles: /sync timelines carry the aggregations, computed for
+// all the rooms of the response together.
+func TestSyncBundles(t *testing.T) {
+	e := newRelEnv(t)
+	filter := url.QueryEscape(`{"room":{"timeline":{"limit":100}}}`)
+	res := e.Do(t, http.MethodGet, "/_matrix/client/v3/sync?filter="+filter, e.bob.Token, nil)
+	res.Want(t, http.StatusOK)
+	var body struct {
+		Rooms struct {
+			Join map[string]struct {
+				Timeline struct {
+					Events []struct {
+						EventID  string `json:"event_id"`
+						Unsigned struct {
+							Relations map[string]map[string]any `json:"m.relations"`
+						} `json:"unsigned"`
+					} `json:"events"`
+				} `json:"timeline"`
+			} `json:"join"`
+		} `json:"rooms"`
+	}
+	res.Decode(t, &body)
+	found := map[string]map[string]map[string]any{}
+	for _, ev := range body.Rooms.Join[e.room].Timeline.Events {
+		found[ev.EventID] = ev.Unsigned.Relations
+	}
+	root, ok := found[e.root]
+	if !ok {
+		t.Fatalf("root not in the timeline: %s", res.Body)
+	}
+	if root["m.thread"]["count"] != float64(2) || root["m.replace"]["event_id"] != e.edit2 {
+		t.Fatalf("root's bundle %v", root)
+	}
+	if late := found[e.late]; late["m.thread"]["count"] != float64(1) || late["m.thread"]["current_user_participated"] != false {
+		t.Fatalf("late's bundle %v", late)
+	}
+	if rels := found[e.t1]; len(rels) != 0 {
+		t.Fatalf("a thread reply with no children has a bundle: %v", rels)
+	}
+}
