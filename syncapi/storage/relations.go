@@ -98,12 +98,19 @@ func (s *Storage) RelatedEvents(ctx context.Context, q RelationsQuery) ([]*Event
 	if q.Backwards {
 		order = "DESC"
 	}
-	// order is one of two constants above.
-	evs, err := sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+prefixed("e.")+` FROM syncapi_relations r
-		JOIN syncapi_events e ON e.event_id = r.event_id
-		WHERE r.parent_id = ANY($1) AND ($2 = '' OR r.rel_type = $2) AND ($3 = '' OR r.event_type = $3)
-		AND r.stream_pos > $4 AND r.stream_pos <= $5
-		ORDER BY r.stream_pos `+order+` LIMIT $6`, sqlutil.List(q.Parents), q.RelType, q.EventType, lo, hi, q.Limit)
+	// One parent (the usual case) reads the (parent_id, stream_pos) index in
+	// order and stops at the limit; several (recursion) are merged.
+	parent, parentArg := `r.parent_id = $1`, any(sqlutil.List(q.Parents))
+	if len(q.Parents) == 1 {
+		parentArg = q.Parents[0]
+	} else {
+		parent = `r.parent_id = ANY($1)`
+	}
+	// order and parent are constants above.
+	evs, err := sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+prefixed("e.")+` FROM (SELECT r.event_id, r.stream_pos
+		FROM syncapi_relations r WHERE `+parent+` AND ($2 = '' OR r.rel_type = $2) AND ($3 = '' OR r.event_type = $3)
+		AND r.stream_pos > $4 AND r.stream_pos <= $5 ORDER BY r.stream_pos `+order+` LIMIT $6) p
+		JOIN syncapi_events e ON e.event_id = p.event_id ORDER BY p.stream_pos `+order, parentArg, q.RelType, q.EventType, lo, hi, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi storage: reading relations: %w", err)
 	}
