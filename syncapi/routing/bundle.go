@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -238,10 +239,27 @@ func (rt *Routes) bundleThreads(
 	return nil
 }
 
-// withRelations sets unsigned["m.relations"] of a client event's JSON.
+// withRelations sets unsigned["m.relations"] of a client event's JSON:
+// spliced into its unsigned object when that is the event's last member
+// (the common case: timeline events carry unsigned.membership), else by
+// decoding.
 func withRelations(js json.RawMessage, rels map[string]any) json.RawMessage {
 	if len(rels) == 0 {
 		return js
+	}
+	b, err := json.Marshal(rels)
+	if err != nil {
+		return js
+	}
+	if at, ok := lastUnsigned(js); ok {
+		out := make([]byte, 0, len(js)+len(b)+16)
+		out = append(out, js[:at]...)
+		out = append(out, `"m.relations":`...)
+		out = append(out, b...)
+		if js[at] != '}' {
+			out = append(out, ',')
+		}
+		return append(out, js[at:]...)
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(js, &obj) != nil {
@@ -251,16 +269,45 @@ func withRelations(js json.RawMessage, rels map[string]any) json.RawMessage {
 	if raw, ok := obj["unsigned"]; ok {
 		_ = json.Unmarshal(raw, &unsigned)
 	}
-	var err error
-	if unsigned["m.relations"], err = json.Marshal(rels); err != nil {
-		return js
-	}
+	unsigned["m.relations"] = b
 	if obj["unsigned"], err = json.Marshal(unsigned); err != nil {
 		return js
 	}
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return js
+	if out, err := json.Marshal(obj); err == nil {
+		return out
 	}
-	return b
+	return js
+}
+
+// lastUnsigned finds the inside of the event's unsigned object when it is
+// the last member of the event (its closing brace followed only by the
+// event's) and has no m.relations yet: the offset just after its '{'.
+func lastUnsigned(js []byte) (int, bool) {
+	key := []byte(`"unsigned":{`)
+	i := bytes.LastIndex(js, key)
+	if i < 0 || bytes.Contains(js[i:], []byte(`"m.relations"`)) {
+		return 0, false
+	}
+	at := i + len(key)
+	depth, inString, escaped := 1, false, false
+	for j := at; j < len(js); j++ {
+		c := js[j]
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				return at, string(bytes.TrimSpace(js[j+1:])) == "}"
+			}
+		}
+	}
+	return 0, false
 }
