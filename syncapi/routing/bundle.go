@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/syncapi/storage"
@@ -24,7 +27,7 @@ import (
 // backfilled history); see docs/decisions.md.
 
 // bundles maps an event ID to its unsigned["m.relations"].
-type bundles map[string]map[string]any
+type bundles map[string]map[string]json.RawMessage
 
 // aggregation is one page's aggregation request.
 type aggregation struct {
@@ -96,10 +99,10 @@ func (rt *Routes) aggregate(ctx context.Context, evs []*storage.Event, a aggrega
 	return out, nil
 }
 
-func (b bundles) set(eventID, relType string, v any) {
+func (b bundles) set(eventID, relType string, v json.RawMessage) {
 	m := b[eventID]
 	if m == nil {
-		m = map[string]any{}
+		m = map[string]json.RawMessage{}
 		b[eventID] = m
 	}
 	m[relType] = v
@@ -127,7 +130,7 @@ func (rt *Routes) bundleEdits(ctx context.Context, out bundles, byID map[string]
 		}
 	}
 	for parent, e := range latest {
-		out.set(parent, "m.replace", json.RawMessage(e.JSON))
+		out.set(parent, "m.replace", e.JSON)
 	}
 	return nil
 }
@@ -193,7 +196,11 @@ func (rt *Routes) bundleReferences(ctx context.Context, out bundles, parents []s
 		chunks[r.ParentID] = append(chunks[r.ParentID], map[string]string{"event_id": r.EventID})
 	}
 	for parent, c := range chunks {
-		out.set(parent, "m.reference", map[string]any{"chunk": c})
+		b, err := json.Marshal(map[string]any{"chunk": c})
+		if err != nil {
+			return err
+		}
+		out.set(parent, "m.reference", b)
 	}
 	return nil
 }
@@ -230,11 +237,17 @@ func (rt *Routes) bundleThreads(
 			continue
 		}
 		root := byID[t.ParentID]
-		out.set(t.ParentID, "m.thread", map[string]any{
-			"latest_event":              js,
-			"count":                     t.Count,
-			"current_user_participated": t.ByUser || (root != nil && root.Sender == a.userID && a.userID != ""),
-		})
+		participated := t.ByUser || (root != nil && root.Sender == a.userID && a.userID != "")
+		// Written by hand: json.Marshal would re-validate the whole latest
+		// event.
+		b := make([]byte, 0, len(js)+80)
+		b = append(b, `{"latest_event":`...)
+		b = append(b, js...)
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, int64(t.Count), 10)
+		b = append(b, `,"current_user_participated":`...)
+		b = strconv.AppendBool(b, participated)
+		out.set(t.ParentID, "m.thread", append(b, '}'))
 	}
 	return nil
 }
@@ -243,14 +256,12 @@ func (rt *Routes) bundleThreads(
 // spliced into its unsigned object when that is the event's last member
 // (the common case: timeline events carry unsigned.membership), else by
 // decoding.
-func withRelations(js json.RawMessage, rels map[string]any) json.RawMessage {
+func withRelations(js json.RawMessage, rels map[string]json.RawMessage) json.RawMessage {
 	if len(rels) == 0 {
 		return js
 	}
-	b, err := json.Marshal(rels)
-	if err != nil {
-		return js
-	}
+	b := relationsObject(rels)
+	var err error
 	if at, ok := lastUnsigned(js); ok {
 		out := make([]byte, 0, len(js)+len(b)+16)
 		out = append(out, js[:at]...)
@@ -277,6 +288,28 @@ func withRelations(js json.RawMessage, rels map[string]any) json.RawMessage {
 		return out
 	}
 	return js
+}
+
+// relationsObject writes rels as a JSON object, keys sorted, its values
+// (JSON this server produced) as they are: json.Marshal would re-validate
+// each bundled event.
+func relationsObject(rels map[string]json.RawMessage) []byte {
+	keys := slices.Sorted(maps.Keys(rels))
+	n := 2
+	for _, k := range keys {
+		n += len(k) + len(rels[k]) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		b = append(b, rels[k]...)
+	}
+	return append(b, '}')
 }
 
 // lastUnsigned finds the inside of the event's unsigned object when it is

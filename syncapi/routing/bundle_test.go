@@ -12,7 +12,9 @@ import (
 // spliced or decoded, never in a nested one, and the result is JSON equal
 // to setting it by hand.
 func TestWithRelations(t *testing.T) {
-	rels := map[string]any{"m.reference": map[string]any{"chunk": []any{map[string]any{"event_id": "$r"}}}}
+	rels := map[string]json.RawMessage{"m.reference": json.RawMessage(`{"chunk":[{"event_id":"$r"}]}`)}
+	var relsValue any
+	_ = json.Unmarshal(relationsObject(rels), &relsValue)
 	for _, tc := range []struct{ name, in string }{
 		{"no unsigned", `{"event_id":"$a","content":{"body":"x"}}`},
 		{"unsigned last", `{"event_id":"$a","content":{},"unsigned":{"membership":"join"}}`},
@@ -32,7 +34,7 @@ func TestWithRelations(t *testing.T) {
 			if u == nil {
 				u = map[string]any{}
 			}
-			u["m.relations"] = rels
+			u["m.relations"] = relsValue
 			want["unsigned"] = u
 			wantJS, _ := json.Marshal(want)
 			_ = json.Unmarshal(wantJS, &want)
