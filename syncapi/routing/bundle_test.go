@@ -75,7 +75,8 @@ func TestValidEdit(t *testing.T) {
 		{"encrypted", ev("$o", "@a", "m.room.encrypted", `{}`), edit("@a", "m.room.encrypted", `{"ciphertext":"z"}`), true},
 		{"state original", state, edit("@a", "m.room.message", good), false},
 		{"original is an edit", ev("$o", "@a", "m.room.message", good), edit("@a", "m.room.message", good), false},
-		{"redacted original", ev("$o", "@a", "m.room.message", `{},"unsigned":{"redacted_because":{}}`), edit("@a", "m.room.message", good), false},
+		{"redacted original", ev("$o", "@a", "m.room.message", `{},"unsigned":{"redacted_because":{}}`),
+			edit("@a", "m.room.message", good), false},
 	} {
 		if got := validEdit(tc.orig, tc.edit); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)

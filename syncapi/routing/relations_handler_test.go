@@ -18,9 +18,9 @@ import (
 // and on e.late (after dave left) a thread dave may not see.
 type relEnv struct {
 	*env
-	root                       string
-	t1, t2, edit1, edit2, ref  string
-	reaction, lateReply, other string
+	root                      string
+	t1, t2, edit1, edit2, ref string
+	reaction, lateReply       string
 }
 
 func (e *env) sendRel(t *testing.T, u *fixture.User, evType, body, parent, relType string, extra map[string]any) string {
@@ -121,7 +121,8 @@ func TestRelationsEndpoint(t *testing.T) {
 					t.Fatalf("edits %v", b.ids())
 				}
 			}},
-		{name: "late thread for a member", token: bob, path: base + url.PathEscape(e.late), status: http.StatusOK, check: wantIDs(e.lateReply)},
+		{name: "late thread for a member", token: bob, path: base + url.PathEscape(e.late), status: http.StatusOK,
+			check: wantIDs(e.lateReply)},
 	}...)
 	run(t, e.Fixture, http.MethodGet, cases)
 
@@ -199,7 +200,8 @@ func TestBundledAggregations(t *testing.T) {
 	if rels := relations(e.dave.Token); len(rels) != 0 {
 		t.Fatalf("dave's m.relations %v", rels)
 	}
-	if _, err := e.Rooms.Redact(context.Background(), roomapi.RedactRequest{RoomID: e.room, Sender: e.alice.ID, EventID: e.edit2}); err != nil {
+	redact := roomapi.RedactRequest{RoomID: e.room, Sender: e.alice.ID, EventID: e.edit2}
+	if _, err := e.Rooms.Redact(context.Background(), redact); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 50; i++ {

@@ -41,7 +41,8 @@ func TestRelationIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		reply := relEvent("$reply", "@b:x", "m.room.message", "", "")
-		reply.JSON = []byte(`{"event_id":"$reply","type":"m.room.message","content":{"m.relates_to":{"m.in_reply_to":{"event_id":"$root"}}}}`)
+		reply.JSON = []byte(`{"event_id":"$reply","type":"m.room.message",
+			"content":{"m.relates_to":{"m.in_reply_to":{"event_id":"$root"}}}}`)
 		for _, e := range []*Event{
 			relEvent("$root", "@a:x", "m.room.message", "", ""),
 			relEvent("$t1", "@b:x", "m.room.message", "$root", "m.thread"),
@@ -101,7 +102,8 @@ func TestRelationIndex(t *testing.T) {
 			t.Errorf("summaries %+v", got)
 		}
 		threads := func(participant string) string {
-			ts, err := s.Threads(ctx, ThreadsQuery{RoomID: "!r:x", Participant: participant, Lo: -1 << 62, Hi: 1 << 62, Before: 1 << 62, Limit: 10})
+			q := ThreadsQuery{RoomID: "!r:x", Participant: participant, Lo: -1 << 62, Hi: 1 << 62, Before: 1 << 62, Limit: 10}
+			ts, err := s.Threads(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
