@@ -76,6 +76,9 @@ func (rt *Routes) aggregate(ctx context.Context, evs []*storage.Event, a aggrega
 	var edited, referenced []string
 	var threads []storage.RelationSummary
 	for _, s := range sums {
+		if p := byID[s.ParentID]; p == nil || p.RoomID != s.RoomID {
+			continue // children claimed by another room's events
+		}
 		switch s.RelType {
 		case "m.replace":
 			edited = append(edited, s.ParentID)
@@ -90,7 +93,7 @@ func (rt *Routes) aggregate(ctx context.Context, evs []*storage.Event, a aggrega
 	if err := rt.bundleEdits(ctx, out, byID, edited, a.hi); err != nil {
 		return nil, err
 	}
-	if err := rt.bundleReferences(ctx, out, referenced, a.hi); err != nil {
+	if err := rt.bundleReferences(ctx, out, byID, referenced, a.hi); err != nil {
 		return nil, err
 	}
 	if err := rt.bundleThreads(ctx, out, byID, threads, a); err != nil {
@@ -183,7 +186,7 @@ func redacted(js []byte) bool {
 // bundleReferences adds the m.reference aggregation: the IDs of the
 // referencing events, oldest first (spec: "Server-side aggregation of
 // m.reference relationships").
-func (rt *Routes) bundleReferences(ctx context.Context, out bundles, parents []string, hi int64) error {
+func (rt *Routes) bundleReferences(ctx context.Context, out bundles, byID map[string]*storage.Event, parents []string, hi int64) error {
 	if len(parents) == 0 {
 		return nil
 	}
@@ -193,6 +196,9 @@ func (rt *Routes) bundleReferences(ctx context.Context, out bundles, parents []s
 	}
 	chunks := map[string][]map[string]string{}
 	for _, r := range rels {
+		if p := byID[r.ParentID]; p == nil || p.RoomID != r.RoomID {
+			continue
+		}
 		chunks[r.ParentID] = append(chunks[r.ParentID], map[string]string{"event_id": r.EventID})
 	}
 	for parent, c := range chunks {

@@ -100,7 +100,7 @@ func (rt *Routes) relations(w http.ResponseWriter, r *http.Request, dev *userapi
 	if err != nil {
 		return err
 	}
-	q.RelType, q.EventType, q.Lo, q.Hi = v["relType"], v["eventType"], lo, hi
+	q.RoomID, q.RelType, q.EventType, q.Lo, q.Hi = roomID, v["relType"], v["eventType"], lo, hi
 	if !q.hasFrom {
 		q.From = hi
 		if !q.Backwards {
@@ -110,7 +110,7 @@ func (rt *Routes) relations(w http.ResponseWriter, r *http.Request, dev *userapi
 	q.Parents = []string{parent.ID}
 	depth := 1
 	if q.recurse {
-		if q.Parents, depth, err = rt.relationTree(ctx, parent.ID); err != nil {
+		if q.Parents, depth, err = rt.relationTree(ctx, roomID, parent.ID); err != nil {
 			return err
 		}
 	}
@@ -144,12 +144,12 @@ func (rt *Routes) relations(w http.ResponseWriter, r *http.Request, dev *userapi
 // fewer than maxRelationDepth relationships (the parents whose children a
 // recursive /relations returns), and the depth of the deepest child (at
 // least 1).
-func (rt *Routes) relationTree(ctx context.Context, root string) ([]string, int, error) {
+func (rt *Routes) relationTree(ctx context.Context, roomID, root string) ([]string, int, error) {
 	seen := map[string]bool{root: true}
 	parents, frontier := []string{root}, []string{root}
 	depth := 1
 	for level := 1; level <= maxRelationDepth && len(frontier) > 0; level++ {
-		children, err := rt.store.RelationChildren(ctx, frontier)
+		children, err := rt.store.RelationChildren(ctx, roomID, frontier)
 		if err != nil {
 			return nil, 0, fmt.Errorf("relation tree of %s: %w", root, err)
 		}

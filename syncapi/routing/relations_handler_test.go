@@ -58,7 +58,15 @@ func newRelEnv(t *testing.T) *relEnv {
 	e.reaction = e.sendRel(t, e.bob, "m.reaction", "👍", e.root, "m.annotation", nil)
 	e.t2 = e.sendRel(t, e.alice, "m.room.message", "thread 2", e.root, "m.thread", nil)
 	e.lateReply = e.sendRel(t, e.alice, "m.room.message", "late thread", e.late, "m.thread", nil)
+	// A thread reply in another room naming the root: not one of its
+	// children anywhere.
+	cross, err := e.Rooms.SendEvent(context.Background(), roomapi.SendEventRequest{RoomID: e.other, Sender: e.alice.ID,
+		Type: "m.room.message", Content: []byte(`{"body":"elsewhere","m.relates_to":{"rel_type":"m.thread","event_id":"` + e.root + `"}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.waitStored(t, e.lateReply)
+	e.waitStored(t, cross)
 	return e
 }
 

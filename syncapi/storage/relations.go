@@ -12,6 +12,7 @@ import (
 // client-server API, "Forming relationships between events").
 type Relation struct {
 	EventID  string
+	RoomID   string
 	ParentID string
 	RelType  string
 	Type     string
@@ -65,6 +66,10 @@ func (s *Storage) forgetRelation(ctx context.Context, eventID string) error {
 
 // RelationsQuery selects a page of the events related to some parents.
 type RelationsQuery struct {
+	// RoomID is the parents' room: an event of another room that claims a
+	// relation to them is not their child (spec: relationships are within
+	// a room).
+	RoomID    string
 	Parents   []string
 	RelType   string // "": any
 	EventType string // "": any
@@ -109,30 +114,33 @@ func (s *Storage) RelatedEvents(ctx context.Context, q RelationsQuery) ([]*Event
 	// order and parent are constants above.
 	evs, err := sqlutil.Select(ctx, s.db, scanEvent, `SELECT `+prefixed("e.")+` FROM (SELECT r.event_id, r.stream_pos
 		FROM syncapi_relations r WHERE `+parent+` AND ($2 = '' OR r.rel_type = $2) AND ($3 = '' OR r.event_type = $3)
-		AND r.stream_pos > $4 AND r.stream_pos <= $5 ORDER BY r.stream_pos `+order+` LIMIT $6) p
-		JOIN syncapi_events e ON e.event_id = p.event_id ORDER BY p.stream_pos `+order, parentArg, q.RelType, q.EventType, lo, hi, q.Limit)
+		AND r.stream_pos > $4 AND r.stream_pos <= $5 AND r.room_id = $7 ORDER BY r.stream_pos `+order+` LIMIT $6) p
+		JOIN syncapi_events e ON e.event_id = p.event_id ORDER BY p.stream_pos `+order,
+		parentArg, q.RelType, q.EventType, lo, hi, q.Limit, q.RoomID)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi storage: reading relations: %w", err)
 	}
 	return evs, nil
 }
 
-// RelationChildren lists the IDs of the events related to parents (one
-// level of a recursive /relations).
-func (s *Storage) RelationChildren(ctx context.Context, parents []string) ([]string, error) {
+// RelationChildren lists the IDs of the events of roomID related to
+// parents (one level of a recursive /relations).
+func (s *Storage) RelationChildren(ctx context.Context, roomID string, parents []string) ([]string, error) {
 	ids, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (string, error) {
 		var id string
 		return id, sc.Scan(&id)
-	}, `SELECT event_id FROM syncapi_relations WHERE parent_id = ANY($1)`, sqlutil.List(parents))
+	}, `SELECT event_id FROM syncapi_relations WHERE parent_id = ANY($1) AND room_id = $2`, sqlutil.List(parents), roomID)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi storage: reading child events: %w", err)
 	}
 	return ids, nil
 }
 
-// RelationSummary sums up one parent's children of one rel_type.
+// RelationSummary sums up one parent's children of one rel_type in one
+// room (the caller keeps those of the parent's room).
 type RelationSummary struct {
 	ParentID string
+	RoomID   string
 	RelType  string
 	Count    int
 	// LatestPos is the newest child's position.
@@ -151,11 +159,11 @@ func (s *Storage) RelationSummaries(ctx context.Context, parents []string, userI
 	sums, err := sqlutil.Select(ctx, s.db, func(sc sqlutil.Scanner) (RelationSummary, error) {
 		var r RelationSummary
 		var by int
-		err := sc.Scan(&r.ParentID, &r.RelType, &r.Count, &r.LatestPos, &by)
+		err := sc.Scan(&r.ParentID, &r.RoomID, &r.RelType, &r.Count, &r.LatestPos, &by)
 		r.ByUser = by > 0
 		return r, err
-	}, `SELECT parent_id, rel_type, COUNT(*), MAX(stream_pos), MAX(CASE WHEN sender = $2 THEN 1 ELSE 0 END)
-		FROM syncapi_relations WHERE parent_id = ANY($1) AND stream_pos <= $3 GROUP BY parent_id, rel_type`,
+	}, `SELECT parent_id, room_id, rel_type, COUNT(*), MAX(stream_pos), MAX(CASE WHEN sender = $2 THEN 1 ELSE 0 END)
+		FROM syncapi_relations WHERE parent_id = ANY($1) AND stream_pos <= $3 GROUP BY parent_id, room_id, rel_type`,
 		sqlutil.List(parents), userID, hi)
 	if err != nil {
 		return nil, fmt.Errorf("syncapi storage: summing up relations: %w", err)
@@ -175,7 +183,7 @@ func (s *Storage) RelatedOfType(ctx context.Context, parents []string, relType s
 		err := sc.Scan(&r.ParentID, &e.Pos, &e.ID, &e.RoomID, &e.Type, &e.Sender, &sk, &e.Membership,
 			&e.TS, &e.TxnID, &e.DeviceID, &js)
 		e.StateKey, e.JSON = sk, []byte(js)
-		r.EventID, r.RelType, r.Type, r.Sender, r.Pos = e.ID, relType, e.Type, e.Sender, e.Pos
+		r.EventID, r.RoomID, r.RelType, r.Type, r.Sender, r.Pos = e.ID, e.RoomID, relType, e.Type, e.Sender, e.Pos
 		rels = append(rels, r)
 		return &e, err
 	}, `SELECT r.parent_id, `+prefixed("e.")+` FROM syncapi_relations r JOIN syncapi_events e ON e.event_id = r.event_id

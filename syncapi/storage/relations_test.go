@@ -43,6 +43,10 @@ func TestRelationIndex(t *testing.T) {
 		reply := relEvent("$reply", "@b:x", "m.room.message", "", "")
 		reply.JSON = []byte(`{"event_id":"$reply","type":"m.room.message",
 			"content":{"m.relates_to":{"m.in_reply_to":{"event_id":"$root"}}}}`)
+		// An event of another room claiming $root as its thread: not a
+		// child of $root.
+		elsewhere := relEvent("$other", "@d:x", "m.room.message", "$root", "m.thread")
+		elsewhere.RoomID = "!other:x"
 		for _, e := range []*Event{
 			relEvent("$root", "@a:x", "m.room.message", "", ""),
 			relEvent("$t1", "@b:x", "m.room.message", "$root", "m.thread"),
@@ -51,6 +55,7 @@ func TestRelationIndex(t *testing.T) {
 			relEvent("$t2", "@c:x", "m.dummy", "$root", "m.thread"),
 			relEvent("$root2", "@a:x", "m.room.message", "", ""),
 			relEvent("$u1", "@a:x", "m.room.message", "$root2", "m.thread"),
+			elsewhere,
 		} {
 			if _, _, err := s.InsertEvent(ctx, e); err != nil {
 				t.Fatal(err)
@@ -74,11 +79,11 @@ func TestRelationIndex(t *testing.T) {
 			q    RelationsQuery
 			want string
 		}{
-			{RelationsQuery{Parents: []string{"$root"}, Backwards: true}, "[$t2 $edit $t1]"},
-			{RelationsQuery{Parents: []string{"$root"}}, "[$t1 $edit $t2]"},
-			{RelationsQuery{Parents: []string{"$root"}, RelType: "m.thread", Backwards: true}, "[$t2 $t1]"},
-			{RelationsQuery{Parents: []string{"$root"}, RelType: "m.thread", EventType: "m.room.message"}, "[$t1]"},
-			{RelationsQuery{Parents: []string{"$nothing"}}, "[]"},
+			{RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, Backwards: true}, "[$t2 $edit $t1]"},
+			{RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}}, "[$t1 $edit $t2]"},
+			{RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, RelType: "m.thread", Backwards: true}, "[$t2 $t1]"},
+			{RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, RelType: "m.thread", EventType: "m.room.message"}, "[$t1]"},
+			{RelationsQuery{RoomID: "!r:x", Parents: []string{"$nothing"}}, "[]"},
 		} {
 			if got := page(tc.q); got != tc.want {
 				t.Errorf("%+v: got %s, want %s", tc.q, got, tc.want)
@@ -86,7 +91,7 @@ func TestRelationIndex(t *testing.T) {
 		}
 		// Paging from a position: only what lies beyond it.
 		t1, _ := s.EventByID(ctx, "$t1")
-		if got := page(RelationsQuery{Parents: []string{"$root"}, From: t1.Pos}); got != "[$edit $t2]" {
+		if got := page(RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, From: t1.Pos}); got != "[$edit $t2]" {
 			t.Errorf("forwards from $t1: %s", got)
 		}
 		sums, err := s.RelationSummaries(ctx, []string{"$root", "$root2", "$t1"}, "@b:x", 1<<62)
@@ -94,8 +99,17 @@ func TestRelationIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := map[string]RelationSummary{}
+		otherRooms := 0
 		for _, r := range sums {
+			if r.RoomID != "!r:x" {
+				// Summed apart: the caller drops it (not the parent's room).
+				otherRooms++
+				continue
+			}
 			got[r.ParentID+" "+r.RelType] = r
+		}
+		if otherRooms != 1 {
+			t.Errorf("%d summaries of other rooms, want 1", otherRooms)
 		}
 		if len(got) != 3 || got["$root m.thread"].Count != 2 || !got["$root m.thread"].ByUser ||
 			got["$root m.replace"].Count != 1 || got["$root m.replace"].ByUser || got["$root2 m.thread"].ByUser {
@@ -127,7 +141,7 @@ func TestRelationIndex(t *testing.T) {
 		if err := s.ReplaceEventJSON(ctx, "$t2", []byte(`{"event_id":"$t2","type":"m.dummy","content":{},"unsigned":{}}`)); err != nil {
 			t.Fatal(err)
 		}
-		if got := page(RelationsQuery{Parents: []string{"$root"}, RelType: "m.thread"}); got != "[$t1]" {
+		if got := page(RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, RelType: "m.thread"}); got != "[$t1]" {
 			t.Errorf("after redacting $t2: %s", got)
 		}
 		if got := threads("@c:x"); got != "[]" {
@@ -155,7 +169,7 @@ func TestRelationIndexHistory(t *testing.T) {
 		if err != nil || n != 2 {
 			t.Fatalf("placed %d: %v", n, err)
 		}
-		evs, err := s.RelatedEvents(ctx, RelationsQuery{Parents: []string{"$root"}, Lo: -1 << 62, Hi: 1 << 62, From: 1 << 62,
+		evs, err := s.RelatedEvents(ctx, RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, Lo: -1 << 62, Hi: 1 << 62, From: 1 << 62,
 			Backwards: true, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
@@ -198,7 +212,7 @@ func TestRelationMigration(t *testing.T) {
 		if s, err = New(ctx, db); err != nil {
 			t.Fatal(err)
 		}
-		evs, err := s.RelatedEvents(ctx, RelationsQuery{Parents: []string{"$root"}, Lo: -1 << 62, Hi: 1 << 62, From: -1 << 62, Limit: 10})
+		evs, err := s.RelatedEvents(ctx, RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, Lo: -1 << 62, Hi: 1 << 62, From: -1 << 62, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
