@@ -169,7 +169,8 @@ func TestRelationIndexHistory(t *testing.T) {
 		if err != nil || n != 2 {
 			t.Fatalf("placed %d: %v", n, err)
 		}
-		evs, err := s.RelatedEvents(ctx, RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, Lo: -1 << 62, Hi: 1 << 62, From: 1 << 62,
+		evs, err := s.RelatedEvents(ctx, RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"},
+			Lo: -1 << 62, Hi: 1 << 62, From: 1 << 62,
 			Backwards: true, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +213,8 @@ func TestRelationMigration(t *testing.T) {
 		if s, err = New(ctx, db); err != nil {
 			t.Fatal(err)
 		}
-		evs, err := s.RelatedEvents(ctx, RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"}, Lo: -1 << 62, Hi: 1 << 62, From: -1 << 62, Limit: 10})
+		evs, err := s.RelatedEvents(ctx, RelationsQuery{RoomID: "!r:x", Parents: []string{"$root"},
+			Lo: -1 << 62, Hi: 1 << 62, From: -1 << 62, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
