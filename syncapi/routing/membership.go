@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"sort"
 
 	"github.com/myelin-im/myelin/syncapi/storage"
@@ -34,6 +35,16 @@ func (rt *Routes) membershipsOf(roomID, userID string) *memberships {
 	return m
 }
 
+// visibleUpTo is the last position the user may see of the room: all of
+// it while joined (or when the membership is not known here), else up to
+// their current membership event (a leave, a ban).
+func (m *memberships) visibleUpTo() int64 {
+	if m.cur == "" || m.cur == "join" {
+		return math.MaxInt64
+	}
+	return m.curPos
+}
+
 func (m *memberships) at(ctx context.Context, pos int64) string {
 	if m.cur != "" && pos >= m.curPos {
 		return m.cur
@@ -54,15 +65,33 @@ func (m *memberships) at(ctx context.Context, pos int64) string {
 }
 
 // timelineEvents is clientEvents for timeline events: each also carries
-// unsigned.membership.
+// unsigned.membership and its bundled aggregations (bundle.go).
 func (rt *Routes) timelineEvents(ctx context.Context, roomID string, evs []*storage.Event, dev *userapi.Device) []json.RawMessage {
-	out := make([]json.RawMessage, 0, len(evs))
+	return rt.timelineEventsWith(ctx, roomID, evs, dev, nil)
+}
+
+// timelineEventsWith is timelineEvents with the aggregations computed
+// already (rels; nil: computed here).
+func (rt *Routes) timelineEventsWith(
+	ctx context.Context, roomID string, evs []*storage.Event, dev *userapi.Device, rels bundles,
+) []json.RawMessage {
 	if dev == nil {
-		return clientEvents(evs, dev)
+		if rels == nil {
+			rels = rt.bundleRelations(ctx, evs, dev, math.MaxInt64)
+		}
+		out := clientEvents(evs, dev)
+		for i, e := range evs {
+			out[i] = withRelations(out[i], rels[e.ID])
+		}
+		return out
 	}
+	out := make([]json.RawMessage, 0, len(evs))
 	ms := rt.membershipsOf(roomID, dev.UserID)
+	if rels == nil {
+		rels = rt.bundleRelations(ctx, evs, dev, ms.visibleUpTo())
+	}
 	for _, e := range evs {
-		out = append(out, withMembership(clientJSON(e, dev), ms.at(ctx, e.Pos)))
+		out = append(out, withRelations(withMembership(clientJSON(e, dev), ms.at(ctx, e.Pos)), rels[e.ID]))
 	}
 	return out
 }

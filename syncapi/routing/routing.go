@@ -70,6 +70,7 @@ func Setup(
 	r.Handle(v3+"/search", rt.authed(rt.search)).Methods(http.MethodPost)
 	r.Handle(wsPath, rt.authed(rt.syncWebSocket)).Methods(http.MethodGet)
 	rt.setupHistory(r)
+	rt.setupRelations(r)
 	rt.setupEphemeral(r)
 	return rt
 }

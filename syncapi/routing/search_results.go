@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 
 	"github.com/myelin-im/myelin/syncapi/storage"
 	userapi "github.com/myelin-im/myelin/userapi/api"
@@ -14,10 +16,11 @@ func (rt *Routes) searchResponse(
 	ctx context.Context, c *roomEventsCriteria, page *searchPage, dev *userapi.Device,
 ) (map[string]any, error) {
 	results := make([]map[string]any, 0, len(page.hits))
+	rels := rt.searchBundles(ctx, page.hits, dev)
 	for _, h := range page.hits {
 		res := map[string]any{
 			"rank":   h.rank,
-			"result": rt.timelineEvents(ctx, h.ev.RoomID, []*storage.Event{h.ev}, dev)[0],
+			"result": rt.timelineEventsWith(ctx, h.ev.RoomID, []*storage.Event{h.ev}, dev, rels)[0],
 		}
 		if c.EventContext != nil {
 			sc, err := rt.searchContext(ctx, h, c.EventContext, dev)
@@ -43,6 +46,24 @@ func (rt *Routes) searchResponse(
 		body["state"] = state
 	}
 	return body, nil
+}
+
+// searchBundles computes the aggregations of a page's results, one batch
+// per room among them (each bounded by what the user may see of it).
+func (rt *Routes) searchBundles(ctx context.Context, hits []searchHit, dev *userapi.Device) bundles {
+	byRoom := map[string][]*storage.Event{}
+	for _, h := range hits {
+		byRoom[h.ev.RoomID] = append(byRoom[h.ev.RoomID], h.ev)
+	}
+	out := bundles{}
+	for roomID, evs := range byRoom {
+		hi := int64(math.MaxInt64)
+		if dev != nil {
+			hi = rt.membershipsOf(roomID, dev.UserID).visibleUpTo()
+		}
+		maps.Copy(out, rt.bundleRelations(ctx, evs, dev, hi))
+	}
+	return out
 }
 
 // searchContext is a result's context (spec: event_context): the events

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -80,6 +81,9 @@ type JoinedRoom struct {
 	// UnreadThreadNotifications: thread root → counts, when the filter
 	// asks for counts per thread.
 	UnreadThreadNotifications map[string]map[string]int `json:"unread_thread_notifications,omitempty"`
+	// timeline holds the timeline's events until bundleTimelines has added
+	// their aggregations (for all rooms of the response at once).
+	timeline []*storage.Event
 }
 
 // InvitedRoom is a room the user is invited to: stripped state.
@@ -195,6 +199,7 @@ func (rt *Routes) build(
 	if err != nil {
 		return nil, false, fmt.Errorf("rooms: %w", err)
 	}
+	rt.bundleTimelines(ctx, resp, dev)
 	adPos, adAdded, err := rt.addAccountData(ctx, resp, dev, tok, current)
 	if err != nil {
 		return nil, false, fmt.Errorf("account data: %w", err)
@@ -221,6 +226,26 @@ func (rt *Routes) build(
 	resp.next = syncToken{pos: upto, ad: adPos, td: tdPos, dl: dlPos, rc: rcPos, ty: tyPos, pr: prPos}
 	resp.NextBatch = resp.next.String()
 	return resp, !roomsAdded && !adAdded && !tdAdded && !dlAdded && !ephAdded && !prAdded, nil
+}
+
+// bundleTimelines adds the aggregations of the joined rooms' timeline
+// events, computed in one batch for the whole response (most syncs find
+// no related events and stop after one query). The user is joined to
+// every room here, so every child counts.
+func (rt *Routes) bundleTimelines(ctx context.Context, resp *Response, dev *userapi.Device) {
+	var all []*storage.Event
+	for _, jr := range resp.Rooms.Join {
+		all = append(all, jr.timeline...)
+	}
+	rels := rt.bundleRelations(ctx, all, dev, math.MaxInt64)
+	if len(rels) == 0 {
+		return
+	}
+	for _, jr := range resp.Rooms.Join {
+		for i, e := range jr.timeline {
+			jr.Timeline.Events[i] = withRelations(jr.Timeline.Events[i], rels[e.ID])
+		}
+	}
 }
 
 // newResponse is a response with every section present and empty, as
@@ -529,7 +554,9 @@ func (rt *Routes) joinedRoom(
 		return nil, nil
 	}
 	jr := emptyJoinedRoom()
-	jr.Timeline = Timeline{Events: rt.timelineEvents(ctx, roomID, shown, dev), Limited: limited}
+	// The aggregations come later, for every room at once (bundleTimelines).
+	jr.Timeline = Timeline{Events: rt.timelineEventsWith(ctx, roomID, shown, dev, bundles{}), Limited: limited}
+	jr.timeline = shown
 	start := upto
 	if len(evs) > 0 {
 		start = evs[0].Pos - 1

@@ -74,6 +74,9 @@ func (s *Storage) InsertHistory(ctx context.Context, evs []*Event) (int, error) 
 					return err
 				}
 			}
+			if err := s.indexRelation(ctx, e, pos); err != nil {
+				return err
+			}
 			e.Pos = pos
 			placed++
 		}

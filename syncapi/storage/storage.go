@@ -114,6 +114,11 @@ func (s *Storage) InsertEvent(ctx context.Context, e *Event) (pos int64, stored 
 			return err
 		}
 		stored = true
+		if !e.Outlier {
+			if err := s.indexRelation(ctx, e, pos); err != nil {
+				return err
+			}
+		}
 		if e.Gap {
 			if _, err := s.db.Exec(ctx, `INSERT INTO syncapi_timeline_gaps (room_id, stream_pos) VALUES ($1, $2)
 				ON CONFLICT DO NOTHING`, e.RoomID, pos); err != nil {
@@ -311,13 +316,19 @@ func (s *Storage) Filter(ctx context.Context, userID string, id int64) ([]byte, 
 }
 
 // ReplaceEventJSON replaces a stored event's client JSON (a redaction),
-// keeping its stream position.
+// keeping its stream position. The redacted event leaves the relation
+// index: it relates to nothing any more.
 func (s *Storage) ReplaceEventJSON(ctx context.Context, eventID string, js []byte) error {
-	_, err := s.db.Exec(ctx, `UPDATE syncapi_events SET event_json = $2 WHERE event_id = $1`, eventID, string(js))
-	if err != nil {
-		return fmt.Errorf("syncapi storage: replacing event: %w", err)
-	}
-	return nil
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		_, err := s.db.Exec(ctx, `UPDATE syncapi_events SET event_json = $2 WHERE event_id = $1`, eventID, string(js))
+		if err != nil {
+			return fmt.Errorf("syncapi storage: replacing event: %w", err)
+		}
+		if _, _, ok := RelationOf(js); !ok {
+			return s.forgetRelation(ctx, eventID)
+		}
+		return nil
+	})
 }
 
 // The streams whose positions come from syncapi_streams.
