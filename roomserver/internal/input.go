@@ -190,6 +190,7 @@ func (rs *Roomserver) storeInput(
 	if accepted {
 		head.extremities, head.depth = newExtremities(r.extremities, pdu), max(r.depth, pdu.Depth())
 	}
+	var red *appliedRedaction
 	err := rs.store.WithRoomGroupTx(ctx, r.id, func(ctx context.Context) error {
 		nid, after, err := rs.storeInputEvent(ctx, r, pdu, before, result)
 		if err != nil || !accepted {
@@ -198,7 +199,10 @@ func (rs *Roomserver) storeInput(
 		if err := rs.storeInputHead(ctx, r, &head, after); err != nil {
 			return err
 		}
-		return rs.publishInput(ctx, r, pdu, nid, &head, flags)
+		if red, err = rs.applyInboundRedaction(ctx, r, pdu); err != nil {
+			return fmt.Errorf("apply the redaction: %w", err)
+		}
+		return rs.publishInput(ctx, r, pdu, nid, &head, flags, red)
 	})
 	if err != nil {
 		r.stale = true // memory may be behind what a partial failure left
@@ -207,6 +211,9 @@ func (rs *Roomserver) storeInput(
 	rs.log.WithFields(logrus.Fields{"room_id": r.id, "event_id": pdu.EventID(), "result": int(result)}).Debug("remote event stored")
 	if accepted {
 		rs.followInputHead(ctx, r, &head)
+	}
+	if red != nil {
+		r.followRedaction(red)
 	}
 	return nil
 }
@@ -341,13 +348,14 @@ func (rs *Roomserver) publishInput(
 	nid storage.EventNID,
 	head *inputHead,
 	flags inputFlags,
+	red *appliedRedaction,
 ) error {
 	changed, err := rs.changedState(ctx, head.current, head.state, nid, pdu.EventID())
 	if err != nil {
 		return fmt.Errorf("list the state the event changed: %w", err)
 	}
 	rs.noteUsers(ctx, pdu)
-	err = rs.publish(ctx, api.OutputEvent{
+	oe := api.OutputEvent{
 		RoomID:       r.id,
 		RoomVersion:  string(r.version.Version()),
 		EventID:      pdu.EventID(),
@@ -356,7 +364,11 @@ func (rs *Roomserver) publishInput(
 		StateChanged: changed,
 		Relay:        flags.relay,
 		Gap:          flags.gap,
-	})
+	}
+	if red != nil {
+		oe.RedactedEventID, oe.RedactedEvent = red.target.ID, red.redactedJSON
+	}
+	err = rs.publish(ctx, oe)
 	if err != nil {
 		return fmt.Errorf("publish the event: %w", err)
 	}

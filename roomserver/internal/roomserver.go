@@ -282,16 +282,8 @@ func (rs *Roomserver) commit(ctx context.Context, r *room, ev gomatrixserverlib.
 	if sk := ev.StateKey(); sk != nil {
 		r.setState(storage.StateKey{Type: ev.Type(), StateKey: *sk}, stateEvent{nid: w.nid, pdu: ev})
 	}
-	if t := ne.redactTarget; t != nil && t.StateKey != nil {
-		k := storage.StateKey{Type: t.Type, StateKey: *t.StateKey}
-		if cur, ok := r.state[k]; ok && cur.pdu.EventID() == t.ID {
-			if pdu, err := r.version.NewEventFromTrustedJSONWithEventID(t.ID, w.redactedJSON, true); err == nil {
-				r.setState(k, stateEvent{nid: cur.nid, pdu: pdu})
-			} else {
-				// Memory and database disagree now: read the room again.
-				r.stale = true
-			}
-		}
+	if t := ne.redactTarget; t != nil {
+		r.followRedaction(&appliedRedaction{target: t, redactedJSON: w.redactedJSON})
 	}
 	rs.log.WithFields(logrus.Fields{"room_id": r.id, "event_id": ev.EventID(), "type": ev.Type()}).Debug("event stored")
 	return nil

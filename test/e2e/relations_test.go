@@ -137,9 +137,9 @@ func relationsScenario(t *testing.T, alice, bob *mautrix.Client, room id.RoomID)
 	if _, err := alice.RedactEvent(c, room, edit2); err != nil {
 		t.Fatal(err)
 	}
-	// Only alice's server: the roomserver does not yet apply redactions
-	// that arrive over federation (a known gap, see docs/conformance.md).
-	for _, u := range []*mautrix.Client{alice} {
+	// Both servers: bob's applies the redaction when it arrives over
+	// federation (same server as the edit's sender).
+	for _, u := range []*mautrix.Client{alice, bob} {
 		waitFor(t, string(u.UserID)+" sees the edit before the redacted one", func() bool {
 			resp, err := u.Messages(c, room, "", "", mautrix.DirectionBackward, nil, 50)
 			if err != nil {
