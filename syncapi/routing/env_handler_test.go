@@ -100,15 +100,18 @@ func (e *env) leave(t testing.TB, u *fixture.User, roomID string) string {
 	return id
 }
 
-// waitStored waits until the sync stream has stored eventID (events of one
-// room arrive in order, so the room's earlier events are there too).
+// waitStored waits until the sync stream has stored and announced eventID
+// (events of one room arrive in order, so the room's earlier events are
+// there too).
 func (e *env) waitStored(t testing.TB, eventID string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
 		pos := e.sync.Notifier.Pos()
-		if _, err := e.sync.Store.EventByID(ctx, eventID); err == nil {
+		// Stored, and announced: /sync reads up to the notifier's position,
+		// which follows the store.
+		if ev, err := e.sync.Store.EventByID(ctx, eventID); err == nil && pos >= ev.Pos {
 			return
 		}
 		if ctx.Err() != nil {
