@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
-	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/roomserver/api"
@@ -63,20 +61,7 @@ func TestInputRemoteEvents(t *testing.T) {
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db)
-		var mu sync.Mutex
-		published := map[string]bool{}
-		outputs := map[string]api.OutputEvent{}
-		if _, err := f.bus.Subscribe(ctx, api.OutputTopic, "test", func(_ context.Context, m *bus.Message) error {
-			var oe api.OutputEvent
-			_ = json.Unmarshal(m.Body, &oe)
-			mu.Lock()
-			published[oe.EventID] = true
-			outputs[oe.EventID] = oe
-			mu.Unlock()
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		outputs := recordOutputs(t, f)
 		roomID, err := f.rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, Preset: PresetPublicChat})
 		if err != nil {
 			t.Fatal(err)
@@ -194,10 +179,8 @@ func TestInputRemoteEvents(t *testing.T) {
 		// Published: the accepted ones, not the rejected or soft-failed.
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			mu.Lock()
-			ok := published[join.EventID()] && published[msg.EventID()] && published[topicB.EventID()]
-			leaked := published[bad.EventID()] || published[late.EventID()]
-			mu.Unlock()
+			ok := outputs.has(join.EventID()) && outputs.has(msg.EventID()) && outputs.has(topicB.EventID())
+			leaked := outputs.has(bad.EventID()) || outputs.has(late.EventID())
 			if leaked {
 				t.Fatal("a rejected or soft-failed event was published")
 			}
@@ -212,14 +195,12 @@ func TestInputRemoteEvents(t *testing.T) {
 
 		// Remote events say how they changed the current state: rita's
 		// message in the fork changed nothing, her topic became current.
-		mu.Lock()
-		if o := outputs[msg.EventID()]; !o.Resolved || len(o.StateChanged) != 0 {
+		if o := outputs.get(msg.EventID()); !o.Resolved || len(o.StateChanged) != 0 {
 			t.Errorf("the forked message's output: resolved %v, changed %v", o.Resolved, o.StateChanged)
 		}
-		if o := outputs[topicB.EventID()]; !o.Resolved || !slices.Contains(o.StateChanged, topicB.EventID()) {
+		if o := outputs.get(topicB.EventID()); !o.Resolved || !slices.Contains(o.StateChanged, topicB.EventID()) {
 			t.Errorf("the winning topic's output: resolved %v, changed %v", o.Resolved, o.StateChanged)
 		}
-		mu.Unlock()
 
 		// A restart reads the same room: topic B, rita banned, one extremity.
 		g := New(f.opts, f.store, f.bus, logrus.New())

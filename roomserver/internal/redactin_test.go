@@ -25,18 +25,7 @@ func TestInputRemoteRedaction(t *testing.T) {
 	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
 		ctx := context.Background()
 		f := newFixture(t, db)
-		var mu sync.Mutex
-		outputs := map[string]api.OutputEvent{}
-		if _, err := f.bus.Subscribe(ctx, api.OutputTopic, "test", func(_ context.Context, m *bus.Message) error {
-			var oe api.OutputEvent
-			_ = json.Unmarshal(m.Body, &oe)
-			mu.Lock()
-			outputs[oe.EventID] = oe
-			mu.Unlock()
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		outputs := recordOutputs(t, f)
 		roomID, err := f.rs.CreateRoom(ctx, api.CreateRoomRequest{Creator: alice, Preset: PresetPublicChat})
 		if err != nil {
 			t.Fatal(err)
@@ -71,10 +60,8 @@ func TestInputRemoteRedaction(t *testing.T) {
 		}
 		for _, tt := range tests {
 			red := send(spec.MRoomRedaction, nil, map[string]string{"redacts": tt.target})
-			waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := outputs[red]; return ok })
-			mu.Lock()
-			oe := outputs[red]
-			mu.Unlock()
+			waitFor(t, func() bool { return outputs.has(red) })
+			oe := outputs.get(red)
 			if got := oe.RedactedEventID != ""; got != tt.applied {
 				t.Errorf("%s: output names a redacted event %q, want applied=%v", tt.name, oe.RedactedEventID, tt.applied)
 			}
@@ -102,4 +89,41 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out waiting")
 		}
 	}
+}
+
+// outputRecorder keeps the roomserver's output log by event ID.
+type outputRecorder struct {
+	mu   sync.Mutex
+	byID map[string]api.OutputEvent
+}
+
+// recordOutputs subscribes to f's output log and records what it carries.
+func recordOutputs(t *testing.T, f *fixture) *outputRecorder {
+	t.Helper()
+	o := &outputRecorder{byID: map[string]api.OutputEvent{}}
+	_, err := f.bus.Subscribe(context.Background(), api.OutputTopic, "test", func(_ context.Context, m *bus.Message) error {
+		var oe api.OutputEvent
+		_ = json.Unmarshal(m.Body, &oe)
+		o.mu.Lock()
+		o.byID[oe.EventID] = oe
+		o.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func (o *outputRecorder) get(eventID string) api.OutputEvent {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.byID[eventID]
+}
+
+func (o *outputRecorder) has(eventID string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.byID[eventID]
+	return ok
 }

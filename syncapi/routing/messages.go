@@ -225,19 +225,28 @@ func (rt *Routes) lastJoin(ctx context.Context, roomID, userID string, at int64,
 	return false, 0, nil
 }
 
+// roomRange reads the {roomId} of a room's endpoint and the stream range
+// its user may see there. Access comes first: a non-member learns nothing,
+// not even which parameters are wrong.
+func (rt *Routes) roomRange(r *http.Request, dev *userapi.Device) (roomID string, lo, hi int64, err error) {
+	roomID = httputil.Vars(r)["roomId"]
+	if !strings.HasPrefix(roomID, "!") {
+		return "", 0, 0, httputil.InvalidParam("Invalid room ID")
+	}
+	lo, hi, err = rt.visibleRange(r.Context(), roomID, dev.UserID, rt.notifier.Pos())
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("visible range: %w", err)
+	}
+	return roomID, lo, hi, nil
+}
+
 // GET /v3/rooms/{roomId}/messages
 func (rt *Routes) messages(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	roomID := httputil.Vars(r)["roomId"]
-	if !strings.HasPrefix(roomID, "!") {
-		return httputil.InvalidParam("Invalid room ID")
+	roomID, lo, hi, err := rt.roomRange(r, dev)
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
-	// Access first: a non-member learns nothing, not even which
-	// parameters are wrong.
-	lo, hi, err := rt.visibleRange(ctx, roomID, dev.UserID, rt.notifier.Pos())
-	if err != nil {
-		return fmt.Errorf("visible range: %w", err)
-	}
 	q, err := parseMessagesQuery(r.URL.Query(), lo, hi)
 	if err != nil {
 		return err

@@ -176,15 +176,11 @@ func (rt *Routes) relationTree(ctx context.Context, roomID, root string) ([]stri
 // reply first, each with its m.thread aggregation. next_batch is the
 // position just below the last thread's latest reply.
 func (rt *Routes) threads(w http.ResponseWriter, r *http.Request, dev *userapi.Device) error {
-	roomID := httputil.Vars(r)["roomId"]
-	if !strings.HasPrefix(roomID, "!") {
-		return httputil.InvalidParam("Invalid room ID")
+	roomID, lo, hi, err := rt.roomRange(r, dev)
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
-	lo, hi, err := rt.visibleRange(ctx, roomID, dev.UserID, rt.notifier.Pos())
-	if err != nil {
-		return fmt.Errorf("visible range: %w", err)
-	}
 	v := r.URL.Query()
 	q := storage.ThreadsQuery{RoomID: roomID, Lo: lo, Hi: hi, Before: hi}
 	switch v.Get("include") {
