@@ -12,10 +12,10 @@ import (
 // ignored, the client will no longer receive events sent by that user,
 // with the exception of state events"). evs itself is left as it is.
 func (rt *Routes) withoutIgnored(ctx context.Context, userID string, evs []*storage.Event) ([]*storage.Event, error) {
-	if rt.ignores == nil || len(evs) == 0 {
+	if len(evs) == 0 {
 		return evs, nil
 	}
-	ignored, err := rt.ignores.Of(ctx, userID)
+	ignored, err := rt.ignoredBy(ctx, userID)
 	if err != nil || len(ignored) == 0 {
 		return evs, err
 	}
