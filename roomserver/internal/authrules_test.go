@@ -487,15 +487,40 @@ var authCases = []authCase{
 		setup:   []*authOp{join(bob)},
 		action:  setPL(bob, "notifications", "room", 40),
 		allowed: true,
-		bugIn:   []string{"6", "9", "10", "11", "12"},
-		bug:     "a notifications level equal to the sender's cannot be changed (spec: reject only if the current value is greater)",
 	},
 	{
 		name:    "power_levels_notifications_by_creator",
 		action:  setPL(alice, "notifications", "room", 100),
 		allowed: true,
-		bugIn:   []string{"12"},
-		bug:     "in v12 the notifications levels are checked against the creator's users entry (0), not the creator's infinite level",
+	},
+	// Room versions 6 and later check notification levels: a current or
+	// new value above the sender's level is refused.
+	{
+		name:     "power_levels_raise_notifications_above_own",
+		versions: []string{"6", "9", "10", "11", "12"},
+		preset:   public,
+		pl:       plByModerators(),
+		users:    map[string]int{bob: 50},
+		setup:    []*authOp{join(bob)},
+		action:   setPL(bob, "notifications", "room", 60),
+	},
+	{
+		name:     "power_levels_lower_notifications_above_own",
+		versions: []string{"6", "9", "10", "11", "12"},
+		preset:   public,
+		pl:       plByModerators(),
+		users:    map[string]int{bob: 40},
+		setup:    []*authOp{join(bob)},
+		action:   setPL(bob, "notifications", "room", 30),
+	},
+	{
+		name:    "power_levels_add_notifications_key_at_own",
+		preset:  public,
+		pl:      plByModerators(),
+		users:   map[string]int{bob: 50},
+		setup:   []*authOp{join(bob)},
+		action:  setPL(bob, "notifications", "m.custom", 40),
+		allowed: true,
 	},
 	// Room versions 10 and later require integers, earlier ones accept strings.
 	{

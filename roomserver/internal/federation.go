@@ -128,7 +128,7 @@ func (rs *Roomserver) makeMembership(
 	if err != nil {
 		return nil, nil, &api.BadRequestError{Reason: err.Error()}
 	}
-	if err := gomatrixserverlib.Allowed(probe, r, api.UserIDForSender); err != nil {
+	if err := authAllowed(probe, r); err != nil {
 		return nil, nil, api.Forbidden("%s may not %s: %v", userID, membership, err)
 	}
 	proto.AuthEvents = b.AuthEvents
@@ -339,7 +339,7 @@ func (rs *Roomserver) importJoined(
 	if err != nil {
 		return err
 	}
-	if err := gomatrixserverlib.Allowed(join, r, api.UserIDForSender); err != nil {
+	if err := authAllowed(join, r); err != nil {
 		return api.Forbidden("the join does not pass the room's state: %v", err)
 	}
 	// The state goes on the output log first, oldest first, so that the

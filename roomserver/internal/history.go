@@ -7,7 +7,6 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib"
 
-	"github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
 
@@ -86,7 +85,7 @@ func (rs *Roomserver) storeHistory(ctx context.Context, r *room, pdus []gomatrix
 			}
 			if !rejected {
 				provider, err := gomatrixserverlib.NewAuthEvents(auth)
-				rejected = err != nil || gomatrixserverlib.Allowed(p, provider, api.UserIDForSender) != nil
+				rejected = err != nil || authAllowed(p, provider) != nil
 			}
 			row := eventRow(r.nid, p)
 			row.Outlier, row.Rejected = true, rejected

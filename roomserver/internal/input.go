@@ -104,7 +104,7 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 		provider, err := gomatrixserverlib.NewAuthEvents(authPDUs)
 		if err != nil {
 			rejected = true
-		} else if gomatrixserverlib.Allowed(pdu, provider, api.UserIDForSender) != nil {
+		} else if authAllowed(pdu, provider) != nil {
 			rejected = true
 		}
 	}
@@ -125,7 +125,7 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 	switch {
 	case rejected:
 		result = api.InputRejected
-	case gomatrixserverlib.Allowed(pdu, r, api.UserIDForSender) != nil:
+	case authAllowed(pdu, r) != nil:
 		result = api.InputSoftFailed
 	}
 	return result, rs.storeInput(ctx, r, pdu, before, result, inputFlags{relay: relay, gap: given != nil})
@@ -426,7 +426,7 @@ func (rs *Roomserver) allowedAt(ctx context.Context, r *room, pdu gomatrixserver
 	if err != nil {
 		return err
 	}
-	return gomatrixserverlib.Allowed(pdu, provider, api.UserIDForSender)
+	return authAllowed(pdu, provider)
 }
 
 // stateAfter is the room state after event e: the state before it, plus e

@@ -115,7 +115,7 @@ func (rs *Roomserver) build(r *room, ne newEvent) (gomatrixserverlib.PDU, error)
 	if err != nil {
 		return nil, &api.BadRequestError{Reason: err.Error()}
 	}
-	if err := gomatrixserverlib.Allowed(ev, r, api.UserIDForSender); err != nil {
+	if err := authAllowed(ev, r); err != nil {
 		var na *gomatrixserverlib.NotAllowed
 		if errors.As(err, &na) {
 			return nil, api.Forbidden("%s", na.Message)
