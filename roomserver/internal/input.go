@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/roomserver/stateres"
 	"github.com/myelin-im/myelin/roomserver/storage"
 )
 
@@ -467,17 +468,7 @@ func (rs *Roomserver) resolve(ctx context.Context, r *room, sets []stateMap) (st
 	if err != nil {
 		return nil, err
 	}
-	// NOTSPEC: gomatrixserverlib's ResolveConflictsNew (state sets, and v2.1
-	// for room version 12) dropped both sides of a simple topic conflict in
-	// our tests, so the established ResolveConflicts runs: it counts a key
-	// missing from some state sets as unconflicted and applies v2 where v12
-	// asks for v2.1 (docs/decisions.md). Revisit with a newer library.
-	var flat []gomatrixserverlib.PDU
-	for _, ps := range pduSets {
-		flat = append(flat, ps...)
-	}
-	resolved, err := gomatrixserverlib.ResolveConflicts(r.version.Version(), flat, chain, api.UserIDForSender,
-		func(eventID string) bool { return rejected[eventID] })
+	resolved, err := resolveStates(r.version, pduSets, chain, rejected)
 	if err != nil {
 		return nil, fmt.Errorf("resolving the state of %s: %w", r.id, err)
 	}
@@ -496,6 +487,29 @@ func (rs *Roomserver) resolve(ctx context.Context, r *room, sets []stateMap) (st
 		}
 	}
 	return out, nil
+}
+
+// resolveStates applies the room version's state resolution algorithm:
+// v2.1 (room version 12, MSC4297) with Myelin's own implementation, as
+// the pinned gomatrixserverlib's loses both sides of a simple conflict;
+// gomatrixserverlib's ResolveConflicts for earlier versions.
+func resolveStates(
+	ver gomatrixserverlib.IRoomVersion,
+	sets [][]gomatrixserverlib.PDU,
+	chain []gomatrixserverlib.PDU,
+	rejected map[string]bool,
+) ([]gomatrixserverlib.PDU, error) {
+	isRejected := func(eventID string) bool { return rejected[eventID] }
+	if ver.StateResAlgorithm() == gomatrixserverlib.StateResV2_1 {
+		return stateres.ResolveV21(stateres.Input{StateSets: sets, AuthEvents: chain, Rejected: isRejected, Allowed: authAllowed})
+	}
+	// NOTSPEC: the library's ResolveConflicts counts a key missing from
+	// some state sets as unconflicted (docs/decisions.md).
+	var flat []gomatrixserverlib.PDU
+	for _, ps := range sets {
+		flat = append(flat, ps...)
+	}
+	return gomatrixserverlib.ResolveConflicts(ver.Version(), flat, chain, api.UserIDForSender, isRejected)
 }
 
 // authChain returns the given events and every event in their auth chains,
