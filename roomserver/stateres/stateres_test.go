@@ -141,7 +141,7 @@ type base struct {
 	levels             map[string]any
 }
 
-func newBase(t *testing.T) *base {
+func newBase(t testing.TB) *base {
 	d := newDAG(t)
 	b := &base{d: d}
 	b.cj = d.event("creator-join", creator, spec.MRoomMember, creator, member(spec.Join))
