@@ -1,0 +1,135 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+)
+
+// Room types and state event types of spaces (spec: client-server API,
+// "Spaces").
+const (
+	RoomTypeSpace  = "m.space"
+	MSpaceChild    = "m.space.child"
+	MSpaceParent   = "m.space.parent"
+	maxOrderLength = 50
+)
+
+// SpaceChild is an m.space.child state event as the hierarchy APIs give it:
+// a stripped state event with its origin_server_ts (spec: GET
+// /v1/rooms/{roomId}/hierarchy, StrippedChildStateEvent).
+type SpaceChild struct {
+	Type           string          `json:"type"`
+	StateKey       string          `json:"state_key"`
+	Sender         string          `json:"sender"`
+	Content        json.RawMessage `json:"content"`
+	OriginServerTS int64           `json:"origin_server_ts"`
+}
+
+// spaceChildContent is the content of m.space.child (spec: m.space.child).
+type spaceChildContent struct {
+	Via       []string `json:"via"`
+	Order     any      `json:"order"`
+	Suggested bool     `json:"suggested"`
+}
+
+func (c SpaceChild) content() spaceChildContent {
+	var sc spaceChildContent
+	_ = json.Unmarshal(c.Content, &sc)
+	return sc
+}
+
+// Via are the servers the child may be reached through.
+func (c SpaceChild) Via() []string { return c.content().Via }
+
+// Suggested reports whether the space suggests the child.
+func (c SpaceChild) Suggested() bool { return c.content().Suggested }
+
+// order is the child's valid order key and whether it has one (spec:
+// m.space.child, order: "Must consist of ASCII characters within the range
+// \x20 (space) and \x7E (~), inclusive", at most 50 characters).
+func (c SpaceChild) order() (string, bool) {
+	s, ok := c.content().Order.(string)
+	if !ok || len(s) > maxOrderLength {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// SpaceRoom is a room of a space hierarchy: its summary and, for a space,
+// its children (spec: SpaceHierarchyRoomsChunk).
+type SpaceRoom struct {
+	RoomSummary
+	ChildrenState []SpaceChild `json:"children_state"`
+}
+
+// IsSpace reports whether the room is a space-room, whose children the
+// hierarchy walks.
+func (s SpaceRoom) IsSpace() bool { return s.RoomType == RoomTypeSpace }
+
+// Spaces describes rooms and their space children.
+type Spaces interface {
+	Summaries
+	// SpaceChildren are the room's m.space.child state events, in no
+	// particular order (ErrRoomNotFound for a room this server does not
+	// know).
+	SpaceChildren(ctx context.Context, roomID string) ([]SpaceChild, error)
+}
+
+// LinkedChildren keeps the children that link a room (a non-empty via:
+// spec, "m.space.child relationship", a child without via is removed from
+// the space), only the suggested ones if suggestedOnly, in the spec's
+// order.
+func LinkedChildren(children []SpaceChild, suggestedOnly bool) []SpaceChild {
+	out := make([]SpaceChild, 0, len(children))
+	for _, c := range children {
+		sc := c.content()
+		if len(sc.Via) == 0 || (suggestedOnly && !sc.Suggested) {
+			continue
+		}
+		out = append(out, c)
+	}
+	SortChildren(out)
+	return out
+}
+
+// SortChildren orders a space's children as the spec says ("Ordering of
+// children within a space"): children with a valid order first, by order
+// (code points); then by origin_server_ts; then by room ID.
+func SortChildren(children []SpaceChild) {
+	slices.SortStableFunc(children, func(a, b SpaceChild) int {
+		ao, aok := a.order()
+		bo, bok := b.order()
+		switch {
+		case aok && !bok:
+			return -1
+		case !aok && bok:
+			return 1
+		case aok && ao != bo:
+			return cmp.Compare(ao, bo)
+		}
+		if c := cmp.Compare(a.OriginServerTS, b.OriginServerTS); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.StateKey, b.StateKey)
+	})
+}
+
+// OpenToAll reports whether anyone may see a room's summary: public,
+// knockable or world-readable rooms (spec: GET /hierarchy, the conditions
+// that hold for every requester).
+func (s RoomSummary) OpenToAll() bool {
+	switch s.JoinRule {
+	case spec.Public, spec.Knock, spec.KnockRestricted:
+		return true
+	}
+	return s.WorldReadable
+}
