@@ -64,7 +64,7 @@ type Options struct {
 	Rooms      roomapi.Federation // nil: room endpoints answer 404
 	// Spaces describes rooms and their space children; nil: hierarchy
 	// queries answer 404.
-	Spaces roomapi.Spaces
+	Spaces     roomapi.Spaces
 	Registerer prometheus.Registerer
 	Log        logrus.FieldLogger
 
