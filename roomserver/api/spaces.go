@@ -48,11 +48,11 @@ func (c SpaceChild) Via() []string { return c.content().Via }
 // Suggested reports whether the space suggests the child.
 func (c SpaceChild) Suggested() bool { return c.content().Suggested }
 
-// order is the child's valid order key and whether it has one (spec:
-// m.space.child, order: "Must consist of ASCII characters within the range
-// \x20 (space) and \x7E (~), inclusive", at most 50 characters).
-func (c SpaceChild) order() (string, bool) {
-	s, ok := c.content().Order.(string)
+// validOrder is an order key if it is valid (spec: m.space.child, order:
+// "Must consist of ASCII characters within the range \x20 (space) and \x7E
+// (~), inclusive", at most 50 characters).
+func validOrder(order any) (string, bool) {
+	s, ok := order.(string)
 	if !ok || len(s) > maxOrderLength {
 		return "", false
 	}
@@ -89,38 +89,44 @@ type Spaces interface {
 // the space), only the suggested ones if suggestedOnly, in the spec's
 // order.
 func LinkedChildren(children []SpaceChild, suggestedOnly bool) []SpaceChild {
-	out := make([]SpaceChild, 0, len(children))
+	keyed := make([]orderedChild, 0, len(children))
 	for _, c := range children {
 		sc := c.content()
 		if len(sc.Via) == 0 || (suggestedOnly && !sc.Suggested) {
 			continue
 		}
-		out = append(out, c)
+		o, ok := validOrder(sc.Order)
+		keyed = append(keyed, orderedChild{child: c, order: o, hasOrder: ok})
 	}
-	SortChildren(out)
+	// Spec, "Ordering of children within a space": children with a valid
+	// order first, by order (code points: the keys are ASCII); then by
+	// origin_server_ts; then by room ID.
+	slices.SortStableFunc(keyed, func(a, b orderedChild) int {
+		switch {
+		case a.hasOrder && !b.hasOrder:
+			return -1
+		case !a.hasOrder && b.hasOrder:
+			return 1
+		case a.hasOrder && a.order != b.order:
+			return cmp.Compare(a.order, b.order)
+		}
+		if c := cmp.Compare(a.child.OriginServerTS, b.child.OriginServerTS); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.child.StateKey, b.child.StateKey)
+	})
+	out := make([]SpaceChild, len(keyed))
+	for i, k := range keyed {
+		out[i] = k.child
+	}
 	return out
 }
 
-// SortChildren orders a space's children as the spec says ("Ordering of
-// children within a space"): children with a valid order first, by order
-// (code points); then by origin_server_ts; then by room ID.
-func SortChildren(children []SpaceChild) {
-	slices.SortStableFunc(children, func(a, b SpaceChild) int {
-		ao, aok := a.order()
-		bo, bok := b.order()
-		switch {
-		case aok && !bok:
-			return -1
-		case !aok && bok:
-			return 1
-		case aok && ao != bo:
-			return cmp.Compare(ao, bo)
-		}
-		if c := cmp.Compare(a.OriginServerTS, b.OriginServerTS); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.StateKey, b.StateKey)
-	})
+// orderedChild is a child with its order key read once for sorting.
+type orderedChild struct {
+	child    SpaceChild
+	order    string
+	hasOrder bool
 }
 
 // OpenToAll reports whether anyone may see a room's summary: public,
