@@ -3,8 +3,8 @@ package routing
 import (
 	"context"
 	"encoding/json"
-
-	"github.com/matrix-org/gomatrixserverlib/spec"
+	"slices"
+	"strings"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -20,9 +20,10 @@ func (rt *Routes) remoteSummary(ctx context.Context, roomID string, via []string
 	if rt.opts.RemoteSpaces == nil {
 		return roomapi.RoomSummary{}, errNoSummary()
 	}
-	servers := via
-	if id, err := spec.NewRoomID(roomID); err == nil && id.Domain() != "" {
-		servers = append(servers, string(id.Domain()))
+	servers := slices.Clone(via)
+	// Room IDs of version 12 have no server part (spec: rooms v12).
+	if _, server, ok := strings.Cut(roomID, ":"); ok && server != "" {
+		servers = append(servers, server)
 	}
 	h, err := rt.opts.RemoteSpaces.RemoteHierarchy(ctx, roomID, servers, false)
 	if err != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/url"
 	"slices"
 	"testing"
 
@@ -108,12 +109,27 @@ func TestSpacesHierarchy(t *testing.T) {
 	if got := roomIDs(rooms); !slices.Equal(got, []id.RoomID{space, sub, lobby}) {
 		t.Fatalf("max_depth 1: rooms %v", got)
 	}
+
+	// The directory tells spaces from rooms (spec: PublishedRoomsChunk,
+	// room_type).
+	put := do(t, "PUT", srv.ClientURL()+"/_matrix/client/v3/directory/list/room/"+url.PathEscape(sub.String()), alice.AccessToken,
+		map[string]string{"visibility": "public"})
+	if put.Status != 200 {
+		t.Fatalf("publishing the subspace: %d %v", put.Status, put.Body)
+	}
+	dir, err := alice.PublicRooms(ctx(t), &mautrix.ReqPublicRooms{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dir.Chunk) != 1 || dir.Chunk[0].RoomID != sub || dir.Chunk[0].RoomType != event.RoomTypeSpace {
+		t.Fatalf("/publicRooms: %+v", dir.Chunk)
+	}
 }
 
 // TestSpacesHierarchyFederated: a space on one with a room on two, browsed
 // from one: two describes its room over federation.
 func TestSpacesHierarchyFederated(t *testing.T) {
-	_, alice, bob := startPair(t, sqlutil.SQLite)
+	f, alice, bob := startPair(t, sqlutil.SQLite)
 	space := createSpace(t, alice, "Federated", true)
 	local := createSpace(t, alice, "Here", false)
 	remote := createSpace(t, bob, "Over there", false)
@@ -126,5 +142,12 @@ func TestSpacesHierarchyFederated(t *testing.T) {
 	}
 	if r := rooms[2]; r.Name != "Over there" || r.NumJoinedMembers != 1 || r.JoinRule != event.JoinRulePublic {
 		t.Fatalf("the room on two: %+v", r)
+	}
+
+	// /room_summary of a room one is not in: two describes it.
+	summary := do(t, "GET", f.servers["one.test"].ClientURL()+"/_matrix/client/v1/room_summary/"+url.PathEscape(remote.String())+
+		"?via=two.test", alice.AccessToken, nil)
+	if summary.Status != 200 || summary.Body["name"] != "Over there" || summary.Body["room_type"] != nil {
+		t.Fatalf("room_summary: %d %v", summary.Status, summary.Body)
 	}
 }
