@@ -106,7 +106,8 @@ func TestHierarchyServed(t *testing.T) {
 		}
 	})
 	f.runRefusals(t, []refusal{
-		{name: "a room remote.test may not see", path: "/_matrix/federation/v1/hierarchy/" + esc(priv), status: 404, errcode: "M_NOT_FOUND"},
+		{name: "a room remote.test may not see", path: "/_matrix/federation/v1/hierarchy/" + esc(priv),
+			status: 404, errcode: "M_NOT_FOUND"},
 		{name: "an unknown room", path: "/_matrix/federation/v1/hierarchy/" + esc("!nope:test.local"), status: 404, errcode: "M_NOT_FOUND"},
 		{name: "suggested_only not a boolean", path: path + "?suggested_only=1", status: 400, errcode: "M_INVALID_PARAM"},
 	})
@@ -127,7 +128,8 @@ func TestRemoteHierarchy(t *testing.T) {
 	if !errors.As(err, &re) || re.Status != http.StatusNotFound {
 		t.Fatalf("refusal: %v", err)
 	}
-	remote.answer(http.StatusOK, `{"room":{"room_id":"`+room+`","children_state":[]},"children":[],"inaccessible_children":["!x:remote.test"]}`)
+	remote.answer(http.StatusOK,
+		`{"room":{"room_id":"`+room+`","children_state":[]},"children":[],"inaccessible_children":["!x:remote.test"]}`)
 	for i := range 2 {
 		h, err := f.api.RemoteHierarchy(ctx, room, []string{"test.local", "remote.test"}, false)
 		if err != nil {

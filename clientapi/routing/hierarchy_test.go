@@ -154,7 +154,8 @@ func TestHierarchyHandler(t *testing.T) {
 		{"limit=0", "GET", hierarchyPath(s.root, "?limit=0"), s.alice.Token, nil, 400, "M_INVALID_PARAM", nil},
 		{"limit not a number", "GET", hierarchyPath(s.root, "?limit=ten"), s.alice.Token, nil, 400, "M_INVALID_PARAM", nil},
 		{"max_depth negative", "GET", hierarchyPath(s.root, "?max_depth=-1"), s.alice.Token, nil, 400, "M_INVALID_PARAM", nil},
-		{"suggested_only not a boolean", "GET", hierarchyPath(s.root, "?suggested_only=yes"), s.alice.Token, nil, 400, "M_INVALID_PARAM", nil},
+		{"suggested_only not a boolean", "GET", hierarchyPath(s.root, "?suggested_only=yes"), s.alice.Token, nil,
+			400, "M_INVALID_PARAM", nil},
 		{"an unknown from token", "GET", hierarchyPath(s.root, "?from=nope"), s.alice.Token, nil, 400, "M_INVALID_PARAM", nil},
 		{"no access token", "GET", hierarchyPath(s.root, ""), "", nil, 401, "M_MISSING_TOKEN", nil},
 	})
@@ -181,7 +182,8 @@ func TestHierarchyPagination(t *testing.T) {
 			run(t, s.Fixture, []call{
 				{"another user's token", "GET", hierarchyPath(s.root, "?from="+tok), s.bob.Token, nil, 400, "M_INVALID_PARAM", nil},
 				{"another room's token", "GET", hierarchyPath(s.sub, "?from="+tok), s.alice.Token, nil, 400, "M_INVALID_PARAM", nil},
-				{"max_depth changed", "GET", hierarchyPath(s.root, "?max_depth=1&from="+tok), s.alice.Token, nil, 400, "M_INVALID_PARAM", nil},
+				{"max_depth changed", "GET", hierarchyPath(s.root, "?max_depth=1&from="+tok), s.alice.Token, nil,
+					400, "M_INVALID_PARAM", nil},
 				{"suggested_only changed", "GET", hierarchyPath(s.root, "?suggested_only=true&from="+tok), s.alice.Token, nil,
 					400, "M_INVALID_PARAM", nil},
 				{"the same parameters again", "GET", hierarchyPath(s.root, "?max_depth=50&suggested_only=false&limit=1&from="+tok),
