@@ -296,6 +296,10 @@ func (w *hierarchyWalk) remoteRoom(ctx context.Context, e hierarchyEntry) (rooma
 	if !room.IsSpace() {
 		room.ChildrenState = []roomapi.SpaceChild{}
 	}
+	// NOTSPEC: the requester's invite to a room this server is not in is
+	// not known here (the roomserver keeps no state of such rooms), so an
+	// invite-only room on another server is shown only if it is open to
+	// all or restricted to a room the requester is joined to.
 	ok, err := w.rt.summaryVisible(ctx, room.RoomSummary, "", w.dev)
 	if err != nil || !ok {
 		return roomapi.SpaceRoom{}, nil, false, err
