@@ -7,9 +7,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
@@ -116,7 +117,10 @@ func (rt *Routes) hierarchy(w http.ResponseWriter, r *http.Request, dev *api.Dev
 		return err
 	}
 	out := hierarchyAnswer{Rooms: []roomapi.SpaceRoom{}}
-	walk := hierarchyWalk{rt: rt, dev: dev, sess: sess}
+	walk := hierarchyWalk{rt: rt, dev: dev, sess: sess, visited: make(map[string]bool, len(sess.Visited))}
+	for _, id := range sess.Visited {
+		walk.visited[id] = true
+	}
 	for len(sess.Stack) > 0 && len(out.Rooms) < q.Limit {
 		room, ok, err := walk.next(ctx)
 		if err != nil {
@@ -155,7 +159,7 @@ func (rt *Routes) hierarchySession(ctx context.Context, dev *api.Device, roomID 
 	if err != nil {
 		return nil, err
 	}
-	ok, err := rt.summaryVisible(ctx, s, membership, dev)
+	ok, err := rt.hierarchyVisible(ctx, s, membership, dev)
 	if err != nil {
 		return nil, err
 	}
@@ -201,11 +205,33 @@ func (rt *Routes) saveHierarchySession(ctx context.Context, sess *hierarchySessi
 	return token, nil
 }
 
+// hierarchyVisible is summaryVisible for a room this server knows, except
+// that a user banned from the room does not see it (spec: GET /hierarchy,
+// 403 "The user has been banned from the room").
+func (rt *Routes) hierarchyVisible(ctx context.Context, s roomapi.RoomSummary, membership string, dev *api.Device) (bool, error) {
+	if membership == spec.Ban {
+		return false, nil
+	}
+	return rt.summaryVisible(ctx, s, membership, dev)
+}
+
 // hierarchyWalk visits the rooms of a session for one request.
 type hierarchyWalk struct {
 	rt   *Routes
 	dev  *api.Device
 	sess *hierarchySession
+	// visited indexes sess.Visited.
+	visited map[string]bool
+}
+
+// visit marks rooms visited.
+func (w *hierarchyWalk) visit(roomIDs ...string) {
+	for _, id := range roomIDs {
+		if !w.visited[id] {
+			w.visited[id] = true
+			w.sess.Visited = append(w.sess.Visited, id)
+		}
+	}
 }
 
 // next visits the room on top of the stack: the room and whether the
@@ -215,10 +241,10 @@ func (w *hierarchyWalk) next(ctx context.Context) (roomapi.SpaceRoom, bool, erro
 	s := w.sess
 	e := s.Stack[len(s.Stack)-1]
 	s.Stack = s.Stack[:len(s.Stack)-1]
-	if slices.Contains(s.Visited, e.RoomID) {
+	if w.visited[e.RoomID] {
 		return roomapi.SpaceRoom{}, false, nil
 	}
-	s.Visited = append(s.Visited, e.RoomID)
+	w.visit(e.RoomID)
 	room, children, ok, err := w.room(ctx, e)
 	if err != nil || !ok {
 		return roomapi.SpaceRoom{}, false, err
@@ -227,7 +253,7 @@ func (w *hierarchyWalk) next(ctx context.Context) (roomapi.SpaceRoom, bool, erro
 		// Pushed last to first, so that the first child is visited next.
 		for i := len(room.ChildrenState) - 1; i >= 0; i-- {
 			c := room.ChildrenState[i]
-			if slices.Contains(s.Visited, c.StateKey) {
+			if w.visited[c.StateKey] {
 				continue
 			}
 			s.Stack = append(s.Stack, hierarchyEntry{RoomID: c.StateKey, Depth: e.Depth + 1, Via: c.Via(), Remote: children[c.StateKey]})
@@ -253,7 +279,7 @@ func (w *hierarchyWalk) room(ctx context.Context, e hierarchyEntry) (roomapi.Spa
 	if err != nil {
 		return roomapi.SpaceRoom{}, nil, false, err
 	}
-	ok, err := w.rt.summaryVisible(ctx, s, membership, w.dev)
+	ok, err := w.rt.hierarchyVisible(ctx, s, membership, w.dev)
 	if err != nil || !ok {
 		return roomapi.SpaceRoom{}, nil, false, err
 	}
@@ -304,7 +330,7 @@ func (w *hierarchyWalk) remoteRoom(ctx context.Context, e hierarchyEntry) (rooma
 	if err != nil || !ok {
 		return roomapi.SpaceRoom{}, nil, false, err
 	}
-	w.sess.Visited = append(w.sess.Visited, h.InaccessibleChildren...)
+	w.visit(h.InaccessibleChildren...)
 	children := make(map[string]*roomapi.SpaceRoom, len(h.Children))
 	for _, raw := range h.Children {
 		var c roomapi.SpaceRoom

@@ -22,17 +22,18 @@ import (
 //	├── r2 (invite only, no order)
 //	└── gone (a child without via: not linked)
 //
-// alice created every room; carol joined sub; bob is in none.
+// alice created every room; carol joined sub; bob is in none; dave is
+// banned from sub.
 type spaceFixture struct {
 	*fixture.Fixture
-	alice, bob, carol               *fixture.User
+	alice, bob, carol, dave         *fixture.User
 	root, sub, r1, r2, r3, r4, gone string
 }
 
 func newSpaceFixture(t *testing.T) *spaceFixture {
 	t.Helper()
 	f := newServer(t, serverOpts{})
-	s := &spaceFixture{Fixture: f, alice: f.User(t, "alice"), bob: f.User(t, "bob"), carol: f.User(t, "carol")}
+	s := &spaceFixture{Fixture: f, alice: f.User(t, "alice"), bob: f.User(t, "bob"), carol: f.User(t, "carol"), dave: f.User(t, "dave")}
 	space := roomapi.CreateRoomRequest{Preset: "public_chat", CreationContent: json.RawMessage(`{"type":"m.space"}`)}
 	s.root, s.sub = f.Room(t, s.alice, space), f.Room(t, s.alice, space)
 	s.r1 = f.Room(t, s.alice, roomapi.CreateRoomRequest{Preset: "public_chat"})
@@ -44,6 +45,10 @@ func newSpaceFixture(t *testing.T) *spaceFixture {
 	}})
 	s.gone = f.Room(t, s.alice, roomapi.CreateRoomRequest{Preset: "public_chat"})
 	f.Join(t, s.carol, s.sub)
+	if _, err := f.Rooms.PerformMembership(context.Background(), roomapi.MembershipRequest{RoomID: s.sub, Sender: s.alice.ID,
+		Target: s.dave.ID, Membership: "ban"}); err != nil {
+		t.Fatal(err)
+	}
 	s.link(t, s.root, s.sub, `{"via":["test.local"],"order":"a"}`)
 	s.link(t, s.root, s.r1, `{"via":["test.local"],"order":"b","suggested":true}`)
 	s.link(t, s.root, s.r2, `{"via":["test.local"]}`)
@@ -116,6 +121,9 @@ func TestHierarchyHandler(t *testing.T) {
 			wantRooms([]string{s.root, s.sub, s.r3, s.r1}, false)},
 		{"a member of sub sees the room restricted to it", "GET", hierarchyPath(s.root, ""), s.carol.Token, nil, 200, "",
 			wantRooms([]string{s.root, s.sub, s.r3, s.r4, s.r1}, false)},
+		{"a banned user does not see the space, nor under it", "GET", hierarchyPath(s.root, ""), s.dave.Token, nil, 200, "",
+			wantRooms([]string{s.root, s.r1}, false)},
+		{"a banned user's root", "GET", hierarchyPath(s.sub, ""), s.dave.Token, nil, 403, "M_FORBIDDEN", nil},
 		{"max_depth=0: the root only", "GET", hierarchyPath(s.root, "?max_depth=0"), s.alice.Token, nil, 200, "",
 			wantRooms([]string{s.root}, false)},
 		{"max_depth=1: the root's children, not walked into", "GET", hierarchyPath(s.root, "?max_depth=1"), s.alice.Token, nil, 200, "",
