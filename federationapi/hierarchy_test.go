@@ -100,6 +100,9 @@ func TestHierarchyServed(t *testing.T) {
 			if c.RoomID == restricted && !slices.Equal(c.AllowedRoomIDs, []string{allowed}) {
 				t.Fatalf("allowed_room_ids %v", c.AllowedRoomIDs)
 			}
+			if c.ChildrenState == nil || len(c.ChildrenState) != 0 {
+				t.Fatalf("a child that is no space: children_state %v", c.ChildrenState)
+			}
 		}
 		if !slices.Equal(h.InaccessibleChildren, []string{priv}) {
 			t.Fatalf("inaccessible_children %v", h.InaccessibleChildren)
