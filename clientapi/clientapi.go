@@ -45,6 +45,7 @@ func Setup(
 		RemoteProfiles:           remote,
 		RemoteRooms:              remote,
 		RemoteKeys:               remote,
+		RemoteSpaces:             remote,
 		UnstableFeatures:         features,
 		DefaultRoomVersion:       cfg.RoomServer.DefaultRoomVersion,
 		TURN:                     cfg.TURN,

@@ -62,6 +62,9 @@ type Options struct {
 	Directory  roomapi.Directory // nil: directory queries answer 404, the room list is empty
 	Cache      cache.Cache
 	Rooms      roomapi.Federation // nil: room endpoints answer 404
+	// Spaces describes rooms and their space children; nil: hierarchy
+	// queries answer 404.
+	Spaces     roomapi.Spaces
 	Registerer prometheus.Registerer
 	Log        logrus.FieldLogger
 
@@ -222,6 +225,7 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v2/send_leave/{roomId}/{eventId}", f.authed(f.sendLeave)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/send/{txnId}", f.authed(f.send)).Methods(http.MethodPut)
 	r.Handle("/_matrix/federation/v1/publicRooms", f.authed(f.publicRooms)).Methods(http.MethodGet, http.MethodPost)
+	r.Handle("/_matrix/federation/v1/hierarchy/{roomId}", f.authed(f.hierarchy)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/event/{eventId}", f.authed(f.getEvent)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/state/{roomId}", f.authed(f.getState(false))).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/state_ids/{roomId}", f.authed(f.getState(true))).Methods(http.MethodGet)

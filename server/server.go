@@ -230,6 +230,7 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 		OpenID:     s.UserAPI,
 		Directory:  s.Roomserver,
 		Rooms:      s.Roomserver,
+		Spaces:     s.Roomserver,
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry),
 		Log:        s.log.WithField(httputil.FieldComponent, "federationapi"),
 		// Other servers' presence is dropped and none is sent.

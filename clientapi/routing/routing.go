@@ -56,6 +56,9 @@ type Options struct {
 	// RemoteKeys, when federation runs in this process, reads other
 	// servers' users' keys and sends them to-device messages.
 	RemoteKeys fedapi.RemoteKeys
+	// RemoteSpaces, when federation runs in this process, describes
+	// spaces on other servers for GET /hierarchy.
+	RemoteSpaces fedapi.RemoteSpaces
 	// UnstableFeatures are the other components' unstable features
 	// (im.myelin.transcribe), advertised by /versions beside
 	// UnstableFeatures.
@@ -112,6 +115,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	c1.Handle("/v1/room_summary/{roomIdOrAlias}", httputil.Handler(rt.roomSummary)).Methods(http.MethodGet)
 	// MSC3266's unstable path, which clients use until /versions lists v1.15.
 	c1.Handle("/unstable/im.nheko.summary/summary/{roomIdOrAlias}", httputil.Handler(rt.roomSummary)).Methods(http.MethodGet)
+	c1.Handle("/v1/rooms/{roomId}/hierarchy", rt.authed(rt.hierarchy)).Methods(http.MethodGet)
 	c1.Handle("/v1/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
 	r.Handle(msc2666Prefix+"/user/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
 

@@ -38,7 +38,8 @@ func (rt *Routes) roomSummary(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if _, err := queryServers(r, "via"); err != nil {
+	via, err := queryServers(r, "via")
+	if err != nil {
 		return err
 	}
 	roomID, err := rt.summaryRoomID(r.Context(), httputil.Vars(r)["roomIdOrAlias"])
@@ -47,17 +48,19 @@ func (rt *Routes) roomSummary(w http.ResponseWriter, r *http.Request) error {
 	}
 	s, err := rt.rooms.RoomSummary(r.Context(), roomID)
 	if errors.Is(err, roomapi.ErrRoomNotFound) {
-		// NOTSPEC: a room this server does not know is not asked of the
-		// via servers: there is no federation request for one room's
-		// summary yet (the spaces work adds /hierarchy over federation).
-		return errNoSummary()
+		// A room this server does not know is described by the via servers.
+		s, err = rt.remoteSummary(r.Context(), roomID, via)
 	}
 	if err != nil {
 		return err
 	}
 	out := roomSummaryAnswer{RoomSummary: s}
 	if dev != nil {
-		if out.Membership, err = rt.rooms.Membership(r.Context(), roomID, dev.UserID); err != nil {
+		out.Membership, err = rt.rooms.Membership(r.Context(), roomID, dev.UserID)
+		if errors.Is(err, roomapi.ErrRoomNotFound) {
+			err = nil // a room described by another server
+		}
+		if err != nil {
 			return err
 		}
 	}

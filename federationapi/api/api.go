@@ -54,6 +54,7 @@ type Remote interface {
 	RemoteRooms
 	RemoteProfiles
 	RemoteKeys
+	RemoteSpaces
 }
 
 // RemoteInviter has an invite for a user of another server signed by that

@@ -157,7 +157,7 @@ type Roomserver interface {
 	Event(ctx context.Context, eventID string) (Event, error)
 	Friends
 	Reports
-	Summaries
+	Spaces
 }
 
 // RoomserverAPI is every method the roomserver offers other components
