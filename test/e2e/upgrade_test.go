@@ -16,6 +16,8 @@ import (
 // bob follows it, joining the replacement through one; the room's alias now
 // resolves to the new room, from both servers; carol, joining the new room,
 // finds her tag and her m.direct entry carried over.
+// SQLite only, to keep test/e2e lean: the storage it touches has its tests
+// on both databases (userapi/internal TestCarryRoomSettings).
 func TestRoomUpgradeAcrossServers(t *testing.T) {
 	f, alice, bob := startPair(t, sqlutil.SQLite)
 	c := ctx(t)
