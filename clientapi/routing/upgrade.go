@@ -41,26 +41,38 @@ func (rt *Routes) upgradeRoom(w http.ResponseWriter, r *http.Request, dev *api.D
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	old, err := rt.upgradableState(ctx, roomID, dev.UserID)
+	// A client that repeats its request while the first runs (a retry after
+	// a timeout) gets the same new room, not a second one (as Synapse).
+	key := roomID + "|" + req.NewVersion + "|" + dev.UserID
+	newRoomID, err, _ := rt.upgrades.Do(key, func() (any, error) { return rt.performUpgrade(r.Context(), dev, roomID, req) })
 	if err != nil {
 		return err
 	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"replacement_room": newRoomID.(string)})
+	return nil
+}
+
+// performUpgrade upgrades the room (spec: server behaviour, steps 1 to 6)
+// and returns the new room's ID.
+func (rt *Routes) performUpgrade(ctx context.Context, dev *api.Device, roomID string, req *upgradeRequest) (string, error) {
+	old, err := rt.upgradableState(ctx, roomID, dev.UserID)
+	if err != nil {
+		return "", err
+	}
 	up := &upgrade{rt: rt, dev: dev, oldRoomID: roomID, old: old, req: req}
 	if err := up.createReplacement(ctx); err != nil {
-		return err
+		return "", err
 	}
 	up.copyBans(ctx)
 	up.settlePowerLevels(ctx)
 	up.moveDirectory(ctx)
 	if err := up.tombstone(ctx); err != nil {
-		return err
+		return "", err
 	}
 	up.dropOldCanonicalAlias(ctx)
 	up.restrictOldRoom(ctx)
 	rt.carryRoomSettings(ctx, dev, up.newRoomID)
-	httputil.WriteJSON(w, http.StatusOK, map[string]string{"replacement_room": up.newRoomID})
-	return nil
+	return up.newRoomID, nil
 }
 
 // readUpgradeRequest reads and checks the body: a known, stable new_version
