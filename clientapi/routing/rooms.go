@@ -116,7 +116,7 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 		return err
 	}
 	rt.afterCreateRoom(r.Context(), roomID, dev.UserID, alias, req.Visibility == "public")
-	rt.carryPushRules(r.Context(), dev, roomID)
+	rt.carryRoomSettings(r.Context(), dev, roomID)
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
 }
@@ -212,7 +212,7 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 	if err := rt.joinAs(r.Context(), dev, roomID, servers, req.Reason, extra); err != nil {
 		return err
 	}
-	rt.carryPushRules(r.Context(), dev, roomID)
+	rt.carryRoomSettings(r.Context(), dev, roomID)
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/myelin-im/myelin/clientapi/auth"
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
@@ -84,6 +85,9 @@ type Routes struct {
 	unstable map[string]bool
 
 	loginByUser, loginByIP, registerByIP, requests *ratelimit.Limiter
+	// upgrades runs one room upgrade per (room, version, user) at a time:
+	// a repeated request gets the same replacement room (upgrade.go).
+	upgrades singleflight.Group
 }
 
 // Setup registers every client API route on r.

@@ -14,50 +14,95 @@ import (
 	"github.com/myelin-im/myelin/userapi/api"
 )
 
-// upgradeCopiedState are the state events an upgrade carries to the new
-// room (spec: "Room Upgrades", server behaviour: "Copies transferable state
-// events to the new room"); the power levels go as the creation's override.
-var upgradeCopiedState = []string{
-	"m.room.join_rules", "m.room.history_visibility", "m.room.guest_access", "m.room.name", "m.room.topic",
-	"m.room.avatar", "m.room.encryption", "m.room.server_acl", "m.room.pinned_events",
+// upgradeRequest is POST /rooms/{roomId}/upgrade's body (spec:
+// room_upgrades.yaml).
+type upgradeRequest struct {
+	NewVersion string `json:"new_version"`
+	// AdditionalCreators count only when the new version has creators
+	// (room version 12 and later); otherwise they are ignored (spec).
+	AdditionalCreators []string `json:"additional_creators"`
 }
 
-// POST /v3/rooms/{roomId}/upgrade (spec: "Room Upgrades"): a new room of
-// new_version with the old one's transferable state and power levels, a
-// tombstone in the old room pointing to it, and the old room's power levels
-// raised so that only moderators speak there; each local user's push rules
-// for the old room follow them to the new one (carryPushRules). NOTSPEC
-// (for now): local aliases stay with the old room and additional creators
-// are not carried; the room upgrades issue completes both.
+// POST /v3/rooms/{roomId}/upgrade (spec: "Room Upgrades", server
+// behaviour): a new room of new_version with the old one's transferable
+// state, power levels and bans; the old room's local aliases, canonical
+// alias and directory listing move to it; a tombstone in the old room points
+// to it and the old room's power levels leave only moderators able to speak
+// or invite. Each local user's settings for the old room (push rules, tags,
+// m.direct) follow them when they join the new room (carryRoomSettings; the
+// upgrader at once). The spec names no invitations: Myelin invites nobody
+// (docs/decisions.md, "Room upgrades in full").
 func (rt *Routes) upgradeRoom(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
 	roomID := httputil.Vars(r)["roomId"]
 	if err := checkRoomID(roomID); err != nil {
 		return err
 	}
-	var req struct {
-		NewVersion string `json:"new_version"`
-	}
-	if err := httputil.ReadJSON(r, &req); err != nil {
+	req, err := readUpgradeRequest(r, dev.UserID)
+	if err != nil {
 		return err
 	}
-	if req.NewVersion == "" {
-		return httputil.MissingParam("Missing new_version")
+	// A client that repeats its request while the first runs (a retry after
+	// a timeout) gets the same new room, not a second one (as Synapse).
+	key := roomID + "|" + req.NewVersion + "|" + dev.UserID
+	newRoomID, err, _ := rt.upgrades.Do(key, func() (any, error) { return rt.performUpgrade(r.Context(), dev, roomID, req) })
+	if err != nil {
+		return err
 	}
-	ctx := r.Context()
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"replacement_room": newRoomID.(string)})
+	return nil
+}
+
+// performUpgrade upgrades the room (spec: server behaviour, steps 1 to 6)
+// and returns the new room's ID.
+func (rt *Routes) performUpgrade(ctx context.Context, dev *api.Device, roomID string, req *upgradeRequest) (string, error) {
 	old, err := rt.upgradableState(ctx, roomID, dev.UserID)
 	if err != nil {
-		return err
+		return "", err
 	}
-	newRoom, err := rt.createReplacement(ctx, dev, roomID, req.NewVersion, old)
-	if err != nil {
-		return err
+	up := &upgrade{rt: rt, dev: dev, oldRoomID: roomID, old: old, req: req}
+	if err := up.createReplacement(ctx); err != nil {
+		return "", err
 	}
-	if err := rt.tombstone(ctx, roomID, newRoom, dev, old.state); err != nil {
-		return err
+	up.copyBans(ctx)
+	up.settlePowerLevels(ctx)
+	up.moveDirectory(ctx)
+	if err := up.tombstone(ctx); err != nil {
+		return "", err
 	}
-	rt.carryPushRules(ctx, dev, newRoom)
-	httputil.WriteJSON(w, http.StatusOK, map[string]string{"replacement_room": newRoom})
-	return nil
+	up.dropOldCanonicalAlias(ctx)
+	up.restrictOldRoom(ctx)
+	rt.carryRoomSettings(ctx, dev, up.newRoomID)
+	return up.newRoomID, nil
+}
+
+// readUpgradeRequest reads and checks the body: a known, stable new_version
+// (else 400 M_UNSUPPORTED_ROOM_VERSION) and additional_creators that are
+// user IDs (deduplicated, without the upgrader, who is the creator).
+func readUpgradeRequest(r *http.Request, upgrader string) (*upgradeRequest, error) {
+	var req upgradeRequest
+	if err := httputil.ReadJSON(r, &req); err != nil {
+		return nil, err
+	}
+	if req.NewVersion == "" {
+		return nil, httputil.MissingParam("Missing new_version")
+	}
+	if !gomatrixserverlib.StableRoomVersion(gomatrixserverlib.RoomVersion(req.NewVersion)) {
+		return nil, roomapi.ErrUnsupportedRoomVersion
+	}
+	if !privilegedCreators(req.NewVersion) {
+		req.AdditionalCreators = nil // spec: ignored for versions without additional creators
+	}
+	var creators []string
+	for _, u := range req.AdditionalCreators {
+		if _, err := spec.NewUserID(u, true); err != nil {
+			return nil, httputil.BadJSON("additional_creators: %q is not a user ID", u)
+		}
+		if u != upgrader && !slices.Contains(creators, u) {
+			creators = append(creators, u)
+		}
+	}
+	req.AdditionalCreators = creators
+	return &req, nil
 }
 
 // roomState is a room's current state contents by "type|state_key".
@@ -71,7 +116,7 @@ type oldRoom struct {
 }
 
 // upgradableState reads the old room's state and checks that the user is
-// joined and may send the tombstone.
+// joined and may send the tombstone (spec: server behaviour, step 1).
 func (rt *Routes) upgradableState(ctx context.Context, roomID, userID string) (*oldRoom, error) {
 	m, err := rt.rooms.Membership(ctx, roomID, userID)
 	if err != nil {
@@ -115,32 +160,32 @@ func (rt *Routes) upgradableState(ctx context.Context, roomID, userID string) (*
 	return old, nil
 }
 
-// privilegedCreator: the room's version puts its creators above every
-// power level (room version 12: the create event's sender and
-// additional_creators), and the user is one of them.
-func (o *oldRoom) privilegedCreator(userID string) bool {
+// creators are the room's creators when its version privileges them (room
+// version 12: the create event's sender and additional_creators), else nil.
+func (o *oldRoom) creators() []string {
 	if !o.version.PrivilegedCreators() {
-		return false
+		return nil
 	}
 	var create struct {
 		AdditionalCreators []string `json:"additional_creators"`
 	}
 	_ = json.Unmarshal(o.state["m.room.create|"], &create)
-	return userID == o.creator || slices.Contains(create.AdditionalCreators, userID)
+	return append([]string{o.creator}, create.AdditionalCreators...)
 }
 
-// mayUpgrade: the user's power level reaches the tombstone's (spec:
-// authorization rules, with the room version's power-level parsing).
+// mayUpgrade: the user is a privileged creator, or their power level
+// reaches the tombstone's (spec: authorization rules, with the room
+// version's power-level parsing).
 func (o *oldRoom) mayUpgrade(userID string) bool {
-	if o.privilegedCreator(userID) {
+	if slices.Contains(o.creators(), userID) {
 		return true
 	}
 	pl, ok := o.state["m.room.power_levels|"]
 	if !ok {
 		return userID == o.creator
 	}
-	var p gomatrixserverlib.PowerLevelContent
-	if o.version.ParsePowerLevels(pl, &p) != nil {
+	p, ok := parsePowerLevels(o.version, pl)
+	if !ok {
 		return false
 	}
 	return p.UserLevel(spec.SenderID(userID)) >= p.EventLevel("m.room.tombstone", true)
@@ -153,92 +198,13 @@ func privilegedCreators(version string) bool {
 	return err == nil && v.PrivilegedCreators()
 }
 
-// createReplacement creates the new room with the old one's state.
-func (rt *Routes) createReplacement(ctx context.Context, dev *api.Device, oldRoomID, version string, old *oldRoom) (string, error) {
-	st := old.state
-	var initial []roomapi.StateEvent
-	for _, t := range upgradeCopiedState {
-		if c, ok := st[t+"|"]; ok {
-			initial = append(initial, roomapi.StateEvent{Type: t, Content: c})
-		}
-	}
-	creation := map[string]any{"predecessor": map[string]string{"room_id": oldRoomID}}
-	var oldCreate map[string]json.RawMessage
-	if json.Unmarshal(st["m.room.create|"], &oldCreate) == nil && oldCreate["m.federate"] != nil {
-		creation["m.federate"] = oldCreate["m.federate"]
-	}
-	creationJSON, err := json.Marshal(creation)
-	if err != nil {
-		return "", err
-	}
-	name, avatar := rt.profileOfDevice(ctx, dev)
-	pl := upgradedPowerLevels(st, dev.UserID, version, old.privilegedCreator(dev.UserID))
-	return rt.rooms.CreateRoom(ctx, roomapi.CreateRoomRequest{
-		Creator: dev.UserID, RoomVersion: version, Preset: "private_chat", InitialState: initial,
-		CreationContent: creationJSON, PowerLevelContentOverride: pl,
-		CreatorDisplayName: name, CreatorAvatarURL: avatar,
-	})
-}
-
-// upgradedPowerLevels are the old room's power levels for the new one. A
-// version 12 room's creators may not be listed (spec: room version 12);
-// going the other way, the upgrading creator, unlisted in the old room,
-// gets 100 in the new one, as a creator has in the versions before 12.
-func upgradedPowerLevels(st roomState, creator, version string, wasPrivileged bool) json.RawMessage {
-	pl, ok := st["m.room.power_levels|"]
-	if !ok {
-		return nil
-	}
-	nowPrivileged := privilegedCreators(version)
-	if !nowPrivileged && !wasPrivileged {
-		return pl
-	}
-	var p map[string]json.RawMessage
-	users := map[string]int64{}
-	if json.Unmarshal(pl, &p) != nil || (p["users"] != nil && json.Unmarshal(p["users"], &users) != nil) {
-		return pl
-	}
-	if nowPrivileged {
-		delete(users, creator)
-	} else {
-		users[creator] = max(users[creator], 100)
-	}
-	p["users"], _ = json.Marshal(users)
-	out, _ := json.Marshal(p)
-	return out
-}
-
-// tombstone points the old room to the new one and leaves only moderators
-// able to speak or invite there (spec: "Room Upgrades").
-func (rt *Routes) tombstone(ctx context.Context, oldRoomID, newRoom string, dev *api.Device, st roomState) error {
-	content, _ := json.Marshal(map[string]string{"body": "This room has been replaced", "replacement_room": newRoom})
-	empty := ""
-	if _, err := rt.rooms.SendEvent(ctx, roomapi.SendEventRequest{
-		RoomID: oldRoomID, Sender: dev.UserID, DeviceID: string(dev.ID), Type: "m.room.tombstone", StateKey: &empty, Content: content,
-	}); err != nil {
-		return err
-	}
-	var p map[string]any
-	if json.Unmarshal(st["m.room.power_levels|"], &p) != nil || p == nil {
-		return nil
-	}
-	usersDefault, _ := p["users_default"].(float64)
-	restricted := max(50, usersDefault+1)
-	p["events_default"], p["invite"] = restricted, restricted
-	pl, _ := json.Marshal(p)
-	if _, err := rt.rooms.SendEvent(ctx, roomapi.SendEventRequest{
-		RoomID: oldRoomID, Sender: dev.UserID, DeviceID: string(dev.ID), Type: "m.room.power_levels", StateKey: &empty, Content: pl,
-	}); err != nil {
-		httputil.Logger(ctx).WithError(err).Info("room upgrade: could not restrict the old room's power levels")
-	}
-	return nil
-}
-
-// carryPushRules gives the user, on joining (or creating) a room that
-// replaces another, copies of their push rules for the old room (spec:
-// "Room Upgrades": clients and servers carry room-specific settings over).
-// Best effort: a failure is logged, the join stands.
-func (rt *Routes) carryPushRules(ctx context.Context, dev *api.Device, roomID string) {
+// carryRoomSettings gives the user, on joining (or creating) a room that
+// replaces another, their settings for the old room: push rules, tags and
+// m.direct (spec: "Room Upgrades": "When a user joins the new room, the
+// server should automatically transfer/replicate some of the user's
+// personalized settings"). Best effort: a failure is logged, the join
+// stands.
+func (rt *Routes) carryRoomSettings(ctx context.Context, dev *api.Device, roomID string) {
 	ev, err := rt.rooms.StateEvent(ctx, roomID, "m.room.create", "")
 	if err != nil {
 		return
@@ -253,7 +219,7 @@ func (rt *Routes) carryPushRules(ctx context.Context, dev *api.Device, roomID st
 	if json.Unmarshal(ev.PDU, &create) != nil || create.Content.Predecessor.RoomID == "" {
 		return
 	}
-	if err := rt.users.CopyRoomPushRules(ctx, dev.Localpart, create.Content.Predecessor.RoomID, roomID); err != nil {
-		httputil.Logger(ctx).WithError(err).WithField("room_id", roomID).Warn("could not carry push rules to an upgraded room")
+	if err := rt.users.CarryRoomSettings(ctx, dev.Localpart, create.Content.Predecessor.RoomID, roomID); err != nil {
+		httputil.Logger(ctx).WithError(err).WithField("room_id", roomID).Warn("could not carry settings to an upgraded room")
 	}
 }

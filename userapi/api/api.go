@@ -200,6 +200,7 @@ type UserAPI interface {
 	CompiledPushRules
 	PusherHolders
 	RoomTags
+	RoomUpgrades
 	PhoneNumbers
 	UserDirectory
 	OpenID
