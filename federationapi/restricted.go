@@ -32,5 +32,17 @@ func (f *FederationAPI) signAuthorisedJoin(pdu gomatrixserverlib.PDU) gomatrixse
 	if err != nil || user.Domain() != f.name {
 		return pdu
 	}
-	return pdu.Sign(string(f.name), gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private)
+	// Sign is promoted from an embedded type in some room versions (12)
+	// and returns that type: the signed JSON is read again as an event of
+	// the room's version.
+	signed := pdu.Sign(string(f.name), gomatrixserverlib.KeyID(f.opts.Key.ID), f.opts.Key.Private).JSON()
+	ver, err := gomatrixserverlib.GetRoomVersion(pdu.Version())
+	if err != nil {
+		return pdu
+	}
+	out, err := ver.NewEventFromTrustedJSON(signed, false)
+	if err != nil {
+		return pdu
+	}
+	return out
 }
