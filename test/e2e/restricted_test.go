@@ -126,4 +126,3 @@ func TestFederationRestrictedJoin(t *testing.T) {
 		})
 	}
 }
-
