@@ -3,6 +3,7 @@ package internal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -108,7 +109,7 @@ func (rs *Roomserver) restrictedJoin(ctx context.Context, r *room, userID string
 // through the room's other servers (JoinElsewhereError), whose users may.
 func (rs *Roomserver) localRestrictedJoin(ctx context.Context, r *room, userID string) (string, error) {
 	via, err := rs.restrictedJoin(ctx, r, userID)
-	if err != api.ErrUnableToGrantJoin { //nolint:errorlint // the sentinel itself, never wrapped here
+	if !errors.Is(err, api.ErrUnableToGrantJoin) {
 		return via, err
 	}
 	r.mu.Lock()

@@ -101,7 +101,8 @@ func TestFederationRestrictedJoin(t *testing.T) {
 			if ver != "12" {
 				users[alice.UserID.String()] = 100
 			}
-			if _, err := alice.SendStateEvent(c, room, event.StatePowerLevels, "", map[string]any{"invite": 50, "users": users}); err != nil {
+			pl := map[string]any{"invite": 50, "users": users}
+			if _, err := alice.SendStateEvent(c, room, event.StatePowerLevels, "", pl); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "bob's power on two", func() bool {
