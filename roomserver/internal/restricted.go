@@ -75,7 +75,8 @@ func (rs *Roomserver) meetsConditions(ctx context.Context, rooms []string, userI
 // restricted one (any other join rule, or the user is joined or invited),
 // else the local user who authorises it. The refusals: 403 M_FORBIDDEN when
 // the user is in none of the allowed rooms this server is in (or, a local
-// user, in none at all); ErrUnableToAuthoriseJoin when this server is in
+// user, in none at all; or the allow list has no valid condition);
+// ErrUnableToAuthoriseJoin when this server is in
 // none of them and cannot tell; ErrUnableToGrantJoin when the user may join
 // but no local user has the power to invite. The caller holds no room's
 // lock.
@@ -89,7 +90,10 @@ func (rs *Roomserver) restrictedJoin(ctx context.Context, r *room, userID string
 	allowed, resident := rs.meetsConditions(ctx, rooms, userID)
 	switch {
 	case allowed:
-	case resident || rs.isLocalUser(userID):
+	case resident || rs.isLocalUser(userID) || len(rooms) == 0:
+		// Spec: "If no conditions are available, or none match the
+		// required schema, then the joining server is considered to have
+		// failed all conditions."
 		// A local user joined to an allowed room makes this server
 		// resident in it: it knows the user is in none.
 		return "", api.Forbidden("%s is not joined to any of the rooms whose members may join %s", userID, r.id)
@@ -196,7 +200,7 @@ func (rs *Roomserver) checkAuthorisedJoin(ctx context.Context, pdu gomatrixserve
 	switch {
 	case allowed:
 		return nil
-	case resident:
+	case resident || len(rooms) == 0:
 		return api.Forbidden("%s is not joined to any of the rooms whose members may join %s", pdu.SenderID(), r.id)
 	default:
 		return api.ErrUnableToAuthoriseJoin

@@ -206,6 +206,7 @@ func TestRestrictedMakeJoin(t *testing.T) {
 		}{
 			{"allowed room unknown here", dave, allowMembersOf("!elsewhere:else.test"), nil, api.ErrUnableToAuthoriseJoin},
 			{"not in the allowed room", erin, allowMembersOf(space), nil, &api.ForbiddenError{}},
+			{"allow has no condition", dave, []string{"invalid"}, nil, &api.ForbiddenError{}},
 			{"in the allowed room", dave, allowMembersOf(space), nil, nil},
 			{"no local user may invite", dave, allowMembersOf(space), func(t *testing.T, roomID string) {
 				setMembership(t, rs, roomID, alice, bob, spec.Invite)
