@@ -209,8 +209,10 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 			return err
 		}
 		_ = json.Unmarshal(body, &extra)
-		// Keys with a meaning of their own are not content.
-		for _, k := range []string{"membership", "reason", "third_party_signed", "displayname", "avatar_url"} {
+		// Keys with a meaning of their own are not content; a restricted
+		// join's authoriser is named by the server that authorises it.
+		for _, k := range []string{"membership", "reason", "third_party_signed", "displayname", "avatar_url",
+			"join_authorised_via_users_server"} {
 			delete(extra, k)
 		}
 	}
