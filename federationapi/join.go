@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -64,8 +65,10 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 		if spec.ServerName(s) == f.name {
 			continue
 		}
+		// PerformJoin adds the template's keys (a restricted join's
+		// authoriser) to the content: each server's attempt starts afresh.
 		res, ferr := gomatrixserverlib.PerformJoin(ctx, joinClient{f.Client}, gomatrixserverlib.PerformJoinInput{
-			UserID: user, RoomID: room, ServerName: spec.ServerName(s), Content: content,
+			UserID: user, RoomID: room, ServerName: spec.ServerName(s), Content: maps.Clone(content),
 			PrivateKey: f.opts.Key.Private, KeyID: gomatrixserverlib.KeyID(f.opts.Key.ID), KeyRing: f.keyRing,
 			EventProvider: f.eventProvider(ctx, spec.ServerName(s)), UserIDQuerier: roomapi.UserIDForSender,
 		})

@@ -126,6 +126,7 @@ func (f *FederationAPI) roomEventFromPath(r *http.Request, origin spec.ServerNam
 	if _, err := pdu.Membership(); err != nil {
 		return nil, httputil.BadJSON("no membership in the event: %v", err)
 	}
+	pdu = f.signAuthorisedJoin(pdu)
 	if err := gomatrixserverlib.VerifyEventSignatures(r.Context(), pdu, f.keyRing, roomapi.UserIDForSender); err != nil {
 		return nil, httputil.Forbidden("bad signature on the event: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/matrix-org/gomatrixserverlib"
@@ -169,11 +170,15 @@ func (rt *Routes) isRemoteAlias(target string) (bool, error) {
 }
 
 // joinServers are the servers to join a remote room through: those given
-// (an alias's servers, then the via and server_name query parameters), then
-// the room ID's own server (room versions before 12 name one), each once.
+// (an alias's servers, then the via and server_name query parameters), each
+// once, or, when none is given, the room ID's own server (room versions
+// before 12 name one). A server the client did not name is not tried when
+// it named some: a restricted room's join must fail when the servers named
+// cannot authorise it (spec: "Restricted rooms"; Complement's
+// TestRestrictedRoomsRemoteJoinFailOver).
 func joinServers(roomID string, given []string) []string {
 	out := append([]string(nil), given...)
-	if _, server, ok := strings.Cut(roomID, ":"); ok {
+	if _, server, ok := strings.Cut(roomID, ":"); ok && len(given) == 0 {
 		out = append(out, server)
 	}
 	seen := map[string]bool{}
@@ -204,8 +209,10 @@ func (rt *Routes) join(w http.ResponseWriter, r *http.Request, dev *api.Device, 
 			return err
 		}
 		_ = json.Unmarshal(body, &extra)
-		// Keys with a meaning of their own are not content.
-		for _, k := range []string{"membership", "reason", "third_party_signed", "displayname", "avatar_url"} {
+		// Keys with a meaning of their own are not content; a restricted
+		// join's authoriser is named by the server that authorises it.
+		for _, k := range []string{"membership", "reason", "third_party_signed", "displayname", "avatar_url",
+			"join_authorised_via_users_server"} {
 			delete(extra, k)
 		}
 	}
@@ -226,7 +233,15 @@ func (rt *Routes) joinAs(
 	name, avatar := rt.profileOfDevice(ctx, dev)
 	_, err := rt.rooms.PerformMembership(ctx, roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
 		Membership: "join", Reason: reason, DisplayName: name, AvatarURL: avatar, Extra: extra})
-	if (!errors.Is(err, roomapi.ErrRoomNotFound) && !errors.Is(err, roomapi.ErrNotInRoom)) || rt.opts.RemoteRooms == nil {
+	var elsewhere *roomapi.JoinElsewhereError
+	if errors.As(err, &elsewhere) {
+		// A restricted room no local user can authorise the join to:
+		// one of its other servers' users may (spec: "Restricted rooms").
+		servers = append(slices.Clone(servers), elsewhere.Servers...)
+	} else if !errors.Is(err, roomapi.ErrRoomNotFound) && !errors.Is(err, roomapi.ErrNotInRoom) {
+		return err
+	}
+	if rt.opts.RemoteRooms == nil {
 		return err
 	}
 	content := map[string]any{}

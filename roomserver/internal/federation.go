@@ -89,7 +89,19 @@ func (rs *Roomserver) MakeJoin(
 	ctx context.Context,
 	roomID, userID string,
 ) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
-	return rs.makeMembership(ctx, roomID, userID, spec.Join)
+	r, err := rs.loadRoom(ctx, roomID)
+	if err != nil {
+		return nil, nil, err
+	}
+	via, err := rs.restrictedJoin(ctx, r, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var extra map[string]string
+	if via != "" {
+		extra = map[string]string{authorisedViaKey: via}
+	}
+	return rs.makeMembershipWith(ctx, roomID, userID, spec.Join, extra)
 }
 
 // MakeLeave implements api.Federation (spec: GET /_matrix/federation/v1/make_leave).
@@ -106,6 +118,15 @@ func (rs *Roomserver) makeMembership(
 	ctx context.Context,
 	roomID, userID, membership string,
 ) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
+	return rs.makeMembershipWith(ctx, roomID, userID, membership, nil)
+}
+
+// makeMembershipWith is makeMembership with further content keys (a
+// restricted join's authoriser).
+func (rs *Roomserver) makeMembershipWith(
+	ctx context.Context,
+	roomID, userID, membership string, extra map[string]string,
+) (gomatrixserverlib.IRoomVersion, *gomatrixserverlib.ProtoEvent, error) {
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil {
 		return nil, nil, err
@@ -115,7 +136,11 @@ func (rs *Roomserver) makeMembership(
 	if err := rs.settle(ctx, r); err != nil {
 		return nil, nil, err
 	}
-	content, _ := json.Marshal(map[string]string{"membership": membership})
+	fields := map[string]string{"membership": membership}
+	for k, v := range extra {
+		fields[k] = v
+	}
+	content, _ := json.Marshal(fields)
 	proto := gomatrixserverlib.ProtoEvent{SenderID: userID, RoomID: r.id, Type: spec.MRoomMember, StateKey: &userID,
 		Content: content, PrevEvents: r.extremities, Depth: r.depth + 1}
 	b := r.version.NewEventBuilderFromProtoEvent(&proto)
@@ -201,6 +226,9 @@ func (rs *Roomserver) SendJoin(ctx context.Context, pdu gomatrixserverlib.PDU) (
 	}
 	if m, err := pdu.Membership(); err != nil || m != spec.Join {
 		return nil, nil, &api.BadRequestError{Reason: "not a join"}
+	}
+	if err := rs.checkAuthorisedJoin(ctx, pdu); err != nil {
+		return nil, nil, err
 	}
 	res, err := rs.input(ctx, pdu, nil, true)
 	if err != nil {

@@ -85,6 +85,7 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 		default:
 			return "", &api.BadRequestError{Reason: "unknown membership " + c.Membership}
 		}
+		req.Content = withoutAuthorisedVia(req.Content)
 		r.mu.Lock()
 		away := rs.throughOthers(r, req.Sender, *req.StateKey, c.Membership)
 		r.mu.Unlock()
@@ -139,6 +140,16 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 	r.mu.Unlock()
 	if away {
 		return "", api.ErrNotInRoom
+	}
+	delete(content, authorisedViaKey) // this server names the authoriser
+	if req.Membership == spec.Join && req.Sender == req.Target {
+		via, err := rs.localRestrictedJoin(ctx, r, req.Target)
+		if err != nil {
+			return "", err
+		}
+		if via != "" {
+			content[authorisedViaKey] = via
+		}
 	}
 	// Repeating a leave is a no-op that returns the existing event, as
 	// clients retry these; a repeated join with the same content is one too
