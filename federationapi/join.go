@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/fclient"
@@ -65,6 +66,7 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 		if spec.ServerName(s) == f.name {
 			continue
 		}
+		f.flushTo(ctx, s)
 		// PerformJoin adds the template's keys (a restricted join's
 		// authoriser) to the content: each server's attempt starts afresh.
 		res, ferr := gomatrixserverlib.PerformJoin(ctx, joinClient{f.Client}, gomatrixserverlib.PerformJoinInput{
@@ -89,6 +91,24 @@ func (f *FederationAPI) JoinRemote(ctx context.Context, roomID, userID string, s
 		return res.JoinEvent.EventID(), nil
 	}
 	return "", lastErr
+}
+
+// joinFlushLimit bounds how long a join waits for the events queued for
+// the server it goes through.
+const joinFlushLimit = time.Second
+
+// flushTo delivers what this server has queued for s before a join through
+// it, for at most joinFlushLimit: s judges the join by the room's state as
+// it has it, which must include our users' latest events (a restricted
+// join right after leaving the allowed room must fail; a join must not be
+// taken for a join -> join change because our leave is still queued).
+func (f *FederationAPI) flushTo(ctx context.Context, s string) {
+	if f.queues == nil {
+		return
+	}
+	if !f.queues.Flush(ctx, s, joinFlushLimit) {
+		f.opts.Log.WithField("destination", s).Debug("joining through a server whose queue did not empty in time")
+	}
 }
 
 // eventProvider fetches events a send_join answer referred to but did not

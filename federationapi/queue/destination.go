@@ -17,6 +17,7 @@ type destination struct {
 	dirty   bool   // rows were queued since the goroutine last read
 	queued  counts // rows in the database
 	dropped counts // dropped since the last delivery
+	failing bool   // the last attempt failed (Flush does not wait then)
 }
 
 // run sends dest's batches until its queue is empty or Queues closes.
@@ -70,6 +71,7 @@ func (q *Queues) run(d *destination) {
 		}
 		if err != nil {
 			q.m.transactions.WithLabelValues("failed").Inc()
+			q.setFailing(d, true)
 			failures++
 			first := downSince.IsZero() // since the last delivery; Wake resets failures, not this
 			if first {
@@ -88,6 +90,7 @@ func (q *Queues) run(d *destination) {
 			continue
 		}
 		q.m.transactions.WithLabelValues("sent").Inc()
+		q.setFailing(d, false)
 		q.delivered(d, b, log)
 		if !downSince.IsZero() {
 			log.WithField("down_for", q.opts.Now().Sub(downSince).Round(time.Millisecond).String()).
@@ -95,6 +98,13 @@ func (q *Queues) run(d *destination) {
 		}
 		failures, downSince, b = 0, time.Time{}, nil
 	}
+}
+
+// setFailing records whether d's last attempt failed.
+func (q *Queues) setFailing(d *destination, failing bool) {
+	q.mu.Lock()
+	d.failing = failing
+	q.mu.Unlock()
 }
 
 // nextBatch reads dest's next batch and claims it under a new transaction
