@@ -39,6 +39,15 @@ type RemoteRooms interface {
 	ResolveRemoteAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
 	// RemotePublicRooms asks another server for a page of its directory.
 	RemotePublicRooms(ctx context.Context, server string, body json.RawMessage) (json.RawMessage, error)
+	RemoteKnocker
+}
+
+// RemoteKnocker knocks on rooms this server is not in (the client API uses
+// it; LeaveRemote rescinds such a knock).
+type RemoteKnocker interface {
+	// KnockRemote knocks userID on roomID through the first of servers
+	// that lets it; content is the knock's content (reason, profile).
+	KnockRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) error
 }
 
 // RemoteProfiles fetches profiles from other servers (the client API uses
