@@ -26,7 +26,8 @@ func (f *fed) knockRoom(t *testing.T, creator *fixture.User, version, rule strin
 // knockTemplate is make_knock's answer for user (of remote.test).
 func (f *fed) knockTemplate(t *testing.T, roomID, user string) (gomatrixserverlib.RoomVersion, gomatrixserverlib.ProtoEvent) {
 	t.Helper()
-	res := f.DoSigned(t, f.remote, http.MethodGet, "/_matrix/federation/v1/make_knock/"+esc(roomID)+"/"+esc(user)+"?ver=7&ver=10&ver=12", nil)
+	path := "/_matrix/federation/v1/make_knock/" + esc(roomID) + "/" + esc(user) + "?ver=7&ver=10&ver=12"
+	res := f.DoSigned(t, f.remote, http.MethodGet, path, nil)
 	res.Want(t, http.StatusOK)
 	var tmpl struct {
 		RoomVersion gomatrixserverlib.RoomVersion `json:"room_version"`
@@ -107,7 +108,8 @@ func TestSendKnock(t *testing.T) {
 		sk(room, build(as("join")), "a join", http.StatusBadRequest, "M_INVALID_PARAM"),
 		sk(room, build(as("leave")), "a leave", http.StatusBadRequest, "M_INVALID_PARAM"),
 		sk(room, build(as("invite")), "an invite", http.StatusBadRequest, "M_INVALID_PARAM"),
-		sk(room, build(func(p *gomatrixserverlib.ProtoEvent) { p.StateKey = &alice.ID }), "another user's", http.StatusBadRequest, "M_BAD_JSON"),
+		sk(room, build(func(p *gomatrixserverlib.ProtoEvent) { p.StateKey = &alice.ID }),
+			"another user's", http.StatusBadRequest, "M_BAD_JSON"),
 		sk(room, build(func(p *gomatrixserverlib.ProtoEvent) { p.SenderID, p.StateKey = other, &other }),
 			"a user of another server", http.StatusForbidden, "M_FORBIDDEN"),
 		sk("!nothing:test.local", knock, "unknown room", http.StatusNotFound, "M_NOT_FOUND"),

@@ -39,7 +39,9 @@ func TestKnockHandler(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var pdu struct{ Content struct{ Membership, Reason string } }
+			var pdu struct {
+				Content struct{ Membership, Reason string }
+			}
 			if err := json.Unmarshal(ev.PDU, &pdu); err != nil || pdu.Content.Membership != want || pdu.Content.Reason != reason {
 				t.Fatalf("member event %s, want %s (reason %q)", ev.PDU, want, reason)
 			}

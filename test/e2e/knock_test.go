@@ -71,7 +71,9 @@ func knockAcceptRefuse(t *testing.T, alice, bob *mautrix.Client, via string) {
 	if _, err := bob.LeaveRoom(c, room.RoomID); err != nil {
 		t.Fatalf("rescinding the knock: %v", err)
 	}
-	waitSection(t, bob, since, "the rescinded knock in bob's sync", func(r *mautrix.RespSync) bool { return r.Rooms.Leave[room.RoomID] != nil })
+	waitSection(t, bob, since, "the rescinded knock in bob's sync", func(r *mautrix.RespSync) bool {
+		return r.Rooms.Leave[room.RoomID] != nil
+	})
 	waitMembership(t, alice, room.RoomID, bob.UserID, event.MembershipLeave)
 	// Knocked again, accepted.
 	since = knock()
