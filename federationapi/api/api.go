@@ -33,7 +33,8 @@ type RemoteRooms interface {
 	// JoinRemote joins userID to roomID through the first of servers that
 	// lets it, and returns the join event's ID.
 	JoinRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) (string, error)
-	// LeaveRemote rejects an invite to a room this server is not in.
+	// LeaveRemote rejects an invite to, or rescinds a knock on, a room this
+	// server is not in.
 	LeaveRemote(ctx context.Context, roomID, userID string) error
 	// ResolveRemoteAlias asks the alias's server for its room and servers.
 	ResolveRemoteAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
