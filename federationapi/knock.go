@@ -13,6 +13,7 @@ import (
 
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 )
 
 // knockRoutes adds the knocking endpoints (spec: server-server API,
@@ -128,7 +129,41 @@ func (f *FederationAPI) knockThrough(
 	if err := f.ask(ctx, http.MethodPut, s, path, json.RawMessage(ev.JSON()), &sent); err != nil {
 		return nil, nil, fmt.Errorf("send_knock: %w", err)
 	}
-	return ev, sent.KnockRoomState, nil
+	return ev, f.checkedStrippedState(ctx, ver, roomID, sent.KnockRoomState), nil
+}
+
+// checkedStrippedState keeps of the stripped state another server gave
+// (knock_room_state) what may reach clients: spec v1.16, "Entries which are
+// improperly signed or formatted SHOULD be removed by the server prior to
+// supplying them over the Client-Server API". A whole event (one with
+// signatures) must be of the room and verify; a stripped one (from a
+// server before v1.16) is kept, since it is only ever shown as stripped
+// state.
+func (f *FederationAPI) checkedStrippedState(
+	ctx context.Context, ver gomatrixserverlib.IRoomVersion, roomID string, state []json.RawMessage,
+) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(state))
+	for _, raw := range state {
+		var head struct {
+			Signatures json.RawMessage `json:"signatures"`
+		}
+		if json.Unmarshal(raw, &head) != nil {
+			continue
+		}
+		if len(head.Signatures) == 0 {
+			out = append(out, raw)
+			continue
+		}
+		p, err := untrustedPDU(ver, raw)
+		if err != nil || p.RoomID().String() != roomID ||
+			gomatrixserverlib.VerifyEventSignatures(ctx, p, f.keyRing, roomapi.UserIDForSender) != nil {
+			f.opts.Log.WithField("room_id", roomID).Info("knock_room_state: an improperly signed or formatted entry dropped")
+			continue
+		}
+		// As read: redacted when its content hash fails.
+		out = append(out, json.RawMessage(p.JSON()))
+	}
+	return out
 }
 
 // knockVersions are the room versions this server knocks in: the stable
