@@ -234,6 +234,7 @@ func (f *FederationAPI) routes() {
 	r.Handle("/_matrix/federation/v1/get_missing_events/{roomId}", f.authed(f.getMissingEvents)).Methods(http.MethodPost)
 	r.Handle("/_matrix/federation/v1/timestamp_to_event/{roomId}", f.authed(f.timestampToEvent)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v2/invite/{roomId}/{eventId}", f.authed(f.receiveInvite)).Methods(http.MethodPut)
+	f.knockRoutes()
 	r.Handle("/_matrix/federation/v1/media/download/{mediaId}", f.authed(f.mediaDownload)).Methods(http.MethodGet)
 	r.Handle("/_matrix/federation/v1/media/thumbnail/{mediaId}", f.authed(f.mediaThumbnail)).Methods(http.MethodGet)
 }

@@ -61,17 +61,15 @@ func (f *FederationAPI) askToSign(
 	invite gomatrixserverlib.PDU,
 	inviteRoomState []json.RawMessage,
 ) (json.RawMessage, error) {
-	var stripped []gomatrixserverlib.InviteStrippedState
-	if b, err := json.Marshal(inviteRoomState); err == nil {
-		_ = json.Unmarshal(b, &stripped)
+	// The state goes as the roomserver gave it (whole events, MSC4311),
+	// not through gomatrixserverlib's InviteStrippedState, which strips.
+	if inviteRoomState == nil {
+		inviteRoomState = []json.RawMessage{}
 	}
-	req, err := fclient.NewInviteV2Request(invite, stripped)
-	if err != nil {
-		return nil, err
-	}
+	req := map[string]any{"event": json.RawMessage(invite.JSON()), "room_version": invite.Version(), "invite_room_state": inviteRoomState}
 	ids := url.PathEscape(invite.RoomID().String()) + "/" + url.PathEscape(invite.EventID())
 	var res fclient.RespInviteV2
-	err = f.ask(ctx, http.MethodPut, server, "/_matrix/federation/v2/invite/"+ids, req, &res)
+	err := f.ask(ctx, http.MethodPut, server, "/_matrix/federation/v2/invite/"+ids, req, &res)
 	var re *fedapi.RemoteError
 	if errors.As(err, &re) && (re.Status == http.StatusBadRequest || re.Status == http.StatusNotFound) &&
 		(invite.Version() == gomatrixserverlib.RoomVersionV1 || invite.Version() == gomatrixserverlib.RoomVersionV2) {

@@ -154,9 +154,10 @@ func (f *FederationAPI) ResolveRemoteAlias(ctx context.Context, alias string) (s
 	return res.RoomID, servers, nil
 }
 
-// LeaveRemote rejects an invite to a room this server is not in, through
-// the inviting server (spec: "Leaving Rooms (Rejecting Invites)": make_leave,
-// then send_leave), or, when that server does not take it, locally.
+// LeaveRemote rejects an invite to (or rescinds a knock on) a room this
+// server is not in, through the inviting (knocked-through) server (spec:
+// "Leaving Rooms (Rejecting Invites)": make_leave, then send_leave), or,
+// when that server does not take it, locally.
 func (f *FederationAPI) LeaveRemote(ctx context.Context, roomID, userID string) error {
 	inv, err := f.store.InviteOf(ctx, roomID, userID)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 func (rt *Routes) setupRooms(v3 prefixed) {
 	v3.Handle("/createRoom", rt.authed(rt.createRoom)).Methods(http.MethodPost)
 	v3.Handle("/join/{roomIdOrAlias}", rt.authed(rt.joinRoomIDOrAlias)).Methods(http.MethodPost)
+	v3.Handle("/knock/{roomIdOrAlias}", rt.authed(rt.knock)).Methods(http.MethodPost)
 	v3.Handle("/joined_rooms", rt.authed(rt.joinedRooms)).Methods(http.MethodGet)
 	room := prefixed{v3.r, v3.prefix + "/rooms/{roomId}"}
 	room.Handle("/join", rt.authed(rt.joinRoom)).Methods(http.MethodPost)

@@ -33,12 +33,22 @@ type RemoteRooms interface {
 	// JoinRemote joins userID to roomID through the first of servers that
 	// lets it, and returns the join event's ID.
 	JoinRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) (string, error)
-	// LeaveRemote rejects an invite to a room this server is not in.
+	// LeaveRemote rejects an invite to, or rescinds a knock on, a room this
+	// server is not in.
 	LeaveRemote(ctx context.Context, roomID, userID string) error
 	// ResolveRemoteAlias asks the alias's server for its room and servers.
 	ResolveRemoteAlias(ctx context.Context, alias string) (roomID string, servers []string, err error)
 	// RemotePublicRooms asks another server for a page of its directory.
 	RemotePublicRooms(ctx context.Context, server string, body json.RawMessage) (json.RawMessage, error)
+	RemoteKnocker
+}
+
+// RemoteKnocker knocks on rooms this server is not in (the client API uses
+// it; LeaveRemote rescinds such a knock).
+type RemoteKnocker interface {
+	// KnockRemote knocks userID on roomID through the first of servers
+	// that lets it; content is the knock's content (reason, profile).
+	KnockRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) error
 }
 
 // RemoteProfiles fetches profiles from other servers (the client API uses

@@ -114,12 +114,12 @@ type RedactRequest struct {
 	Reason   string
 }
 
-// MembershipRequest is a join, invite, leave, kick, ban or unban.
+// MembershipRequest is a join, knock, invite, leave, kick, ban or unban.
 type MembershipRequest struct {
 	RoomID string
 	Sender string
 	Target string
-	// Membership is the target's new membership: join, invite, leave, ban.
+	// Membership is the target's new membership: join, knock, invite, leave, ban.
 	Membership string
 	Reason     string
 	IsDirect   bool

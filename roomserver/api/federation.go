@@ -122,4 +122,5 @@ type Federation interface {
 	// VisibleToServer gives pdus as a server may see them under the
 	// room's history visibility (redacted where it may not).
 	VisibleToServer(ctx context.Context, roomID, server string, pdus []gomatrixserverlib.PDU) ([]gomatrixserverlib.PDU, error)
+	Knocks
 }

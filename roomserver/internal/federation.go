@@ -545,21 +545,20 @@ func (rs *Roomserver) remoteInvite(ctx context.Context, r *room, ev gomatrixserv
 	return signed, nil
 }
 
-// strippedState is the room's state an invitee sees before joining (spec:
-// "Stripped state").
+// strippedState is the room's state an invitee or knocker sees before
+// joining (spec: "Stripped state"), for invite_room_state and
+// knock_room_state. Since v1.16 these "MUST contain the m.room.create
+// event" and every entry "MUST additionally be formatted according to the
+// room version specification": the events go whole, signed, and the
+// receiving server strips all but the create event for its clients
+// (MSC4311).
 func (rs *Roomserver) strippedState(r *room) []json.RawMessage {
 	var out []json.RawMessage
 	for k, e := range r.state {
 		switch k.Type {
 		case spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.avatar", "m.room.canonical_alias",
 			"m.room.encryption", spec.MRoomTopic:
-		default:
-			continue
-		}
-		b, err := json.Marshal(map[string]any{"type": k.Type, "state_key": k.StateKey, "sender": e.pdu.SenderID(),
-			"content": json.RawMessage(e.pdu.Content())})
-		if err == nil {
-			out = append(out, b)
+			out = append(out, json.RawMessage(e.pdu.JSON()))
 		}
 	}
 	return out

@@ -121,7 +121,7 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 	if req.IsDirect && req.Membership == spec.Invite {
 		content["is_direct"] = true
 	}
-	if req.Membership == spec.Join {
+	if req.Membership == spec.Join || req.Membership == spec.Knock {
 		if req.DisplayName != "" {
 			content["displayname"] = req.DisplayName
 		}
@@ -130,7 +130,7 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 		}
 	}
 	switch req.Membership {
-	case spec.Join, spec.Leave, spec.Invite, spec.Ban:
+	case spec.Join, spec.Leave, spec.Invite, spec.Ban, spec.Knock:
 	default:
 		return "", &api.BadRequestError{Reason: "unknown membership " + req.Membership}
 	}
@@ -170,10 +170,11 @@ func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipR
 }
 
 // throughOthers reports whether a membership change must go through the
-// room's other servers: joining, or leaving (rejecting an invite), a room
+// room's other servers: joining, knocking on, or leaving (rejecting an
+// invite, rescinding a knock), a room
 // this server has but is not in while others are. The caller holds r.mu.
 func (rs *Roomserver) throughOthers(r *room, sender, target, membership string) bool {
-	return sender == target && (membership == spec.Join || membership == spec.Leave) &&
+	return sender == target && (membership == spec.Join || membership == spec.Leave || membership == spec.Knock) &&
 		!rs.hasLocalMember(r) && len(r.joinedServers()) > 0
 }
 

@@ -48,6 +48,7 @@ type Rooms struct {
 	Join   map[string]*JoinedRoom  `json:"join"`
 	Invite map[string]*InvitedRoom `json:"invite"`
 	Leave  map[string]*LeftRoom    `json:"leave"`
+	Knock  map[string]*KnockedRoom `json:"knock"`
 }
 
 // EventList is {"events": [...]}.
@@ -256,6 +257,7 @@ func newResponse() *Response {
 			Join:   map[string]*JoinedRoom{},
 			Invite: map[string]*InvitedRoom{},
 			Leave:  map[string]*LeftRoom{},
+			Knock:  map[string]*KnockedRoom{},
 		},
 		AccountData: EventList{Events: []json.RawMessage{}},
 		Presence:    EventList{Events: []json.RawMessage{}},
@@ -319,6 +321,16 @@ func (rt *Routes) addRoom(
 			return false, err
 		}
 		resp.Rooms.Invite[roomID] = ir
+	case "knock":
+		// Spec (GET /sync, rooms.knock): like an invite, when new.
+		if !win.initial() && !changed && !win.fullState {
+			return false, nil
+		}
+		kr, err := rt.knockedRoom(ctx, roomID, dev.UserID, win.upto)
+		if err != nil {
+			return false, err
+		}
+		resp.Rooms.Knock[roomID] = kr
 	case "leave", "ban":
 		if !rt.showLeft(ctx, roomID, dev.UserID, changed, mPos, win, f) {
 			return false, nil
@@ -671,59 +683,13 @@ var strippedTypes = map[string]bool{
 }
 
 func (rt *Routes) invitedRoom(ctx context.Context, roomID, userID string, upto int64) (*InvitedRoom, error) {
-	state, err := rt.store.StateAt(ctx, roomID, upto)
+	events, inviter, err := rt.roomStripped(ctx, roomID, userID, upto, "invite_room_state", func(e *storage.Event) bool {
+		return e.Membership == "invite" || e.Membership == "join"
+	})
 	if err != nil {
 		return nil, err
 	}
-	ir := &InvitedRoom{InviteState: EventList{Events: []json.RawMessage{}}}
-	seen := map[[2]string]bool{}
-	var fromInviter []json.RawMessage
-	for _, e := range state {
-		if !strippedTypes[e.Type] && e.Type != "m.room.member" {
-			continue
-		}
-		if e.Type == "m.room.member" && e.Membership != "invite" && e.Membership != "join" {
-			continue
-		}
-		var full struct {
-			Content  json.RawMessage `json:"content"`
-			Sender   string          `json:"sender"`
-			StateKey *string         `json:"state_key"`
-			Type     string          `json:"type"`
-			Unsigned struct {
-				InviteRoomState []json.RawMessage `json:"invite_room_state"`
-			} `json:"unsigned"`
-		}
-		if err := json.Unmarshal(e.JSON, &full); err != nil || full.StateKey == nil {
-			continue
-		}
-		if e.Type == "m.room.member" && *full.StateKey == userID {
-			// An invite from another server carries the room's stripped
-			// state, this server having none of the room.
-			fromInviter = full.Unsigned.InviteRoomState
-			ir.inviter = full.Sender
-		}
-		seen[[2]string{full.Type, *full.StateKey}] = true
-		b, _ := json.Marshal(struct {
-			Content  json.RawMessage `json:"content"`
-			Sender   string          `json:"sender"`
-			StateKey *string         `json:"state_key"`
-			Type     string          `json:"type"`
-		}{full.Content, full.Sender, full.StateKey, full.Type})
-		ir.InviteState.Events = append(ir.InviteState.Events, b)
-	}
-	for _, raw := range fromInviter {
-		var k struct {
-			Type     string  `json:"type"`
-			StateKey *string `json:"state_key"`
-		}
-		if json.Unmarshal(raw, &k) != nil || k.StateKey == nil || seen[[2]string{k.Type, *k.StateKey}] {
-			continue
-		}
-		seen[[2]string{k.Type, *k.StateKey}] = true
-		ir.InviteState.Events = append(ir.InviteState.Events, raw)
-	}
-	return ir, nil
+	return &InvitedRoom{InviteState: EventList{Events: events}, inviter: inviter}, nil
 }
 
 func (rt *Routes) leftRoom(ctx context.Context, dev *userapi.Device, roomID string, since, leavePos int64, f *Filter) (*LeftRoom, error) {

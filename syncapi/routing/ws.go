@@ -309,6 +309,6 @@ func wsPinger(ctx context.Context, cancel context.CancelFunc, conn *websocket.Co
 }
 
 func isEmpty(r *Response) bool {
-	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.AccountData.Events) == 0 &&
-		len(r.ToDevice.Events) == 0 && len(r.Presence.Events) == 0
+	return len(r.Rooms.Join) == 0 && len(r.Rooms.Invite) == 0 && len(r.Rooms.Leave) == 0 && len(r.Rooms.Knock) == 0 &&
+		len(r.AccountData.Events) == 0 && len(r.ToDevice.Events) == 0 && len(r.Presence.Events) == 0
 }

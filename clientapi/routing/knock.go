@@ -1,0 +1,100 @@
+package routing
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+
+	fedapi "github.com/myelin-im/myelin/federationapi/api"
+	"github.com/myelin-im/myelin/internal/httputil"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/userapi/api"
+)
+
+// POST /v3/knock/{roomIdOrAlias} (spec: client-server API, "Knocking on
+// rooms"): the room is named by ID or alias; via (and the older
+// server_name) name servers to knock through when this server is not in
+// the room. Whether the knock is allowed is the room's auth rules' call
+// (join rule knock, or knock_restricted from room version 10 on; not when
+// joined, invited or banned): a refusal is 403.
+func (rt *Routes) knock(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	target := httputil.Vars(r)["roomIdOrAlias"]
+	via, err := queryServers(r, "via", "server_name")
+	if err != nil {
+		return err
+	}
+	body, err := httputil.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := httputil.DecodeJSONObject(body, &req); err != nil {
+			return err
+		}
+	}
+	roomID, servers, err := rt.knockTarget(r.Context(), target)
+	if err != nil {
+		return err
+	}
+	if err := checkRoomID(roomID); err != nil {
+		return err
+	}
+	if err := rt.knockAs(r.Context(), dev, roomID, append(servers, via...), req.Reason); err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
+	return nil
+}
+
+// knockTarget resolves the room knocked on: a room ID as it is, an alias
+// here or through its server (which also gives servers in the room).
+func (rt *Routes) knockTarget(ctx context.Context, target string) (string, []string, error) {
+	remote, err := rt.isRemoteAlias(target)
+	if err != nil {
+		return "", nil, err
+	}
+	if !remote {
+		roomID, err := rt.roomIDForJoin(ctx, target)
+		return roomID, nil, err
+	}
+	roomID, servers, err := rt.opts.RemoteRooms.ResolveRemoteAlias(ctx, target)
+	if err != nil {
+		return "", nil, httputil.NotFound("Room alias %s not found", target)
+	}
+	return roomID, servers, nil
+}
+
+// knockAs knocks dev's user on a room: here when this server is in it,
+// else through another server (servers, then the room ID's server).
+func (rt *Routes) knockAs(ctx context.Context, dev *api.Device, roomID string, servers []string, reason string) error {
+	name, avatar := rt.profileOfDevice(ctx, dev)
+	_, err := rt.rooms.PerformMembership(ctx, roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
+		Membership: "knock", Reason: reason, DisplayName: name, AvatarURL: avatar})
+	if (!errors.Is(err, roomapi.ErrRoomNotFound) && !errors.Is(err, roomapi.ErrNotInRoom)) || rt.opts.RemoteRooms == nil {
+		return err
+	}
+	content := map[string]any{}
+	for k, v := range map[string]string{"displayname": name, "avatar_url": avatar, "reason": reason} {
+		if v != "" {
+			content[k] = v
+		}
+	}
+	err = rt.opts.RemoteRooms.KnockRemote(ctx, roomID, dev.UserID, joinServers(roomID, servers), content)
+	var refused *fedapi.RemoteError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &refused) && refused.PassedThrough():
+		// Spec (server-server API, make_knock): the resident server's
+		// refusal is the client's answer (403: may not knock; 400
+		// M_INCOMPATIBLE_ROOM_VERSION).
+		return err
+	default:
+		httputil.Logger(ctx).WithError(err).Info("remote knock failed")
+		return httputil.NotFound("Could not knock on %s through any known server", roomID)
+	}
+}
