@@ -73,6 +73,9 @@ func (r *room) checkUnban(ev gomatrixserverlib.PDU) error {
 // from other servers (against their auth events, the state before them and
 // the current state), history, and state resolution's iterative auth checks.
 func authAllowed(ev gomatrixserverlib.PDU, auth gomatrixserverlib.AuthEventProvider) error {
+	if err := checkKnockRestrictedDefined(ev, auth); err != nil {
+		return err
+	}
 	err := gomatrixserverlib.Allowed(ev, auth, api.UserIDForSender)
 	if err == nil {
 		return nil
@@ -212,3 +215,43 @@ type contentOverride struct {
 }
 
 func (c contentOverride) Content() []byte { return c.content }
+
+// knockRestrictedUndefined are the room versions with knocking or
+// restricted joins but no knock_restricted join rule (spec: it comes with
+// room version 10). The pinned gomatrixserverlib takes knock_restricted as
+// knock and as restricted in them too.
+var knockRestrictedUndefined = map[gomatrixserverlib.RoomVersion]bool{"7": true, "8": true, "9": true}
+
+// checkKnockRestrictedDefined refuses, in those versions, a knock or an
+// uninvited join under a knock_restricted join rule: the spec's rules know
+// no such join rule there, and an unknown one lets nobody knock or join
+// without an invite (spec: room versions 7–9, authorization rules,
+// m.room.member).
+func checkKnockRestrictedDefined(ev gomatrixserverlib.PDU, auth gomatrixserverlib.AuthEventProvider) error {
+	if ev.Type() != spec.MRoomMember || !knockRestrictedUndefined[ev.Version()] {
+		return nil
+	}
+	membership, err := ev.Membership()
+	if err != nil || (membership != spec.Knock && membership != spec.Join) {
+		return nil
+	}
+	rules, _ := auth.JoinRules()
+	if rules == nil {
+		return nil
+	}
+	var jr struct {
+		JoinRule string `json:"join_rule"`
+	}
+	if json.Unmarshal(rules.Content(), &jr) != nil || jr.JoinRule != spec.KnockRestricted {
+		return nil
+	}
+	if membership == spec.Join && ev.StateKey() != nil {
+		if prev, _ := auth.Member(spec.SenderID(*ev.StateKey())); prev != nil {
+			if m, _ := prev.Membership(); m == spec.Join || m == spec.Invite {
+				return nil
+			}
+		}
+	}
+	return &gomatrixserverlib.NotAllowed{Message: fmt.Sprintf(
+		"room version %s has no knock_restricted join rule: %s needs an invite", ev.Version(), membership)}
+}

@@ -108,7 +108,32 @@ var (
 	custom = "org.example.state"
 )
 
+// knockRestricted is a knock_restricted join rule allowing members of no room.
+var knockRestricted = []api.StateEvent{{Type: "m.room.join_rules", Content: json.RawMessage(`{"join_rule":"knock_restricted","allow":[]}`)}}
+
 var authCases = []authCase{
+	// knock_restricted (spec: room version 10; unknown before it).
+	{
+		name:     "knock_under_knock_restricted",
+		versions: []string{"10", "11", "12"},
+		initial:  knockRestricted,
+		action:   memb(bob, bob, "knock"),
+		allowed:  true,
+	},
+	{
+		name:     "knock_restricted_unknown_before_v10",
+		versions: []string{"9"},
+		initial:  knockRestricted,
+		action:   memb(bob, bob, "knock"),
+	},
+	{
+		name:     "knock_restricted_invited_join_before_v10",
+		versions: []string{"9"},
+		initial:  knockRestricted,
+		invite:   []string{bob},
+		action:   join(bob),
+		allowed:  true,
+	},
 	// Joins (rules "If membership is join").
 	{
 		name:    "join_public_room",
