@@ -108,6 +108,8 @@ type FederationAPI struct {
 	bus      bus.Bus
 	ephSubs  []bus.Subscription
 	presence presenceBus
+	// outside: knocks and their ends, per room and user (outsidelock.go).
+	outside outsideLocks
 }
 
 var _ fedapi.FederationAPI = (*FederationAPI)(nil)

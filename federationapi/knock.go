@@ -90,6 +90,8 @@ func (f *FederationAPI) KnockRemote(ctx context.Context, roomID, userID string, 
 			lastErr = fmt.Errorf("knocking on %s through %s: %w", roomID, s, err)
 			continue
 		}
+		unlock := f.outside.lock(roomID, userID)
+		defer unlock()
 		if err := f.store.RecordInvite(ctx, roomID, userID, s, knock.EventID(), string(knock.Version()), ""); err != nil {
 			return err
 		}

@@ -515,6 +515,8 @@ func (f *FederationAPI) inviteRescinded(ctx context.Context, roomID string, raw 
 	if json.Unmarshal(raw, &head) != nil || head.Type != spec.MRoomMember || head.StateKey == nil {
 		return ""
 	}
+	unlock := f.outside.lock(roomID, *head.StateKey)
+	defer unlock()
 	inv, err := f.store.InviteOf(ctx, roomID, *head.StateKey)
 	if err != nil {
 		return ""
