@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	asapi "github.com/myelin-im/myelin/appservice/api"
 	"github.com/myelin-im/myelin/federationapi"
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/cache"
@@ -61,6 +62,8 @@ type Server struct {
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
 	Media      *mediaapi.MediaAPI
+	// appServices are the registered application services.
+	appServices *asapi.Registry
 
 	// lateFed stands in for Federation to the components built before it.
 	lateFed lateFederation
@@ -108,6 +111,9 @@ func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (_ *Server
 	}()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := s.checkComponents(); err != nil {
+		return nil, err
+	}
+	if err := s.loadAppServices(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.Global.DataDir, 0o700); err != nil {
@@ -172,6 +178,9 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 	}
 	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg,
 		userapi.WithSMS(sender, s.cfg.SMS.Template), userapi.WithUserDirectory(s.cfg.UserDirectory)); err != nil {
+		return err
+	}
+	if err := s.wireAppServices(ctx); err != nil {
 		return err
 	}
 	if s.directory, err = userapi.StartDirectory(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log); err != nil {

@@ -148,6 +148,9 @@ func (d *directoryRoutes) putAlias(w http.ResponseWriter, r *http.Request, dev *
 	if err := d.localAliasForCreate(alias); err != nil {
 		return err
 	}
+	if err := d.rt.exclusiveAlias(alias, dev); err != nil {
+		return err
+	}
 	var req struct {
 		RoomID string `json:"room_id"`
 	}

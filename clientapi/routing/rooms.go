@@ -398,8 +398,12 @@ func (rt *Routes) send(
 	if len(body) > 65536 {
 		return httputil.TooLarge("Event content is larger than 64 KiB")
 	}
+	ts, err := massagedTS(r, dev)
+	if err != nil {
+		return err
+	}
 	id, err := rt.rooms.SendEvent(r.Context(), roomapi.SendEventRequest{RoomID: roomID, Sender: dev.UserID, DeviceID: string(dev.ID),
-		TxnID: txnID, Type: evType, StateKey: stateKey, Content: body})
+		TxnID: txnID, Type: evType, StateKey: stateKey, Content: body, TS: ts})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,36 @@
+package server
+
+import (
+	"context"
+
+	"github.com/myelin-im/myelin/appservice"
+)
+
+// loadAppServices reads and checks the registration files; a bad one stops
+// the server with every problem listed (a *config.Errors).
+func (s *Server) loadAppServices() error {
+	reg, err := appservice.LoadFiles(s.cfg.Global.ServerName, s.cfg.AppServices.RegistrationFiles)
+	if err != nil {
+		return err
+	}
+	s.appServices = reg
+	if len(reg.All()) > 0 {
+		s.log.WithField("count", len(reg.All())).Info("application services registered")
+	}
+	return nil
+}
+
+// wireAppServices lets the registered services' as_tokens act as their
+// users on the client API: their sender users exist, the user API accepts
+// the tokens and the router keeps the user_id and device_id parameters.
+func (s *Server) wireAppServices(ctx context.Context) error {
+	if len(s.appServices.All()) == 0 {
+		return nil
+	}
+	if err := appservice.EnsureSenders(ctx, s.UserAPI, s.appServices); err != nil {
+		return err
+	}
+	s.UserAPI = appservice.WrapUserAPI(s.UserAPI, s.appServices)
+	s.clientRouter.Use(appservice.Masquerade)
+	return nil
+}
