@@ -247,3 +247,6 @@ func writeWitness(b *strings.Builder, re *syntax.Regexp) bool {
 	// OpEmptyMatch, OpStar, OpQuest, anchors and word boundaries add nothing.
 	return true
 }
+
+// Registration is api.Registration, for callers of Check.
+type Registration = api.Registration

@@ -1,0 +1,177 @@
+package routing_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/myelin-im/myelin/appservice"
+	asapi "github.com/myelin-im/myelin/appservice/api"
+	"github.com/myelin-im/myelin/clientapi"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	"github.com/myelin-im/myelin/test/fixture"
+)
+
+const (
+	bridgeToken = "as-token-bridge"
+	limitedTok  = "as-token-limited"
+)
+
+// newAppServiceServer is newServer with two application services
+// registered: "bridge" (exclusive @_br_* and @brx_* users, #brx_* aliases,
+// not rate limited) and "limited" (shared @shared_* users).
+func newAppServiceServer(t *testing.T) *fixture.Fixture {
+	t.Helper()
+	no := false
+	bridge := &asapi.Registration{ID: "bridge", ASToken: bridgeToken, HSToken: "hs1", SenderLocalpart: "bridgebot",
+		RateLimited: &no, Namespaces: asapi.Namespaces{
+			Users:   []asapi.Namespace{{Exclusive: true, Regex: "@_br_.*"}, {Exclusive: true, Regex: "@brx_.*"}},
+			Aliases: []asapi.Namespace{{Exclusive: true, Regex: "#brx_.*"}},
+		}}
+	limited := &asapi.Registration{ID: "limited", ASToken: limitedTok, HSToken: "hs2", SenderLocalpart: "limitedbot",
+		Namespaces: asapi.Namespaces{Users: []asapi.Namespace{{Regex: "@shared_.*"}}}}
+	for _, r := range []*asapi.Registration{bridge, limited} {
+		if err := r.Compile(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := fixture.New(t)
+	reg := asapi.NewRegistry(f.ServerName, []*asapi.Registration{bridge, limited})
+	if err := appservice.EnsureSenders(context.Background(), f.Users, reg); err != nil {
+		t.Fatal(err)
+	}
+	users := appservice.WrapUserAPI(f.Users, reg)
+	f.Router.Use(appservice.Masquerade)
+	clientapi.Setup(f.Router, f.Config, users, f.Rooms, f.Cache, nil, nil, f.Log)
+	failOnErrorLogs(t, f.Log)
+	return f
+}
+
+func TestAppServiceIdentityAssertion(t *testing.T) {
+	f := newAppServiceServer(t)
+	alice := f.User(t, "alice")
+	puppet := f.User(t, "_br_puppet")
+	q := func(params ...string) string {
+		v := url.Values{}
+		for i := 0; i+1 < len(params); i += 2 {
+			v.Set(params[i], params[i+1])
+		}
+		return "/account/whoami?" + v.Encode()
+	}
+	run(t, f, []call{
+		{name: "sender by default", method: http.MethodGet, path: "/account/whoami", token: bridgeToken,
+			status: http.StatusOK, check: equals("user_id", "@bridgebot:"+f.ServerName)},
+		{name: "namespaced user", method: http.MethodGet, path: q("user_id", puppet.ID), token: bridgeToken,
+			status: http.StatusOK, check: equals("user_id", puppet.ID)},
+		{name: "namespaced user's device", method: http.MethodGet, path: q("user_id", puppet.ID, "device_id", puppet.Device),
+			token: bridgeToken, status: http.StatusOK, check: equals("device_id", puppet.Device)},
+		{name: "MSC4326 unstable device parameter", method: http.MethodGet,
+			path: q("user_id", puppet.ID, "org.matrix.msc3202.device_id", puppet.Device), token: bridgeToken,
+			status: http.StatusOK, check: equals("device_id", puppet.Device)},
+		{name: "device the user does not have", method: http.MethodGet, path: q("user_id", puppet.ID, "device_id", "NOPE"),
+			token: bridgeToken, status: http.StatusBadRequest, errcode: "M_UNKNOWN_DEVICE"},
+		{name: "another user's device", method: http.MethodGet, path: q("user_id", puppet.ID, "device_id", alice.Device),
+			token: bridgeToken, status: http.StatusBadRequest, errcode: "M_UNKNOWN_DEVICE"},
+		{name: "user outside the namespaces", method: http.MethodGet, path: q("user_id", alice.ID), token: bridgeToken,
+			status: http.StatusForbidden, errcode: "M_EXCLUSIVE"},
+		{name: "namespaced user not registered", method: http.MethodGet, path: q("user_id", "@_br_ghost:"+f.ServerName),
+			token: bridgeToken, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "user of another server", method: http.MethodGet, path: q("user_id", "@_br_x:other.example"),
+			token: bridgeToken, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "non-exclusive namespace", method: http.MethodGet, path: "/account/whoami", token: limitedTok,
+			status: http.StatusOK, check: equals("user_id", "@limitedbot:"+f.ServerName)},
+		{name: "user_id ignored for an ordinary token", method: http.MethodGet, path: q("user_id", puppet.ID),
+			token: alice.Token, status: http.StatusOK, check: equals("user_id", alice.ID)},
+		{name: "unknown token still unknown", method: http.MethodGet, path: "/account/whoami", token: "as-token-nope",
+			status: http.StatusUnauthorized, errcode: "M_UNKNOWN_TOKEN"},
+	})
+}
+
+func TestAppServiceRegistration(t *testing.T) {
+	f := newAppServiceServer(t)
+	f.User(t, "_br_taken")
+	asReg := func(user string, inhibit bool) map[string]any {
+		return map[string]any{"type": "m.login.application_service", "username": user, "inhibit_login": inhibit}
+	}
+	run(t, f, []call{
+		{name: "namespaced user, inhibit_login", method: http.MethodPost, path: "/register", token: bridgeToken,
+			body: asReg("_br_bob", true), status: http.StatusOK, check: equals("user_id", "@_br_bob:"+f.ServerName)},
+		{name: "namespaced user with a session", method: http.MethodPost, path: "/register", token: bridgeToken,
+			body: asReg("brx_carol", false), status: http.StatusOK, check: hasKeys("access_token", "device_id")},
+		{name: "taken", method: http.MethodPost, path: "/register", token: bridgeToken,
+			body: asReg("_br_taken", true), status: http.StatusBadRequest, errcode: "M_USER_IN_USE"},
+		{name: "outside the namespaces", method: http.MethodPost, path: "/register", token: bridgeToken,
+			body: asReg("dave", true), status: http.StatusBadRequest, errcode: "M_EXCLUSIVE"},
+		{name: "in another service's exclusive namespace", method: http.MethodPost, path: "/register", token: limitedTok,
+			body: asReg("_br_eve", true), status: http.StatusBadRequest, errcode: "M_EXCLUSIVE"},
+		{name: "without username", method: http.MethodPost, path: "/register", token: bridgeToken,
+			body: map[string]any{"type": "m.login.application_service"}, status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
+		{name: "bad username", method: http.MethodPost, path: "/register", token: bridgeToken,
+			body: asReg("_br_ Bad", true), status: http.StatusBadRequest, errcode: "M_INVALID_USERNAME"},
+		{name: "as_token without the type", method: http.MethodPost, path: "/register", token: bridgeToken,
+			body: map[string]any{"username": "_br_frank"}, status: http.StatusBadRequest, errcode: "M_UNKNOWN"},
+		{name: "type without a token", method: http.MethodPost, path: "/register",
+			body: asReg("_br_gina", true), status: http.StatusUnauthorized, errcode: "M_MISSING_TOKEN"},
+		{name: "type with an unknown token", method: http.MethodPost, path: "/register", token: "nope",
+			body: asReg("_br_gina", true), status: http.StatusUnauthorized, errcode: "M_UNKNOWN_TOKEN"},
+		{name: "ordinary registration in an exclusive namespace", method: http.MethodPost, path: "/register",
+			body: map[string]any{"username": "brx_henry", "password": "a-long-password"},
+			status: http.StatusBadRequest, errcode: "M_EXCLUSIVE"},
+		{name: "availability in an exclusive namespace", method: http.MethodGet, path: "/register/available?username=brx_henry",
+			status: http.StatusBadRequest, errcode: "M_EXCLUSIVE"},
+		{name: "ordinary registration in a shared namespace", method: http.MethodGet, path: "/register/available?username=shared_ivy",
+			status: http.StatusOK},
+	})
+}
+
+func TestAppServiceAliasesAndTimestamps(t *testing.T) {
+	f := newAppServiceServer(t)
+	alice := f.User(t, "alice")
+	puppet := f.User(t, "_br_puppet")
+	room := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "public_chat"})
+	f.Join(t, puppet, room)
+	asAlias := "/directory/room/" + url.PathEscape("#brx_room:"+f.ServerName)
+	send := "/rooms/" + url.PathEscape(room) + "/send/m.room.message/"
+	asUser := "user_id=" + url.QueryEscape(puppet.ID)
+	msg := map[string]any{"msgtype": "m.text", "body": "hi"}
+	wantTS := func(ts int64) func(t *testing.T, r *fixture.Response) {
+		return func(t *testing.T, r *fixture.Response) {
+			t.Helper()
+			ev, err := f.Rooms.Event(context.Background(), r.JSON()["event_id"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pdu struct {
+				TS int64 `json:"origin_server_ts"`
+			}
+			if err := json.Unmarshal(ev.PDU, &pdu); err != nil {
+				t.Fatal(err)
+			}
+			if (ts != 0 && pdu.TS != ts) || (ts == 0 && (pdu.TS < 1_700_000_000_000 || pdu.TS == 1234567890999)) {
+				t.Fatalf("origin_server_ts = %d, want %d (0: now)", pdu.TS, ts)
+			}
+		}
+	}
+	run(t, f, []call{
+		{name: "alias in an exclusive namespace, ordinary user", method: http.MethodPut, path: asAlias, token: alice.Token,
+			body: map[string]any{"room_id": room}, status: http.StatusBadRequest, errcode: "M_EXCLUSIVE"},
+		{name: "alias in an exclusive namespace, its service", method: http.MethodPut, path: asAlias + "?" + asUser,
+			token: bridgeToken, body: map[string]any{"room_id": room}, status: http.StatusOK},
+		{name: "alias in an exclusive namespace, another service", method: http.MethodPut,
+			path: "/directory/room/" + url.PathEscape("#brx_other:"+f.ServerName), token: limitedTok,
+			body: map[string]any{"room_id": room}, status: http.StatusBadRequest, errcode: "M_EXCLUSIVE"},
+		{name: "send with ts", method: http.MethodPut, path: send + "t1?ts=1234567890123&" + asUser, token: bridgeToken,
+			body: msg, status: http.StatusOK, check: wantTS(1234567890123)},
+		{name: "state with ts", method: http.MethodPut,
+			path: "/rooms/" + url.PathEscape(room) + "/state/m.room.topic?ts=1234567890999&user_id=" + url.QueryEscape(alice.ID),
+			token: alice.Token, body: map[string]any{"topic": "now"}, status: http.StatusOK, check: wantTS(0)},
+		{name: "ts ignored for an ordinary user", method: http.MethodPut, path: send + "t2?ts=1234567890123", token: alice.Token,
+			body: msg, status: http.StatusOK, check: wantTS(0)},
+		{name: "bad ts", method: http.MethodPut, path: send + "t3?ts=yesterday&" + asUser, token: bridgeToken,
+			body: msg, status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+		{name: "negative ts", method: http.MethodPut, path: send + "t4?ts=-5&" + asUser, token: bridgeToken,
+			body: msg, status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+	})
+}
