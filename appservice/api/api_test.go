@@ -60,11 +60,14 @@ func TestRegistryLookups(t *testing.T) {
 		{"sender owned", bridge.OwnsUser("@bridgebot:example.org", "example.org")},
 		{"sender of another server", !bridge.OwnsUser("@bridgebot:other.org", "example.org")},
 		{"exclusive owner", reg.ExclusiveUserOwner("@_br_x:example.org") == bridge},
-		{"shared not exclusive", reg.ExclusiveUserOwner("@shared_x:example.org") == nil && logger.OwnsUser("@shared_x:example.org", "example.org")},
+		{"shared not exclusive", reg.ExclusiveUserOwner("@shared_x:example.org") == nil &&
+			logger.OwnsUser("@shared_x:example.org", "example.org")},
 		{"alias owner", reg.ExclusiveAliasOwner("#_br_room:example.org") == bridge && reg.ExclusiveAliasOwner("#room:example.org") == nil},
 		{"rate limits", !bridge.IsRateLimited() && logger.IsRateLimited()},
-		{"localpart", reg.Localpart("@a:example.org") == "a" && reg.Localpart("@a:other.org") == "" && reg.Localpart("#a:example.org") == ""},
-		{"nil registry", (*api.Registry)(nil).ByToken("as1") == nil && (*api.Registry)(nil).ExclusiveUserOwner("@_br_x:example.org") == nil},
+		{"localpart", reg.Localpart("@a:example.org") == "a" && reg.Localpart("@a:other.org") == "" &&
+			reg.Localpart("#a:example.org") == ""},
+		{"nil registry", (*api.Registry)(nil).ByToken("as1") == nil &&
+			(*api.Registry)(nil).ExclusiveUserOwner("@_br_x:example.org") == nil},
 	}
 	for _, c := range checks {
 		if !c.ok {
