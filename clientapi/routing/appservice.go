@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -131,4 +132,45 @@ func massagedTS(r *http.Request, dev *api.Device) (int64, error) {
 		return 0, httputil.InvalidParam("ts must be a timestamp in milliseconds")
 	}
 	return ts, nil
+}
+
+// loginAppService logs a user of an application service's namespaces in
+// with its as_token (spec: "Server admin style permissions"): no token 401
+// M_MISSING_TOKEN, an unknown one 401 M_UNKNOWN_TOKEN, a user outside the
+// namespaces 403 M_EXCLUSIVE.
+func (rt *Routes) loginAppService(w http.ResponseWriter, r *http.Request, req *loginRequest) error {
+	tok := httputil.AccessToken(r)
+	if tok == "" {
+		return httputil.MissingToken("Missing as_token")
+	}
+	as := rt.appServices().ByToken(tok)
+	if as == nil {
+		return httputil.UnknownToken("Unknown as_token")
+	}
+	local, err := rt.identifierLocalpart(r.Context(), req.Identifier, req.User)
+	if err != nil {
+		return err
+	}
+	userID := "@" + string(local) + ":" + rt.opts.ServerName
+	if !as.OwnsUser(userID, rt.opts.ServerName) {
+		return exclusiveForbidden("%s is not in the application service's namespaces", userID)
+	}
+	acct, err := rt.users.Account(r.Context(), local)
+	if errors.Is(err, api.ErrNoSuchAccount) || errors.Is(err, api.ErrNotFound) || (err == nil && acct.Deactivated) {
+		return httputil.Forbidden("The application service has not registered %s", userID)
+	}
+	if err != nil {
+		return err
+	}
+	return rt.startSession(w, r, acct.UserID, api.NewSessionRequest{
+		Localpart: acct.Localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
+		IP: httputil.ClientIP(r), UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
+	})
+}
+
+// exclusiveForbidden is 403 M_EXCLUSIVE: acting outside the namespaces.
+func exclusiveForbidden(format string, args ...any) *httputil.MatrixError {
+	e := httputil.Exclusive(format, args...)
+	e.Status = http.StatusForbidden
+	return e
 }

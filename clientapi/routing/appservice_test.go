@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/myelin-im/myelin/appservice"
@@ -123,6 +124,36 @@ func TestAppServiceRegistration(t *testing.T) {
 			status: http.StatusBadRequest, errcode: "M_EXCLUSIVE"},
 		{name: "ordinary registration in a shared namespace", method: http.MethodGet, path: "/register/available?username=shared_ivy",
 			status: http.StatusOK},
+	})
+}
+
+func TestAppServiceLogin(t *testing.T) {
+	f := newAppServiceServer(t)
+	puppet := f.User(t, "_br_puppet")
+	f.User(t, "alice")
+	login := func(user string) map[string]any {
+		return map[string]any{"type": "m.login.application_service",
+			"identifier": map[string]any{"type": "m.id.user", "user": user}}
+	}
+	run(t, f, []call{
+		{name: "flows list it", method: http.MethodGet, path: "/login", status: http.StatusOK,
+			check: func(t *testing.T, r *fixture.Response) {
+				if !strings.Contains(string(r.Body), `"m.login.application_service"`) {
+					t.Fatalf("flows without m.login.application_service: %s", r.Body)
+				}
+			}},
+		{name: "namespaced user", method: http.MethodPost, path: "/login", token: bridgeToken, body: login(puppet.ID),
+			status: http.StatusOK, check: equals("user_id", puppet.ID)},
+		{name: "namespaced localpart", method: http.MethodPost, path: "/login", token: bridgeToken, body: login("_br_puppet"),
+			status: http.StatusOK, check: hasKeys("access_token", "device_id")},
+		{name: "outside the namespaces", method: http.MethodPost, path: "/login", token: bridgeToken, body: login("alice"),
+			status: http.StatusForbidden, errcode: "M_EXCLUSIVE"},
+		{name: "not registered", method: http.MethodPost, path: "/login", token: bridgeToken, body: login("_br_ghost"),
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "without a token", method: http.MethodPost, path: "/login", body: login("_br_puppet"),
+			status: http.StatusUnauthorized, errcode: "M_MISSING_TOKEN"},
+		{name: "with a user's token", method: http.MethodPost, path: "/login", token: puppet.Token, body: login("_br_puppet"),
+			status: http.StatusUnauthorized, errcode: "M_UNKNOWN_TOKEN"},
 	})
 }
 
