@@ -2,6 +2,7 @@ package routing
 
 import (
 	"errors"
+	"github.com/myelin-im/myelin/appservice"
 	"net/http"
 	"strconv"
 	"strings"
@@ -173,4 +174,30 @@ func exclusiveForbidden(format string, args ...any) *httputil.MatrixError {
 	e := httputil.Exclusive(format, args...)
 	e.Status = http.StatusForbidden
 	return e
+}
+
+// pingClient calls application services. They are the operator's own,
+// often on loopback or a private network, so no address is refused.
+var pingClient = &http.Client{Timeout: appservice.PingTimeout}
+
+// POST /v1/appservice/{appserviceId}/ping (spec: application service
+// API, "Pinging"): only the service itself, with its as_token, may ask.
+func (rt *Routes) pingAppService(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
+	id := httputil.Vars(r)["appserviceId"]
+	as := rt.appServices().ByID(id)
+	if dev.AppServiceID == "" || as == nil || dev.AppServiceID != as.ID {
+		return httputil.Forbidden("Only the application service %q may ping itself", id)
+	}
+	var req struct {
+		TransactionID string `json:"transaction_id"`
+	}
+	if err := httputil.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	took, err := appservice.Ping(r.Context(), pingClient, as, req.TransactionID)
+	if err != nil {
+		return err
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]int64{"duration_ms": took.Milliseconds()})
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,11 +23,12 @@ const (
 
 // newAppServiceServer is newServer with two application services
 // registered: "bridge" (exclusive @_br_* and @brx_* users, #brx_* aliases,
-// not rate limited) and "limited" (shared @shared_* users).
-func newAppServiceServer(t *testing.T) *fixture.Fixture {
+// not rate limited, at bridgeURL) and "limited" (shared @shared_* users, no
+// URL).
+func newAppServiceServer(t *testing.T, bridgeURL *string) *fixture.Fixture {
 	t.Helper()
 	no := false
-	bridge := &asapi.Registration{ID: "bridge", ASToken: bridgeToken, HSToken: "hs1", SenderLocalpart: "bridgebot",
+	bridge := &asapi.Registration{ID: "bridge", URL: bridgeURL, ASToken: bridgeToken, HSToken: "hs1", SenderLocalpart: "bridgebot",
 		RateLimited: &no, Namespaces: asapi.Namespaces{
 			Users:   []asapi.Namespace{{Exclusive: true, Regex: "@_br_.*"}, {Exclusive: true, Regex: "@brx_.*"}},
 			Aliases: []asapi.Namespace{{Exclusive: true, Regex: "#brx_.*"}},
@@ -51,7 +53,7 @@ func newAppServiceServer(t *testing.T) *fixture.Fixture {
 }
 
 func TestAppServiceIdentityAssertion(t *testing.T) {
-	f := newAppServiceServer(t)
+	f := newAppServiceServer(t, nil)
 	alice := f.User(t, "alice")
 	puppet := f.User(t, "_br_puppet")
 	q := func(params ...string) string {
@@ -91,7 +93,7 @@ func TestAppServiceIdentityAssertion(t *testing.T) {
 }
 
 func TestAppServiceRegistration(t *testing.T) {
-	f := newAppServiceServer(t)
+	f := newAppServiceServer(t, nil)
 	f.User(t, "_br_taken")
 	asReg := func(user string, inhibit bool) map[string]any {
 		return map[string]any{"type": "m.login.application_service", "username": user, "inhibit_login": inhibit}
@@ -128,7 +130,7 @@ func TestAppServiceRegistration(t *testing.T) {
 }
 
 func TestAppServiceLogin(t *testing.T) {
-	f := newAppServiceServer(t)
+	f := newAppServiceServer(t, nil)
 	puppet := f.User(t, "_br_puppet")
 	f.User(t, "alice")
 	login := func(user string) map[string]any {
@@ -158,7 +160,7 @@ func TestAppServiceLogin(t *testing.T) {
 }
 
 func TestAppServiceAliasesAndTimestamps(t *testing.T) {
-	f := newAppServiceServer(t)
+	f := newAppServiceServer(t, nil)
 	alice := f.User(t, "alice")
 	puppet := f.User(t, "_br_puppet")
 	room := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "public_chat"})
@@ -204,5 +206,56 @@ func TestAppServiceAliasesAndTimestamps(t *testing.T) {
 			body: msg, status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
 		{name: "negative ts", method: http.MethodPut, path: send + "t4?ts=-5&" + asUser, token: bridgeToken,
 			body: msg, status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+	})
+}
+
+func TestAppServicePing(t *testing.T) {
+	// The bridge: answers a ping with its hs_token, refuses one whose
+	// transaction ID is "refuse".
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			TransactionID string `json:"transaction_id"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		switch {
+		case r.URL.Path != "/_matrix/app/v1/ping" || r.Method != http.MethodPost:
+			w.WriteHeader(http.StatusNotFound)
+		case r.Header.Get("Authorization") != "Bearer hs1" || body.TransactionID == "refuse":
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"errcode":"M_FORBIDDEN"}`))
+		default:
+			_, _ = w.Write([]byte(`{}`))
+		}
+	}))
+	t.Cleanup(as.Close)
+	bridgeURL := as.URL + "/"
+	f := newAppServiceServer(t, &bridgeURL)
+	alice := f.User(t, "alice")
+	ping := func(id string) string { return "/_matrix/client/v1/appservice/" + id + "/ping" }
+	run(t, f, []call{
+		{name: "ok", method: http.MethodPost, path: ping("bridge"), token: bridgeToken,
+			body: map[string]any{"transaction_id": "t1"}, status: http.StatusOK, check: hasKeys("duration_ms")},
+		{name: "refused by the service", method: http.MethodPost, path: ping("bridge"), token: bridgeToken,
+			body: map[string]any{"transaction_id": "refuse"}, status: http.StatusBadGateway, errcode: "M_BAD_STATUS",
+			check: func(t *testing.T, r *fixture.Response) {
+				if m := r.JSON(); m["status"] != float64(403) || m["body"] != `{"errcode":"M_FORBIDDEN"}` {
+					t.Fatalf("status and body not passed on: %s", r.Body)
+				}
+			}},
+		{name: "no URL", method: http.MethodPost, path: ping("limited"), token: limitedTok, body: map[string]any{},
+			status: http.StatusBadRequest, errcode: "M_URL_NOT_SET"},
+		{name: "another service", method: http.MethodPost, path: ping("bridge"), token: limitedTok, body: map[string]any{},
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "unknown service", method: http.MethodPost, path: ping("nope"), token: bridgeToken, body: map[string]any{},
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "a user", method: http.MethodPost, path: ping("bridge"), token: alice.Token, body: map[string]any{},
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "bad body", method: http.MethodPost, path: ping("bridge"), token: bridgeToken, body: "[1]",
+			status: http.StatusBadRequest, errcode: "M_BAD_JSON"},
+	})
+	as.Close()
+	run(t, f, []call{
+		{name: "service down", method: http.MethodPost, path: ping("bridge"), token: bridgeToken, body: map[string]any{},
+			status: http.StatusBadGateway, errcode: "M_CONNECTION_FAILED"},
 	})
 }

@@ -113,6 +113,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	// MSC3266's unstable path, which clients use until /versions lists v1.15.
 	c1.Handle("/unstable/im.nheko.summary/summary/{roomIdOrAlias}", httputil.Handler(rt.roomSummary)).Methods(http.MethodGet)
 	c1.Handle("/v1/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
+	c1.Handle("/v1/appservice/{appserviceId}/ping", rt.authed(rt.pingAppService)).Methods(http.MethodPost)
 	r.Handle(msc2666Prefix+"/user/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
 
 	v3.Handle("/login", httputil.Handler(rt.loginFlows)).Methods(http.MethodGet)
