@@ -13,7 +13,6 @@ import (
 	"os"
 	"regexp"
 	"regexp/syntax"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -188,64 +187,106 @@ func Overlap(a, b string) (string, bool) {
 		return "", false // reported as invalid already
 	}
 	// A witness must match its own regex too (an anchor inside a regex can
-	// make the shortest string miss it), or it proves nothing.
-	if w, ok := witness(a); ok && reA.MatchString(w) && reB.MatchString(w) {
-		return w, true
+	// make a generated string miss it), or it proves nothing.
+	for _, w := range witnesses(a) {
+		if reA.MatchString(w) && reB.MatchString(w) {
+			return w, true
+		}
 	}
-	if w, ok := witness(b); ok && reB.MatchString(w) && reA.MatchString(w) {
-		return w, true
+	for _, w := range witnesses(b) {
+		if reB.MatchString(w) && reA.MatchString(w) {
+			return w, true
+		}
 	}
 	return "", false
 }
 
-// witness returns a short string the regex matches: the first alternative
-// of each choice, the fewest repetitions, the first character of each class.
-func witness(expr string) (string, bool) {
+// maxWitnesses bounds the strings tried per regex.
+const maxWitnesses = 256
+
+// witnesses returns short strings the regex matches: each alternative of a
+// choice, an optional or repeated part taken zero times and once (at least
+// the minimum), the first and last character of each class range, any
+// character as 'a'. At most maxWitnesses.
+func witnesses(expr string) []string {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
-		return "", false
+		return nil
 	}
-	var b strings.Builder
-	if !writeWitness(&b, re.Simplify()) {
-		return "", false
-	}
-	return b.String(), true
+	return gen(re.Simplify())
 }
 
-func writeWitness(b *strings.Builder, re *syntax.Regexp) bool {
+func gen(re *syntax.Regexp) []string {
 	switch re.Op {
 	case syntax.OpNoMatch:
-		return false
+		return nil
 	case syntax.OpLiteral:
-		b.WriteString(string(re.Rune))
+		return []string{string(re.Rune)}
 	case syntax.OpCharClass:
-		if len(re.Rune) == 0 {
-			return false
+		var out []string
+		for i := 0; i+1 < len(re.Rune) && len(out) < maxWitnesses; i += 2 {
+			out = append(out, string(re.Rune[i]))
+			if re.Rune[i+1] != re.Rune[i] {
+				out = append(out, string(re.Rune[i+1]))
+			}
 		}
-		b.WriteRune(re.Rune[0])
+		return out
 	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
-		b.WriteByte('a')
+		return []string{"a"}
 	case syntax.OpCapture:
-		return writeWitness(b, re.Sub[0])
+		return gen(re.Sub[0])
+	case syntax.OpStar, syntax.OpQuest:
+		return union([]string{""}, gen(re.Sub[0]))
 	case syntax.OpPlus:
-		return writeWitness(b, re.Sub[0])
+		return gen(re.Sub[0])
 	case syntax.OpRepeat:
-		for range re.Min {
-			if !writeWitness(b, re.Sub[0]) {
-				return false
-			}
+		out := []string{""}
+		for range max(re.Min, 1) {
+			out = product(out, gen(re.Sub[0]))
 		}
+		if re.Min == 0 {
+			out = union([]string{""}, out)
+		}
+		return out
 	case syntax.OpConcat:
+		out := []string{""}
 		for _, sub := range re.Sub {
-			if !writeWitness(b, sub) {
-				return false
-			}
+			out = product(out, gen(sub))
 		}
+		return out
 	case syntax.OpAlternate:
-		return writeWitness(b, re.Sub[0])
+		var out []string
+		for _, sub := range re.Sub {
+			out = union(out, gen(sub))
+		}
+		return out
 	}
-	// OpEmptyMatch, OpStar, OpQuest, anchors and word boundaries add nothing.
-	return true
+	// OpEmptyMatch, anchors and word boundaries add nothing.
+	return []string{""}
+}
+
+func union(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, s := range b {
+		if len(out) >= maxWitnesses {
+			break
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func product(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		for _, y := range b {
+			if len(out) >= maxWitnesses {
+				return out
+			}
+			out = append(out, x+y)
+		}
+	}
+	return out
 }
 
 // Registration is api.Registration, for callers of Check.

@@ -133,7 +133,14 @@ func TestOverlap(t *testing.T) {
 		{"@_(irc|xmpp)_.*", "@_irc_.*", true},
 		{"@_wa_.+:example\\.org$", "@_wa_.*", true},
 		{"#_irc_.*", "#_irc_.*:example.org", true},
-		{"@a$b", "@a.*", false}, // the witness of "@a$b" matches nothing
+		{"@a$b", "@a.*", false}, // "@a$b" matches nothing
+		{"@_a_(y|x)1", "@_a_x.*", true},
+		{"@_a_[b-d]_.*", "@_a_d_x", true},
+		{"@_a_[0-9]{2}", "@_a_9.*", true},
+		{"@_a_x?y", "@_a_y", true},
+		// The limit of witnesses (docs/decisions.md): both match @_a_45,
+		// found only through a character inside a class range.
+		{"@_a_[0-9]5.*", "@_a_4[0-9]", false},
 	} {
 		t.Run(tc.a+" "+tc.b, func(t *testing.T) {
 			id, got := appservice.Overlap(tc.a, tc.b)
