@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"errors"
 	"github.com/myelin-im/myelin/appservice"
 	"net/http"
@@ -200,4 +201,17 @@ func (rt *Routes) pingAppService(w http.ResponseWriter, r *http.Request, dev *ap
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]int64{"duration_ms": took.Milliseconds()})
 	return nil
+}
+
+// queryClient asks application services about aliases (see pingClient).
+var queryClient = &http.Client{Timeout: appservice.QueryTimeout}
+
+// queryAppServices asks the services whose namespaces hold an unknown alias
+// whether it exists, and reports whether one has created it since.
+func (rt *Routes) queryAppServices(ctx context.Context, alias string) bool {
+	reg := rt.appServices()
+	if len(reg.All()) == 0 {
+		return false
+	}
+	return appservice.QueryAlias(ctx, queryClient, reg, alias, httputil.Logger(ctx))
 }

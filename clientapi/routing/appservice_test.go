@@ -259,3 +259,51 @@ func TestAppServicePing(t *testing.T) {
 			status: http.StatusBadGateway, errcode: "M_CONNECTION_FAILED"},
 	})
 }
+
+func TestAppServiceAliasQuery(t *testing.T) {
+	var f *fixture.Fixture
+	var portal, puppetID string
+	queries := make(chan string, 10)
+	// The bridge: asked about #brx_portal, it maps the portal room to it
+	// through the client API before answering 200; other aliases are 404.
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		alias, _ := strings.CutPrefix(r.URL.Path, "/_matrix/app/v1/rooms/")
+		queries <- alias
+		if r.Header.Get("Authorization") != "Bearer hs1" || alias != "#brx_portal:"+f.ServerName {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		res := f.Do(t, http.MethodPut, "/_matrix/client/v3/directory/room/"+url.PathEscape(alias)+"?user_id="+url.QueryEscape(puppetID),
+			bridgeToken, map[string]any{"room_id": portal})
+		if res.Status != http.StatusOK {
+			t.Errorf("the bridge could not create %s: %d %s", alias, res.Status, res.Body)
+		}
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(as.Close)
+	f = newAppServiceServer(t, &as.URL)
+	alice := f.User(t, "alice")
+	puppet := f.User(t, "_br_puppet")
+	puppetID = puppet.ID
+	portal = f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "public_chat"})
+	f.Join(t, puppet, portal)
+	dir := func(alias string) string { return "/directory/room/" + url.PathEscape(alias+":"+f.ServerName) }
+	run(t, f, []call{
+		{name: "created by the bridge when asked", method: http.MethodGet, path: dir("#brx_portal"), token: alice.Token,
+			status: http.StatusOK, check: equals("room_id", portal)},
+		{name: "then found without asking", method: http.MethodGet, path: dir("#brx_portal"), status: http.StatusOK,
+			check: equals("room_id", portal)},
+		{name: "refused by the bridge", method: http.MethodGet, path: dir("#brx_nothing"), status: http.StatusNotFound,
+			errcode: "M_NOT_FOUND"},
+		{name: "outside the namespaces", method: http.MethodGet, path: dir("#elsewhere"), status: http.StatusNotFound,
+			errcode: "M_NOT_FOUND"},
+	})
+	close(queries)
+	var asked []string
+	for q := range queries {
+		asked = append(asked, q)
+	}
+	if want := []string{"#brx_portal:" + f.ServerName, "#brx_nothing:" + f.ServerName}; strings.Join(asked, " ") != strings.Join(want, " ") {
+		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
+	}
+}

@@ -136,6 +136,9 @@ func (rt *Routes) resolveAlias(ctx context.Context, dir roomapi.Directory, alias
 		return "", errRemoteAlias(alias)
 	}
 	roomID, err := dir.ResolveAlias(ctx, alias)
+	if errors.Is(err, roomapi.ErrAliasNotFound) && rt.queryAppServices(ctx, alias) {
+		roomID, err = dir.ResolveAlias(ctx, alias)
+	}
 	if err != nil {
 		return "", directoryError(err, alias)
 	}
