@@ -100,6 +100,11 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 	if err != nil {
 		return err
 	}
+	if alias != "" {
+		if err := rt.exclusiveAlias(alias, dev); err != nil {
+			return err
+		}
+	}
 	for _, raw := range []json.RawMessage{req.CreationContent, req.PowerLevelContentOverride} {
 		if len(raw) > 0 && string(raw) != "null" && raw[0] != '{' {
 			return httputil.BadJSON("creation_content and power_level_content_override must be objects")
