@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -140,4 +141,79 @@ func TestAppServiceBadRegistrationsStopTheServer(t *testing.T) {
 	if len(errs.Problems) != 4 {
 		t.Errorf("%d problems, want 4:\n%s", len(errs.Problems), errs)
 	}
+}
+
+// fakeNet is a bridge to a fake chat network, built on mautrix's
+// appservice package: asked about #_fakenet_<channel>, it opens a portal
+// room for the channel under that alias.
+type fakeNet struct {
+	t  *testing.T
+	as *appservice.AppService
+}
+
+func (n *fakeNet) QueryAlias(alias id.RoomAlias) bool {
+	local, _, _ := strings.Cut(strings.TrimPrefix(alias.String(), "#"), ":")
+	channel, ok := strings.CutPrefix(local, "_fakenet_")
+	if !ok || channel == "secret" {
+		return false
+	}
+	_, err := n.as.BotIntent().CreateRoom(context.Background(), &mautrix.ReqCreateRoom{
+		Preset: "public_chat", Name: "fakenet " + channel, RoomAliasName: local,
+	})
+	if err != nil {
+		n.t.Errorf("opening the portal of %s: %v", channel, err)
+		return false
+	}
+	return true
+}
+
+func (n *fakeNet) QueryUser(id.UserID) bool { return false }
+
+// TestAppServicePortalByAlias: a user joining #_fakenet_lobby, which does
+// not exist yet, makes Myelin ask the bridge, which opens the portal room;
+// the user is then in it, and the bridge's puppet talks there.
+func TestAppServicePortalByAlias(t *testing.T) {
+	reg, _ := fakeNetRegistration(t)
+	as := appservice.Create()
+	bridgeHTTP := httptest.NewServer(as.Router)
+	t.Cleanup(bridgeHTTP.Close)
+	reg.URL = bridgeHTTP.URL
+	path := filepath.Join(t.TempDir(), "fakenet.yaml")
+	if err := reg.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "")
+	cfg.AppServices.RegistrationFiles = []string{path}
+	srv := startServer(t, cfg)
+	as.Registration = reg
+	as.HomeserverDomain = cfg.Global.ServerName
+	if err := as.SetHomeserverURL(srv.ClientURL()); err != nil {
+		t.Fatal(err)
+	}
+	as.QueryHandler = &fakeNet{t: t, as: as}
+	c := ctx(t)
+
+	if _, err := as.BotClient().AppservicePing(c, reg.ID, "ping-1"); err != nil {
+		t.Fatalf("ping through Myelin: %v", err)
+	}
+	bob := register(t, srv, "bob", "bob-password")
+	lobby := id.NewRoomAlias("_fakenet_lobby", cfg.Global.ServerName)
+	joined, err := bob.JoinRoom(c, lobby.String(), nil)
+	if err != nil {
+		t.Fatalf("joining %s: %v", lobby, err)
+	}
+	puppet := as.Intent(id.NewUserID("_fakenet_alice", cfg.Global.ServerName))
+	if err := puppet.EnsureJoined(c, joined.RoomID); err != nil {
+		t.Fatalf("puppet joining the portal: %v", err)
+	}
+	sent, err := puppet.SendText(c, joined.RoomID, "hello from the fake network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := bob.GetEvent(c, joined.RoomID, sent.EventID)
+	if err != nil || ev.Sender != puppet.UserID {
+		t.Fatalf("bob reads %v (%v), want a message from %s", ev, err, puppet.UserID)
+	}
+	_, err = bob.JoinRoom(c, id.NewRoomAlias("_fakenet_secret", cfg.Global.ServerName).String(), nil)
+	wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
 }
