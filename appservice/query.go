@@ -33,6 +33,26 @@ func QueryAlias(ctx context.Context, client *http.Client, reg *api.Registry, ali
 	return false
 }
 
+// QueryUser asks the services whose user namespaces hold userID, in turn,
+// whether the user exists (spec: "Querying", GET
+// /_matrix/app/v1/users/{userId}), and reports whether one said yes: that
+// service has then registered the user. Only a user the registry counts as
+// this server's is asked about.
+func QueryUser(ctx context.Context, client *http.Client, reg *api.Registry, userID string, log logrus.FieldLogger) bool {
+	if reg.Localpart(userID) == "" {
+		return false
+	}
+	for _, as := range reg.All() {
+		if as.URL == nil || !as.OwnsUser(userID, reg.ServerName()) {
+			continue
+		}
+		if query(ctx, client, as, "/_matrix/app/v1/users/"+url.PathEscape(userID), log.WithField("user_id", userID)) {
+			return true
+		}
+	}
+	return false
+}
+
 // query sends GET path to the service with its hs_token and reports
 // whether it answered 200.
 func query(ctx context.Context, client *http.Client, as *api.Registration, path string, log logrus.FieldLogger) bool {

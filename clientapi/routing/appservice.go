@@ -215,3 +215,14 @@ func (rt *Routes) queryAppServices(ctx context.Context, alias string) bool {
 	}
 	return appservice.QueryAlias(ctx, queryClient, reg, alias, httputil.Logger(ctx))
 }
+
+// queryAppServiceUser asks the services whose user namespaces hold an
+// unknown local user whether it exists, and reports whether one has
+// registered it since.
+func (rt *Routes) queryAppServiceUser(ctx context.Context, userID string) bool {
+	reg := rt.appServices()
+	if len(reg.All()) == 0 {
+		return false
+	}
+	return appservice.QueryUser(ctx, queryClient, reg, userID, httputil.Logger(ctx))
+}

@@ -311,3 +311,43 @@ func TestAppServiceAliasQuery(t *testing.T) {
 		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
 	}
 }
+
+func TestAppServiceUserQuery(t *testing.T) {
+	var f *fixture.Fixture
+	queries := make(chan string, 10)
+	// The bridge: asked about @_br_known, it registers the user before
+	// answering 200; other users are 404.
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _ := strings.CutPrefix(r.URL.Path, "/_matrix/app/v1/users/")
+		queries <- user
+		if r.Header.Get("Authorization") != "Bearer hs1" || user != "@_br_known:"+f.ServerName {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		res := f.Do(t, http.MethodPost, "/_matrix/client/v3/register", bridgeToken,
+			map[string]any{"type": "m.login.application_service", "username": "_br_known", "inhibit_login": true})
+		if res.Status != http.StatusOK {
+			t.Errorf("the bridge could not register %s: %d %s", user, res.Status, res.Body)
+		}
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(as.Close)
+	f = newAppServiceServer(t, &as.URL)
+	profile := func(user string) string { return "/profile/" + url.PathEscape(user+":"+f.ServerName) }
+	run(t, f, []call{
+		{name: "registered by the bridge when asked", method: http.MethodGet, path: profile("@_br_known"), status: http.StatusOK},
+		{name: "then found without asking", method: http.MethodGet, path: profile("@_br_known"), status: http.StatusOK},
+		{name: "refused by the bridge", method: http.MethodGet, path: profile("@_br_unknown"), status: http.StatusNotFound,
+			errcode: "M_NOT_FOUND"},
+		{name: "outside the namespaces", method: http.MethodGet, path: profile("@nobody"), status: http.StatusNotFound,
+			errcode: "M_NOT_FOUND"},
+	})
+	close(queries)
+	var asked []string
+	for q := range queries {
+		asked = append(asked, q)
+	}
+	if want := []string{"@_br_known:" + f.ServerName, "@_br_unknown:" + f.ServerName}; strings.Join(asked, " ") != strings.Join(want, " ") {
+		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
+	}
+}
