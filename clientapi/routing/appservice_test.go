@@ -307,7 +307,8 @@ func TestAppServiceAliasQuery(t *testing.T) {
 	for q := range queries {
 		asked = append(asked, q)
 	}
-	if want := []string{"#brx_portal:" + f.ServerName, "#brx_nothing:" + f.ServerName}; strings.Join(asked, " ") != strings.Join(want, " ") {
+	want := []string{"#brx_portal:" + f.ServerName, "#brx_nothing:" + f.ServerName}
+	if strings.Join(asked, " ") != strings.Join(want, " ") {
 		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
 	}
 }
@@ -347,7 +348,8 @@ func TestAppServiceUserQuery(t *testing.T) {
 	for q := range queries {
 		asked = append(asked, q)
 	}
-	if want := []string{"@_br_known:" + f.ServerName, "@_br_unknown:" + f.ServerName}; strings.Join(asked, " ") != strings.Join(want, " ") {
+	want := []string{"@_br_known:" + f.ServerName, "@_br_unknown:" + f.ServerName}
+	if strings.Join(asked, " ") != strings.Join(want, " ") {
 		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
 	}
 }
