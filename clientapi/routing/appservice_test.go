@@ -29,7 +29,7 @@ func newAppServiceServer(t *testing.T, bridgeURL *string) *fixture.Fixture {
 	t.Helper()
 	no := false
 	bridge := &asapi.Registration{ID: "bridge", URL: bridgeURL, ASToken: bridgeToken, HSToken: "hs1", SenderLocalpart: "bridgebot",
-		RateLimited: &no, Namespaces: asapi.Namespaces{
+		RateLimited: &no, Protocols: []string{"fakenet"}, Namespaces: asapi.Namespaces{
 			Users:   []asapi.Namespace{{Exclusive: true, Regex: "@_br_.*"}, {Exclusive: true, Regex: "@brx_.*"}},
 			Aliases: []asapi.Namespace{{Exclusive: true, Regex: "#brx_.*"}},
 		}}
@@ -352,4 +352,78 @@ func TestAppServiceUserQuery(t *testing.T) {
 	if strings.Join(asked, " ") != strings.Join(want, " ") {
 		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
 	}
+}
+
+func TestAppServiceThirdParty(t *testing.T) {
+	// The bridge of the "fakenet" protocol, with one instance, one channel
+	// (#lobby) and one user (ann).
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.Header.Get("Authorization") != "Bearer hs1" || q.Get("access_token") != "" || q.Get("user_id") != "" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		switch {
+		case r.URL.Path == "/_matrix/app/v1/thirdparty/protocol/fakenet":
+			_, _ = w.Write([]byte(`{"user_fields":["nick"],"location_fields":["channel"],"icon":"mxc://x/y",` +
+				`"field_types":{},"instances":[{"desc":"Fake","network_id":"fake1","fields":{}}]}`))
+		case r.URL.Path == "/_matrix/app/v1/thirdparty/location/fakenet" && q.Get("channel") == "#lobby":
+			_, _ = w.Write([]byte(`[{"alias":"#brx_lobby:test.local","protocol":"fakenet","fields":{"channel":"#lobby"}}]`))
+		case r.URL.Path == "/_matrix/app/v1/thirdparty/user/fakenet" && q.Get("nick") == "ann":
+			_, _ = w.Write([]byte(`[{"userid":"@_br_ann:test.local","protocol":"fakenet","fields":{"nick":"ann"}}]`))
+		case r.URL.Path == "/_matrix/app/v1/thirdparty/location" && q.Get("alias") == "#brx_lobby:test.local":
+			_, _ = w.Write([]byte(`[{"alias":"#brx_lobby:test.local","protocol":"fakenet","fields":{"channel":"#lobby"}}]`))
+		case r.URL.Path == "/_matrix/app/v1/thirdparty/user" && q.Get("userid") == "@_br_ann:test.local":
+			_, _ = w.Write([]byte(`[{"userid":"@_br_ann:test.local","protocol":"fakenet","fields":{"nick":"ann"}}]`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(as.Close)
+	f := newAppServiceServer(t, &as.URL)
+	alice := f.User(t, "alice")
+	tp := "/thirdparty"
+	list := func(n int) func(t *testing.T, r *fixture.Response) {
+		return func(t *testing.T, r *fixture.Response) {
+			var l []map[string]any
+			r.Decode(t, &l)
+			if len(l) != n || l[0]["protocol"] != "fakenet" {
+				t.Fatalf("want %d results of fakenet: %s", n, r.Body)
+			}
+		}
+	}
+	run(t, f, []call{
+		{name: "protocols", method: http.MethodGet, path: tp + "/protocols", token: alice.Token, status: http.StatusOK,
+			check: func(t *testing.T, r *fixture.Response) {
+				var m map[string]struct {
+					Instances []map[string]any `json:"instances"`
+				}
+				r.Decode(t, &m)
+				if len(m) != 1 || len(m["fakenet"].Instances) != 1 {
+					t.Fatalf("protocols = %s", r.Body)
+				}
+			}},
+		{name: "protocol", method: http.MethodGet, path: tp + "/protocol/fakenet", token: alice.Token, status: http.StatusOK,
+			check: hasKeys("user_fields", "location_fields", "instances")},
+		{name: "unknown protocol", method: http.MethodGet, path: tp + "/protocol/irc", token: alice.Token,
+			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "location", method: http.MethodGet, path: tp + "/location/fakenet?channel=%23lobby", token: alice.Token,
+			status: http.StatusOK, check: list(1)},
+		{name: "no such location", method: http.MethodGet, path: tp + "/location/fakenet?channel=%23nope", token: alice.Token,
+			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "location of an unknown protocol", method: http.MethodGet, path: tp + "/location/irc?channel=x", token: alice.Token,
+			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "user", method: http.MethodGet, path: tp + "/user/fakenet?nick=ann&access_token=" + alice.Token,
+			status: http.StatusOK, check: list(1)},
+		{name: "reverse location", method: http.MethodGet, path: tp + "/location?alias=" + url.QueryEscape("#brx_lobby:test.local"),
+			token: alice.Token, status: http.StatusOK, check: list(1)},
+		{name: "reverse user", method: http.MethodGet, path: tp + "/user?userid=" + url.QueryEscape("@_br_ann:test.local"),
+			token: alice.Token, status: http.StatusOK, check: list(1)},
+		{name: "reverse user not found", method: http.MethodGet, path: tp + "/user?userid=" + url.QueryEscape("@x:test.local"),
+			token: alice.Token, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "reverse without the parameter", method: http.MethodGet, path: tp + "/location", token: alice.Token,
+			status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
+		{name: "needs a token", method: http.MethodGet, path: tp + "/protocols", status: http.StatusUnauthorized,
+			errcode: "M_MISSING_TOKEN"},
+	})
 }

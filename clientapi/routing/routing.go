@@ -158,6 +158,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	rt.setupMsisdn(v3, prefixed{r, myelinPrefix})
 	rt.setupUserDirectory(v3)
 	rt.setupFriends(prefixed{r, myelinPrefix})
+	rt.setupThirdParty(v3)
 
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretNonce)).Methods(http.MethodGet)
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretRegister)).Methods(http.MethodPost)
