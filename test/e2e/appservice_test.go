@@ -88,6 +88,15 @@ func TestAppServiceBridgeUsers(t *testing.T) {
 			t.Fatalf("event from %s at %d, want %s at %d", ev.Sender, ev.Timestamp, resp.UserID, ts)
 		}
 
+		// The puppet syncs (spec: services use /sync as a virtual user).
+		sync, err := puppet.FullSyncRequest(c, mautrix.ReqSync{Timeout: 0})
+		if err != nil {
+			t.Fatalf("syncing as the puppet: %v", err)
+		}
+		if _, ok := sync.Rooms.Join[room]; !ok {
+			t.Fatalf("the puppet's sync has no %s", room)
+		}
+
 		// Outside its namespaces the bridge may not act or register.
 		stranger, _ := mautrix.NewClient(srv.ClientURL(), bob.UserID, reg.AppToken)
 		stranger.SetAppServiceUserID = true
