@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	"github.com/myelin-im/myelin/appservice"
 	asapi "github.com/myelin-im/myelin/appservice/api"
 	"github.com/myelin-im/myelin/federationapi"
 	"github.com/myelin-im/myelin/internal/bus"
@@ -237,7 +238,8 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 		Cache:      s.Cache,
 		Profiles:   s.UserAPI,
 		OpenID:     s.UserAPI,
-		Directory:  s.Roomserver,
+		// Other servers' alias queries reach bridged portals too.
+		Directory:  appservice.WrapDirectory(s.Roomserver, s.appServices, s.log.WithField(httputil.FieldComponent, "appservice")),
 		Rooms:      s.Roomserver,
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry),
 		Log:        s.log.WithField(httputil.FieldComponent, "federationapi"),
