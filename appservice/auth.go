@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/myelin-im/myelin/appservice/api"
+	"github.com/myelin-im/myelin/appservice/storage"
 	"github.com/myelin-im/myelin/internal/httputil"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
@@ -39,17 +40,23 @@ func Masquerade(next http.Handler) http.Handler {
 // namespaces. Every other method is the wrapped user API's.
 type Users struct {
 	userapi.UserAPI
-	reg *api.Registry
+	reg   *api.Registry
+	store *storage.Store
 }
 
 // WrapUserAPI returns users with application service tokens accepted; with
-// no registrations it returns users itself.
-func WrapUserAPI(users userapi.UserAPI, reg *api.Registry) userapi.UserAPI {
+// no registrations it returns users itself. store keeps the rooms the
+// services publish in their networks' directories (nil: none can).
+func WrapUserAPI(users userapi.UserAPI, reg *api.Registry, store *storage.Store) userapi.UserAPI {
 	if len(reg.All()) == 0 {
 		return users
 	}
-	return &Users{UserAPI: users, reg: reg}
+	return &Users{UserAPI: users, reg: reg, store: store}
 }
+
+// NetworkRooms returns the store of the rooms published in the services'
+// networks' directories (nil: none).
+func (u *Users) NetworkRooms() *storage.Store { return u.store }
 
 // QueryAccessToken implements userapi.Sessions.
 func (u *Users) QueryAccessToken(ctx context.Context, token string) (*userapi.Device, error) {

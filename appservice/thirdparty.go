@@ -49,9 +49,7 @@ func (t *ThirdParty) Protocol(ctx context.Context, protocol string) (json.RawMes
 		if !t.get(ctx, as, "/_matrix/app/v1/thirdparty/protocol/"+url.PathEscape(protocol), nil, &m) {
 			continue
 		}
-		var inst []json.RawMessage
-		_ = json.Unmarshal(m["instances"], &inst)
-		instances = append(instances, inst...)
+		instances = append(instances, withInstanceIDs(as, m["instances"])...)
 		if merged == nil {
 			merged = m
 		}
@@ -158,4 +156,29 @@ func (t *ThirdParty) get(ctx context.Context, as *api.Registration, path string,
 		return false
 	}
 	return true
+}
+
+// InstanceID names a service's network in the client API (spec:
+// ProtocolInstance.instance_id, "unique across all instances"): the
+// service's id and the network's, joined by "|", as Synapse makes it.
+func InstanceID(appServiceID, networkID string) string { return appServiceID + "|" + networkID }
+
+// SplitInstanceID undoes InstanceID; ok is false for anything else.
+func SplitInstanceID(instanceID string) (appServiceID, networkID string, ok bool) {
+	return strings.Cut(instanceID, "|")
+}
+
+// withInstanceIDs gives each of the service's instances its instance_id.
+func withInstanceIDs(as *api.Registration, raw json.RawMessage) []json.RawMessage {
+	var list []map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &list)
+	out := make([]json.RawMessage, 0, len(list))
+	for _, inst := range list {
+		var network string
+		_ = json.Unmarshal(inst["network_id"], &network)
+		inst["instance_id"], _ = json.Marshal(InstanceID(as.ID, network))
+		b, _ := json.Marshal(inst)
+		out = append(out, b)
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/myelin-im/myelin/appservice"
+	"github.com/myelin-im/myelin/appservice/storage"
 )
 
 // loadAppServices reads and checks the registration files; a bad one stops
@@ -30,7 +31,11 @@ func (s *Server) wireAppServices(ctx context.Context) error {
 	if err := appservice.EnsureSenders(ctx, s.UserAPI, s.appServices); err != nil {
 		return err
 	}
-	s.UserAPI = appservice.WrapUserAPI(s.UserAPI, s.appServices)
+	store, err := storage.New(ctx, s.DB)
+	if err != nil {
+		return err
+	}
+	s.UserAPI = appservice.WrapUserAPI(s.UserAPI, s.appServices, store)
 	s.clientRouter.Use(appservice.Masquerade)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/myelin-im/myelin/appservice"
 	asapi "github.com/myelin-im/myelin/appservice/api"
+	"github.com/myelin-im/myelin/appservice/storage"
 	"github.com/myelin-im/myelin/clientapi"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/test/fixture"
@@ -45,7 +46,11 @@ func newAppServiceServer(t *testing.T, bridgeURL *string) *fixture.Fixture {
 	if err := appservice.EnsureSenders(context.Background(), f.Users, reg); err != nil {
 		t.Fatal(err)
 	}
-	users := appservice.WrapUserAPI(f.Users, reg)
+	store, err := storage.New(context.Background(), f.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := appservice.WrapUserAPI(f.Users, reg, store)
 	f.Router.Use(appservice.Masquerade)
 	clientapi.Setup(f.Router, f.Config, users, f.Rooms, f.Cache, nil, nil, f.Log)
 	failOnErrorLogs(t, f.Log)
@@ -399,7 +404,7 @@ func TestAppServiceThirdParty(t *testing.T) {
 					Instances []map[string]any `json:"instances"`
 				}
 				r.Decode(t, &m)
-				if len(m) != 1 || len(m["fakenet"].Instances) != 1 {
+				if len(m) != 1 || len(m["fakenet"].Instances) != 1 || m["fakenet"].Instances[0]["instance_id"] != "bridge|fake1" {
 					t.Fatalf("protocols = %s", r.Body)
 				}
 			}},
@@ -425,5 +430,63 @@ func TestAppServiceThirdParty(t *testing.T) {
 			status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
 		{name: "needs a token", method: http.MethodGet, path: tp + "/protocols", status: http.StatusUnauthorized,
 			errcode: "M_MISSING_TOKEN"},
+	})
+}
+
+func TestAppServiceNetworkDirectory(t *testing.T) {
+	f := newAppServiceServer(t, nil)
+	alice := f.User(t, "alice")
+	name := "fake lobby"
+	portal := f.Room(t, alice, roomapi.CreateRoomRequest{Preset: "private_chat", Name: &name})
+	list := "/directory/list/appservice/fake1/" + url.PathEscape(portal)
+	rooms := func(want ...string) func(t *testing.T, r *fixture.Response) {
+		return func(t *testing.T, r *fixture.Response) {
+			var page struct {
+				Chunk []struct {
+					RoomID string `json:"room_id"`
+				} `json:"chunk"`
+			}
+			r.Decode(t, &page)
+			var got []string
+			for _, c := range page.Chunk {
+				got = append(got, c.RoomID)
+			}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Fatalf("rooms %v, want %v", got, want)
+			}
+		}
+	}
+	public := map[string]any{"visibility": "public"}
+	run(t, f, []call{
+		{name: "a user may not", method: http.MethodPut, path: list, token: alice.Token, body: public,
+			status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
+		{name: "no visibility", method: http.MethodPut, path: list, token: bridgeToken, body: map[string]any{},
+			status: http.StatusBadRequest, errcode: "M_MISSING_PARAM"},
+		{name: "bad visibility", method: http.MethodPut, path: list, token: bridgeToken, body: map[string]any{"visibility": "x"},
+			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+		{name: "unknown room", method: http.MethodPut, path: "/directory/list/appservice/fake1/" + url.PathEscape("!nope:test.local"),
+			token: bridgeToken, body: public, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "publish", method: http.MethodPut, path: list, token: bridgeToken, body: public, status: http.StatusOK},
+		{name: "the network's directory", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
+			body: map[string]any{"third_party_instance_id": "bridge|fake1"}, status: http.StatusOK, check: rooms(portal)},
+		{name: "the network's directory, searched", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
+			body:   map[string]any{"third_party_instance_id": "bridge|fake1", "filter": map[string]any{"generic_search_term": "LOBBY"}},
+			status: http.StatusOK, check: rooms(portal)},
+		{name: "the network's directory, searched for nothing", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
+			body:   map[string]any{"third_party_instance_id": "bridge|fake1", "filter": map[string]any{"generic_search_term": "zzz"}},
+			status: http.StatusOK, check: rooms()},
+		{name: "another network", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
+			body: map[string]any{"third_party_instance_id": "bridge|fake2"}, status: http.StatusOK, check: rooms()},
+		{name: "bad since", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
+			body: map[string]any{"third_party_instance_id": "bridge|fake1", "since": "x"}, status: http.StatusBadRequest,
+			errcode: "M_INVALID_PARAM"},
+		{name: "the server's own directory", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
+			body: map[string]any{}, status: http.StatusOK, check: rooms()},
+		{name: "all networks", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
+			body: map[string]any{"include_all_networks": true}, status: http.StatusOK, check: rooms(portal)},
+		{name: "withdraw", method: http.MethodPut, path: list, token: bridgeToken, body: map[string]any{"visibility": "private"},
+			status: http.StatusOK},
+		{name: "withdrawn", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
+			body: map[string]any{"third_party_instance_id": "bridge|fake1"}, status: http.StatusOK, check: rooms()},
 	})
 }
