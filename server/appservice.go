@@ -5,6 +5,8 @@ import (
 
 	"github.com/myelin-im/myelin/appservice"
 	"github.com/myelin-im/myelin/appservice/storage"
+	"github.com/myelin-im/myelin/internal/config"
+	"github.com/myelin-im/myelin/internal/httputil"
 )
 
 // loadAppServices reads and checks the registration files; a bad one stops
@@ -35,7 +37,32 @@ func (s *Server) wireAppServices(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.asStore = store
 	s.UserAPI = appservice.WrapUserAPI(s.UserAPI, s.appServices, store)
 	s.clientRouter.Use(appservice.Masquerade)
+	return nil
+}
+
+// startAppServiceSenders pushes the registered services their events, in
+// the process that runs the roomserver (whose output log they read).
+func (s *Server) startAppServiceSenders(ctx context.Context) error {
+	if len(s.appServices.All()) == 0 || s.Roomserver == nil || !s.cfg.Runs(config.ComponentRoomServer) {
+		return nil
+	}
+	store := s.asStore
+	if store == nil {
+		var err error
+		if store, err = storage.New(ctx, s.DB); err != nil {
+			return err
+		}
+	}
+	senders, err := appservice.StartSenders(ctx, appservice.SendersOptions{
+		Bus: s.Bus, Reg: s.appServices, Rooms: s.Roomserver, Store: store,
+		Log: s.log.WithField(httputil.FieldComponent, "appservice"),
+	})
+	if err != nil {
+		return err
+	}
+	s.asSenders = senders
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/myelin-im/myelin/appservice"
 	asapi "github.com/myelin-im/myelin/appservice/api"
+	asstorage "github.com/myelin-im/myelin/appservice/storage"
 	"github.com/myelin-im/myelin/federationapi"
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/cache"
@@ -63,8 +64,11 @@ type Server struct {
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
 	Media      *mediaapi.MediaAPI
-	// appServices are the registered application services.
+	// appServices are the registered application services; asSenders push
+	// them their events, where the roomserver runs.
 	appServices *asapi.Registry
+	asSenders   *appservice.Senders
+	asStore     *asstorage.Store
 
 	// lateFed stands in for Federation to the components built before it.
 	lateFed lateFederation
@@ -149,6 +153,9 @@ func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (_ *Server
 		if err := c.build(ctx, s); err != nil {
 			return nil, fmt.Errorf("server: starting %s: %w", c.name, err)
 		}
+	}
+	if err := s.startAppServiceSenders(ctx); err != nil {
+		return nil, fmt.Errorf("server: starting application service senders: %w", err)
 	}
 	for _, name := range cfg.Global.Components {
 		if name != config.ComponentAll && !built[name] {
@@ -435,6 +442,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.directory != nil {
 		errs = append(errs, s.directory.Close())
+	}
+	if s.asSenders != nil {
+		errs = append(errs, s.asSenders.Close())
 	}
 	if s.SyncAPI != nil {
 		errs = append(errs, s.SyncAPI.Close())

@@ -72,3 +72,18 @@ func (s *Store) Rooms(ctx context.Context, appServiceID, networkID string) ([]st
 	}
 	return rooms, nil
 }
+
+// SenderSince returns when the sender of a service first ran, recording
+// nowMS on its first call for that service.
+func (s *Store) SenderSince(ctx context.Context, appServiceID string, nowMS int64) (int64, error) {
+	if _, err := s.db.Exec(ctx, `INSERT INTO appservice_senders (appservice_id, since_ms) VALUES ($1, $2)
+		ON CONFLICT DO NOTHING`, appServiceID, nowMS); err != nil {
+		return 0, fmt.Errorf("appservice storage: recording the sender of %s: %w", appServiceID, err)
+	}
+	var since int64
+	if err := s.db.QueryRowWrite(ctx, `SELECT since_ms FROM appservice_senders WHERE appservice_id = $1`,
+		appServiceID).Scan(&since); err != nil {
+		return 0, fmt.Errorf("appservice storage: reading the sender of %s: %w", appServiceID, err)
+	}
+	return since, nil
+}

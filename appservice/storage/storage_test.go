@@ -60,3 +60,28 @@ func TestNetworkRooms(t *testing.T) {
 		})
 	}
 }
+
+func TestSenderSince(t *testing.T) {
+	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			s, err := storage.New(ctx, sqltest.Open(t, d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				as        string
+				now, want int64
+			}{
+				{"irc", 100, 100},
+				{"irc", 200, 100}, // the first run counts
+				{"slack", 300, 300},
+			} {
+				got, err := s.SenderSince(ctx, tc.as, tc.now)
+				if err != nil || got != tc.want {
+					t.Fatalf("SenderSince(%s, %d) = %d, %v; want %d", tc.as, tc.now, got, err, tc.want)
+				}
+			}
+		})
+	}
+}

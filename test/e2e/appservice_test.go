@@ -3,13 +3,16 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/appservice"
@@ -225,4 +228,125 @@ func TestAppServicePortalByAlias(t *testing.T) {
 	}
 	_, err = bob.JoinRoom(c, id.NewRoomAlias("_fakenet_secret", cfg.Global.ServerName).String(), nil)
 	wantMatrixError(t, err, http.StatusNotFound, "M_NOT_FOUND")
+}
+
+// bridgeEndpoint serves a mautrix appservice's router on loopback, or 503
+// while down is set: a bridge that is down.
+type bridgeEndpoint struct {
+	as      *appservice.AppService
+	down    atomic.Bool
+	refused atomic.Int32 // requests answered 503
+	srv     *httptest.Server
+}
+
+func newBridgeEndpoint(t *testing.T, reg *appservice.Registration) *bridgeEndpoint {
+	t.Helper()
+	b := &bridgeEndpoint{as: appservice.Create()}
+	b.as.Registration = reg
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.down.Load() {
+			b.refused.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		b.as.Router.ServeHTTP(w, r)
+	}))
+	t.Cleanup(b.srv.Close)
+	reg.URL = b.srv.URL
+	return b
+}
+
+// receive collects the bodies of m.room.message events the bridge gets in
+// roomID until it has n of them or the deadline passes.
+func (b *bridgeEndpoint) receive(t *testing.T, roomID id.RoomID, n int, deadline time.Duration) []string {
+	t.Helper()
+	var got []string
+	timeout := time.After(deadline)
+	for len(got) < n {
+		select {
+		case ev := <-b.as.Events:
+			if ev.RoomID == roomID && ev.Type == event.EventMessage {
+				got = append(got, ev.Content.Raw["body"].(string))
+			}
+		case <-timeout:
+			t.Fatalf("the bridge got %d of %d messages", len(got), n)
+		}
+	}
+	return got
+}
+
+// TestAppServiceTransactions: two bridges get the messages of the rooms
+// their puppets are in, pushed by Myelin; while one is down the other gets
+// its messages at once, and once it is back the first gets every message
+// it missed, once, in order.
+func TestAppServiceTransactions(t *testing.T) {
+	regA, _ := fakeNetRegistration(t)
+	a := newBridgeEndpoint(t, regA)
+	regB := appservice.CreateRegistration()
+	regB.ID, regB.SenderLocalpart = "othernet", "othernetbot"
+	regB.Namespaces.UserIDs.Register(regexp.MustCompile(`@_othernet_.*`), true)
+	b := newBridgeEndpoint(t, regB)
+	dir := t.TempDir()
+	pathA, pathB := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	if err := regA.Save(pathA); err != nil {
+		t.Fatal(err)
+	}
+	if err := regB.Save(pathB); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "")
+	cfg.AppServices.RegistrationFiles = []string{pathA, pathB}
+	srv := startServer(t, cfg)
+	for _, br := range []*bridgeEndpoint{a, b} {
+		br.as.HomeserverDomain = cfg.Global.ServerName
+		if err := br.as.SetHomeserverURL(srv.ClientURL()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := ctx(t)
+	bob := register(t, srv, "bob", "bob-password")
+	roomA := publicRoom(t, bob)
+	roomB := publicRoom(t, bob)
+	if err := a.as.Intent(id.NewUserID("_fakenet_alice", cfg.Global.ServerName)).EnsureJoined(c, roomA); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.as.Intent(id.NewUserID("_othernet_carl", cfg.Global.ServerName)).EnsureJoined(c, roomB); err != nil {
+		t.Fatal(err)
+	}
+
+	a.down.Store(true)
+	const n = 20
+	var want []string
+	for i := range n {
+		body := fmt.Sprintf("message %d", i)
+		want = append(want, body)
+		if _, err := bob.SendText(c, roomA, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bob.SendText(c, roomB, "to the healthy bridge"); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.receive(t, roomB, 1, 5*time.Second); got[0] != "to the healthy bridge" {
+		t.Fatalf("the healthy bridge got %v", got)
+	}
+	waitFor(t, "a push to the bridge that is down", func() bool {
+		if a.refused.Load() > 0 {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+		return false
+	})
+	a.down.Store(false)
+	got := a.receive(t, roomA, n, 20*time.Second)
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("the bridge that was down got %v, want %v", got, want)
+	}
+	select {
+	case ev := <-a.as.Events:
+		if ev.Type == event.EventMessage {
+			t.Fatalf("a message delivered twice: %v", ev.Content.Raw)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
 }
