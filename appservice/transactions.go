@@ -152,11 +152,11 @@ type roomInterest map[string]bool
 // namespaces): sent by or about one of its users, in one of its rooms, in a
 // room with one of its aliases or one of its users as a member.
 func (s *sender) interested(ctx context.Context, ev *roomapi.ClientEvent, cache roomInterest) (bool, error) {
-	server := s.reg.ServerName()
-	if s.as.OwnsUser(ev.Sender, server) {
+	// Only local users count (spec: "Registration", users namespaces).
+	if s.ownsLocal(ev.Sender) {
 		return true, nil
 	}
-	if ev.Type == "m.room.member" && ev.StateKey != nil && s.as.OwnsUser(*ev.StateKey, server) {
+	if ev.Type == "m.room.member" && ev.StateKey != nil && s.ownsLocal(*ev.StateKey) {
 		return true, nil
 	}
 	if matchAny(s.as.Namespaces.Rooms, ev.RoomID) {
@@ -189,12 +189,18 @@ func (s *sender) roomInterests(ctx context.Context, roomID string) (bool, error)
 			return false, fmt.Errorf("appservice: members of %s: %w", roomID, err)
 		}
 		for _, m := range members {
-			if s.reg.Localpart(m) != "" && s.as.OwnsUser(m, s.reg.ServerName()) {
+			if s.ownsLocal(m) {
 				return true, nil
 			}
 		}
 	}
 	return false, nil
+}
+
+// ownsLocal reports whether userID is a user of this server the service
+// owns.
+func (s *sender) ownsLocal(userID string) bool {
+	return s.reg.Localpart(userID) != "" && s.as.OwnsUser(userID, s.reg.ServerName())
 }
 
 func matchAny(list []api.Namespace, id string) bool {
