@@ -27,7 +27,7 @@ import (
 // network, as mautrix's appservice package writes one, and returns it with
 // its path: exclusive over @_fakenet_*, @fakenet_* and #_fakenet_*, no URL
 // (it receives nothing in this increment), not rate limited.
-func fakeNetRegistration(t *testing.T) (*appservice.Registration, string) {
+func fakeNetRegistration(t testing.TB) (*appservice.Registration, string) {
 	t.Helper()
 	reg := appservice.CreateRegistration()
 	reg.ID = "fakenet"
@@ -239,7 +239,7 @@ type bridgeEndpoint struct {
 	srv     *httptest.Server
 }
 
-func newBridgeEndpoint(t *testing.T, reg *appservice.Registration) *bridgeEndpoint {
+func newBridgeEndpoint(t testing.TB, reg *appservice.Registration) *bridgeEndpoint {
 	t.Helper()
 	b := &bridgeEndpoint{as: appservice.Create()}
 	b.as.Registration = reg
