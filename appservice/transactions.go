@@ -80,6 +80,13 @@ func StartSenders(ctx context.Context, o SendersOptions) (*Senders, error) {
 			return nil, fmt.Errorf("appservice %s: subscribing its sender: %w", as.ID, err)
 		}
 		s.subs = append(s.subs, sub)
+		if wantsEphemeral(as) {
+			if sub, err = snd.startReceipts(ctx, o.Bus); err != nil {
+				_ = s.Close()
+				return nil, err
+			}
+			s.subs = append(s.subs, sub)
+		}
 	}
 	return s, nil
 }
@@ -140,7 +147,7 @@ func (s *sender) handle(ctx context.Context, msgs []*bus.Message) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return s.push(ctx, transactionID(msgs), events)
+	return s.pushBody(ctx, transactionID(msgs), map[string]any{"events": events})
 }
 
 // roomInterest caches, within one batch, whether a room interests the
@@ -159,18 +166,7 @@ func (s *sender) interested(ctx context.Context, ev *roomapi.ClientEvent, cache 
 	if ev.Type == "m.room.member" && ev.StateKey != nil && s.ownsLocal(*ev.StateKey) {
 		return true, nil
 	}
-	if matchAny(s.as.Namespaces.Rooms, ev.RoomID) {
-		return true, nil
-	}
-	if v, ok := cache[ev.RoomID]; ok {
-		return v, nil
-	}
-	v, err := s.roomInterests(ctx, ev.RoomID)
-	if err != nil {
-		return false, err
-	}
-	cache[ev.RoomID] = v
-	return v, nil
+	return s.roomInterested(ctx, ev.RoomID, cache)
 }
 
 func (s *sender) roomInterests(ctx context.Context, roomID string) (bool, error) {
@@ -222,10 +218,10 @@ func transactionID(msgs []*bus.Message) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// push sends PUT {url}/_matrix/app/v1/transactions/{txnId}; anything but
-// 200 is an error, and the bus retries it.
-func (s *sender) push(ctx context.Context, txnID string, events []roomapi.ClientEvent) error {
-	body, err := json.Marshal(map[string]any{"events": events})
+// pushBody sends PUT {url}/_matrix/app/v1/transactions/{txnId}; anything
+// but 200 is an error, and the bus retries it.
+func (s *sender) pushBody(ctx context.Context, txnID string, txn map[string]any) error {
+	body, err := json.Marshal(txn)
 	if err != nil {
 		return err
 	}

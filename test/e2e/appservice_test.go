@@ -281,6 +281,7 @@ func (b *bridgeEndpoint) receive(t *testing.T, roomID id.RoomID, n int, deadline
 // it missed, once, in order.
 func TestAppServiceTransactions(t *testing.T) {
 	regA, _ := fakeNetRegistration(t)
+	regA.EphemeralEvents = true // receive_ephemeral: read receipts too
 	a := newBridgeEndpoint(t, regA)
 	regB := appservice.CreateRegistration()
 	regB.ID, regB.SenderLocalpart = "othernet", "othernetbot"
@@ -317,12 +318,15 @@ func TestAppServiceTransactions(t *testing.T) {
 	a.down.Store(true)
 	const n = 20
 	var want []string
+	var last id.EventID
 	for i := range n {
 		body := fmt.Sprintf("message %d", i)
 		want = append(want, body)
-		if _, err := bob.SendText(c, roomA, body); err != nil {
+		sent, err := bob.SendText(c, roomA, body)
+		if err != nil {
 			t.Fatal(err)
 		}
+		last = sent.EventID
 	}
 	if _, err := bob.SendText(c, roomB, "to the healthy bridge"); err != nil {
 		t.Fatal(err)
@@ -342,11 +346,26 @@ func TestAppServiceTransactions(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("the bridge that was down got %v, want %v", got, want)
 	}
-	select {
-	case ev := <-a.as.Events:
-		if ev.Type == event.EventMessage {
-			t.Fatalf("a message delivered twice: %v", ev.Content.Raw)
+	// bob's read receipt reaches the bridge as an ephemeral event; nothing
+	// arrives twice meanwhile.
+	if err := bob.SendReceipt(c, roomA, last, event.ReceiptTypeRead, nil); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-a.as.Events:
+			if ev.Type == event.EventMessage {
+				t.Fatalf("a message delivered twice: %v", ev.Content.Raw)
+			}
+			if ev.Type == event.EphemeralEventReceipt && ev.RoomID == roomA {
+				if _, ok := ev.Content.Raw[last.String()]; !ok {
+					t.Fatalf("receipt for another event: %v", ev.Content.Raw)
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatal("no read receipt reached the bridge")
 		}
-	case <-time.After(300 * time.Millisecond):
 	}
 }
