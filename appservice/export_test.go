@@ -7,6 +7,7 @@ import (
 	"github.com/myelin-im/myelin/appservice/api"
 	"github.com/myelin-im/myelin/internal/bus"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	syncapi "github.com/myelin-im/myelin/syncapi/api"
 )
 
 // Interested exposes the sender's interest rule to the tests.
@@ -23,3 +24,9 @@ func TransactionID(ids ...string) string {
 	}
 	return transactionID(msgs)
 }
+
+// TypingView exposes a service's view of typing users.
+type TypingView struct{ t typingRooms }
+
+// Apply records a change at now and returns the room's typing users.
+func (v *TypingView) Apply(c syncapi.TypingChange, now time.Time) []string { return v.t.apply(c, now) }

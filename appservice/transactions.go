@@ -86,6 +86,11 @@ func StartSenders(ctx context.Context, o SendersOptions) (*Senders, error) {
 				return nil, err
 			}
 			s.subs = append(s.subs, sub)
+			if sub, err = snd.startTyping(ctx, o.Bus); err != nil {
+				_ = s.Close()
+				return nil, err
+			}
+			s.subs = append(s.subs, sub)
 		}
 	}
 	return s, nil
@@ -115,6 +120,7 @@ type sender struct {
 	client *http.Client
 	since  time.Time
 	log    logrus.FieldLogger
+	typing typingRooms
 }
 
 // handle pushes the events of msgs the service is interested in as one

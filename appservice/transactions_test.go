@@ -2,11 +2,14 @@ package appservice_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/myelin-im/myelin/appservice"
 	"github.com/myelin-im/myelin/appservice/api"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
+	syncapi "github.com/myelin-im/myelin/syncapi/api"
 	"github.com/myelin-im/myelin/test/fixture"
 )
 
@@ -64,5 +67,29 @@ func TestTransactionID(t *testing.T) {
 	a, b := appservice.TransactionID("1", "2"), appservice.TransactionID("1", "2")
 	if a != b || a == appservice.TransactionID("1") || a == appservice.TransactionID("12") || len(a) != 32 {
 		t.Fatalf("transaction IDs %q %q: want stable per batch, distinct between batches", a, b)
+	}
+}
+
+func TestTypingView(t *testing.T) {
+	var v appservice.TypingView
+	now := time.Unix(1000, 0)
+	change := func(user string, typing bool, timeoutMS int64) syncapi.TypingChange {
+		return syncapi.TypingChange{RoomID: "!r:x", UserID: user, Typing: typing, TimeoutMS: timeoutMS}
+	}
+	for _, step := range []struct {
+		c    syncapi.TypingChange
+		at   time.Duration
+		want string
+	}{
+		{change("@b:x", true, 5000), 0, "@b:x"},
+		{change("@a:x", true, 0), time.Second, "@a:x @b:x"}, // no timeout: 30 s
+		{change("@a:x", false, 0), 2 * time.Second, "@b:x"},
+		{change("@c:x", true, 1000), 6 * time.Second, "@c:x"}, // @b:x expired at 5 s
+		{change("@c:x", false, 0), 6 * time.Second, ""},
+	} {
+		got := strings.Join(v.Apply(step.c, now.Add(step.at)), " ")
+		if got != step.want {
+			t.Fatalf("after %s %v at %s: typing %q, want %q", step.c.UserID, step.c.Typing, step.at, got, step.want)
+		}
 	}
 }

@@ -362,10 +362,36 @@ func TestAppServiceTransactions(t *testing.T) {
 				if _, ok := ev.Content.Raw[last.String()]; !ok {
 					t.Fatalf("receipt for another event: %v", ev.Content.Raw)
 				}
+				wantTyping(t, a, bob, roomA)
 				return
 			}
 		case <-timeout:
 			t.Fatal("no read receipt reached the bridge")
+		}
+	}
+}
+
+// wantTyping has bob start typing in room and waits for the bridge to get
+// the room's m.typing naming him.
+func wantTyping(t *testing.T, a *bridgeEndpoint, bob *mautrix.Client, room id.RoomID) {
+	t.Helper()
+	if _, err := bob.UserTyping(ctx(t), room, true, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-a.as.Events:
+			if ev.Type != event.EphemeralEventTyping || ev.RoomID != room {
+				continue
+			}
+			users, _ := ev.Content.Raw["user_ids"].([]any)
+			if len(users) == 1 && users[0] == bob.UserID.String() {
+				return
+			}
+			t.Fatalf("m.typing = %v, want bob", ev.Content.Raw)
+		case <-timeout:
+			t.Fatal("no typing reached the bridge")
 		}
 	}
 }
