@@ -24,6 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	"github.com/myelin-im/myelin/appservice"
+	asapi "github.com/myelin-im/myelin/appservice/api"
+	asstorage "github.com/myelin-im/myelin/appservice/storage"
 	"github.com/myelin-im/myelin/federationapi"
 	"github.com/myelin-im/myelin/internal/bus"
 	"github.com/myelin-im/myelin/internal/cache"
@@ -61,6 +64,11 @@ type Server struct {
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
 	Media      *mediaapi.MediaAPI
+	// appServices are the registered application services; asSenders push
+	// them their events, where the roomserver runs.
+	appServices *asapi.Registry
+	asSenders   *appservice.Senders
+	asStore     *asstorage.Store
 
 	// lateFed stands in for Federation to the components built before it.
 	lateFed lateFederation
@@ -110,6 +118,9 @@ func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (_ *Server
 	if err := s.checkComponents(); err != nil {
 		return nil, err
 	}
+	if err := s.loadAppServices(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Global.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: creating data directory: %w", err)
 	}
@@ -143,6 +154,9 @@ func New(ctx context.Context, cfg *config.Config, log *logrus.Logger) (_ *Server
 			return nil, fmt.Errorf("server: starting %s: %w", c.name, err)
 		}
 	}
+	if err := s.startAppServiceSenders(ctx); err != nil {
+		return nil, fmt.Errorf("server: starting application service senders: %w", err)
+	}
 	for _, name := range cfg.Global.Components {
 		if name != config.ComponentAll && !built[name] {
 			log.WithField(httputil.FieldComponent, name).Warn("component requested but not part of this version yet; skipping it")
@@ -172,6 +186,9 @@ func buildUserAPI(ctx context.Context, s *Server) error {
 	}
 	if s.UserAPI, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.DB, s.Cache, s.Bus, log, reg,
 		userapi.WithSMS(sender, s.cfg.SMS.Template), userapi.WithUserDirectory(s.cfg.UserDirectory)); err != nil {
+		return err
+	}
+	if err := s.wireAppServices(ctx); err != nil {
 		return err
 	}
 	if s.directory, err = userapi.StartDirectory(ctx, s.cfg.Global.ServerName, s.DB, s.Bus, log); err != nil {
@@ -228,7 +245,8 @@ func buildFederationAPI(ctx context.Context, s *Server) error {
 		Cache:      s.Cache,
 		Profiles:   s.UserAPI,
 		OpenID:     s.UserAPI,
-		Directory:  s.Roomserver,
+		// Other servers' alias queries reach bridged portals too.
+		Directory:  appservice.WrapDirectory(s.Roomserver, s.appServices, s.log.WithField(httputil.FieldComponent, "appservice")),
 		Rooms:      s.Roomserver,
 		Spaces:     s.Roomserver,
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"component": "federationapi"}, s.registry),
@@ -425,6 +443,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.directory != nil {
 		errs = append(errs, s.directory.Close())
+	}
+	if s.asSenders != nil {
+		errs = append(errs, s.asSenders.Close())
 	}
 	if s.SyncAPI != nil {
 		errs = append(errs, s.SyncAPI.Close())

@@ -22,8 +22,10 @@ func (rt *Routes) authed(h authedHandler) httputil.Handler {
 		if err != nil {
 			return err
 		}
-		if ok, wait := rt.requests.Allow(tok); !ok {
-			return httputil.LimitExceeded(wait.Milliseconds() + 1)
+		if rt.rateLimited(tok, dev) {
+			if ok, wait := rt.requests.Allow(tok); !ok {
+				return httputil.LimitExceeded(wait.Milliseconds() + 1)
+			}
 		}
 		log := httputil.Logger(r.Context()).WithFields(logrus.Fields{httputil.FieldUserID: dev.UserID, httputil.FieldDeviceID: dev.ID})
 		r = r.WithContext(httputil.WithLogger(r.Context(), log))

@@ -53,6 +53,7 @@ func (rt *Routes) setupDirectory(v3 prefixed) {
 	v3.Handle("/rooms/{roomId}/aliases", rt.authed(d.roomAliases)).Methods(http.MethodGet)
 	v3.Handle("/directory/list/room/{roomId}", httputil.Handler(d.getVisibility)).Methods(http.MethodGet)
 	v3.Handle("/directory/list/room/{roomId}", rt.authed(d.putVisibility)).Methods(http.MethodPut)
+	v3.Handle("/directory/list/appservice/{networkId}/{roomId}", rt.authed(rt.putNetworkVisibility)).Methods(http.MethodPut)
 	v3.Handle("/publicRooms", httputil.Handler(d.getPublicRooms)).Methods(http.MethodGet)
 	v3.Handle("/publicRooms", rt.authed(d.postPublicRooms)).Methods(http.MethodPost)
 }
@@ -136,6 +137,9 @@ func (rt *Routes) resolveAlias(ctx context.Context, dir roomapi.Directory, alias
 		return "", errRemoteAlias(alias)
 	}
 	roomID, err := dir.ResolveAlias(ctx, alias)
+	if errors.Is(err, roomapi.ErrAliasNotFound) && rt.queryAppServices(ctx, alias) {
+		roomID, err = dir.ResolveAlias(ctx, alias)
+	}
 	if err != nil {
 		return "", directoryError(err, alias)
 	}
@@ -146,6 +150,9 @@ func (rt *Routes) resolveAlias(ctx context.Context, dir roomapi.Directory, alias
 func (d *directoryRoutes) putAlias(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
 	alias := httputil.Vars(r)["roomAlias"]
 	if err := d.localAliasForCreate(alias); err != nil {
+		return err
+	}
+	if err := d.rt.exclusiveAlias(alias, dev); err != nil {
 		return err
 	}
 	var req struct {
@@ -397,13 +404,22 @@ func (d *directoryRoutes) publicRooms(ctx context.Context, w http.ResponseWriter
 		}
 	}
 	if req.ThirdPartyInstanceID != "" {
-		// No application service networks exist here: a named one has no rooms.
-		httputil.WriteJSON(w, http.StatusOK, roomapi.PublicRoomsPaging{Chunk: []roomapi.PublicRoom{}})
+		// One application service network's rooms.
+		page, err := d.rt.networkPublicRooms(ctx, req, limit)
+		if err != nil {
+			return err
+		}
+		httputil.WriteJSON(w, http.StatusOK, page)
 		return nil
 	}
 	page, err := roomapi.PublicRoomsPage(ctx, d.dir, req.Since, limit, req.Filter.GenericSearchTerm, req.Filter.RoomTypes)
 	if err != nil {
 		return err
+	}
+	if req.IncludeAllNetworks {
+		if err := d.rt.withNetworkRooms(ctx, &page, req.Filter.GenericSearchTerm); err != nil {
+			return err
+		}
 	}
 	httputil.WriteJSON(w, http.StatusOK, page)
 	return nil

@@ -11,9 +11,11 @@ import (
 
 // GET /v3/login
 func (rt *Routes) loginFlows(w http.ResponseWriter, r *http.Request) error {
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"flows": []map[string]string{
-		{"type": auth.StagePassword}, {"type": auth.LoginMsisdn},
-	}})
+	flows := []map[string]string{{"type": auth.StagePassword}, {"type": auth.LoginMsisdn}}
+	if len(rt.appServices().All()) > 0 {
+		flows = append(flows, map[string]string{"type": loginAppService})
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"flows": flows})
 	return nil
 }
 
@@ -46,6 +48,8 @@ func (rt *Routes) login(w http.ResponseWriter, r *http.Request) error {
 		return rt.loginPassword(w, r, &req)
 	case auth.LoginMsisdn:
 		return rt.loginMsisdn(w, r, &req)
+	case loginAppService:
+		return rt.loginAppService(w, r, &req)
 	case "":
 		return httputil.MissingParam("Missing login type")
 	}

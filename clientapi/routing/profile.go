@@ -56,6 +56,9 @@ func (rt *Routes) profileOf(r *http.Request, userID string) (map[string]json.Raw
 		}
 	}
 	acct, err := rt.users.Account(r.Context(), l)
+	if errors.Is(err, api.ErrNoSuchAccount) && rt.queryAppServiceUser(r.Context(), userID) {
+		acct, err = rt.users.Account(r.Context(), l)
+	}
 	if errors.Is(err, api.ErrNoSuchAccount) || (err == nil && acct.Deactivated) {
 		return nil, httputil.NotFound("Profile not found")
 	}

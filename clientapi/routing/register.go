@@ -63,6 +63,9 @@ func (rt *Routes) registrationFlows() []auth.Flow {
 }
 
 type registerRequest struct {
+	// Type is m.login.application_service for an application service's
+	// registration, and empty otherwise.
+	Type                     string         `json:"type"`
 	Username                 string         `json:"username"`
 	Password                 string         `json:"password"`
 	DeviceID                 string         `json:"device_id"`
@@ -74,6 +77,9 @@ type registerRequest struct {
 
 // POST /v3/register
 func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
+	if as := rt.appServices().ByToken(httputil.AccessToken(r)); as != nil {
+		return rt.registerAppService(w, r, as)
+	}
 	if rt.opts.Registration == RegistrationDisabled {
 		return httputil.Forbidden("Registration is disabled")
 	}
@@ -91,12 +97,22 @@ func (rt *Routes) register(w http.ResponseWriter, r *http.Request) error {
 	if err := httputil.ReadJSON(r, &req); err != nil {
 		return err
 	}
+	if req.Type == loginAppService {
+		// Without a valid as_token (spec: "Server admin style permissions").
+		if httputil.AccessToken(r) == "" {
+			return httputil.MissingToken("Missing as_token")
+		}
+		return httputil.UnknownToken("Unknown as_token")
+	}
 	// Localparts are lowercase (spec appendices, "User Identifiers"): a
 	// requested username is lowercased, as Synapse does.
 	req.Username = strings.ToLower(req.Username)
 	// Spec: username and password checks come before user-interactive auth.
 	if req.Username != "" {
 		if err := rt.validateLocalpart(req.Username); err != nil {
+			return err
+		}
+		if err := rt.exclusiveUser(req.Username, nil); err != nil {
 			return err
 		}
 		free, err := rt.users.LocalpartAvailable(r.Context(), api.Localpart(req.Username))
@@ -214,6 +230,9 @@ func (rt *Routes) registerAvailable(w http.ResponseWriter, r *http.Request) erro
 		return httputil.MissingParam("Missing username parameter")
 	}
 	if err := rt.validateLocalpart(username); err != nil {
+		return err
+	}
+	if err := rt.exclusiveUser(username, nil); err != nil {
 		return err
 	}
 	free, err := rt.users.LocalpartAvailable(r.Context(), api.Localpart(username))

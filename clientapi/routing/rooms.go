@@ -102,6 +102,11 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 	if err != nil {
 		return err
 	}
+	if alias != "" {
+		if err := rt.exclusiveAlias(alias, dev); err != nil {
+			return err
+		}
+	}
 	for _, raw := range []json.RawMessage{req.CreationContent, req.PowerLevelContentOverride} {
 		if len(raw) > 0 && string(raw) != "null" && raw[0] != '{' {
 			return httputil.BadJSON("creation_content and power_level_content_override must be objects")
@@ -414,8 +419,12 @@ func (rt *Routes) send(
 	if len(body) > 65536 {
 		return httputil.TooLarge("Event content is larger than 64 KiB")
 	}
+	ts, err := massagedTS(r, dev)
+	if err != nil {
+		return err
+	}
 	id, err := rt.rooms.SendEvent(r.Context(), roomapi.SendEventRequest{RoomID: roomID, Sender: dev.UserID, DeviceID: string(dev.ID),
-		TxnID: txnID, Type: evType, StateKey: stateKey, Content: body})
+		TxnID: txnID, Type: evType, StateKey: stateKey, Content: body, TS: ts})
 	if err != nil {
 		return err
 	}

@@ -121,6 +121,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	c1.Handle("/unstable/im.nheko.summary/summary/{roomIdOrAlias}", httputil.Handler(rt.roomSummary)).Methods(http.MethodGet)
 	c1.Handle("/v1/rooms/{roomId}/hierarchy", rt.authed(rt.hierarchy)).Methods(http.MethodGet)
 	c1.Handle("/v1/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
+	c1.Handle("/v1/appservice/{appserviceId}/ping", rt.authed(rt.pingAppService)).Methods(http.MethodPost)
 	r.Handle(msc2666Prefix+"/user/mutual_rooms", rt.authed(rt.mutualRooms)).Methods(http.MethodGet)
 
 	v3.Handle("/login", httputil.Handler(rt.loginFlows)).Methods(http.MethodGet)
@@ -165,6 +166,7 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 	rt.setupMsisdn(v3, prefixed{r, myelinPrefix})
 	rt.setupUserDirectory(v3)
 	rt.setupFriends(prefixed{r, myelinPrefix})
+	rt.setupThirdParty(v3)
 
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretNonce)).Methods(http.MethodGet)
 	admin.Handle("/register", httputil.Handler(rt.sharedSecretRegister)).Methods(http.MethodPost)

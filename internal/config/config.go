@@ -118,6 +118,7 @@ type Config struct {
 	RoomServer    RoomServer    `yaml:"room_server"`
 	TURN          TURN          `yaml:"turn"`
 	Support       Support       `yaml:"support"`
+	AppServices   AppServices   `yaml:"app_services"`
 }
 
 // Global holds the settings shared by every component.
@@ -284,6 +285,7 @@ func (c *Config) Defaults() {
 	c.RoomServer.Defaults()
 	c.TURN.Defaults()
 	c.Support.Defaults()
+	c.AppServices.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -397,6 +399,7 @@ func (c *Config) Verify() error {
 	c.RoomServer.Verify(errs)
 	c.TURN.Verify(errs)
 	c.Support.Verify(errs)
+	c.AppServices.Verify(errs)
 	return errs.Err()
 }
 

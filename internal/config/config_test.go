@@ -287,6 +287,7 @@ func TestEveryFlagHasItsEnvTwin(t *testing.T) {
 		"default-room-version":              "MYELIN_DEFAULT_ROOM_VERSION",
 		"turn-uris":                         "MYELIN_TURN_URIS",
 		"turn-shared-secret":                "MYELIN_TURN_SHARED_SECRET",
+		"appservice":                        "MYELIN_APPSERVICE",
 	}
 	if len(settings) != len(want) {
 		t.Errorf("%d flags, want %d", len(settings), len(want))

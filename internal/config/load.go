@@ -30,6 +30,9 @@ type setting struct {
 	// isBool makes the flag a switch: given alone it means "true"; its
 	// value (flag or environment) must be true or false.
 	isBool bool
+	// repeat makes the flag repeatable: its uses form a comma-separated
+	// list, as its environment twin is written.
+	repeat bool
 }
 
 // boolValue is a string flag that may be given without a value.
@@ -251,6 +254,15 @@ var settings = []setting{
 			"Prefer the environment or the file: other local users can see command lines.",
 		apply: func(c *Config, v string) { c.TURN.SharedSecret = v },
 	},
+	{
+		flag: "appservice",
+		arg:  "FILE",
+		path: "app_services.registration_files",
+		help: "An application service's registration file; repeat the flag for more " +
+			"(the environment variable takes a comma-separated list).",
+		repeat: true,
+		apply:  func(c *Config, v string) { c.AppServices.RegistrationFiles = splitList(v) },
+	},
 }
 
 // splitList splits a comma-separated list, dropping spaces and empty items.
@@ -288,6 +300,12 @@ func Load(args []string, getenv func(string) (string, bool)) (*Config, error) {
 		if s.isBool {
 			v := new(string)
 			fs.Var(boolValue{v}, s.flag, s.help)
+			values[s.flag] = v
+			continue
+		}
+		if s.repeat {
+			v := new(string)
+			fs.Var(listValue{v}, s.flag, s.help)
 			values[s.flag] = v
 			continue
 		}

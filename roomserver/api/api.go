@@ -102,6 +102,10 @@ type SendEventRequest struct {
 	StateKey *string
 	Content  json.RawMessage
 	Redacts  string
+	// TS, when not 0, is the event's origin_server_ts in milliseconds: an
+	// application service's timestamp massaging (spec: application service
+	// API, "Timestamp massaging"). The event still goes at the room's tip.
+	TS int64
 }
 
 // RedactRequest asks to redact an event (spec: PUT /rooms/{roomId}/redact).

@@ -98,7 +98,7 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 		content = json.RawMessage("{}")
 	}
 	return rs.send(ctx, r, newEvent{sender: req.Sender, evType: req.Type, stateKey: req.StateKey, content: content,
-		redacts: req.Redacts, txnID: req.TxnID, txnKey: key, deviceID: req.DeviceID})
+		redacts: req.Redacts, txnID: req.TxnID, txnKey: key, deviceID: req.DeviceID, ts: req.TS})
 }
 
 // PerformMembership implements api.Roomserver for local users in rooms this

@@ -73,6 +73,9 @@ type newEvent struct {
 	// identifiers": same device, same endpoint path).
 	txnKey   string
 	deviceID string
+	// ts, when not 0, is the event's origin_server_ts (ms), set by an
+	// application service; 0 is now.
+	ts int64
 	// redactTarget is the event a redaction removes the content of.
 	redactTarget *storage.Event
 	// delivered: the room's other servers have the event already.
@@ -111,7 +114,7 @@ func (rs *Roomserver) build(r *room, ne newEvent) (gomatrixserverlib.PDU, error)
 	if err := builder.AddAuthEvents(r); err != nil {
 		return nil, &api.BadRequestError{Reason: err.Error()}
 	}
-	ev, err := builder.Build(rs.now(), rs.opts.ServerName, rs.opts.KeyID, rs.opts.PrivateKey)
+	ev, err := builder.Build(ne.buildTime(rs.now()), rs.opts.ServerName, rs.opts.KeyID, rs.opts.PrivateKey)
 	if err != nil {
 		return nil, &api.BadRequestError{Reason: err.Error()}
 	}
@@ -473,4 +476,13 @@ func (rs *Roomserver) loadRoom(ctx context.Context, roomID string) (*room, error
 		return nil, api.ErrRoomNotFound
 	}
 	return r, err
+}
+
+// buildTime is the origin_server_ts of the event: ts when an application
+// service set one, and now otherwise.
+func (ne *newEvent) buildTime(now time.Time) time.Time {
+	if ne.ts != 0 {
+		return time.UnixMilli(ne.ts)
+	}
+	return now
 }

@@ -50,6 +50,10 @@ type Device struct {
 	// ExpiresTS is when the access token that found this device expires, in
 	// milliseconds since the epoch; 0 means never.
 	ExpiresTS int64
+	// AppServiceID names the application service acting as the user with
+	// its as_token (spec: "Identity assertion"); "" for the user's own
+	// access token.
+	AppServiceID string
 }
 
 // Session is what a login, registration or refresh hands the client.
