@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 
-	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/userapi/api"
@@ -84,17 +83,5 @@ func (rt *Routes) knockAs(ctx context.Context, dev *api.Device, roomID string, s
 		}
 	}
 	err = rt.opts.RemoteRooms.KnockRemote(ctx, roomID, dev.UserID, joinServers(roomID, servers), content)
-	var refused *fedapi.RemoteError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &refused) && refused.PassedThrough():
-		// Spec (server-server API, make_knock): the resident server's
-		// refusal is the client's answer (403: may not knock; 400
-		// M_INCOMPATIBLE_ROOM_VERSION).
-		return err
-	default:
-		httputil.Logger(ctx).WithError(err).Info("remote knock failed")
-		return httputil.NotFound("Could not knock on %s through any known server", roomID)
-	}
+	return remoteMembershipAnswer(ctx, err, "knock on", roomID)
 }

@@ -265,18 +265,24 @@ func (rt *Routes) joinAs(
 		content["reason"] = reason
 	}
 	_, err = rt.opts.RemoteRooms.JoinRemote(ctx, roomID, dev.UserID, joinServers(roomID, servers), content)
+	return remoteMembershipAnswer(ctx, err, "join", roomID)
+}
+
+// remoteMembershipAnswer is the client's answer to a join or knock
+// (verb) made through other servers: the resident server's refusal is
+// passed through (spec: server-server API, make_join and make_knock: "
+// should be passed through to clients" — a refusal, an incompatible room
+// version); no server that could be reached is 404.
+func remoteMembershipAnswer(ctx context.Context, err error, verb, roomID string) error {
 	var refused *fedapi.RemoteError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &refused) && refused.PassedThrough():
-		// Spec (server-server API, make_join): the resident server's
-		// error "should be passed through to clients" (a refusal, an
-		// incompatible room version).
 		return err
 	default:
-		httputil.Logger(ctx).WithError(err).Info("remote join failed")
-		return httputil.NotFound("Could not join %s through any known server", roomID)
+		httputil.Logger(ctx).WithError(err).Info("remote " + verb + " failed")
+		return httputil.NotFound("Could not %s %s through any known server", verb, roomID)
 	}
 }
 
