@@ -87,6 +87,7 @@ func historyIDs(t *testing.T, srvURL, token string, roomID id.RoomID, from strin
 // three, joining later, gets the same history though two, which has it only
 // as backfilled history, may be asked too.
 func TestFederationBackfill1000(t *testing.T) {
+	t.Parallel() // one of the longest: runs beside the other long ones once the serial tests are done
 	f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, sqlutil.SQLite) }, "one.test", "two.test", "three.test")
 	one, two, three := f.servers["one.test"], f.servers["two.test"], f.servers["three.test"]
 	alice := register(t, one, "alice", "long enough")

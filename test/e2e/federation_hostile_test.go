@@ -30,6 +30,7 @@ import (
 // good ones go through; bob's view of the room has exactly the good
 // messages and the same state; the server stays up.
 func TestFederationHostilePDUs(t *testing.T) {
+	t.Parallel() // one of the longest: runs beside the other long ones once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			f, alice, bob := startPair(t, d)

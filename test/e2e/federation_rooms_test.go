@@ -20,6 +20,7 @@ import (
 // further page. /sync shows none of the history, and the history survives
 // a restart of two.
 func TestFederationBackfill(t *testing.T) {
+	t.Parallel() // one of the longest: runs beside the other long ones once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			f, alice, bob := startPair(t, d)

@@ -964,6 +964,7 @@ func TestFederationNotary(t *testing.T) {
 // event of the oldest of those 20 from one (state_ids) and carol gets
 // alice's message and the 20 before it.
 func TestFederationWideGap(t *testing.T) {
+	t.Parallel() // one of the longest: runs beside the other long ones once the serial tests are done
 	f, alice, bob, carol, room := startTrio(t, "gap")
 	c := ctx(t)
 	since := syncOnce(t, carol, "", 0).NextBatch

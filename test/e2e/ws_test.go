@@ -185,6 +185,7 @@ func TestWebSocketSync(t *testing.T) {
 // a frame cannot be written in time, instead of the server queueing frames
 // for it without bound.
 func TestWebSocketSlowClient(t *testing.T) {
+	t.Parallel() // one of the longest: runs beside the other long ones once the serial tests are done
 	cfg := testConfig(t, "")
 	cfg.ClientAPI.RateLimits.Enabled = false
 	srv := startServer(t, cfg)
