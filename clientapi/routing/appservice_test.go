@@ -307,15 +307,7 @@ func TestAppServiceAliasQuery(t *testing.T) {
 		{name: "outside the namespaces", method: http.MethodGet, path: dir("#elsewhere"), status: http.StatusNotFound,
 			errcode: "M_NOT_FOUND"},
 	})
-	close(queries)
-	var asked []string
-	for q := range queries {
-		asked = append(asked, q)
-	}
-	want := []string{"#brx_portal:" + f.ServerName, "#brx_nothing:" + f.ServerName}
-	if strings.Join(asked, " ") != strings.Join(want, " ") {
-		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
-	}
+	mustHaveAsked(t, queries, "#brx_portal:"+f.ServerName, "#brx_nothing:"+f.ServerName)
 }
 
 func TestAppServiceUserQuery(t *testing.T) {
@@ -348,15 +340,7 @@ func TestAppServiceUserQuery(t *testing.T) {
 		{name: "outside the namespaces", method: http.MethodGet, path: profile("@nobody"), status: http.StatusNotFound,
 			errcode: "M_NOT_FOUND"},
 	})
-	close(queries)
-	var asked []string
-	for q := range queries {
-		asked = append(asked, q)
-	}
-	want := []string{"@_br_known:" + f.ServerName, "@_br_unknown:" + f.ServerName}
-	if strings.Join(asked, " ") != strings.Join(want, " ") {
-		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
-	}
+	mustHaveAsked(t, queries, "@_br_known:"+f.ServerName, "@_br_unknown:"+f.ServerName)
 }
 
 func TestAppServiceThirdParty(t *testing.T) {
@@ -489,4 +473,18 @@ func TestAppServiceNetworkDirectory(t *testing.T) {
 		{name: "withdrawn", method: http.MethodPost, path: "/publicRooms", token: alice.Token,
 			body: map[string]any{"third_party_instance_id": "bridge|fake1"}, status: http.StatusOK, check: rooms()},
 	})
+}
+
+// mustHaveAsked closes queries and checks that the bridge was asked about
+// want, in that order and nothing else.
+func mustHaveAsked(t *testing.T, queries chan string, want ...string) {
+	t.Helper()
+	close(queries)
+	var asked []string
+	for q := range queries {
+		asked = append(asked, q)
+	}
+	if strings.Join(asked, " ") != strings.Join(want, " ") {
+		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
+	}
 }

@@ -35,7 +35,7 @@ func (rt *Routes) knock(w http.ResponseWriter, r *http.Request, dev *api.Device)
 			return err
 		}
 	}
-	roomID, servers, err := rt.knockTarget(r.Context(), target)
+	roomID, servers, err := rt.membershipTarget(r.Context(), target)
 	if err != nil {
 		return err
 	}
@@ -47,24 +47,6 @@ func (rt *Routes) knock(w http.ResponseWriter, r *http.Request, dev *api.Device)
 	}
 	httputil.WriteJSON(w, http.StatusOK, map[string]string{"room_id": roomID})
 	return nil
-}
-
-// knockTarget resolves the room knocked on: a room ID as it is, an alias
-// here or through its server (which also gives servers in the room).
-func (rt *Routes) knockTarget(ctx context.Context, target string) (string, []string, error) {
-	remote, err := rt.isRemoteAlias(target)
-	if err != nil {
-		return "", nil, err
-	}
-	if !remote {
-		roomID, err := rt.roomIDForJoin(ctx, target)
-		return roomID, nil, err
-	}
-	roomID, servers, err := rt.opts.RemoteRooms.ResolveRemoteAlias(ctx, target)
-	if err != nil {
-		return "", nil, httputil.NotFound("Room alias %s not found", target)
-	}
-	return roomID, servers, nil
 }
 
 // knockAs knocks dev's user on a room: here when this server is in it,

@@ -135,20 +135,9 @@ func (rt *Routes) joinRoomIDOrAlias(w http.ResponseWriter, r *http.Request, dev 
 	if err != nil {
 		return err
 	}
-	remote, err := rt.isRemoteAlias(target)
+	roomID, servers, err := rt.membershipTarget(r.Context(), target)
 	if err != nil {
 		return err
-	}
-	if !remote {
-		roomID, err := rt.roomIDForJoin(r.Context(), target)
-		if err != nil {
-			return err
-		}
-		return rt.join(w, r, dev, roomID, via)
-	}
-	roomID, servers, err := rt.opts.RemoteRooms.ResolveRemoteAlias(r.Context(), target)
-	if err != nil {
-		return httputil.NotFound("Room alias %s not found", target)
 	}
 	return rt.join(w, r, dev, roomID, append(servers, via...))
 }
@@ -160,6 +149,25 @@ func (rt *Routes) joinRoom(w http.ResponseWriter, r *http.Request, dev *api.Devi
 		return err
 	}
 	return rt.join(w, r, dev, httputil.Vars(r)["roomId"], via)
+}
+
+// membershipTarget resolves the room joined or knocked on: a room ID as it
+// is, an alias here or through its server (which also gives servers in the
+// room).
+func (rt *Routes) membershipTarget(ctx context.Context, target string) (string, []string, error) {
+	remote, err := rt.isRemoteAlias(target)
+	if err != nil {
+		return "", nil, err
+	}
+	if !remote {
+		roomID, err := rt.roomIDForJoin(ctx, target)
+		return roomID, nil, err
+	}
+	roomID, servers, err := rt.opts.RemoteRooms.ResolveRemoteAlias(ctx, target)
+	if err != nil {
+		return "", nil, httputil.NotFound("Room alias %s not found", target)
+	}
+	return roomID, servers, nil
 }
 
 // isRemoteAlias reports whether target is a well-formed alias of another
