@@ -4,11 +4,12 @@ import (
 	"context"
 
 	"github.com/myelin-im/myelin/clientapi"
+	"github.com/myelin-im/myelin/clientapi/admin"
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
 )
 
-func buildClientAPI(_ context.Context, s *Server) error {
+func buildClientAPI(ctx context.Context, s *Server) error {
 	var remote fedapi.Remote
 	if s.Federation != nil {
 		remote = s.Federation
@@ -19,5 +20,13 @@ func buildClientAPI(_ context.Context, s *Server) error {
 	}
 	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Roomserver, s.Cache, remote, features,
 		s.log.WithField(httputil.FieldComponent, "clientapi"))
-	return nil
+	_, err := admin.Setup(ctx, s.clientRouter, admin.Deps{
+		ServerName: string(s.cfg.Global.ServerName),
+		Version:    Version,
+		Users:      s.UserAPI,
+		Rooms:      s.Roomserver,
+		DB:         s.DB,
+		Log:        s.log.WithField(httputil.FieldComponent, "admin"),
+	})
+	return err
 }

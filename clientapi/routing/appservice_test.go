@@ -53,7 +53,7 @@ func newAppServiceServer(t *testing.T, bridgeURL *string) *fixture.Fixture {
 	users := appservice.WrapUserAPI(f.Users, reg, store)
 	f.Router.Use(appservice.Masquerade)
 	clientapi.Setup(f.Router, f.Config, users, f.Rooms, f.Cache, nil, nil, f.Log)
-	failOnErrorLogs(t, f.Log)
+	f.FailOnErrorLogs(t)
 	return f
 }
 

@@ -1,18 +1,12 @@
 package routing_test
 
 import (
-	"errors"
-	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/sirupsen/logrus"
-	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/myelin-im/myelin/clientapi"
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/config"
-	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/test/fixture"
 )
@@ -47,7 +41,7 @@ func newServer(t *testing.T, o serverOpts) *fixture.Fixture {
 		remote = f.Federation(t, f.Config.FederationAPI)
 	}
 	clientapi.Setup(f.Router, f.Config, f.Users, f.Rooms, f.Cache, remote, o.features, f.Log)
-	failOnErrorLogs(t, f.Log)
+	f.FailOnErrorLogs(t)
 	return f
 }
 
@@ -57,24 +51,6 @@ func newFixture(t *testing.T, db *sqlutil.DB) *fixture.Fixture {
 		return fixture.New(t)
 	}
 	return fixture.NewOn(t, db)
-}
-
-// failOnErrorLogs fails t if log records an error by the time the test
-// ends: a request answered 500 does. Matrix errors with another 5xx status
-// are deliberate (502: a remote server could not be reached) and pass.
-func failOnErrorLogs(t *testing.T, log *logrus.Logger) {
-	t.Helper()
-	hook := logtest.NewLocal(log)
-	t.Cleanup(func() {
-		for _, e := range hook.AllEntries() {
-			err, _ := e.Data[logrus.ErrorKey].(error)
-			var me *httputil.MatrixError
-			if e.Level > logrus.ErrorLevel || errors.As(err, &me) && me.Status != http.StatusInternalServerError {
-				continue
-			}
-			t.Errorf("server logged at %s: %s %v", e.Level, e.Message, e.Data)
-		}
-	})
 }
 
 // call is one request of a handler table test and what it must get.
