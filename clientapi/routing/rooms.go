@@ -245,9 +245,19 @@ func (rt *Routes) joinAs(
 	ctx context.Context, dev *api.Device, roomID string, servers []string, reason string, extra map[string]json.RawMessage,
 ) error {
 	name, avatar := rt.profileOfDevice(ctx, dev)
-	_, err := rt.rooms.PerformMembership(ctx, roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
-		Membership: "join", Reason: reason, DisplayName: name, AvatarURL: avatar, Extra: extra})
+	req := roomapi.MembershipRequest{RoomID: roomID, Sender: dev.UserID, Target: dev.UserID,
+		Membership: "join", Reason: reason, DisplayName: name, AvatarURL: avatar, Extra: extra}
+	_, err := rt.rooms.PerformMembership(ctx, req)
 	var elsewhere *roomapi.JoinElsewhereError
+	if errors.As(err, &elsewhere) && rt.opts.RemoteRooms != nil &&
+		rt.opts.RemoteRooms.CatchUp(ctx, roomID, dev.UserID, elsewhere.Servers) {
+		// This server was behind: a local user may authorise the join now,
+		// and servers should prefer a local join.
+		_, err = rt.rooms.PerformMembership(ctx, req)
+	}
+	if err == nil {
+		return nil
+	}
 	if errors.As(err, &elsewhere) {
 		// A restricted room no local user can authorise the join to:
 		// one of its other servers' users may (spec: "Restricted rooms").

@@ -33,6 +33,11 @@ type RemoteRooms interface {
 	// JoinRemote joins userID to roomID through the first of servers that
 	// lets it, and returns the join event's ID.
 	JoinRemote(ctx context.Context, roomID, userID string, servers []string, content map[string]any) (string, error)
+	// CatchUp brings this server's copy of a room it is in up to date with
+	// the first of servers that answers, and reports whether it learned
+	// events: a local join no local user can authorise may only be behind
+	// (a power-level change still on its way here).
+	CatchUp(ctx context.Context, roomID, userID string, servers []string) bool
 	// LeaveRemote rejects an invite to, or rescinds a knock on, a room this
 	// server is not in.
 	LeaveRemote(ctx context.Context, roomID, userID string) error

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/url"
 	"testing"
 
 	"maunium.net/go/mautrix"
@@ -46,6 +47,7 @@ func authoriserIn(t *testing.T, c *mautrix.Client, room id.RoomID, user id.UserI
 // space's members once he is in the space, authorised by alice; before, and
 // after he leaves the space, he is refused.
 func TestRestrictedJoinSpace(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, testConfig(t, dbURL))
 		alice := register(t, srv, "alice", "long enough")
@@ -78,6 +80,7 @@ func TestRestrictedJoinSpace(t *testing.T) {
 // by alice; when bob may invite, two authorises carol's join itself, with
 // bob (room version 12: alice, a creator, is not in the power levels).
 func TestFederationRestrictedJoin(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, ver := range []string{"10", "12"} {
 		t.Run(ver, func(t *testing.T) {
 			f, alice, bob := startPair(t, sqlutil.SQLite)
@@ -125,5 +128,44 @@ func TestFederationRestrictedJoin(t *testing.T) {
 				return alice.StateEvent(c, room, event.StateMember, carol.UserID.String(), &m) == nil && m["membership"] == "join"
 			})
 		})
+	}
+}
+
+// TestFederationRestrictedJoinCatchUp: two is behind — the power-level
+// change that lets bob invite was sent while it was down, and one's queue
+// is still backing off — when carol joins through it. Two asks one for a
+// join template, takes in the events it lacks, and then authorises carol's
+// join itself, with bob, rather than through one with alice (a local join
+// is preferred; Complement's TestRestrictedRoomsLocalJoinNoCreatorsUses
+// PowerLevelsV12 races the same way).
+func TestFederationRestrictedJoinCatchUp(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
+	f, alice, bob := startPair(t, sqlutil.SQLite)
+	carol := register(t, f.servers["two.test"], "carol", "long enough")
+	c := ctx(t)
+	space, room := restrictedSpaceRoom(t, alice, "12", "one.test")
+	via := &mautrix.ReqJoinRoom{Via: []string{"one.test"}}
+	for _, r := range []id.RoomID{space, room} {
+		if _, err := bob.JoinRoom(c, r.String(), via); err != nil {
+			t.Fatalf("bob joining %s: %v", r, err)
+		}
+	}
+	if _, err := carol.JoinRoom(c, space.String(), via); err != nil {
+		t.Fatal(err)
+	}
+	f.stop(t, "two.test")
+	pl := map[string]any{"invite": 50, "users": map[string]any{bob.UserID.String(): 50}}
+	if _, err := alice.SendStateEvent(c, room, event.StatePowerLevels, "", pl); err != nil {
+		t.Fatal(err)
+	}
+	f.restart(t, "two.test")
+	for _, u := range []*mautrix.Client{bob, carol} {
+		u.HomeserverURL, _ = url.Parse(f.servers["two.test"].ClientURL())
+	}
+	if _, err := carol.JoinRoom(c, room.String(), &mautrix.ReqJoinRoom{Via: []string{"two.test"}}); err != nil {
+		t.Fatalf("carol joining through two: %v", err)
+	}
+	if got := authoriserIn(t, bob, room, carol.UserID); got != bob.UserID.String() {
+		t.Fatalf("carol's join authorised by %q, want bob", got)
 	}
 }
