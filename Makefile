@@ -23,7 +23,7 @@ run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/myelin
 
 test: lint
-	$(GO) test -tags $(TAGS) -race -count=1 -timeout 20m ./...
+	$(GO) test -tags $(TAGS) -race -count=1 -parallel 4 -timeout 20m ./...
 
 # Starts PostgreSQL, Redis and RabbitMQ (installing them with apt-get when
 # missing, as root) and runs the tests against them.

@@ -30,6 +30,7 @@ import (
 // name arrive as uploaded. One keeps the copy: a second download does not
 // ask two again, and with two stopped the file is still served.
 func TestFederationMedia(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			f, alice, bob := startPair(t, d)

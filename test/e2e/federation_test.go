@@ -221,6 +221,7 @@ func (f *federation) https(name string) *http.Client {
 // fetched, requests are signed and verified (bad ones refused with 401), a
 // profile and an alias are queried across, the notary serves keys.
 func TestFederationFoundation(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
@@ -457,6 +458,7 @@ func wantHTTP(t *testing.T, err error, status int) {
 // its alias; both sides see the join, and messages each way arrive within
 // a long-poll of the other.
 func TestFederationJoinAndChat(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			f, alice, bob := startPair(t, d)
@@ -634,6 +636,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // (with the room's stripped state), he accepts by joining with no server
 // named, and they talk.
 func TestFederationDirectChat(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			_, alice, bob := startPair(t, d)
@@ -747,6 +750,7 @@ func TestFederationDirectChat(t *testing.T) {
 // TestFederationOutage: two is down while alice of one sends 100 messages;
 // after two restarts, bob's room holds all 100, in order, once.
 func TestFederationOutage(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
@@ -858,6 +862,7 @@ func TestFederationRejectInvite(t *testing.T) {
 // refer to two's it has not got), it fetches what is missing, and all three
 // servers end with the same messages and the same room state.
 func TestFederationThreeServers(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	f, alice, bob, carol, room := startTrio(t, "trio")
 	c := ctx(t)
 

@@ -325,6 +325,7 @@ func TestFriendsIgnored(t *testing.T) {
 // deletion; a rejection; and a request to a user the other server does
 // not have.
 func TestFriendsFederation(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			f, alice, bob := startPair(t, d)

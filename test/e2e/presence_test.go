@@ -43,6 +43,7 @@ func syncUntilPresence(t *testing.T, c *mautrix.Client, since string, sender id.
 // status message; bob on two.test, sharing a room, sees it in /sync (an
 // m.presence EDU) and by GET; then she goes idle and he sees that too.
 func TestPresenceFederation(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			_, alice, bob := startPair(t, d)

@@ -11,6 +11,7 @@ import (
 // directory and database: accounts, devices, tokens, profiles and media
 // survive.
 func TestRestartKeepsData(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		cfg := testConfig(t, dbURL)
 		srv := startServer(t, cfg)

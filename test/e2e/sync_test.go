@@ -219,6 +219,7 @@ func TestSyncDirectChat(t *testing.T) {
 // TestHistory pages a room's history back to its creation and forward again
 // with no gaps or duplicates.
 func TestHistory(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, testConfig(t, dbURL))
 		alice := register(t, srv, "alice", "long enough")
@@ -433,6 +434,7 @@ func TestSyncVisibilityAndLazyLoading(t *testing.T) {
 // TestMembersAt: /members as of a sync token, and as of the requester's
 // leave once they left.
 func TestMembersAt(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, testConfig(t, dbURL))
 		alice := register(t, srv, "alice", "long enough")

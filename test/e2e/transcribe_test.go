@@ -109,6 +109,7 @@ func metricSum(t *testing.T, srv *server.Server, name string) float64 {
 // answered from the kept transcriptions (the engine's run counter stays);
 // the feature is advertised; a request without a token is refused.
 func TestTranscription(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	voices := voiceMessages(t)
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		cfg := testConfig(t, dbURL)

@@ -166,6 +166,7 @@ func TestUserDirectoryRestricted(t *testing.T) {
 // TestUserDirectoryFederation: a user of another server who shares a room
 // is found, under the name of their join, and is gone once they leave.
 func TestUserDirectoryFederation(t *testing.T) {
+	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	for _, d := range []sqlutil.Dialect{sqlutil.SQLite, sqlutil.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			f := startFederation(t, func(t *testing.T) string { return sqltest.URL(t, d) }, "one.test", "two.test")
