@@ -49,9 +49,9 @@ type AdminRooms interface {
 	RoomDeleteByID(ctx context.Context, deleteID string) (RoomDelete, error)
 	// RoomDeletesOf lists the deletes of a room, oldest first.
 	RoomDeletesOf(ctx context.Context, roomID string) ([]RoomDelete, error)
-	// ResumeRoomDeletes runs again, in the background, the deletes a
-	// crash interrupted.
-	ResumeRoomDeletes(ctx context.Context) error
+	// ResolveAlias returns the room a local alias maps to, or
+	// ErrAliasNotFound (as Directory's).
+	ResolveAlias(ctx context.Context, alias string) (roomID string, err error)
 	// RoomMessages pages through a room's timeline as an admin sees it
 	// (every event, whatever the history visibility).
 	RoomMessages(ctx context.Context, req RoomMessagesRequest) (RoomMessages, error)
@@ -79,6 +79,9 @@ type AdminRoom struct {
 	RoomType           string
 	// Forgotten: every local user who was in the room forgot it.
 	Forgotten bool
+	// PrivilegedCreators are the room's creators when its version puts
+	// them above power levels (room version 12), else nil.
+	PrivilegedCreators []string
 }
 
 // RoomDeleteRequest is an admin's DELETE of a room (Synapse's body).

@@ -61,7 +61,8 @@ func (rs *Roomserver) StartRoomDelete(ctx context.Context, req api.RoomDeleteReq
 	return id, nil
 }
 
-// ResumeRoomDeletes implements api.AdminRooms.
+// ResumeRoomDeletes runs again, in the background, the deletes a crash
+// interrupted (roomserver.New calls it).
 func (rs *Roomserver) ResumeRoomDeletes(ctx context.Context) error {
 	rows, err := rs.store.RoomDeletes(ctx, "", unfinished)
 	if err != nil {

@@ -45,7 +45,8 @@ func (rs *Roomserver) RoomMessages(ctx context.Context, req api.RoomMessagesRequ
 			return out, err
 		}
 		if len(evs) == 0 {
-			return out, nil // the end: no End token
+			out.End = "" // the room's end: no End token
+			return out, nil
 		}
 		for _, e := range evs {
 			if len(out.Chunk) == req.Limit {
@@ -59,6 +60,10 @@ func (rs *Roomserver) RoomMessages(ctx context.Context, req api.RoomMessagesRequ
 		out.End = formatToken(lo)
 		if req.Backwards {
 			out.End = formatToken(hi)
+		}
+		if len(evs) < req.Limit {
+			out.End = "" // the room's end
+			return out, nil
 		}
 	}
 	return out, nil

@@ -92,6 +92,9 @@ func (rs *Roomserver) summarise(r *room) api.AdminRoom {
 			_ = json.Unmarshal(ev.Content(), v)
 		}
 	}
+	if r.version.PrivilegedCreators() {
+		ar.PrivilegedCreators = r.creators()
+	}
 	if create, _ := r.Create(); create != nil {
 		ar.Creator = string(create.SenderID())
 	}
