@@ -473,7 +473,7 @@ func TestDeleteRoomV2(t *testing.T) {
 		{name: "no delete yet", method: http.MethodGet, path: "/v2/rooms/" + room + "/delete_status", token: tok,
 			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
 		{name: "start", method: http.MethodDelete, path: "/v2/rooms/" + room, token: tok,
-			body: map[string]any{"new_room_user_id": s.Root.ID, "room_name": "Moved", "message": "Gone."},
+			body:   map[string]any{"new_room_user_id": s.Root.ID, "room_name": "Moved", "message": "Gone."},
 			status: http.StatusOK, check: func(t *testing.T, r *fixture.Response) {
 				wantShape(t, r.JSON(), map[string]string{"delete_id": "string"})
 				id = r.JSON()["delete_id"].(string)
