@@ -128,12 +128,12 @@ func cmpBool(a, b bool) int {
 
 // roomQuery is the room list's parameters.
 type roomQuery struct {
-	from, limit       int
-	order             func(a, b roomapi.AdminRoom) int
-	backwards         bool
-	term              string
-	public, empty     *bool // nil: either
-	orderBy, dirParam string
+	from, limit   int
+	order         func(a, b roomapi.AdminRoom) int
+	backwards     bool
+	term          string
+	public, empty *bool // nil: either
+	orderBy       string
 }
 
 func parseRoomQuery(r *http.Request) (roomQuery, error) {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/test/fixture"
 )
@@ -393,8 +395,13 @@ func TestRoomBlock(t *testing.T) {
 	})
 }
 
+// TestDeleteRoomV1 runs on both databases: the purge goes through every
+// table of the roomserver.
 func TestDeleteRoomV1(t *testing.T) {
-	s := newServer(t, nil)
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) { testDeleteRoomV1(t, newServer(t, db)) })
+}
+
+func testDeleteRoomV1(t *testing.T, s *server) {
 	bob := s.User(t, "bob")
 	room := s.Room(t, s.Alice, roomapi.CreateRoomRequest{Preset: "public_chat", CanonicalAlias: "#bad:" + s.ServerName})
 	if err := s.Rooms.CreateAlias(context.Background(), "#bad:"+s.ServerName, room, s.Alice.ID); err != nil {
@@ -433,8 +440,8 @@ func TestDeleteRoomV1(t *testing.T) {
 			}},
 		{name: "bob cannot join it again", method: http.MethodPost, path: "/_matrix/client/v3/join/" + room, token: bob.Token,
 			body: map[string]any{}, status: http.StatusForbidden, errcode: "M_FORBIDDEN"},
-		{name: "the alias is gone", method: http.MethodGet, path: "/_matrix/client/v3/directory/room/" + url.PathEscape("#bad:"+s.ServerName),
-			token: bob.Token, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "the alias is gone", method: http.MethodGet, token: bob.Token, status: http.StatusNotFound, errcode: "M_NOT_FOUND",
+			path: "/_matrix/client/v3/directory/room/" + url.PathEscape("#bad:"+s.ServerName)},
 		{name: "an unknown room is blocked by v1", method: http.MethodDelete, path: "/v1/rooms/!later:elsewhere.example", token: tok,
 			body: map[string]any{"block": true}, status: http.StatusOK,
 			check: func(t *testing.T, r *fixture.Response) { wantShape(t, r.JSON(), shutdownShape) }},
