@@ -6,6 +6,7 @@ package roomserver
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -49,5 +50,9 @@ func New(
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return internal.New(o, store, b, log), nil
+	rs := internal.New(o, store, b, log)
+	if err := rs.ResumeRoomDeletes(ctx); err != nil {
+		return nil, fmt.Errorf("roomserver: resuming room deletes: %w", err)
+	}
+	return rs, nil
 }

@@ -70,7 +70,7 @@ func New(
 	s := &SyncAPI{Store: store, Notifier: n}
 	ignores := internal.NewIgnores(users, server)
 	pushes := internal.NewPushes(server, users, store, b, counts, ignores)
-	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, pushes, log).Start(ctx, b); err != nil {
+	if s.sub, err = consumers.NewRoomserverConsumer(store, n, recent, pushes, o.search != nil, log).Start(ctx, b); err != nil {
 		return nil, fmt.Errorf("syncapi: subscribing to the output log: %w", err)
 	}
 	if s.adSub, err = consumers.StartAccountData(ctx, b, n, ignores, log); err != nil {

@@ -297,6 +297,9 @@ func (rs *Roomserver) ImportRoom(
 	join gomatrixserverlib.PDU,
 ) error {
 	roomID := join.RoomID().String()
+	if err := rs.memberOfBlocked(ctx, roomID, join); err != nil {
+		return err
+	}
 	r, err := rs.loadRoom(ctx, roomID)
 	if err != nil && !errors.Is(err, api.ErrRoomNotFound) {
 		return err
@@ -566,6 +569,9 @@ func (rs *Roomserver) strippedState(r *room) []json.RawMessage {
 
 // ReceiveInvite implements api.Federation.
 func (rs *Roomserver) ReceiveInvite(ctx context.Context, invite gomatrixserverlib.PDU, inviteRoomState []json.RawMessage) error {
+	if err := rs.memberOfBlocked(ctx, invite.RoomID().String(), invite); err != nil {
+		return err
+	}
 	if r, err := rs.loadRoom(ctx, invite.RoomID().String()); err == nil {
 		if rs.hasLocalMemberNow(r) {
 			// This server is in the room: the invite is an ordinary event.

@@ -62,7 +62,13 @@ func (rs *Roomserver) input(ctx context.Context, pdu gomatrixserverlib.PDU, give
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.purged {
+		return 0, api.ErrRoomNotFound
+	}
 	if err := rs.settle(ctx, r); err != nil {
+		return 0, err
+	}
+	if err := rs.memberOfBlocked(ctx, r.id, pdu); err != nil {
 		return 0, err
 	}
 	if known, err := rs.store.EventsByID(ctx, []string{pdu.EventID()}); err != nil {

@@ -85,6 +85,9 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 		default:
 			return "", &api.BadRequestError{Reason: "unknown membership " + c.Membership}
 		}
+		if err := rs.checkNotBlocked(ctx, req.RoomID, *req.StateKey, c.Membership); err != nil {
+			return "", err
+		}
 		req.Content = withoutAuthorisedVia(req.Content)
 		r.mu.Lock()
 		away := rs.throughOthers(r, req.Sender, *req.StateKey, c.Membership)
@@ -104,6 +107,9 @@ func (rs *Roomserver) SendEvent(ctx context.Context, req api.SendEventRequest) (
 // PerformMembership implements api.Roomserver for local users in rooms this
 // server has. Joining rooms on other servers comes with federation.
 func (rs *Roomserver) PerformMembership(ctx context.Context, req api.MembershipRequest) (string, error) {
+	if err := rs.checkNotBlocked(ctx, req.RoomID, req.Target, req.Membership); err != nil {
+		return "", err
+	}
 	r, err := rs.loadRoom(ctx, req.RoomID)
 	if err != nil {
 		return "", err

@@ -89,6 +89,9 @@ type newEvent struct {
 // build makes, signs and authorises the next event of r from the current
 // state. The caller holds r.mu.
 func (rs *Roomserver) build(r *room, ne newEvent) (gomatrixserverlib.PDU, error) {
+	if r.purged {
+		return nil, api.ErrRoomNotFound
+	}
 	content, err := json.Marshal(ne.content)
 	if err != nil {
 		return nil, &api.BadRequestError{Reason: "content is not JSON"}

@@ -47,6 +47,9 @@ type room struct {
 	// membership in state changes).
 	servers   []string
 	serversOK bool
+	// purged: an admin purged the room; nothing is written to it again
+	// (a room of that ID is read anew from storage).
+	purged bool
 }
 
 // setState sets one key of r's current state. The caller holds r.mu.
@@ -231,6 +234,13 @@ func (rs *rooms) read(ctx context.Context, roomID string) (*room, error) {
 		r.state[e.StateKey] = stateEvent{nid: e.EventNID, pdu: pdu}
 	}
 	return r, nil
+}
+
+// drop forgets a purged room.
+func (rs *rooms) drop(roomID string) {
+	rs.mu.Lock()
+	delete(rs.byID, roomID)
+	rs.mu.Unlock()
 }
 
 // add remembers a room created in this process.

@@ -35,7 +35,10 @@ type RoomserverConsumer struct {
 	// pushes, when set, evaluates each stored event's push rules for the
 	// room's local members in the transaction that stores it.
 	pushes *internal.Pushes
-	log    logrus.FieldLogger
+	// searchOn: a search backend indexes the events, so a purged room's
+	// events are queued for it to drop.
+	searchOn bool
+	log      logrus.FieldLogger
 
 	mu      sync.Mutex
 	queue   []*pending
@@ -54,9 +57,10 @@ const maxBatch = 256
 
 // NewRoomserverConsumer returns the consumer.
 func NewRoomserverConsumer(
-	store *storage.Storage, n *internal.Notifier, recent *internal.Recent, pushes *internal.Pushes, log logrus.FieldLogger,
+	store *storage.Storage, n *internal.Notifier, recent *internal.Recent, pushes *internal.Pushes, searchOn bool,
+	log logrus.FieldLogger,
 ) *RoomserverConsumer {
-	return &RoomserverConsumer{store: store, notifier: n, recent: recent, pushes: pushes, log: log}
+	return &RoomserverConsumer{store: store, notifier: n, recent: recent, pushes: pushes, searchOn: searchOn, log: log}
 }
 
 // Start subscribes to the output log.
@@ -64,9 +68,56 @@ func (c *RoomserverConsumer) Start(ctx context.Context, b bus.Bus) (bus.Subscrip
 	return b.SubscribeBatch(ctx, roomapi.OutputTopic, Group, c.handle)
 }
 
-// handle stores a batch of one partition's output events; it returns nil
-// once all of them are stored.
+// handle stores a batch of one partition's output events, and purges the
+// rooms the roomserver purged in their place in the batch; it returns nil
+// once all of them are done.
 func (c *RoomserverConsumer) handle(ctx context.Context, msgs []*bus.Message) error {
+	start := 0
+	for i, msg := range msgs {
+		roomID, ok := purgedRoom(msg)
+		if !ok {
+			continue
+		}
+		if err := c.handleEvents(ctx, msgs[start:i]); err != nil {
+			return err
+		}
+		if err := c.purge(ctx, roomID); err != nil {
+			return err
+		}
+		start = i + 1
+	}
+	return c.handleEvents(ctx, msgs[start:])
+}
+
+// purgedRoom reads a purge_room message's room.
+func purgedRoom(msg *bus.Message) (string, bool) {
+	var out struct {
+		Type   string `json:"type"`
+		RoomID string `json:"room_id"`
+	}
+	if json.Unmarshal(msg.Body, &out) != nil || out.Type != roomapi.OutputTypePurgeRoom || out.RoomID == "" {
+		return "", false
+	}
+	return out.RoomID, true
+}
+
+// purge removes a purged room's rows and what memory holds of it. A
+// redelivery purges nothing more.
+func (c *RoomserverConsumer) purge(ctx context.Context, roomID string) error {
+	if _, err := c.store.PurgeRoom(ctx, roomID, c.searchOn); err != nil {
+		return err
+	}
+	c.recent.Forget(roomID)
+	if c.pushes != nil {
+		c.pushes.Forget(roomID)
+	}
+	c.log.WithField("room_id", roomID).Info("room purged")
+	return nil
+}
+
+// handleEvents stores a batch of new room events; it returns nil once all
+// of them are stored.
+func (c *RoomserverConsumer) handleEvents(ctx context.Context, msgs []*bus.Message) error {
 	mine := make([]*pending, 0, len(msgs))
 	for _, msg := range msgs {
 		if p := c.decode(msg); p != nil {

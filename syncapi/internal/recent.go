@@ -53,6 +53,13 @@ func (r *Recent) Add(e *storage.Event) {
 	}
 }
 
+// Forget drops a purged room's events.
+func (r *Recent) Forget(roomID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.rooms, roomID)
+}
+
 // Replace swaps the copy of an event (after a redaction).
 func (r *Recent) Replace(roomID, eventID string, js []byte) {
 	r.mu.Lock()

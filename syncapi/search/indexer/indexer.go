@@ -38,6 +38,10 @@ type Source interface {
 	// CountEvents is how many timeline events are stored (Reindex's total).
 	CountEvents(ctx context.Context) (int64, error)
 	GetSearchProgress(ctx context.Context, backend string) (storage.SearchProgress, error)
+	// SearchPurges returns events of purged rooms whose documents must go;
+	// DoneSearchPurges removes them from that queue.
+	SearchPurges(ctx context.Context, limit int) ([]string, error)
+	DoneSearchPurges(ctx context.Context, eventIDs []string) error
 	SetSearchProgress(ctx context.Context, backend string, p storage.SearchProgress) error
 }
 
@@ -256,6 +260,11 @@ func (r *runner) updateLag() {
 // of backfilled history, and returns how many events it read (0: none
 // are waiting).
 func (r *runner) step(ctx context.Context) (int, error) {
+	// Purged rooms first: their events are no longer in the source, and a
+	// batch read before the purge was applied by an earlier step.
+	if n, err := r.purge(ctx); n > 0 || err != nil {
+		return n, err
+	}
 	// Read before the events: once a short batch is read, every position up
 	// to latest has been seen, indexable or not (positions become visible
 	// in order), so the checkpoint may move there and WaitFor callers
@@ -364,4 +373,18 @@ func Reindex(ctx context.Context, o Options, progress func(done, total int64)) e
 			progress(r.done, total)
 		}
 	}
+}
+
+// purge drops the documents of one batch of purged rooms' events and
+// returns how many events it handled.
+func (r *runner) purge(ctx context.Context) (int, error) {
+	ids, err := r.o.Source.SearchPurges(ctx, r.o.Batch)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	if err := r.o.Backend.Delete(ctx, ids); err != nil {
+		return 0, fmt.Errorf("search indexer: deleting %d events of purged rooms: %w", len(ids), err)
+	}
+	r.m.deletes.Add(float64(len(ids)))
+	return len(ids), r.o.Source.DoneSearchPurges(ctx, ids)
 }

@@ -392,3 +392,43 @@ func TestCloseWhileFailing(t *testing.T) {
 		t.Fatalf("stored checkpoint %+v %v", p, err)
 	}
 }
+
+// TestPurgedRoom: the documents of a room an admin purged leave the
+// backend, and its queue of purged events empties.
+func TestPurgedRoom(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		f := newFeed(t, db)
+		f.message("alpha")
+		f.event("m.room.name", &empty, map[string]any{"name": "Doomed"}, nil)
+		m := newMemory()
+		i := f.start(m, Options{Wake: make(chan struct{}), PollEvery: 10 * time.Millisecond})
+		f.caughtUp(i, 5*time.Second)
+		if len(m.snapshot()) != 2 {
+			t.Fatalf("indexed %v", m.snapshot())
+		}
+		if _, err := f.store.PurgeRoom(ctx, room, true); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(m.snapshot()) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("backend still holds %v", m.snapshot())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		for {
+			queued, err := f.store.SearchPurges(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(queued) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("queue still holds %v", queued)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+}
