@@ -65,6 +65,6 @@ func init() {
 	docs["retention.allowed_lifetime_min"] = "Smallest max_lifetime a room's policy takes effect with " +
 		"(a smaller one is raised to it); 0s: no bound."
 	docs["retention.allowed_lifetime_max"] = "Largest max_lifetime a room's policy takes effect with " +
-		"(a larger one, or none, is lowered to it); 0s: no bound."
+		"(a larger one is lowered to it); 0s: no bound."
 	docs["retention.purge_interval"] = "How often the purge job runs."
 }

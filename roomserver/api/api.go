@@ -162,6 +162,7 @@ type Roomserver interface {
 	Friends
 	Reports
 	Spaces
+	Retention
 }
 
 // RoomserverAPI is every method the roomserver offers other components
