@@ -67,6 +67,23 @@ func (c *RoomserverConsumer) Start(ctx context.Context, b bus.Bus) (bus.Subscrip
 // handle stores a batch of one partition's output events; it returns nil
 // once all of them are stored.
 func (c *RoomserverConsumer) handle(ctx context.Context, msgs []*bus.Message) error {
+	// A purge applies after the partition's events before it (purge.go).
+	for i, msg := range msgs {
+		if purge := c.decodePurge(msg); purge != nil {
+			if err := c.handleEvents(ctx, msgs[:i]); err != nil {
+				return err
+			}
+			if err := c.applyPurge(ctx, purge); err != nil {
+				return err
+			}
+			return c.handle(ctx, msgs[i+1:])
+		}
+	}
+	return c.handleEvents(ctx, msgs)
+}
+
+// handleEvents stores a batch of new room events.
+func (c *RoomserverConsumer) handleEvents(ctx context.Context, msgs []*bus.Message) error {
 	mine := make([]*pending, 0, len(msgs))
 	for _, msg := range msgs {
 		if p := c.decode(msg); p != nil {

@@ -39,6 +39,7 @@ type Source interface {
 	CountEvents(ctx context.Context) (int64, error)
 	GetSearchProgress(ctx context.Context, backend string) (storage.SearchProgress, error)
 	SetSearchProgress(ctx context.Context, backend string, p storage.SearchProgress) error
+	Purges
 }
 
 var _ Source = (*storage.Storage)(nil)
@@ -256,6 +257,9 @@ func (r *runner) updateLag() {
 // of backfilled history, and returns how many events it read (0: none
 // are waiting).
 func (r *runner) step(ctx context.Context) (int, error) {
+	if err := r.purge(ctx); err != nil {
+		return 0, err
+	}
 	// Read before the events: once a short batch is read, every position up
 	// to latest has been seen, indexable or not (positions become visible
 	// in order), so the checkpoint may move there and WaitFor callers
