@@ -157,4 +157,3 @@ func waitIndexed(t *testing.T, b search.Backend, roomID, term string, want int) 
 func hasType(evs []clientEvent, typ string) bool {
 	return slices.ContainsFunc(evs, func(e clientEvent) bool { return e.Type == typ })
 }
-
