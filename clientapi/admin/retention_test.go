@@ -168,7 +168,7 @@ func TestLegalHold(t *testing.T) {
 			status: http.StatusOK, check: wantHold("case 7")},
 		{name: "read", method: http.MethodGet, path: path, token: tok, status: http.StatusOK, check: wantHold("case 7")},
 		{name: "purge refused", method: http.MethodPost, path: purge, token: tok,
-			body: map[string]any{"purge_up_to_ts": time.Now().UnixMilli(), "delete_local_events": true},
+			body:   map[string]any{"purge_up_to_ts": time.Now().UnixMilli(), "delete_local_events": true},
 			status: http.StatusConflict, errcode: "IM.MYELIN.LEGAL_HOLD"},
 		{name: "new reason", method: http.MethodPut, path: path, token: tok, body: map[string]any{"hold": true, "reason": "case 8"},
 			status: http.StatusOK, check: wantHold("case 8")},
