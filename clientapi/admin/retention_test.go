@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/test/fixture"
 )
 
@@ -133,9 +135,13 @@ func contentBody(t *testing.T, s *server, eventID string) string {
 }
 
 // TestLegalHold: placing, reading and releasing a hold, and its effect: a
-// held room's history cannot be purged (409 IM.MYELIN.LEGAL_HOLD).
+// held room's history cannot be purged (409 IM.MYELIN.LEGAL_HOLD). On both
+// databases: the hold is a row the purge reads in its transaction.
 func TestLegalHold(t *testing.T) {
-	s := newServer(t, nil)
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) { testLegalHold(t, newServer(t, db)) })
+}
+
+func testLegalHold(t *testing.T, s *server) {
 	room := s.Room(t, s.Alice)
 	path := "/v1/rooms/" + url.PathEscape(room) + "/legal_hold"
 	purge := "/v1/purge_history/" + url.PathEscape(room)

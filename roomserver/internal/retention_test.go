@@ -135,7 +135,8 @@ func TestRetentionNeverPurgesAHeldRoom(t *testing.T) {
 		// The room goes on after a purge.
 		sendText(t, rs, open, alice, "still here")
 
-		if _, err := rs.PurgeHistory(ctx, api.PurgeHistoryRequest{RoomID: held, UpToTS: c.now().UnixMilli()}); !errors.Is(err, api.ErrLegalHold) {
+		_, err = rs.PurgeHistory(ctx, api.PurgeHistoryRequest{RoomID: held, UpToTS: c.now().UnixMilli()})
+		if !errors.Is(err, api.ErrLegalHold) {
 			t.Fatalf("purge_history of a held room: %v, want ErrLegalHold", err)
 		}
 		if ok, err := rs.ReleaseLegalHold(ctx, held); !ok || err != nil {

@@ -22,7 +22,8 @@ func TestPurgeEvents(t *testing.T) {
 		}
 		empty := ""
 		evs := []*Event{
-			{ID: "$topic", RoomID: "!r:x", Type: "m.room.topic", Sender: "@a:x", StateKey: &empty, JSON: []byte(`{"content":{"topic":"t"}}`)},
+			{ID: "$topic", RoomID: "!r:x", Type: "m.room.topic", Sender: "@a:x", StateKey: &empty,
+				JSON: []byte(`{"content":{"topic":"t"}}`)},
 			{ID: "$msg", RoomID: "!r:x", Type: "m.room.message", Sender: "@a:x", JSON: []byte(`{"content":{"body":"hi"}}`)},
 			{ID: "$edit", RoomID: "!r:x", Type: "m.room.message", Sender: "@a:x",
 				JSON: []byte(`{"content":{"body":"* hi","m.relates_to":{"rel_type":"m.replace","event_id":"$msg"}}}`)},

@@ -25,7 +25,7 @@ func TestRetentionAndLegalHold(t *testing.T) {
 	cfg := testConfig(t, sqltest.URL(t, sqlutil.SQLite))
 	cfg.Retention = config.Retention{Enabled: true, PurgeInterval: config.Duration(100 * time.Millisecond)}
 	srv := startServer(t, cfg)
-	adm := sharedSecretRegister(t, srv, "auditor", "long enough", true)
+	adm := sharedSecretRegister(t, srv, "auditor", "an auditor's password", true)
 	admTok, _ := adm.Body["access_token"].(string)
 	if admTok == "" {
 		t.Fatalf("admin registration: %d %v", adm.Status, adm.Body)
@@ -46,7 +46,8 @@ func TestRetentionAndLegalHold(t *testing.T) {
 		*r = resp.RoomID
 	}
 	holdURL := srv.ClientURL() + "/_synapse/admin/v1/rooms/" + url.PathEscape(string(held)) + "/legal_hold"
-	if r := do(t, "PUT", holdURL, admTok, map[string]any{"hold": true, "reason": "investigation 1"}); r.Status != 200 || r.Body["hold"] != true {
+	r := do(t, "PUT", holdURL, admTok, map[string]any{"hold": true, "reason": "investigation 1"})
+	if r.Status != 200 || r.Body["hold"] != true {
 		t.Fatalf("placing the hold: %d %v", r.Status, r.Body)
 	}
 	for _, room := range []id.RoomID{held, open} {
