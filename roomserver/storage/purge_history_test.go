@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
@@ -83,4 +84,35 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestPurgeRows: a purge's status is stored, and those a stopped process
+// left active are failed at the next start.
+func TestPurgeRows(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		s := open(t, db)
+		for _, id := range []string{"done", "cut"} {
+			if err := s.InsertPurge(ctx, storage.Purge{ID: id, RoomID: "!r:x", Status: "active"}, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.UpdatePurge(ctx, storage.Purge{ID: "done", Status: "complete", Purged: 12}, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FailPurges(ctx, "interrupted", 3); err != nil {
+			t.Fatal(err)
+		}
+		done, err := s.PurgeByID(ctx, "done")
+		if err != nil || *done != (storage.Purge{ID: "done", RoomID: "!r:x", Status: "complete", Purged: 12}) {
+			t.Fatalf("done: %+v %v", done, err)
+		}
+		cut, err := s.PurgeByID(ctx, "cut")
+		if err != nil || *cut != (storage.Purge{ID: "cut", RoomID: "!r:x", Status: "failed", Error: "interrupted"}) {
+			t.Fatalf("cut: %+v %v", cut, err)
+		}
+		if _, err := s.PurgeByID(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("unknown purge: %v", err)
+		}
+	})
 }
