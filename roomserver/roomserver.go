@@ -7,6 +7,7 @@ package roomserver
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -49,6 +50,11 @@ func New(
 	}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	// A purge runs in the process that started it: one still active was
+	// cut short by a stop.
+	if err := store.FailPurges(ctx, "interrupted: the server stopped", time.Now().UnixMilli()); err != nil {
+		return nil, err
 	}
 	rs := internal.New(o, store, b, log)
 	if err := rs.ResumeRoomDeletes(ctx); err != nil {

@@ -69,6 +69,9 @@ type Server struct {
 	appServices *asapi.Registry
 	asSenders   *appservice.Senders
 	asStore     *asstorage.Store
+	// retention runs the message retention job, where the roomserver
+	// runs and retention is enabled.
+	retention *roomserver.RetentionJob
 
 	// lateFed stands in for Federation to the components built before it.
 	lateFed lateFederation
@@ -206,7 +209,11 @@ func buildRoomserver(ctx context.Context, s *Server) error {
 	var err error
 	s.Roomserver, err = roomserver.New(ctx, s.cfg.Global.ServerName, s.SigningKey, s.DB, s.Bus,
 		s.log.WithField(httputil.FieldComponent, "roomserver"), s.inviter(),
-		roomserver.WithDefaultRoomVersion(s.cfg.RoomServer.DefaultRoomVersion))
+		roomserver.WithDefaultRoomVersion(s.cfg.RoomServer.DefaultRoomVersion), roomserver.WithRetention(s.cfg.Retention))
+	if err == nil && s.cfg.Retention.Enabled {
+		s.retention = roomserver.StartRetentionJob(s.Roomserver, time.Duration(s.cfg.Retention.PurgeInterval),
+			s.log.WithField(httputil.FieldComponent, "roomserver"))
+	}
 	return err
 }
 
@@ -446,6 +453,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.asSenders != nil {
 		errs = append(errs, s.asSenders.Close())
+	}
+	if s.retention != nil {
+		errs = append(errs, s.retention.Close())
 	}
 	if s.SyncAPI != nil {
 		errs = append(errs, s.SyncAPI.Close())

@@ -119,6 +119,7 @@ type Config struct {
 	TURN          TURN          `yaml:"turn"`
 	Support       Support       `yaml:"support"`
 	AppServices   AppServices   `yaml:"app_services"`
+	Retention     Retention     `yaml:"retention"`
 }
 
 // Global holds the settings shared by every component.
@@ -286,6 +287,7 @@ func (c *Config) Defaults() {
 	c.TURN.Defaults()
 	c.Support.Defaults()
 	c.AppServices.Defaults()
+	c.Retention.Defaults()
 }
 
 // Defaults fills the zero fields of g.
@@ -400,6 +402,7 @@ func (c *Config) Verify() error {
 	c.TURN.Verify(errs)
 	c.Support.Verify(errs)
 	c.AppServices.Verify(errs)
+	c.Retention.Verify(errs)
 	return errs.Err()
 }
 

@@ -163,6 +163,7 @@ type Roomserver interface {
 	Reports
 	Spaces
 	AdminRooms
+	Retention
 }
 
 // RoomserverAPI is every method the roomserver offers other components

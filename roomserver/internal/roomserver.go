@@ -19,6 +19,7 @@ import (
 
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/bus"
+	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/roomserver/storage"
@@ -33,6 +34,8 @@ type Options struct {
 	// Inviter has invites of users of other servers signed by their server
 	// (nil: without federation, such invites are refused).
 	Inviter fedapi.RemoteInviter
+	// Retention is the message retention configuration (RunRetention).
+	Retention config.Retention
 }
 
 // Roomserver implements api.RoomserverAPI.

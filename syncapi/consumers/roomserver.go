@@ -72,16 +72,25 @@ func (c *RoomserverConsumer) Start(ctx context.Context, b bus.Bus) (bus.Subscrip
 // rooms the roomserver purged in their place in the batch; it returns nil
 // once all of them are done.
 func (c *RoomserverConsumer) handle(ctx context.Context, msgs []*bus.Message) error {
+	// A purge applies after the partition's events before it: a room's
+	// (the admin API's delete) or old events' (retention, purge.go).
 	start := 0
 	for i, msg := range msgs {
-		roomID, ok := purgedRoom(msg)
-		if !ok {
+		roomID, isRoom := purgedRoom(msg)
+		events := c.decodePurge(msg)
+		if !isRoom && events == nil {
 			continue
 		}
 		if err := c.handleEvents(ctx, msgs[start:i]); err != nil {
 			return err
 		}
-		if err := c.purge(ctx, roomID); err != nil {
+		var err error
+		if isRoom {
+			err = c.purgeRoom(ctx, roomID)
+		} else {
+			err = c.applyPurge(ctx, events)
+		}
+		if err != nil {
 			return err
 		}
 		start = i + 1
@@ -101,9 +110,9 @@ func purgedRoom(msg *bus.Message) (string, bool) {
 	return out.RoomID, true
 }
 
-// purge removes a purged room's rows and what memory holds of it. A
+// purgeRoom removes a purged room's rows and what memory holds of it. A
 // redelivery purges nothing more.
-func (c *RoomserverConsumer) purge(ctx context.Context, roomID string) error {
+func (c *RoomserverConsumer) purgeRoom(ctx context.Context, roomID string) error {
 	if _, err := c.store.PurgeRoom(ctx, roomID, c.searchOn); err != nil {
 		return err
 	}

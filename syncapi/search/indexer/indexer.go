@@ -260,8 +260,9 @@ func (r *runner) updateLag() {
 // of backfilled history, and returns how many events it read (0: none
 // are waiting).
 func (r *runner) step(ctx context.Context) (int, error) {
-	// Purged rooms first: their events are no longer in the source, and a
-	// batch read before the purge was applied by an earlier step.
+	// Purged events first (a purged room, events past their retention):
+	// they are no longer in the source, and a batch read before the purge
+	// was applied by an earlier step.
 	if n, err := r.purge(ctx); n > 0 || err != nil {
 		return n, err
 	}
