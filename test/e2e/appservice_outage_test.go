@@ -319,4 +319,3 @@ func wantPresence(t *testing.T, as *appservice.AppService, user id.UserID, msg s
 		}
 	}
 }
-
