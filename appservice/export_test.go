@@ -35,4 +35,6 @@ func (v *TypingView) Apply(c syncapi.TypingChange, now time.Time) []string { ret
 func RetryDelay(attempt int, max time.Duration) time.Duration { return retryDelay(attempt, max) }
 
 // PresenceEvent exposes the m.presence event of an update.
-func PresenceEvent(u syncapi.PresenceUpdate, atMS int64) map[string]any { return presenceEvent(u, atMS) }
+func PresenceEvent(u syncapi.PresenceUpdate, atMS int64) map[string]any {
+	return presenceEvent(u, atMS)
+}
