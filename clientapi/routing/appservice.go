@@ -112,7 +112,9 @@ func (rt *Routes) registerAppService(w http.ResponseWriter, r *http.Request, as 
 // service acts as, when the user does not have it yet (spec: application
 // service API, "Creating devices"; MSC4190: 201 for a new device), and
 // reports whether it did, having answered.
-func (rt *Routes) createAppServiceDevice(w http.ResponseWriter, r *http.Request, dev *api.Device, id api.DeviceID, name *string) (bool, error) {
+func (rt *Routes) createAppServiceDevice(
+	w http.ResponseWriter, r *http.Request, dev *api.Device, id api.DeviceID, name *string,
+) (bool, error) {
 	if err := checkDeviceFields(string(id), name); err != nil {
 		return false, err
 	}
