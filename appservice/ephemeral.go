@@ -40,10 +40,15 @@ func (s *sender) handleReceipts(ctx context.Context, msgs []*bus.Message) error 
 			continue
 		}
 		var r syncapi.Receipt
-		if err := json.Unmarshal(m.Body, &r); err != nil || r.Type != syncapi.ReceiptRead {
-			continue // private receipts are their owner's alone
+		if err := json.Unmarshal(m.Body, &r); err != nil || r.RoomID == "" {
+			continue
 		}
+		// Private receipts go only to the service of their owner (spec:
+		// "Pushing ephemeral data", m.receipt).
 		ok := s.ownsLocal(r.UserID)
+		if !ok && r.Type == syncapi.ReceiptReadPrivate {
+			continue
+		}
 		if !ok {
 			var err error
 			if ok, err = s.roomInterested(ctx, r.RoomID, interest); err != nil {

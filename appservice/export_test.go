@@ -30,3 +30,11 @@ type TypingView struct{ t typingRooms }
 
 // Apply records a change at now and returns the room's typing users.
 func (v *TypingView) Apply(c syncapi.TypingChange, now time.Time) []string { return v.t.apply(c, now) }
+
+// RetryDelay exposes the wait between pushes.
+func RetryDelay(attempt int, max time.Duration) time.Duration { return retryDelay(attempt, max) }
+
+// PresenceEvent exposes the m.presence event of an update.
+func PresenceEvent(u syncapi.PresenceUpdate, atMS int64) map[string]any {
+	return presenceEvent(u, atMS)
+}

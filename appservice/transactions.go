@@ -30,6 +30,7 @@ const TransactionTimeout = 60 * time.Second
 type Rooms interface {
 	Members(ctx context.Context, roomID, membership string) ([]string, error)
 	AliasesOf(ctx context.Context, roomID string) ([]string, error)
+	JoinedRooms(ctx context.Context, userID string) ([]string, error)
 }
 
 // Senders push to each service with a URL the room events it is
@@ -45,13 +46,19 @@ type Senders struct {
 
 // SendersOptions configure StartSenders.
 type SendersOptions struct {
-	Bus    bus.Bus
-	Reg    *api.Registry
-	Rooms  Rooms
-	Store  *storage.Store
-	Client *http.Client // nil: one with TransactionTimeout
-	Log    logrus.FieldLogger
-	Now    func() time.Time // nil: time.Now
+	Bus   bus.Bus
+	Reg   *api.Registry
+	Rooms Rooms
+	Store *storage.Store
+	// ToDevice is the user API's to-device store (nil: no to-device
+	// messages are pushed, as in a process without the user API).
+	ToDevice ToDeviceStore
+	Client   *http.Client // nil: one with TransactionTimeout
+	Log      logrus.FieldLogger
+	Now      func() time.Time // nil: time.Now
+	// RetryMax caps the wait between two pushes of a transaction the
+	// service did not take (0: DefaultRetryMax).
+	RetryMax time.Duration
 }
 
 // StartSenders subscribes a sender for every registered service with a URL.
@@ -62,38 +69,60 @@ func StartSenders(ctx context.Context, o SendersOptions) (*Senders, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = DefaultRetryMax
+	}
 	s := &Senders{}
 	for _, as := range o.Reg.All() {
 		if as.URL == nil {
 			continue
 		}
-		since, err := o.Store.SenderSince(ctx, as.ID, o.Now().UnixMilli())
+		subs, err := startSender(ctx, o, as)
+		s.subs = append(s.subs, subs...)
 		if err != nil {
 			_ = s.Close()
 			return nil, err
 		}
-		snd := &sender{as: as, reg: o.Reg, rooms: o.Rooms, client: o.Client, since: time.UnixMilli(since),
-			log: o.Log.WithField("appservice_id", as.ID)}
-		sub, err := o.Bus.SubscribeBatch(ctx, roomapi.OutputTopic, GroupName(as.ID), snd.handle)
-		if err != nil {
-			_ = s.Close()
-			return nil, fmt.Errorf("appservice %s: subscribing its sender: %w", as.ID, err)
-		}
-		s.subs = append(s.subs, sub)
-		if wantsEphemeral(as) {
-			if sub, err = snd.startReceipts(ctx, o.Bus); err != nil {
-				_ = s.Close()
-				return nil, err
-			}
-			s.subs = append(s.subs, sub)
-			if sub, err = snd.startTyping(ctx, o.Bus); err != nil {
-				_ = s.Close()
-				return nil, err
-			}
-			s.subs = append(s.subs, sub)
-		}
 	}
 	return s, nil
+}
+
+// startSender subscribes the consumer groups of one service: room events,
+// and with ephemeral events asked for, receipts, typing, presence and
+// to-device messages. It returns what it subscribed even on error.
+func startSender(ctx context.Context, o SendersOptions, as *api.Registration) ([]bus.Subscription, error) {
+	since, err := o.Store.SenderSince(ctx, as.ID, o.Now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	snd := &sender{as: as, reg: o.Reg, rooms: o.Rooms, toDevice: o.ToDevice, client: o.Client, since: time.UnixMilli(since),
+		retryMax: o.RetryMax, log: o.Log.WithField("appservice_id", as.ID)}
+	sub, err := o.Bus.SubscribeBatch(ctx, roomapi.OutputTopic, GroupName(as.ID), snd.handle)
+	if err != nil {
+		return nil, fmt.Errorf("appservice %s: subscribing its sender: %w", as.ID, err)
+	}
+	subs := []bus.Subscription{sub}
+	if !wantsEphemeral(as) {
+		return subs, nil
+	}
+	for _, start := range []func(context.Context, bus.Bus) (bus.Subscription, error){snd.startReceipts, snd.startTyping} {
+		if sub, err = start(ctx, o.Bus); err != nil {
+			return subs, err
+		}
+		subs = append(subs, sub)
+	}
+	presence, err := snd.startPresence(ctx, o.Bus)
+	if err != nil {
+		return subs, err
+	}
+	subs = append(subs, presence...)
+	if o.ToDevice != nil {
+		if sub, err = snd.startToDevice(ctx, o.Bus); err != nil {
+			return subs, err
+		}
+		subs = append(subs, sub)
+	}
+	return subs, nil
 }
 
 // Close stops every sender, waiting for pushes in flight.
@@ -114,13 +143,15 @@ func GroupName(appServiceID string) string {
 }
 
 type sender struct {
-	as     *api.Registration
-	reg    *api.Registry
-	rooms  Rooms
-	client *http.Client
-	since  time.Time
-	log    logrus.FieldLogger
-	typing typingRooms
+	as       *api.Registration
+	reg      *api.Registry
+	rooms    Rooms
+	toDevice ToDeviceStore
+	client   *http.Client
+	since    time.Time
+	retryMax time.Duration
+	log      logrus.FieldLogger
+	typing   typingRooms
 }
 
 // handle pushes the events of msgs the service is interested in as one
@@ -224,13 +255,80 @@ func transactionID(msgs []*bus.Message) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// pushBody sends PUT {url}/_matrix/app/v1/transactions/{txnId}; anything
-// but 200 is an error, and the bus retries it.
+// Pushing a transaction the service does not take is retried (spec:
+// "Pushing events": the homeserver SHOULD back off exponentially until the
+// service is reachable again) from retryMin, doubling, up to the sender's
+// retryMax. The cap is a few seconds, not minutes: a bridge back after an
+// outage gets its transactions within seconds, where a long cap would
+// leave it waiting, and a few requests a second at most are no burden.
+const (
+	retryMin        = 200 * time.Millisecond
+	DefaultRetryMax = 5 * time.Second
+	// maxHold bounds how long one push keeps retrying before it hands the
+	// messages back to the bus, which redelivers them after its own
+	// backoff; it is below RabbitMQ's default acknowledgement timeout
+	// (30 minutes), past which the broker drops the consumer.
+	maxHold = 15 * time.Minute
+	// retryLogEvery spaces the log lines of a service that stays down.
+	retryLogEvery = time.Minute
+)
+
+// pushBody pushes a transaction until the service takes it (or maxHold
+// passes, or ctx ends), waiting between attempts as described above.
 func (s *sender) pushBody(ctx context.Context, txnID string, txn map[string]any) error {
 	body, err := json.Marshal(txn)
 	if err != nil {
 		return err
 	}
+	start := time.Now()
+	var logged time.Time
+	for attempt := 0; ; attempt++ {
+		err := s.pushOnce(ctx, txnID, body)
+		if err == nil {
+			if attempt > 0 {
+				s.log.WithField("txn_id", txnID).WithField("attempts", attempt+1).
+					WithField("waited", time.Since(start).Round(time.Millisecond).String()).Info("appservice: transaction delivered")
+			}
+			return nil
+		}
+		if ctx.Err() != nil || time.Since(start) > maxHold {
+			return err
+		}
+		if time.Since(logged) >= retryLogEvery {
+			logged = time.Now()
+			s.log.WithError(err).WithField("txn_id", txnID).WithField("attempt", attempt+1).
+				Info("appservice: transaction not delivered; retrying")
+		}
+		if !sleep(ctx, retryDelay(attempt, s.retryMax)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// retryDelay is the wait after the attempt-th failed push (0-based):
+// retryMin·2^attempt, capped at max.
+func retryDelay(attempt int, max time.Duration) time.Duration {
+	d := retryMin
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// pushOnce sends PUT {url}/_matrix/app/v1/transactions/{txnId} once;
+// anything but 200 is an error.
+func (s *sender) pushOnce(ctx context.Context, txnID string, body []byte) error {
 	target := strings.TrimRight(*s.as.URL, "/") + "/_matrix/app/v1/transactions/" + url.PathEscape(txnID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
 	if err != nil {
@@ -240,13 +338,11 @@ func (s *sender) pushBody(ctx context.Context, txnID string, txn map[string]any)
 	req.Header.Set("Authorization", "Bearer "+s.as.HSToken)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		s.log.WithError(unwrapURLError(err)).WithField("txn_id", txnID).Info("appservice: transaction not delivered; retrying")
 		return fmt.Errorf("appservice %s: transaction %s: %w", s.as.ID, txnID, unwrapURLError(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPingBody))
 	if resp.StatusCode != http.StatusOK {
-		s.log.WithField("status", resp.StatusCode).WithField("txn_id", txnID).Info("appservice: transaction refused; retrying")
 		return fmt.Errorf("appservice %s: transaction %s: status %d", s.as.ID, txnID, resp.StatusCode)
 	}
 	return nil

@@ -2,6 +2,7 @@ package appservice_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,45 @@ func TestTypingView(t *testing.T) {
 		if got != step.want {
 			t.Fatalf("after %s %v at %s: typing %q, want %q", step.c.UserID, step.c.Typing, step.at, got, step.want)
 		}
+	}
+}
+
+// TestRetryDelay: pushes back off from 200 ms, doubling, and never wait
+// more than the cap — a bridge back after an outage waits at most that.
+func TestRetryDelay(t *testing.T) {
+	var got []string
+	for attempt := range 8 {
+		got = append(got, appservice.RetryDelay(attempt, appservice.DefaultRetryMax).String())
+	}
+	if want := "200ms 400ms 800ms 1.6s 3.2s 5s 5s 5s"; strings.Join(got, " ") != want {
+		t.Fatalf("delays %v, want %s", got, want)
+	}
+	if d := appservice.RetryDelay(1000, appservice.DefaultRetryMax); d != 5*time.Second {
+		t.Fatalf("after many attempts %s", d)
+	}
+}
+
+// TestPresenceEvent: an update becomes the m.presence event of /sync, its
+// last_active_ago counted to when it was published (the same on retries).
+func TestPresenceEvent(t *testing.T) {
+	msg := "away for lunch"
+	for _, tc := range []struct {
+		name string
+		u    syncapi.PresenceUpdate
+		want string
+	}{
+		{"online with a message", syncapi.PresenceUpdate{UserID: "@a:x", Presence: "online", StatusMsg: &msg,
+			LastActiveTS: 1000, CurrentlyActive: true},
+			`{"content":{"currently_active":true,"last_active_ago":500,"presence":"online","status_msg":"away for lunch"},` +
+				`"sender":"@a:x","type":"m.presence"}`},
+		{"offline, active later than published", syncapi.PresenceUpdate{UserID: "@b:x", Presence: "offline", LastActiveTS: 2000},
+			`{"content":{"currently_active":false,"last_active_ago":0,"presence":"offline"},"sender":"@b:x","type":"m.presence"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := json.Marshal(appservice.PresenceEvent(tc.u, 1500))
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("got %s (%v), want %s", got, err, tc.want)
+			}
+		})
 	}
 }

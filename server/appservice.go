@@ -56,10 +56,14 @@ func (s *Server) startAppServiceSenders(ctx context.Context) error {
 			return err
 		}
 	}
-	senders, err := appservice.StartSenders(ctx, appservice.SendersOptions{
+	o := appservice.SendersOptions{
 		Bus: s.Bus, Reg: s.appServices, Rooms: s.Roomserver, Store: store,
 		Log: s.log.WithField(httputil.FieldComponent, "appservice"),
-	})
+	}
+	if s.UserAPI != nil {
+		o.ToDevice = s.UserAPI // to-device messages, where the user API runs too
+	}
+	senders, err := appservice.StartSenders(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,10 @@ type Registration struct {
 	PushEphemeral         bool `yaml:"push_ephemeral"`
 	MSC2409PushEphemeral  bool `yaml:"de.sorunome.msc2409.push_ephemeral"`
 	MSC3202EncryptedState bool `yaml:"org.matrix.msc3202"`
+	// MSC4190 marks a service that manages its users' devices itself
+	// (io.element.msc4190): it may not log in as them, and registering a
+	// user gives it no access token.
+	MSC4190 bool `yaml:"io.element.msc4190"`
 }
 
 // Namespaces are the user IDs, room aliases and room IDs a service is

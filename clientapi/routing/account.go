@@ -120,6 +120,11 @@ func (rt *Routes) updateDevice(w http.ResponseWriter, r *http.Request, dev *api.
 		return err
 	}
 	id := api.DeviceID(httputil.Vars(r)["deviceId"])
+	if dev.AppServiceID != "" {
+		if created, err := rt.createAppServiceDevice(w, r, dev, id, req.DisplayName); err != nil || created {
+			return err
+		}
+	}
 	if req.DisplayName == nil {
 		// Nothing to change, but the device must exist.
 		if _, err := rt.users.Device(r.Context(), dev.Localpart, id); err != nil {
@@ -150,7 +155,7 @@ func (rt *Routes) deleteDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	if _, err := rt.users.Device(r.Context(), dev.Localpart, id); err != nil {
 		return err
 	}
-	if err := rt.requireAuth(r, dev, "delete_devices", req.Auth); err != nil {
+	if err := rt.requireDeviceAuth(r, dev, req.Auth); err != nil {
 		return err
 	}
 	if err := rt.users.DeleteDevices(r.Context(), dev.Localpart, []api.DeviceID{id}); err != nil {
@@ -158,6 +163,16 @@ func (rt *Routes) deleteDevice(w http.ResponseWriter, r *http.Request, dev *api.
 	}
 	httputil.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
+}
+
+// requireDeviceAuth runs UIA before devices are deleted, except for an
+// application service acting as one of its users (spec: application
+// service API, "Deleting devices": it MUST NOT be required).
+func (rt *Routes) requireDeviceAuth(r *http.Request, dev *api.Device, dict *auth.AuthDict) error {
+	if dev.AppServiceID != "" {
+		return nil
+	}
+	return rt.requireAuth(r, dev, "delete_devices", dict)
 }
 
 // POST /v3/delete_devices
@@ -177,7 +192,7 @@ func (rt *Routes) deleteDevices(w http.ResponseWriter, r *http.Request, dev *api
 			return err
 		}
 	}
-	if err := rt.requireAuth(r, dev, "delete_devices", req.Auth); err != nil {
+	if err := rt.requireDeviceAuth(r, dev, req.Auth); err != nil {
 		return err
 	}
 	ids := make([]api.DeviceID, len(req.Devices))

@@ -96,7 +96,9 @@ func (rt *Routes) registerAppService(w http.ResponseWriter, r *http.Request, as 
 	}
 	httputil.Logger(r.Context()).WithField(httputil.FieldUserID, acct.UserID).WithField("appservice_id", as.ID).
 		Info("application service registered a user")
-	if req.InhibitLogin {
+	// MSC4190: a service managing its devices gets no access token, as if
+	// it had set inhibit_login.
+	if req.InhibitLogin || as.MSC4190 {
 		httputil.WriteJSON(w, http.StatusOK, map[string]any{"user_id": acct.UserID, "home_server": rt.opts.ServerName})
 		return nil
 	}
@@ -104,6 +106,26 @@ func (rt *Routes) registerAppService(w http.ResponseWriter, r *http.Request, as 
 		Localpart: acct.Localpart, DeviceID: api.DeviceID(req.DeviceID), DisplayName: req.InitialDeviceDisplayName,
 		IP: httputil.ClientIP(r), UserAgent: r.UserAgent(), Refreshable: req.RefreshToken,
 	})
+}
+
+// createAppServiceDevice creates device id of the user an application
+// service acts as, when the user does not have it yet (spec: application
+// service API, "Creating devices"; MSC4190: 201 for a new device), and
+// reports whether it did, having answered.
+func (rt *Routes) createAppServiceDevice(
+	w http.ResponseWriter, r *http.Request, dev *api.Device, id api.DeviceID, name *string,
+) (bool, error) {
+	if err := checkDeviceFields(string(id), name); err != nil {
+		return false, err
+	}
+	created, err := rt.users.CreateDevice(r.Context(), dev.Localpart, id, name)
+	if err != nil || !created {
+		return false, err
+	}
+	httputil.Logger(r.Context()).WithField(httputil.FieldUserID, dev.UserID).WithField("appservice_id", dev.AppServiceID).
+		WithField(httputil.FieldDeviceID, string(id)).Info("application service created a device")
+	httputil.WriteJSON(w, http.StatusCreated, struct{}{})
+	return true, nil
 }
 
 // checkASLocalpart is validateLocalpart without the reservation of "_",
@@ -148,6 +170,12 @@ func (rt *Routes) loginAppService(w http.ResponseWriter, r *http.Request, req *l
 	as := rt.appServices().ByToken(tok)
 	if as == nil {
 		return httputil.UnknownToken("Unknown as_token")
+	}
+	if as.MSC4190 {
+		// MSC4190: the service manages its users' devices itself, with no
+		// access tokens; Synapse answers its logins so too.
+		return &httputil.MatrixError{Status: http.StatusBadRequest, ErrCode: "M_APPSERVICE_LOGIN_UNSUPPORTED",
+			Message: "This application service manages its devices (io.element.msc4190); it cannot log in"}
 	}
 	local, err := rt.identifierLocalpart(r.Context(), req.Identifier, req.User)
 	if err != nil {
@@ -225,4 +253,24 @@ func (rt *Routes) queryAppServiceUser(ctx context.Context, userID string) bool {
 		return false
 	}
 	return appservice.QueryUser(ctx, queryClient, reg, userID, httputil.Logger(ctx))
+}
+
+// ensureAppServiceUser asks the services whose user namespaces hold userID,
+// a user of this server without an account, whether it exists, so that
+// the bridge can register it before it is invited (spec: application
+// service API, "Querying", GET /_matrix/app/v1/users/{userId}). An
+// existing user, another server's, or one no service holds is not asked
+// about; an unanswered query leaves the invite to go on as it would.
+func (rt *Routes) ensureAppServiceUser(ctx context.Context, userID string) {
+	reg := rt.appServices()
+	if len(reg.All()) == 0 {
+		return
+	}
+	local := reg.Localpart(userID)
+	if local == "" {
+		return
+	}
+	if _, err := rt.users.Account(ctx, api.Localpart(local)); errors.Is(err, api.ErrNoSuchAccount) {
+		rt.queryAppServiceUser(ctx, userID)
+	}
 }

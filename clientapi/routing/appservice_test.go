@@ -20,12 +20,14 @@ import (
 const (
 	bridgeToken = "as-token-bridge"
 	limitedTok  = "as-token-limited"
+	managedTok  = "as-token-managed"
 )
 
 // newAppServiceServer is newServer with two application services
 // registered: "bridge" (exclusive @_br_* and @brx_* users, #brx_* aliases,
 // not rate limited, at bridgeURL) and "limited" (shared @shared_* users, no
-// URL).
+// URL) and "managed" (exclusive @_mgd_* users, managing its devices:
+// io.element.msc4190).
 func newAppServiceServer(t *testing.T, bridgeURL *string) *fixture.Fixture {
 	t.Helper()
 	no := false
@@ -36,13 +38,15 @@ func newAppServiceServer(t *testing.T, bridgeURL *string) *fixture.Fixture {
 		}}
 	limited := &asapi.Registration{ID: "limited", ASToken: limitedTok, HSToken: "hs2", SenderLocalpart: "limitedbot",
 		Namespaces: asapi.Namespaces{Users: []asapi.Namespace{{Regex: "@shared_.*"}}}}
-	for _, r := range []*asapi.Registration{bridge, limited} {
+	managed := &asapi.Registration{ID: "managed", ASToken: managedTok, HSToken: "hs3", SenderLocalpart: "managedbot",
+		MSC4190: true, Namespaces: asapi.Namespaces{Users: []asapi.Namespace{{Exclusive: true, Regex: "@_mgd_.*"}}}}
+	for _, r := range []*asapi.Registration{bridge, limited, managed} {
 		if err := r.Compile(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f := fixture.New(t)
-	reg := asapi.NewRegistry(f.ServerName, []*asapi.Registration{bridge, limited})
+	reg := asapi.NewRegistry(f.ServerName, []*asapi.Registration{bridge, limited, managed})
 	if err := appservice.EnsureSenders(context.Background(), f.Users, reg); err != nil {
 		t.Fatal(err)
 	}
@@ -318,12 +322,14 @@ func TestAppServiceUserQuery(t *testing.T) {
 	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, _ := strings.CutPrefix(r.URL.Path, "/_matrix/app/v1/users/")
 		queries <- user
-		if r.Header.Get("Authorization") != "Bearer hs1" || user != "@_br_known:"+f.ServerName {
+		local, _, _ := strings.Cut(strings.TrimPrefix(user, "@"), ":")
+		if r.Header.Get("Authorization") != "Bearer hs1" || user != "@"+local+":"+f.ServerName ||
+			(local != "_br_known" && local != "_br_invited" && local != "_br_listed") {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
 		res := f.Do(t, http.MethodPost, "/_matrix/client/v3/register", bridgeToken,
-			map[string]any{"type": "m.login.application_service", "username": "_br_known", "inhibit_login": true})
+			map[string]any{"type": "m.login.application_service", "username": local, "inhibit_login": true})
 		if res.Status != http.StatusOK {
 			t.Errorf("the bridge could not register %s: %d %s", user, res.Status, res.Body)
 		}
@@ -332,6 +338,9 @@ func TestAppServiceUserQuery(t *testing.T) {
 	t.Cleanup(as.Close)
 	f = newAppServiceServer(t, &as.URL)
 	profile := func(user string) string { return "/profile/" + url.PathEscape(user+":"+f.ServerName) }
+	alice := f.User(t, "alice")
+	room := f.Room(t, alice)
+	invite := func(user string) map[string]any { return map[string]any{"user_id": user + ":" + f.ServerName} }
 	run(t, f, []call{
 		{name: "registered by the bridge when asked", method: http.MethodGet, path: profile("@_br_known"), status: http.StatusOK},
 		{name: "then found without asking", method: http.MethodGet, path: profile("@_br_known"), status: http.StatusOK},
@@ -339,8 +348,22 @@ func TestAppServiceUserQuery(t *testing.T) {
 			errcode: "M_NOT_FOUND"},
 		{name: "outside the namespaces", method: http.MethodGet, path: profile("@nobody"), status: http.StatusNotFound,
 			errcode: "M_NOT_FOUND"},
+		// An invite of a user the bridge has not registered yet asks it
+		// first (spec: "Querying"), so the invite finds the user.
+		{name: "invited after the bridge registers the user", method: http.MethodPost, path: "/rooms/" + room + "/invite",
+			token: alice.Token, body: invite("@_br_invited"), status: http.StatusOK},
+		{name: "the invited user exists", method: http.MethodGet, path: profile("@_br_invited"), status: http.StatusOK},
+		{name: "an existing user is invited without asking", method: http.MethodPost, path: "/rooms/" + room + "/invite",
+			token: alice.Token, body: invite("@_br_known"), status: http.StatusOK},
+		{name: "a room's invite list asks too", method: http.MethodPost, path: "/createRoom", token: alice.Token,
+			body: map[string]any{"invite": []string{"@_br_listed:" + f.ServerName}}, status: http.StatusOK},
+		{name: "the listed user exists", method: http.MethodGet, path: profile("@_br_listed"), status: http.StatusOK},
 	})
-	mustHaveAsked(t, queries, "@_br_known:"+f.ServerName, "@_br_unknown:"+f.ServerName)
+	mustHaveAsked(t, queries, "@_br_known:"+f.ServerName, "@_br_unknown:"+f.ServerName, "@_br_invited:"+f.ServerName,
+		"@_br_listed:"+f.ServerName)
+	if m, err := f.Rooms.Membership(context.Background(), room, "@_br_invited:"+f.ServerName); err != nil || m != "invite" {
+		t.Fatalf("the bridge's user is %q in the room (%v), want invited", m, err)
+	}
 }
 
 func TestAppServiceThirdParty(t *testing.T) {
@@ -486,5 +509,59 @@ func mustHaveAsked(t *testing.T, queries chan string, want ...string) {
 	}
 	if strings.Join(asked, " ") != strings.Join(want, " ") {
 		t.Fatalf("the bridge was asked about %v, want %v", asked, want)
+	}
+}
+
+// TestAppServiceDeviceManagement: a service creates and deletes its users'
+// devices without logins or user-interactive auth (spec: application
+// service API, "Device management"); one with io.element.msc4190 may not
+// log in as its users and gets no access tokens (MSC4190).
+func TestAppServiceDeviceManagement(t *testing.T) {
+	f := newAppServiceServer(t, nil)
+	puppet := f.User(t, "_br_puppet")
+	alice := f.User(t, "alice")
+	managed := f.User(t, "_mgd_mia")
+	as := func(path string) string { return path + "?user_id=" + url.QueryEscape(puppet.ID) }
+	name := map[string]any{"display_name": "Bridge device"}
+	run(t, f, []call{
+		{name: "created when missing", method: http.MethodPut, path: as("/devices/BRIDGEDEV"), token: bridgeToken,
+			body: name, status: http.StatusCreated},
+		{name: "then there", method: http.MethodGet, path: as("/devices/BRIDGEDEV"), token: bridgeToken,
+			status: http.StatusOK, check: equals("display_name", "Bridge device")},
+		{name: "the service acts as it", method: http.MethodGet, path: as("/account/whoami") + "&device_id=BRIDGEDEV",
+			token: bridgeToken, status: http.StatusOK, check: equals("device_id", "BRIDGEDEV")},
+		{name: "an existing one is updated", method: http.MethodPut, path: as("/devices/BRIDGEDEV"), token: bridgeToken,
+			body: map[string]any{"display_name": "Renamed"}, status: http.StatusOK},
+		{name: "a device ID too long", method: http.MethodPut, path: as("/devices/" + strings.Repeat("D", 256)),
+			token: bridgeToken, body: name, status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+		{name: "users cannot create devices so", method: http.MethodPut, path: "/devices/ALICEDEV", token: alice.Token,
+			body: name, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "deleted without auth", method: http.MethodDelete, path: as("/devices/BRIDGEDEV"), token: bridgeToken,
+			body: map[string]any{}, status: http.StatusOK},
+		{name: "gone", method: http.MethodGet, path: as("/devices/BRIDGEDEV"), token: bridgeToken,
+			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "users still need auth", method: http.MethodDelete, path: "/devices/" + alice.Device, token: alice.Token,
+			body: map[string]any{}, status: http.StatusUnauthorized},
+		{name: "bulk create", method: http.MethodPut, path: as("/devices/BULK1"), token: bridgeToken, body: name,
+			status: http.StatusCreated},
+		{name: "bulk deleted without auth", method: http.MethodPost, path: as("/delete_devices"), token: bridgeToken,
+			body: map[string]any{"devices": []string{"BULK1", puppet.Device}}, status: http.StatusOK},
+		{name: "users' bulk deletes still need auth", method: http.MethodPost, path: "/delete_devices", token: alice.Token,
+			body: map[string]any{"devices": []string{alice.Device}}, status: http.StatusUnauthorized},
+		{name: "an MSC4190 service may not log in", method: http.MethodPost, path: "/login", token: managedTok,
+			body: map[string]any{"type": "m.login.application_service",
+				"identifier": map[string]any{"type": "m.id.user", "user": managed.ID}},
+			status: http.StatusBadRequest, errcode: "M_APPSERVICE_LOGIN_UNSUPPORTED"},
+		{name: "an MSC4190 service registers without a token", method: http.MethodPost, path: "/register", token: managedTok,
+			body:   map[string]any{"type": "m.login.application_service", "username": "_mgd_max"},
+			status: http.StatusOK, check: func(t *testing.T, r *fixture.Response) {
+				if m := r.JSON(); m["user_id"] != "@_mgd_max:"+f.ServerName || m["access_token"] != nil || m["device_id"] != nil {
+					t.Fatalf("registration answered %s, want the user and no session", r.Body)
+				}
+			}},
+	})
+	devs, err := f.Users.Devices(context.Background(), "_br_puppet")
+	if err != nil || len(devs) != 0 {
+		t.Fatalf("the puppet has devices %v (%v), want none left", devs, err)
 	}
 }

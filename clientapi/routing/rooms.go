@@ -88,6 +88,7 @@ func (rt *Routes) createRoom(w http.ResponseWriter, r *http.Request, dev *api.De
 		if err := checkUserID(u); err != nil {
 			return err
 		}
+		rt.ensureAppServiceUser(r.Context(), u)
 	}
 	for _, s := range req.InitialState {
 		if s.Type == "" {
@@ -336,6 +337,9 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 			if err := checkUserID(target); err != nil {
 				return err
 			}
+		}
+		if action == "invite" {
+			rt.ensureAppServiceUser(r.Context(), target)
 		}
 		if action == "unban" {
 			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {

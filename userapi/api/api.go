@@ -198,6 +198,7 @@ type UserAPI interface {
 	ToDevice
 	RemoteDevices
 	DehydratedDevices
+	AppServiceDevices
 	Pushers
 	Operator
 	PushRules
