@@ -21,12 +21,13 @@ func buildClientAPI(ctx context.Context, s *Server) error {
 	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Roomserver, s.Cache, remote, features,
 		s.log.WithField(httputil.FieldComponent, "clientapi"))
 	_, err := admin.Setup(ctx, s.clientRouter, admin.Deps{
-		ServerName: string(s.cfg.Global.ServerName),
-		Version:    Version,
-		Users:      s.UserAPI,
-		Rooms:      s.Roomserver,
-		DB:         s.DB,
-		Log:        s.log.WithField(httputil.FieldComponent, "admin"),
+		ServerName:    string(s.cfg.Global.ServerName),
+		Version:       Version,
+		Users:         s.UserAPI,
+		Rooms:         s.Roomserver,
+		ServerNotices: s.cfg.ServerNotices,
+		DB:            s.DB,
+		Log:           s.log.WithField(httputil.FieldComponent, "admin"),
 	})
 	return err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/myelin-im/myelin/clientapi"
 	"github.com/myelin-im/myelin/clientapi/admin"
+	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/test/fixture"
 )
@@ -25,8 +26,18 @@ type server struct {
 	Root, Alice *fixture.User
 }
 
-// newServer builds a server on db (nil: a fresh SQLite database).
+// newServer builds a server on db (nil: a fresh SQLite database), with
+// server notices from @_server.
 func newServer(t *testing.T, db *sqlutil.DB) *server {
+	return newServerWith(t, db, func(c *config.Config) {
+		c.ServerNotices = config.ServerNotices{SystemMXIDLocalpart: "_server",
+			SystemMXIDDisplayName: "Server", RoomName: "Server Notices"}
+	})
+}
+
+// newServerWith is newServer with configure changing the configuration
+// first.
+func newServerWith(t *testing.T, db *sqlutil.DB, configure func(*config.Config)) *server {
 	t.Helper()
 	var f *fixture.Fixture
 	if db == nil {
@@ -34,9 +45,11 @@ func newServer(t *testing.T, db *sqlutil.DB) *server {
 	} else {
 		f = fixture.NewOn(t, db)
 	}
+	configure(f.Config)
 	clientapi.Setup(f.Router, f.Config, f.Users, f.Rooms, f.Cache, nil, nil, f.Log)
 	a, err := admin.Setup(context.Background(), f.Router, admin.Deps{
-		ServerName: f.ServerName, Version: "test-version", Users: f.Users, Rooms: f.Rooms, DB: f.DB, Log: f.Log,
+		ServerName: f.ServerName, Version: "test-version", Users: f.Users, Rooms: f.Rooms,
+		ServerNotices: f.Config.ServerNotices, DB: f.DB, Log: f.Log,
 	})
 	if err != nil {
 		t.Fatal(err)

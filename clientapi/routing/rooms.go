@@ -327,6 +327,11 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 				return err
 			}
 		}
+		if action == "leave" {
+			if err := rt.checkNoticesLeave(r.Context(), roomID, dev.UserID); err != nil {
+				return err
+			}
+		}
 		if action == "unban" {
 			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
 				return err
