@@ -161,6 +161,7 @@ type Roomserver interface {
 	Event(ctx context.Context, eventID string) (Event, error)
 	Friends
 	Reports
+	ReportsAdmin
 	Spaces
 }
 
