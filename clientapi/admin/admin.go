@@ -21,6 +21,7 @@ import (
 	"github.com/myelin-im/myelin/clientapi/admin/storage"
 	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	mediaapi "github.com/myelin-im/myelin/mediaapi/api"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
@@ -35,6 +36,9 @@ type Deps struct {
 	// ServerNotices configures the server-notices user (off when its
 	// localpart is empty).
 	ServerNotices config.ServerNotices
+	// Media is the media component (nil when this process runs none: the
+	// media routes are then not served).
+	Media mediaapi.Admin
 	// DB holds the audit log.
 	DB  *sqlutil.DB
 	Log logrus.FieldLogger

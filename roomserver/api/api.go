@@ -162,6 +162,7 @@ type Roomserver interface {
 	Friends
 	Reports
 	ReportsAdmin
+	MediaAdmin
 	Spaces
 }
 

@@ -1,0 +1,31 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+)
+
+// EventsMentioning calls fn with the JSON of each accepted event of the
+// room whose JSON contains text, in the order stored, one row at a time
+// (a room's history need not fit in memory).
+func (s *Storage) EventsMentioning(ctx context.Context, room RoomNID, text string, fn func(eventJSON []byte) error) error {
+	rows, err := s.db.Query(ctx, `SELECT event_json FROM roomserver_events
+		WHERE room_nid = $1 AND NOT rejected AND event_json LIKE $2 ESCAPE '\' ORDER BY event_nid`, room, containsPattern(text))
+	if err != nil {
+		return fmt.Errorf("storage: reading a room's events: %w", err)
+	}
+	defer rows.Close()
+	var js []byte
+	for rows.Next() {
+		if err := rows.Scan(&js); err != nil {
+			return fmt.Errorf("storage: reading a room's events: %w", err)
+		}
+		if err := fn(js); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("storage: reading a room's events: %w", err)
+	}
+	return nil
+}
