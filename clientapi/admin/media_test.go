@@ -144,6 +144,8 @@ func checkQuarantine(t *testing.T, s *server, a, b, room string) {
 			status: http.StatusOK},
 		{name: "one quarantined is not served", method: http.MethodGet, path: download(b), token: s.Alice.Token,
 			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "nor its thumbnail", method: http.MethodGet, path: "/_matrix/client/v1/media/thumbnail/" + s.ServerName + "/" + b +
+			"?width=32&height=32", token: s.Alice.Token, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
 		{name: "bad media ID", method: http.MethodPost, path: "/v1/media/quarantine/" + s.ServerName + "/a.b", token: root,
 			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
 	})
