@@ -55,9 +55,13 @@ func (a *Admin) sendServerNotice(w http.ResponseWriter, r *http.Request, c *Call
 	a.noticesMu.Lock()
 	defer a.noticesMu.Unlock()
 	if txn.TxnID != "" {
-		if ev, err := a.audit.NoticeTxnEvent(r.Context(), txn); err != nil || ev != "" {
-			httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": ev})
+		ev, err := a.audit.NoticeTxnEvent(r.Context(), txn)
+		if err != nil {
 			return err
+		}
+		if ev != "" {
+			httputil.WriteJSON(w, http.StatusOK, map[string]string{"event_id": ev})
+			return nil
 		}
 	}
 	eventID, err := a.sendNotice(r.Context(), lp, req)
