@@ -88,7 +88,8 @@ func TestMediaAdmin(t *testing.T) {
 				Next  int              `json:"next_token"`
 			}
 			r.Decode(t, &body)
-			if body.Total != 3 || body.Next != 2 || len(body.Media) != 2 || body.Media[0]["media_id"] != b || body.Media[1]["media_id"] != a {
+			if body.Total != 3 || body.Next != 2 || len(body.Media) != 2 ||
+				body.Media[0]["media_id"] != b || body.Media[1]["media_id"] != a {
 				t.Fatalf("body %s", r.Body)
 			}
 			for _, k := range []string{"created_ts", "last_access_ts", "media_id", "media_length", "media_type",
@@ -191,7 +192,8 @@ func checkDeletes(t *testing.T, s *server, a, b, c, cFile string) {
 			token: root, status: http.StatusBadRequest, errcode: "M_UNKNOWN"},
 		{name: "by age, keeping b (protected) and c (an avatar)", method: http.MethodPost, path: "/v1/media/delete?before_ts=" + later,
 			token: root, status: http.StatusOK, check: deleted(a)},
-		{name: "the avatar too", method: http.MethodPost, path: "/v1/media/" + s.ServerName + "/delete?keep_profiles=false&before_ts=" + later,
+		{name: "the avatar too", method: http.MethodPost,
+			path:  "/v1/media/" + s.ServerName + "/delete?keep_profiles=false&before_ts=" + later,
 			token: root, status: http.StatusOK, check: deleted(c)},
 		{name: "the user's media", method: http.MethodDelete, path: "/v1/users/" + s.Alice.ID + "/media", token: root,
 			status: http.StatusOK, check: deleted(b)},

@@ -71,7 +71,8 @@ func TestEventReports(t *testing.T) {
 		{name: "resolve unknown", method: http.MethodPost, path: "/v1/event_reports/999/resolve", token: s.Root.Token,
 			body: map[string]any{}, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
 		{name: "delete", method: http.MethodDelete, path: one, token: s.Root.Token, status: http.StatusOK},
-		{name: "delete again", method: http.MethodDelete, path: one, token: s.Root.Token, status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
+		{name: "delete again", method: http.MethodDelete, path: one, token: s.Root.Token,
+			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
 		get("deleted", one, http.StatusNotFound, "M_NOT_FOUND", nil),
 	})
 }
@@ -87,7 +88,8 @@ func listed(ids []int64, total int, next any) func(*testing.T, *fixture.Response
 		}
 		for i, rep := range reports {
 			o := rep.(map[string]any)
-			for _, k := range []string{"id", "received_ts", "room_id", "name", "canonical_alias", "event_id", "user_id", "sender", "reason", "score"} {
+			for _, k := range []string{"id", "received_ts", "room_id", "name", "canonical_alias", "event_id",
+				"user_id", "sender", "reason", "score"} {
 				if _, ok := o[k]; !ok {
 					t.Fatalf("report without %s: %s", k, r.Body)
 				}
