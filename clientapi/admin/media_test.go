@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	mediaapi "github.com/myelin-im/myelin/mediaapi/api"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"github.com/myelin-im/myelin/test/fixture"
@@ -143,6 +145,8 @@ func checkQuarantine(t *testing.T, s *server, a, b, room string) {
 			status: http.StatusOK, check: quarantined(2)},
 		{name: "quarantine one", method: http.MethodPost, path: "/v1/media/quarantine/" + s.ServerName + "/" + b, token: root,
 			status: http.StatusOK},
+		{name: "the user's media again: nothing new", method: http.MethodPost, path: "/v1/user/" + s.Alice.ID + "/media/quarantine",
+			token: root, status: http.StatusOK, check: quarantined(0)},
 		{name: "one quarantined is not served", method: http.MethodGet, path: download(b), token: s.Alice.Token,
 			status: http.StatusNotFound, errcode: "M_NOT_FOUND"},
 		{name: "nor its thumbnail", method: http.MethodGet, path: "/_matrix/client/v1/media/thumbnail/" + s.ServerName + "/" + b +
@@ -201,4 +205,39 @@ func checkDeletes(t *testing.T, s *server, a, b, c, cFile string) {
 	if _, err := os.Stat(cFile); !os.IsNotExist(err) {
 		t.Fatalf("deleted media's file %s still there: %v", cFile, err)
 	}
+}
+
+// TestRoomMediaURIs: a room's media, on both databases, from plain and
+// encrypted attachments and thumbnails, each once; other events' text
+// mentioning mxc:// is no media.
+func TestRoomMediaURIs(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		s := newServer(t, db)
+		room := s.Room(t, s.Alice)
+		local := "mxc://" + s.ServerName + "/"
+		for _, content := range []map[string]any{
+			{"msgtype": "m.image", "body": "x", "url": local + "img", "info": map[string]any{"thumbnail_url": local + "thumb"}},
+			{"msgtype": "m.file", "body": "x", "file": map[string]any{"url": "mxc://other.example/enc"},
+				"info": map[string]any{"thumbnail_file": map[string]any{"url": local + "encthumb"}}},
+			{"msgtype": "m.image", "body": "again", "url": local + "img"},
+			{"msgtype": "m.text", "body": "see mxc://" + s.ServerName + "/text"},
+			{"msgtype": "m.image", "body": "x", "url": "mxc://bad server/x"},
+		} {
+			raw, _ := json.Marshal(content)
+			if _, err := s.Rooms.SendEvent(context.Background(), roomapi.SendEventRequest{RoomID: room, Sender: s.Alice.ID,
+				Type: "m.room.message", Content: raw}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run(t, s, []call{{name: "the room's media", method: http.MethodGet, path: "/v1/room/" + room + "/media", token: s.Root.Token,
+			status: http.StatusOK, check: func(t *testing.T, r *fixture.Response) {
+				var body struct{ Local, Remote []string }
+				r.Decode(t, &body)
+				slices.Sort(body.Local)
+				if !slices.Equal(body.Local, []string{local + "encthumb", local + "img", local + "thumb"}) ||
+					!slices.Equal(body.Remote, []string{"mxc://other.example/enc"}) {
+					t.Fatalf("body %s", r.Body)
+				}
+			}}})
+	})
 }

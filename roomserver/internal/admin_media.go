@@ -33,7 +33,7 @@ func (rs *Roomserver) RoomMediaURIs(ctx context.Context, roomID string) ([]strin
 	}
 	seen := map[string]bool{}
 	var out []string
-	err = rs.store.EventsMentioning(ctx, r.nid, "mxc://", func(js []byte) error {
+	err = rs.store.EventsWithMedia(ctx, r.nid, func(js []byte) error {
 		var ev struct {
 			Content mediaContent `json:"content"`
 		}
