@@ -14,7 +14,7 @@ func (s *Storage) EventsWithMedia(ctx context.Context, room RoomNID, fn func(eve
 	if err != nil {
 		return fmt.Errorf("storage: reading a room's events: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var js []byte
 	for rows.Next() {
 		if err := rows.Scan(&js); err != nil {

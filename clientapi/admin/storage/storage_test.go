@@ -25,7 +25,8 @@ func TestAuditLog(t *testing.T) {
 			if i == 1 {
 				admin = "@other:x"
 			}
-			id, err := s.Begin(ctx, storage.AuditEntry{TS: int64(100 + i), AdminUserID: admin, Method: "POST", Path: "/p", Target: target, Detail: "begun"})
+			id, err := s.Begin(ctx, storage.AuditEntry{TS: int64(100 + i), AdminUserID: admin, Method: "POST", Path: "/p",
+				Target: target, Detail: "begun"})
 			if err != nil {
 				t.Fatal(err)
 			}
