@@ -50,5 +50,6 @@ func Setup(
 		DefaultRoomVersion:       cfg.RoomServer.DefaultRoomVersion,
 		TURN:                     cfg.TURN,
 		Support:                  cfg.Support,
+		ServerNoticesUser:        cfg.ServerNotices.UserID(cfg.Global.ServerName),
 	}, users, rooms, c)
 }

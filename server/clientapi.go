@@ -7,6 +7,7 @@ import (
 	"github.com/myelin-im/myelin/clientapi/admin"
 	fedapi "github.com/myelin-im/myelin/federationapi/api"
 	"github.com/myelin-im/myelin/internal/httputil"
+	mediaapi "github.com/myelin-im/myelin/mediaapi/api"
 )
 
 func buildClientAPI(ctx context.Context, s *Server) error {
@@ -20,13 +21,19 @@ func buildClientAPI(ctx context.Context, s *Server) error {
 	}
 	clientapi.Setup(s.clientRouter, s.cfg, s.UserAPI, s.Roomserver, s.Cache, remote, features,
 		s.log.WithField(httputil.FieldComponent, "clientapi"))
+	var media mediaapi.Admin
+	if s.Media != nil {
+		media = s.Media
+	}
 	_, err := admin.Setup(ctx, s.clientRouter, admin.Deps{
-		ServerName: string(s.cfg.Global.ServerName),
-		Version:    Version,
-		Users:      s.UserAPI,
-		Rooms:      s.Roomserver,
-		DB:         s.DB,
-		Log:        s.log.WithField(httputil.FieldComponent, "admin"),
+		ServerName:    string(s.cfg.Global.ServerName),
+		Version:       Version,
+		Users:         s.UserAPI,
+		Rooms:         s.Roomserver,
+		ServerNotices: s.cfg.ServerNotices,
+		Media:         media,
+		DB:            s.DB,
+		Log:           s.log.WithField(httputil.FieldComponent, "admin"),
 	})
 	return err
 }

@@ -13,12 +13,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
 	"github.com/myelin-im/myelin/clientapi/admin/storage"
+	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	mediaapi "github.com/myelin-im/myelin/mediaapi/api"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
@@ -30,6 +33,12 @@ type Deps struct {
 	Version string
 	Users   userapi.UserAPI
 	Rooms   roomapi.Roomserver
+	// ServerNotices configures the server-notices user (off when its
+	// localpart is empty).
+	ServerNotices config.ServerNotices
+	// Media is the media component (nil when this process runs none: the
+	// media routes are then not served).
+	Media mediaapi.Admin
 	// DB holds the audit log.
 	DB  *sqlutil.DB
 	Log logrus.FieldLogger
@@ -39,6 +48,11 @@ type Deps struct {
 type Admin struct {
 	d     Deps
 	audit *storage.Store
+	// noticesMu serialises server notices, so that two notices to a user
+	// never make two rooms; noticesUserReady (under it) is set once the
+	// server-notices user exists.
+	noticesMu        sync.Mutex
+	noticesUserReady bool
 }
 
 // Setup migrates the admin API's tables and registers its routes on r

@@ -8,7 +8,9 @@ import (
 
 	"github.com/myelin-im/myelin/clientapi"
 	"github.com/myelin-im/myelin/clientapi/admin"
+	"github.com/myelin-im/myelin/internal/config"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/mediaapi"
 	"github.com/myelin-im/myelin/test/fixture"
 )
 
@@ -21,12 +23,24 @@ import (
 type server struct {
 	*fixture.Fixture
 	Admin *admin.Admin
+	// Media is the media component, at f.Config.MediaBasePath().
+	Media *mediaapi.MediaAPI
 	// Root is a server admin; Alice is not.
 	Root, Alice *fixture.User
 }
 
-// newServer builds a server on db (nil: a fresh SQLite database).
+// newServer builds a server on db (nil: a fresh SQLite database), with
+// server notices from @_server.
 func newServer(t *testing.T, db *sqlutil.DB) *server {
+	return newServerWith(t, db, func(c *config.Config) {
+		c.ServerNotices = config.ServerNotices{SystemMXIDLocalpart: "_server",
+			SystemMXIDDisplayName: "Server", RoomName: "Server Notices"}
+	})
+}
+
+// newServerWith is newServer with configure changing the configuration
+// first.
+func newServerWith(t *testing.T, db *sqlutil.DB, configure func(*config.Config)) *server {
 	t.Helper()
 	var f *fixture.Fixture
 	if db == nil {
@@ -34,15 +48,23 @@ func newServer(t *testing.T, db *sqlutil.DB) *server {
 	} else {
 		f = fixture.NewOn(t, db)
 	}
+	configure(f.Config)
 	clientapi.Setup(f.Router, f.Config, f.Users, f.Rooms, f.Cache, nil, nil, f.Log)
+	media, err := mediaapi.New(context.Background(), mediaapi.Options{ServerName: f.ServerName, Config: f.Config.MediaAPI,
+		BasePath: f.Config.MediaBasePath(), DB: f.DB, Users: f.Users, Router: f.Router, Log: f.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = media.Close() })
 	a, err := admin.Setup(context.Background(), f.Router, admin.Deps{
-		ServerName: f.ServerName, Version: "test-version", Users: f.Users, Rooms: f.Rooms, DB: f.DB, Log: f.Log,
+		ServerName: f.ServerName, Version: "test-version", Users: f.Users, Rooms: f.Rooms,
+		ServerNotices: f.Config.ServerNotices, Media: media, DB: f.DB, Log: f.Log,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.FailOnErrorLogs(t)
-	return &server{Fixture: f, Admin: a, Root: f.AdminUser(t, "root"), Alice: f.User(t, "alice")}
+	return &server{Fixture: f, Admin: a, Media: media, Root: f.AdminUser(t, "root"), Alice: f.User(t, "alice")}
 }
 
 // call is one request of a handler table test and what it must get.

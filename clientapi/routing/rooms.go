@@ -338,22 +338,8 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 				return err
 			}
 		}
-		if action == "invite" {
-			rt.ensureAppServiceUser(r.Context(), target)
-		}
-		if action == "unban" {
-			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
-				return err
-			} else if m != "ban" {
-				return httputil.Forbidden("%s is not banned", target)
-			}
-		}
-		if action == "kick" {
-			if m, err := rt.rooms.Membership(r.Context(), roomID, target); err != nil {
-				return err
-			} else if m != "join" && m != "invite" && m != "knock" {
-				return httputil.Forbidden("%s is not in the room", target)
-			}
+		if err := rt.checkMembershipTarget(r.Context(), action, roomID, target); err != nil {
+			return err
 		}
 		_, err := rt.rooms.PerformMembership(r.Context(), roomapi.MembershipRequest{
 			RoomID:     roomID,
@@ -377,6 +363,31 @@ func (rt *Routes) membershipHandler(action string) authedHandler {
 		httputil.WriteJSON(w, http.StatusOK, struct{}{})
 		return nil
 	}
+}
+
+// checkMembershipTarget refuses what the target's membership rules out:
+// leaving a server-notices room one is only invited to, unbanning a user
+// who is not banned, kicking one who is not in the room.
+func (rt *Routes) checkMembershipTarget(ctx context.Context, action, roomID, target string) error {
+	switch action {
+	case "invite":
+		rt.ensureAppServiceUser(ctx, target)
+	case "leave":
+		return rt.checkNoticesLeave(ctx, roomID, target)
+	case "unban":
+		if m, err := rt.rooms.Membership(ctx, roomID, target); err != nil {
+			return err
+		} else if m != "ban" {
+			return httputil.Forbidden("%s is not banned", target)
+		}
+	case "kick":
+		if m, err := rt.rooms.Membership(ctx, roomID, target); err != nil {
+			return err
+		} else if m != "join" && m != "invite" && m != "knock" {
+			return httputil.Forbidden("%s is not in the room", target)
+		}
+	}
+	return nil
 }
 
 // POST /v3/rooms/{roomId}/forget

@@ -72,6 +72,9 @@ type Options struct {
 	TURN config.TURN
 	// Support is served at /.well-known/matrix/support (empty: 404).
 	Support config.Support
+	// ServerNoticesUser is the user server notices come from ("": off):
+	// its invites cannot be rejected.
+	ServerNoticesUser string
 }
 
 // Routes serves the client API.

@@ -118,6 +118,7 @@ type Config struct {
 	RoomServer    RoomServer    `yaml:"room_server"`
 	TURN          TURN          `yaml:"turn"`
 	Support       Support       `yaml:"support"`
+	ServerNotices ServerNotices `yaml:"server_notices"`
 	AppServices   AppServices   `yaml:"app_services"`
 	Retention     Retention     `yaml:"retention"`
 }
@@ -286,6 +287,7 @@ func (c *Config) Defaults() {
 	c.RoomServer.Defaults()
 	c.TURN.Defaults()
 	c.Support.Defaults()
+	c.ServerNotices.Defaults()
 	c.AppServices.Defaults()
 	c.Retention.Defaults()
 }
@@ -401,6 +403,7 @@ func (c *Config) Verify() error {
 	c.RoomServer.Verify(errs)
 	c.TURN.Verify(errs)
 	c.Support.Verify(errs)
+	c.ServerNotices.Verify(errs)
 	c.AppServices.Verify(errs)
 	c.Retention.Verify(errs)
 	return errs.Err()

@@ -11,8 +11,11 @@ import (
 
 // LocalMetadata implements api.MediaAPI: the metadata of this server's
 // media, api.ErrNotYetUploaded for a created ID still waiting for content,
-// api.ErrNotFound otherwise.
+// api.ErrNotFound otherwise (and for quarantined media).
 func (m *Media) LocalMetadata(ctx context.Context, id api.MediaID) (*api.Metadata, error) {
+	if err := m.checkQuarantine(ctx, api.MXC{ServerName: m.opts.ServerName, MediaID: id}); err != nil {
+		return nil, err
+	}
 	md, err := m.store.Media(ctx, m.opts.ServerName, id)
 	if !errors.Is(err, api.ErrNotFound) {
 		return md, err
@@ -68,6 +71,9 @@ func (m *Media) open(ctx context.Context, mxc api.MXC, wait time.Duration, fetch
 // find is Metadata, fetching other servers' media only when fetch says.
 func (m *Media) find(ctx context.Context, mxc api.MXC, wait time.Duration, fetch bool) (*api.Metadata, error) {
 	if mxc.ServerName != m.opts.ServerName {
+		if err := m.checkQuarantine(ctx, mxc); err != nil {
+			return nil, err
+		}
 		return m.remoteMetadata(ctx, mxc, fetch)
 	}
 	return m.waitForUpload(ctx, wait, func() (*api.Metadata, error) { return m.LocalMetadata(ctx, mxc.MediaID) })

@@ -118,6 +118,9 @@ func (m *Media) Thumbnail(ctx context.Context, mxc api.MXC, want api.ThumbnailSp
 	wait time.Duration,
 ) (*api.Metadata, api.Content, error) {
 	if mxc.ServerName != m.opts.ServerName {
+		if err := m.checkQuarantine(ctx, mxc); err != nil {
+			return nil, nil, err
+		}
 		return m.remoteThumbnail(ctx, mxc, want, wait)
 	}
 	md, content, err := m.Open(ctx, mxc, wait)

@@ -161,6 +161,8 @@ type Roomserver interface {
 	Event(ctx context.Context, eventID string) (Event, error)
 	Friends
 	Reports
+	ReportsAdmin
+	MediaAdmin
 	Spaces
 	AdminRooms
 	Retention

@@ -49,6 +49,12 @@ type ReportsQuery struct {
 	// RoomID and Reporter, when set, keep the reports of that room or by
 	// that user.
 	RoomID, Reporter string
+	// Kind, when set, keeps the reports of that kind.
+	Kind string
+	// RoomIDContains, ReporterContains and TargetContains, when set, keep
+	// the reports whose room, reporter or target user (an event's sender)
+	// contains that text (Synapse's admin filters).
+	RoomIDContains, ReporterContains, TargetContains string
 }
 
 // Reports is where users' reports go and where admins read them.

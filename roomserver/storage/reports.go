@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/myelin-im/myelin/internal/sqlutil"
 	"github.com/myelin-im/myelin/roomserver/api"
@@ -23,13 +24,26 @@ func (s *Storage) InsertReport(ctx context.Context, r api.NewReport, nowMs int64
 }
 
 // reportFilter is the WHERE clause of ListReports: an empty argument
-// matches everything.
-const reportFilter = ` WHERE ($1 = '' OR room_id = $1) AND ($2 = '' OR reporter = $2)`
+// matches everything; $4 to $6 are LIKE patterns (reportArgs).
+const reportFilter = ` WHERE ($1 = '' OR room_id = $1) AND ($2 = '' OR reporter = $2) AND ($3 = '' OR kind = $3)
+	AND room_id LIKE $4 ESCAPE '\' AND reporter LIKE $5 ESCAPE '\' AND target_user_id LIKE $6 ESCAPE '\'`
+
+// reportArgs are reportFilter's arguments for q.
+func reportArgs(q api.ReportsQuery) []any {
+	return []any{q.RoomID, q.Reporter, q.Kind, containsPattern(q.RoomIDContains),
+		containsPattern(q.ReporterContains), containsPattern(q.TargetContains)}
+}
+
+// containsPattern is the LIKE pattern of the text containing sub ("": any).
+func containsPattern(sub string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(sub) + "%"
+}
 
 // ListReports returns a page of reports and how many match q in all.
 func (s *Storage) ListReports(ctx context.Context, q api.ReportsQuery) ([]api.Report, int, error) {
 	var total int
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM roomserver_reports`+reportFilter, q.RoomID, q.Reporter).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM roomserver_reports`+reportFilter, reportArgs(q)...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("storage: counting reports: %w", err)
 	}
 	order := " ORDER BY id DESC"
@@ -41,8 +55,8 @@ func (s *Storage) ListReports(ctx context.Context, q api.ReportsQuery) ([]api.Re
 		limit = math.MaxInt32 // all: one query text for both databases
 	}
 	out, err := sqlutil.Select(ctx, s.db, scanReport, `SELECT id, received_ts, kind, reporter, room_id, event_id, target_user_id,
-		reason, score, resolved FROM roomserver_reports`+reportFilter+order+` LIMIT $3 OFFSET $4`,
-		q.RoomID, q.Reporter, limit, q.Offset)
+		reason, score, resolved FROM roomserver_reports`+reportFilter+order+` LIMIT $7 OFFSET $8`,
+		append(reportArgs(q), limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: reading reports: %w", err)
 	}

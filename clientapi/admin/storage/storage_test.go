@@ -59,3 +59,42 @@ func TestAuditLog(t *testing.T) {
 		}
 	})
 }
+
+func TestServerNotices(t *testing.T) {
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) {
+		ctx := context.Background()
+		s, err := storage.New(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if room, err := s.NoticeRoom(ctx, "@a:x"); err != nil || room != "" {
+			t.Fatalf("no room yet = %q, %v", room, err)
+		}
+		for _, room := range []string{"!one:x", "!two:x"} {
+			if err := s.SetNoticeRoom(ctx, "@a:x", room); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if room, err := s.NoticeRoom(ctx, "@a:x"); err != nil || room != "!two:x" {
+			t.Fatalf("room = %q, %v; want the latest", room, err)
+		}
+		txn := storage.NoticeTxn{AdminUserID: "@admin:x", DeviceID: "D", TxnID: "1"}
+		if ev, err := s.NoticeTxnEvent(ctx, txn); err != nil || ev != "" {
+			t.Fatalf("unknown txn = %q, %v", ev, err)
+		}
+		if err := s.SetNoticeTxnEvent(ctx, txn, "$first"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetNoticeTxnEvent(ctx, txn, "$second"); err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := s.NoticeTxnEvent(ctx, txn); err != nil || ev != "$first" {
+			t.Fatalf("txn = %q, %v; want the first event", ev, err)
+		}
+		other := txn
+		other.DeviceID = "E"
+		if ev, err := s.NoticeTxnEvent(ctx, other); err != nil || ev != "" {
+			t.Fatalf("another device's txn = %q, %v", ev, err)
+		}
+	})
+}
