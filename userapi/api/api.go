@@ -47,6 +47,9 @@ type Device struct {
 	DisplayName string
 	LastSeenTS  int64
 	LastSeenIP  string
+	// UserAgent is the one the device was last seen with (device lists
+	// only; a token lookup leaves it empty).
+	UserAgent string
 	// ExpiresTS is when the access token that found this device expires, in
 	// milliseconds since the epoch; 0 means never.
 	ExpiresTS int64
