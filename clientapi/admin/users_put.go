@@ -9,6 +9,7 @@ import (
 
 	"github.com/myelin-im/myelin/internal/httputil"
 	"github.com/myelin-im/myelin/internal/mxid"
+	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
 
@@ -139,6 +140,9 @@ func (a *Admin) applyUserChanges(ctx context.Context, local userapi.Localpart, u
 			return err
 		}
 	}
+	if req.DisplayName != nil || req.AvatarURL != nil {
+		a.profileToRooms(ctx, local, userID)
+	}
 	if req.Admin != nil {
 		if err := a.d.Users.SetAdmin(ctx, local, *req.Admin); err != nil {
 			return noUser(err)
@@ -168,4 +172,32 @@ func (a *Admin) setProfileString(ctx context.Context, local userapi.Localpart, k
 		return err
 	}
 	return a.d.Users.SetProfileField(ctx, local, key, b)
+}
+
+// profileToRooms carries the user's new name and avatar into their member
+// events, as the client API's profile change does (spec: "Events on
+// Change of Profile Information"). Best effort: a room that refuses is
+// logged and skipped.
+func (a *Admin) profileToRooms(ctx context.Context, local userapi.Localpart, userID string) {
+	log := httputil.Logger(ctx)
+	profile, err := a.d.Users.Profile(ctx, local)
+	if err != nil {
+		log.WithError(err).Warn("admin: profile change: reading the profile")
+		return
+	}
+	var name, avatar string
+	_ = json.Unmarshal(profile["displayname"], &name)
+	_ = json.Unmarshal(profile["avatar_url"], &avatar)
+	rooms, err := a.d.Rooms.JoinedRooms(ctx, userID)
+	if err != nil {
+		log.WithError(err).Warn("admin: profile change: listing rooms")
+		return
+	}
+	for _, room := range rooms {
+		_, err := a.d.Rooms.PerformMembership(ctx, roomapi.MembershipRequest{RoomID: room, Sender: userID, Target: userID,
+			Membership: "join", DisplayName: name, AvatarURL: avatar})
+		if err != nil {
+			log.WithError(err).WithField(httputil.FieldRoomID, room).Info("admin: profile change: member event not sent")
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -286,5 +287,27 @@ func wantJSON(want string) func(t *testing.T, r *fixture.Response) {
 		if string(r.Body) != want && string(r.Body) != want+"\n" {
 			t.Fatalf("body %s, want %s", r.Body, want)
 		}
+	}
+}
+
+// A display name set by an admin reaches the user's member events.
+func TestPutUserRenamesInRooms(t *testing.T) {
+	s := newServer(t, nil)
+	room := s.Room(t, s.Alice)
+	run(t, s, []call{
+		{name: "rename alice", method: http.MethodPut, path: "/v2/users/" + s.Alice.ID, token: s.Root.Token,
+			body: map[string]any{"displayname": "Alicia"}, status: http.StatusOK},
+	})
+	ev, err := s.Rooms.StateEvent(t.Context(), room, "m.room.member", s.Alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pdu struct {
+		Content struct {
+			DisplayName string `json:"displayname"`
+		} `json:"content"`
+	}
+	if err := json.Unmarshal(ev.PDU, &pdu); err != nil || pdu.Content.DisplayName != "Alicia" {
+		t.Fatalf("member event %s, %v", ev.PDU, err)
 	}
 }
