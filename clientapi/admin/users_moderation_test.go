@@ -24,10 +24,12 @@ func TestLockAndSuspend(t *testing.T) {
 	c3 := "/_matrix/client/v3"
 	msg := map[string]any{"msgtype": "m.text", "body": "hi"}
 	run(t, s, []call{
-		{name: "not locked", method: http.MethodGet, path: lock, token: s.Root.Token, status: http.StatusOK, check: wantJSON(`{"locked":false}`)},
+		{name: "not locked", method: http.MethodGet, path: lock, token: s.Root.Token, status: http.StatusOK,
+			check: wantJSON(`{"locked":false}`)},
 		{name: "lock", method: http.MethodPut, path: lock, token: s.Root.Token, body: map[string]any{"locked": true},
 			status: http.StatusOK, check: wantJSON(`{"locked":true}`)},
-		{name: "locked", method: http.MethodGet, path: lock, token: s.Root.Token, status: http.StatusOK, check: wantJSON(`{"locked":true}`)},
+		{name: "locked", method: http.MethodGet, path: lock, token: s.Root.Token, status: http.StatusOK,
+			check: wantJSON(`{"locked":true}`)},
 		{name: "a locked user's request", method: http.MethodGet, path: c3 + "/account/whoami", token: s.Alice.Token,
 			status: http.StatusUnauthorized, errcode: "M_USER_LOCKED", check: wantJSON(
 				`{"errcode":"M_USER_LOCKED","error":"this account has been locked","soft_logout":true}`)},

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/myelin-im/myelin/internal/sqlutil"
+	"github.com/myelin-im/myelin/internal/sqlutil/sqltest"
 	"github.com/myelin-im/myelin/test/fixture"
 )
 
@@ -109,7 +111,10 @@ func TestUserRoutesRefuseNonAdmins(t *testing.T) {
 }
 
 func TestListAndQueryUsers(t *testing.T) {
-	s := newServer(t, nil)
+	sqltest.WithAllDatabases(t, func(t *testing.T, db *sqlutil.DB) { testListAndQueryUsers(t, newServer(t, db)) })
+}
+
+func testListAndQueryUsers(t *testing.T, s *server) {
 	s.User(t, "bob")
 	total := func(want float64) func(t *testing.T, r *fixture.Response) {
 		return func(t *testing.T, r *fixture.Response) {

@@ -16,7 +16,7 @@ import (
 func TestAdminModeratesUsers(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, testConfig(t, ""))
-	reg := sharedSecretRegister(t, srv, "root", "long enough", true)
+	reg := sharedSecretRegister(t, srv, "root", "root password", true)
 	root, rootID := reg.Body["access_token"].(string), reg.Body["user_id"]
 	alice := register(t, srv, "alice", "long enough")
 	bob := register(t, srv, "bob", "long enough")

@@ -93,7 +93,8 @@ func TestListAccounts(t *testing.T) {
 			})
 		}
 		a, err := s.AccountSummary(ctx, "alice")
-		if err != nil || a.DisplayName == nil || *a.DisplayName != "Alice Smith" || a.AvatarURL != nil || a.LastSeenTS != 7 || a.CreatedTS != 100 {
+		if err != nil || a.DisplayName == nil || *a.DisplayName != "Alice Smith" || a.AvatarURL != nil ||
+			a.LastSeenTS != 7 || a.CreatedTS != 100 {
 			t.Fatalf("alice = %+v, %v", a, err)
 		}
 		if _, err := s.AccountSummary(ctx, "zed"); !errors.Is(err, api.ErrNoSuchAccount) {
