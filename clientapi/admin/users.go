@@ -124,6 +124,10 @@ func accountQuery(r *http.Request) (userapi.AccountQuery, error) {
 	if q.Limit, err = intParam(v.Get("limit"), 100); err != nil {
 		return q, err
 	}
+	if q.Limit == 0 {
+		// A page of nothing would hand back a next_token that goes nowhere.
+		return q, httputil.InvalidParam("Query parameter limit must be a positive integer")
+	}
 	if q.OrderBy == "" {
 		q.OrderBy = "name"
 	}

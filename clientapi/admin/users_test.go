@@ -172,6 +172,8 @@ func testListAndQueryUsers(t *testing.T, s *server) {
 			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
 		{name: "bad limit", method: http.MethodGet, path: "/v2/users?limit=-1", token: s.Root.Token,
 			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
+		{name: "limit 0", method: http.MethodGet, path: "/v2/users?limit=0", token: s.Root.Token,
+			status: http.StatusBadRequest, errcode: "M_INVALID_PARAM"},
 		{name: "query", method: http.MethodGet, path: "/v2/users/" + s.Alice.ID, token: s.Root.Token, status: http.StatusOK,
 			check: func(t *testing.T, r *fixture.Response) {
 				m := r.JSON()
