@@ -93,7 +93,7 @@ func (a *Admin) newRegToken(w http.ResponseWriter, r *http.Request, c *Caller) e
 	t := userapi.RegistrationToken{UsesAllowed: req.UsesAllowed, ExpiryTS: req.ExpiryTime}
 	switch {
 	case req.Token != nil && !tokenPattern.MatchString(*req.Token):
-		return httputil.InvalidParam("token must consist only of characters matched by the regex [A-Za-z0-9._~-] and be at most 64 characters")
+		return httputil.InvalidParam("token must be 1 to 64 characters of [A-Za-z0-9._~-]")
 	case req.Token != nil:
 		t.Token = *req.Token
 	case req.Length != nil && (*req.Length < 1 || *req.Length > 64):
