@@ -158,26 +158,11 @@ func parseRoomQuery(r *http.Request) (roomQuery, error) {
 		return q, httputil.InvalidParam("Unknown direction: %q", v.Get("dir"))
 	}
 	q.term = v.Get("search_term")
-	if q.public, err = boolParam(v.Get("public_rooms"), "public_rooms"); err != nil {
+	if q.public, err = boolParam(v, "public_rooms"); err != nil {
 		return q, err
 	}
-	q.empty, err = boolParam(v.Get("empty_rooms"), "empty_rooms")
+	q.empty, err = boolParam(v, "empty_rooms")
 	return q, err
-}
-
-// boolParam parses an optional true/false query parameter.
-func boolParam(v, name string) (*bool, error) {
-	switch v {
-	case "":
-		return nil, nil
-	case "true":
-		t := true
-		return &t, nil
-	case "false":
-		f := false
-		return &f, nil
-	}
-	return nil, httputil.InvalidParam("Query parameter %q must be true or false", name)
 }
 
 // matches reports whether a room passes the list's filters: search_term

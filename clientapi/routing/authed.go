@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/sirupsen/logrus"
@@ -15,10 +16,24 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, dev *api.Device)
 // authed resolves the access token to a device before running h (spec:
 // "Client authentication"): no token is 401 M_MISSING_TOKEN, an unknown one
 // 401 M_UNKNOWN_TOKEN, an expired one the same with soft_logout.
+// A locked account's requests get 401 M_USER_LOCKED (spec: "Account
+// locking").
 func (rt *Routes) authed(h authedHandler) httputil.Handler {
+	return rt.authedWith(api.Authenticate, h)
+}
+
+// authedEvenLocked is authed for POST /logout and /logout/all, which a
+// locked account may still call (spec: "Account locking").
+func (rt *Routes) authedEvenLocked(h authedHandler) httputil.Handler {
+	return rt.authedWith(api.AuthenticateEvenLocked, h)
+}
+
+type authenticator func(ctx context.Context, s api.Sessions, token string) (*api.Device, error)
+
+func (rt *Routes) authedWith(authenticate authenticator, h authedHandler) httputil.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		tok := httputil.AccessToken(r)
-		dev, err := api.Authenticate(r.Context(), rt.users, tok)
+		dev, err := authenticate(r.Context(), rt.users, tok)
 		if err != nil {
 			return err
 		}

@@ -26,8 +26,8 @@ const presetTrustedPrivateChat = "trusted_private_chat"
 func (rt *Routes) setupFriends(p prefixed) {
 	p.Handle("/friends", rt.authed(rt.listFriends)).Methods(http.MethodGet)
 	p.Handle("/friends/requests", rt.authed(rt.listFriendRequests)).Methods(http.MethodGet)
-	p.Handle("/friends/requests", rt.authed(rt.requestFriend)).Methods(http.MethodPost)
-	p.Handle("/friends/requests/{roomId}/accept", rt.authed(rt.acceptFriend)).Methods(http.MethodPost)
+	p.Handle("/friends/requests", rt.unlessSuspended(rt.requestFriend)).Methods(http.MethodPost)
+	p.Handle("/friends/requests/{roomId}/accept", rt.unlessSuspended(rt.acceptFriend)).Methods(http.MethodPost)
 	p.Handle("/friends/requests/{roomId}/reject", rt.authed(rt.rejectFriend)).Methods(http.MethodPost)
 	p.Handle("/friends/{userId}", rt.authed(rt.deleteFriend)).Methods(http.MethodDelete)
 }

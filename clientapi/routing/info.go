@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"errors"
 	"github.com/matrix-org/gomatrixserverlib"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	"net/http"
@@ -65,9 +66,9 @@ func (rt *Routes) baseURL(r *http.Request) string {
 }
 
 // GET /v3/capabilities
-func (rt *Routes) capabilities(w http.ResponseWriter, r *http.Request, _ *api.Device) error {
+func (rt *Routes) capabilities(w http.ResponseWriter, r *http.Request, dev *api.Device) error {
 	enabled := map[string]bool{"enabled": true}
-	httputil.WriteJSON(w, http.StatusOK, map[string]any{"capabilities": map[string]any{
+	caps := map[string]any{
 		"m.change_password": enabled,
 		"m.set_displayname": enabled,
 		"m.set_avatar_url":  enabled,
@@ -75,7 +76,19 @@ func (rt *Routes) capabilities(w http.ResponseWriter, r *http.Request, _ *api.De
 		"m.profile_fields":  enabled,
 		"m.get_login_token": map[string]bool{"enabled": false},
 		"m.room_versions":   roomVersions(rt.opts.DefaultRoomVersion),
-	}})
+	}
+	// A server admin may lock and suspend accounts through the admin API
+	// (spec v1.18: m.account_moderation, omitted for everyone else).
+	if dev.AppServiceID == "" {
+		acct, err := rt.users.Account(r.Context(), dev.Localpart)
+		if err != nil && !errors.Is(err, api.ErrNoSuchAccount) {
+			return err
+		}
+		if acct != nil && acct.IsAdmin {
+			caps["m.account_moderation"] = map[string]bool{"suspend": true, "lock": true}
+		}
+	}
+	httputil.WriteJSON(w, http.StatusOK, map[string]any{"capabilities": caps})
 	return nil
 }
 

@@ -23,7 +23,31 @@ func TestInfoHandlers(t *testing.T) {
 		{"well-known from the request's host", "GET", "/.well-known/matrix/client", "", nil, 200, "", baseURL("http://example.com")},
 		{"capabilities without token", "GET", "/capabilities", "", nil, 401, "M_MISSING_TOKEN", nil},
 		{"capabilities", "GET", "/capabilities", alice.Token, nil, 200, "", capabilities},
+		{"no account moderation for a user", "GET", "/capabilities", alice.Token, nil, 200, "", accountModeration(false)},
+		{"account moderation for an admin", "GET", "/capabilities", f.AdminUser(t, "root").Token, nil, 200, "",
+			accountModeration(true)},
 	})
+}
+
+// accountModeration checks m.account_moderation: both true for an admin,
+// absent otherwise.
+func accountModeration(admin bool) func(t *testing.T, r *fixture.Response) {
+	return func(t *testing.T, r *fixture.Response) {
+		t.Helper()
+		var body struct {
+			Capabilities struct {
+				Moderation *struct {
+					Suspend bool `json:"suspend"`
+					Lock    bool `json:"lock"`
+				} `json:"m.account_moderation"`
+			} `json:"capabilities"`
+		}
+		r.Decode(t, &body)
+		m := body.Capabilities.Moderation
+		if admin != (m != nil) || (m != nil && (!m.Suspend || !m.Lock)) {
+			t.Fatalf("capabilities %s", r.Body)
+		}
+	}
 }
 
 // TestWellKnownConfigured: a configured base URL is advertised as it is,

@@ -17,23 +17,26 @@ import (
 )
 
 func (rt *Routes) setupRooms(v3 prefixed) {
-	v3.Handle("/createRoom", rt.authed(rt.createRoom)).Methods(http.MethodPost)
-	v3.Handle("/join/{roomIdOrAlias}", rt.authed(rt.joinRoomIDOrAlias)).Methods(http.MethodPost)
-	v3.Handle("/knock/{roomIdOrAlias}", rt.authed(rt.knock)).Methods(http.MethodPost)
+	// What a suspended account may not do is routed through unlessSuspended
+	// (suspended.go).
+	v3.Handle("/createRoom", rt.unlessSuspended(rt.createRoom)).Methods(http.MethodPost)
+	v3.Handle("/join/{roomIdOrAlias}", rt.unlessSuspended(rt.joinRoomIDOrAlias)).Methods(http.MethodPost)
+	v3.Handle("/knock/{roomIdOrAlias}", rt.unlessSuspended(rt.knock)).Methods(http.MethodPost)
 	v3.Handle("/joined_rooms", rt.authed(rt.joinedRooms)).Methods(http.MethodGet)
 	room := prefixed{v3.r, v3.prefix + "/rooms/{roomId}"}
-	room.Handle("/join", rt.authed(rt.joinRoom)).Methods(http.MethodPost)
-	for _, m := range []string{"invite", "leave", "kick", "ban", "unban"} {
+	room.Handle("/join", rt.unlessSuspended(rt.joinRoom)).Methods(http.MethodPost)
+	room.Handle("/invite", rt.unlessSuspended(rt.membershipHandler("invite"))).Methods(http.MethodPost)
+	for _, m := range []string{"leave", "kick", "ban", "unban"} {
 		room.Handle("/"+m, rt.authed(rt.membershipHandler(m))).Methods(http.MethodPost)
 	}
 	room.Handle("/forget", rt.authed(rt.forget)).Methods(http.MethodPost)
-	room.Handle("/upgrade", rt.authed(rt.upgradeRoom)).Methods(http.MethodPost)
-	room.Handle("/redact/{eventId}/{txnId}", rt.authed(rt.redact)).Methods(http.MethodPut)
-	room.Handle("/send/{eventType}/{txnId}", rt.authed(rt.sendEvent)).Methods(http.MethodPut)
+	room.Handle("/upgrade", rt.unlessSuspended(rt.upgradeRoom)).Methods(http.MethodPost)
+	room.Handle("/redact/{eventId}/{txnId}", rt.ownRedactionIfSuspended(rt.redact)).Methods(http.MethodPut)
+	room.Handle("/send/{eventType}/{txnId}", rt.unlessSuspended(rt.sendEvent)).Methods(http.MethodPut)
 	// The empty state key may come as /state/{type}, /state/{type}/ or
 	// /state/{type}/{stateKey}.
 	for _, p := range []string{"/state/{eventType}", "/state/{eventType}/", "/state/{eventType}/{stateKey}"} {
-		room.Handle(p, rt.authed(rt.putState)).Methods(http.MethodPut)
+		room.Handle(p, rt.unlessSuspended(rt.putState)).Methods(http.MethodPut)
 		room.Handle(p, rt.authed(rt.getStateEvent)).Methods(http.MethodGet)
 	}
 	room.Handle("/state", rt.authed(rt.getState)).Methods(http.MethodGet)

@@ -129,8 +129,8 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 
 	v3.Handle("/login", httputil.Handler(rt.loginFlows)).Methods(http.MethodGet)
 	v3.Handle("/login", httputil.Handler(rt.login)).Methods(http.MethodPost)
-	v3.Handle("/logout", rt.authed(rt.logout)).Methods(http.MethodPost)
-	v3.Handle("/logout/all", rt.authed(rt.logoutAll)).Methods(http.MethodPost)
+	v3.Handle("/logout", rt.authedEvenLocked(rt.logout)).Methods(http.MethodPost)
+	v3.Handle("/logout/all", rt.authedEvenLocked(rt.logoutAll)).Methods(http.MethodPost)
 	v3.Handle("/refresh", httputil.Handler(rt.refresh)).Methods(http.MethodPost)
 	v3.Handle("/account/whoami", rt.authed(rt.whoami)).Methods(http.MethodGet)
 	v3.Handle("/account/password", rt.authed(rt.changePassword)).Methods(http.MethodPost)
@@ -144,8 +144,8 @@ func Setup(r *mux.Router, opts Options, users api.UserAPI, rooms roomapi.Roomser
 
 	v3.Handle("/profile/{userId}", httputil.Handler(rt.getProfile)).Methods(http.MethodGet)
 	v3.Handle("/profile/{userId}/{keyName}", httputil.Handler(rt.getProfileField)).Methods(http.MethodGet)
-	v3.Handle("/profile/{userId}/{keyName}", rt.authed(rt.setProfileField)).Methods(http.MethodPut)
-	v3.Handle("/profile/{userId}/{keyName}", rt.authed(rt.deleteProfileField)).Methods(http.MethodDelete)
+	v3.Handle("/profile/{userId}/{keyName}", rt.unlessSuspended(rt.setProfileField)).Methods(http.MethodPut)
+	v3.Handle("/profile/{userId}/{keyName}", rt.unlessSuspended(rt.deleteProfileField)).Methods(http.MethodDelete)
 
 	v3.Handle("/user/{userId}/account_data/{type}", rt.authed(rt.getAccountData)).Methods(http.MethodGet)
 	v3.Handle("/user/{userId}/account_data/{type}", rt.authed(rt.putAccountData)).Methods(http.MethodPut)

@@ -47,6 +47,9 @@ type Device struct {
 	DisplayName string
 	LastSeenTS  int64
 	LastSeenIP  string
+	// UserAgent is the one the device was last seen with (device lists
+	// only; a token lookup leaves it empty).
+	UserAgent string
 	// ExpiresTS is when the access token that found this device expires, in
 	// milliseconds since the epoch; 0 means never.
 	ExpiresTS int64
@@ -54,6 +57,10 @@ type Device struct {
 	// its as_token (spec: "Identity assertion"); "" for the user's own
 	// access token.
 	AppServiceID string
+	// Locked and Suspended are the account's moderation state when the
+	// token was looked up (spec: "Account moderation"; Authenticate
+	// refuses a locked account's requests).
+	Locked, Suspended bool
 }
 
 // Session is what a login, registration or refresh hands the client.
@@ -73,6 +80,9 @@ type NewSessionRequest struct {
 	IP          string
 	UserAgent   string
 	Refreshable bool
+	// ExpiresTS, when not 0 and the session is not refreshable, is when the
+	// access token expires (ms since the epoch): an admin's login as a user.
+	ExpiresTS int64
 }
 
 // CreateAccountRequest asks for a new local account.
@@ -209,4 +219,6 @@ type UserAPI interface {
 	PhoneNumbers
 	UserDirectory
 	OpenID
+	AccountAdmin
+	RegistrationTokens
 }

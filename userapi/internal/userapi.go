@@ -415,13 +415,26 @@ const tokenCachePrefix = "userapi:tok:"
 // encodeCachedDevice packs what a token lookup needs in a compact form that
 // decodes without reflection: user ID \x00 device ID \x00 expiry. The
 // localpart is recovered from the user ID, so a hit costs one string copy.
-func encodeCachedDevice(userID string, id api.DeviceID, expires int64) []byte {
-	b := make([]byte, 0, len(userID)+len(id)+24)
+func encodeCachedDevice(userID string, id api.DeviceID, expires int64, m storage.Moderation) []byte {
+	b := make([]byte, 0, len(userID)+len(id)+26)
 	b = append(b, userID...)
 	b = append(b, 0)
 	b = append(b, id...)
 	b = append(b, 0)
-	return strconv.AppendInt(b, expires, 10)
+	b = strconv.AppendInt(b, expires, 10)
+	return append(b, 0, moderationByte(m))
+}
+
+// moderationByte packs an account's moderation flags into one printable byte.
+func moderationByte(m storage.Moderation) byte {
+	b := byte('0')
+	if m.Locked {
+		b |= 1
+	}
+	if m.Suspended {
+		b |= 2
+	}
+	return b
 }
 
 func decodeCachedDevice(b []byte, d *api.Device) bool {
@@ -430,8 +443,12 @@ func decodeCachedDevice(b []byte, d *api.Device) bool {
 	if !ok || len(userID) < 4 {
 		return false
 	}
-	id, exp, ok := strings.Cut(rest, "\x00")
+	id, rest, ok := strings.Cut(rest, "\x00")
 	if !ok {
+		return false
+	}
+	exp, flags, ok := strings.Cut(rest, "\x00")
+	if !ok || len(flags) != 1 {
 		return false
 	}
 	e, err := strconv.ParseInt(exp, 10, 64)
@@ -442,7 +459,8 @@ func decodeCachedDevice(b []byte, d *api.Device) bool {
 	if !ok {
 		return false
 	}
-	*d = api.Device{UserID: userID, Localpart: api.Localpart(local), ID: api.DeviceID(id), ExpiresTS: e}
+	*d = api.Device{UserID: userID, Localpart: api.Localpart(local), ID: api.DeviceID(id), ExpiresTS: e,
+		Locked: flags[0]&1 != 0, Suspended: flags[0]&2 != 0}
 	return true
 }
 
@@ -501,10 +519,12 @@ func (u *UserAPI) QueryAccessToken(ctx context.Context, token string) (*api.Devi
 			ttl = left
 		}
 	}
-	d := &api.Device{UserID: u.userID(t.Localpart), Localpart: t.Localpart, ID: t.DeviceID, ExpiresTS: t.ExpiresTS}
+	d := &api.Device{UserID: u.userID(t.Localpart), Localpart: t.Localpart, ID: t.DeviceID, ExpiresTS: t.ExpiresTS,
+		Locked: t.Moderation.Locked, Suspended: t.Moderation.Suspended}
 	if ttl > 0 {
-		// SetNX: never overwrite the marker of a revocation that raced this read.
-		_, _ = u.cache.SetNX(ctx, key, encodeCachedDevice(d.UserID, d.ID, d.ExpiresTS), ttl)
+		// SetNX: never overwrite the marker of a revocation (or of a
+		// moderation change) that raced this read.
+		_, _ = u.cache.SetNX(ctx, key, encodeCachedDevice(d.UserID, d.ID, d.ExpiresTS, t.Moderation), ttl)
 	}
 	return u.checkExpiry(d)
 }
@@ -538,9 +558,14 @@ func (u *UserAPI) NewSession(ctx context.Context, req api.NewSessionRequest) (*a
 		}
 		expires = now + u.opts.AccessTokenLifetime.Milliseconds()
 		sess.ExpiresInMs = u.opts.AccessTokenLifetime.Milliseconds()
+	} else if req.ExpiresTS > 0 {
+		expires = req.ExpiresTS
 	}
 	var revoked []string
 	err = u.store.WithTx(ctx, func(ctx context.Context) error {
+		if err := u.refuseLocked(ctx, req.Localpart); err != nil {
+			return err
+		}
 		// Logging in again with an existing device ID replaces that device's
 		// tokens (spec: "Relationship between access tokens and devices").
 		var err error

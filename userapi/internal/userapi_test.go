@@ -54,7 +54,7 @@ func TestRevokedTokenIsNotRecached(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, _ := tokenCacheKey(s.AccessToken)
-	stale := encodeCachedDevice(s.Device.UserID, s.Device.ID, 0)
+	stale := encodeCachedDevice(s.Device.UserID, s.Device.ID, 0, storage.Moderation{})
 	if err := u.Logout(ctx, "a", s.Device.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -31,12 +31,12 @@ func (s *Storage) UpsertDevice(
 func scanDevice(s sqlutil.Scanner) (api.Device, error) {
 	var d api.Device
 	var name sql.NullString
-	err := s.Scan(&d.Localpart, &d.ID, &name, &d.LastSeenTS, &d.LastSeenIP)
+	err := s.Scan(&d.Localpart, &d.ID, &name, &d.LastSeenTS, &d.LastSeenIP, &d.UserAgent)
 	d.DisplayName = name.String
 	return d, err
 }
 
-const deviceColumns = `localpart, device_id, display_name, last_seen_ts, last_seen_ip`
+const deviceColumns = `localpart, device_id, display_name, last_seen_ts, last_seen_ip, user_agent`
 
 // Devices lists a user's devices.
 func (s *Storage) Devices(ctx context.Context, localpart api.Localpart) ([]api.Device, error) {

@@ -17,6 +17,8 @@ type TokenRow struct {
 	DeviceID  api.DeviceID
 	CreatedTS int64
 	ExpiresTS int64 // 0: never
+	// Moderation is the account's, read with an access token.
+	Moderation Moderation
 }
 
 // InsertAccessToken stores an access token's hash.
@@ -49,9 +51,22 @@ func scanToken(sc sqlutil.Scanner) (TokenRow, error) {
 	return t, sc.Scan(&t.Hash, &t.Localpart, &t.DeviceID, &t.CreatedTS, &t.ExpiresTS)
 }
 
-// AccessToken finds an access token by hash; api.ErrUnknownToken if absent.
+// AccessToken finds an access token by hash, with its account's
+// moderation state; api.ErrUnknownToken if absent.
 func (s *Storage) AccessToken(ctx context.Context, hash string) (*TokenRow, error) {
-	return s.token(ctx, `SELECT `+tokenColumns+` FROM userapi_access_tokens WHERE token_hash = $1`, hash)
+	var t TokenRow
+	err := s.db.QueryRow(ctx, `SELECT t.token_hash, t.localpart, t.device_id, t.created_ts, t.expires_ts,
+			COALESCE(a.locked, FALSE), COALESCE(a.suspended, FALSE)
+		FROM userapi_access_tokens t LEFT JOIN userapi_accounts a ON a.localpart = t.localpart
+		WHERE t.token_hash = $1`, hash).
+		Scan(&t.Hash, &t.Localpart, &t.DeviceID, &t.CreatedTS, &t.ExpiresTS, &t.Moderation.Locked, &t.Moderation.Suspended)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, api.ErrUnknownToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: reading token: %w", err)
+	}
+	return &t, nil
 }
 
 // RefreshToken finds a refresh token by hash; api.ErrUnknownToken if absent.
