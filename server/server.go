@@ -61,6 +61,8 @@ type Server struct {
 	// where the user API runs.
 	directory  bus.Subscription
 	Roomserver roomapi.RoomserverAPI
+	// redactionPruner forgets redaction history past its retention.
+	redactionPruner *roomserver.Pruner
 	SyncAPI    *syncapi.SyncAPI
 	Federation *federationapi.FederationAPI
 	Media      *mediaapi.MediaAPI
@@ -206,7 +208,13 @@ func buildRoomserver(ctx context.Context, s *Server) error {
 	var err error
 	s.Roomserver, err = roomserver.New(ctx, s.cfg.Global.ServerName, s.SigningKey, s.DB, s.Bus,
 		s.log.WithField(httputil.FieldComponent, "roomserver"), s.inviter(),
-		roomserver.WithDefaultRoomVersion(s.cfg.RoomServer.DefaultRoomVersion))
+		roomserver.WithDefaultRoomVersion(s.cfg.RoomServer.DefaultRoomVersion),
+		roomserver.WithRedactionRetention(time.Duration(s.cfg.RoomServer.RedactionRetentionPeriod)))
+	if err == nil && s.cfg.RoomServer.RedactionRetentionPeriod > 0 {
+		s.redactionPruner = roomserver.StartRedactionPruner(s.Roomserver,
+			roomserver.PruneEvery(time.Duration(s.cfg.RoomServer.RedactionRetentionPeriod)),
+			s.log.WithField(httputil.FieldComponent, "roomserver"))
+	}
 	return err
 }
 
@@ -437,6 +445,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.Media != nil {
 		errs = append(errs, s.Media.Close())
+	}
+	if s.redactionPruner != nil {
+		errs = append(errs, s.redactionPruner.Close())
 	}
 	if s.Pushers != nil {
 		errs = append(errs, s.Pushers.Close())

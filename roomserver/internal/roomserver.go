@@ -33,6 +33,9 @@ type Options struct {
 	// Inviter has invites of users of other servers signed by their server
 	// (nil: without federation, such invites are refused).
 	Inviter fedapi.RemoteInviter
+	// RedactionRetention is how long the originals of redacted events are
+	// kept for admins' exports (0: forever).
+	RedactionRetention time.Duration
 }
 
 // Roomserver implements api.RoomserverAPI.
@@ -205,7 +208,7 @@ func (rs *Roomserver) write(
 		if w.redactedJSON, err = r.version.RedactEventJSON(ne.redactTarget.JSON); err != nil {
 			return w, fmt.Errorf("redacting %s: %w", ne.redactTarget.ID, err)
 		}
-		if err := rs.store.SetRedacted(ctx, ne.redactTarget.ID, ev.EventID(), w.redactedJSON); err != nil {
+		if err := rs.store.SetRedacted(ctx, ne.redactTarget.ID, ev.EventID(), w.redactedJSON, rs.now().UnixMilli()); err != nil {
 			return w, err
 		}
 	}

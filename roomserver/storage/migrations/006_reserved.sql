@@ -1,0 +1,3 @@
+-- Version 6 is another change's (issue 20's parts land side by side; this
+-- placeholder keeps the versions without gaps on its own branch and gives
+-- way to that change's 006 file when both are merged).
