@@ -63,9 +63,9 @@ type Server struct {
 	Roomserver roomapi.RoomserverAPI
 	// redactionPruner forgets redaction history past its retention.
 	redactionPruner *roomserver.Pruner
-	SyncAPI    *syncapi.SyncAPI
-	Federation *federationapi.FederationAPI
-	Media      *mediaapi.MediaAPI
+	SyncAPI         *syncapi.SyncAPI
+	Federation      *federationapi.FederationAPI
+	Media           *mediaapi.MediaAPI
 	// appServices are the registered application services; asSenders push
 	// them their events, where the roomserver runs.
 	appServices *asapi.Registry
