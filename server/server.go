@@ -61,16 +61,17 @@ type Server struct {
 	// where the user API runs.
 	directory  bus.Subscription
 	Roomserver roomapi.RoomserverAPI
-	// redactionPruner forgets redaction history past its retention.
-	redactionPruner *roomserver.Pruner
-	SyncAPI         *syncapi.SyncAPI
-	Federation      *federationapi.FederationAPI
-	Media           *mediaapi.MediaAPI
+	SyncAPI    *syncapi.SyncAPI
+	Federation *federationapi.FederationAPI
+	Media      *mediaapi.MediaAPI
 	// appServices are the registered application services; asSenders push
 	// them their events, where the roomserver runs.
 	appServices *asapi.Registry
 	asSenders   *appservice.Senders
 	asStore     *asstorage.Store
+
+	// redactionPruner forgets redaction history past its retention.
+	redactionPruner *roomserver.Pruner
 
 	// lateFed stands in for Federation to the components built before it.
 	lateFed lateFederation
