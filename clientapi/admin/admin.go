@@ -19,6 +19,7 @@ import (
 
 	"github.com/myelin-im/myelin/clientapi/admin/storage"
 	"github.com/myelin-im/myelin/internal/sqlutil"
+	mediaapi "github.com/myelin-im/myelin/mediaapi/api"
 	roomapi "github.com/myelin-im/myelin/roomserver/api"
 	userapi "github.com/myelin-im/myelin/userapi/api"
 )
@@ -30,6 +31,10 @@ type Deps struct {
 	Version string
 	Users   userapi.UserAPI
 	Rooms   roomapi.Roomserver
+	// RoomExport and MediaExport are what room exports read (export.go);
+	// a nil MediaExport lists every file as missing.
+	RoomExport  roomapi.Export
+	MediaExport mediaapi.Exporter
 	// DB holds the audit log.
 	DB  *sqlutil.DB
 	Log logrus.FieldLogger

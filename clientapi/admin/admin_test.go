@@ -37,6 +37,7 @@ func newServer(t *testing.T, db *sqlutil.DB) *server {
 	clientapi.Setup(f.Router, f.Config, f.Users, f.Rooms, f.Cache, nil, nil, f.Log)
 	a, err := admin.Setup(context.Background(), f.Router, admin.Deps{
 		ServerName: f.ServerName, Version: "test-version", Users: f.Users, Rooms: f.Rooms, DB: f.DB, Log: f.Log,
+		RoomExport: f.Rooms,
 	})
 	if err != nil {
 		t.Fatal(err)
