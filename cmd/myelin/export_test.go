@@ -101,7 +101,7 @@ func TestExportRoomCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(html), `你好，世界</div> <span class="edited">(edited)</span>`) {
+	if !strings.Contains(string(html), `你好，世界 <span class="edited">(edited)</span></div>`) {
 		t.Fatalf("the edit is not shown as the latest text:\n%s", html)
 	}
 

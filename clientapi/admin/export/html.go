@@ -170,10 +170,11 @@ func (t *transcript) body(ctx context.Context, e *roomapi.ExportEvent, c *conten
 	if c.replyTo() != "" {
 		text = stripReplyFallback(text)
 	}
-	fmt.Fprintf(t.w, "<div class=\"body\">%s</div>", esc(text))
+	mark := ""
 	if edited {
-		io.WriteString(t.w, " <span class=\"edited\">(edited)</span>") //nolint:errcheck // bufio: Flush reports
+		mark = ` <span class="edited">(edited)</span>`
 	}
+	fmt.Fprintf(t.w, "<div class=\"body\">%s%s</div>", esc(text), mark)
 	t.attachment(c)
 	return nil
 }
