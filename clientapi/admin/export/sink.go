@@ -105,6 +105,17 @@ func (s *Sink) Finish() error {
 	return s.store.finish()
 }
 
+// Bytes is the size of the files written so far (before compression).
+func (s *Sink) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, f := range s.files {
+		n += f.Size
+	}
+	return n
+}
+
 // ManifestName is the manifest's file name.
 const ManifestName = "manifest.json"
 
