@@ -48,6 +48,8 @@ type transcript struct {
 	x     *roomExport
 	w     *bufio.Writer
 	names map[string]string // user -> display name so far
+	// joined: users whose membership so far is join.
+	joined map[string]bool
 	count int64
 }
 
@@ -61,7 +63,7 @@ func (x *roomExport) writeTranscript(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	t := &transcript{x: x, w: bufio.NewWriterSize(f, 64<<10), names: map[string]string{}}
+	t := &transcript{x: x, w: bufio.NewWriterSize(f, 64<<10), names: map[string]string{}, joined: map[string]bool{}}
 	defer func() { err = closeAll(t.flush(err), f) }()
 	title := x.roomName
 	if title == "" {
@@ -110,6 +112,12 @@ func (t *transcript) member(e *roomapi.ExportEvent, c *content) {
 	switch c.Membership {
 	case "join":
 		what = "joined"
+		if t.joined[user] {
+			what = "changed their profile"
+			if c.DisplayName != "" && c.DisplayName != t.names[user] {
+				what = "is now called " + esc(c.DisplayName)
+			}
+		}
 	case "leave":
 		what = "left"
 		if e.Sender != user {
@@ -129,6 +137,7 @@ func (t *transcript) member(e *roomapi.ExportEvent, c *content) {
 	if c.Membership == "join" && c.DisplayName != "" {
 		t.names[user] = c.DisplayName
 	}
+	t.joined[user] = c.Membership == "join"
 }
 
 // message writes one message.

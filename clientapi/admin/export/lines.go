@@ -37,7 +37,8 @@ type RedactionLine struct {
 
 // MembershipLine is one line of membership.jsonl: a change of a user's
 // membership, in DAG order. Action names it: join, leave, kick, invite,
-// ban, unban, knock, or profile (a join that changed only the profile).
+// revoke_invite, reject_invite, knock, reject_knock, ban, unban, or
+// profile (a join that changed only the name or avatar).
 type MembershipLine struct {
 	Order          int64  `json:"order"`
 	EventID        string `json:"event_id"`
@@ -130,21 +131,30 @@ func membershipLine(order int64, e *roomapi.ExportEvent, c *content, current map
 }
 
 // membershipAction names a membership change (spec: m.room.member, the
-// table of transitions).
+// transitions of membership).
 func membershipAction(prev, now string, byOther bool) string {
-	switch {
-	case now == "join" && prev == "join":
+	if now == "join" && prev == "join" {
 		return "profile"
-	case now == "leave" && prev == "ban":
-		return "unban"
-	case now == "leave" && byOther && prev != "invite" && prev != "knock":
-		return "kick"
-	case now == "leave" && byOther:
-		return "reject"
-	case now == "":
-		return "unknown"
 	}
-	return now
+	if now != "leave" {
+		if now == "" {
+			return "unknown"
+		}
+		return now
+	}
+	switch {
+	case prev == "ban":
+		return "unban"
+	case prev == "invite" && byOther:
+		return "revoke_invite"
+	case prev == "invite":
+		return "reject_invite"
+	case prev == "knock" && byOther:
+		return "reject_knock"
+	case byOther:
+		return "kick"
+	}
+	return "leave"
 }
 
 func orNull(js json.RawMessage) json.RawMessage {
