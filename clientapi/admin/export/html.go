@@ -50,7 +50,7 @@ type transcript struct {
 	names map[string]string // user -> display name so far
 	// joined: users whose membership so far is join.
 	joined map[string]bool
-	count int64
+	count  int64
 }
 
 // writeTranscript writes transcript.html: every message in DAG order
