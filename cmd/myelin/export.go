@@ -57,7 +57,8 @@ func (s *exportSources) open(ctx context.Context) error {
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
 	var err error
-	s.users, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.db, cache.NewMemory(cache.MemoryOptions{}, nil), nil, quiet, nil)
+	c := cache.NewMemory(cache.MemoryOptions{}, nil)
+	s.users, err = userapi.New(ctx, s.cfg.Global.ServerName, s.cfg.UserAPI, s.db, c, nil, quiet, nil)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,9 @@ import (
 // exportRoom stores events of one room at the given depths (in that
 // order of storage, so storage order and DAG order differ), by @a then @b
 // alternately, and returns their NIDs by ID.
-func exportRoom(t *testing.T, s *storage.Storage, room storage.RoomNID, depths map[string]int64, order []string) map[string]storage.EventNID {
+func exportRoom(
+	t *testing.T, s *storage.Storage, room storage.RoomNID, depths map[string]int64, order []string,
+) map[string]storage.EventNID {
 	t.Helper()
 	nids := map[string]storage.EventNID{}
 	for i, id := range order {

@@ -79,7 +79,8 @@ func buildExportRoom(t *testing.T, srv *server.Server) *exportRoom {
 	t.Helper()
 	alice := register(t, srv, "alice", "password1")
 	bob := register(t, srv, "bob", "password1")
-	r := &exportRoom{srv: srv, client: alice, roomID: string(publicRoom(t, alice, bob)), alice: string(alice.UserID), bob: string(bob.UserID),
+	r := &exportRoom{srv: srv, client: alice, roomID: string(publicRoom(t, alice, bob)),
+		alice: string(alice.UserID), bob: string(bob.UserID),
 		contents: map[string]map[string]any{}, redacted: map[string]bool{}, edited: map[string]string{}, media: map[string][]byte{}}
 	r.members = 2
 	img, doc := pngBytes(t), []byte("季度报告：一切正常。\nQuarterly report: all fine.\n")

@@ -221,7 +221,8 @@ func (t *transcript) attachment(c *content) {
 		return
 	}
 	if c.MsgType == "m.image" || c.Info != nil && strings.HasPrefix(c.Info.MimeType, "image/") {
-		fmt.Fprintf(t.w, "<a href=\"%s\"><img class=\"attachment\" src=\"%s\" alt=\"%s\" loading=\"lazy\"></a>", esc(path), esc(path), esc(name))
+		fmt.Fprintf(t.w, "<a href=\"%s\"><img class=\"attachment\" src=\"%s\" alt=\"%s\" loading=\"lazy\"></a>",
+			esc(path), esc(path), esc(name))
 		return
 	}
 	fmt.Fprintf(t.w, "<div><a class=\"attachment\" href=\"%s\">%s</a></div>", esc(path), esc(name))
