@@ -3,7 +3,8 @@
 # PostgreSQL, Redis and RabbitMQ from Debian's packages, and installs the
 # programs the media tests run (ffmpeg; pocketsphinx with its US English model,
 # the default transcription engine; espeak-ng, which speaks the test
-# sentences; coturn, whose TURN server and client the TURN test runs).
+# sentences; coturn, whose TURN server and client the TURN test runs;
+# chromium and fonts-noto-cjk, which screenshot the room export's transcript).
 # Idempotent: running it twice leaves one of each running. Prints
 # the environment variables the tests read, as `export` lines, on stdout;
 # progress goes to stderr.
@@ -21,6 +22,10 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 # coturn: the TURN test checks Myelin's credentials against the real server
 # (it starts its own on a loopback port; the system service is not used).
 command -v turnserver >/dev/null 2>&1 && command -v turnutils_uclient >/dev/null 2>&1 || need+=(coturn)
+# Chromium opens the room export's HTML transcript for a screenshot; the
+# Noto CJK fonts render its Chinese.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -73,3 +78,5 @@ echo "export MYELIN_TEST_REDIS_URL='redis://127.0.0.1:6379/0'"
 echo "export MYELIN_TEST_AMQP_URL='amqp://guest:guest@127.0.0.1:5672/'"
 # coturn is installed above: its test must run, not skip.
 echo "export MYELIN_TEST_COTURN=required"
+# Chromium is installed above: the export test's screenshot must be taken.
+echo "export MYELIN_TEST_CHROMIUM=required"

@@ -34,6 +34,10 @@ func buildClientAPI(ctx context.Context, s *Server) error {
 		Media:         media,
 		DB:            s.DB,
 		Log:           s.log.WithField(httputil.FieldComponent, "admin"),
+
+		// Room exports (server/export.go).
+		RoomExport:  s.Roomserver,
+		MediaExport: s.mediaExporter(),
 	})
 	return err
 }

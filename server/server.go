@@ -73,6 +73,9 @@ type Server struct {
 	// runs and retention is enabled.
 	retention *roomserver.RetentionJob
 
+	// redactionPruner forgets redaction history past its retention.
+	redactionPruner *roomserver.Pruner
+
 	// lateFed stands in for Federation to the components built before it.
 	lateFed lateFederation
 
@@ -209,9 +212,15 @@ func buildRoomserver(ctx context.Context, s *Server) error {
 	var err error
 	s.Roomserver, err = roomserver.New(ctx, s.cfg.Global.ServerName, s.SigningKey, s.DB, s.Bus,
 		s.log.WithField(httputil.FieldComponent, "roomserver"), s.inviter(),
-		roomserver.WithDefaultRoomVersion(s.cfg.RoomServer.DefaultRoomVersion), roomserver.WithRetention(s.cfg.Retention))
+		roomserver.WithDefaultRoomVersion(s.cfg.RoomServer.DefaultRoomVersion), roomserver.WithRetention(s.cfg.Retention),
+		roomserver.WithRedactionRetention(time.Duration(s.cfg.RoomServer.RedactionRetentionPeriod)))
 	if err == nil && s.cfg.Retention.Enabled {
 		s.retention = roomserver.StartRetentionJob(s.Roomserver, time.Duration(s.cfg.Retention.PurgeInterval),
+			s.log.WithField(httputil.FieldComponent, "roomserver"))
+	}
+	if err == nil && s.cfg.RoomServer.RedactionRetentionPeriod > 0 {
+		s.redactionPruner = roomserver.StartRedactionPruner(s.Roomserver,
+			roomserver.PruneEvery(time.Duration(s.cfg.RoomServer.RedactionRetentionPeriod)),
 			s.log.WithField(httputil.FieldComponent, "roomserver"))
 	}
 	return err
@@ -444,6 +453,9 @@ func (s *Server) closeInfra() error {
 	}
 	if s.Media != nil {
 		errs = append(errs, s.Media.Close())
+	}
+	if s.redactionPruner != nil {
+		errs = append(errs, s.redactionPruner.Close())
 	}
 	if s.Pushers != nil {
 		errs = append(errs, s.Pushers.Close())

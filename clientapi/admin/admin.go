@@ -39,6 +39,10 @@ type Deps struct {
 	// Media is the media component (nil when this process runs none: the
 	// media routes are then not served).
 	Media mediaapi.Admin
+	// RoomExport and MediaExport are what room exports read (export.go);
+	// a nil MediaExport lists every file as missing.
+	RoomExport  roomapi.Export
+	MediaExport mediaapi.Exporter
 	// DB holds the audit log.
 	DB  *sqlutil.DB
 	Log logrus.FieldLogger

@@ -59,6 +59,7 @@ func newServerWith(t *testing.T, db *sqlutil.DB, configure func(*config.Config))
 	a, err := admin.Setup(context.Background(), f.Router, admin.Deps{
 		ServerName: f.ServerName, Version: "test-version", Users: f.Users, Rooms: f.Rooms,
 		ServerNotices: f.Config.ServerNotices, Media: media, DB: f.DB, Log: f.Log,
+		RoomExport: f.Rooms,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return createRegistrationToken(args[1:], stdout, stderr)
 		case "search":
 			return searchCommand(args[1:], stdout, stderr)
+		case "export-room":
+			return exportRoomCommand(args[1:], stdout, stderr)
+		case "export-user":
+			return exportUserCommand(args[1:], stdout, stderr)
 		case "issue-cert":
 			return issueCert(args[1:], stdout, stderr)
 		case "help":
@@ -74,6 +78,10 @@ Commands:
                              create a token for --registration token (0 uses = unlimited)
   myelin search reindex [--config FILE] [--batch N]
                              rebuild the message search index from the stored events
+  myelin export-room ROOM_ID --out DIR [--config FILE]
+                             export a room whole (events, redaction history, media, transcript)
+  myelin export-user USER_ID --out DIR [--config FILE]
+                             export what the server holds of a user (data-subject requests)
   myelin issue-cert --ca-cert F --ca-key F --name NAME --cert-out F --key-out F
                              sign a federation certificate for NAME with a local CA
 `, config.Usage())

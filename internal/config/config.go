@@ -265,6 +265,7 @@ func Default() *Config {
 	c := &Config{}
 	c.ClientAPI.RateLimits.Enabled = true
 	c.UserAPI.RefreshTokenLifetime = Duration(DefaultRefreshTokenLifetime)
+	c.RoomServer.RedactionRetentionPeriod = Duration(DefaultRedactionRetention)
 	c.MediaAPI.LegacyMedia.Enabled = true
 	c.MediaAPI.URLPreview.Enabled = true
 	c.Presence.Enabled = true
@@ -275,7 +276,8 @@ func Default() *Config {
 
 // Defaults fills every zero field with its default, except those whose zero
 // value is meaningful (RateLimits.Enabled, UserAPI.RefreshTokenLifetime,
-// LegacyMedia.Enabled, URLPreview.Enabled).
+// LegacyMedia.Enabled, URLPreview.Enabled,
+// RoomServer.RedactionRetentionPeriod).
 func (c *Config) Defaults() {
 	c.Global.Defaults()
 	c.ClientAPI.Defaults()

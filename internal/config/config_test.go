@@ -107,6 +107,7 @@ func TestDefault(t *testing.T) {
 	zero.MediaAPI.URLPreview.Enabled = true
 	zero.Presence.Enabled = true
 	zero.UserDirectory.SearchAllUsers = true
+	zero.RoomServer.RedactionRetentionPeriod = Duration(DefaultRedactionRetention)
 	if !reflect.DeepEqual(&zero, c) {
 		t.Errorf("Config{}.Defaults() = %+v, want %+v", zero, *c)
 	}
@@ -491,6 +492,7 @@ func TestVerifyEachCheck(t *testing.T) {
 		{"media_api.user_quota_bytes", func(c *Config) { c.MediaAPI.UserQuotaBytes = -1 }},
 		{"", func(c *Config) { c.MediaAPI.UserQuotaBytes = 1 << 30 }},
 		{"media_api.unused_upload_expiry", func(c *Config) { c.MediaAPI.UnusedUploadExpiry = Duration(time.Second) }},
+		{"room_server.redaction_retention_period", func(c *Config) { c.RoomServer.RedactionRetentionPeriod = Duration(-time.Second) }},
 		{"media_api.max_pending_uploads", func(c *Config) { c.MediaAPI.MaxPendingUploads = 0 }},
 		{"media_api.legacy_media.frozen_after", func(c *Config) { c.MediaAPI.LegacyMedia.FrozenAfter = "2024-09-01" }},
 		{"", func(c *Config) { c.MediaAPI.LegacyMedia.FrozenAfter = "2024-09-01T00:00:00Z" }},
@@ -746,6 +748,18 @@ func TestZeroValuesThatMeanSomethingSurvive(t *testing.T) {
 			yaml: "media_api:\n  url_preview:\n    enabled: false\n",
 			get:  func(c *Config) any { return c.MediaAPI.URLPreview.Enabled },
 			want: false,
+		},
+		{
+			name: "redaction retention absent",
+			yaml: "room_server: {}\n",
+			get:  func(c *Config) any { return c.RoomServer.RedactionRetentionPeriod },
+			want: Duration(168 * time.Hour),
+		},
+		{
+			name: "redaction retention 0s: forever",
+			yaml: "room_server:\n  redaction_retention_period: 0s\n",
+			get:  func(c *Config) any { return c.RoomServer.RedactionRetentionPeriod },
+			want: Duration(0),
 		},
 		{
 			name: "refresh lifetime absent",

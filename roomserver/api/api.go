@@ -176,6 +176,7 @@ type RoomserverAPI interface {
 	Directory
 	Federation
 	Sync
+	Export
 }
 
 // Sync is the roomserver as the sync component uses it: the memberships it

@@ -57,7 +57,7 @@ func (rs *Roomserver) applyInboundRedaction(
 	if err != nil {
 		return nil, fmt.Errorf("redacting %s: %w", target.ID, err)
 	}
-	if err := rs.store.SetRedacted(ctx, target.ID, pdu.EventID(), js); err != nil {
+	if err := rs.store.SetRedacted(ctx, target.ID, pdu.EventID(), js, rs.now().UnixMilli()); err != nil {
 		return nil, err
 	}
 	return &appliedRedaction{target: target, redactedJSON: js}, nil

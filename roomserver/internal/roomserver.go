@@ -36,6 +36,9 @@ type Options struct {
 	Inviter fedapi.RemoteInviter
 	// Retention is the message retention configuration (RunRetention).
 	Retention config.Retention
+	// RedactionRetention is how long the originals of redacted events are
+	// kept for admins' exports (0: forever).
+	RedactionRetention time.Duration
 }
 
 // Roomserver implements api.RoomserverAPI.
@@ -211,7 +214,7 @@ func (rs *Roomserver) write(
 		if w.redactedJSON, err = r.version.RedactEventJSON(ne.redactTarget.JSON); err != nil {
 			return w, fmt.Errorf("redacting %s: %w", ne.redactTarget.ID, err)
 		}
-		if err := rs.store.SetRedacted(ctx, ne.redactTarget.ID, ev.EventID(), w.redactedJSON); err != nil {
+		if err := rs.store.SetRedacted(ctx, ne.redactTarget.ID, ev.EventID(), w.redactedJSON, rs.now().UnixMilli()); err != nil {
 			return w, err
 		}
 	}

@@ -93,9 +93,17 @@ func (s *Storage) EventsByID(ctx context.Context, ids []string) ([]*Event, error
 }
 
 // SetRedacted records that an event was redacted by another and replaces its
-// JSON with the redacted form.
-func (s *Storage) SetRedacted(ctx context.Context, eventID, redactedBy string, redactedJSON []byte) error {
-	_, err := s.db.Exec(ctx, `UPDATE roomserver_events SET redacted_by = $2, event_json = $3 WHERE event_id = $1`,
+// JSON with the redacted form. The original JSON moves to
+// roomserver_redacted_originals (redaction history, redactions.go), stamped
+// nowMs, so an admin's export can still read it until it is pruned.
+func (s *Storage) SetRedacted(ctx context.Context, eventID, redactedBy string, redactedJSON []byte, nowMs int64) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO roomserver_redacted_originals (event_nid, room_nid, redacted_by, redacted_ts, event_json)
+		SELECT event_nid, room_nid, $2, $3, event_json FROM roomserver_events WHERE event_id = $1 AND redacted_by IS NULL
+		ON CONFLICT (event_nid) DO NOTHING`, eventID, redactedBy, nowMs)
+	if err != nil {
+		return fmt.Errorf("storage: keeping the original of a redacted event: %w", err)
+	}
+	_, err = s.db.Exec(ctx, `UPDATE roomserver_events SET redacted_by = $2, event_json = $3 WHERE event_id = $1`,
 		eventID, redactedBy, string(redactedJSON))
 	if err != nil {
 		return fmt.Errorf("storage: redacting event: %w", err)

@@ -223,7 +223,7 @@ func TestEvents(t *testing.T) {
 
 		// Redaction replaces the JSON and records the redacter, nothing else.
 		redacted := []byte(`{"type":"m.room.message","content":{}}`)
-		if err := s.SetRedacted(ctx, "$msg", "$redaction", redacted); err != nil {
+		if err := s.SetRedacted(ctx, "$msg", "$redaction", redacted, 1000); err != nil {
 			t.Fatal(err)
 		}
 		want := *events[2]

@@ -1,3 +1,0 @@
--- Reserved for another part of issue 20 (merged separately): this file
--- only keeps the numbering whole on the branch that adds 008; the merge
--- takes the other part's migration of this number instead.
