@@ -22,8 +22,15 @@ build:
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/myelin
 
+# TestRoomExport (a 10,000-event room exported and checked) runs without
+# the race detector, beside the rest: under -race building the room alone
+# took minutes. The export code's own tests run with it.
+SLOW_NORACE := ^TestRoomExport$$
+
 test: lint
-	$(GO) test -tags $(TAGS) -race -count=1 -parallel 4 -timeout 20m ./...
+	$(GO) test -tags $(TAGS) -count=1 -timeout 15m -run '$(SLOW_NORACE)' ./test/e2e & slow=$$!; \
+	$(GO) test -tags $(TAGS) -race -count=1 -timeout 20m -skip '$(SLOW_NORACE)' ./...; rc=$$?; \
+	wait $$slow || rc=1; exit $$rc
 
 # Starts PostgreSQL, Redis and RabbitMQ (installing them with apt-get when
 # missing, as root) and runs the tests against them.

@@ -39,6 +39,13 @@ if ! pg_lsclusters -h 2>/dev/null | grep -q "^$pgver main"; then
 	log "creating PostgreSQL $pgver cluster"
 	pg_createcluster "$pgver" main >&2
 fi
+# The tests run packages and end-to-end tests side by side, each server
+# with its own pools: Debian's 100 connections are too few.
+pgconf=/etc/postgresql/$pgver/main/postgresql.conf
+if ! grep -q '^max_connections = 300' "$pgconf"; then
+	echo 'max_connections = 300' >>"$pgconf"
+	pg_lsclusters -h | grep -q "^$pgver main .* online" && pg_ctlcluster --skip-systemctl-redirect "$pgver" main restart >&2
+fi
 if ! pg_lsclusters -h | grep -q "^$pgver main .* online"; then
 	log "starting PostgreSQL $pgver"
 	pg_ctlcluster --skip-systemctl-redirect "$pgver" main start >&2

@@ -176,6 +176,8 @@ func testLegalHold(t *testing.T, s *server) {
 		{name: "purge refused", method: http.MethodPost, path: purge, token: tok,
 			body:   map[string]any{"purge_up_to_ts": time.Now().UnixMilli(), "delete_local_events": true},
 			status: http.StatusConflict, errcode: "IM.MYELIN.LEGAL_HOLD"},
+		{name: "room delete with purge refused", method: http.MethodDelete, path: "/v1/rooms/" + url.PathEscape(room), token: tok,
+			body: map[string]any{"purge": true, "force_purge": true}, status: http.StatusConflict, errcode: "IM.MYELIN.LEGAL_HOLD"},
 		{name: "new reason", method: http.MethodPut, path: path, token: tok, body: map[string]any{"hold": true, "reason": "case 8"},
 			status: http.StatusOK, check: wantHold("case 8")},
 		{name: "release with PUT", method: http.MethodPut, path: path, token: tok, body: map[string]any{"hold": false},

@@ -84,6 +84,9 @@ func (rs *Roomserver) runDeleteLogged(id string) {
 // Only a v1 delete (blockUnknown) may block a room this server does not
 // know (Synapse's rule).
 func (rs *Roomserver) recordDelete(ctx context.Context, req api.RoomDeleteRequest, blockUnknown bool) (string, error) {
+	if err := rs.refuseHeld(ctx, req); err != nil {
+		return "", err
+	}
 	if _, err := rs.store.Room(ctx, req.RoomID); errors.Is(err, storage.ErrNotFound) {
 		if !req.Block || !blockUnknown {
 			return "", errUnknownRoomDelete
@@ -113,6 +116,22 @@ func (rs *Roomserver) recordDelete(ctx context.Context, req api.RoomDeleteReques
 		return "", api.ErrDeleteRunning
 	}
 	return id, nil
+}
+
+// refuseHeld refuses a delete that would purge a room under legal hold
+// (api.ErrLegalHold, 409): nothing in a held room may be purged.
+func (rs *Roomserver) refuseHeld(ctx context.Context, req api.RoomDeleteRequest) error {
+	if !req.Purge {
+		return nil
+	}
+	hold, err := rs.LegalHold(ctx, req.RoomID)
+	if err != nil {
+		return err
+	}
+	if hold != nil {
+		return api.ErrLegalHold
+	}
+	return nil
 }
 
 func emptyResult() api.ShutdownResult {
@@ -234,6 +253,9 @@ func (rs *Roomserver) deleteSteps(ctx context.Context, run *deleteRun) error {
 	}
 	if !req.ForcePurge && rs.hasLocalMemberNow(r) {
 		return errStillJoined
+	}
+	if err := rs.refuseHeld(ctx, req); err != nil {
+		return err // a hold placed after the delete started
 	}
 	return rs.purgeRoom(ctx, r)
 }

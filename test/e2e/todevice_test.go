@@ -66,7 +66,6 @@ func sendNumbered(ctx context.Context, t *testing.T, c *mautrix.Client, to id.Us
 // message arrives exactly once, in order, and a send retried after the
 // restart stores nothing again.
 func TestToDeviceAcrossRestart(t *testing.T) {
-	t.Parallel() // waits more than it computes: runs beside the others once the serial tests are done
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		cfg := testConfig(t, dbURL)
 		cfg.ClientAPI.RateLimits.Requests = config.RateLimit{PerSecond: 1000, Burst: 1000}
