@@ -9,8 +9,9 @@ import (
 // RoomTables are the roomserver's tables that hold rows of a room, each
 // with the condition that selects a room's rows ($1: the room's ID when
 // ByID, else its NID). PurgeRoom empties them of the room; its test checks that every
-// table is here. roomserver_blocked_rooms and roomserver_room_deletes are
-// left: they record what admins did to the room (docs/decisions.md).
+// table is here. roomserver_blocked_rooms, roomserver_room_deletes,
+// roomserver_purges and roomserver_legal_holds are left: they record what
+// admins did to the room (docs/decisions.md; a held room is never purged).
 var RoomTables = []struct {
 	Table, Where string
 	ByID         bool
@@ -19,6 +20,7 @@ var RoomTables = []struct {
 	{"roomserver_snapshot_entries", `snapshot_nid IN (SELECT snapshot_nid FROM roomserver_snapshots WHERE room_nid = $1)`, false},
 	{"roomserver_snapshots", `room_nid = $1`, false},
 	{"roomserver_memberships", `room_nid = $1`, false},
+	{"roomserver_redacted_originals", `room_nid = $1`, false},
 	{"roomserver_events", `room_nid = $1`, false},
 	{"roomserver_room_aliases", `room_id = $1`, true},
 	{"roomserver_published_rooms", `room_id = $1`, true},

@@ -12,7 +12,7 @@ import (
 
 // keptTables hold rows about a room that outlive its purge: what admins
 // did to it (docs/decisions.md, "Deleting rooms").
-var keptTables = []string{"roomserver_blocked_rooms", "roomserver_room_deletes"}
+var keptTables = []string{"roomserver_blocked_rooms", "roomserver_room_deletes", "roomserver_purges", "roomserver_legal_holds"}
 
 // roomColumns are the columns that tie a row to a room.
 var roomColumns = []string{"room_nid", "room_id", "event_id", "snapshot_nid"}
