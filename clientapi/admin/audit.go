@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/myelin-im/myelin/clientapi/admin/storage"
@@ -29,11 +30,7 @@ type auditEntryJSON struct {
 // first; next_token, when present, is the from of the next page.
 func (a *Admin) auditLog(w http.ResponseWriter, r *http.Request, _ *Caller) error {
 	q := r.URL.Query()
-	from, err := intParam(q.Get("from"), 0)
-	if err != nil {
-		return err
-	}
-	limit, err := intParam(q.Get("limit"), 100)
+	from, limit, err := paging(q)
 	if err != nil {
 		return err
 	}
@@ -53,6 +50,15 @@ func (a *Admin) auditLog(w http.ResponseWriter, r *http.Request, _ *Caller) erro
 	}
 	httputil.WriteJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// paging reads Synapse's from and limit (default 100) query parameters.
+func paging(q url.Values) (from, limit int, err error) {
+	if from, err = intParam(q.Get("from"), 0); err != nil {
+		return 0, 0, err
+	}
+	limit, err = intParam(q.Get("limit"), 100)
+	return from, limit, err
 }
 
 // intParam parses a non-negative integer query parameter (empty: def),

@@ -246,11 +246,7 @@ func (a *Admin) userMediaPage(r *http.Request) ([]mediaapi.AdminMedia, int, int,
 		return nil, 0, 0, err
 	}
 	q := r.URL.Query()
-	from, err := intParam(q.Get("from"), 0)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	limit, err := intParam(q.Get("limit"), 100)
+	from, limit, err := paging(q)
 	if err != nil {
 		return nil, 0, 0, err
 	}

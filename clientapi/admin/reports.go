@@ -44,11 +44,7 @@ type eventReportJSON struct {
 // page's from.
 func (a *Admin) eventReports(w http.ResponseWriter, r *http.Request, _ *Caller) error {
 	q := r.URL.Query()
-	from, err := intParam(q.Get("from"), 0)
-	if err != nil {
-		return err
-	}
-	limit, err := intParam(q.Get("limit"), 100)
+	from, limit, err := paging(q)
 	if err != nil {
 		return err
 	}

@@ -140,10 +140,7 @@ func parseRoomQuery(r *http.Request) (roomQuery, error) {
 	v := r.URL.Query()
 	var q roomQuery
 	var err error
-	if q.from, err = intParam(v.Get("from"), 0); err != nil {
-		return q, err
-	}
-	if q.limit, err = intParam(v.Get("limit"), 100); err != nil {
+	if q.from, q.limit, err = paging(v); err != nil {
 		return q, err
 	}
 	q.orderBy = cmp.Or(v.Get("order_by"), "name")

@@ -118,10 +118,7 @@ func accountQuery(r *http.Request) (userapi.AccountQuery, error) {
 	v := r.URL.Query()
 	q := userapi.AccountQuery{Name: v.Get("name"), UserID: v.Get("user_id"), OrderBy: v.Get("order_by")}
 	var err error
-	if q.From, err = intParam(v.Get("from"), 0); err != nil {
-		return q, err
-	}
-	if q.Limit, err = intParam(v.Get("limit"), 100); err != nil {
+	if q.From, q.Limit, err = paging(v); err != nil {
 		return q, err
 	}
 	if q.Limit == 0 {

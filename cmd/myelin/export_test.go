@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -158,23 +157,11 @@ func TestExportUserCommand(t *testing.T) {
 	}
 }
 
-// readLines reads a JSON-lines file.
 func readLines[T any](t *testing.T, path string) []T {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := export.ReadLines[T](os.DirFS(filepath.Dir(path)), filepath.Base(path))
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	var out []T
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"archive/zip"
-	"bufio"
 	"crypto/sha256"
 	"encoding/json"
 	"io"
@@ -95,22 +94,8 @@ func unzip(t *testing.T, zr *zip.Reader, name, dir string) {
 
 func readJSONLines[T any](t *testing.T, path string) []T {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := export.ReadLines[T](os.DirFS(filepath.Dir(path)), filepath.Base(path))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	var out []T
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
