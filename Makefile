@@ -22,10 +22,14 @@ build:
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/myelin
 
-# TestRoomExport (a 10,000-event room exported and checked) runs without
-# the race detector, beside the rest: under -race building the room alone
-# took minutes. The export code's own tests run with it.
-SLOW_NORACE := ^TestRoomExport$$
+# The heaviest end-to-end tests run without the race detector, beside the
+# rest (test/e2e under -race is the suite's critical path: 12 minutes on 2
+# cores): TestRoomExport (a 10,000-event room: building it alone took
+# minutes under -race), TestFederationBackfill1000 (1,000 messages across
+# two servers), TestToDeviceAcrossRestart (600 to-device messages) and
+# TestTranscription (pocketsphinx's time, not ours). The code they drive
+# has its own tests under -race.
+SLOW_NORACE := ^(TestRoomExport|TestFederationBackfill1000|TestToDeviceAcrossRestart|TestTranscription)$$
 
 test: lint
 	$(GO) test -tags $(TAGS) -count=1 -timeout 15m -run '$(SLOW_NORACE)' ./test/e2e & slow=$$!; \
