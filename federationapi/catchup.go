@@ -38,6 +38,10 @@ func (f *FederationAPI) CatchUp(ctx context.Context, roomID, userID string, serv
 		if spec.ServerName(s) == f.name {
 			continue
 		}
+		// The resident server judges the template by what it has of the
+		// joining user (in an allowed room?): deliver what is queued for
+		// it first, as a join through it does.
+		f.flushTo(ctx, s)
 		res, err := f.Client.MakeJoin(ctx, f.name, spec.ServerName(s), roomID, userID)
 		if err != nil {
 			continue
