@@ -15,8 +15,6 @@ import (
 // Caller is the admin making a request.
 type Caller struct {
 	Device *userapi.Device
-	// audit is the request's audit entry (0: a read, not recorded).
-	audit int64
 	// detail is what the handler adds to the audit entry.
 	detail string
 }
@@ -103,7 +101,6 @@ func (a *Admin) audited(w http.ResponseWriter, r *http.Request, caller *Caller, 
 	if err != nil {
 		return err
 	}
-	caller.audit = id
 	sw := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	herr := h(sw, r, caller)
 	status := sw.status

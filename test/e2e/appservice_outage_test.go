@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -131,21 +129,9 @@ func TestAppServiceOutage(t *testing.T) {
 	t.Parallel()
 	regA, _ := fakeNetRegistration(t)
 	a := newStoppableBridge(t, regA)
-	regB := appservice.CreateRegistration()
-	regB.ID, regB.SenderLocalpart = "othernet", "othernetbot"
-	regB.Namespaces.UserIDs.Register(regexp.MustCompile(`@_othernet_.*`), true)
+	regB := otherNetRegistration("othernet")
 	b := newBridgeEndpoint(t, regB)
-	dir := t.TempDir()
-	pathA, pathB := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
-	if err := regA.Save(pathA); err != nil {
-		t.Fatal(err)
-	}
-	if err := regB.Save(pathB); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, "")
-	cfg.AppServices.RegistrationFiles = []string{pathA, pathB}
-	srv := startServer(t, cfg)
+	srv, cfg := startWithBridges(t, regA, regB)
 	domain := cfg.Global.ServerName
 	asA := a.start(srv.ClientURL(), domain)
 	b.as.HomeserverDomain = domain
@@ -239,13 +225,7 @@ func TestAppServiceToDeviceAndPresence(t *testing.T) {
 	reg, _ := fakeNetRegistration(t)
 	reg.EphemeralEvents, reg.MSC4190 = true, true
 	br := newBridgeEndpoint(t, reg)
-	path := filepath.Join(t.TempDir(), "fakenet.yaml")
-	if err := reg.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, "")
-	cfg.AppServices.RegistrationFiles = []string{path}
-	srv := startServer(t, cfg)
+	srv, cfg := startWithBridges(t, reg)
 	br.as.HomeserverDomain = cfg.Global.ServerName
 	if err := br.as.SetHomeserverURL(srv.ClientURL()); err != nil {
 		t.Fatal(err)

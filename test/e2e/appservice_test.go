@@ -44,6 +44,32 @@ func fakeNetRegistration(t testing.TB) (*appservice.Registration, string) {
 	return reg, path
 }
 
+// otherNetRegistration is a second bridge's registration, with its own
+// exclusive user namespace (@_<name>_.*).
+func otherNetRegistration(name string) *appservice.Registration {
+	reg := appservice.CreateRegistration()
+	reg.ID, reg.SenderLocalpart = name, name+"bot"
+	reg.Namespaces.UserIDs.Register(regexp.MustCompile(`@_`+name+`_.*`), true)
+	return reg
+}
+
+// startWithBridges starts a server with these registrations, saved as
+// files the configuration names (as an operator would), and returns it
+// with its configuration.
+func startWithBridges(t *testing.T, regs ...*appservice.Registration) (*server.Server, *config.Config) {
+	t.Helper()
+	cfg := testConfig(t, "")
+	dir := t.TempDir()
+	for i, reg := range regs {
+		path := filepath.Join(dir, fmt.Sprintf("%d.yaml", i))
+		if err := reg.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		cfg.AppServices.RegistrationFiles = append(cfg.AppServices.RegistrationFiles, path)
+	}
+	return startServer(t, cfg), cfg
+}
+
 // TestAppServiceBridgeUsers: a registered bridge registers a puppet in its
 // namespace with m.login.application_service, sends as it with ?user_id=
 // and ?ts=, and keeps its namespace from ordinary registrations.
@@ -283,21 +309,9 @@ func TestAppServiceTransactions(t *testing.T) {
 	regA, _ := fakeNetRegistration(t)
 	regA.EphemeralEvents = true // receive_ephemeral: read receipts too
 	a := newBridgeEndpoint(t, regA)
-	regB := appservice.CreateRegistration()
-	regB.ID, regB.SenderLocalpart = "othernet", "othernetbot"
-	regB.Namespaces.UserIDs.Register(regexp.MustCompile(`@_othernet_.*`), true)
+	regB := otherNetRegistration("othernet")
 	b := newBridgeEndpoint(t, regB)
-	dir := t.TempDir()
-	pathA, pathB := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
-	if err := regA.Save(pathA); err != nil {
-		t.Fatal(err)
-	}
-	if err := regB.Save(pathB); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, "")
-	cfg.AppServices.RegistrationFiles = []string{pathA, pathB}
-	srv := startServer(t, cfg)
+	srv, cfg := startWithBridges(t, regA, regB)
 	for _, br := range []*bridgeEndpoint{a, b} {
 		br.as.HomeserverDomain = cfg.Global.ServerName
 		if err := br.as.SetHomeserverURL(srv.ClientURL()); err != nil {
